@@ -1,0 +1,68 @@
+"""``por-verify``: the command line of users and auditors.
+
+This is the one place where the package's errors become messages and exit codes:
+0 verified, 1 verification failed, 2 unusable input (sigstore's ``_cli.py`` habit).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+from verifier import __version__
+from verifier.errors import FormatError, PorError, VerificationError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_MALFORMED = 2
+
+
+def fail(err: PorError, *, as_json: bool) -> NoReturn:
+    """Print ``err`` as the CLI's verdict and exit with the code of its kind."""
+    if isinstance(err, VerificationError):
+        code, verdict = EXIT_FAILED, "FAILED"
+    elif isinstance(err, FormatError):
+        code, verdict = EXIT_MALFORMED, "MALFORMED"
+    else:
+        code, verdict = EXIT_MALFORMED, "ERROR"
+    if as_json:
+        click.echo(json.dumps({"verdict": verdict, "ok": False, "error": str(err)}, indent=2))
+    else:
+        click.echo(f"{verdict}: {err}", err=True)
+    sys.exit(code)
+
+
+def run_check(as_json: bool, check: Callable[[], Any]) -> Any:
+    """Run ``check`` and turn any por-toolkit error into the CLI's verdict and exit code."""
+    try:
+        return check()
+    except PorError as err:
+        fail(err, as_json=as_json)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="por-verify")
+def main() -> None:
+    """Verify proof-of-reserves artifacts, failing closed.
+
+    Exit codes: 0 verified, 1 verification failed, 2 malformed or unusable input.
+    """
+
+
+def _register() -> None:
+    from verifier import cli_liabilities
+
+    main.add_command(cli_liabilities.proof_cmd)
+    main.add_command(cli_liabilities.liabilities_cmd)
+    try:
+        from verifier.foreign.cli import foreign_group
+    except ImportError:  # pragma: no cover - the foreign formats are optional while built
+        return
+    main.add_command(foreign_group)
+
+
+_register()
