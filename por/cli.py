@@ -1,0 +1,177 @@
+"""``por``: the operator's command line (exchange side).
+
+Errors become messages and exit codes in one place: 1 verification failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from por import __version__
+from por.errors import FormatError, PorError, VerificationError
+
+err_console = Console(stderr=True)
+
+
+class RichProgress:
+    """The builder's progress sink drawn as a rich progress bar on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+            TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> RichProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+    def start(self, stage: str, total: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=self._progress.tasks[-1].total)
+        self._task = self._progress.add_task(stage, total=total)
+
+    def advance(self, done: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, done)
+
+
+def handle_errors(fn):  # type: ignore[no-untyped-def]
+    """Turn por-toolkit errors into a message and exit code (1 failed, 2 bad input)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except VerificationError as e:
+            err_console.print(f"[red]FAILED[/red]: {e}", highlight=False, markup=True)
+            sys.exit(1)
+        except (FormatError, PorError) as e:
+            err_console.print(f"[red]ERROR[/red]: {e}", highlight=False, markup=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="por")
+def main() -> None:
+    """Operate a proof-of-reserves round: build the liabilities tree, hand out proofs."""
+
+
+@main.group()
+def liabilities() -> None:
+    """The liabilities side: the Merkle-sum tree of every user's balances."""
+
+
+def _secret_for_build(out: Path, secret_file: Path | None) -> tuple[bytes, Path, bool]:
+    from por.build import SECRET_FILE
+    from por.secret import create_secret, load_secret
+
+    path = secret_file or Path(os.environ.get("POR_ROUND_SECRET_FILE", "")) or out / SECRET_FILE
+    if secret_file is None and not os.environ.get("POR_ROUND_SECRET_FILE"):
+        path = out / SECRET_FILE
+    if path.exists():
+        return load_secret(path), path, False
+    return create_secret(path), path, True
+
+
+def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
+    from por.build import SECRET_FILE
+    from por.secret import load_secret
+
+    env = os.environ.get("POR_ROUND_SECRET_FILE")
+    return load_secret(secret_file or (Path(env) if env else out / SECRET_FILE))
+
+
+@liabilities.command("build")
+@click.argument("snapshot", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--assets", "assets_file", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="Asset list (JSON or CSV: symbol, decimals), in the round's order.")
+@click.option("--round", "round_id", required=True, help="Round id, e.g. 2026-11-25.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Directory to write tree.bin, root.json and build-info.json into.")
+@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Round secret file (64 hex digits, mode 0600); created if missing. Default:"
+                   " $POR_ROUND_SECRET_FILE, else OUT/round-secret.key.")
+@click.option("--pad-to", type=int, default=None,
+              help="Pad to at least this many leaves (a power of two).")
+@click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@handle_errors
+def build_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
+              secret_file: Path | None, pad_to: int | None, workers: int | None,
+              quiet: bool) -> None:
+    """Build the round's tree from SNAPSHOT (CSV or Parquet: user_id, asset, amount)."""
+    from por.assets import load_assets
+    from por.build import build_tree
+    from verifier.mst import check_round_id
+
+    check_round_id(round_id)
+    assets = load_assets(assets_file)
+    if (out_dir / "root.json").exists():
+        raise FormatError(f"{out_dir}: a tree was already built there; choose another --out")
+    secret, secret_path, created = _secret_for_build(out_dir, secret_file)
+    with RichProgress(enabled=not quiet) as progress:
+        result = build_tree(snapshot, assets, round_id, secret, out_dir, pad_to=pad_to,
+                            workers=workers, progress=progress)
+    s = result.summary
+    click.echo(f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
+               f" (padded), {result.seconds['total']:.2f} s")
+    click.echo(f"  root hash    {s.root_hash.hex()}")
+    click.echo(f"  root.json    {result.root_path}   (publish this)")
+    click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
+    note = "created; keep it private, never publish" if created else "used"
+    click.echo(f"  secret       {secret_path}   ({note})")
+
+
+@liabilities.command("prove")
+@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("user_id")
+@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Round secret file (default: $POR_ROUND_SECRET_FILE, else"
+                   " ROUND_DIR/round-secret.key).")
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the proof here instead of standard output.")
+@handle_errors
+def prove_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
+              out_file: Path | None) -> None:
+    """Write USER_ID's inclusion proof (JSON) from the round in ROUND_DIR."""
+    from por.prove import Prover
+
+    prover = Prover(round_dir, _secret_for_prove(round_dir, secret_file))
+    try:
+        text = prover.prove(user_id).to_json()
+    finally:
+        prover.close()
+    if out_file:
+        out_file.write_text(text)
+        click.echo(f"wrote {out_file}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", default="demo-output", show_default=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--users", default=10_000, show_default=True, help="Synthetic users.")
+@click.option("--assets", "asset_count", default=5, show_default=True, help="Assets (1-8).")
+@click.option("--seed", default=2026, show_default=True, help="Seed of the synthetic data.")
+@handle_errors
+def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
+    """Run the whole flow on a synthetic exchange, on embedded defaults."""
+    from por.demo import run_demo
+
+    run_demo(out_dir, users=users, asset_count=asset_count, seed=seed)

@@ -1,0 +1,5 @@
+"""``python -m verifier`` runs ``por-verify``."""
+
+from verifier.cli import main
+
+main()

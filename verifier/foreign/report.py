@@ -1,0 +1,214 @@
+"""The report every foreign-format check returns: verdict, findings, balances, weaknesses.
+
+A :class:`ForeignReport` records every check that was run (the exchange's own rule,
+reproduced, and any stricter check of ours, kept apart), what the user's proof shows, and
+what the format as published cannot show. :meth:`ForeignReport.raise_if_failed` is the one
+place that turns a failed report into a :class:`~verifier.errors.VerificationError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from verifier.errors import VerificationError
+
+# "exchange-rule": a check the exchange's own verifier makes, reproduced exactly.
+# "extra": a stricter check of ours; failing it also fails the verdict.
+# "info": a recorded observation that never changes the verdict.
+CheckKind = Literal["exchange-rule", "extra", "info"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check and its outcome; ``detail`` says what was expected and what was found."""
+
+    name: str
+    passed: bool
+    detail: str
+    kind: CheckKind = "exchange-rule"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready form."""
+        return {"name": self.name, "kind": self.kind, "passed": self.passed, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Weakness:
+    """A property the published format does not give, and why it matters to a user."""
+
+    title: str
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a JSON-ready form."""
+        return {"title": self.title, "detail": self.detail}
+
+
+@dataclass
+class ForeignReport:
+    """Everything one foreign-format verification found.
+
+    Attributes:
+        format: the FORMAT name used on the command line (``okx-v1``, ...).
+        exchange: the exchange's name.
+        rule: which published verifier was reproduced (repository, commit, file).
+        checks: every check run, in order.
+        user_balances: the balances the proof attributes to the user, as printed in it.
+        root_hash: the root the path leads to (as computed, or as published if none computed).
+        root_balances: the root's balances as published in the file.
+        proven: what a passing verdict establishes.
+        not_proven: what it does not establish.
+        weaknesses: weaknesses of the format as published.
+        notes: anything else a reader should know (chosen asset list, variant, ...).
+    """
+
+    format: str
+    exchange: str
+    rule: str
+    checks: list[Check] = field(default_factory=list)
+    user_balances: dict[str, str] = field(default_factory=dict)
+    root_hash: str = ""
+    root_balances: dict[str, str] = field(default_factory=dict)
+    proven: list[str] = field(default_factory=list)
+    not_proven: list[str] = field(default_factory=list)
+    weaknesses: list[Weakness] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def check(self, name: str, passed: bool, detail: str, kind: CheckKind = "exchange-rule") -> bool:
+        """Record a check and return whether it passed."""
+        self.checks.append(Check(name, passed, detail, kind))
+        return passed
+
+    @property
+    def failures(self) -> list[Check]:
+        """The failed checks that decide the verdict (``info`` never does)."""
+        return [c for c in self.checks if not c.passed and c.kind != "info"]
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one check ran and none that decides the verdict failed."""
+        return bool(self.checks) and not self.failures
+
+    @property
+    def verdict(self) -> str:
+        """``VERIFIED`` or ``FAILED``."""
+        return "VERIFIED" if self.ok else "FAILED"
+
+    def failure_summary(self) -> str:
+        """One line naming every failed check, for an error message."""
+        if not self.checks:
+            return f"{self.format}: no check was run"
+        return "; ".join(f"{c.name}: {c.detail}" for c in self.failures)
+
+    def raise_if_failed(self) -> None:
+        """Raise if any deciding check failed.
+
+        Raises:
+            VerificationError: naming every failed check.
+        """
+        if not self.ok:
+            raise VerificationError(f"{self.format}: {self.failure_summary()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the machine-readable report (the ``--json`` output)."""
+        out: dict[str, Any] = {
+            "verdict": self.verdict,
+            "ok": self.ok,
+            "format": self.format,
+            "exchange": self.exchange,
+            "rule": self.rule,
+            "user_balances": self.user_balances,
+            "root_hash": self.root_hash,
+            "root_balances": self.root_balances,
+            "checks": [c.to_dict() for c in self.checks],
+            "proven": self.proven,
+            "not_proven": self.not_proven,
+            "weaknesses": [w.to_dict() for w in self.weaknesses],
+            "notes": self.notes,
+        }
+        if not self.ok:
+            out["error"] = self.failure_summary()
+        return out
+
+    def render_text(self) -> str:
+        """Return the human-readable report."""
+        lines = [f"{self.verdict}: {self.exchange} proof ({self.format})", f"rule: {self.rule}"]
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        lines.append("")
+        lines.append("checks:")
+        for c in self.checks:
+            mark = "ok  " if c.passed else ("info" if c.kind == "info" else "FAIL")
+            tag = "" if c.kind == "exchange-rule" else f" [{c.kind}]"
+            lines.append(f"  {mark} {c.name}{tag}: {c.detail}")
+        lines.append("")
+        lines.append("your balances: " + _balances(self.user_balances))
+        lines.append(f"root hash:     {self.root_hash or '(none)'}")
+        lines.append("root balances: " + _balances(self.root_balances))
+        if self.proven:
+            lines.append("")
+            lines.append("what a pass proves:")
+            lines.extend(f"  - {p}" for p in self.proven)
+        if self.not_proven:
+            lines.append("")
+            lines.append("what it does not prove:")
+            lines.extend(f"  - {p}" for p in self.not_proven)
+        if self.weaknesses:
+            lines.append("")
+            lines.append("weaknesses of this format as published:")
+            lines.extend(f"  - {w.title}: {w.detail}" for w in self.weaknesses)
+        return "\n".join(lines)
+
+
+def _balances(balances: dict[str, str]) -> str:
+    if not balances:
+        return "(none)"
+    return ", ".join(f"{asset} {amount}" for asset, amount in balances.items())
+
+
+# Weaknesses shared by several formats, worded once.
+
+ROOT_SELF_ASSERTED = (
+    "that this root is the one the exchange published and the auditor attested for this "
+    "audit: the file carries its own root; compare it with the published one yourself"
+)
+NOT_RESERVES = "that the exchange holds assets covering these liabilities (a separate proof)"
+NOT_OTHER_USERS = "that every other user's balance is in the tree, or entered in full"
+
+
+def sum_only_weakness(node_rule: str) -> Weakness:
+    """The Merkle-sum flaw where a parent binds only its children's total."""
+    return Weakness(
+        "only the children's total is bound into a parent",
+        f"a parent is {node_rule}; neither child's own balances are in the hash, so the "
+        "sibling balances shown in your path are never checked against the sibling's hash. "
+        "Two users under one parent can each be shown a different split of the same total, "
+        "letting the exchange understate liabilities while every path verifies "
+        "(Chalkias, Chatzigiannis, Ji: 'Broken Proofs of Solvency in Blockchain Custodial "
+        "Wallets and Exchanges', 2022). Our scheme hashes both children's sums.",
+    )
+
+
+def negative_balance_checks(
+    report: ForeignReport, balances: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Record our extra check that no published balance is negative.
+
+    The exchanges' verifiers accept a negative sibling balance, which is the simplest way
+    to subtract liabilities from a total; we fail the verdict on one.
+    """
+    negatives = [
+        f"{where}.{asset} = {amount}"
+        for where, assets in balances
+        for asset, amount in assets.items()
+        if amount < 0
+    ]
+    report.check(
+        "no negative balances",
+        not negatives,
+        "every published balance is >= 0"
+        if not negatives
+        else "negative balance(s), which subtract from the total: " + ", ".join(negatives[:5]),
+        kind="extra",
+    )

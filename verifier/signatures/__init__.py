@@ -1,0 +1,57 @@
+"""Wallet-ownership signature checks: Bitcoin family, EVM, TRON and Ed25519 (Solana).
+
+Small pure functions, bytes/str in: each ``verify_*`` raises
+:class:`~verifier.errors.FormatError` when an address, signature or message cannot be
+decoded, :class:`~verifier.errors.VerificationError` when the signature does not verify,
+and returns a frozen :class:`SignatureProof` (scheme, address, signer keys) on success.
+No network I/O happens here; EIP-1271 contract wallets get a seam
+(:func:`verify_eip1271_result`) that judges a node's answer without making the call.
+"""
+
+from verifier.signatures.bip322 import verify_bip322
+from verifier.signatures.bitcoin import (
+    BITCOIN,
+    BITCOIN_TESTNET,
+    DOGECOIN,
+    LITECOIN,
+    BitcoinNetwork,
+    decode_address,
+    verify_bip137,
+    verify_multisig_bip137,
+)
+from verifier.signatures.evm import (
+    checksum_address,
+    verify_eip1271_result,
+    verify_personal_sign,
+    verify_typed_data,
+)
+from verifier.signatures.proof import SignatureProof
+from verifier.signatures.solana import (
+    decode_solana_address,
+    verify_ed25519,
+    verify_solana_message,
+    verify_solana_offchain_message,
+)
+from verifier.signatures.tron import verify_tron_message
+
+__all__ = [
+    "BITCOIN",
+    "BITCOIN_TESTNET",
+    "DOGECOIN",
+    "LITECOIN",
+    "BitcoinNetwork",
+    "SignatureProof",
+    "checksum_address",
+    "decode_address",
+    "decode_solana_address",
+    "verify_bip137",
+    "verify_bip322",
+    "verify_ed25519",
+    "verify_eip1271_result",
+    "verify_multisig_bip137",
+    "verify_personal_sign",
+    "verify_solana_message",
+    "verify_solana_offchain_message",
+    "verify_tron_message",
+    "verify_typed_data",
+]

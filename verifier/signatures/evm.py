@@ -1,0 +1,188 @@
+"""EVM wallet signatures: EIP-55 addresses, EIP-191 personal_sign, EIP-712 typed data.
+
+Owns the secp256k1/keccak signature checks of EVM chains (and the seam for EIP-1271
+contract wallets, whose ``isValidSignature`` call is made elsewhere, by a chain client).
+Hashing and recovery are eth-account's; nothing here talks to a node.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from eth_abi.exceptions import EncodingError
+from eth_account import Account
+from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
+from eth_keys.exceptions import BadSignature
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
+
+from verifier.errors import FormatError, VerificationError
+from verifier.signatures.proof import SignatureProof
+
+_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+_HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*")
+SIGNATURE_LENGTH = 65  # r (32) || s (32) || v (1)
+# EIP-1271: isValidSignature(bytes32,bytes) returns this selector when the signature is valid.
+EIP1271_MAGIC_VALUE = bytes.fromhex("1626ba7e")
+
+
+def checksum_address(address: str) -> str:
+    """Validate an EVM address and return its EIP-55 checksummed form.
+
+    An all-lowercase or all-uppercase address carries no checksum and is accepted as is;
+    a mixed-case address must carry a correct EIP-55 checksum (a wrong one is a typo that
+    would otherwise name a different account).
+
+    Raises:
+        FormatError: Not ``0x`` + 40 hex digits, or mixed case with a wrong checksum.
+    """
+    if not _ADDRESS_RE.fullmatch(address):
+        raise FormatError(f"EVM address {address!r}: expected 0x followed by 40 hex digits")
+    checksummed: str = to_checksum_address(address)
+    body = address[2:]
+    if body not in (body.lower(), body.upper()) and address != checksummed:
+        raise FormatError(
+            f"EVM address {address}: mixed case with a wrong EIP-55 checksum "
+            f"(expected {checksummed})"
+        )
+    return checksummed
+
+
+def decode_signature(signature: bytes | str) -> tuple[int, int, int]:
+    """Split a 65-byte r || s || v signature (bytes, or hex with optional 0x) into (v, r, s).
+
+    ``v`` is returned normalized to 27/28; 0/1 are accepted as the same recovery ids.
+
+    Raises:
+        FormatError: Not hex, not 65 bytes, or ``v`` not in {0, 1, 27, 28}.
+    """
+    if isinstance(signature, str):
+        if not _HEX_RE.fullmatch(signature):
+            raise FormatError(f"EVM signature {signature[:20]!r}...: not hex")
+        text = signature[2:] if signature.startswith("0x") else signature
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError as e:
+            raise FormatError(f"EVM signature: odd-length hex ({len(text)} digits)") from e
+    else:
+        raw = signature
+    if len(raw) != SIGNATURE_LENGTH:
+        raise FormatError(
+            f"EVM signature: expected {SIGNATURE_LENGTH} bytes (r || s || v), found {len(raw)}"
+        )
+    v = raw[64]
+    if v not in (0, 1, 27, 28):
+        raise FormatError(f"EVM signature: v = {v}, expected 27 or 28 (or 0 or 1)")
+    return (v + 27 if v < 27 else v), int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64])
+
+
+def signable_digest(signable: SignableMessage) -> bytes:
+    """The 32-byte EIP-191 digest: keccak256(0x19 || version || header || body)."""
+    return bytes(keccak(b"\x19" + signable.version + signable.header + signable.body))
+
+
+def _recover(signable: SignableMessage, signature: bytes | str) -> str:
+    vrs = decode_signature(signature)
+    try:
+        recovered: str = Account.recover_message(signable, vrs=vrs)
+    except (BadSignature, ValidationError, ValueError) as e:
+        raise VerificationError(f"no public key can be recovered from the signature: {e}") from e
+    return recovered
+
+
+def _check_signer(scheme: str, address: str, signable: SignableMessage, sig: bytes | str) -> str:
+    expected = checksum_address(address)
+    recovered = _recover(signable, sig)
+    if recovered != expected:
+        raise VerificationError(
+            f"{scheme}: signature recovers {recovered}, expected {expected}"
+        )
+    return expected
+
+
+def personal_sign_digest(message: bytes) -> bytes:
+    """The EIP-191 version 0x45 digest of ``message`` (what personal_sign signs)."""
+    return signable_digest(encode_defunct(primitive=message))
+
+
+def verify_personal_sign(
+    address: str, message: bytes | str, signature: bytes | str
+) -> SignatureProof:
+    """Verify an EIP-191 ``personal_sign`` signature by ``address`` over ``message``.
+
+    Signed bytes: ``"\\x19Ethereum Signed Message:\\n" + len(message) + message``. A ``str``
+    message is encoded as UTF-8 (a hex-looking string is text, not bytes). High-s values are
+    accepted, as ``ecrecover`` does: malleability does not weaken a proof of control.
+
+    Raises:
+        FormatError: Address or signature cannot be decoded.
+        VerificationError: The signature recovers another address (or none).
+    """
+    data = message.encode("utf-8") if isinstance(message, str) else message
+    signable = encode_defunct(primitive=data)
+    checked = _check_signer("EIP-191 personal_sign", address, signable, signature)
+    return SignatureProof(
+        scheme="eip191",
+        address=checked,
+        message_digest=signable_digest(signable),
+        detail=f"personal_sign over {len(data)} message bytes",
+    )
+
+
+def typed_data_signable(typed_data: Mapping[str, Any]) -> SignableMessage:
+    """Encode an ``eth_signTypedData_v4`` document (types, primaryType, domain, message).
+
+    Raises:
+        FormatError: The document is not valid EIP-712 typed data.
+    """
+    try:
+        return encode_typed_data(full_message=dict(typed_data))
+    except (ValueError, TypeError, KeyError, EncodingError, ValidationError) as e:
+        raise FormatError(f"EIP-712 typed data cannot be encoded: {e}") from e
+
+
+def verify_typed_data(
+    address: str, typed_data: Mapping[str, Any], signature: bytes | str
+) -> SignatureProof:
+    """Verify an EIP-712 (``eth_signTypedData_v4``) signature by ``address``.
+
+    Raises:
+        FormatError: Address, signature or typed data cannot be decoded.
+        VerificationError: The signature recovers another address (or none).
+    """
+    signable = typed_data_signable(typed_data)
+    checked = _check_signer("EIP-712", address, signable, signature)
+    return SignatureProof(
+        scheme="eip712",
+        address=checked,
+        message_digest=signable_digest(signable),
+        detail=f"primaryType {typed_data.get('primaryType')!r}",
+    )
+
+
+def verify_eip1271_result(address: str, digest: bytes, return_data: bytes) -> SignatureProof:
+    """Judge the return data of ``isValidSignature(digest, signature)`` on a contract wallet.
+
+    The call itself needs a chain node and is made by the caller; this function only
+    decides, failing closed, whether what the contract returned means "valid".
+
+    Raises:
+        FormatError: The address is malformed or ``digest`` is not 32 bytes.
+        VerificationError: The contract did not return the EIP-1271 magic value 0x1626ba7e
+            (as a left-aligned ``bytes4`` in a 32-byte word).
+    """
+    checked = checksum_address(address)
+    if len(digest) != 32:
+        raise FormatError(f"EIP-1271 digest: expected 32 bytes, found {len(digest)}")
+    expected = EIP1271_MAGIC_VALUE + bytes(28)
+    if return_data != expected:
+        raise VerificationError(
+            f"EIP-1271 {checked}: isValidSignature returned {return_data.hex() or 'nothing'}, "
+            f"expected {expected.hex()}"
+        )
+    return SignatureProof(
+        scheme="eip1271", address=checked, message_digest=digest, detail="contract said valid"
+    )
