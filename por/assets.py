@@ -54,8 +54,9 @@ def _parse_csv(text: str, where: str) -> tuple[Asset, ...]:
             raise InputError(f"{where}, line {line}: expected 2 columns, found {len(row)}")
         symbol, decimals = row
         if not decimals.isdigit() or not decimals.isascii():
-            raise InputError(f"{where}, line {line}, column decimals: {decimals!r} is not an"
-                             " integer")
+            raise InputError(
+                f"{where}, line {line}, column decimals: {decimals!r} is not an integer"
+            )
         try:
             assets.append(Asset(symbol, int(decimals)))
         except FormatError as e:

@@ -24,8 +24,13 @@ class RichProgress:
 
     def __init__(self, enabled: bool) -> None:
         self._progress = Progress(
-            TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-            TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False,
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TimeElapsedColumn(),
+            console=err_console,
+            disable=not enabled,
+            transient=False,
         )
         self._task: TaskID | None = None
 
@@ -97,23 +102,43 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
 
 @liabilities.command("build")
 @click.argument("snapshot", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--assets", "assets_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="Asset list (JSON or CSV: symbol, decimals), in the round's order.")
+@click.option(
+    "--assets",
+    "assets_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Asset list (JSON or CSV: symbol, decimals), in the round's order.",
+)
 @click.option("--round", "round_id", required=True, help="Round id, e.g. 2026-11-25.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Directory to write tree.bin, root.json and build-info.json into.")
-@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Round secret file (64 hex digits, mode 0600); created if missing. Default:"
-                   " $POR_ROUND_SECRET_FILE, else OUT/round-secret.key.")
-@click.option("--pad-to", type=int, default=None,
-              help="Pad to at least this many leaves (a power of two).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory to write tree.bin, root.json and build-info.json into.",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Round secret file (64 hex digits, mode 0600); created if missing. Default:"
+    " $POR_ROUND_SECRET_FILE, else OUT/round-secret.key.",
+)
+@click.option(
+    "--pad-to", type=int, default=None, help="Pad to at least this many leaves (a power of two)."
+)
 @click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
-def build_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
-              secret_file: Path | None, pad_to: int | None, workers: int | None,
-              quiet: bool) -> None:
+def build_cmd(
+    snapshot: Path,
+    assets_file: Path,
+    round_id: str,
+    out_dir: Path,
+    secret_file: Path | None,
+    pad_to: int | None,
+    workers: int | None,
+    quiet: bool,
+) -> None:
     """Build the round's tree from SNAPSHOT (CSV or Parquet: user_id, asset, amount)."""
     from por.assets import load_assets
     from por.build import build_tree
@@ -125,11 +150,21 @@ def build_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
         raise FormatError(f"{out_dir}: a tree was already built there; choose another --out")
     secret, secret_path, created = _secret_for_build(out_dir, secret_file)
     with RichProgress(enabled=not quiet) as progress:
-        result = build_tree(snapshot, assets, round_id, secret, out_dir, pad_to=pad_to,
-                            workers=workers, progress=progress)
+        result = build_tree(
+            snapshot,
+            assets,
+            round_id,
+            secret,
+            out_dir,
+            pad_to=pad_to,
+            workers=workers,
+            progress=progress,
+        )
     s = result.summary
-    click.echo(f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
-               f" (padded), {result.seconds['total']:.2f} s")
+    click.echo(
+        f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
+        f" (padded), {result.seconds['total']:.2f} s"
+    )
     click.echo(f"  root hash    {s.root_hash.hex()}")
     click.echo(f"  root.json    {result.root_path}   (publish this)")
     click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
@@ -140,14 +175,21 @@ def build_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
 @liabilities.command("prove")
 @click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.argument("user_id")
-@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Round secret file (default: $POR_ROUND_SECRET_FILE, else"
-                   " ROUND_DIR/round-secret.key).")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the proof here instead of standard output.")
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the proof here instead of standard output.",
+)
 @handle_errors
-def prove_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
-              out_file: Path | None) -> None:
+def prove_cmd(
+    round_dir: Path, user_id: str, secret_file: Path | None, out_file: Path | None
+) -> None:
     """Write USER_ID's inclusion proof (JSON) from the round in ROUND_DIR."""
     from por.prove import Prover
 
@@ -164,8 +206,13 @@ def prove_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
 
 
 @main.command("demo")
-@click.option("--out", "out_dir", default="demo-output", show_default=True,
-              type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
 @click.option("--users", default=10_000, show_default=True, help="Synthetic users.")
 @click.option("--assets", "asset_count", default=5, show_default=True, help="Assets (1-8).")
 @click.option("--seed", default=2026, show_default=True, help="Seed of the synthetic data.")

@@ -51,7 +51,7 @@ class Prover:
         if index is None:
             raise InputError(f"user {user_id!r} is not in round {lay.round_id}")
         _, amounts = self.tree.record(0, index)
-        top_hash, top_sums = self.tree.top()
+        _, top_sums = self.tree.top()
         proof = InclusionProof(
             round_id=lay.round_id,
             assets=lay.assets,

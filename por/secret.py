@@ -29,8 +29,9 @@ def load_secret(path: str | Path) -> bytes:
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the round secret") from e
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise InputError(f"{path}: the round secret is readable by group or others; "
-                         f"run: chmod 600 {path}")
+        raise InputError(
+            f"{path}: the round secret is readable by group or others; run: chmod 600 {path}"
+        )
     if len(text) != 2 * SECRET_SIZE or any(c not in "0123456789abcdef" for c in text):
         raise InputError(f"{path}: expected {2 * SECRET_SIZE} lowercase hex digits")
     return bytes.fromhex(text)

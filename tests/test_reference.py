@@ -21,22 +21,32 @@ SECRET = bytes(range(32))
 
 user_ids = st.text(
     alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S")),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 )
 amount = st.one_of(st.integers(0, 10**12), st.integers(0, 2**120))
-balances = st.dictionaries(user_ids, st.lists(amount, min_size=3, max_size=3),
-                           min_size=1, max_size=40)
+balances = st.dictionaries(
+    user_ids, st.lists(amount, min_size=3, max_size=3), min_size=1, max_size=40
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(balances=balances, pad_exp=st.integers(0, 7), workers=st.sampled_from([1, 2]))
-def test_builder_matches_reference(balances: dict[str, list[int]], pad_exp: int,
-                                   workers: int) -> None:
+def test_builder_matches_reference(
+    balances: dict[str, list[int]], pad_exp: int, workers: int
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         snap = write_csv(d / "s.csv", balances_to_rows(balances, ASSETS))
-        result = build_tree(snap, tuple(Asset(s, k) for s, k in ASSETS), "round-7", SECRET,
-                            d / "out", pad_to=1 << pad_exp, workers=workers)
+        result = build_tree(
+            snap,
+            tuple(Asset(s, k) for s, k in ASSETS),
+            "round-7",
+            SECRET,
+            d / "out",
+            pad_to=1 << pad_exp,
+            workers=workers,
+        )
         leaf_count = result.summary.leaf_count
         assert leaf_count >= len(balances) and leaf_count >= 1 << pad_exp
         ref = reference_tree("round-7", ASSETS, balances, SECRET, leaf_count)

@@ -69,7 +69,9 @@ class RootSummary:
     root_hash: bytes
     totals: tuple[int, ...]
 
-    FIELDS = frozenset({"scheme", "version", "round", "assets", "leaf_count", "root_hash", "totals"})
+    FIELDS = frozenset(
+        {"scheme", "version", "round", "assets", "leaf_count", "root_hash", "totals"}
+    )
 
     @classmethod
     def from_json(cls, data: bytes | str, what: str = "root summary") -> RootSummary:

@@ -54,10 +54,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from verifier import cli_liabilities
+    from verifier.cli_liabilities import liabilities_cmd, proof_cmd
 
-    main.add_command(cli_liabilities.proof_cmd)
-    main.add_command(cli_liabilities.liabilities_cmd)
+    main.add_command(proof_cmd)
+    main.add_command(liabilities_cmd)
     try:
         from verifier.foreign.cli import foreign_group
     except ImportError:  # pragma: no cover - the foreign formats are optional while built

@@ -46,11 +46,16 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
 @click.command("proof")
 @click.argument("proof_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--root", "root_hex", help="The published root hash (64 hex digits).")
-@click.option("--summary", "summary_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="The published root summary (root.json) to check against.")
+@click.option(
+    "--summary",
+    "summary_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The published root summary (root.json) to check against.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
-def proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path | None,
-              as_json: bool) -> None:
+def proof_cmd(
+    proof_file: Path, root_hex: str | None, summary_file: Path | None, as_json: bool
+) -> None:
     """Verify a user's inclusion proof PROOF_FILE.
 
     Recomputes the commitment from the user id and salt, the leaf from the balances, and
@@ -60,8 +65,11 @@ def proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path | None,
 
     def check() -> ProofReport:
         expected = hash_hex(root_hex.strip().lower(), "--root") if root_hex else None
-        summary = (RootSummary.from_json(_read(summary_file, "root summary"), str(summary_file))
-                   if summary_file else None)
+        summary = (
+            RootSummary.from_json(_read(summary_file, "root summary"), str(summary_file))
+            if summary_file
+            else None
+        )
         proof = InclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
         return verify_proof(proof, expected_root=expected, summary=summary)
 
@@ -76,8 +84,11 @@ def proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path | None,
     click.echo(f"  path length  {rep.path_length} levels ({rep.leaf_count} leaves, padded)")
     click.echo(f"  checked against: {rep.root_checked_against}")
     if rep.root_checked_against == "proof's own root only":
-        click.echo("  WARNING: compare the root hash above with the one the exchange published,"
-                   " or pass it with --root.", err=True)
+        click.echo(
+            "  WARNING: compare the root hash above with the one the exchange published,"
+            " or pass it with --root.",
+            err=True,
+        )
 
 
 @click.command("liabilities")
@@ -94,23 +105,34 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
 
     def check() -> AuditReport:
         expected = hash_hex(root_hex.strip().lower(), "--root") if root_hex else None
-        summary = RootSummary.from_json(_read(round_dir / "root.json", "root summary"),
-                                        str(round_dir / "root.json"))
+        summary = RootSummary.from_json(
+            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+        )
         with TreeFile(round_dir / "tree.bin") as tree:
             report = audit_tree(tree, summary)
         if expected is not None and expected != report.root_hash:
-            report.add(f"root: computed {report.root_hash.hex()} but the published root is"
-                       f" {expected.hex()}")
+            report.add(
+                f"root: computed {report.root_hash.hex()} but the published root is"
+                f" {expected.hex()}"
+            )
         report.raise_if_failed()
         return report
 
     report: AuditReport = run_check(as_json, check)
     if as_json:
-        click.echo(json.dumps({
-            "verdict": "VERIFIED", "ok": True, "leaf_count": report.leaf_count,
-            "nodes_checked": report.nodes_checked, "root_hash": report.root_hash.hex(),
-            "totals": [str(t) for t in report.totals],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "verdict": "VERIFIED",
+                    "ok": True,
+                    "leaf_count": report.leaf_count,
+                    "nodes_checked": report.nodes_checked,
+                    "root_hash": report.root_hash.hex(),
+                    "totals": [str(t) for t in report.totals],
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(f"VERIFIED: {report.nodes_checked} nodes of {report.leaf_count} leaves recomputed")
     click.echo(f"  root hash  {report.root_hash.hex()}")

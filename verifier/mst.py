@@ -183,15 +183,15 @@ def leaf_hash(commitment: bytes, amounts_be: bytes) -> bytes:
     return hashlib.sha256(TAG_LEAF + commitment + amounts_be).digest()
 
 
-def node_hash(left_hash: bytes, left_sums_be: bytes, right_hash: bytes, right_sums_be: bytes) -> bytes:
+def node_hash(
+    left_hash: bytes, left_sums_be: bytes, right_hash: bytes, right_sums_be: bytes
+) -> bytes:
     """H(NODE tag ‖ left hash ‖ left sums ‖ right hash ‖ right sums) (spec §6).
 
     Both children's sums are bound, not only their total: a prover cannot move value
     between siblings (the flaw of OKX's v1 tree, eprint 2018/1139).
     """
-    return hashlib.sha256(
-        TAG_NODE + left_hash + left_sums_be + right_hash + right_sums_be
-    ).digest()
+    return hashlib.sha256(TAG_NODE + left_hash + left_sums_be + right_hash + right_sums_be).digest()
 
 
 def root_prefix(round_id: str, assets: Sequence[Asset], leaf_count: int) -> bytes:

@@ -52,7 +52,9 @@ def loads(data: bytes | str, what: str) -> Any:
         raise FormatError(f"{what}: not valid JSON: {e}") from e
 
 
-def obj(value: Any, where: str, required: set[str], optional: frozenset[str] = frozenset()) -> Mapping[str, Any]:
+def obj(
+    value: Any, where: str, required: set[str], optional: frozenset[str] = frozenset()
+) -> Mapping[str, Any]:
     """Check ``value`` is an object with exactly the required (and allowed optional) keys.
 
     Raises:

@@ -64,8 +64,9 @@ class Layout:
     def for_tree(cls, round_id: str, assets: tuple[Asset, ...], leaf_count: int) -> Layout:
         """The layout of a tree of ``leaf_count`` leaves (a power of two)."""
         levels_for(leaf_count)
-        return cls(check_round_id(round_id), assets, leaf_count,
-                   header_bytes(round_id, assets, leaf_count))
+        return cls(
+            check_round_id(round_id), assets, leaf_count, header_bytes(round_id, assets, leaf_count)
+        )
 
     @property
     def levels(self) -> int:
@@ -113,7 +114,9 @@ class TreeFile:
             with open(self.file_path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 if size < len(MAGIC) + 4:
-                    raise FormatError(f"{self.file_path}: too short to be a tree file ({size} bytes)")
+                    raise FormatError(
+                        f"{self.file_path}: too short to be a tree file ({size} bytes)"
+                    )
                 self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError as e:
             raise FormatError(f"{self.file_path}: cannot read: {e.strerror}") from e
@@ -128,8 +131,7 @@ class TreeFile:
         if hlen > 1 << 20 or start + hlen > size:
             raise FormatError(f"{where}: header length {hlen} is out of range")
         header_raw = bytes(self._mm[start : start + hlen])
-        raw = sj.obj(sj.loads(header_raw, f"{where} header"), f"{where} header",
-                     set(HEADER_FIELDS))
+        raw = sj.obj(sj.loads(header_raw, f"{where} header"), f"{where} header", set(HEADER_FIELDS))
         parse_scheme(raw, f"{where} header")
         assets = parse_assets(raw["assets"], f"{where} header.assets")
         leaf_count = sj.integer(raw["leaf_count"], f"{where} header.leaf_count")
@@ -152,7 +154,9 @@ class TreeFile:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -189,8 +193,13 @@ class TreeFile:
         for level in range(self.layout.levels):
             sibling = index ^ 1
             sib_hash, sib_sums = self.record(level, sibling)
-            steps.append(PathStep(side="left" if sibling < index else "right",
-                                  hash=sib_hash, sums=tuple(decode_amounts(sib_sums))))
+            steps.append(
+                PathStep(
+                    side="left" if sibling < index else "right",
+                    hash=sib_hash,
+                    sums=tuple(decode_amounts(sib_sums)),
+                )
+            )
             index >>= 1
         return tuple(steps)
 
@@ -204,8 +213,9 @@ class TreeFile:
         lay = self.layout
         return root_hash(lay.round_id, lay.assets, lay.leaf_count, top_hash, top_sums)
 
-    def iter_records(self, level: int, start: int = 0, stop: int | None = None
-                     ) -> Iterator[tuple[bytes, bytes]]:
+    def iter_records(
+        self, level: int, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
         """Records of ``level`` from ``start`` to ``stop``."""
         size = self.layout.record_size
         stop = (self.layout.leaf_count >> level) if stop is None else stop
@@ -252,7 +262,7 @@ class AuditReport:
         if self.finding_count:
             shown = "; ".join(self.findings[:5])
             raise VerificationError(
-                f"{self.file_path}: {self.finding_count} finding(s): {shown}"
+                f"{self.path}: {self.finding_count} finding(s): {shown}"
                 + (" ..." if self.finding_count > 5 else "")
             )
 
@@ -285,12 +295,16 @@ def audit_tree(
         for i, (h, sums) in enumerate(tree.iter_records(0, start, stop), start=start):
             c = tree.commitment(i)
             if c <= previous:
-                report.add(f"leaf {i}: commitment {c.hex()[:16]}.. is not above the previous one"
-                           " (leaves must be strictly increasing by commitment)")
+                report.add(
+                    f"leaf {i}: commitment {c.hex()[:16]}.. is not above the previous one"
+                    " (leaves must be strictly increasing by commitment)"
+                )
             previous = c
             if leaf_hash(c, sums) != h:
-                report.add(f"leaf {i}: stored hash {h.hex()[:16]}.. is not the leaf hash of its"
-                           " commitment and amounts")
+                report.add(
+                    f"leaf {i}: stored hash {h.hex()[:16]}.. is not the leaf hash of its"
+                    " commitment and amounts"
+                )
         report.nodes_checked += stop - start
         if progress:
             progress(stop - start)
@@ -301,21 +315,26 @@ def audit_tree(
             lh, ls = next(children)
             rh, rs = next(children)
             try:
-                expected_sums = add_sums(decode_amounts(ls), decode_amounts(rs),
-                                         f"level {level} node {i}")
+                expected_sums = add_sums(
+                    decode_amounts(ls), decode_amounts(rs), f"level {level} node {i}"
+                )
             except VerificationError as e:
                 report.add(str(e))
                 continue
             if decode_amounts(sums) != expected_sums:
-                report.add(f"level {level} node {i}: stored sums {decode_amounts(sums)} but its"
-                           f" children add up to {expected_sums}")
+                report.add(
+                    f"level {level} node {i}: stored sums {decode_amounts(sums)} but its"
+                    f" children add up to {expected_sums}"
+                )
             if node_hash(lh, ls, rh, rs) != h:
-                report.add(f"level {level} node {i}: stored hash {h.hex()[:16]}.. is not the hash"
-                           " of its children")
+                report.add(
+                    f"level {level} node {i}: stored hash {h.hex()[:16]}.. is not the hash"
+                    " of its children"
+                )
         report.nodes_checked += count
         if progress:
             progress(count)
-    top_hash, top_sums = tree.top()
+    _, top_sums = tree.top()
     report.root_hash = tree.root_hash()
     report.totals = tuple(decode_amounts(top_sums))
     if summary is not None:
@@ -327,6 +346,8 @@ def audit_tree(
             ("root hash", report.root_hash.hex(), summary.root_hash.hex()),
         ):
             if mine != published:
-                report.add(f"root summary: the tree's {name} {mine!r} differs from the"
-                           f" published {published!r}")
+                report.add(
+                    f"root summary: the tree's {name} {mine!r} differs from the"
+                    f" published {published!r}"
+                )
     return report

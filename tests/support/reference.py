@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 
 def _h(*parts: bytes) -> bytes:
@@ -30,26 +31,27 @@ def reference_tree(
     balances: dict[str, list[int]],
     secret: bytes,
     leaf_count: int,
-) -> dict:
+) -> dict[str, Any]:
     """Return every level of the tree (hash, sums), the leaves' commitments and the root."""
     rid = round_id.encode()
-    leaves = []
+    leaves: list[tuple[bytes, list[int], str | None]] = []
     for user, amounts in balances.items():
         uid = user.encode()
         salt = hmac.new(secret, b"POR-MST-V1:SALT:" + _s(rid) + _s(uid), "sha256").digest()
         commitment = _h(b"POR-MST-V1:USER:", _s(rid), _s(uid), salt)
         leaves.append((commitment, list(amounts), user))
     for i in range(leaf_count - len(balances)):
-        pad = hmac.new(secret, b"POR-MST-V1:PADL:" + _s(rid) + i.to_bytes(8, "big"),
-                       "sha256").digest()
+        pad = hmac.new(
+            secret, b"POR-MST-V1:PADL:" + _s(rid) + i.to_bytes(8, "big"), "sha256"
+        ).digest()
         leaves.append((pad, [0] * len(assets), None))
     leaves.sort(key=lambda leaf: leaf[0])
     level = [(_h(b"POR-MST-V1:LEAF:", c, _u128s(a)), a) for c, a, _ in leaves]
     levels = [level]
     while len(level) > 1:
         nxt = []
-        for (lh, ls), (rh, rs) in zip(level[0::2], level[1::2]):
-            sums = [x + y for x, y in zip(ls, rs)]
+        for (lh, ls), (rh, rs) in zip(level[0::2], level[1::2], strict=True):
+            sums = [x + y for x, y in zip(ls, rs, strict=True)]
             assert all(s < 2**128 for s in sums)
             nxt.append((_h(b"POR-MST-V1:NODE:", lh, _u128s(ls), rh, _u128s(rs)), sums))
         level = nxt

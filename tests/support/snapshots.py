@@ -28,10 +28,11 @@ def write_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
     return path
 
 
-def balances_to_rows(balances: dict[str, list[int]], assets: list[tuple[str, int]]
-                     ) -> list[tuple[str, str, str]]:
+def balances_to_rows(
+    balances: dict[str, list[int]], assets: list[tuple[str, int]]
+) -> list[tuple[str, str, str]]:
     rows = []
     for user, amounts in balances.items():
-        for (symbol, decimals), amount in zip(assets, amounts):
+        for (symbol, decimals), amount in zip(assets, amounts, strict=True):
             rows.append((user, symbol, units(amount, decimals)))
     return rows

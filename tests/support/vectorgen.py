@@ -47,8 +47,7 @@ def _build(tmp: Path, round_id: str, node_tag: bytes | None = None) -> tuple[Any
     snap = write_csv(tmp / f"{round_id}.csv", balances_to_rows(BALANCES, ASSETS))
     assets = tuple(Asset(s, d) for s, d in ASSETS)
     out = tmp / f"out-{round_id}-{bool(node_tag)}"
-    patch = (mock.patch.object(build, "TAG_NODE", node_tag) if node_tag
-             else contextlib.nullcontext())
+    patch = mock.patch.object(build, "TAG_NODE", node_tag) if node_tag else contextlib.nullcontext()
     with patch:
         result = build.build_tree(snap, assets, round_id, TEST_SECRET, out, workers=1)
     prover = Prover(out, TEST_SECRET)
@@ -65,6 +64,7 @@ def _set(path: list[Any], value: Any) -> Mutation:
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return mutate
 
 
@@ -77,8 +77,14 @@ def generate() -> dict[str, Any]:
     base = json.loads(proofs["alice"])
     vectors: list[dict[str, Any]] = []
 
-    def add(name: str, desc: str, verdict: str, proof: Any, published: str | None = root,
-            reason: str = "") -> None:
+    def add(
+        name: str,
+        desc: str,
+        verdict: str,
+        proof: Any,
+        published: str | None = root,
+        reason: str = "",
+    ) -> None:
         entry: dict[str, Any] = {"name": name, "description": desc, "expected": verdict}
         if reason:
             entry["reason_contains"] = reason
@@ -88,8 +94,13 @@ def generate() -> dict[str, Any]:
 
     for user, text in proofs.items():
         add(f"valid-{user}", f"{user}'s untouched proof", "verified", json.loads(text))
-    add("valid-without-published-root", "checked only against its own root", "verified", base,
-        published=None)
+    add(
+        "valid-without-published-root",
+        "checked only against its own root",
+        "verified",
+        base,
+        published=None,
+    )
 
     def mutated(fn: Mutation) -> dict[str, Any]:
         p = copy.deepcopy(base)
@@ -97,15 +108,23 @@ def generate() -> dict[str, Any]:
         return p
 
     def lower_sibling_sum(p: dict[str, Any]) -> None:
-        level, asset = next((i, j) for i, step in enumerate(p["path"])
-                            for j, s in enumerate(step["sums"]) if int(s) > 0)
+        level, asset = next(
+            (i, j)
+            for i, step in enumerate(p["path"])
+            for j, s in enumerate(step["sums"])
+            if int(s) > 0
+        )
         p["path"][level]["sums"][asset] = str(int(p["path"][level]["sums"][asset]) - 1)
         p["root"]["sums"][asset] = str(int(p["root"]["sums"][asset]) - 1)
 
     def shift_value(p: dict[str, Any]) -> None:
         # OKX v1's flaw (eprint 2018/1139): move value between siblings, keep the total.
-        level, asset = next((i, j) for i, step in enumerate(p["path"])
-                            for j, s in enumerate(step["sums"]) if int(s) > 0)
+        level, asset = next(
+            (i, j)
+            for i, step in enumerate(p["path"])
+            for j, s in enumerate(step["sums"])
+            if int(s) > 0
+        )
         moved = int(p["path"][level]["sums"][asset])
         p["path"][level]["sums"][asset] = "0"
         p["amounts"][asset] = str(int(p["amounts"][asset]) + moved)
@@ -143,38 +162,73 @@ def generate() -> dict[str, Any]:
         p["amounts"][0] = 0.0012
 
     failed = [
-        ("sibling-sum-lowered", "a sibling's sum lowered (and the root total with it)",
-         lower_sibling_sum, "root"),
-        ("value-shifted-between-siblings", "value moved from the sibling to the user, total"
-         " kept: the attack on trees that bind only the children's total", shift_value, "root"),
+        (
+            "sibling-sum-lowered",
+            "a sibling's sum lowered (and the root total with it)",
+            lower_sibling_sum,
+            "root",
+        ),
+        (
+            "value-shifted-between-siblings",
+            "value moved from the sibling to the user, total"
+            " kept: the attack on trees that bind only the children's total",
+            shift_value,
+            "root",
+        ),
         ("sibling-sums-swapped", "the sums of two siblings on the path traded", swap_sums, ""),
         ("balance-edited", "the user's balance raised by one base unit", edit_balance, "root"),
         ("side-flipped", "a sibling moved to the other side", flip_side, "root"),
         ("level-added", "an extra level appended to the path", add_level, "levels"),
         ("level-removed", "the last level of the path dropped", drop_level, "levels"),
-        ("sum-overflowing", "a sibling's sum set to 2^128-1 so the parent overflows", overflow,
-         "overflows"),
+        (
+            "sum-overflowing",
+            "a sibling's sum set to 2^128-1 so the parent overflows",
+            overflow,
+            "overflows",
+        ),
         ("assets-relabelled", "BTC and ETH swapped in the asset list", relabel_assets, "root"),
         ("decimals-changed", "USDT's decimals changed from 6 to 8", change_decimals, "root"),
         ("salt-changed", "another salt", _set(["salt"], "ab" * 32), "root"),
         ("user-id-changed", "another user's id", _set(["user_id"], "mallory"), "root"),
-        ("round-relabelled", "the round id changed in the proof",
-         _set(["round"], "vectors-2026-12"), "root"),
-        ("leaf-count-doubled", "the padded leaf count doubled", _set(["root", "leaf_count"], 16),
-         "levels"),
+        (
+            "round-relabelled",
+            "the round id changed in the proof",
+            _set(["round"], "vectors-2026-12"),
+            "root",
+        ),
+        (
+            "leaf-count-doubled",
+            "the padded leaf count doubled",
+            _set(["root", "leaf_count"], 16),
+            "levels",
+        ),
     ]
     for name, desc, fn, reason in failed:
         add(name, desc, "failed", mutated(fn), reason=reason)
-    add("proof-from-another-round", "a valid proof of round vectors-2026-12 checked against the"
-        " published root of vectors-2026-11", "failed", json.loads(other_proofs["alice"]),
-        reason="published root")
-    add("tag-changed", "a tree built with the leaf tag in place of the node tag (domain"
-        " confusion); valid under that rule, not under ours", "failed",
-        json.loads(tagged_proofs["alice"]), published=None, reason="root")
+    add(
+        "proof-from-another-round",
+        "a valid proof of round vectors-2026-12 checked against the"
+        " published root of vectors-2026-11",
+        "failed",
+        json.loads(other_proofs["alice"]),
+        reason="published root",
+    )
+    add(
+        "tag-changed",
+        "a tree built with the leaf tag in place of the node tag (domain"
+        " confusion); valid under that rule, not under ours",
+        "failed",
+        json.loads(tagged_proofs["alice"]),
+        published=None,
+        reason="root",
+    )
 
     malformed = [
-        ("hash-truncated", "a sibling hash truncated to 16 hex digits (64 bits)",
-         _set(["path", 0, "hash"], base["path"][0]["hash"][:16])),
+        (
+            "hash-truncated",
+            "a sibling hash truncated to 16 hex digits (64 bits)",
+            _set(["path", 0, "hash"], base["path"][0]["hash"][:16]),
+        ),
         ("scheme-unknown", "an unknown scheme name", _set(["scheme"], "por-mst-private")),
         ("version-unknown", "a future version", _set(["version"], 2)),
         ("unknown-field", "an unknown field inside a path entry", extra_field),
@@ -182,8 +236,7 @@ def generate() -> dict[str, Any]:
         ("amount-negative", "a negative balance", _set(["amounts", 0], "-1")),
         ("amount-as-float", "a JSON float instead of a decimal string", float_amount),
         ("amount-leading-zero", "a non-canonical number", _set(["amounts", 0], "0120000")),
-        ("side-unknown", "a side that is neither left nor right",
-         _set(["path", 0, "side"], "up")),
+        ("side-unknown", "a side that is neither left nor right", _set(["path", 0, "side"], "up")),
         ("missing-salt", "no salt", lambda p: p.pop("salt")),
         ("leaf-count-not-power-of-two", "a leaf count of 12", _set(["root", "leaf_count"], 12)),
         ("user-id-empty", "an empty user id", _set(["user_id"], "")),
@@ -191,12 +244,16 @@ def generate() -> dict[str, Any]:
     for name, desc, fn in malformed:
         add(name, desc, "malformed", mutated(fn))
     text = json.dumps(base, indent=2)
-    add("duplicate-key", "a JSON object that repeats a key", "malformed",
-        text.replace('"salt":', '"salt": "' + "00" * 32 + '",\n  "salt":', 1))
+    add(
+        "duplicate-key",
+        "a JSON object that repeats a key",
+        "malformed",
+        text.replace('"salt":', '"salt": "' + "00" * 32 + '",\n  "salt":', 1),
+    )
     add("not-json", "a truncated file", "malformed", text[: len(text) // 2])
     return {
         "description": "por-mst v1 inclusion-proof vectors; generated by"
-                       " tests/support/vectorgen.py with a public test secret",
+        " tests/support/vectorgen.py with a public test secret",
         "round_summary": summary.to_dict(),
         "other_round_summary": other_summary.to_dict(),
         "vectors": vectors,
