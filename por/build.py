@@ -46,7 +46,7 @@ from verifier.treefile import Layout
 TREE_FILE = "tree.bin"
 ROOT_FILE = "root.json"
 INFO_FILE = "build-info.json"
-SECRET_FILE = "round-secret.key"
+SECRET_FILE = "round-secret.key"  # noqa: S105 - a file name, not a secret
 PARALLEL_MIN_LEAVES = 1 << 14
 CHUNK = 1 << 15
 
@@ -196,7 +196,7 @@ def _add_levels(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _be_records(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    be = np.empty(lo.shape + (2,), dtype=">u8")
+    be = np.empty((*lo.shape, 2), dtype=">u8")
     be[..., 0] = hi
     be[..., 1] = lo
     return be.view(np.uint8).reshape(lo.shape[0], lo.shape[1] * AMOUNT_SIZE)
@@ -276,9 +276,10 @@ def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: in
         t = time.perf_counter()
         progress.start("commitments", n_leaves)
         parts: list[bytes] = []
-        jobs: list[tuple[Callable[[int, int], bytes], int, int]] = [
-            (_commit_users, s, e) for s, e in _split(n_users, workers * 8)
-        ] + [(_commit_padding, s, e) for s, e in _split(n_leaves - n_users, workers * 8)]
+        commit_fns: list[Callable[[int, int], bytes]] = [_commit_users, _commit_padding]
+        jobs = [(commit_fns[0], s, e) for s, e in _split(n_users, workers * 8)] + [
+            (commit_fns[1], s, e) for s, e in _split(n_leaves - n_users, workers * 8)
+        ]
         if pool:
             futures = [pool.submit(fn, s, e) for fn, s, e in jobs]
             for fut, (_, s, e) in zip(futures, jobs, strict=True):
@@ -308,8 +309,8 @@ def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: in
         timings["order"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        with open(tmp, "wb") as fh:
-            fh.truncate(layout.file_size)
+        with open(tmp, "wb") as new_file:
+            new_file.truncate(layout.file_size)
         with open(tmp, "r+b") as fh, mmap.mmap(fh.fileno(), 0) as mm:
             mm[: layout.commitments_offset] = layout.prefix()
             c_view, levels = _views(mm, layout)
@@ -331,10 +332,10 @@ def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: in
             height = layout.levels - split
             if pool:
                 mm.flush()
-                futures = [pool.submit(_hash_subtree, str(tmp), layout, i, height)
-                           for i in range(1 << split)]
-                for fut in futures:
-                    progress.advance(2 * fut.result() - 1)
+                subtrees = [pool.submit(_hash_subtree, str(tmp), layout, i, height)
+                            for i in range(1 << split)]
+                for sub in subtrees:
+                    progress.advance(2 * sub.result() - 1)
             else:
                 for level in range(layout.levels + 1):
                     _hash_range(c_view, levels, level, 0, n_leaves >> level)
