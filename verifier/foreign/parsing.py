@@ -233,7 +233,7 @@ def decimal_string(value: Any, where: str) -> Decimal:
     if not isinstance(value, str):
         raise FormatError(f"{where}: expected a decimal string, found {describe(value)}")
     if len(value) > MAX_AMOUNT_CHARS or not _DECIMAL_STRING.fullmatch(value):
-        raise FormatError(f"{where}: expected a plain decimal like \"12.5\", found {value!r}")
+        raise FormatError(f'{where}: expected a plain decimal like "12.5", found {value!r}')
     return Decimal(value)
 
 

@@ -15,8 +15,10 @@ from verifier.errors import VerificationError
 
 # "exchange-rule": a check the exchange's own verifier makes, reproduced exactly.
 # "extra": a stricter check of ours; failing it also fails the verdict.
+# "warning": a finding the exchange's rule allows and that may be legitimate (a negative
+#   balance can be a user's debt); it fails the verdict only in strict mode.
 # "info": a recorded observation that never changes the verdict.
-CheckKind = Literal["exchange-rule", "extra", "info"]
+CheckKind = Literal["exchange-rule", "extra", "warning", "info"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ForeignReport:
         not_proven: what it does not establish.
         weaknesses: weaknesses of the format as published.
         notes: anything else a reader should know (chosen asset list, variant, ...).
+        strict: when set, failed ``warning`` checks fail the verdict too.
     """
 
     format: str
@@ -74,8 +77,11 @@ class ForeignReport:
     not_proven: list[str] = field(default_factory=list)
     weaknesses: list[Weakness] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    strict: bool = False
 
-    def check(self, name: str, passed: bool, detail: str, kind: CheckKind = "exchange-rule") -> bool:
+    def check(
+        self, name: str, passed: bool, detail: str, kind: CheckKind = "exchange-rule"
+    ) -> bool:
         """Record a check and return whether it passed."""
         self.checks.append(Check(name, passed, detail, kind))
         return passed
@@ -83,7 +89,13 @@ class ForeignReport:
     @property
     def failures(self) -> list[Check]:
         """The failed checks that decide the verdict (``info`` never does)."""
-        return [c for c in self.checks if not c.passed and c.kind != "info"]
+        deciding = {"exchange-rule", "extra"} | ({"warning"} if self.strict else set())
+        return [c for c in self.checks if not c.passed and c.kind in deciding]
+
+    @property
+    def warnings(self) -> list[Check]:
+        """Failed ``warning`` checks (reported, deciding only in strict mode)."""
+        return [c for c in self.checks if not c.passed and c.kind == "warning"]
 
     @property
     def ok(self) -> bool:
@@ -121,7 +133,9 @@ class ForeignReport:
             "user_balances": self.user_balances,
             "root_hash": self.root_hash,
             "root_balances": self.root_balances,
+            "strict": self.strict,
             "checks": [c.to_dict() for c in self.checks],
+            "warnings": [c.to_dict() for c in self.warnings],
             "proven": self.proven,
             "not_proven": self.not_proven,
             "weaknesses": [w.to_dict() for w in self.weaknesses],
@@ -139,7 +153,14 @@ class ForeignReport:
         lines.append("")
         lines.append("checks:")
         for c in self.checks:
-            mark = "ok  " if c.passed else ("info" if c.kind == "info" else "FAIL")
+            if c.passed:
+                mark = "ok  "
+            elif c.kind == "info":
+                mark = "info"
+            elif c.kind == "warning" and not self.strict:
+                mark = "WARN"
+            else:
+                mark = "FAIL"
             tag = "" if c.kind == "exchange-rule" else f" [{c.kind}]"
             lines.append(f"  {mark} {c.name}{tag}: {c.detail}")
         lines.append("")
@@ -193,10 +214,11 @@ def sum_only_weakness(node_rule: str) -> Weakness:
 def negative_balance_checks(
     report: ForeignReport, balances: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    """Record our extra check that no published balance is negative.
+    """Record our warning when a published balance is negative.
 
-    The exchanges' verifiers accept a negative sibling balance, which is the simplest way
-    to subtract liabilities from a total; we fail the verdict on one.
+    The exchanges' verifiers accept a negative sibling balance. It may be a user's debt
+    netted against liabilities, or the simplest way to subtract liabilities from a total;
+    a proof cannot tell which, so it is a warning (a failure with ``--strict``).
     """
     negatives = [
         f"{where}.{asset} = {amount}"
@@ -209,6 +231,8 @@ def negative_balance_checks(
         not negatives,
         "every published balance is >= 0"
         if not negatives
-        else "negative balance(s), which subtract from the total: " + ", ".join(negatives[:5]),
-        kind="extra",
+        else f"{len(negatives)} negative balance(s), which subtract from the total (a user's "
+        "debt netted against liabilities, or liabilities hidden; the proof cannot tell): "
+        + ", ".join(negatives[:5]),
+        kind="warning",
     )

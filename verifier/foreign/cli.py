@@ -1,0 +1,183 @@
+"""``por-verify foreign FORMAT FILE``: other exchanges' Merkle proofs, checked by their rules.
+
+Owns the ``foreign`` command group: reading files, choosing the verifier, printing the
+report (text or ``--json``), and the exit code (0 verified, 1 failed, 2 malformed or
+unsupported) through :func:`verifier.cli.run_check` and :func:`verifier.cli.fail`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from verifier.cli import EXIT_FAILED, fail, run_check
+from verifier.errors import FormatError, VerificationError
+from verifier.foreign import bitget, bybit, coinex, mexc, okx
+from verifier.foreign.detect import OKX_V2_TREE, Detection, detect
+from verifier.foreign.report import ForeignReport
+
+FORMATS = ("okx-v1", "okx-v2", "bybit", "bitget", "mexc", "coinex", "coinex-variant-single-hash")
+# A proof file is small; an OKX v2 full tree can be large, but not beyond this.
+MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
+
+
+def read_file(path: Path) -> bytes:
+    """Read ``path`` whole.
+
+    Raises:
+        FormatError: the file cannot be read or is too large.
+    """
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise FormatError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+        return path.read_bytes()
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
+
+
+def verify_files(fmt: str, paths: list[Path]) -> ForeignReport:
+    """Parse and check ``paths`` as ``fmt``; the library entry point behind every command.
+
+    Raises:
+        FormatError: wrong number of files, unknown format, or a malformed file.
+    """
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown FORMAT {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "okx-v2":
+        if not 1 <= len(paths) <= 2:
+            raise FormatError("okx-v2 takes the user info file and optionally the tree file")
+        user = okx.parse_v2_user(read_file(paths[0]), str(paths[0]))
+        tree = okx.parse_v2_tree(read_file(paths[1]), str(paths[1])) if len(paths) == 2 else None
+        return okx.verify_v2(user, tree)
+    if len(paths) != 1:
+        raise FormatError(f"{fmt} takes exactly one file, got {len(paths)}")
+    data, where = read_file(paths[0]), str(paths[0])
+    if fmt == "okx-v1":
+        return okx.verify_v1(okx.parse_v1(data, where))
+    if fmt == "bybit":
+        return bybit.verify(bybit.parse(data, where))
+    if fmt == "bitget":
+        return bitget.verify(bitget.parse(data, where))
+    if fmt == "mexc":
+        return mexc.verify(mexc.parse(data, where))
+    variant: coinex.Variant = "published" if fmt == "coinex" else "single-hash"
+    return coinex.verify(coinex.parse(data, where), variant)
+
+
+def detect_files(paths: list[Path]) -> tuple[str, list[Path], list[Detection]]:
+    """Recognise the format of ``paths`` (one file, or OKX v2 user info + tree in any order).
+
+    Returns:
+        the FORMAT, the paths in the order that format takes them, and each file's detection.
+
+    Raises:
+        FormatError: an unsupported file, or files that do not belong together.
+    """
+    found = [detect(read_file(p), str(p)) for p in paths]
+    kinds = [d.format for d in found]
+    if len(paths) == 1:
+        if kinds[0] == OKX_V2_TREE:
+            raise FormatError(
+                f"{paths[0]}: an OKX v2 full tree file; give the user info file first: "
+                "por-verify foreign okx-v2 USER_INFO TREE"
+            )
+        return kinds[0], paths, found
+    if sorted(kinds) == sorted(["okx-v2", OKX_V2_TREE]):
+        ordered = sorted(zip(kinds, paths, strict=True), key=lambda kp: kp[0] == OKX_V2_TREE)
+        return "okx-v2", [p for _, p in ordered], found
+    raise FormatError(
+        "two files are accepted only as an OKX v2 user info file and its tree file; got "
+        + ", ".join(f"{p} ({k})" for p, k in zip(paths, kinds, strict=True))
+    )
+
+
+def _emit(report: ForeignReport, as_json: bool, auto: list[Detection] | None = None) -> None:
+    """Print ``report`` and exit 1 if it failed."""
+    if as_json:
+        out = report.to_dict()
+        if auto is not None:
+            out["auto"] = [{"format": d.format, "reason": d.reason} for d in auto]
+        click.echo(json.dumps(out, indent=2))
+        if not report.ok:
+            sys.exit(EXIT_FAILED)
+        return
+    if auto is not None:
+        for d in auto:
+            click.echo(f"auto: recognised {d.format} ({d.reason})")
+    click.echo(report.render_text())
+    if not report.ok:
+        fail(VerificationError(f"{report.format}: {report.failure_summary()}"), as_json=False)
+
+
+def _run(fmt: str, files: tuple[Path, ...], as_json: bool, strict: bool) -> None:
+    report: ForeignReport = run_check(as_json, lambda: verify_files(fmt, list(files)))
+    report.strict = strict
+    _emit(report, as_json)
+
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _options(f: Callable[..., None]) -> Callable[..., None]:
+    f = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")(f)
+    return click.option(
+        "--strict", is_flag=True, help="Fail on warnings too (e.g. negative balances)."
+    )(f)
+
+
+@click.group(name="foreign")
+def foreign_group() -> None:
+    """Check other exchanges' Merkle liability proofs with their own published rules.
+
+    Each FORMAT reproduces that exchange's verifier exactly, then reports what a pass
+    proves, what it does not, and the weaknesses of the format as published.
+    Exit codes: 0 verified, 1 failed, 2 malformed or unsupported input.
+    """
+
+
+def _single(fmt: str, help_text: str) -> None:
+    @foreign_group.command(name=fmt, help=help_text)
+    @click.argument("file", type=_FILE)
+    @_options
+    def command(file: Path, as_json: bool, strict: bool) -> None:
+        _run(fmt, (file,), as_json, strict)
+
+
+_single("okx-v1", "OKX Merkle proof v1 (merkle_proof_file.json: self + path).")
+_single("bybit", "Bybit Merkle proof (self + path, ~40 assets).")
+_single("bitget", "Bitget merkel_tree_bg.json (2022 numeric or 2025 string layout).")
+_single("mexc", "MEXC merkle_proof.json (pathList + self).")
+_single("coinex", "CoinEx merkle_proof_file.json, with CoinEx's published main.go rule.")
+_single(
+    "coinex-variant-single-hash",
+    "CoinEx proof with empty path entries hashed once: NOT CoinEx's published rule, "
+    "the variant that reproduces CoinEx's example root.",
+)
+
+
+@foreign_group.command(name="okx-v2")
+@click.argument("user_info", type=_FILE)
+@click.argument("tree", type=_FILE, required=False)
+@_options
+def okx_v2_command(user_info: Path, tree: Path | None, as_json: bool, strict: bool) -> None:
+    """OKX Merkle v2: USER_INFO file, and optionally the full liabilities TREE file."""
+    _run("okx-v2", (user_info,) if tree is None else (user_info, tree), as_json, strict)
+
+
+@foreign_group.command(name="auto")
+@click.argument("files", type=_FILE, nargs=-1, required=True)
+@_options
+def auto_command(files: tuple[Path, ...], as_json: bool, strict: bool) -> None:
+    """Recognise the format of FILES, say which it is, and check it."""
+
+    def check() -> tuple[ForeignReport, list[Detection]]:
+        fmt, ordered, found = detect_files(list(files))
+        return verify_files(fmt, ordered), found
+
+    report, found = run_check(as_json, check)
+    report.strict = strict
+    _emit(report, as_json, auto=found)
