@@ -81,7 +81,8 @@ def parse_amount(text: Any, asset: Asset, where: str) -> int:
     if len(frac) > asset.decimals:
         raise InputError(f"{where}, column amount: {text} has {len(frac)} decimals,"
                          f" {asset.symbol} allows {asset.decimals}")
-    value = int(whole) * 10**asset.decimals + int(frac.ljust(asset.decimals, "0") or "0")
+    scale: int = 10**asset.decimals
+    value = int(whole) * scale + int(frac.ljust(asset.decimals, "0") or "0")
     if value > MAX_AMOUNT:
         raise InputError(f"{where}, column amount: {text} {asset.symbol} exceeds 2^128-1 base"
                          " units")
