@@ -16,6 +16,7 @@ from verifier.signatures.evm import (
     personal_sign_digest,
     signable_digest,
     typed_data_signable,
+    verify_digest,
     verify_eip1271_result,
     verify_personal_sign,
     verify_typed_data,
@@ -224,3 +225,13 @@ def test_eip1271_magic_value_accepted() -> None:
 def test_eip1271_anything_else_fails(returned: bytes) -> None:
     with pytest.raises(VerificationError):
         verify_eip1271_result("0x" + "ab" * 20, bytes(32), returned)
+
+
+def test_verify_digest_matches_personal_sign_and_rejects_other_digests() -> None:
+    digest = personal_sign_digest(_message(SIGNED))
+    proof = verify_digest(SIGNED["expected_signer"], digest, SIGNED["signature"], "custom")
+    assert proof.scheme == "custom" and len(proof.signer_keys[0]) == 33
+    with pytest.raises(VerificationError):
+        verify_digest(SIGNED["expected_signer"], bytes(32), SIGNED["signature"], "custom")
+    with pytest.raises(FormatError):
+        verify_digest(SIGNED["expected_signer"], bytes(31), SIGNED["signature"], "custom")

@@ -14,6 +14,7 @@ from typing import Any
 from eth_abi.exceptions import EncodingError
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
+from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -142,6 +143,37 @@ def typed_data_signable(typed_data: Mapping[str, Any]) -> SignableMessage:
         return encode_typed_data(full_message=dict(typed_data))
     except (ValueError, TypeError, KeyError, EncodingError, ValidationError) as e:
         raise FormatError(f"EIP-712 typed data cannot be encoded: {e}") from e
+
+
+def verify_digest(
+    address: str, digest: bytes, signature: bytes | str, scheme: str
+) -> SignatureProof:
+    """Verify a secp256k1 signature over a 32-byte digest framed by the caller's ``scheme``.
+
+    For exchange-specific framings (e.g. OKX's ``keccak256(varstr(prefix) || varstr(msg))``)
+    that are not EIP-191; prefer :func:`verify_personal_sign` for wallet signatures.
+
+    Raises:
+        FormatError: Address, digest or signature cannot be decoded.
+        VerificationError: The signature recovers another address (or none).
+    """
+    expected = checksum_address(address)
+    if len(digest) != 32:
+        raise FormatError(f"{scheme}: digest must be 32 bytes, found {len(digest)}")
+    v, r, s = decode_signature(signature)
+    try:
+        public_key = Signature(vrs=(v - 27, r, s)).recover_public_key_from_msg_hash(digest)
+    except (BadSignature, ValidationError, ValueError) as e:
+        raise VerificationError(f"no public key can be recovered from the signature: {e}") from e
+    recovered = str(public_key.to_checksum_address())
+    if recovered != expected:
+        raise VerificationError(f"{scheme}: signature recovers {recovered}, expected {expected}")
+    return SignatureProof(
+        scheme=scheme,
+        address=expected,
+        signer_keys=(bytes(public_key.to_compressed_bytes()),),
+        message_digest=digest,
+    )
 
 
 def verify_typed_data(
