@@ -207,3 +207,11 @@ def test_ragged_rows_are_padded() -> None:
     layout, rows = parse_okx_address_csv(FILE_CURRENT.read_bytes())
     assert layout.startswith("11-column")
     assert rows[0].signature2 == "" and rows[0].eoa2 == ""
+
+
+def test_registered_under_por_verify_foreign() -> None:
+    from verifier.cli import main
+
+    result = CliRunner().invoke(main, ["foreign", "okx-addresses", str(FILE_2022), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["counts"]["verified"] == 33

@@ -181,3 +181,8 @@ def auto_command(files: tuple[Path, ...], as_json: bool, strict: bool) -> None:
     report, found = run_check(as_json, check)
     report.strict = strict
     _emit(report, as_json, auto=found)
+
+
+from verifier.foreign.okx_addresses import okx_addresses_cmd  # noqa: E402
+
+foreign_group.add_command(okx_addresses_cmd)

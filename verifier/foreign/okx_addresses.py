@@ -31,7 +31,6 @@ import click
 from btclib.var_bytes import serialize as varstr
 from eth_utils.crypto import keccak
 
-from verifier.cli import fail, run_check
 from verifier.errors import FormatError, PorError, VerificationError
 from verifier.signatures.bitcoin import (
     BITCOIN,
@@ -421,6 +420,9 @@ def okx_addresses_cmd(file: Path, as_json: bool) -> None:
     and fail the file (fail closed). Exit 1 when a row failed or was unchecked, 2 when the
     file or a row cannot be decoded.
     """
+    # Imported here: verifier.cli imports the foreign group, which imports this module.
+    from verifier.cli import fail, run_check
+
     report: OkxAddressReport = run_check(
         as_json, lambda: check_okx_address_file(file.read_bytes())
     )
