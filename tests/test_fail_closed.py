@@ -1,0 +1,82 @@
+"""The verifier fails closed: any change to a valid proof is rejected with one of our errors,
+never passed, and never a bare KeyError/ValueError/TypeError escaping to the user."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier.errors import FormatError, PorError, VerificationError
+from verifier.proof import InclusionProof, verify_proof
+
+DATA = json.loads((Path(__file__).parent / "vectors" / "liabilities.json").read_text())
+VALID = next(v["proof"] for v in DATA["vectors"] if v["name"] == "valid-alice")
+ROOT = bytes.fromhex(DATA["round_summary"]["root_hash"])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**130), 2**130) | st.text(max_size=70)
+    | st.sampled_from(["0", "1", "left", "right", "BTC", "00" * 32, str(2**128 - 1)]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+PATHS = _paths(VALID)
+
+
+@settings(max_examples=400, deadline=None)
+@given(where=st.sampled_from(PATHS), value=json_values)
+def test_any_replaced_value_fails_closed(where: tuple[Any, ...], value: Any) -> None:
+    proof = copy.deepcopy(VALID)
+    target = proof
+    for key in where[:-1]:
+        target = target[key]
+    if target[where[-1]] == value:
+        return
+    target[where[-1]] = value
+    try:
+        verify_proof(InclusionProof.from_json(json.dumps(proof)), expected_root=ROOT)
+    except (FormatError, VerificationError):
+        return
+    raise AssertionError(f"a proof with {where} = {value!r} verified")
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_never_escape(data: bytes) -> None:
+    try:
+        verify_proof(InclusionProof.from_json(data))
+    except PorError:
+        return
+    raise AssertionError("random bytes verified")
+
+
+def test_removing_any_field_is_malformed() -> None:
+    for where in PATHS:
+        proof = copy.deepcopy(VALID)
+        target = proof
+        for key in where[:-1]:
+            target = target[key]
+        del target[where[-1]]
+        try:
+            verify_proof(InclusionProof.from_json(json.dumps(proof)), expected_root=ROOT)
+        except (FormatError, VerificationError):
+            continue
+        raise AssertionError(f"a proof without {where} verified")
