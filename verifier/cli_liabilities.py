@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from verifier.artifacts import RootSummary, format_units
 from verifier.cli import run_check
@@ -108,8 +110,16 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
         summary = RootSummary.from_json(
             _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
         )
-        with TreeFile(round_dir / "tree.bin") as tree:
-            report = audit_tree(tree, summary)
+        with (
+            TreeFile(round_dir / "tree.bin") as tree,
+            Progress(
+                TextColumn("recomputing"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+                TimeElapsedColumn(), console=Console(stderr=True), disable=as_json,
+                transient=True,
+            ) as bar,
+        ):
+            task = bar.add_task("nodes", total=2 * tree.layout.leaf_count - 1)
+            report = audit_tree(tree, summary, progress=lambda n: bar.advance(task, n))
         if expected is not None and expected != report.root_hash:
             report.add(
                 f"root: computed {report.root_hash.hex()} but the published root is"
