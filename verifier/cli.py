@@ -58,10 +58,8 @@ def _register() -> None:
 
     main.add_command(proof_cmd)
     main.add_command(liabilities_cmd)
-    try:
-        from verifier.foreign.cli import foreign_group
-    except ImportError:  # pragma: no cover - the foreign formats are optional while built
-        return
+    from verifier.foreign.cli import foreign_group
+
     main.add_command(foreign_group)
 
 
