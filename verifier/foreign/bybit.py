@@ -561,9 +561,11 @@ def check_with(proof: Proof, assets: AssetList) -> ForeignReport:
         f"sha256(userHash + balances in {assets.name} order) = {leaf}"
         + ("" if leaf == me.hash else f" but self.hash holds {me.hash}"),
     )
-    why = _path_valid(path[0], assets)
+    first_invalid = _path_valid(path[0], assets)
     report.check(
-        "path[0] well formed", not why, why or "balances complete, type and height in range"
+        "path[0] well formed",
+        not first_invalid,
+        first_invalid or "balances complete, type and height in range",
     )
     report.check(
         "path[0] on the other side",
@@ -578,8 +580,8 @@ def check_with(proof: Proof, assets: AssetList) -> ForeignReport:
     if len(path) < 2:
         report.check("path has a root", False, "path has one entry; Bybit's tool needs path[1]")
         return report
-    if why:
-        return report  # Bybit's Path constructor leaves the node empty; the tool then fails
+    if why or first_invalid:
+        return report  # Bybit's tool stops here (or its Path constructor leaves the node empty)
 
     left, right = (me.hash, path[0].hash) if me.type == 1 else (path[0].hash, me.hash)
     height = 2
