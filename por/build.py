@@ -29,7 +29,6 @@ from por.errors import InputError, VerificationError
 from por.snapshot import Snapshot, read_snapshot
 from verifier.artifacts import RootSummary
 from verifier.mst import (
-    AMOUNT_SIZE,
     HASH_SIZE,
     TAG_LEAF,
     TAG_NODE,
@@ -147,14 +146,20 @@ def _commit_users(start: int, stop: int) -> bytes:
     H(USER ‖ round ‖ id ‖ salt), exactly :func:`verifier.mst.derive_salt` and
     :func:`verifier.mst.user_commitment` (spec §4), with the per-call overhead taken out.
     """
-    offsets, data = _SHARED["offsets"], _SHARED["data"]
+    # Only this job's ids become Python objects: the shared offsets stay a numpy array and
+    # the id bytes an Arrow buffer, so neither the parent nor the forked workers hold (and
+    # copy-on-write, through refcounts) a million Python ints.
+    offsets = _SHARED["offsets"][start : stop + 1]
+    base = int(offsets[0])
+    data = memoryview(_SHARED["data"])[base : int(offsets[-1])].tobytes()
+    bounds = (offsets - base).tolist()
     user_prefix: bytes = _SHARED["user_prefix"]
     inner, outer = hmac_sha256_keyed(_SHARED["secret"], _SHARED["salt_prefix"])
     inner_copy, outer_copy, sha = inner.copy, outer.copy, hashlib.sha256
     out: list[bytes] = []
     append = out.append
     # One loop, bound methods in locals: each user costs a handful of C calls.
-    for a, b in zip(offsets[start:stop], offsets[start + 1 : stop + 1], strict=True):
+    for a, b in itertools.pairwise(bounds):
         raw = data[a:b]
         enc = len(raw).to_bytes(2, "big") + raw  # encode_str (spec §2)
         salt_state = inner_copy()
@@ -239,11 +244,15 @@ def _add_levels(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return s_lo, s_hi
 
 
-def _be_records(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    be = np.empty((*lo.shape, 2), dtype=">u8")
-    be[..., 0] = hi
-    be[..., 1] = lo
-    return be.view(np.uint8).reshape(lo.shape[0], lo.shape[1] * AMOUNT_SIZE)
+def _write_sums(records: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Write u128 sums big-endian (spec §2) into the sums part of each record, in place.
+
+    The record rows are viewed as big-endian uint64 pairs, so numpy byte-swaps while it
+    stores, with no temporary copy of the level.
+    """
+    sums = records[:, HASH_SIZE:].view(">u8").reshape(lo.shape[0], lo.shape[1], 2)
+    sums[..., 0] = hi
+    sums[..., 1] = lo
 
 
 def commitment_order(commitments: np.ndarray) -> np.ndarray:
@@ -356,7 +365,7 @@ def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: in
     ids = snap.user_ids
     offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset : ids.offset + n_users + 1]
     _SHARED.update(
-        offsets=offsets.tolist(), data=ids.buffers()[2].to_pybytes(), secret=secret,
+        offsets=offsets.astype(np.int64), data=ids.buffers()[2], secret=secret,
         salt_prefix=TAG_SALT + rid, user_prefix=TAG_USER + rid, pad_prefix=TAG_PAD + rid,
     )
     _check_hmac(secret, TAG_SALT + rid, encode_str(b"user"))
@@ -366,22 +375,29 @@ def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: in
     try:
         t = time.perf_counter()
         progress.start("commitments", n_leaves)
-        parts: list[bytes] = []
+        # Each job's digests are copied into place as they come: no list of parts to join.
+        commitments = np.empty((n_leaves, HASH_SIZE), np.uint8)
+        flat = commitments.reshape(-1)
+        first: dict[Callable[[int, int], bytes], int] = {_commit_users: 0,
+                                                         _commit_padding: n_users}
         commit_fns: list[Callable[[int, int], bytes]] = [_commit_users, _commit_padding]
         jobs = [(commit_fns[0], s, e) for s, e in _split(n_users, workers * 8)] + [
             (commit_fns[1], s, e) for s, e in _split(n_leaves - n_users, workers * 8)
         ]
         if pool:
             futures = [pool.submit(fn, s, e) for fn, s, e in jobs]
-            for fut, (_, s, e) in zip(futures, jobs, strict=True):
-                parts.append(fut.result())
+            for fut, (fn, s, e) in zip(futures, jobs, strict=True):
+                row = first[fn] + s
+                flat[row * HASH_SIZE : (row + e - s) * HASH_SIZE] = np.frombuffer(fut.result(),
+                                                                                  np.uint8)
                 progress.advance(e - s)
         else:
             for fn, s, e in jobs:
-                parts.append(fn(s, e))
+                row = first[fn] + s
+                flat[row * HASH_SIZE : (row + e - s) * HASH_SIZE] = np.frombuffer(fn(s, e),
+                                                                                  np.uint8)
                 progress.advance(e - s)
-        commitments = np.frombuffer(b"".join(parts), dtype=np.uint8).reshape(n_leaves, HASH_SIZE)
-        del parts
+        del flat
         _SHARED.clear()
         timings["commitments"] = time.perf_counter() - t
 
@@ -409,7 +425,7 @@ def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: in
             for level in range(layout.levels + 1):
                 if level:
                     lo, hi = _add_levels(lo, hi)
-                levels[level][:, HASH_SIZE:] = _be_records(lo, hi)
+                _write_sums(levels[level], lo, hi)
             top_sums = tuple((int(h) << 64) | int(lw) for lw, h in zip(lo[0], hi[0], strict=True))
             del lo, hi
             timings["sums"] = time.perf_counter() - t

@@ -291,14 +291,14 @@ def read_snapshot(
     if rows == 0:
         raise InputError(f"{path}: the snapshot has no rows")
     users = pa.chunked_array([b.users for b in batches], pa.string())
-    asset_idx = np.concatenate([b.asset_idx for b in batches])
-    lo = np.concatenate([b.lo for b in batches])
-    hi = np.concatenate([b.hi for b in batches])
-    del batches
     unique, user_idx = _encode_users(users)
     del users
     k = len(assets)
-    key = user_idx * k + asset_idx
+    # key = user * k + asset: the row's flat position in the (users, k) matrix, built in
+    # place so that no second row-length array is allocated.
+    key = user_idx
+    key *= k
+    key += np.concatenate([b.asset_idx for b in batches])
     counts = np.bincount(key, minlength=len(unique) * k)
     if (counts > 1).any():
         dup_key = int(np.flatnonzero(counts > 1)[0])
@@ -308,8 +308,19 @@ def read_snapshot(
             f"{path}, {second}: duplicate row for user {unique[dup_key // k].as_py()!r} and"
             f" asset {assets[dup_key % k].symbol} (first at {first})"
         )
+    del counts
     m_lo = np.zeros((len(unique), k), dtype=np.uint64)
     m_hi = np.zeros((len(unique), k), dtype=np.uint64)
-    m_lo[user_idx, asset_idx] = lo
-    m_hi[user_idx, asset_idx] = hi
+    # Scatter batch by batch, never concatenating the row-length amount columns.
+    flat_lo, flat_hi = m_lo.reshape(-1), m_hi.reshape(-1)
+    start = 0
+    for b in batches:
+        stop = start + len(b.lo)
+        flat_lo[key[start:stop]] = b.lo
+        flat_hi[key[start:stop]] = b.hi
+        start = stop
+    del batches, key, flat_lo, flat_hi
+    # The Arrow allocator keeps freed batch buffers for reuse; hand them back now, so the
+    # build (and the workers it forks) does not carry the ingest's peak along.
+    pa.default_memory_pool().release_unused()
     return Snapshot(user_ids=unique, lo=m_lo, hi=m_hi, rows=rows)
