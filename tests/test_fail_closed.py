@@ -80,3 +80,23 @@ def test_removing_any_field_is_malformed() -> None:
         except (FormatError, VerificationError):
             continue
         raise AssertionError(f"a proof without {where} verified")
+
+
+def test_pathological_json_is_malformed_not_a_crash() -> None:
+    for text in ('{"version": ' + "1" * 5000 + "}", "[" * 100_000, '{"a": 1e999}', "\ud800"):
+        try:
+            InclusionProof.from_json(text)
+        except FormatError:
+            continue
+        raise AssertionError(f"{text[:20]!r} was accepted")
+
+
+def test_foreign_reader_refuses_pathological_json_too() -> None:
+    from verifier.foreign.parsing import load_json
+
+    for data in (b'{"a": ' + b"1" * 5000 + b"}", b"[" * 100_000, b"\xff"):
+        try:
+            load_json(data, "sample")
+        except FormatError:
+            continue
+        raise AssertionError(f"{data[:20]!r} was accepted")

@@ -48,7 +48,7 @@ def loads(data: bytes | str, what: str) -> Any:
         )
     except FormatError as e:
         raise FormatError(f"{what}: {e}") from e
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, bad UTF-8, >4300-digit ints
         raise FormatError(f"{what}: not valid JSON: {e}") from e
 
 

@@ -89,6 +89,8 @@ def load_json(data: bytes, where: str) -> Any:
         raise FormatError(f"{where}: not JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
     except RecursionError as e:
         raise FormatError(f"{where}: JSON nested too deeply") from e
+    except ValueError as e:  # e.g. an integer of more than 4300 digits (CPython's limit)
+        raise FormatError(f"{where}: not usable JSON: {e}") from e
 
 
 def describe(value: Any) -> str:
