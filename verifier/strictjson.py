@@ -15,6 +15,25 @@ from verifier.errors import FormatError
 from verifier.mst import HASH_SIZE, MAX_AMOUNT
 
 _UINT_RE = re.compile(r"0|[1-9][0-9]{0,38}")
+_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
+MAX_DEPTH = 64
+
+
+def check_depth(text: str, what: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than ``limit`` before handing it to the C decoder.
+
+    Why: a file of 100,000 ``[`` can exhaust the C stack of CPython's JSON scanner and
+    crash the process instead of raising; our artifacts never nest more than a few levels.
+
+    Raises:
+        FormatError: the text nests deeper than ``limit``.
+    """
+    depth = 0
+    for char in _NOT_BRACKET_RE.sub("", _JSON_STRING_RE.sub("", text)):
+        depth += 1 if char in "[{" else -1
+        if depth > limit:
+            raise FormatError(f"{what}: JSON nested deeper than {limit} levels")
 _HEX_RE = re.compile(r"[0-9a-f]*")
 
 
@@ -43,6 +62,7 @@ def loads(data: bytes | str, what: str) -> Any:
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
+        check_depth(text, what)
         return json.loads(
             text, object_pairs_hook=_pairs, parse_constant=_no_constant, parse_float=_no_float
         )

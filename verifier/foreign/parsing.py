@@ -26,6 +26,7 @@ from decimal import (
 from typing import Any
 
 from verifier.errors import FormatError
+from verifier.strictjson import check_depth
 
 # Amounts longer than this are refused rather than hashed: no exchange prints one, and
 # a bound keeps a hostile file from making exact arithmetic slow.
@@ -76,6 +77,7 @@ def load_json(data: bytes, where: str) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise FormatError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    check_depth(text, where)
     try:
         return json.loads(
             text,
