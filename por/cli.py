@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from por import __version__
 from por.errors import FormatError, PorError, VerificationError
+from por.reserves.cli import reserves_group
 
 err_console = Console(stderr=True)
 
@@ -222,3 +223,6 @@ def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
     from por.demo import run_demo
 
     run_demo(out_dir, users=users, asset_count=asset_count, seed=seed)
+
+
+main.add_command(reserves_group)

@@ -1,0 +1,176 @@
+"""``por reserves``: the operator's reserves commands (spec §11.5).
+
+init (wallet list -> snapshot -> challenge messages), import-signatures, read-balances,
+write. Errors become messages and exit codes as in ``por.cli`` (1 failed, 2 unusable input).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from por.errors import InputError, PorError, VerificationError
+from por.reserves.round import (
+    import_signatures,
+    load_draft,
+    load_reported,
+    load_wallet_list,
+    new_draft,
+    read_balances,
+    save_draft,
+    snapshot_chain,
+    write_atomic,
+    write_challenges,
+)
+from verifier.artifacts import RootSummary
+from verifier.reserves.chains import JsonRpcClient, RpcBitcoinReader, RpcEvmReader, RpcSolanaReader
+from verifier.reserves.cli import parse_rpc_options
+from verifier.reserves.model import Chain
+from verifier.reserves.verify import Reader
+
+
+def make_readers(
+    chains: Sequence[Chain], rpc: tuple[str, ...], timeout: float
+) -> dict[str, Reader]:
+    """Readers for the chains named in ``--rpc NAME=URL`` options.
+
+    Raises:
+        InputError: a name that is not a chain of the round.
+    """
+    readers: dict[str, Reader] = {}
+    by_name = {c.name: c for c in chains}
+    for name, url in parse_rpc_options(rpc).items():
+        chain = by_name.get(name)
+        if chain is None:
+            raise InputError(f"--rpc {name}=...: not a chain of the round ({list(by_name)})")
+        client = JsonRpcClient(url, name=name, timeout=timeout)
+        if chain.kind == "evm":
+            readers[name] = RpcEvmReader(client)
+        elif chain.kind == "bitcoin":
+            readers[name] = RpcBitcoinReader(client)
+        else:
+            readers[name] = RpcSolanaReader(client)
+    return readers
+
+
+def _heights(values: tuple[str, ...]) -> dict[str, int]:
+    out = {}
+    for value in values:
+        name, _, number = value.partition("=")
+        if not number.isdigit():
+            raise InputError(f"--height {value!r}: expected NAME=BLOCK_NUMBER")
+        out[name] = int(number)
+    return out
+
+
+def _handle(fn: Callable[..., None]) -> Callable[..., None]:
+    """Errors to exit codes as ``por.cli.handle_errors`` does (1 failed, 2 unusable input).
+
+    Kept here so that ``por.cli`` can import this module at its top without a cycle.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except VerificationError as e:
+            click.echo(f"FAILED: {e}", err=True)
+            sys.exit(1)
+        except PorError as e:
+            click.echo(f"ERROR: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group("reserves")
+def reserves_group() -> None:
+    """The reserves side: wallets, signatures over the round, balances at the snapshot."""
+
+
+@reserves_group.command("init")
+@click.argument("wallets", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For a CSV wallet list: JSON with exchange, assets and chains.")
+@click.option("--summary", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The round's root.json (round id and liabilities root).")
+@click.option("--rpc", multiple=True, metavar="NAME=URL", help="A node per chain.")
+@click.option("--height", multiple=True, metavar="NAME=N",
+              help="Snapshot height of a chain (default: the node's latest block).")
+@click.option("--static-message", default=None,
+              help="Opt in to a fixed message (reported as proving past control only).")
+@click.option("--timeout", default=15.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@_handle
+def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, ...],
+             height: tuple[str, ...], static_message: str | None, timeout: float,
+             out: Path) -> None:
+    """Import WALLETS (CSV or JSON), fix each chain's snapshot, write challenge messages."""
+    wallet_list = load_wallet_list(wallets, config)
+    root = RootSummary.from_json(summary.read_bytes(), str(summary))
+    readers = make_readers(wallet_list.chains, rpc, timeout)
+    heights = _heights(height)
+    chains = []
+    for chain in wallet_list.chains:
+        reader = readers.get(chain.name)
+        if reader is None:
+            raise InputError(f"chain {chain.name}: give --rpc {chain.name}=URL to fix its "
+                             "snapshot block")
+        chains.append(snapshot_chain(chain, reader, heights.get(chain.name)))
+    draft = new_draft(wallet_list, root, tuple(chains), static_message)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "wallets.json", wallet_list.to_json())
+    save_draft(out, draft)
+    files = write_challenges(out, draft)
+    for chain in draft.chains:
+        click.echo(f"{chain.name}: snapshot height {chain.height} block {chain.block_hash}")
+    click.echo(f"wrote {len(files)} challenge files to {out / 'challenges'}; sign each, then "
+               f"`por reserves import-signatures {out} SIGNATURES.json`")
+
+
+@reserves_group.command("import-signatures")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_handle
+def import_cmd(directory: Path, signatures: Path) -> None:
+    """Attach SIGNATURES (JSON list of {chain, address, scheme, value}) to the draft."""
+    draft = import_signatures(load_draft(directory), signatures.read_bytes(), str(signatures))
+    save_draft(directory, draft)
+    missing = sum(1 for w in draft.wallets if w.signature is None)
+    click.echo(f"signatures imported; {missing} wallet(s) still unsigned")
+
+
+@reserves_group.command("read-balances")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--rpc", multiple=True, metavar="NAME=URL", help="A node per chain.")
+@click.option("--reported", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV chain,address,asset,amount: balances NOT read from a node.")
+@click.option("--timeout", default=15.0, show_default=True)
+@_handle
+def balances_cmd(directory: Path, rpc: tuple[str, ...], reported: Path | None,
+                 timeout: float) -> None:
+    """Read every wallet's balances at its chain's snapshot block."""
+    draft = load_draft(directory)
+    readers = make_readers(draft.chains, rpc, timeout)
+    draft = read_balances(draft, readers, load_reported(reported) if reported else None)
+    save_draft(directory, draft)
+    for asset, total in zip(draft.assets, draft.totals, strict=True):
+        click.echo(f"{asset.symbol}: {total} base units")
+
+
+@reserves_group.command("write")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_handle
+def write_cmd(directory: Path, out: Path) -> None:
+    """Write the round's reserves file (every wallet signed, every balance read)."""
+    from por.reserves.round import finish
+
+    write_atomic(out, finish(load_draft(directory)))
+    click.echo(f"wrote {out}; check it with `por-verify reserves {out} --rpc NAME=URL ...`")

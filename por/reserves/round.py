@@ -1,0 +1,458 @@
+"""The exchange's reserves round: wallet list in, challenge messages out, reserves file built.
+
+Owns the operator's steps (spec §11.5): import a wallet list (CSV or JSON, every address
+decoded, a bad one refused with its line), fix each chain's snapshot, write the challenge
+messages, import signatures, read balances from nodes (or take them as reported), and write
+the reserves file. Every file is written to a temporary name and renamed, so nothing is
+ever left half written. State between steps lives in ``DIR/draft.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from por.errors import InputError
+from verifier import strictjson as sj
+from verifier.artifacts import RootSummary, parse_assets
+from verifier.errors import FormatError
+from verifier.reserves.chains import (
+    NodeError,
+    RpcBitcoinReader,
+    RpcEvmReader,
+    RpcSolanaReader,
+    token_balance,
+)
+from verifier.reserves.challenge import challenge_message, check_exchange_name, eip712_challenge
+from verifier.reserves.model import (
+    SOURCE_NODE,
+    SOURCE_REPORTED,
+    Balance,
+    Chain,
+    Custody,
+    ReservesFile,
+    Signature,
+    Utxo,
+    Wallet,
+    WalletList,
+    normalize_address,
+    parse_chain,
+    parse_custody,
+)
+from verifier.reserves.verify import Reader
+
+DRAFT_FILE = "draft.json"
+CHALLENGES_DIR = "challenges"
+CSV_COLUMNS = ("chain", "address", "custody", "assets", "script")
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``path`` through a temporary file in the same folder and an atomic rename.
+
+    Raises:
+        OSError: the folder is not writable.
+    """
+    data = text.encode() if isinstance(text, str) else text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_wallets(wallets: list[Wallet], chains: tuple[Chain, ...], symbols: set[str],
+                   where: list[str]) -> tuple[Wallet, ...]:
+    """Decode every address and check chain, custody and assets; normalise addresses."""
+    by_name = {c.name: c for c in chains}
+    out = []
+    seen: dict[tuple[str, str], str] = {}
+    for wallet, at in zip(wallets, where, strict=True):
+        chain = by_name.get(wallet.chain)
+        if chain is None:
+            raise InputError(f"{at}, column chain: {wallet.chain!r} is not one of {list(by_name)}")
+        try:
+            address = normalize_address(chain, wallet.address)
+        except FormatError as e:
+            raise InputError(f"{at}, column address: {e}") from e
+        if (chain.name, address) in seen:
+            first = seen[chain.name, address]
+            raise InputError(f"{at}: address {address} is already listed ({first})")
+        seen[chain.name, address] = at
+        for symbol in wallet.assets:
+            if symbol not in symbols:
+                raise InputError(f"{at}, column assets: {symbol} is not in the asset list")
+            try:
+                chain.asset(symbol)
+            except FormatError as e:
+                raise InputError(f"{at}, column assets: {e}") from e
+        custody_ok = (chain.kind, wallet.custody.kind) in (
+            ("bitcoin", "single"), ("bitcoin", "multisig"), ("evm", "single"),
+            ("evm", "contract"), ("solana", "single"))
+        if not custody_ok:
+            raise InputError(f"{at}, column custody: {wallet.custody.kind} custody is not "
+                             f"supported on a {chain.kind} chain")
+        out.append(Wallet(wallet.chain, address, wallet.custody, wallet.assets))
+    return tuple(out)
+
+
+def load_wallet_list(path: Path, config: Path | None = None) -> WalletList:
+    """Read a wallet list: JSON (spec §11.3), or CSV rows with chains/assets from ``config``.
+
+    CSV columns: ``chain,address,custody,assets,script`` (assets separated by ``;``;
+    ``script`` is the multisig redeem script in hex, empty otherwise). ``config`` is a JSON
+    object ``{"exchange", "assets", "chains"}`` as in the JSON wallet list.
+
+    Raises:
+        InputError: unreadable, malformed, or an address that cannot be decoded (with the
+            line and the reason).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read: {e}") from e
+    if path.suffix.lower() == ".json":
+        try:
+            parsed = WalletList.from_json(data, str(path))
+        except FormatError as e:
+            raise InputError(str(e)) from e
+        where = [f"{path}: wallets[{i}]" for i in range(len(parsed.wallets))]
+        symbols = {a.symbol for a in parsed.assets}
+        wallets = _check_wallets(list(parsed.wallets), parsed.chains, symbols, where)
+        return WalletList(parsed.exchange, parsed.assets, parsed.chains, wallets)
+    if config is None:
+        raise InputError(f"{path}: a CSV wallet list needs --config (exchange, assets, chains)")
+    try:
+        raw = sj.obj(sj.loads(config.read_bytes(), str(config)), str(config),
+                     {"exchange", "assets", "chains"})
+        assets = parse_assets(raw["assets"], f"{config}.assets")
+        chains = tuple(parse_chain(c, f"{config}.chains[{i}]", with_snapshot=False)
+                       for i, c in enumerate(sj.array(raw["chains"], f"{config}.chains")))
+        exchange = sj.string(raw["exchange"], f"{config}.exchange")
+    except (FormatError, OSError) as e:
+        raise InputError(str(e)) from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8: {e}") from e
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
+        raise InputError(f"{path}, line 1: expected the header {','.join(CSV_COLUMNS)}, "
+                         f"found {reader.fieldnames}")
+    rows: list[Wallet] = []
+    where = []
+    for row in reader:
+        at = f"{path}, line {reader.line_num}"
+        if None in row or any(v is None for v in row.values()):
+            raise InputError(f"{at}: expected {len(CSV_COLUMNS)} columns")
+        custody: Mapping[str, Any] = {"kind": row["custody"]}
+        if row["custody"] == "multisig":
+            custody = {"kind": "multisig", "script": row["script"].lower()}
+        elif row["script"]:
+            raise InputError(f"{at}, column script: only a multisig wallet has a script")
+        try:
+            parsed_custody: Custody = parse_custody(dict(custody), f"{at}, column custody")
+        except FormatError as e:
+            raise InputError(str(e)) from e
+        symbols_here = tuple(s for s in row["assets"].split(";") if s)
+        if not symbols_here:
+            raise InputError(f"{at}, column assets: empty")
+        rows.append(Wallet(row["chain"], row["address"], parsed_custody, symbols_here))
+        where.append(at)
+    symbols = {a.symbol for a in assets}
+    try:
+        check_exchange_name(exchange)
+    except FormatError as e:
+        raise InputError(f"{config}: {e}") from e
+    return WalletList(exchange, assets, chains, _check_wallets(rows, chains, symbols, where))
+
+
+def snapshot_chain(chain: Chain, reader: Reader, height: int | None) -> Chain:
+    """Fix ``chain``'s snapshot at ``height`` (default: the node's latest block).
+
+    Raises:
+        NodeError: the node failed.
+        InputError: no height given for a chain whose tip cannot be asked (Solana).
+    """
+    if chain.kind == "evm":
+        evm = reader if isinstance(reader, RpcEvmReader) else None
+        if height is None:
+            if evm is None:
+                raise InputError(f"chain {chain.name}: give --height {chain.name}=N")
+            height = evm.latest_height()
+        if evm is not None and evm.chain_id() != chain.chain_id:
+            raise InputError(f"chain {chain.name}: the node serves chain id {evm.chain_id()}, "
+                             f"the wallet list says {chain.chain_id}")
+    elif chain.kind == "bitcoin" and height is None:
+        if not isinstance(reader, RpcBitcoinReader):
+            raise InputError(f"chain {chain.name}: give --height {chain.name}=N")
+        height = reader.tip()[0]
+    elif height is None:
+        raise InputError(f"chain {chain.name}: give --height {chain.name}=SLOT")
+    block_hash = reader.block_hash(height)
+    return Chain(chain.name, chain.kind, chain.network, chain.assets, height, block_hash)
+
+
+def new_draft(wallets: WalletList, summary: RootSummary, chains: tuple[Chain, ...],
+              static_message: str | None = None) -> ReservesFile:
+    """A reserves file without signatures and balances, each wallet's message filled in.
+
+    Raises:
+        InputError: the liabilities and reserves asset lists disagree.
+        FormatError: a field cannot enter a challenge message.
+    """
+    liability_symbols = {a.symbol: a.decimals for a in summary.assets}
+    for asset in wallets.assets:
+        if liability_symbols.get(asset.symbol, asset.decimals) != asset.decimals:
+            raise InputError(f"asset {asset.symbol}: {asset.decimals} decimals in the wallet "
+                             f"list, {liability_symbols[asset.symbol]} in the liabilities")
+    snapshots = [c.snapshot() for c in chains]
+    drafted = []
+    for wallet in wallets.wallets:
+        message = challenge_message(wallets.exchange, summary.round_id, summary.root_hash,
+                                    snapshots, wallet.chain, wallet.address)
+        drafted.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
+                              "round", message.decode("ascii"), None, ()))
+    return ReservesFile(wallets.exchange, summary.round_id, summary.root_hash, wallets.assets,
+                        chains, static_message, tuple(drafted),
+                        tuple(0 for _ in wallets.assets))
+
+
+def _draft_from_dict(raw: Mapping[str, Any], where: str) -> ReservesFile:
+    """Parse a draft: a reserves file whose signatures may still be null."""
+    copy = dict(raw)
+    copy["wallets"] = [
+        {**w, "signature": w.get("signature") or {"scheme": "", "value": ""}}
+        if isinstance(w, dict) else w
+        for w in sj.array(raw.get("wallets"), f"{where}.wallets")
+    ]
+    parsed = ReservesFile.from_json(json.dumps(copy), where)
+    wallets = tuple(
+        Wallet(w.chain, w.address, w.custody, w.assets, w.message, w.signed_message,
+               w.signature if w.signature and w.signature.scheme else None, w.balances)
+        for w in parsed.wallets)
+    return ReservesFile(parsed.exchange, parsed.round_id, parsed.liabilities_root,
+                        parsed.assets, parsed.chains, parsed.static_message, wallets,
+                        parsed.totals)
+
+
+def load_draft(directory: Path) -> ReservesFile:
+    """Read ``DIR/draft.json``.
+
+    Raises:
+        InputError: missing or malformed.
+    """
+    path = directory / DRAFT_FILE
+    try:
+        return _draft_from_dict(sj.loads(path.read_bytes(), str(path)), str(path))
+    except (FormatError, OSError) as e:
+        raise InputError(f"{path}: not a usable draft (run `por reserves init`): {e}") from e
+
+
+def save_draft(directory: Path, draft: ReservesFile) -> None:
+    """Write ``DIR/draft.json`` atomically."""
+    write_atomic(directory / DRAFT_FILE, draft.to_json())
+
+
+def write_challenges(directory: Path, draft: ReservesFile) -> list[Path]:
+    """One file per wallet in its chain's usual signing form (spec §11.2).
+
+    ``NNN-<chain>-<address>.txt`` holds the exact message bytes (for ``signmessage``,
+    ``personal_sign``, ``solana sign-offchain-message``); EVM wallets also get
+    ``.eip712.json``, the typed data for ``eth_signTypedData_v4``.
+    """
+    out_dir = directory / CHALLENGES_DIR
+    written = []
+    for index, wallet in enumerate(draft.wallets):
+        assert wallet.signed_message is not None
+        stem = f"{index:03d}-{wallet.chain}-{wallet.address}"
+        path = out_dir / f"{stem}.txt"
+        write_atomic(path, wallet.signed_message.encode("ascii"))
+        written.append(path)
+        chain = draft.chain(wallet.chain)
+        if chain is not None and chain.kind == "evm":
+            typed = eip712_challenge(wallet.signed_message.encode("ascii"), chain.chain_id)
+            typed_path = out_dir / f"{stem}.eip712.json"
+            write_atomic(typed_path, json.dumps(typed, indent=2) + "\n")
+            written.append(typed_path)
+    return written
+
+
+def import_signatures(draft: ReservesFile, data: bytes, where: str) -> ReservesFile:
+    """Attach signatures: a JSON list of ``{"chain", "address", "scheme", "value"}``.
+
+    An optional ``"message": "static"`` marks a signature over the opted-in static message.
+
+    Raises:
+        InputError: malformed, or naming a wallet that is not in the draft.
+    """
+    try:
+        items = sj.array(sj.loads(data, where), where)
+        entries = {}
+        for i, item in enumerate(items):
+            at = f"{where}[{i}]"
+            raw = sj.obj(item, at, {"chain", "address", "scheme", "value"},
+                         frozenset({"message"}))
+            value = raw["value"]
+            value = (tuple(sj.string(v, at) for v in value) if isinstance(value, list)
+                     else sj.string(value, f"{at}.value"))
+            message = sj.string(raw.get("message", "round"), f"{at}.message")
+            if message not in ("round", "static"):
+                raise FormatError(f"{at}.message: 'round' or 'static', found {message!r}")
+            entries[(raw["chain"], raw["address"].lower())] = (raw["scheme"], value, message)
+    except FormatError as e:
+        raise InputError(str(e)) from e
+    wallets = []
+    for wallet in draft.wallets:
+        entry = entries.pop((wallet.chain, wallet.address.lower()), None)
+        if entry is None:
+            wallets.append(wallet)
+            continue
+        scheme, value, message = entry
+        if message == "static":
+            if draft.static_message is None:
+                raise InputError(f"{where}: a static signature for {wallet.address}, but the "
+                                 "round did not opt in to a static message (--static-message)")
+            signed = draft.static_message
+        else:
+            signed = challenge_message(
+                draft.exchange, draft.round_id, draft.liabilities_root, draft.snapshots(),
+                wallet.chain, wallet.address).decode("ascii")
+        wallets.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
+                              message, signed, Signature(scheme, value), wallet.balances))
+    if entries:
+        chain, address = next(iter(entries))
+        raise InputError(f"{where}: a signature for {chain} {address}, which is not a wallet "
+                         "of this round")
+    return _replace_wallets(draft, tuple(wallets))
+
+
+def _replace_wallets(draft: ReservesFile, wallets: tuple[Wallet, ...]) -> ReservesFile:
+    return ReservesFile(draft.exchange, draft.round_id, draft.liabilities_root, draft.assets,
+                        draft.chains, draft.static_message, wallets, draft.totals)
+
+
+def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
+                  reported: Mapping[tuple[str, str, str], int] | None = None) -> ReservesFile:
+    """Read every wallet's balances at its chain's snapshot; ``reported`` fills the rest.
+
+    Bitcoin family: ``scantxoutset`` on the node's current UTXO set; outputs mined after the
+    snapshot height are left out, and each counted output is recorded (outpoint, amount,
+    height). The node's block at the snapshot height must still be the recorded one.
+
+    Raises:
+        NodeError: a node failed (naming the node and the call).
+        InputError: no node and no reported balance for a wallet, or a node on another chain.
+    """
+    reported = reported or {}
+    checked: set[str] = set()
+    wallets = []
+    for wallet in draft.wallets:
+        chain = draft.chain(wallet.chain)
+        assert chain is not None and chain.height is not None
+        reader = readers.get(chain.name)
+        if reader is not None and chain.name not in checked:
+            found = reader.block_hash(chain.height)
+            if found != chain.block_hash:
+                raise InputError(f"chain {chain.name}: the node's block at height "
+                                 f"{chain.height} is {found}, the snapshot is {chain.block_hash}")
+            checked.add(chain.name)
+        balances = []
+        for symbol in wallet.assets:
+            key = (wallet.chain, wallet.address.lower(), symbol)
+            if key in reported:
+                balances.append(Balance(symbol, reported[key], SOURCE_REPORTED))
+                continue
+            if reader is None:
+                raise InputError(f"{wallet.chain} {wallet.address} {symbol}: no node (--rpc "
+                                 f"{wallet.chain}=URL) and no reported balance")
+            balances.append(_read_one(chain, reader, wallet.address, symbol))
+        wallets.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
+                              wallet.message, wallet.signed_message, wallet.signature,
+                              tuple(balances)))
+    totals = {a.symbol: 0 for a in draft.assets}
+    for wallet in wallets:
+        for balance in wallet.balances:
+            totals[balance.asset] += balance.amount
+    out = _replace_wallets(draft, tuple(wallets))
+    return ReservesFile(out.exchange, out.round_id, out.liabilities_root, out.assets,
+                        out.chains, out.static_message, out.wallets,
+                        tuple(totals[a.symbol] for a in draft.assets))
+
+
+def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balance:
+    assert chain.height is not None
+    token = chain.asset(symbol).token
+    if isinstance(reader, RpcEvmReader):
+        amount = (reader.balance(address, chain.height) if token is None
+                  else token_balance(reader, token, address, chain.height))
+        return Balance(symbol, amount, SOURCE_NODE)
+    if isinstance(reader, RpcBitcoinReader):
+        height, _best, found = reader.scan(address)
+        if height < chain.height:
+            raise NodeError(f"{reader.client.name}: at height {height}, behind the snapshot "
+                            f"height {chain.height}")
+        utxos = tuple(Utxo(txid, vout, amount, h) for txid, vout, amount, h in found
+                      if h <= chain.height)
+        return Balance(symbol, sum(u.amount for u in utxos), SOURCE_NODE, utxos)
+    if isinstance(reader, RpcSolanaReader):
+        if token is not None:
+            raise InputError(f"{chain.name} {symbol}: Solana token balances are not read yet; "
+                             "report them (--reported)")
+        _slot, amount = reader.balance(address)
+        return Balance(symbol, amount, SOURCE_NODE)
+    raise InputError(f"chain {chain.name}: no reader for kind {chain.kind}")
+
+
+def load_reported(path: Path) -> dict[tuple[str, str, str], int]:
+    """Read offline balances: CSV ``chain,address,asset,amount`` (base units, integers).
+
+    Raises:
+        InputError: malformed (with the line).
+    """
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot be read: {e}") from e
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != ("chain", "address", "asset", "amount"):
+        raise InputError(f"{path}, line 1: expected the header chain,address,asset,amount")
+    out = {}
+    for row in reader:
+        at = f"{path}, line {reader.line_num}"
+        try:
+            amount = sj.amount(row["amount"], f"{at}, column amount")
+        except FormatError as e:
+            raise InputError(str(e)) from e
+        out[(row["chain"], row["address"].lower(), row["asset"])] = amount
+    return out
+
+
+def finish(draft: ReservesFile) -> bytes:
+    """The final reserves file's bytes, after re-parsing them strictly.
+
+    Raises:
+        InputError: a wallet has no signature or no balances yet.
+    """
+    for wallet in draft.wallets:
+        if wallet.signature is None:
+            raise InputError(f"{wallet.chain} {wallet.address}: no signature imported yet")
+        if len(wallet.balances) != len(wallet.assets):
+            raise InputError(f"{wallet.chain} {wallet.address}: balances not read yet")
+    text = draft.to_json()
+    try:
+        ReservesFile.from_json(text, "reserves file")
+    except FormatError as e:  # pragma: no cover - our own output must parse
+        raise InputError(f"the reserves file would not parse: {e}") from e
+    return text.encode()

@@ -1,0 +1,440 @@
+"""Reading chains: a small JSON-RPC client and one reader per chain kind (spec §11.4).
+
+The verification core (:mod:`verifier.reserves.verify`) sees only the reader protocols
+below, so it is testable with plain values; the RPC readers implement them over HTTP with
+timeouts and bounded retries. Every error names the node (without its credentials) and the
+call. Node answers are parsed strictly: a quantity that is not canonical hex, or a float
+amount with more than 8 decimals, is an error, never rounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+import base58
+
+from verifier.errors import PorError
+
+ERC20_BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
+EIP1271_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes)
+_QUANTITY_RE = re.compile(r"0x(?:0|[1-9a-f][0-9a-f]*)")
+_DATA_RE = re.compile(r"0x(?:[0-9a-f]{2})*")
+_HASH_RE = re.compile(r"(0x)?([0-9a-f]{64})")
+
+
+class NodeError(PorError):
+    """A chain node could not be reached or gave an unusable answer (CLI exit code 2)."""
+
+
+class NodeAnswerError(NodeError):
+    """The node answered with a JSON-RPC error (a reverted call, an unknown transaction)."""
+
+
+def redact(url: str) -> str:
+    """``url`` without user, password, query or fragment, to name a node in messages."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class JsonRpcClient:
+    """JSON-RPC 2.0 over HTTP(S) with urllib: a timeout per call and bounded retries.
+
+    Credentials in the URL (``http://user:pass@host:port``) become a Basic auth header and
+    never appear in an error message.
+    """
+
+    def __init__(
+        self, url: str, *, name: str = "", timeout: float = 10.0, retries: int = 2,
+        backoff: float = 0.25,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise NodeError(f"node {name or '?'}: {redact(url)} is not an http(s) URL")
+        self._headers = {"Content-Type": "application/json"}
+        if parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        self._url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
+        self.name = f"{name + ' ' if name else ''}node {redact(url)}"
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self._id = 0
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """Call ``method``; return its ``result``. Floats in the answer become ``Decimal``.
+
+        Retries (at most ``retries`` times) only when the node could not be reached or
+        answered with an HTTP 5xx; a JSON-RPC error answer is final.
+
+        Raises:
+            NodeError: unreachable after the retries, timed out, not JSON-RPC, or an error.
+        """
+        self._id += 1
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
+        ).encode()
+        where = f"{self.name}, call {method}"
+        last: Exception | None = None
+        for attempt in range(self._retries + 1):
+            if attempt:
+                time.sleep(self._backoff * 2 ** (attempt - 1))
+            request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
+                self._url, data=body, headers=self._headers, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+                    payload = response.read(64 * 1024 * 1024)
+            except urllib.error.HTTPError as e:
+                if e.code >= 500:
+                    # Bitcoin Core answers RPC errors with HTTP 500 and a JSON body.
+                    try:
+                        payload = e.read(1024 * 1024)
+                    except OSError:
+                        payload = b""
+                    if payload.startswith(b"{"):
+                        break
+                    last = e
+                    continue
+                raise NodeError(f"{where}: HTTP {e.code} {e.reason}") from e
+            except (urllib.error.URLError, TimeoutError, OSError) as e:
+                last = e
+                continue
+            break
+        else:
+            raise NodeError(
+                f"{where}: no answer after {self._retries + 1} attempts: {last}"
+            ) from last
+        return self._result(payload, where)
+
+    def _result(self, payload: bytes, where: str) -> Any:
+        try:
+            answer = json.loads(payload, parse_float=Decimal)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise NodeError(f"{where}: the answer is not JSON: {payload[:80]!r}") from e
+        if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+            raise NodeError(f"{where}: the answer is not a JSON-RPC response: {payload[:80]!r}")
+        if answer.get("error") is not None:
+            raise NodeAnswerError(f"{where}: the node answered an error: {answer['error']}")
+        return answer["result"]
+
+
+def parse_quantity(value: Any, where: str) -> int:
+    """Decode an Ethereum JSON-RPC quantity (``0x`` + hex without leading zeros).
+
+    Raises:
+        NodeError: not a canonical quantity.
+    """
+    if not isinstance(value, str) or not _QUANTITY_RE.fullmatch(value):
+        raise NodeError(f"{where}: expected a hex quantity, found {str(value)[:80]!r}")
+    return int(value, 16)
+
+
+def parse_data(value: Any, where: str) -> bytes:
+    """Decode Ethereum JSON-RPC data (``0x`` + an even number of lowercase hex digits).
+
+    Raises:
+        NodeError: not hex data.
+    """
+    if not isinstance(value, str) or not _DATA_RE.fullmatch(value.lower()):
+        raise NodeError(f"{where}: expected hex data, found {str(value)[:80]!r}")
+    return bytes.fromhex(value[2:])
+
+
+def parse_block_hash(value: Any, where: str) -> str:
+    """Decode a block hash to 64 lowercase hex digits (``0x`` prefix allowed).
+
+    Raises:
+        NodeError: not a 32-byte hex hash.
+    """
+    match = _HASH_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise NodeError(f"{where}: expected a 32-byte hex block hash, found {str(value)[:80]!r}")
+    return match.group(2)
+
+
+def coins_to_base_units(value: Any, decimals: int, where: str) -> int:
+    """Convert a node's decimal coin amount (``Decimal`` or str) to base units, exactly.
+
+    Raises:
+        NodeError: not a non-negative number with at most ``decimals`` decimals.
+    """
+    try:
+        number = Decimal(value) if isinstance(value, (str, Decimal)) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number < 0:
+        raise NodeError(f"{where}: expected a non-negative amount, found {value!r}")
+    scaled = number.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise NodeError(f"{where}: {value} has more than {decimals} decimals")
+    return int(scaled)
+
+
+class EvmReader(Protocol):
+    """What the verifier reads from an EVM chain, always at a given block number."""
+
+    def block_hash(self, height: int) -> str:
+        """The hash of block ``height`` (64 lowercase hex)."""
+
+    def balance(self, address: str, height: int) -> int:
+        """The native balance of ``address`` in wei at ``height``."""
+
+    def call(self, to: str, data: bytes, height: int) -> bytes:
+        """The return data of ``eth_call`` to ``to`` with ``data`` at ``height``."""
+
+
+class BitcoinReader(Protocol):
+    """What the verifier reads from a Bitcoin-family node (Bitcoin Core RPC)."""
+
+    def block_hash(self, height: int) -> str:
+        """The hash of the main-chain block at ``height`` (64 lowercase hex)."""
+
+    def output(self, txid: str, vout: int, block_hash: str) -> tuple[int, str | None]:
+        """Amount (base units) and address of output ``txid:vout`` in block ``block_hash``."""
+
+    def is_unspent(self, txid: str, vout: int) -> bool:
+        """Whether ``txid:vout`` is in the node's current UTXO set."""
+
+
+class SolanaReader(Protocol):
+    """What the verifier reads from a Solana node."""
+
+    def block_hash(self, slot: int) -> str:
+        """The hash of the block at ``slot`` (64 lowercase hex of the base58 hash)."""
+
+    def balance(self, address: str) -> tuple[int, int]:
+        """(context slot, lamports) of ``address`` now: Solana reads no past slot."""
+
+
+def _u256_word(data: bytes, where: str) -> int:
+    if len(data) != 32:
+        raise NodeError(f"{where}: expected one 32-byte word, found {len(data)} bytes")
+    return int.from_bytes(data, "big")
+
+
+class RpcEvmReader:
+    """:class:`EvmReader` over Ethereum JSON-RPC (``eth_getBalance``, ``eth_call``...)."""
+
+    def __init__(self, client: JsonRpcClient) -> None:
+        self.client = client
+
+    def chain_id(self) -> int:
+        """The node's chain id (``eth_chainId``).
+
+        Raises:
+            NodeError: unreachable or garbage.
+        """
+        return parse_quantity(self.client.call("eth_chainId", []), f"{self.client.name} chainId")
+
+    def latest_height(self) -> int:
+        """The node's latest block number.
+
+        Raises:
+            NodeError: unreachable or garbage.
+        """
+        answer = self.client.call("eth_blockNumber", [])
+        return parse_quantity(answer, f"{self.client.name}, eth_blockNumber")
+
+    def block_hash(self, height: int) -> str:
+        """See :class:`EvmReader`.
+
+        Raises:
+            NodeError: unreachable, garbage, or no such block.
+        """
+        where = f"{self.client.name}, eth_getBlockByNumber({height})"
+        block = self.client.call("eth_getBlockByNumber", [hex(height), False])
+        if not isinstance(block, dict):
+            raise NodeError(f"{where}: no such block")
+        return parse_block_hash(block.get("hash"), where)
+
+    def balance(self, address: str, height: int) -> int:
+        """See :class:`EvmReader`.
+
+        Raises:
+            NodeError: unreachable or garbage.
+        """
+        answer = self.client.call("eth_getBalance", [address, hex(height)])
+        return parse_quantity(answer, f"{self.client.name}, eth_getBalance({address})")
+
+    def call(self, to: str, data: bytes, height: int) -> bytes:
+        """See :class:`EvmReader`.
+
+        Raises:
+            NodeError: unreachable, garbage, or the call reverted.
+        """
+        answer = self.client.call(
+            "eth_call", [{"to": to, "data": "0x" + data.hex()}, hex(height)]
+        )
+        return parse_data(answer, f"{self.client.name}, eth_call({to})")
+
+
+def token_balance(reader: EvmReader, token: str, address: str, height: int) -> int:
+    """ERC-20 ``balanceOf(address)`` at ``height``, through ``eth_call``.
+
+    Raises:
+        NodeError: the node failed, or the answer is not one 32-byte word.
+    """
+    data = ERC20_BALANCE_OF + bytes(12) + bytes.fromhex(address[2:])
+    answer = reader.call(token, data, height)
+    return _u256_word(answer, f"balanceOf({address}) on token {token} at block {height}")
+
+
+def eip1271_calldata(digest: bytes, signature: bytes) -> bytes:
+    """ABI-encode ``isValidSignature(bytes32 digest, bytes signature)``."""
+    padded = signature + bytes(-len(signature) % 32)
+    return (
+        EIP1271_IS_VALID_SIGNATURE
+        + digest
+        + (64).to_bytes(32, "big")
+        + len(signature).to_bytes(32, "big")
+        + padded
+    )
+
+
+class RpcBitcoinReader:
+    """:class:`BitcoinReader` over Bitcoin Core JSON-RPC (Litecoin Core answers the same).
+
+    Needs no transaction index: ``getrawtransaction`` is given the block hash.
+    """
+
+    def __init__(self, client: JsonRpcClient, decimals: int = 8) -> None:
+        self.client = client
+        self.decimals = decimals
+
+    def block_hash(self, height: int) -> str:
+        """See :class:`BitcoinReader`.
+
+        Raises:
+            NodeError: unreachable, garbage, or no block at that height.
+        """
+        answer = self.client.call("getblockhash", [height])
+        return parse_block_hash(answer, f"{self.client.name}, getblockhash({height})")
+
+    def tip(self) -> tuple[int, str]:
+        """(height, hash) of the node's best block.
+
+        Raises:
+            NodeError: unreachable or garbage.
+        """
+        info = self.client.call("getblockchaininfo", [])
+        where = f"{self.client.name}, getblockchaininfo"
+        if not isinstance(info, dict) or not isinstance(info.get("blocks"), int):
+            raise NodeError(f"{where}: unexpected answer")
+        return info["blocks"], parse_block_hash(info.get("bestblockhash"), where)
+
+    def output(self, txid: str, vout: int, block_hash: str) -> tuple[int, str | None]:
+        """See :class:`BitcoinReader`.
+
+        Raises:
+            NodeError: unreachable, garbage, or the transaction is not in that block.
+        """
+        where = f"{self.client.name}, getrawtransaction({txid}, {block_hash})"
+        tx = self.client.call("getrawtransaction", [txid, True, block_hash])
+        outputs = tx.get("vout") if isinstance(tx, dict) else None
+        if not isinstance(outputs, list) or not 0 <= vout < len(outputs):
+            raise NodeError(f"{where}: no output {vout}")
+        out = outputs[vout]
+        script = out.get("scriptPubKey") if isinstance(out, dict) else None
+        if not isinstance(script, dict):
+            raise NodeError(f"{where}: output {vout} has no scriptPubKey")
+        address = script.get("address")
+        if address is None and isinstance(script.get("addresses"), list):
+            addresses = script["addresses"]
+            address = addresses[0] if len(addresses) == 1 else None
+        amount = coins_to_base_units(out.get("value"), self.decimals, f"{where} value")
+        return amount, address if isinstance(address, str) else None
+
+    def is_unspent(self, txid: str, vout: int) -> bool:
+        """See :class:`BitcoinReader`.
+
+        Raises:
+            NodeError: unreachable.
+        """
+        return self.client.call("gettxout", [txid, vout, False]) is not None
+
+    def scan(self, address: str) -> tuple[int, str, list[tuple[str, int, int, int]]]:
+        """Scan the current UTXO set for ``address`` (``scantxoutset``).
+
+        Returns:
+            (height, best block hash, [(txid, vout, amount in base units, height)]).
+
+        Raises:
+            NodeError: unreachable, garbage, or the scan failed.
+        """
+        where = f"{self.client.name}, scantxoutset(addr({address}))"
+        answer = self.client.call("scantxoutset", ["start", [f"addr({address})"]])
+        if not isinstance(answer, dict) or answer.get("success") is not True:
+            raise NodeError(f"{where}: the scan did not succeed: {str(answer)[:120]}")
+        height = answer.get("height")
+        if not isinstance(height, int):
+            raise NodeError(f"{where}: no height in the answer")
+        best = parse_block_hash(answer.get("bestblock"), where)
+        utxos = []
+        for item in answer.get("unspents", []):
+            if not isinstance(item, dict) or not isinstance(item.get("vout"), int):
+                raise NodeError(f"{where}: malformed unspent {str(item)[:120]}")
+            txid = parse_block_hash(item.get("txid"), f"{where} txid")
+            amount = coins_to_base_units(item.get("amount"), self.decimals, f"{where} amount")
+            if not isinstance(item.get("height"), int):
+                raise NodeError(f"{where}: unspent without height")
+            utxos.append((txid, item["vout"], amount, item["height"]))
+        return height, best, utxos
+
+
+class RpcSolanaReader:
+    """:class:`SolanaReader` over Solana JSON-RPC (``getBalance``, ``getBlock``)."""
+
+    def __init__(self, client: JsonRpcClient) -> None:
+        self.client = client
+
+    def block_hash(self, slot: int) -> str:
+        """See :class:`SolanaReader`.
+
+        Raises:
+            NodeError: unreachable, garbage, or the slot has no block.
+        """
+        where = f"{self.client.name}, getBlock({slot})"
+        block = self.client.call(
+            "getBlock",
+            [slot, {"transactionDetails": "none", "rewards": False, "commitment": "finalized",
+                    "maxSupportedTransactionVersion": 0}],
+        )
+        text = block.get("blockhash") if isinstance(block, dict) else None
+        try:
+            raw = base58.b58decode(text) if isinstance(text, str) else b""
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise NodeError(f"{where}: expected a base58 32-byte blockhash, found {text!r}")
+        return raw.hex()
+
+    def balance(self, address: str) -> tuple[int, int]:
+        """See :class:`SolanaReader`.
+
+        Raises:
+            NodeError: unreachable or garbage.
+        """
+        where = f"{self.client.name}, getBalance({address})"
+        answer = self.client.call("getBalance", [address, {"commitment": "finalized"}])
+        context = answer.get("context") if isinstance(answer, dict) else None
+        slot = context.get("slot") if isinstance(context, dict) else None
+        value = answer.get("value") if isinstance(answer, dict) else None
+        if not isinstance(slot, int) or isinstance(value, bool) or not isinstance(value, int):
+            raise NodeError(f"{where}: expected {{context: {{slot}}, value: lamports}}")
+        if value < 0:
+            raise NodeError(f"{where}: negative balance {value}")
+        return slot, value

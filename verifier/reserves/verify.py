@@ -1,0 +1,485 @@
+"""Verifying a reserves file: every signature, every balance, every total (spec §11.4).
+
+Owns the checks and the report. Chains are read only through the reader protocols of
+:mod:`verifier.reserves.chains`, so this module does no I/O of its own. Every wallet is
+checked and every problem becomes a :class:`Finding`; :meth:`ReservesReport.raise_for_failures`
+is the one method that turns the report into a verdict. A balance counts as *confirmed* only
+when a node chosen by the verifier returned it at the snapshot block and the wallet's
+signature verified; anything else (reported offline, no node given, a failed check) stays
+out of the confirmed total, so it cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import base58
+
+from verifier.artifacts import format_units
+from verifier.errors import FormatError, VerificationError
+from verifier.reserves.chains import (
+    BitcoinReader,
+    EvmReader,
+    NodeAnswerError,
+    SolanaReader,
+    eip1271_calldata,
+    token_balance,
+)
+from verifier.reserves.challenge import STATIC_CAVEAT, challenge_message, eip712_challenge
+from verifier.reserves.model import (
+    REPORTED_CAVEAT,
+    SOURCE_REPORTED,
+    Balance,
+    Chain,
+    ReservesFile,
+    Wallet,
+    normalize_address,
+)
+from verifier.signatures import (
+    verify_bip137,
+    verify_bip322,
+    verify_eip1271_result,
+    verify_multisig_bip137,
+    verify_personal_sign,
+    verify_solana_message,
+    verify_solana_offchain_message,
+    verify_typed_data,
+)
+from verifier.signatures.evm import decode_signature, personal_sign_digest
+
+_BASE58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+Reader = EvmReader | BitcoinReader | SolanaReader
+
+# Signature schemes per (chain kind, custody kind): spec §11.1.
+SCHEMES: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("bitcoin", "single"): ("bip137", "bip322"),
+    ("bitcoin", "multisig"): ("bip137-multisig",),
+    ("evm", "single"): ("eip191", "eip712"),
+    ("evm", "contract"): ("eip1271",),
+    ("solana", "single"): ("solana-offchain", "ed25519"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with one wallet (or with the file as a whole, ``wallet`` None).
+
+    ``code`` is one of: unknown-chain, undecodable-address, duplicate-address,
+    unknown-scheme, malformed-signature, bad-signature, stale-message, static-not-allowed,
+    missing-balance, unknown-asset, balance-mismatch, utxo-mismatch, utxo-spent,
+    block-hash-mismatch, not-confirmed, total-mismatch.
+    """
+
+    code: str
+    message: str
+    wallet: int | None = None
+    chain: str | None = None
+    address: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.wallet is not None:
+            where = f"wallet {self.wallet} ({self.chain} {self.address}): "
+        return f"[{self.code}] {where}{self.message}"
+
+
+@dataclass
+class AssetLine:
+    """Per asset: what the file claims, what the wallets list, what was confirmed."""
+
+    symbol: str
+    decimals: int
+    claimed: int = 0
+    listed: int = 0
+    confirmed: int = 0
+    reported: int = 0
+    past_control_only: int = 0
+
+
+@dataclass
+class ReservesReport:
+    """Everything found while verifying a reserves file; one method raises on failure."""
+
+    exchange: str
+    round_id: str
+    liabilities_root: str
+    assets: list[AssetLine]
+    findings: list[Finding] = field(default_factory=list)
+    caveats: list[Finding] = field(default_factory=list)
+    wallets_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """No finding, and every claimed amount was confirmed by a node."""
+        return not self.findings and all(a.confirmed == a.claimed for a in self.assets)
+
+    def shortfalls(self) -> list[str]:
+        """One line per asset whose claimed total was not wholly confirmed."""
+        lines = []
+        for a in self.assets:
+            if a.confirmed != a.claimed:
+                note = ""
+                if a.reported:
+                    note = f" ({format_units(a.reported, a.decimals)} {REPORTED_CAVEAT})"
+                lines.append(
+                    f"{a.symbol}: claimed {format_units(a.claimed, a.decimals)}, confirmed "
+                    f"{format_units(a.confirmed, a.decimals)}{note}"
+                )
+        return lines
+
+    def raise_for_failures(self) -> None:
+        """Raise if any wallet failed or any claimed amount was not confirmed.
+
+        Raises:
+            VerificationError: listing every finding and every unconfirmed total.
+        """
+        if self.ok:
+            return
+        lines = [str(f) for f in self.findings] + self.shortfalls()
+        raise VerificationError(
+            f"reserves of {self.exchange} round {self.round_id}: {len(lines)} problem(s):\n  "
+            + "\n  ".join(lines)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready report (amounts as decimal strings of base units)."""
+        def finding(f: Finding) -> dict[str, Any]:
+            return {"code": f.code, "message": f.message, "wallet": f.wallet,
+                    "chain": f.chain, "address": f.address}
+        return {
+            "verdict": "VERIFIED" if self.ok else "FAILED",
+            "ok": self.ok,
+            "exchange": self.exchange,
+            "round": self.round_id,
+            "liabilities_root": self.liabilities_root,
+            "wallets_checked": self.wallets_checked,
+            "assets": [
+                {"symbol": a.symbol, "decimals": a.decimals, "claimed": str(a.claimed),
+                 "listed": str(a.listed), "confirmed": str(a.confirmed),
+                 "reported_not_read": str(a.reported),
+                 "past_control_only": str(a.past_control_only)}
+                for a in self.assets
+            ],
+            "findings": [finding(f) for f in self.findings],
+            "caveats": [finding(f) for f in self.caveats],
+        }
+
+
+_ROUND_LINE_RE = re.compile(r"^round: (.*)$", re.MULTILINE)
+
+
+def _stale_reason(signed: str, expected: str) -> str:
+    found = _ROUND_LINE_RE.search(signed)
+    wanted = _ROUND_LINE_RE.search(expected)
+    if found and wanted and found.group(1) != wanted.group(1):
+        return f"the signed message is for round {found.group(1)!r}, not {wanted.group(1)!r}"
+    for a, b in zip(signed.splitlines(), expected.splitlines(), strict=False):
+        if a != b:
+            return f"the signed message says {a[:100]!r} where this round's says {b[:100]!r}"
+    return "the signed message is not this round's challenge message"
+
+
+class _Verifier:
+    def __init__(self, reserves: ReservesFile, readers: Mapping[str, Reader]) -> None:
+        self.file = reserves
+        self.readers = readers
+        self.report = ReservesReport(
+            exchange=reserves.exchange,
+            round_id=reserves.round_id,
+            liabilities_root=reserves.liabilities_root.hex(),
+            assets=[AssetLine(a.symbol, a.decimals) for a in reserves.assets],
+        )
+        self.lines = {a.symbol: a for a in self.report.assets}
+        self.bad_chains: set[str] = set()
+
+    def fail(self, code: str, message: str, index: int | None = None,
+             wallet: Wallet | None = None) -> None:
+        self.report.findings.append(Finding(
+            code, message, index, wallet.chain if wallet else None,
+            wallet.address if wallet else None,
+        ))
+
+    def run(self) -> ReservesReport:
+        for line, total in zip(self.report.assets, self.file.totals, strict=True):
+            line.claimed = total
+        self.check_chains()
+        seen: dict[tuple[str, str], int] = {}
+        seen_utxos: dict[tuple[str, str, int], int] = {}
+        for index, wallet in enumerate(self.file.wallets):
+            self.check_wallet(index, wallet, seen, seen_utxos)
+        self.report.wallets_checked = len(self.file.wallets)
+        for line in self.report.assets:
+            if line.listed != line.claimed:
+                self.fail("total-mismatch",
+                          f"{line.symbol}: the file's total is {line.claimed}, but its wallets' "
+                          f"balances add up to {line.listed}")
+        return self.report
+
+    def check_chains(self) -> None:
+        for chain in self.file.chains:
+            reader = self.readers.get(chain.name)
+            if reader is None:
+                self.bad_chains.add(chain.name)
+                self.fail("not-confirmed",
+                          f"chain {chain.name}: no node given (--rpc {chain.name}=URL), so no "
+                          "balance on it is confirmed")
+                continue
+            assert chain.height is not None
+            found = reader.block_hash(chain.height)
+            if found != chain.block_hash:
+                self.bad_chains.add(chain.name)
+                self.fail("block-hash-mismatch",
+                          f"chain {chain.name}: the file names block {chain.block_hash} at "
+                          f"height {chain.height}, the node has {found} (another chain or fork)")
+
+    def check_wallet(self, index: int, wallet: Wallet, seen: dict[tuple[str, str], int],
+                     seen_utxos: dict[tuple[str, str, int], int]) -> None:
+        for balance in wallet.balances:
+            line = self.lines.get(balance.asset)
+            if line is None:
+                self.fail("unknown-asset", f"balance of {balance.asset}, which is not in the "
+                          "file's asset list", index, wallet)
+            else:
+                line.listed += balance.amount
+        chain = self.file.chain(wallet.chain)
+        if chain is None:
+            self.fail("unknown-chain", f"chain {wallet.chain!r} is not in the file's chains",
+                      index, wallet)
+            return
+        try:
+            address = normalize_address(chain, wallet.address)
+        except FormatError as e:
+            self.fail("undecodable-address", str(e), index, wallet)
+            return
+        key = (chain.name, address)
+        if key in seen:
+            self.fail("duplicate-address", f"the same address is listed as wallet {seen[key]} "
+                      "too; it is counted once", index, wallet)
+            return
+        seen[key] = index
+        signed, past_only = self.check_signature(index, wallet, chain, address)
+        self.check_balances(index, wallet, chain, address, signed, past_only, seen_utxos)
+
+    def expected_message(self, index: int, wallet: Wallet, chain: Chain,
+                         address: str) -> tuple[bytes, bool] | None:
+        if wallet.message == "static":
+            if self.file.static_message is None:
+                self.fail("static-not-allowed", "the wallet signed a static message, but the "
+                          "operator did not opt in to static messages", index, wallet)
+                return None
+            self.report.caveats.append(Finding(
+                "static-message", f"signed the static message {self.file.static_message!r}: "
+                f"{STATIC_CAVEAT}", index, wallet.chain, wallet.address))
+            return self.file.static_message.encode("ascii"), True
+        message = challenge_message(self.file.exchange, self.file.round_id,
+                                    self.file.liabilities_root, self.file.snapshots(),
+                                    chain.name, address)
+        return message, False
+
+    def check_signature(self, index: int, wallet: Wallet, chain: Chain,
+                        address: str) -> tuple[bool, bool]:
+        expected = self.expected_message(index, wallet, chain, address)
+        if expected is None:
+            return False, False
+        message, past_only = expected
+        assert wallet.signed_message is not None and wallet.signature is not None
+        if wallet.signed_message.encode("utf-8") != message:
+            self.fail("stale-message",
+                      _stale_reason(wallet.signed_message, message.decode("ascii")),
+                      index, wallet)
+            return False, past_only
+        schemes = SCHEMES.get((chain.kind, wallet.custody.kind))
+        scheme = wallet.signature.scheme
+        if schemes is None or scheme not in schemes:
+            allowed = f"one of {list(schemes)}" if schemes else "none: unsupported custody"
+            self.fail("unknown-scheme", f"signature scheme {scheme!r} for {wallet.custody.kind} "
+                      f"custody on a {chain.kind} chain; expected {allowed}", index, wallet)
+            return False, past_only
+        try:
+            self.verify_signature(wallet, chain, address, message, scheme)
+        except FormatError as e:
+            self.fail("malformed-signature", str(e), index, wallet)
+            return False, past_only
+        except VerificationError as e:
+            self.fail("bad-signature", str(e), index, wallet)
+            return False, past_only
+        return True, past_only
+
+    def verify_signature(self, wallet: Wallet, chain: Chain, address: str, message: bytes,
+                         scheme: str) -> None:
+        value = wallet.signature.value if wallet.signature else ""
+        if scheme == "bip137-multisig":
+            if not isinstance(value, tuple):
+                raise FormatError("bip137-multisig: expected a list of signatures")
+            assert wallet.custody.script is not None
+            verify_multisig_bip137(address, message, value, wallet.custody.script,
+                                   chain.bitcoin_network)
+            return
+        if not isinstance(value, str):
+            raise FormatError(f"{scheme}: expected one signature string, found a list")
+        if scheme == "bip137":
+            verify_bip137(address, message, value, chain.bitcoin_network)
+        elif scheme == "bip322":
+            verify_bip322(address, message, value, chain.bitcoin_network)
+        elif scheme == "eip191":
+            verify_personal_sign(address, message, value)
+        elif scheme == "eip712":
+            verify_typed_data(address, eip712_challenge(message, chain.chain_id), value)
+        elif scheme == "eip1271":
+            self.verify_eip1271(chain, address, message, value)
+        else:
+            signature = _base58_signature(value)
+            if scheme == "solana-offchain":
+                verify_solana_offchain_message(address, message, signature)
+            else:
+                verify_solana_message(address, message, signature)
+
+    def verify_eip1271(self, chain: Chain, address: str, message: bytes, value: str) -> None:
+        decode_signature(value)  # a 65-byte r||s||v, or malformed
+        signature = bytes.fromhex(value.removeprefix("0x"))
+        reader = self.readers.get(chain.name)
+        if reader is None or chain.name in self.bad_chains or not hasattr(reader, "call"):
+            raise VerificationError(
+                f"EIP-1271: a contract wallet's signature is judged by the contract at block "
+                f"{chain.height}, and no usable node was given for chain {chain.name}")
+        digest = personal_sign_digest(message)
+        assert chain.height is not None
+        try:
+            answer = reader.call(address, eip1271_calldata(digest, signature), chain.height)
+        except NodeAnswerError as e:
+            raise VerificationError(f"EIP-1271 isValidSignature at block {chain.height} "
+                                    f"failed: {e}") from e
+        verify_eip1271_result(address, digest, answer)
+
+    def check_balances(self, index: int, wallet: Wallet, chain: Chain, address: str,
+                       signed: bool, past_only: bool,
+                       seen_utxos: dict[tuple[str, str, int], int]) -> None:
+        by_asset = {b.asset: b for b in wallet.balances}
+        if len(by_asset) != len(wallet.balances) or set(by_asset) != set(wallet.assets):
+            self.fail("missing-balance", f"expected one balance for each of "
+                      f"{list(wallet.assets)}, found {[b.asset for b in wallet.balances]}",
+                      index, wallet)
+        for balance in wallet.balances:
+            line = self.lines.get(balance.asset)
+            if line is None:
+                continue
+            try:
+                chain_asset = chain.asset(balance.asset)
+            except FormatError as e:
+                self.fail("unknown-asset", str(e), index, wallet)
+                continue
+            if balance.source == SOURCE_REPORTED:
+                line.reported += balance.amount
+                self.report.caveats.append(Finding(
+                    "reported-balance", f"{balance.asset} {balance.amount}: {REPORTED_CAVEAT}",
+                    index, wallet.chain, wallet.address))
+                continue
+            if not signed or chain.name in self.bad_chains:
+                continue
+            if self.confirm(index, wallet, chain, address, balance, chain_asset.token,
+                            seen_utxos):
+                line.confirmed += balance.amount
+                if past_only:
+                    line.past_control_only += balance.amount
+
+    def confirm(self, index: int, wallet: Wallet, chain: Chain, address: str,
+                balance: Balance, token: str | None,
+                seen_utxos: dict[tuple[str, str, int], int]) -> bool:
+        reader = self.readers[chain.name]
+        assert chain.height is not None
+        if chain.kind == "evm":
+            evm: EvmReader = reader  # type: ignore[assignment]
+            if token is None:
+                found = evm.balance(address, chain.height)
+            else:
+                found = token_balance(evm, token, address, chain.height)
+        elif chain.kind == "bitcoin":
+            btc: BitcoinReader = reader  # type: ignore[assignment]
+            return self.confirm_utxos(index, wallet, chain, address, balance, btc, seen_utxos)
+        else:
+            if token is not None:
+                self.fail("not-confirmed", f"{balance.asset}: Solana token accounts are not "
+                          "read by this verifier yet", index, wallet)
+                return False
+            sol: SolanaReader = reader  # type: ignore[assignment]
+            slot, found = sol.balance(address)
+            self.report.caveats.append(Finding(
+                "current-state", f"{balance.asset} read at slot {slot}, not at the snapshot "
+                f"slot {chain.height}: Solana nodes serve no past balances",
+                index, wallet.chain, wallet.address))
+        if found != balance.amount:
+            self.fail("balance-mismatch", f"{balance.asset}: the file says {balance.amount}, "
+                      f"the node says {found} at block {chain.height}", index, wallet)
+            return False
+        return True
+
+    def confirm_utxos(self, index: int, wallet: Wallet, chain: Chain, address: str,
+                      balance: Balance, reader: BitcoinReader,
+                      seen_utxos: dict[tuple[str, str, int], int]) -> bool:
+        assert chain.height is not None
+        if balance.utxos is None:
+            self.fail("not-confirmed", f"{balance.asset}: no UTXOs listed as evidence",
+                      index, wallet)
+            return False
+        listed = sum(u.amount for u in balance.utxos)
+        if listed != balance.amount:
+            self.fail("balance-mismatch", f"{balance.asset}: the file says {balance.amount}, "
+                      f"its UTXOs add up to {listed}", index, wallet)
+            return False
+        ok = True
+        for utxo in balance.utxos:
+            outpoint = f"{utxo.txid}:{utxo.vout}"
+            key = (chain.name, utxo.txid, utxo.vout)
+            if key in seen_utxos:
+                self.fail("utxo-mismatch", f"{outpoint} is also counted by wallet "
+                          f"{seen_utxos[key]}", index, wallet)
+                ok = False
+                continue
+            seen_utxos[key] = index
+            if utxo.height > chain.height:
+                self.fail("utxo-mismatch", f"{outpoint} was mined at height {utxo.height}, "
+                          f"after the snapshot height {chain.height}", index, wallet)
+                ok = False
+                continue
+            block = reader.block_hash(utxo.height)
+            try:
+                amount, owner = reader.output(utxo.txid, utxo.vout, block)
+            except NodeAnswerError as e:
+                self.fail("utxo-mismatch", f"{outpoint} is not in block {utxo.height}: {e}",
+                          index, wallet)
+                ok = False
+                continue
+            owner_key = owner.lower() if owner and owner.lower() == address.lower() else owner
+            if amount != utxo.amount or owner_key != address:
+                self.fail("utxo-mismatch", f"{outpoint}: the file says {utxo.amount} to "
+                          f"{address}, the node says {amount} to {owner}", index, wallet)
+                ok = False
+                continue
+            if not reader.is_unspent(utxo.txid, utxo.vout):
+                self.fail("utxo-spent", f"{outpoint} has been spent since; this node cannot "
+                          f"show it was unspent at height {chain.height}", index, wallet)
+                ok = False
+        return ok
+
+
+def _base58_signature(value: str) -> bytes:
+    """Decode a base58 Ed25519 signature (Solana tools print signatures in base58)."""
+    if not value or not set(value) <= _BASE58_ALPHABET:
+        raise FormatError(f"Ed25519 signature {value[:16]!r}...: not base58")
+    return bytes(base58.b58decode(value))
+
+
+def verify_reserves(reserves: ReservesFile, readers: Mapping[str, Reader]) -> ReservesReport:
+    """Check every wallet of ``reserves`` against the nodes in ``readers`` (by chain name).
+
+    Returns:
+        The report; call :meth:`ReservesReport.raise_for_failures` for the verdict.
+
+    Raises:
+        NodeError: a node could not be reached or answered garbage (naming node and call).
+        FormatError: the file cannot be checked at all (a chain without a snapshot).
+    """
+    return _Verifier(reserves, readers).run()
