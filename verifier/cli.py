@@ -61,6 +61,9 @@ def _register() -> None:
     from verifier.foreign.cli import foreign_group
 
     main.add_command(foreign_group)
+    from verifier.cli_log import log_cmd
+
+    main.add_command(log_cmd)
     from verifier.reserves.cli import reserves_cmd
 
     main.add_command(reserves_cmd)

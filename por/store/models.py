@@ -1,0 +1,67 @@
+"""The store's tables. They are the store's own records; nothing here is returned as a
+published artifact (those are built from the exact bytes the tables keep)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Round(SQLModel, table=True):
+    """One proof-of-reserves round."""
+
+    __tablename__ = "rounds"
+
+    round_id: str = Field(primary_key=True, max_length=64)
+    exchange: str = Field(max_length=128)
+    created_at: datetime
+
+
+class Attestation(SQLModel, table=True):
+    """A round's attestation: the exact RFC 8785 payload bytes that were signed."""
+
+    __tablename__ = "attestations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: str = Field(foreign_key="rounds.round_id", unique=True, max_length=64)
+    payload_sha256: str = Field(unique=True, max_length=64)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
+class AttestationSignature(SQLModel, table=True):
+    """One signature (the exchange's or an auditor's) over an attestation's payload."""
+
+    __tablename__ = "attestation_signatures"
+    __table_args__ = (UniqueConstraint("attestation_id", "key_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    attestation_id: int = Field(foreign_key="attestations.id", index=True)
+    key_id: str = Field(max_length=64)
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class LogEntry(SQLModel, table=True):
+    """A leaf of the transparency log: its index, exact bytes and RFC 6962 leaf hash."""
+
+    __tablename__ = "log_entries"
+
+    leaf_index: int = Field(primary_key=True)
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    entry: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    appended_at: datetime
+
+
+class TreeHeadRecord(SQLModel, table=True):
+    """A signed tree head: the exact signed payload and the log's signature over it."""
+
+    __tablename__ = "tree_heads"
+
+    tree_size: int = Field(primary_key=True)
+    root_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+    timestamp: datetime
+    key_id: str = Field(max_length=64)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

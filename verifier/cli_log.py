@@ -1,0 +1,202 @@
+"""``por-verify log``: check that a log's new signed tree head extends the history seen.
+
+The verifier remembers the last tree head it accepted per log (``--state``, default in
+the user's configuration directory) and refuses a head that does not extend it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from verifier.cli import run_check
+from verifier.errors import FormatError, VerificationError
+from verifier.log.state import STATE_FILE_NAME, TreeHeadMemory
+from verifier.log.sth import ConsistencyProof, SignedTreeHead, check_extends
+from verifier.signed.keylist import KeyList
+from verifier.signed.keys import PublicKey
+from verifier.strictjson import loads
+
+
+def default_state_path() -> Path:
+    """``<user config dir>/por-verify/log-state.json`` (XDG on Linux, ~/Library on macOS)."""
+    return Path(click.get_app_dir("por-verify")) / STATE_FILE_NAME
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+
+def _keys(key_file: Path | None, keylist_file: Path | None) -> KeyList | PublicKey:
+    if keylist_file is not None:
+        return KeyList.from_json(_read(keylist_file, "key list"))
+    if key_file is not None:
+        return PublicKey.from_dict(
+            loads(_read(key_file, "public key"), str(key_file)), str(key_file)
+        )
+    raise FormatError(
+        "give the log's key list (--keylist) or public key (--key): an unsigned"
+        " tree head proves nothing"
+    )
+
+
+@dataclass(frozen=True)
+class LogVerdict:
+    """What ``por-verify log`` accepted."""
+
+    log: str
+    old_size: int
+    new_size: int
+    new_root: str
+    remembered_size: int | None
+
+
+def check_log(
+    old_file: Path | None,
+    new_file: Path,
+    proof_file: Path | None,
+    key_file: Path | None,
+    keylist_file: Path | None,
+    memory: TreeHeadMemory,
+) -> LogVerdict:
+    """Verify the new head's signature, its consistency with ``--old`` and with the last
+    head remembered, then remember it.
+
+    Raises:
+        FormatError: an unreadable or malformed input.
+        VerificationError: a signature fails, or the new head does not extend a head seen.
+    """
+    keys = _keys(key_file, keylist_file)
+    new = SignedTreeHead.from_json(_read(new_file, "new tree head"), f"{new_file}")
+    new.verify_signature(keys, f"{new_file}")
+    proof = (
+        ConsistencyProof.from_json(_read(proof_file, "consistency proof"), f"{proof_file}")
+        if proof_file is not None
+        else None
+    )
+    remembered = memory.last(new.head.log)
+    if old_file is not None:
+        old: SignedTreeHead | None = SignedTreeHead.from_json(
+            _read(old_file, "old tree head"), f"{old_file}"
+        )
+    else:
+        old = remembered
+    if old is None:
+        raise FormatError(f"no --old tree head given, and none remembered for log {new.head.log!r}")
+    old.verify_signature(keys, "old tree head")
+    check_extends(old.head, new.head, proof)
+    if remembered is not None and remembered.head != old.head:
+        # The remembered head must be linked to the new one too: it is the same as --old,
+        # or it equals the new head, or it is older than --old... which this proof does not
+        # cover, so that case is refused rather than passed unchecked.
+        r, n = remembered.head, new.head
+        if r.log == n.log and r.tree_size == n.tree_size:
+            check_extends(r, n, None)
+        else:
+            if r.tree_size > n.tree_size:
+                check_extends(r, n, None)  # raises: the log shrank
+            if r.tree_size == old.head.tree_size:
+                check_extends(r, old.head, None)  # raises: two roots at one size
+            raise VerificationError(
+                f"the last tree head seen for {n.log!r} has size {r.tree_size}; this proof"
+                f" starts at size {old.head.tree_size}. Check from the remembered head"
+                " (omit --old) so the whole history seen is linked"
+            )
+    memory.remember(new)
+    return LogVerdict(
+        new.head.log,
+        old.head.tree_size,
+        new.head.tree_size,
+        new.head.root_hash.hex(),
+        remembered.head.tree_size if remembered else None,
+    )
+
+
+@click.command("log")
+@click.option(
+    "--old",
+    "old_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="An older signed tree head (default: the last one remembered).",
+)
+@click.option(
+    "--new",
+    "new_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The new signed tree head.",
+)
+@click.option(
+    "--proof",
+    "proof_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="RFC 9162 consistency proof from the old size to the new one.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The log's public key (por-public-key JSON).",
+)
+@click.option(
+    "--keylist",
+    "keylist_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The exchange's key list (por-keylist JSON).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="POR_VERIFY_LOG_STATE",
+    help="File remembering the last tree head seen per log"
+    " (default: in your configuration directory; $POR_VERIFY_LOG_STATE).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def log_cmd(
+    old_file: Path | None,
+    new_file: Path,
+    proof_file: Path | None,
+    key_file: Path | None,
+    keylist_file: Path | None,
+    state_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Check that a signed tree head only extends the log's history (RFC 9162).
+
+    Exit codes: 0 the new head extends every head seen (and is now remembered), 1 it does
+    not (rewritten history, smaller size, different root at the same size, bad signature),
+    2 unusable input.
+    """
+    memory = TreeHeadMemory(state_file or default_state_path())
+    verdict: LogVerdict = run_check(
+        as_json,
+        lambda: check_log(old_file, new_file, proof_file, key_file, keylist_file, memory),
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "verdict": "VERIFIED",
+                    "ok": True,
+                    "log": verdict.log,
+                    "old_size": verdict.old_size,
+                    "new_size": verdict.new_size,
+                    "new_root": verdict.new_root,
+                    "remembered_size": verdict.remembered_size,
+                    "state_file": str(memory.path),
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(
+            f"VERIFIED: log {verdict.log!r} at size {verdict.new_size} (root {verdict.new_root})"
+            f" extends size {verdict.old_size}; remembered in {memory.path}"
+        )
