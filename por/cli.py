@@ -226,3 +226,7 @@ def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
 
 
 main.add_command(reserves_group)
+
+from por.cli_keys import keys_group  # noqa: E402 (it imports handle_errors from here)
+
+main.add_command(keys_group)
