@@ -452,7 +452,10 @@ class _Verifier:
                           index, wallet)
                 ok = False
                 continue
-            owner_key = owner.lower() if owner and owner.lower() == address.lower() else owner
+            try:
+                owner_key = normalize_address(chain, owner) if owner else None
+            except FormatError:
+                owner_key = None
             if amount != utxo.amount or owner_key != address:
                 self.fail("utxo-mismatch", f"{outpoint}: the file says {utxo.amount} to "
                           f"{address}, the node says {amount} to {owner}", index, wallet)

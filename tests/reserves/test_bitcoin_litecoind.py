@@ -1,0 +1,214 @@
+"""Reserves on a real Bitcoin-family node: Debian's litecoind -regtest on loopback.
+
+Litecoin Core 0.21 has Bitcoin Core's RPC. Its own wallet signs the legacy (P2PKH) and
+multisig challenges with ``signmessage``; a P2WPKH key is exported from it and signed here
+(BIP-137 header 39..42, Core 0.21 signs legacy addresses only). ``por reserves`` reads the
+balances with ``scantxoutset`` and records every UTXO; ``por-verify reserves`` re-checks
+each one (in its block, to that address, for that amount, still unspent) after the chain
+has moved on, and catches a one-key-twice multisig, an undecodable address and a UTXO spent
+after the snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import base58
+import coincurve
+import pytest
+from reserves_helpers import por, por_verify, write_root
+from reserves_nodes import Node, start_litecoind
+
+from verifier.mst import Asset
+from verifier.reserves.model import LITECOIN_REGTEST
+from verifier.signatures.bitcoin import message_hash
+
+LITOSHI = 10**8
+
+
+@pytest.fixture(scope="module")
+def litecoind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    node = start_litecoind(tmp_path_factory.mktemp("litecoind"))
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def sign_p2wpkh(node: Node, address: str, message: bytes) -> str:
+    """BIP-137 P2WPKH signature (header 39 + recid) with the node wallet's exported key."""
+    wif = base58.b58decode_check(node.call("dumpprivkey", address))
+    key = coincurve.PrivateKey(wif[1:33])
+    sig = key.sign_recoverable(message_hash(message, LITECOIN_REGTEST), hasher=None)
+    import base64
+
+    return base64.b64encode(bytes([39 + sig[64]]) + sig[:64]).decode()
+
+
+@pytest.fixture(scope="module")
+def ltc_round(litecoind: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("ltc-round")
+    node = litecoind
+    node.call("createwallet", "exchange")
+    miner = node.call("getnewaddress", "", "bech32")
+    node.call("generatetoaddress", 101, miner)
+    legacy = node.call("getnewaddress", "", "legacy")
+    segwit = node.call("getnewaddress", "", "bech32")
+    spender = node.call("getnewaddress", "", "legacy")
+    members = [node.call("getnewaddress", "", "legacy") for _ in range(3)]
+    pubkeys = [node.call("getaddressinfo", m)["pubkey"] for m in members]
+    multisig = node.call("createmultisig", 2, pubkeys, "bech32")
+    # The node's wallet owns these addresses: lock each funded output at once, so that the
+    # next payment does not spend it as an input.
+    node.call("importaddress", multisig["address"], "", False)
+    tracked = [legacy, segwit, multisig["address"], spender]
+    for address, amount in ((legacy, "1.5"), (segwit, "2.25"), (segwit, "0.00012345"),
+                            (multisig["address"], "3"), (spender, "0.5")):
+        node.call("sendtoaddress", address, amount)
+        funded = node.call("listunspent", 0, 9999999, tracked, True)
+        node.call("lockunspent", False, [{"txid": u["txid"], "vout": u["vout"]} for u in funded])
+    node.call("generatetoaddress", 1, miner)
+    root = tmp / "root.json"
+    write_root(root, "2026-11-25", [Asset("LTC", 8)], seed=7)
+    wallets = {
+        "scheme": "por-wallets", "version": 1, "exchange": "Example Exchange",
+        "assets": [{"symbol": "LTC", "decimals": 8}],
+        "chains": [{"name": "litecoin", "kind": "bitcoin", "network": "litecoin-regtest",
+                    "assets": [{"symbol": "LTC", "token": None}]}],
+        "wallets": [
+            {"chain": "litecoin", "address": a, "custody": c, "assets": ["LTC"]}
+            for a, c in ((legacy, {"kind": "single"}), (segwit.upper(), {"kind": "single"}),
+                         (multisig["address"], {"kind": "multisig",
+                                                "script": multisig["redeemScript"]}),
+                         (spender, {"kind": "single"}))
+        ],
+    }
+    (tmp / "wallets.json").write_text(json.dumps(wallets))
+    url = node.url.replace("http://", f"http://{node.auth}@")
+    work = tmp / "work"
+    result = por("reserves", "init", str(tmp / "wallets.json"), "--summary", str(root),
+                 "--rpc", f"litecoin={url}", "--out", str(work))
+    assert result.exit_code == 0, result.output
+    messages = [p.read_text() for p in sorted((work / "challenges").glob("*.txt"))]
+    assert f"wallet: litecoin {segwit}" in messages[1]  # bech32 normalised to lowercase
+    signatures = [
+        {"chain": "litecoin", "address": legacy, "scheme": "bip137",
+         "value": node.call("signmessage", legacy, messages[0])},
+        {"chain": "litecoin", "address": segwit, "scheme": "bip137",
+         "value": sign_p2wpkh(node, segwit, messages[1].encode())},
+        {"chain": "litecoin", "address": multisig["address"], "scheme": "bip137-multisig",
+         "value": [node.call("signmessage", m, messages[2]) for m in members[:2]]},
+        {"chain": "litecoin", "address": spender, "scheme": "bip137",
+         "value": node.call("signmessage", spender, messages[3])},
+    ]
+    (tmp / "sigs.json").write_text(json.dumps(signatures))
+    assert por("reserves", "import-signatures", str(work), str(tmp / "sigs.json")).exit_code == 0
+    result = por("reserves", "read-balances", str(work), "--rpc", f"litecoin={url}")
+    assert result.exit_code == 0, result.output
+    full = tmp / "reserves-full.json"
+    assert por("reserves", "write", str(work), "--out", str(full)).exit_code == 0
+    # The same round without the wallet that will spend after the snapshot.
+    data = json.loads(full.read_text())
+    data["wallets"] = data["wallets"][:3]
+    data["totals"] = [str(int(data["totals"][0]) - LITOSHI // 2)]
+    clean = tmp / "reserves.json"
+    clean.write_text(json.dumps(data, indent=2))
+    # After the snapshot: the spender's coins leave, a payment arrives that the snapshot
+    # must not count, more blocks (the counted UTXOs stay locked).
+    counted = [u for w in json.loads(full.read_text())["wallets"]
+               for u in w["balances"][0]["utxos"]]
+    utxo = counted.pop()
+    raw = node.call("createrawtransaction", [{"txid": utxo["txid"], "vout": utxo["vout"]}],
+                    {miner: "0.49"})
+    node.call("sendrawtransaction", node.call("signrawtransactionwithwallet", raw)["hex"])
+    node.call("sendtoaddress", legacy, "4")
+    node.call("generatetoaddress", 3, miner)
+    return {"reserves": clean, "full": full, "root": root, "url": url, "tmp": tmp,
+            "legacy": legacy, "segwit": segwit, "multisig": multisig["address"]}
+
+
+def _verify(ltc_round: dict[str, Any], path: Path) -> tuple[int, dict[str, Any]]:
+    result = por_verify("reserves", str(path), "--rpc", f"litecoin={ltc_round['url']}",
+                        "--json")
+    return result.exit_code, json.loads(result.output)
+
+
+def test_reserves_file_lists_each_counted_utxo(ltc_round: dict[str, Any]) -> None:
+    data = json.loads(ltc_round["reserves"].read_text())
+    assert data["totals"] == [str(675_012_345)]
+    segwit = data["wallets"][1]
+    assert segwit["address"] == ltc_round["segwit"]
+    amounts = sorted(int(u["amount"]) for u in segwit["balances"][0]["utxos"])
+    assert amounts == [12_345, 225_000_000]
+    assert all(u["height"] == data["chains"][0]["height"] for u in segwit["balances"][0]["utxos"])
+
+
+def test_verifier_rechecks_every_utxo_after_the_chain_moved_on(ltc_round: dict[str, Any]) -> None:
+    code, report = _verify(ltc_round, ltc_round["reserves"])
+    assert code == 0, report["findings"]
+    assert report["assets"][0]["confirmed"] == str(675_012_345)
+    assert report["findings"] == []
+
+
+def test_utxo_spent_after_the_snapshot_is_not_confirmed(ltc_round: dict[str, Any]) -> None:
+    code, report = _verify(ltc_round, ltc_round["full"])
+    assert code == 1
+    assert [(f["code"], f["wallet"]) for f in report["findings"]] == [("utxo-spent", 3)]
+    assert report["assets"][0]["confirmed"] == str(675_012_345)
+
+
+def _mutated(ltc_round: dict[str, Any], name: str, change: Any) -> Path:
+    data = json.loads(ltc_round["reserves"].read_text())
+    change(data)
+    path = ltc_round["tmp"] / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_one_key_signing_twice_does_not_make_two_of_three(ltc_round: dict[str, Any]) -> None:
+    def twice(data: dict[str, Any]) -> None:
+        sig = data["wallets"][2]["signature"]["value"][0]
+        data["wallets"][2]["signature"]["value"] = [sig, sig]
+
+    code, report = _verify(ltc_round, _mutated(ltc_round, "multisig-one-key-twice", twice))
+    assert code == 1
+    assert [f["code"] for f in report["findings"]] == ["bad-signature"]
+    assert "again" in report["findings"][0]["message"]
+    assert report["assets"][0]["confirmed"] == str(375_012_345)
+
+
+def test_undecodable_address_fails_with_its_reason(ltc_round: dict[str, Any]) -> None:
+    def corrupt(data: dict[str, Any]) -> None:
+        address = data["wallets"][0]["address"]
+        data["wallets"][0]["address"] = address[:-1] + ("A" if address[-1] != "A" else "B")
+
+    code, report = _verify(ltc_round, _mutated(ltc_round, "undecodable-address", corrupt))
+    assert code == 1
+    assert [f["code"] for f in report["findings"]] == ["undecodable-address"]
+    assert "Base58Check" in report["findings"][0]["message"]
+
+
+def test_same_address_listed_twice_counts_once(ltc_round: dict[str, Any]) -> None:
+    def duplicate(data: dict[str, Any]) -> None:
+        data["wallets"].append(data["wallets"][0])
+        data["totals"] = [str(int(data["totals"][0]) + 150_000_000)]
+
+    code, report = _verify(ltc_round, _mutated(ltc_round, "duplicate-address", duplicate))
+    assert code == 1
+    assert [(f["code"], f["wallet"]) for f in report["findings"]] == [("duplicate-address", 3)]
+
+
+def test_utxo_moved_to_another_wallet_is_caught(ltc_round: dict[str, Any]) -> None:
+    def steal(data: dict[str, Any]) -> None:
+        utxo = data["wallets"][0]["balances"][0]["utxos"][0]
+        data["wallets"][1]["balances"][0]["utxos"].append(utxo)
+        data["wallets"][1]["balances"][0]["amount"] = str(
+            int(data["wallets"][1]["balances"][0]["amount"]) + int(utxo["amount"]))
+        data["totals"] = [str(int(data["totals"][0]) + int(utxo["amount"]))]
+
+    code, report = _verify(ltc_round, _mutated(ltc_round, "utxo-counted-twice", steal))
+    assert code == 1
+    assert {f["code"] for f in report["findings"]} == {"utxo-mismatch"}
