@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from por.build import SECRET_FILE, build_tree
 from por.errors import VerificationError
 from por.prove import Prover
+from por.reserves.demo import run_reserves_demo
 from por.secret import create_secret
 from verifier.mst import Asset
 
@@ -103,6 +104,7 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int) -> None:
     if audit.returncode != 0:
         raise VerificationError(f"por-verify liabilities failed: {audit.stderr.strip()}")
     click.echo(f"5. por-verify liabilities {round_dir}: VERIFIED (every node recomputed)")
+    reserves_path = run_reserves_demo(out_dir, round_dir, result.summary)
     click.echo("\nWrote:")
     for label, path in (
         ("snapshot", snap),
@@ -111,5 +113,6 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int) -> None:
         ("tree file (auditors only)", result.tree_path),
         ("round secret (private)", round_dir / SECRET_FILE),
         ("user proofs", proofs_dir),
+        ("reserves file (public)", reserves_path),
     ):
         click.echo(f"  {label:<28} {path}")

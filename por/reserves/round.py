@@ -23,10 +23,11 @@ from verifier import strictjson as sj
 from verifier.artifacts import RootSummary, parse_assets
 from verifier.errors import FormatError
 from verifier.reserves.chains import (
+    EvmReader,
     NodeError,
     RpcBitcoinReader,
     RpcEvmReader,
-    RpcSolanaReader,
+    SolanaReader,
     token_balance,
 )
 from verifier.reserves.challenge import challenge_message, check_exchange_name, eip712_challenge
@@ -392,13 +393,17 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
 
 
 def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balance:
+    """Read one balance, dispatching on the chain's kind (any reader of that protocol)."""
     assert chain.height is not None
     token = chain.asset(symbol).token
-    if isinstance(reader, RpcEvmReader):
-        amount = (reader.balance(address, chain.height) if token is None
-                  else token_balance(reader, token, address, chain.height))
+    if chain.kind == "evm":
+        evm: EvmReader = reader  # type: ignore[assignment]
+        amount = (evm.balance(address, chain.height) if token is None
+                  else token_balance(evm, token, address, chain.height))
         return Balance(symbol, amount, SOURCE_NODE)
-    if isinstance(reader, RpcBitcoinReader):
+    if chain.kind == "bitcoin":
+        if not isinstance(reader, RpcBitcoinReader):
+            raise InputError(f"chain {chain.name}: UTXOs are read with Bitcoin Core RPC")
         height, _best, found = reader.scan(address)
         if height < chain.height:
             raise NodeError(f"{reader.client.name}: at height {height}, behind the snapshot "
@@ -406,13 +411,12 @@ def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balanc
         utxos = tuple(Utxo(txid, vout, amount, h) for txid, vout, amount, h in found
                       if h <= chain.height)
         return Balance(symbol, sum(u.amount for u in utxos), SOURCE_NODE, utxos)
-    if isinstance(reader, RpcSolanaReader):
-        if token is not None:
-            raise InputError(f"{chain.name} {symbol}: Solana token balances are not read yet; "
-                             "report them (--reported)")
-        _slot, amount = reader.balance(address)
-        return Balance(symbol, amount, SOURCE_NODE)
-    raise InputError(f"chain {chain.name}: no reader for kind {chain.kind}")
+    if token is not None:
+        raise InputError(f"{chain.name} {symbol}: Solana token balances are not read yet; "
+                         "report them (--reported)")
+    solana: SolanaReader = reader  # type: ignore[assignment]
+    _slot, amount = solana.balance(address)
+    return Balance(symbol, amount, SOURCE_NODE)
 
 
 def load_reported(path: Path) -> dict[tuple[str, str, str], int]:
