@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from por.errors import InputError, PorError, VerificationError
+from por.errors import FormatError, InputError, PorError, VerificationError
 from por.reserves.round import (
     import_signatures,
     load_draft,
@@ -28,34 +28,43 @@ from por.reserves.round import (
     write_challenges,
 )
 from verifier.artifacts import RootSummary
-from verifier.reserves.chains import JsonRpcClient, RpcBitcoinReader, RpcEvmReader, RpcSolanaReader
-from verifier.reserves.cli import parse_rpc_options
+from verifier.reserves.cli import reader_for
+from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import Chain
 from verifier.reserves.verify import Reader
 
 
 def make_readers(
-    chains: Sequence[Chain], rpc: tuple[str, ...], timeout: float
+    chains: Sequence[Chain], rpc: tuple[str, ...], timeout: float,
+    cookies: tuple[str, ...] = (),
 ) -> dict[str, Reader]:
     """Readers for the chains named in ``--rpc NAME=URL`` options.
 
+    Credentials come from ``$POR_RPC_<NAME>_AUTH`` or ``--rpc-cookie NAME=PATH``, never
+    from the URL (spec §11.4).
+
     Raises:
-        InputError: a name that is not a chain of the round.
+        InputError: a name that is not a chain of the round, a URL with credentials, or an
+            unusable credentials file.
     """
     readers: dict[str, Reader] = {}
     by_name = {c.name: c for c in chains}
-    for name, url in parse_rpc_options(rpc).items():
+    try:
+        endpoints = parse_endpoints(rpc, cookies, environment())
+    except FormatError as e:
+        raise InputError(str(e)) from e
+    for name, endpoint in endpoints.items():
         chain = by_name.get(name)
         if chain is None:
             raise InputError(f"--rpc {name}=...: not a chain of the round ({list(by_name)})")
-        client = JsonRpcClient(url, name=name, timeout=timeout)
-        if chain.kind == "evm":
-            readers[name] = RpcEvmReader(client)
-        elif chain.kind == "bitcoin":
-            readers[name] = RpcBitcoinReader(client)
-        else:
-            readers[name] = RpcSolanaReader(client)
+        readers[name] = reader_for(chain, endpoint, timeout)
     return readers
+
+
+RPC_HELP = ("A node per chain, NAME=URL, no password in the URL: credentials from "
+            "$POR_RPC_<NAME>_AUTH=user:password or --rpc-cookie.")
+COOKIE_HELP = ("NAME=PATH: a file holding user:password (Bitcoin Core's .cookie) for chain "
+               "NAME; refused if other users can read it.")
 
 
 def _heights(values: tuple[str, ...]) -> dict[str, int]:
@@ -100,7 +109,8 @@ def reserves_group() -> None:
 @click.option("--summary", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The round's root.json (round id and liabilities root).")
-@click.option("--rpc", multiple=True, metavar="NAME=URL", help="A node per chain.")
+@click.option("--rpc", multiple=True, metavar="NAME=URL", help=RPC_HELP)
+@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
 @click.option("--height", multiple=True, metavar="NAME=N",
               help="Snapshot height of a chain (default: the node's latest block).")
 @click.option("--static-message", default=None,
@@ -109,12 +119,12 @@ def reserves_group() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @_handle
 def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, ...],
-             height: tuple[str, ...], static_message: str | None, timeout: float,
-             out: Path) -> None:
+             rpc_cookie: tuple[str, ...], height: tuple[str, ...],
+             static_message: str | None, timeout: float, out: Path) -> None:
     """Import WALLETS (CSV or JSON), fix each chain's snapshot, write challenge messages."""
     wallet_list = load_wallet_list(wallets, config)
     root = RootSummary.from_json(summary.read_bytes(), str(summary))
-    readers = make_readers(wallet_list.chains, rpc, timeout)
+    readers = make_readers(wallet_list.chains, rpc, timeout, rpc_cookie)
     heights = _heights(height)
     chains = []
     for chain in wallet_list.chains:
@@ -148,16 +158,17 @@ def import_cmd(directory: Path, signatures: Path) -> None:
 
 @reserves_group.command("read-balances")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--rpc", multiple=True, metavar="NAME=URL", help="A node per chain.")
+@click.option("--rpc", multiple=True, metavar="NAME=URL", help=RPC_HELP)
+@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
 @click.option("--reported", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV chain,address,asset,amount: balances NOT read from a node.")
 @click.option("--timeout", default=15.0, show_default=True)
 @_handle
-def balances_cmd(directory: Path, rpc: tuple[str, ...], reported: Path | None,
-                 timeout: float) -> None:
+def balances_cmd(directory: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
+                 reported: Path | None, timeout: float) -> None:
     """Read every wallet's balances at its chain's snapshot block."""
     draft = load_draft(directory)
-    readers = make_readers(draft.chains, rpc, timeout)
+    readers = make_readers(draft.chains, rpc, timeout, rpc_cookie)
     draft = read_balances(draft, readers, load_reported(reported) if reported else None)
     save_draft(directory, draft)
     for asset, total in zip(draft.assets, draft.totals, strict=True):

@@ -87,10 +87,11 @@ def ltc_round(litecoind: Node, tmp_path_factory: pytest.TempPathFactory) -> dict
         ],
     }
     (tmp / "wallets.json").write_text(json.dumps(wallets))
-    url = node.url.replace("http://", f"http://{node.auth}@")
+    # Credentials travel in the environment, never on the command line (spec §11.4).
+    url, env = node.url, {"POR_RPC_LITECOIN_AUTH": str(node.auth)}
     work = tmp / "work"
     result = por("reserves", "init", str(tmp / "wallets.json"), "--summary", str(root),
-                 "--rpc", f"litecoin={url}", "--out", str(work))
+                 "--rpc", f"litecoin={url}", "--out", str(work), env=env)
     assert result.exit_code == 0, result.output
     messages = [p.read_text() for p in sorted((work / "challenges").glob("*.txt"))]
     assert f"wallet: litecoin {segwit}" in messages[1]  # bech32 normalised to lowercase
@@ -106,7 +107,7 @@ def ltc_round(litecoind: Node, tmp_path_factory: pytest.TempPathFactory) -> dict
     ]
     (tmp / "sigs.json").write_text(json.dumps(signatures))
     assert por("reserves", "import-signatures", str(work), str(tmp / "sigs.json")).exit_code == 0
-    result = por("reserves", "read-balances", str(work), "--rpc", f"litecoin={url}")
+    result = por("reserves", "read-balances", str(work), "--rpc", f"litecoin={url}", env=env)
     assert result.exit_code == 0, result.output
     full = tmp / "reserves-full.json"
     assert por("reserves", "write", str(work), "--out", str(full)).exit_code == 0
@@ -126,13 +127,14 @@ def ltc_round(litecoind: Node, tmp_path_factory: pytest.TempPathFactory) -> dict
     node.call("sendrawtransaction", node.call("signrawtransactionwithwallet", raw)["hex"])
     node.call("sendtoaddress", legacy, "4")
     node.call("generatetoaddress", 3, miner)
-    return {"reserves": clean, "full": full, "root": root, "url": url, "tmp": tmp,
+    return {"reserves": clean, "full": full, "root": root, "url": url, "env": env, "tmp": tmp,
+            "work": work, "password": str(node.auth).split(":", 1)[1],
             "legacy": legacy, "segwit": segwit, "multisig": multisig["address"]}
 
 
 def _verify(ltc_round: dict[str, Any], path: Path) -> tuple[int, dict[str, Any]]:
     result = por_verify("reserves", str(path), "--rpc", f"litecoin={ltc_round['url']}",
-                        "--json")
+                        "--json", env=ltc_round["env"])
     return result.exit_code, json.loads(result.output)
 
 
@@ -212,3 +214,49 @@ def test_utxo_moved_to_another_wallet_is_caught(ltc_round: dict[str, Any]) -> No
     code, report = _verify(ltc_round, _mutated(ltc_round, "utxo-counted-twice", steal))
     assert code == 1
     assert {f["code"] for f in report["findings"]} == {"utxo-mismatch"}
+
+
+# --- Node credentials stay off the command line (spec §11.4) -----------------------------
+
+def _with_password(ltc_round: dict[str, Any]) -> str:
+    return ltc_round["url"].replace("http://", f"http://test:{ltc_round['password']}@")
+
+
+def test_password_in_a_url_on_argv_is_refused_and_never_echoed(
+    ltc_round: dict[str, Any],
+) -> None:
+    url = _with_password(ltc_round)
+    verify = por_verify("reserves", str(ltc_round["reserves"]), "--rpc", f"litecoin={url}")
+    read = por("reserves", "read-balances", str(ltc_round["work"]), "--rpc", f"litecoin={url}")
+    for result in (verify, read):
+        assert result.exit_code == 2, result.output
+        assert "credentials are refused on the command line" in result.output
+        assert "POR_RPC_LITECOIN_AUTH" in result.output
+        assert ltc_round["password"] not in result.output
+
+
+def test_credentials_from_a_private_cookie_file(ltc_round: dict[str, Any]) -> None:
+    cookie = ltc_round["tmp"] / "litecoin.cookie"
+    cookie.write_text(f"test:{ltc_round['password']}\n")
+    cookie.chmod(0o600)
+    result = por_verify("reserves", str(ltc_round["reserves"]), "--rpc",
+                        f"litecoin={ltc_round['url']}", "--rpc-cookie", f"litecoin={cookie}")
+    assert result.exit_code == 0, result.output
+    cookie.chmod(0o644)
+    result = por_verify("reserves", str(ltc_round["reserves"]), "--rpc",
+                        f"litecoin={ltc_round['url']}", "--rpc-cookie", f"litecoin={cookie}")
+    assert result.exit_code == 2
+    assert "mode 0644 lets other users read or write it" in result.output
+    assert ltc_round["password"] not in result.output
+
+
+def test_wrong_credentials_name_the_node_without_the_password(
+    ltc_round: dict[str, Any],
+) -> None:
+    result = por_verify("reserves", str(ltc_round["reserves"]), "--rpc",
+                        f"litecoin={ltc_round['url']}", "--timeout", "5",
+                        env={"POR_RPC_LITECOIN_AUTH": "test:not-the-password"})
+    assert result.exit_code == 2
+    assert f"litecoin node {ltc_round['url']}, call getblockhash: HTTP 401" in result.output
+    assert "set POR_RPC_LITECOIN_AUTH or --rpc-cookie litecoin=PATH" in result.output
+    assert "not-the-password" not in result.output

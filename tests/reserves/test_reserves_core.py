@@ -286,3 +286,34 @@ def test_unavailable_node_is_retried(replay: tuple[str, Any]) -> None:
     client = JsonRpcClient(url, name="solana", retries=2, backoff=0.01)
     assert client.call("getBalance", [])["value"] == 0
     assert handler.failures == 2
+
+
+# --- Endpoints: credentials never from argv ----------------------------------------------
+
+def test_endpoint_credentials_come_from_env_or_a_private_file(tmp_path: Path) -> None:
+    from verifier.reserves.endpoints import auth_env_name, parse_endpoints
+
+    assert auth_env_name("litecoin-regtest") == "POR_RPC_LITECOIN_REGTEST_AUTH"
+    env = {"POR_RPC_BITCOIN_AUTH": "rpc:hunter2"}
+    endpoints = parse_endpoints(("bitcoin=http://127.0.0.1:8332",), (), env)
+    assert endpoints["bitcoin"].auth == "rpc:hunter2"
+    assert "hunter2" not in repr(endpoints)
+    cookie = tmp_path / ".cookie"
+    cookie.write_text("__cookie__:abc123")
+    cookie.chmod(0o600)
+    with pytest.raises(FormatError, match="both in POR_RPC_BITCOIN_AUTH and --rpc-cookie"):
+        parse_endpoints(("bitcoin=http://127.0.0.1:8332",), (f"bitcoin={cookie}",), env)
+    assert parse_endpoints(("bitcoin=http://h:1",), (f"bitcoin={cookie}",), {})[
+        "bitcoin"].auth == "__cookie__:abc123"
+    with pytest.raises(FormatError, match="no --rpc ethereum=URL"):
+        parse_endpoints(("bitcoin=http://h:1",), (f"ethereum={cookie}",), {})
+    cookie.write_text("two\nlines:x")
+    with pytest.raises(FormatError, match="expected one line user:password") as err:
+        parse_endpoints(("bitcoin=http://h:1",), (f"bitcoin={cookie}",), {})
+    assert "lines:x" not in str(err.value)
+    for url in ("http://rpc:hunter2@127.0.0.1:8332", "http://rpc@h:1", "http://:hunter2@h:1"):
+        with pytest.raises(FormatError, match="refused on the command line") as err:
+            parse_endpoints((f"bitcoin={url}",), (), {})
+        assert "hunter2" not in str(err.value)
+    with pytest.raises(FormatError, match="not a URL"):
+        parse_endpoints(("bitcoin=http://h:notaport",), (), {})

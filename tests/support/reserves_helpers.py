@@ -27,12 +27,14 @@ def write_root(path: Path, round_id: str, assets: list[Asset], seed: int = 1) ->
     return summary
 
 
-def por(*args: str) -> Result:
-    return CliRunner().invoke(por_main, list(args), catch_exceptions=False)
+def por(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Run ``por`` in-process; ``env`` (node credentials, say) is set only for this run."""
+    return CliRunner(env=env).invoke(por_main, list(args), catch_exceptions=False)
 
 
-def por_verify(*args: str) -> Result:
-    return CliRunner().invoke(verify_main, list(args), catch_exceptions=False)
+def por_verify(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Run ``por-verify`` in-process; ``env`` is set only for this run."""
+    return CliRunner(env=env).invoke(verify_main, list(args), catch_exceptions=False)
 
 
 def deploy(node: Any, sender: str, name: str, types: list[str], args: list[Any]) -> str:

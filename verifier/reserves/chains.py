@@ -21,13 +21,21 @@ from typing import Any, Protocol
 
 import base58
 
-from verifier.errors import PorError
+from verifier.errors import FormatError, PorError
+from verifier.reserves.endpoints import auth_env_name, redact
+from verifier.strictjson import check_depth
+
+__all__ = ["redact"]  # re-exported: callers name nodes without credentials through it
 
 ERC20_BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
 EIP1271_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes)
 _QUANTITY_RE = re.compile(r"0x(?:0|[1-9a-f][0-9a-f]*)")
 _DATA_RE = re.compile(r"0x(?:[0-9a-f]{2})*")
 _HASH_RE = re.compile(r"(0x)?([0-9a-f]{64})")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name}")
 
 
 class NodeError(PorError):
@@ -38,37 +46,39 @@ class NodeAnswerError(NodeError):
     """The node answered with a JSON-RPC error (a reverted call, an unknown transaction)."""
 
 
-def redact(url: str) -> str:
-    """``url`` without user, password, query or fragment, to name a node in messages."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 class JsonRpcClient:
     """JSON-RPC 2.0 over HTTP(S) with urllib: a timeout per call and bounded retries.
 
-    Credentials in the URL (``http://user:pass@host:port``) become a Basic auth header and
-    never appear in an error message.
+    Credentials (``auth="user:password"``, or for programmatic callers in the URL) become a
+    Basic auth header and never appear in an error message; the command lines refuse them
+    in URLs (:mod:`verifier.reserves.endpoints`).
     """
 
     def __init__(
         self, url: str, *, name: str = "", timeout: float = 10.0, retries: int = 2,
-        backoff: float = 0.25,
+        backoff: float = 0.25, auth: str | None = None,
     ) -> None:
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port
+        except ValueError as e:
+            raise NodeError(f"node {name or '?'}: {redact(url)} is not a URL") from e
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise NodeError(f"node {name or '?'}: {redact(url)} is not an http(s) URL")
         self._headers = {"Content-Type": "application/json"}
         if parts.username is not None:
-            user = urllib.parse.unquote(parts.username)
-            password = urllib.parse.unquote(parts.password or "")
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            if auth is not None:
+                raise NodeError(f"node {name or '?'}: credentials both in the URL and given")
+            auth = (urllib.parse.unquote(parts.username) + ":"
+                    + urllib.parse.unquote(parts.password or ""))
+        if auth is not None:
+            token = base64.b64encode(auth.encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        netloc = host + (f":{port}" if port else "")
         self._url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", "", ""))
         self.name = f"{name + ' ' if name else ''}node {redact(url)}"
+        self._chain = name
         self._timeout = timeout
         self._retries = retries
         self._backoff = backoff
@@ -109,7 +119,12 @@ class JsonRpcClient:
                         break
                     last = e
                     continue
-                raise NodeError(f"{where}: HTTP {e.code} {e.reason}") from e
+                hint = ""
+                if e.code in (401, 403):
+                    chain = self._chain or "NAME"
+                    hint = (f" (wrong or missing credentials: set {auth_env_name(chain)} or "
+                            f"--rpc-cookie {chain}=PATH)")
+                raise NodeError(f"{where}: HTTP {e.code} {e.reason}{hint}") from e
             except (urllib.error.URLError, TimeoutError, OSError) as e:
                 last = e
                 continue
@@ -122,8 +137,13 @@ class JsonRpcClient:
 
     def _result(self, payload: bytes, where: str) -> Any:
         try:
-            answer = json.loads(payload, parse_float=Decimal)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            text = payload.decode("utf-8")
+            # A node answering deeply nested JSON could crash the C decoder (strictjson).
+            check_depth(text, where)
+            answer = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        except FormatError as e:
+            raise NodeError(f"{where}: the answer is not usable JSON: {e}") from e
+        except (ValueError, RecursionError) as e:  # bad UTF-8, JSONDecodeError, huge ints
             raise NodeError(f"{where}: the answer is not JSON: {payload[:80]!r}") from e
         if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
             raise NodeError(f"{where}: the answer is not a JSON-RPC response: {payload[:80]!r}")

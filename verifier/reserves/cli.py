@@ -15,49 +15,42 @@ from verifier.reserves.chains import (
     RpcEvmReader,
     RpcSolanaReader,
 )
-from verifier.reserves.model import ReservesFile
+from verifier.reserves.endpoints import Endpoint, environment, parse_endpoints
+from verifier.reserves.model import Chain, ReservesFile
 from verifier.reserves.verify import Reader, ReservesReport, verify_reserves
 
 
-def parse_rpc_options(values: tuple[str, ...]) -> dict[str, str]:
-    """Parse ``NAME=URL`` options into a mapping.
+def reader_for(chain: Chain, endpoint: Endpoint, timeout: float) -> Reader:
+    """The RPC reader of ``chain``'s kind over ``endpoint`` (credentials in a header only).
 
     Raises:
-        FormatError: an option without ``=`` or a chain named twice.
+        NodeError: the URL is not http(s).
     """
-    urls: dict[str, str] = {}
-    for value in values:
-        name, sep, url = value.partition("=")
-        if not sep or not name or not url:
-            raise FormatError(f"--rpc {value.split('@')[-1]!r}: expected NAME=URL")
-        if name in urls:
-            raise FormatError(f"--rpc: chain {name} given twice")
-        urls[name] = url
-    return urls
+    client = JsonRpcClient(endpoint.url, name=endpoint.name, timeout=timeout,
+                           auth=endpoint.auth)
+    if chain.kind == "evm":
+        return RpcEvmReader(client)
+    if chain.kind == "bitcoin":
+        return RpcBitcoinReader(client)
+    return RpcSolanaReader(client)
 
 
 def build_readers(
-    reserves: ReservesFile, urls: dict[str, str], timeout: float
+    reserves: ReservesFile, endpoints: dict[str, Endpoint], timeout: float
 ) -> dict[str, Reader]:
-    """One reader per chain of the file that has a URL.
+    """One reader per chain of the file that has a node.
 
     Raises:
-        FormatError: a URL names a chain the file does not have.
+        FormatError: a node names a chain the file does not have.
         NodeError: a URL is not http(s).
     """
     readers: dict[str, Reader] = {}
-    for name, url in urls.items():
+    for name, endpoint in endpoints.items():
         chain = reserves.chain(name)
         if chain is None:
             known = [c.name for c in reserves.chains]
             raise FormatError(f"--rpc {name}=...: the file has no chain {name} (it has {known})")
-        client = JsonRpcClient(url, name=name, timeout=timeout)
-        if chain.kind == "evm":
-            readers[name] = RpcEvmReader(client)
-        elif chain.kind == "bitcoin":
-            readers[name] = RpcBitcoinReader(client)
-        else:
-            readers[name] = RpcSolanaReader(client)
+        readers[name] = reader_for(chain, endpoint, timeout)
     return readers
 
 
@@ -82,14 +75,19 @@ def _print_report(report: ReservesReport) -> None:
 @click.command("reserves")
 @click.argument("reserves_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--rpc", "rpc", multiple=True, metavar="NAME=URL",
-              help="A node of chain NAME (as named in the file); repeat per chain.")
+              help="A node of chain NAME (as named in the file); repeat per chain. No "
+                   "password in the URL: use $POR_RPC_<NAME>_AUTH=user:password or "
+                   "--rpc-cookie.")
+@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH",
+              help="A file holding user:password for chain NAME's node (Bitcoin Core's "
+                   ".cookie); refused if other users can read it.")
 @click.option("--summary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The round's published root.json: round and root hash must match.")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds per node call.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def reserves_cmd(
-    reserves_file: Path, rpc: tuple[str, ...], summary: Path | None, timeout: float,
-    as_json: bool,
+    reserves_file: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
+    summary: Path | None, timeout: float, as_json: bool,
 ) -> None:
     """Check every signature and re-read every balance of RESERVES_FILE at its snapshot.
 
@@ -107,7 +105,8 @@ def reserves_cmd(
                     f"{reserves_file} is for round {reserves.round_id} root "
                     f"{reserves.liabilities_root.hex()}, but {summary} is round "
                     f"{root.round_id} root {root.root_hash.hex()}")
-        readers = build_readers(reserves, parse_rpc_options(rpc), timeout)
+        endpoints = parse_endpoints(rpc, rpc_cookie, environment())
+        readers = build_readers(reserves, endpoints, timeout)
         return verify_reserves(reserves, readers)
 
     report: ReservesReport = run_check(as_json, check)

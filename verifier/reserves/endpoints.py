@@ -1,0 +1,154 @@
+"""Node endpoints of the reserves commands: URLs from the command line, credentials elsewhere.
+
+Owns the rule of spec §11.4 that a node's password never travels on a command line (where
+``ps``, shell history and CI logs show it) nor in a message: ``--rpc NAME=URL`` must carry no
+user or password, and the credentials of chain NAME come from the environment variable
+``POR_RPC_<NAME>_AUTH`` (``user:password``) or from a file named by ``--rpc-cookie NAME=PATH``
+(one line ``user:password``, the format of Bitcoin Core's ``.cookie``) that others cannot
+read or write. Pure functions over strings, a mapping of the environment and ``os.stat``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from verifier.errors import FormatError
+
+AUTH_ENV_PREFIX = "POR_RPC_"
+AUTH_ENV_SUFFIX = "_AUTH"
+MAX_COOKIE_BYTES = 4096
+
+
+def auth_env_name(chain: str) -> str:
+    """The environment variable holding chain ``chain``'s credentials.
+
+    ``litecoin-regtest`` -> ``POR_RPC_LITECOIN_REGTEST_AUTH`` (upper case, ``-`` -> ``_``).
+    """
+    return f"{AUTH_ENV_PREFIX}{chain.upper().replace('-', '_')}{AUTH_ENV_SUFFIX}"
+
+
+def redact(url: str) -> str:
+    """``url`` without user, password, query or fragment, to name a node in messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}{parts.path}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A node of one chain: its URL (never with credentials) and its ``user:password``.
+
+    ``auth`` is left out of ``repr`` so that a traceback or a debug print cannot show it.
+    """
+
+    name: str
+    url: str
+    auth: str | None = field(default=None, repr=False)
+
+
+def _pairs(values: tuple[str, ...], option: str, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            # Only the part after a possible '@' is echoed: never a password.
+            raise FormatError(f"{option} {value.split('@')[-1]!r}: expected NAME={what}")
+        if name in out:
+            raise FormatError(f"{option}: chain {name} given twice")
+        out[name] = rest
+    return out
+
+
+def read_cookie(path: Path, chain: str) -> str:
+    """Read ``user:password`` from a credentials file that only its owner (and group) can read.
+
+    Raises:
+        FormatError: missing, not a regular file, readable or writable by others, not one
+            ``user:password`` line. The message never contains the file's content.
+    """
+    where = f"--rpc-cookie {chain}={path}"
+    try:
+        info = path.stat()
+    except OSError as e:
+        raise FormatError(f"{where}: cannot be read: {e.strerror}") from e
+    if not stat.S_ISREG(info.st_mode):
+        raise FormatError(f"{where}: not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        # A password file that every local user can read is no secret: refuse it rather
+        # than use it (ssh refuses a world-readable private key for the same reason).
+        raise FormatError(f"{where}: mode {mode:04o} lets other users read or write it; "
+                          f"run `chmod 600 {path}`")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_COOKIE_BYTES + 1)
+    except OSError as e:
+        raise FormatError(f"{where}: cannot be read: {e.strerror}") from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{where}: not UTF-8 text") from e
+    lines = text.splitlines()
+    if len(data) > MAX_COOKIE_BYTES or len(lines) != 1 or ":" not in lines[0]:
+        raise FormatError(f"{where}: expected one line user:password (as Bitcoin Core's "
+                          ".cookie), found something else")
+    return lines[0]
+
+
+def parse_endpoints(
+    rpc: tuple[str, ...], cookies: tuple[str, ...], environ: Mapping[str, str]
+) -> dict[str, Endpoint]:
+    """Build one endpoint per ``--rpc NAME=URL``, with credentials from env or a file.
+
+    Raises:
+        FormatError: an option is malformed, a URL carries a user or password (refused
+            without echoing them), credentials are given twice for a chain, a cookie
+            names a chain without ``--rpc``, or a cookie file is unusable.
+    """
+    urls = _pairs(rpc, "--rpc", "URL")
+    paths = _pairs(cookies, "--rpc-cookie", "PATH")
+    endpoints: dict[str, Endpoint] = {}
+    for name, url in urls.items():
+        try:
+            parts = urllib.parse.urlsplit(url)
+            has_userinfo = parts.username is not None or parts.password is not None
+            _ = parts.port  # raises on a port that is not a number
+        except ValueError as e:
+            raise FormatError(f"--rpc {name}={redact(url)}: not a URL: {e}") from e
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FormatError(f"--rpc {name}={redact(url)}: expected an http(s) URL")
+        if has_userinfo or "@" in parts.netloc:
+            raise FormatError(
+                f"--rpc {name}={redact(url)}: the URL carries a user name or password, and "
+                "credentials are refused on the command line (ps, shell history and logs "
+                f"show it): set {auth_env_name(name)}=user:password in the environment, or "
+                f"use --rpc-cookie {name}=PATH (a file only you can read)")
+        from_env = environ.get(auth_env_name(name))
+        auth = None
+        if name in paths:
+            if from_env is not None:
+                raise FormatError(f"chain {name}: credentials both in {auth_env_name(name)} "
+                                  "and --rpc-cookie; give one")
+            auth = read_cookie(Path(paths[name]), name)
+        elif from_env is not None:
+            if ":" not in from_env:
+                raise FormatError(f"{auth_env_name(name)}: expected user:password")
+            auth = from_env
+        endpoints[name] = Endpoint(name, url, auth)
+    extra = sorted(set(paths) - set(urls))
+    if extra:
+        raise FormatError(f"--rpc-cookie {extra[0]}=...: no --rpc {extra[0]}=URL given")
+    return endpoints
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment (a seam, so tests and callers can pass their own)."""
+    return os.environ
