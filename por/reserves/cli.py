@@ -16,6 +16,7 @@ import click
 
 from por.errors import FormatError, InputError, PorError, VerificationError
 from por.reserves.round import (
+    DEFAULT_MAX_BLOCKS,
     import_signatures,
     load_draft,
     load_reported,
@@ -163,14 +164,27 @@ def import_cmd(directory: Path, signatures: Path) -> None:
 @click.option("--reported", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV chain,address,asset,amount: balances NOT read from a node.")
 @click.option("--timeout", default=15.0, show_default=True)
+@click.option("--max-blocks", default=DEFAULT_MAX_BLOCKS, show_default=True,
+              type=click.IntRange(min=0),
+              help="Bitcoin family: at most this many blocks after the snapshot are walked to "
+                   "turn the current UTXO set into the one at the snapshot.")
 @_handle
 def balances_cmd(directory: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
-                 reported: Path | None, timeout: float) -> None:
-    """Read every wallet's balances at its chain's snapshot block."""
+                 reported: Path | None, timeout: float, max_blocks: int) -> None:
+    """Read every wallet's balances at its chain's snapshot block.
+
+    Bitcoin family: the node's UTXO set is corrected back to the snapshot height (outputs
+    spent since are added back, outputs mined since left out); past the snapshot this needs
+    the node's transaction index (-txindex=1).
+    """
     draft = load_draft(directory)
     readers = make_readers(draft.chains, rpc, timeout, rpc_cookie)
-    draft = read_balances(draft, readers, load_reported(reported) if reported else None)
+    log: list[str] = []
+    draft = read_balances(draft, readers, load_reported(reported) if reported else None,
+                          max_blocks, log)
     save_draft(directory, draft)
+    for line in log:
+        click.echo(line)
     for asset, total in zip(draft.assets, draft.totals, strict=True):
         click.echo(f"{asset.symbol}: {total} base units")
 

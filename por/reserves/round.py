@@ -51,6 +51,7 @@ from verifier.reserves.verify import Reader
 DRAFT_FILE = "draft.json"
 CHALLENGES_DIR = "challenges"
 CSV_COLUMNS = ("chain", "address", "custody", "assets", "script")
+DEFAULT_MAX_BLOCKS = 1000  # blocks walked from the snapshot to the tip (spec §11.5)
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -345,12 +346,14 @@ def _replace_wallets(draft: ReservesFile, wallets: tuple[Wallet, ...]) -> Reserv
 
 
 def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
-                  reported: Mapping[tuple[str, str, str], int] | None = None) -> ReservesFile:
+                  reported: Mapping[tuple[str, str, str], int] | None = None,
+                  max_blocks: int = DEFAULT_MAX_BLOCKS,
+                  log: list[str] | None = None) -> ReservesFile:
     """Read every wallet's balances at its chain's snapshot; ``reported`` fills the rest.
 
-    Bitcoin family: ``scantxoutset`` on the node's current UTXO set; outputs mined after the
-    snapshot height are left out, and each counted output is recorded (outpoint, amount,
-    height). The node's block at the snapshot height must still be the recorded one.
+    Bitcoin family: the UTXO set *at the snapshot height* (see :func:`bitcoin_utxos_at`),
+    each counted output recorded (outpoint, amount, height). The node's block at the
+    snapshot height must still be the recorded one.
 
     Raises:
         NodeError: a node failed (naming the node and the call).
@@ -358,6 +361,15 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
     """
     reported = reported or {}
     checked: set[str] = set()
+    at_snapshot: dict[str, dict[str, tuple[Utxo, ...]]] = {}
+    for btc_chain in draft.chains:
+        btc = readers.get(btc_chain.name)
+        if btc_chain.kind == "bitcoin" and isinstance(btc, RpcBitcoinReader):
+            addresses = [w.address for w in draft.wallets if w.chain == btc_chain.name and any(
+                (w.chain, w.address.lower(), s) not in reported for s in w.assets)]
+            if addresses:
+                at_snapshot[btc_chain.name] = bitcoin_utxos_at(btc_chain, btc, addresses,
+                                                               max_blocks, log)
     wallets = []
     for wallet in draft.wallets:
         chain = draft.chain(wallet.chain)
@@ -378,6 +390,10 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
             if reader is None:
                 raise InputError(f"{wallet.chain} {wallet.address} {symbol}: no node (--rpc "
                                  f"{wallet.chain}=URL) and no reported balance")
+            if chain.name in at_snapshot:
+                utxos = at_snapshot[chain.name][wallet.address]
+                balances.append(Balance(symbol, sum(u.amount for u in utxos), SOURCE_NODE, utxos))
+                continue
             balances.append(_read_one(chain, reader, wallet.address, symbol))
         wallets.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
                               wallet.message, wallet.signed_message, wallet.signature,
@@ -402,21 +418,83 @@ def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balanc
                   else token_balance(evm, token, address, chain.height))
         return Balance(symbol, amount, SOURCE_NODE)
     if chain.kind == "bitcoin":
-        if not isinstance(reader, RpcBitcoinReader):
-            raise InputError(f"chain {chain.name}: UTXOs are read with Bitcoin Core RPC")
-        height, _best, found = reader.scan(address)
-        if height < chain.height:
-            raise NodeError(f"{reader.client.name}: at height {height}, behind the snapshot "
-                            f"height {chain.height}")
-        utxos = tuple(Utxo(txid, vout, amount, h) for txid, vout, amount, h in found
-                      if h <= chain.height)
-        return Balance(symbol, sum(u.amount for u in utxos), SOURCE_NODE, utxos)
+        raise InputError(f"chain {chain.name}: UTXOs are read with Bitcoin Core RPC")
     if token is not None:
         raise InputError(f"{chain.name} {symbol}: Solana token balances are not read yet; "
                          "report them (--reported)")
     solana: SolanaReader = reader  # type: ignore[assignment]
     _slot, amount = solana.balance(address)
     return Balance(symbol, amount, SOURCE_NODE)
+
+
+def bitcoin_utxos_at(chain: Chain, reader: RpcBitcoinReader, addresses: list[str],
+                     max_blocks: int = DEFAULT_MAX_BLOCKS,
+                     log: list[str] | None = None) -> dict[str, tuple[Utxo, ...]]:
+    """Every output paying each of ``addresses`` that was unspent at the snapshot height.
+
+    ``scantxoutset`` reads the node's *current* UTXO set (at the scan's height H), so it is
+    corrected by walking the blocks snapshot+1..H (``getblock`` verbosity 2): outputs mined
+    after the snapshot are left out, and outputs mined at or below it and spent in those
+    blocks are added back (found with the node's transaction index, ``-txindex=1``). At
+    most ``max_blocks`` blocks are walked. ``log`` receives one line on what was corrected.
+
+    Raises:
+        NodeError: a node failed, has no transaction index when one is needed, is behind
+            the snapshot, or reorganised during the read.
+        InputError: the node is more than ``max_blocks`` blocks past the snapshot.
+    """
+    assert chain.height is not None
+    snapshot = chain.height
+    wanted = {normalize_address(chain, a): a for a in addresses}
+    scans: dict[str, tuple[int, str, list[Utxo]]] = {}
+    for address in addresses:
+        height, best, found = reader.scan(address)
+        if height < snapshot:
+            raise NodeError(f"{reader.client.name}: at height {height}, behind the snapshot "
+                            f"height {snapshot}")
+        scans[address] = (height, best, [Utxo(t, v, a, h) for t, v, a, h in found])
+    top = max(h for h, _, _ in scans.values())
+    if top - snapshot > max_blocks:
+        raise InputError(f"chain {chain.name}: the node is {top - snapshot} blocks past the "
+                         f"snapshot height {snapshot}; reading balances at the snapshot walks "
+                         f"each of them (--max-blocks {max_blocks}): re-run init or raise it")
+    hashes = {snapshot: str(chain.block_hash)}
+    created_after: set[str] = set()
+    spends: list[tuple[str, int, int]] = []  # (txid, vout, height of the spending block)
+    for height in range(snapshot + 1, top + 1):
+        block = reader.block_spends(height)
+        hashes[height] = block.block_hash
+        created_after |= block.txids
+        spends.extend((txid, vout, height) for txid, vout, _ in block.spends)
+    for height, best, _ in scans.values():
+        if hashes[height] != best:
+            raise NodeError(f"{reader.client.name}: the chain reorganised while reading "
+                            f"(block {height} was {best}, is now {hashes[height]}); run again")
+    # Outputs spent after the snapshot that were mined at or below it, by address.
+    spent_after: dict[str, list[tuple[Utxo, int]]] = {a: [] for a in addresses}
+    for txid, vout, spent_at in spends:
+        if txid in created_after:
+            continue  # mined after the snapshot: never part of it
+        amount, owner, mined = reader.locate_output(txid, vout)
+        try:
+            key = normalize_address(chain, owner) if owner else None
+        except FormatError:
+            key = None
+        if key in wanted and mined <= snapshot:
+            spent_after[wanted[key]].append((Utxo(txid, vout, amount, mined), spent_at))
+    out: dict[str, tuple[Utxo, ...]] = {}
+    added = left_out = 0
+    for address, (height, _, current) in scans.items():
+        counted = [u for u in current if u.height <= snapshot]
+        left_out += len(current) - len(counted)
+        back = [u for u, spent_at in spent_after[address] if spent_at <= height]
+        added += len(back)
+        out[address] = tuple(sorted(counted + back, key=lambda u: (u.height, u.txid, u.vout)))
+    if log is not None:
+        log.append(f"{chain.name}: UTXO set at height {snapshot} from the set at {top} "
+                   f"({top - snapshot} blocks walked): {added} output(s) spent since added "
+                   f"back, {left_out} mined since left out")
+    return out
 
 
 def load_reported(path: Path) -> dict[tuple[str, str, str], int]:

@@ -12,6 +12,7 @@ after the snapshot.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ def ltc_round(litecoind: Node, tmp_path_factory: pytest.TempPathFactory) -> dict
     # The node's wallet owns these addresses: lock each funded output at once, so that the
     # next payment does not spend it as an input.
     node.call("importaddress", multisig["address"], "", False)
+    # An output to a wallet that is spent *before* the snapshot: it must never count.
+    early = node.call("sendtoaddress", legacy, "0.7")
+    node.call("generatetoaddress", 1, miner)
+    early_vout = next(o["n"] for o in node.call("getrawtransaction", early, True)["vout"]
+                      if o["scriptPubKey"]["addresses"] == [legacy])
+    early_height = node.call("getblockcount")
+    raw = node.call("createrawtransaction", [{"txid": early, "vout": early_vout}],
+                    {miner: "0.69"})
+    node.call("sendrawtransaction", node.call("signrawtransactionwithwallet", raw)["hex"])
+    node.call("generatetoaddress", 1, miner)
     tracked = [legacy, segwit, multisig["address"], spender]
     for address, amount in ((legacy, "1.5"), (segwit, "2.25"), (segwit, "0.00012345"),
                             (multisig["address"], "3"), (spender, "0.5")):
@@ -129,6 +140,8 @@ def ltc_round(litecoind: Node, tmp_path_factory: pytest.TempPathFactory) -> dict
     node.call("generatetoaddress", 3, miner)
     return {"reserves": clean, "full": full, "root": root, "url": url, "env": env, "tmp": tmp,
             "work": work, "password": str(node.auth).split(":", 1)[1],
+            "early": {"txid": early, "vout": early_vout, "amount": "70000000",
+                      "height": early_height},
             "legacy": legacy, "segwit": segwit, "multisig": multisig["address"]}
 
 
@@ -155,11 +168,65 @@ def test_verifier_rechecks_every_utxo_after_the_chain_moved_on(ltc_round: dict[s
     assert report["findings"] == []
 
 
-def test_utxo_spent_after_the_snapshot_is_not_confirmed(ltc_round: dict[str, Any]) -> None:
+def test_utxo_spent_after_the_snapshot_still_counts(ltc_round: dict[str, Any]) -> None:
+    """Bitcoin Core keeps no past UTXO set: the verifier reads the blocks after the snapshot
+    and finds the spend above the snapshot height, so the output was unspent at it."""
     code, report = _verify(ltc_round, ltc_round["full"])
+    assert code == 0, report["findings"]
+    assert report["assets"][0]["confirmed"] == str(725_012_345)
+    snapshot = json.loads(ltc_round["full"].read_text())["chains"][0]["height"]
+    assert report["block_scans"] == [{"chain": "litecoin", "first": snapshot + 1,
+                                      "last": snapshot + 3, "spent": 1, "found": 1,
+                                      "skipped": None}]
+    [caveat] = report["caveats"]
+    assert (caveat["code"], caveat["wallet"]) == ("spent-after-snapshot", 3)
+    assert f"spent at height {snapshot + 1} by " in caveat["message"]
+
+
+def test_block_scan_beyond_the_bound_leaves_the_spent_output_unconfirmed(
+    ltc_round: dict[str, Any],
+) -> None:
+    result = por_verify("reserves", str(ltc_round["full"]), "--rpc",
+                        f"litecoin={ltc_round['url']}", "--max-scan-blocks", "2",
+                        env=ltc_round["env"])
+    assert result.exit_code == 1
+    assert "[not-confirmed] wallet 3" in result.output
+    assert "3 blocks past the snapshot, more than the 2 this verifier reads" in result.output
+    assert "LTC: claimed 7.25012345, confirmed 6.75012345" in result.output
+
+
+def test_utxo_spent_before_the_snapshot_does_not_count(ltc_round: dict[str, Any]) -> None:
+    def add_spent(data: dict[str, Any]) -> None:
+        balance = data["wallets"][0]["balances"][0]
+        balance["utxos"].append(ltc_round["early"])
+        balance["amount"] = str(int(balance["amount"]) + 70_000_000)
+        data["totals"] = [str(int(data["totals"][0]) + 70_000_000)]
+
+    code, report = _verify(ltc_round, _mutated(ltc_round, "spent-before-snapshot", add_spent))
     assert code == 1
-    assert [(f["code"], f["wallet"]) for f in report["findings"]] == [("utxo-spent", 3)]
-    assert report["assets"][0]["confirmed"] == str(675_012_345)
+    assert [(f["code"], f["wallet"]) for f in report["findings"]] == [("utxo-spent", 0)]
+    assert "spent at or before the snapshot height" in report["findings"][0]["message"]
+
+
+def test_exchange_reads_the_utxo_set_at_the_snapshot_after_the_chain_moved(
+    ltc_round: dict[str, Any],
+) -> None:
+    """Read again three blocks later: the spender's coins (spent after the snapshot) still
+    count, the 4 LTC paid to a wallet after it do not; every counted UTXO is the same."""
+    work = ltc_round["tmp"] / "work-later"
+    shutil.copytree(ltc_round["work"], work)
+    result = por("reserves", "read-balances", str(work), "--rpc",
+                 f"litecoin={ltc_round['url']}", env=ltc_round["env"])
+    assert result.exit_code == 0, result.output
+    assert "(3 blocks walked): 1 output(s) spent since added back, 1 mined since left out" \
+        in result.output
+    later = ltc_round["tmp"] / "reserves-later.json"
+    assert por("reserves", "write", str(work), "--out", str(later)).exit_code == 0
+    assert json.loads(later.read_text()) == json.loads(ltc_round["full"].read_text())
+    result = por("reserves", "read-balances", str(work), "--rpc",
+                 f"litecoin={ltc_round['url']}", "--max-blocks", "2", env=ltc_round["env"])
+    assert result.exit_code == 2
+    assert "3 blocks past the snapshot height" in result.output
 
 
 def _mutated(ltc_round: dict[str, Any], name: str, change: Any) -> Path:

@@ -125,7 +125,8 @@ def start_litecoind(tmp: Path) -> Node:
     port, p2p = free_port(), free_port()
     user, password = "test", secrets.token_hex(16)  # per-run, never in argv or a log
     (datadir / "litecoin.conf").write_text(
-        f"regtest=1\nserver=1\nlisten=0\ndnsseed=0\nfallbackfee=0.0001\n"
+        # txindex: por reserves reads balances at a past snapshot height with it (§11.5).
+        f"regtest=1\nserver=1\nlisten=0\ndnsseed=0\nfallbackfee=0.0001\ntxindex=1\n"
         f"[regtest]\nrpcuser={user}\nrpcpassword={password}\nrpcbind=127.0.0.1\n"
         f"rpcallowip=127.0.0.1\nrpcport={port}\nport={p2p}\n"
     )

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
@@ -229,6 +230,29 @@ class BitcoinReader(Protocol):
     def is_unspent(self, txid: str, vout: int) -> bool:
         """Whether ``txid:vout`` is in the node's current UTXO set."""
 
+    def tip(self) -> tuple[int, str]:
+        """(height, hash) of the node's best block."""
+
+    def block_spends(self, height: int) -> BlockSpends:
+        """The transactions of the main-chain block at ``height`` and the outputs they spend."""
+
+
+@dataclass(frozen=True)
+class BlockSpends:
+    """What one Bitcoin-family block creates and spends (from ``getblock`` verbosity 2).
+
+    Attributes:
+        height: The block's height.
+        block_hash: Its hash (64 lowercase hex).
+        txids: Every transaction in the block (their outputs are created here).
+        spends: ``(spent txid, spent vout, spending txid)`` for every non-coinbase input.
+    """
+
+    height: int
+    block_hash: str
+    txids: frozenset[str]
+    spends: tuple[tuple[str, int, str], ...]
+
 
 class SolanaReader(Protocol):
     """What the verifier reads from a Solana node."""
@@ -364,6 +388,9 @@ class RpcBitcoinReader:
         """
         where = f"{self.client.name}, getrawtransaction({txid}, {block_hash})"
         tx = self.client.call("getrawtransaction", [txid, True, block_hash])
+        return self._output(tx, vout, where)
+
+    def _output(self, tx: Any, vout: int, where: str) -> tuple[int, str | None]:
         outputs = tx.get("vout") if isinstance(tx, dict) else None
         if not isinstance(outputs, list) or not 0 <= vout < len(outputs):
             raise NodeError(f"{where}: no output {vout}")
@@ -377,6 +404,68 @@ class RpcBitcoinReader:
             address = addresses[0] if len(addresses) == 1 else None
         amount = coins_to_base_units(out.get("value"), self.decimals, f"{where} value")
         return amount, address if isinstance(address, str) else None
+
+    def block_spends(self, height: int) -> BlockSpends:
+        """See :class:`BitcoinReader` (``getblockhash``, then ``getblock`` verbosity 2).
+
+        Raises:
+            NodeError: unreachable, garbage, or no block at that height.
+        """
+        block_hash = self.block_hash(height)
+        where = f"{self.client.name}, getblock({block_hash}, 2) at height {height}"
+        block = self.client.call("getblock", [block_hash, 2])
+        if not isinstance(block, dict) or block.get("height") != height:
+            raise NodeError(f"{where}: expected the block at height {height}")
+        txs = block.get("tx")
+        if not isinstance(txs, list) or not txs:
+            raise NodeError(f"{where}: expected a non-empty list of transactions")
+        txids = set()
+        spends = []
+        for i, tx in enumerate(txs):
+            if not isinstance(tx, dict) or not isinstance(tx.get("vin"), list):
+                raise NodeError(f"{where}: transaction {i} is not a decoded transaction")
+            txid = parse_block_hash(tx.get("txid"), f"{where} tx {i} txid")
+            txids.add(txid)
+            for j, tx_in in enumerate(tx["vin"]):
+                if not isinstance(tx_in, dict):
+                    raise NodeError(f"{where}: tx {txid} input {j} is not an object")
+                if "coinbase" in tx_in:
+                    continue
+                prev = parse_block_hash(tx_in.get("txid"), f"{where} tx {txid} input {j}")
+                prev_vout = tx_in.get("vout")
+                if isinstance(prev_vout, bool) or not isinstance(prev_vout, int) or prev_vout < 0:
+                    raise NodeError(f"{where}: tx {txid} input {j} has no output index")
+                spends.append((prev, prev_vout, txid))
+        return BlockSpends(height, block_hash, frozenset(txids), tuple(spends))
+
+    def locate_output(self, txid: str, vout: int) -> tuple[int, str | None, int]:
+        """Amount, address and block height of output ``txid:vout``, wherever it was mined.
+
+        Needs the node's transaction index (``-txindex=1``): the exchange side uses it to
+        find the outputs its wallets spent after the snapshot (spec §11.5).
+
+        Raises:
+            NodeError: unreachable, garbage, no transaction index, or not in a main-chain
+                block.
+        """
+        where = f"{self.client.name}, getrawtransaction({txid})"
+        try:
+            tx = self.client.call("getrawtransaction", [txid, True])
+        except NodeAnswerError as e:
+            raise NodeError(f"{where}: the node cannot find the transaction; reading balances "
+                            "at a past height needs its transaction index (-txindex=1): "
+                            f"{e}") from e
+        block_hash = parse_block_hash(tx.get("blockhash") if isinstance(tx, dict) else None,
+                                      f"{where} blockhash")
+        amount, address = self._output(tx, vout, where)
+        header = self.client.call("getblockheader", [block_hash, True])
+        where = f"{self.client.name}, getblockheader({block_hash})"
+        if not isinstance(header, dict) or not isinstance(header.get("height"), int):
+            raise NodeError(f"{where}: no height in the answer")
+        confirmations = header.get("confirmations")
+        if not isinstance(confirmations, int) or confirmations < 1:
+            raise NodeError(f"{where}: the block is not on the main chain")
+        return amount, address, header["height"]
 
     def is_unspent(self, txid: str, vout: int) -> bool:
         """See :class:`BitcoinReader`.

@@ -17,7 +17,12 @@ from verifier.reserves.chains import (
 )
 from verifier.reserves.endpoints import Endpoint, environment, parse_endpoints
 from verifier.reserves.model import Chain, ReservesFile
-from verifier.reserves.verify import Reader, ReservesReport, verify_reserves
+from verifier.reserves.verify import (
+    DEFAULT_MAX_SCAN_BLOCKS,
+    Reader,
+    ReservesReport,
+    verify_reserves,
+)
 
 
 def reader_for(chain: Chain, endpoint: Endpoint, timeout: float) -> Reader:
@@ -66,6 +71,8 @@ def _print_report(report: ReservesReport) -> None:
         if a.past_control_only:
             click.echo(f"           {format_units(a.past_control_only, a.decimals)} in wallets "
                        "whose static signature proves control at some past time only")
+    for scan in report.scans:
+        click.echo(f"  blocks: {scan}")
     for caveat in report.caveats:
         click.echo(f"  note: {caveat}")
     for finding in report.findings:
@@ -84,10 +91,14 @@ def _print_report(report: ReservesReport) -> None:
 @click.option("--summary", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The round's published root.json: round and root hash must match.")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds per node call.")
+@click.option("--max-scan-blocks", default=DEFAULT_MAX_SCAN_BLOCKS, show_default=True,
+              type=click.IntRange(min=0),
+              help="At most this many Bitcoin-family blocks after a snapshot are read to see "
+                   "when a recorded output spent since was spent.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def reserves_cmd(
     reserves_file: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
-    summary: Path | None, timeout: float, as_json: bool,
+    summary: Path | None, timeout: float, max_scan_blocks: int, as_json: bool,
 ) -> None:
     """Check every signature and re-read every balance of RESERVES_FILE at its snapshot.
 
@@ -107,7 +118,7 @@ def reserves_cmd(
                     f"{root.round_id} root {root.root_hash.hex()}")
         endpoints = parse_endpoints(rpc, rpc_cookie, environment())
         readers = build_readers(reserves, endpoints, timeout)
-        return verify_reserves(reserves, readers)
+        return verify_reserves(reserves, readers, max_scan_blocks)
 
     report: ReservesReport = run_check(as_json, check)
     if as_json:

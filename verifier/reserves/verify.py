@@ -99,6 +99,30 @@ class AssetLine:
     past_control_only: int = 0
 
 
+@dataclass(frozen=True)
+class BlockScan:
+    """Blocks after a Bitcoin-family snapshot read to see when recorded outputs were spent.
+
+    ``first``..``last`` inclusive; ``spent`` outputs were looked for, ``found`` of them were
+    spent in those blocks (so were unspent at the snapshot). ``skipped`` says why no block
+    was read (more blocks than the verifier's bound), else ``None``.
+    """
+
+    chain: str
+    first: int
+    last: int
+    spent: int
+    found: int
+    skipped: str | None = None
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"{self.chain}: {self.spent} output(s) spent since the snapshot: {self.skipped}"
+        return (f"{self.chain}: read blocks {self.first}..{self.last} "
+                f"({self.last - self.first + 1} blocks) for {self.spent} output(s) spent since "
+                f"the snapshot; {self.found} were spent after it")
+
+
 @dataclass
 class ReservesReport:
     """Everything found while verifying a reserves file; one method raises on failure."""
@@ -110,6 +134,7 @@ class ReservesReport:
     findings: list[Finding] = field(default_factory=list)
     caveats: list[Finding] = field(default_factory=list)
     wallets_checked: int = 0
+    scans: list[BlockScan] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -165,6 +190,11 @@ class ReservesReport:
             ],
             "findings": [finding(f) for f in self.findings],
             "caveats": [finding(f) for f in self.caveats],
+            "block_scans": [
+                {"chain": b.chain, "first": b.first, "last": b.last, "spent": b.spent,
+                 "found": b.found, "skipped": b.skipped}
+                for b in self.scans
+            ],
         }
 
 
@@ -183,9 +213,13 @@ def _stale_reason(signed: str, expected: str) -> str:
 
 
 class _Verifier:
-    def __init__(self, reserves: ReservesFile, readers: Mapping[str, Reader]) -> None:
+    def __init__(self, reserves: ReservesFile, readers: Mapping[str, Reader],
+                 max_scan_blocks: int) -> None:
         self.file = reserves
         self.readers = readers
+        self.max_scan_blocks = max_scan_blocks
+        # (chain, txid, vout) -> how the node sees a recorded output now; see spent_since().
+        self.spent: dict[tuple[str, str, int], tuple[str, int, str]] = {}
         self.report = ReservesReport(
             exchange=reserves.exchange,
             round_id=reserves.round_id,
@@ -206,6 +240,9 @@ class _Verifier:
         for line, total in zip(self.report.assets, self.file.totals, strict=True):
             line.claimed = total
         self.check_chains()
+        for chain in self.file.chains:
+            if chain.kind == "bitcoin" and chain.name not in self.bad_chains:
+                self.spent_since(chain)
         seen: dict[tuple[str, str], int] = {}
         seen_utxos: dict[tuple[str, str, int], int] = {}
         for index, wallet in enumerate(self.file.wallets):
@@ -234,6 +271,49 @@ class _Verifier:
                 self.fail("block-hash-mismatch",
                           f"chain {chain.name}: the file names block {chain.block_hash} at "
                           f"height {chain.height}, the node has {found} (another chain or fork)")
+
+    def spent_since(self, chain: Chain) -> None:
+        """Find when each recorded output that is spent *now* was spent (spec §11.4).
+
+        Bitcoin Core keeps no past UTXO set. An output mined at or below the snapshot is
+        unspent at the snapshot iff it is unspent now or its spending transaction is in a
+        main-chain block above the snapshot height; so the blocks after the snapshot are read
+        (``getblock`` verbosity 2, no index needed), at most ``max_scan_blocks`` of them.
+        The tip is read *after* the ``gettxout`` answers, so a spend they saw is in a block
+        at or below it.
+        """
+        reader: BitcoinReader = self.readers[chain.name]  # type: ignore[assignment]
+        assert chain.height is not None
+        wanted: set[tuple[str, int]] = set()
+        for wallet in self.file.wallets:
+            if wallet.chain != chain.name:
+                continue
+            for balance in wallet.balances:
+                for utxo in balance.utxos or ():
+                    key = (utxo.txid, utxo.vout)
+                    if (utxo.height <= chain.height and key not in wanted
+                            and not reader.is_unspent(utxo.txid, utxo.vout)):
+                        wanted.add(key)
+        if not wanted:
+            return
+        tip = reader.tip()[0]
+        first, last = chain.height + 1, tip
+        if last - first + 1 > self.max_scan_blocks:
+            reason = (f"the node is {last - chain.height} blocks past the snapshot, more than "
+                      f"the {self.max_scan_blocks} this verifier reads (--max-scan-blocks)")
+            for txid, vout in wanted:
+                self.spent[chain.name, txid, vout] = ("unscanned", 0, reason)
+            self.report.scans.append(BlockScan(chain.name, first, last, len(wanted), 0, reason))
+            return
+        for txid, vout in wanted:
+            self.spent[chain.name, txid, vout] = ("before", 0, "")
+        found = 0
+        for height in range(first, last + 1):
+            for txid, vout, spender in reader.block_spends(height).spends:
+                if (txid, vout) in wanted:
+                    self.spent[chain.name, txid, vout] = ("after", height, spender)
+                    found += 1
+        self.report.scans.append(BlockScan(chain.name, first, last, len(wanted), found))
 
     def check_wallet(self, index: int, wallet: Wallet, seen: dict[tuple[str, str], int],
                      seen_utxos: dict[tuple[str, str, int], int]) -> None:
@@ -461,9 +541,21 @@ class _Verifier:
                           f"{address}, the node says {amount} to {owner}", index, wallet)
                 ok = False
                 continue
-            if not reader.is_unspent(utxo.txid, utxo.vout):
-                self.fail("utxo-spent", f"{outpoint} has been spent since; this node cannot "
-                          f"show it was unspent at height {chain.height}", index, wallet)
+            state, height, detail = self.spent.get(
+                (chain.name, utxo.txid, utxo.vout), ("unspent", 0, ""))
+            if state == "after":
+                self.report.caveats.append(Finding(
+                    "spent-after-snapshot", f"{outpoint} was spent at height {height} by "
+                    f"{detail}, after the snapshot height {chain.height}: it was unspent at "
+                    "the snapshot and counts", index, wallet.chain, wallet.address))
+            elif state == "before":
+                self.fail("utxo-spent", f"{outpoint} is spent, and no block after the snapshot "
+                          f"(heights {chain.height + 1} and up) spends it: it was spent at or "
+                          f"before the snapshot height {chain.height}", index, wallet)
+                ok = False
+            elif state == "unscanned":
+                self.fail("not-confirmed", f"{outpoint} is spent now and when is unknown: "
+                          f"{detail}", index, wallet)
                 ok = False
         return ok
 
@@ -475,8 +567,15 @@ def _base58_signature(value: str) -> bytes:
     return bytes(base58.b58decode(value))
 
 
-def verify_reserves(reserves: ReservesFile, readers: Mapping[str, Reader]) -> ReservesReport:
+DEFAULT_MAX_SCAN_BLOCKS = 2016  # two weeks of Bitcoin blocks (3.5 days of Litecoin's)
+
+
+def verify_reserves(reserves: ReservesFile, readers: Mapping[str, Reader],
+                    max_scan_blocks: int = DEFAULT_MAX_SCAN_BLOCKS) -> ReservesReport:
     """Check every wallet of ``reserves`` against the nodes in ``readers`` (by chain name).
+
+    ``max_scan_blocks`` bounds the Bitcoin-family blocks read after a snapshot to see when
+    recorded outputs that are spent now were spent.
 
     Returns:
         The report; call :meth:`ReservesReport.raise_for_failures` for the verdict.
@@ -485,4 +584,4 @@ def verify_reserves(reserves: ReservesFile, readers: Mapping[str, Reader]) -> Re
         NodeError: a node could not be reached or answered garbage (naming node and call).
         FormatError: the file cannot be checked at all (a chain without a snapshot).
     """
-    return _Verifier(reserves, readers).run()
+    return _Verifier(reserves, readers, max_scan_blocks).run()
