@@ -419,11 +419,12 @@ def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balanc
         return Balance(symbol, amount, SOURCE_NODE)
     if chain.kind == "bitcoin":
         raise InputError(f"chain {chain.name}: UTXOs are read with Bitcoin Core RPC")
-    if token is not None:
-        raise InputError(f"{chain.name} {symbol}: Solana token balances are not read yet; "
-                         "report them (--reported)")
     solana: SolanaReader = reader  # type: ignore[assignment]
-    _slot, amount = solana.balance(address)
+    if token is None:
+        _slot, amount = solana.balance(address)
+    else:
+        # Current state, as the verifier will read it (Solana keeps no past balances).
+        _slot, amount, _decimals = solana.token_balance(address, token)
     return Balance(symbol, amount, SOURCE_NODE)
 
 

@@ -175,6 +175,22 @@ RECORDED = {
         "blockhash": "3Eq21vXNB5s86c62bVuUfTeaMif1N2kUqRPBmGRJhyTA",
         "parentSlot": 429, "previousBlockhash": "mfcyqEXB3DnHXki6KjjmZck6YjmZLvpAByy2fj4nh6B"},
         "id": 1},
+    # getTokenAccountsByOwner with {"mint"} and encoding jsonParsed (the docs' example;
+    # uiAmount is a JSON float there, and must never be what is summed).
+    "getTokenAccountsByOwner": {"jsonrpc": "2.0", "id": 1, "result": {
+        "context": {"apiVersion": "2.0.15", "slot": 341197933}, "value": [{
+            "pubkey": "BGocb4GEpbTFm8UFV2VsDSaBXHELPfAXrvd4vtt8QWrA",
+            "account": {
+                "data": {"program": "spl-token", "space": 165, "parsed": {"type": "account",
+                    "info": {"isNative": False, "state": "initialized",
+                             "mint": "4KVSsAtsG8JByKfB2jYWgGwvVR9WcBSUfsqpTSL9c3Jr",
+                             "owner": "A1TMhSGzQxMr1TboBKtgixKz1sS6REASMxPo1qsyTSJd",
+                             "tokenAmount": {"amount": "420000000000000", "decimals": 6,
+                                             "uiAmount": 420000000.0,
+                                             "uiAmountString": "420000000"}}}},
+                "executable": False, "lamports": 2039280,
+                "owner": "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+                "rentEpoch": 18446744073709551615, "space": 165}}]}},
 }
 
 
@@ -317,3 +333,78 @@ def test_endpoint_credentials_come_from_env_or_a_private_file(tmp_path: Path) ->
         assert "hunter2" not in str(err.value)
     with pytest.raises(FormatError, match="not a URL"):
         parse_endpoints(("bitcoin=http://h:notaport",), (), {})
+
+
+
+# --- Solana SPL token accounts: HTTP level, recorded responses (no validator here) -------
+
+def test_solana_token_accounts_against_recorded_responses(replay: tuple[str, Any]) -> None:
+    """getTokenAccountsByOwner as the Solana docs record it, served over real HTTP: the
+    exact ``amount`` string is summed (not the float uiAmount); another mint is refused."""
+    url, handler = replay
+    reader = RpcSolanaReader(JsonRpcClient(url, name="solana"))
+    owner = "A1TMhSGzQxMr1TboBKtgixKz1sS6REASMxPo1qsyTSJd"
+    mint = "4KVSsAtsG8JByKfB2jYWgGwvVR9WcBSUfsqpTSL9c3Jr"
+    assert reader.token_balance(owner, mint) == (341197933, 420_000_000_000_000, 6)
+    other = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
+    with pytest.raises(NodeError, match=f"mint {mint} owner {owner}, asked for mint {other}"):
+        reader.token_balance(owner, other)
+    handler.answers["getTokenAccountsByOwner"] = {"jsonrpc": "2.0", "id": 1, "result": {
+        "context": {"slot": 5}, "value": [{"pubkey": "x", "account": {"data": "AAAA"}}]}}
+    with pytest.raises(NodeError, match="not a jsonParsed token account"):
+        reader.token_balance(owner, mint)
+
+
+def _token_account(owner: str, mint: str, amount: str, decimals: int) -> dict[str, Any]:
+    recorded = RECORDED["getTokenAccountsByOwner"]["result"]["value"][0]
+    info = {**recorded["account"]["data"]["parsed"]["info"], "owner": owner, "mint": mint,
+            "tokenAmount": {"amount": amount, "decimals": decimals}}
+    data = {**recorded["account"]["data"], "parsed": {"type": "account", "info": info}}
+    return {**recorded, "account": {**recorded["account"], "data": data}}
+
+
+def test_solana_token_balance_verified_and_reported_as_current_state(
+    replay: tuple[str, Any],
+) -> None:
+    """A wallet holding SOL and an SPL token (USDC's mint): both confirmed from the
+    (recorded-shape) answers, and the report says plainly they are current state."""
+    url, handler = replay
+    key = Ed25519PrivateKey.generate()
+    address = base58.b58encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+                               ).decode()
+    mint = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+    block = base58.b58decode("3Eq21vXNB5s86c62bVuUfTeaMif1N2kUqRPBmGRJhyTA").hex()
+    message = challenge_message("Example Exchange", "r1", ROOT,
+                                [ChainSnapshot("solana", 430, block)], "solana", address)
+    handler.answers["getBalance"] = {"jsonrpc": "2.0", "id": 1, "result": {
+        "context": {"slot": 431}, "value": 7}}
+    handler.answers["getTokenAccountsByOwner"] = {"jsonrpc": "2.0", "id": 1, "result": {
+        "context": {"slot": 431}, "value": [_token_account(address, mint, "1500000", 6),
+                                            _token_account(address, mint, "2", 6)]}}
+    data = {
+        "scheme": "por-reserves", "version": 1, "exchange": "Example Exchange", "round": "r1",
+        "liabilities_root": ROOT.hex(),
+        "assets": [{"symbol": "SOL", "decimals": 9}, {"symbol": "USDC", "decimals": 6}],
+        "chains": [{"name": "solana", "kind": "solana", "network": "mainnet", "height": 430,
+                    "block_hash": block, "assets": [{"symbol": "SOL", "token": None},
+                                                    {"symbol": "USDC", "token": mint}]}],
+        "static_message": None, "totals": ["7", "1500002"],
+        "wallets": [{"chain": "solana", "address": address, "custody": {"kind": "single"},
+                     "assets": ["SOL", "USDC"], "message": "round",
+                     "signed_message": message.decode(),
+                     "signature": {"scheme": "ed25519", "value": base58.b58encode(
+                         key.sign(message)).decode()},
+                     "balances": [{"asset": "SOL", "amount": "7", "source": "node"},
+                                  {"asset": "USDC", "amount": "1500002", "source": "node"}]}],
+    }
+    readers = {"solana": RpcSolanaReader(JsonRpcClient(url, name="solana"))}
+    report = verify_reserves(ReservesFile.from_json(json.dumps(data)), readers)
+    report.raise_for_failures()
+    assert [a.confirmed for a in report.assets] == [7, 1_500_002]
+    assert [c.code for c in report.caveats] == ["current-state", "current-state"]
+    assert "USDC (the token accounts of mint " + mint + ") is the CURRENT balance at slot " \
+        "431, not the balance at the snapshot slot 430" in str(report.caveats[1])
+    data["assets"][1]["decimals"] = 8
+    report = verify_reserves(ReservesFile.from_json(json.dumps(data)), readers)
+    assert [f.code for f in report.findings] == ["balance-mismatch"]
+    assert "has 6 decimals, the file's asset 8" in report.findings[0].message

@@ -33,6 +33,12 @@ EIP1271_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")  # isValidSignature(bytes
 _QUANTITY_RE = re.compile(r"0x(?:0|[1-9a-f][0-9a-f]*)")
 _DATA_RE = re.compile(r"0x(?:[0-9a-f]{2})*")
 _HASH_RE = re.compile(r"(0x)?([0-9a-f]{64})")
+_UINT_TEXT_RE = re.compile(r"0|[1-9][0-9]{0,38}")
+# Program ids of SPL Token and Token-2022, the owners of token accounts.
+SPL_TOKEN_PROGRAMS = frozenset({
+    "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+    "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb",
+})
 
 
 def _no_constant(name: str) -> Any:
@@ -262,6 +268,9 @@ class SolanaReader(Protocol):
 
     def balance(self, address: str) -> tuple[int, int]:
         """(context slot, lamports) of ``address`` now: Solana reads no past slot."""
+
+    def token_balance(self, owner: str, mint: str) -> tuple[int, int, int | None]:
+        """(context slot, base units, mint decimals) of ``owner``'s SPL ``mint`` now."""
 
 
 def _u256_word(data: bytes, where: str) -> int:
@@ -547,3 +556,55 @@ class RpcSolanaReader:
         if value < 0:
             raise NodeError(f"{where}: negative balance {value}")
         return slot, value
+
+    def token_balance(self, owner: str, mint: str) -> tuple[int, int, int | None]:
+        """Sum of every SPL token account of ``owner`` for ``mint`` (``getTokenAccountsByOwner``).
+
+        Reads current state (``finalized``), like ``getBalance``. Each account must be an
+        initialised SPL Token or Token-2022 account of that mint and owner; its ``amount``
+        (a decimal string of base units) is summed, never the float ``uiAmount``.
+
+        Returns:
+            (context slot, total in base units, the mint's decimals or None if no account).
+
+        Raises:
+            NodeError: unreachable, garbage, or an account of another mint or owner.
+        """
+        where = f"{self.client.name}, getTokenAccountsByOwner({owner}, mint {mint})"
+        answer = self.client.call("getTokenAccountsByOwner", [
+            owner, {"mint": mint}, {"encoding": "jsonParsed", "commitment": "finalized"}])
+        context = answer.get("context") if isinstance(answer, dict) else None
+        slot = context.get("slot") if isinstance(context, dict) else None
+        accounts = answer.get("value") if isinstance(answer, dict) else None
+        if not isinstance(slot, int) or not isinstance(accounts, list):
+            raise NodeError(f"{where}: expected {{context: {{slot}}, value: [accounts]}}")
+        total, decimals = 0, None
+        for i, item in enumerate(accounts):
+            at = f"{where}, account {i}"
+            try:
+                pubkey = item["pubkey"]
+                program_id = item["account"]["owner"]
+                data = item["account"]["data"]
+                info = data["parsed"]["info"]
+                amount_text = info["tokenAmount"]["amount"]
+                account_decimals = info["tokenAmount"]["decimals"]
+            except (KeyError, TypeError) as e:
+                raise NodeError(f"{at}: not a jsonParsed token account (missing {e})") from e
+            if program_id not in SPL_TOKEN_PROGRAMS or data.get("program") not in (
+                    "spl-token", "spl-token-2022"):
+                raise NodeError(f"{at} ({pubkey}): owned by {program_id}, not an SPL token "
+                                "program")
+            if info.get("mint") != mint or info.get("owner") != owner:
+                raise NodeError(f"{at} ({pubkey}): mint {info.get('mint')} owner "
+                                f"{info.get('owner')}, asked for mint {mint} owner {owner}")
+            if info.get("state") not in ("initialized", "frozen"):
+                raise NodeError(f"{at} ({pubkey}): state {info.get('state')!r}")
+            if not isinstance(amount_text, str) or not _UINT_TEXT_RE.fullmatch(amount_text):
+                raise NodeError(f"{at} ({pubkey}): amount {amount_text!r} is not a decimal "
+                                "string of base units")
+            if isinstance(account_decimals, bool) or not isinstance(account_decimals, int) or (
+                    decimals is not None and account_decimals != decimals):
+                raise NodeError(f"{at} ({pubkey}): decimals {account_decimals!r}")
+            decimals = account_decimals
+            total += int(amount_text)
+        return slot, total, decimals

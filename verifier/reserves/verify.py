@@ -480,15 +480,23 @@ class _Verifier:
             btc: BitcoinReader = reader  # type: ignore[assignment]
             return self.confirm_utxos(index, wallet, chain, address, balance, btc, seen_utxos)
         else:
-            if token is not None:
-                self.fail("not-confirmed", f"{balance.asset}: Solana token accounts are not "
-                          "read by this verifier yet", index, wallet)
-                return False
             sol: SolanaReader = reader  # type: ignore[assignment]
-            slot, found = sol.balance(address)
+            if token is None:
+                slot, found = sol.balance(address)
+                what = "getBalance"
+            else:
+                slot, found, decimals = sol.token_balance(address, token)
+                what = f"the token accounts of mint {token}"
+                expected = self.lines[balance.asset].decimals
+                if decimals is not None and decimals != expected:
+                    self.fail("balance-mismatch", f"{balance.asset}: mint {token} has "
+                              f"{decimals} decimals, the file's asset {expected}", index, wallet)
+                    return False
+            # Solana's JSON-RPC serves current state only: say so, in every report.
             self.report.caveats.append(Finding(
-                "current-state", f"{balance.asset} read at slot {slot}, not at the snapshot "
-                f"slot {chain.height}: Solana nodes serve no past balances",
+                "current-state", f"{balance.asset} ({what}) is the CURRENT balance at slot "
+                f"{slot}, not the balance at the snapshot slot {chain.height}: Solana nodes "
+                "serve no past account state, so this shows the funds are held now",
                 index, wallet.chain, wallet.address))
         if found != balance.amount:
             self.fail("balance-mismatch", f"{balance.asset}: the file says {balance.amount}, "
