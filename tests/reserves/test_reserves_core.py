@@ -168,7 +168,7 @@ def test_wallet_list_csv_refuses_a_malformed_address_with_its_line(tmp_path: Pat
 # --- Solana and RPC faults: a local HTTP server replaying recorded responses -------------
 
 # Recorded from the Solana JSON-RPC documentation's examples (getBalance, getBlock shapes).
-RECORDED = {
+RECORDED: dict[str, Any] = {
     "getBalance": {"jsonrpc": "2.0", "result": {"context": {"slot": 1}, "value": 0}, "id": 1},
     "getBlock": {"jsonrpc": "2.0", "result": {
         "blockHeight": 428, "blockTime": None,
