@@ -381,7 +381,7 @@ def test_solana_token_balance_verified_and_reported_as_current_state(
     handler.answers["getTokenAccountsByOwner"] = {"jsonrpc": "2.0", "id": 1, "result": {
         "context": {"slot": 431}, "value": [_token_account(address, mint, "1500000", 6),
                                             _token_account(address, mint, "2", 6)]}}
-    data = {
+    data: dict[str, Any] = {
         "scheme": "por-reserves", "version": 1, "exchange": "Example Exchange", "round": "r1",
         "liabilities_root": ROOT.hex(),
         "assets": [{"symbol": "SOL", "decimals": 9}, {"symbol": "USDC", "decimals": 6}],
