@@ -1,40 +1,50 @@
 """Build a round's Merkle-sum tree from a snapshot and write it to the tree file (spec §5-8).
 
-The pipeline: ingest (columnar, exact), commitments per user and per padding leaf (both
-cores), order leaves by commitment (the keyed permutation of spec §5), sums of every level
-(vectorised u128 as two uint64 limbs, overflow is an error), then the hashes of aligned
-subtrees in worker processes writing straight into the memory-mapped tree file, and the
-top levels and the root in this process. Every byte hashed comes from :mod:`verifier.mst`.
+One pipeline, in memory bounded by a setting whatever the number of users:
+
+1. ingest: the snapshot is read in batches (columnar, exact); each batch's rows are grouped
+   per user, the users' commitments are derived in worker processes (spec §4), and each
+   user's record is spilled to the bucket named by its commitment's leading bits;
+2. merge: each bucket is sorted by commitment and a user whose rows were spread over
+   batches becomes one leaf; a (user, asset) given twice is named by file and line;
+3. padding: the padding commitments (spec §5) go to the same buckets;
+4. hashing: the leaf positions are split into power-of-two aligned subtrees; each is built
+   from the buckets that cover it, leaves to its own root, straight into the tree file;
+   the levels above them and the root are built here.
+
+The buckets concatenated are the keyed leaf order, so a small snapshot is simply the
+one-bucket case. The same stages run on a dask.distributed cluster (:mod:`por.distributed`),
+with subtrees written as shards to shared storage and assembled here. Every byte hashed
+comes from :mod:`verifier.mst` (through :mod:`por.buckets`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import hmac
-import itertools
 import json
-import mmap
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 
+from por import buckets
+from por.buckets import Work, hmac_sha256_keyed, spill_dtype
 from por.errors import InputError, VerificationError
-from por.snapshot import Snapshot, read_snapshot
+from por.snapshot import describe_duplicate, estimate_rows, iter_batches, open_snapshot
 from verifier.artifacts import RootSummary
 from verifier.mst import (
     HASH_SIZE,
-    TAG_LEAF,
-    TAG_NODE,
-    TAG_PAD,
     TAG_SALT,
-    TAG_USER,
     Asset,
     check_round_id,
     encode_str,
@@ -43,12 +53,17 @@ from verifier.mst import (
 )
 from verifier.treefile import Layout
 
+__all__ = ["BuildResult", "Progress", "build_tree", "hmac_sha256_keyed", "padded_size",
+           "parse_memory"]
+
 TREE_FILE = "tree.bin"
 ROOT_FILE = "root.json"
 INFO_FILE = "build-info.json"
 SECRET_FILE = "round-secret.key"  # noqa: S105 - a file name, not a secret
-PARALLEL_MIN_LEAVES = 1 << 14
-CHUNK = 1 << 15
+PARALLEL_MIN_ROWS = 1 << 14  # below this, worker processes cost more than they save
+DEFAULT_MEMORY = 3 << 30  # --memory default: bytes the whole build may hold
+MAIN_RESERVE = 384 << 20  # this process while ingesting: batches in flight, Arrow, numpy
+WORK_DIR = ".build-work"
 
 
 class Progress(Protocol):
@@ -107,29 +122,212 @@ def padded_size(user_count: int, pad_to: int | None) -> int:
     return size
 
 
-# Worker state, inherited through fork: large arrays are never pickled to the workers.
-_SHARED: dict[str, Any] = {}
 
-_SHA256_BLOCK = 64
+def parse_memory(text: str) -> int:
+    """Bytes from a size such as ``3GB``, ``512MiB`` or ``2000000000``.
 
-
-def hmac_sha256_keyed(key: bytes, prefix: bytes) -> tuple[Any, Any]:
-    """HMAC-SHA256 (RFC 2104) with the key schedule done once: (inner, outer) hash states.
-
-    ``inner`` has absorbed ``key ^ ipad`` and ``prefix``; ``outer`` has absorbed
-    ``key ^ opad``. For a message ``m``: ``HMAC(key, prefix + m)`` is
-    ``outer.copy()`` updated with ``inner.copy()`` updated with ``m``, digested.
-    Why: ``hmac.digest`` sets up the key (two compressions and an OpenSSL context) on
-    every call, which was most of the cost of a commitment; copying a hash state is cheap.
-    The result is checked against ``hmac.digest`` before use (:func:`_check_hmac`).
+    Raises:
+        InputError: not a positive size.
     """
-    if len(key) > _SHA256_BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_SHA256_BLOCK, b"\x00")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(prefix)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    return inner, outer
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
+             "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+             "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}
+    raw = text.strip().lower()
+    number = raw.rstrip("abgikmt")
+    unit = raw[len(number):].strip()
+    if not number.isdigit() or unit not in units or int(number) == 0:
+        raise InputError(f"--memory {text!r}: expected a size such as 3GB, 512MB or 2000000000")
+    return int(number) * units[unit]
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once in this process: the one-worker case, with no second path."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn`` now; its result or exception is in the returned future."""
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, as a pool does
+            fut.set_exception(e)
+        return fut
+
+
+def _noop() -> None:
+    return None
+
+
+def local_executor(workers: int, rows: int) -> Executor:
+    """A process pool of ``workers`` (forked now, while this process is small and has no
+    threads), or the inline executor for one worker or a small snapshot."""
+    if workers <= 1 or rows < PARALLEL_MIN_ROWS:
+        return InlineExecutor()
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    for fut in [pool.submit(_noop) for _ in range(workers)]:
+        fut.result()
+    return pool
+
+
+@dataclass
+class Plan:
+    """How a build is cut: buckets, spill buffers, and where the work files go."""
+
+    work_url: str
+    bits: int
+    flush_bytes: int
+    workers: int
+    memory: int
+
+    @property
+    def bucket_count(self) -> int:
+        """Number of buckets (a power of two)."""
+        return 1 << self.bits
+
+
+def make_plan(work_url: str, est_rows: int, k: int, pad_to: int | None, workers: int,
+              memory: int) -> Plan:
+    """Choose the bucket count so that one bucket's work fits a worker's share of memory.
+
+    A bucket is worked on by one task at a time: its spilled records, their sorted copy,
+    the merged leaves and its padding, about four times its records. ``est_rows`` bounds
+    the users from above (a user has at least one row), so buckets err on the small side.
+    """
+    per_task = max(256 << 10, (memory - MAIN_RESERVE - memory // 8) // max(1, workers))
+    est_leaves = max(2 * est_rows, pad_to or 1)
+    need = 4 * max(est_rows * spill_dtype(k).itemsize,
+                   est_leaves * buckets.leaf_dtype(k).itemsize)
+    bits = 0
+    while bits < buckets.MAX_BUCKET_BITS and (need >> bits) > per_task:
+        bits += 1
+    flush = max(64 << 10, (memory // 8) >> bits)
+    return Plan(work_url, bits, flush, workers, memory)
+
+
+@dataclass
+class _Spill:
+    """Per-bucket buffers of spilled records, written out as objects when full."""
+
+    work: Work
+    bits: int
+    flush_bytes: int
+    buffers: dict[int, list[bytes]] = field(default_factory=dict)
+    sizes: dict[int, int] = field(default_factory=dict)
+    seq: int = 0
+
+    def add(self, records: np.ndarray, commitments: np.ndarray) -> None:
+        b = buckets.bucket_of(commitments, self.bits)
+        if self.bits:
+            order = np.argsort(b, kind="stable")
+            records = records[order]
+            counts = np.bincount(b, minlength=1 << self.bits)
+        else:
+            counts = np.array([len(records)])
+        edges = np.concatenate(([0], np.cumsum(counts)))
+        for bucket in np.flatnonzero(counts).tolist():
+            part = records[edges[bucket] : edges[bucket + 1]].tobytes()
+            self.buffers.setdefault(bucket, []).append(part)
+            self.sizes[bucket] = self.sizes.get(bucket, 0) + len(part)
+            if self.sizes[bucket] >= self.flush_bytes:
+                self._flush(bucket)
+
+    def _flush(self, bucket: int) -> None:
+        self.seq += 1
+        self.work.write(f"rows/{bucket:05d}/{self.seq:08d}", b"".join(self.buffers.pop(bucket)))
+        self.sizes[bucket] = 0
+
+    def close(self) -> None:
+        for bucket in list(self.buffers):
+            self._flush(bucket)
+
+
+@dataclass
+class _Grouped:
+    """One batch's rows grouped per user."""
+
+    ids: pa.Array
+    lo: np.ndarray
+    hi: np.ndarray
+    mask: np.ndarray
+    first_row: np.ndarray
+    duplicate: tuple[int, int] | None
+
+
+def _group(batch: Any, first_row: int, k: int) -> _Grouped:
+    """Group a converted batch per user: amounts, assets present, the user's first row."""
+    encoded = batch.users.dictionary_encode()
+    idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    ids = encoded.dictionary
+    u = len(ids)
+    key = idx * k + batch.asset_idx
+    dup = None
+    counts = np.bincount(key, minlength=u * k)
+    if (counts > 1).any():
+        dup_key = int(np.flatnonzero(counts > 1)[0])
+        dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
+    lo = np.zeros((u, k), np.uint64)
+    hi = np.zeros((u, k), np.uint64)
+    lo.reshape(-1)[key] = batch.lo
+    hi.reshape(-1)[key] = batch.hi
+    present = np.zeros(u * k, np.uint64)
+    present[key] = 1
+    mask = (present.reshape(u, k) << np.arange(k, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+    # dictionary_encode numbers users in order of first appearance, so user j's first row
+    # is where the running maximum of the indices first reaches j.
+    running = np.maximum.accumulate(idx)
+    new = np.concatenate(([True], running[1:] > running[:-1]))
+    return _Grouped(ids, lo, hi, mask, first_row + np.flatnonzero(new), dup)
+
+
+def _id_buffers(ids: pa.Array) -> tuple[bytes, bytes]:
+    """int64 offsets and UTF-8 bytes of a string array, rebased to start at zero."""
+    wide = pa.types.is_large_string(ids.type)
+    offsets = np.frombuffer(ids.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[ids.offset : ids.offset + len(ids) + 1].astype(np.int64)
+    base = int(offsets[0])
+    data = memoryview(ids.buffers()[2])[base : int(offsets[-1])].tobytes() if len(ids) else b""
+    return (offsets - base).tobytes(), data
+
+
+@dataclass
+class _Ingest:
+    rows: int = 0
+    duplicate: tuple[int, int] | None = None
+
+
+def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
+            plan: Plan, executor: Executor, progress: Progress) -> _Ingest:
+    """Stage 1: read, validate, commit and spill every user record into its bucket."""
+    k = len(assets)
+    reader = open_snapshot(snapshot, assets)
+    spill = _Spill(Work(plan.work_url), plan.bits, plan.flush_bytes)
+    dtype = spill_dtype(k)
+    state = _Ingest()
+    in_flight: deque[tuple[Future[bytes], _Grouped]] = deque()
+
+    def settle(fut: Future[bytes], g: _Grouped) -> None:
+        c = np.frombuffer(fut.result(), np.uint8).reshape(-1, HASH_SIZE)
+        rec = np.empty(len(c), dtype)
+        rec["c"], rec["lo"], rec["hi"] = c, g.lo, g.hi
+        rec["mask"], rec["row"] = g.mask, g.first_row
+        spill.add(rec, c)
+
+    for batch, first in iter_batches(reader, progress.advance):
+        state.rows += len(batch.lo)
+        g = _group(batch, first, k)
+        if g.duplicate and (state.duplicate is None or g.duplicate < state.duplicate):
+            state.duplicate = g.duplicate
+        offsets, data = _id_buffers(g.ids)
+        g.ids = pa.array([], pa.string())
+        in_flight.append((executor.submit(buckets.commit_users, offsets, data, secret,
+                                          round_id), g))
+        while len(in_flight) > 2 * plan.workers or (in_flight and in_flight[0][0].done()):
+            settle(*in_flight.popleft())
+    while in_flight:
+        settle(*in_flight.popleft())
+    spill.close()
+    if state.rows == 0:
+        raise InputError(f"{snapshot}: the snapshot has no rows")
+    return state
 
 
 def _check_hmac(key: bytes, prefix: bytes, message: bytes) -> None:
@@ -141,169 +339,153 @@ def _check_hmac(key: bytes, prefix: bytes, message: bytes) -> None:
         raise VerificationError("precomputed HMAC-SHA256 differs from hmac.digest")
 
 
-def _commit_users(start: int, stop: int) -> bytes:
-    """Commitments of users [start, stop): salt = HMAC(secret, SALT ‖ round ‖ id), then
-    H(USER ‖ round ‖ id ‖ salt), exactly :func:`verifier.mst.derive_salt` and
-    :func:`verifier.mst.user_commitment` (spec §4), with the per-call overhead taken out.
-    """
-    # Only this job's ids become Python objects: the shared offsets stay a numpy array and
-    # the id bytes an Arrow buffer, so neither the parent nor the forked workers hold (and
-    # copy-on-write, through refcounts) a million Python ints.
-    offsets = _SHARED["offsets"][start : stop + 1]
-    base = int(offsets[0])
-    data = memoryview(_SHARED["data"])[base : int(offsets[-1])].tobytes()
-    bounds = (offsets - base).tolist()
-    user_prefix: bytes = _SHARED["user_prefix"]
-    inner, outer = hmac_sha256_keyed(_SHARED["secret"], _SHARED["salt_prefix"])
-    inner_copy, outer_copy, sha = inner.copy, outer.copy, hashlib.sha256
-    out: list[bytes] = []
-    append = out.append
-    # One loop, bound methods in locals: each user costs a handful of C calls.
-    for a, b in itertools.pairwise(bounds):
-        raw = data[a:b]
-        enc = len(raw).to_bytes(2, "big") + raw  # encode_str (spec §2)
-        salt_state = inner_copy()
-        salt_state.update(enc)
-        mac = outer_copy()
-        mac.update(salt_state.digest())
-        append(sha(user_prefix + enc + mac.digest()).digest())
-    return b"".join(out)
-
-
-def _commit_padding(start: int, stop: int) -> bytes:
-    """Commitments of padding leaves [start, stop): HMAC(secret, PAD ‖ round ‖ u64) (§5)."""
-    inner, outer = hmac_sha256_keyed(_SHARED["secret"], _SHARED["pad_prefix"])
-    out: list[bytes] = []
-    for i in range(start, stop):
-        state = inner.copy()
-        state.update(i.to_bytes(8, "big"))
-        mac = outer.copy()
-        mac.update(state.digest())
-        out.append(mac.digest())
-    return b"".join(out)
-
-
-def _views(mm: Any, layout: Layout) -> tuple[np.ndarray, list[np.ndarray]]:
-    commitments = np.ndarray((layout.leaf_count, HASH_SIZE), np.uint8, mm,
-                             layout.commitments_offset)
-    levels = [
-        np.ndarray((layout.leaf_count >> lvl, layout.record_size), np.uint8, mm,
-                   layout.level_offset(lvl))
-        for lvl in range(layout.levels + 1)
-    ]
-    return commitments, levels
-
-
-def _hash_range(commitments: np.ndarray, levels: list[np.ndarray], level: int,
-                start: int, stop: int) -> None:
-    """Hash nodes [start, stop) of ``level`` whose children (and sums) are already written."""
-    for lo in range(start, stop, CHUNK):
-        hi = min(lo + CHUNK, stop)
-        m = hi - lo
-        if level == 0:
-            rec = levels[0]
-            pre = np.empty((m, len(TAG_LEAF) + HASH_SIZE + rec.shape[1] - HASH_SIZE), np.uint8)
-            pre[:, : len(TAG_LEAF)] = np.frombuffer(TAG_LEAF, np.uint8)
-            pre[:, len(TAG_LEAF) : len(TAG_LEAF) + HASH_SIZE] = commitments[lo:hi]
-            pre[:, len(TAG_LEAF) + HASH_SIZE :] = rec[lo:hi, HASH_SIZE:]
-        else:
-            child = levels[level - 1]
-            pre = np.empty((m, len(TAG_NODE) + 2 * child.shape[1]), np.uint8)
-            pre[:, : len(TAG_NODE)] = np.frombuffer(TAG_NODE, np.uint8)
-            pre[:, len(TAG_NODE) :] = child[2 * lo : 2 * hi].reshape(m, 2 * child.shape[1])
-        buf = pre.tobytes()
-        width = pre.shape[1]
-        sha = hashlib.sha256
-        digests = b"".join([sha(buf[i : i + width]).digest()
-                            for i in range(0, m * width, width)])
-        levels[level][lo:hi, :HASH_SIZE] = np.frombuffer(digests, np.uint8).reshape(m, HASH_SIZE)
-
-
-def _hash_subtree(path: str, layout: Layout, index: int, height: int) -> int:
-    """Hash the aligned subtree ``index`` of 2**height leaves, leaves to its own root."""
-    with open(path, "r+b") as fh, mmap.mmap(fh.fileno(), 0) as mm:
-        commitments, levels = _views(mm, layout)
-        try:
-            for level in range(height + 1):
-                width = 1 << (height - level)
-                _hash_range(commitments, levels, level, index * width, (index + 1) * width)
-        finally:
-            del commitments, levels
-    return 1 << height
-
-
-def _add_levels(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise u128 sums of consecutive rows; overflow raises (spec §6)."""
-    a_lo, b_lo, a_hi, b_hi = lo[0::2], lo[1::2], hi[0::2], hi[1::2]
-    s_lo = a_lo + b_lo
-    carry = (s_lo < a_lo).astype(np.uint64)
-    t = a_hi + b_hi
-    s_hi = t + carry
-    if ((t < a_hi) | (s_hi < t)).any():
-        raise InputError("the per-asset total overflows 2^128-1 base units")
-    return s_lo, s_hi
-
-
-def _write_sums(records: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """Write u128 sums big-endian (spec §2) into the sums part of each record, in place.
-
-    The record rows are viewed as big-endian uint64 pairs, so numpy byte-swaps while it
-    stores, with no temporary copy of the level.
-    """
-    sums = records[:, HASH_SIZE:].view(">u8").reshape(lo.shape[0], lo.shape[1], 2)
-    sums[..., 0] = hi
-    sums[..., 1] = lo
-
-
-def commitment_order(commitments: np.ndarray) -> np.ndarray:
-    """Indexes that sort the rows of ``commitments`` (n x 32 bytes) bytewise (spec §5).
-
-    Why not ``np.lexsort`` over four uint64 columns: it took over a second for a million
-    leaves. The first 8 bytes, read big-endian, order all rows but those sharing that
-    prefix (about n^2 / 2^65 pairs: almost never); those runs are then sorted by their full
-    32 bytes. Equal commitments raise, as two leaves may never share one.
-
-    Raises:
-        VerificationError: two rows are equal.
-    """
-    n = commitments.shape[0]
-    prefix = commitments[:, :8].copy().view(">u8").ravel().astype(np.uint64)
-    order = np.argsort(prefix, kind="stable")
-    sorted_prefix = prefix[order]
-    tied = np.flatnonzero(sorted_prefix[1:] == sorted_prefix[:-1])
-    run_start = 0
-    for i in tied.tolist():
-        # Positions i and i+1 share a prefix; sort each maximal run once, at its end.
-        if i + 1 < run_start:
-            continue
-        start = i
-        stop = i + 2
-        while stop < n and sorted_prefix[stop] == sorted_prefix[start]:
-            stop += 1
-        run = order[start:stop].tolist()
-        run.sort(key=lambda j: commitments[j].tobytes())
-        for a, b in itertools.pairwise(run):
-            if commitments[a].tobytes() == commitments[b].tobytes():
-                raise VerificationError("two leaves share a commitment; refusing to build")
-        order[start:stop] = run
-        run_start = stop
-    return order
-
-
-def _take_rows(matrix: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``matrix[order]`` for a C-contiguous 2-D array, gathering whole rows as single items.
-
-    Why: fancy indexing a (n, 32) uint8 array copies 32 one-byte elements per row;
-    viewing each row as one opaque item makes the gather one memcpy per row.
-    """
-    rows = np.ascontiguousarray(matrix)
-    item = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel()
-    return np.take(item, order).view(rows.dtype).reshape(len(order), rows.shape[1])
-
-
 def _split(total: int, parts: int) -> list[tuple[int, int]]:
     step = max(1, -(-total // parts))
     return [(s, min(s + step, total)) for s in range(0, total, step)]
+
+
+def _results(futures: list[Future[Any]]) -> Iterator[Any]:
+    """Results in submission order; the first failure cancels the rest and is raised."""
+    try:
+        for fut in futures:
+            yield fut.result()
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+
+
+@dataclass
+class Stages:
+    """What stages 1-3 found: user count, rows, and the bucket table of leaf positions."""
+
+    users: int
+    rows: int
+    layout: Layout
+    table: list[tuple[int, int, int]]  # (bucket, first leaf position, leaves)
+
+
+def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
+            plan: Plan, executor: Executor, pad_to: int | None, progress: Progress,
+            timings: dict[str, float]) -> Stages:
+    """Stages 1-3: ingest and spill, merge each bucket, add the padding.
+
+    Raises:
+        InputError: a bad value (by file, line and column), a duplicate (user, asset), an
+            empty snapshot.
+    """
+    k = len(assets)
+    rid = encode_str(round_id.encode())
+    _check_hmac(secret, TAG_SALT + rid, encode_str(b"user"))
+    t = time.perf_counter()
+    size = os.path.getsize(snapshot) if os.path.exists(snapshot) else 0
+    progress.start("reading snapshot", max(estimate_rows(snapshot), 1) if size else 1)
+    ingest = _ingest(snapshot, assets, round_id, secret, plan, executor, progress)
+    if ingest.duplicate:
+        raise describe_duplicate(snapshot, assets, *ingest.duplicate)
+    timings["ingest"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    progress.start("merging buckets", plan.bucket_count)
+    futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k)
+               for b in range(plan.bucket_count)]
+    users = np.zeros(plan.bucket_count, np.int64)
+    dups = []
+    for b, (count, dup) in enumerate(_results(futures)):
+        users[b] = count
+        if dup:
+            dups.append(dup)
+        progress.advance(1)
+    if dups:
+        raise describe_duplicate(snapshot, assets, *min(dups))
+    timings["merge"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    n_users = int(users.sum())
+    layout = Layout.for_tree(round_id, assets, padded_size(n_users, pad_to))
+    n_pad = layout.leaf_count - n_users
+    parts = _split(n_pad, 4 * plan.workers) if n_pad else []
+    progress.start("padding", max(n_pad, 1))
+    pad_futures = [executor.submit(buckets.pad_range, plan.work_url, secret, round_id, s, e,
+                               plan.bits, part) for part, (s, e) in enumerate(parts)]
+    pads = np.zeros(plan.bucket_count, np.int64)
+    for (s, e), counts in zip(parts, _results(pad_futures), strict=True):
+        pads += np.array(counts, np.int64)
+        progress.advance(e - s)
+    sizes = users + pads
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    table = [(b, int(starts[b]), int(sizes[b])) for b in range(plan.bucket_count)]
+    timings["padding"] = time.perf_counter() - t
+    return Stages(n_users, ingest.rows, layout, table)
+
+
+def shard_height(layout: Layout, shards: int) -> int:
+    """Height of each aligned subtree when the leaves are cut into about ``shards`` parts."""
+    split = min(layout.levels, max(0, (shards - 1).bit_length()))
+    return layout.levels - split
+
+
+def top_levels(layout: Layout, roots: list[bytes], height: int, sink: buckets.Sink) -> bytes:
+    """Levels above the subtrees (``height + 1 .. L``) from their roots; the top record."""
+    level = np.frombuffer(b"".join(roots), np.uint8).reshape(len(roots), layout.record_size)
+    try:
+        for lvl in range(height + 1, layout.levels + 1):
+            level = buckets.parent_records(level)
+            sink.append(lvl, level)
+    finally:
+        sink.close()
+    return bytes(level[0])
+
+
+def tree_sink(path: Path, layout: Layout, first_leaf: int) -> buckets.TreeFileSink:
+    """A sink writing into the tree file at ``path`` from leaf ``first_leaf`` on."""
+    return buckets.TreeFileSink(
+        str(path), layout.commitments_offset,
+        [layout.level_offset(lvl) for lvl in range(layout.levels + 1)],
+        layout.record_size, first_leaf)
+
+
+def new_tree_file(path: Path, layout: Layout) -> None:
+    """Create the tree file at its exact size, with its header written."""
+    with open(path, "wb") as fh:
+        fh.truncate(layout.file_size)
+        fh.write(layout.prefix())
+
+
+def summary_of(layout: Layout, top: bytes) -> RootSummary:
+    """The root summary of a tree whose top record is ``top``."""
+    top_hash, top_sums_be = top[:HASH_SIZE], top[HASH_SIZE:]
+    return RootSummary(
+        round_id=layout.round_id,
+        assets=layout.assets,
+        leaf_count=layout.leaf_count,
+        root_hash=root_hash(layout.round_id, layout.assets, layout.leaf_count, top_hash,
+                            top_sums_be),
+        totals=tuple(int.from_bytes(top_sums_be[i : i + 16], "big")
+                     for i in range(0, len(top_sums_be), 16)),
+    )
+
+
+def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
+                progress: Progress) -> bytes:
+    """Stage 4 on this machine: subtrees written by the workers straight into the file."""
+    layout = stages.layout
+    new_tree_file(tmp, layout)
+    parallel = not isinstance(executor, InlineExecutor)
+    height = shard_height(layout, 4 * plan.workers if parallel else 1)
+    offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
+    progress.start("hashing", layout.leaf_count)
+    futures = [
+        executor.submit(buckets.build_local_subtree, plan.work_url, len(layout.assets),
+                        stages.table, first, height, str(tmp), layout.commitments_offset,
+                        offsets, layout.record_size)
+        for first in range(0, layout.leaf_count, 1 << height)
+    ]
+    roots = []
+    for root in _results(futures):
+        roots.append(root)
+        progress.advance(1 << height)
+    return top_levels(layout, roots, height, tree_sink(tmp, layout, 0))
 
 
 def build_tree(
@@ -316,11 +498,30 @@ def build_tree(
     pad_to: int | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    memory: int = DEFAULT_MEMORY,
+    work_dir: str | None = None,
+    cluster: str | None = None,
 ) -> BuildResult:
     """Build the tree of a round and write ``tree.bin``, ``root.json`` and ``build-info.json``.
 
     Nothing is written unless the whole snapshot is valid; the tree file is written under a
     temporary name and renamed into place at the end.
+
+    Args:
+        snapshot_path: CSV or Parquet, long format (``user_id, asset, amount``), in any
+            row order.
+        assets: the round's asset list.
+        round_id: the round id.
+        secret: the round secret.
+        out_dir: where the round's files go.
+        pad_to: pad to at least this many leaves (a power of two).
+        workers: processes on this machine (default: every core).
+        progress: where stages report progress.
+        memory: bytes the build may hold; buckets are sized so that it never needs more.
+        work_dir: where spilled buckets go (a path or an fsspec URL; default
+            ``OUT/.build-work``). With ``cluster`` it must be storage every worker reaches.
+        cluster: a dask.distributed scheduler address (``tcp://host:8786``), or
+            ``"config"`` to use the scheduler named in the Dask configuration.
 
     Raises:
         InputError: bad snapshot, sums that overflow, or an output directory already built.
@@ -330,138 +531,48 @@ def build_tree(
     out = Path(out_dir)
     if (out / ROOT_FILE).exists() or (out / TREE_FILE).exists():
         raise InputError(f"{out}: a tree was already built there; choose another --out")
-    workers = max(1, workers or os.cpu_count() or 1)
+    snapshot = Path(snapshot_path)
+    if not snapshot.is_file():
+        raise InputError(f"{snapshot}: cannot read: no such file")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-
-    size = os.path.getsize(snapshot_path) if os.path.exists(snapshot_path) else 0
-    progress.start("reading snapshot", max(size, 1))
-    snap = read_snapshot(snapshot_path, assets,
-                         progress=lambda _rows: None)
-    progress.advance(max(size, 1))
-    timings["ingest"] = time.perf_counter() - t0
-
-    layout = Layout.for_tree(round_id, assets, padded_size(snap.user_count, pad_to))
     out.mkdir(parents=True, exist_ok=True)
+    # A folder of its own under the work directory: only it is removed at the end.
+    work_url = f"{(work_dir or str(out / WORK_DIR)).rstrip('/')}/build-{uuid.uuid4().hex}"
+    work = Work(work_url)
     tmp = out / (TREE_FILE + ".partial")
-    try:
-        summary = _build(snap, layout, secret, tmp, workers, progress, timings)
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: work.remove(""))
+        stack.callback(lambda: tmp.unlink(missing_ok=True))
+        if cluster:
+            from por.distributed import connect, hash_on_cluster
+
+            executor, n_workers = connect(cluster, stack)
+            plan = make_plan(work_url, estimate_rows(snapshot), len(assets), pad_to,
+                             n_workers, memory)
+            stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
+                             progress, timings)
+            t = time.perf_counter()
+            top = hash_on_cluster(stages, plan, executor, tmp, progress)
+        else:
+            n_workers = max(1, workers or os.cpu_count() or 1)
+            rows = estimate_rows(snapshot)
+            executor = local_executor(n_workers, rows)
+            stack.callback(executor.shutdown)
+            plan = make_plan(work_url, rows, len(assets), pad_to, n_workers, memory)
+            stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
+                             progress, timings)
+            t = time.perf_counter()
+            top = _hash_local(stages, plan, executor, tmp, progress)
+        timings["hashing"] = time.perf_counter() - t
+        summary = summary_of(stages.layout, top)
         os.replace(tmp, out / TREE_FILE)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     (out / ROOT_FILE).write_text(summary.to_json())
     timings["total"] = time.perf_counter() - t0
-    info = {"round": round_id, "users": snap.user_count, "rows": snap.rows,
-            "leaf_count": layout.leaf_count, "seconds": timings, "workers": workers}
+    info = {"round": round_id, "users": stages.users, "rows": stages.rows,
+            "leaf_count": stages.layout.leaf_count, "seconds": timings,
+            "workers": plan.workers, "buckets": plan.bucket_count, "memory": plan.memory,
+            "cluster": bool(cluster)}
     (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-    return BuildResult(out, summary, snap.user_count, snap.rows, timings)
+    return BuildResult(out, summary, stages.users, stages.rows, timings)
 
-
-def _build(snap: Snapshot, layout: Layout, secret: bytes, tmp: Path, workers: int,
-           progress: Progress, timings: dict[str, float]) -> RootSummary:
-    n_users, n_leaves, k = snap.user_count, layout.leaf_count, len(layout.assets)
-    rid = encode_str(layout.round_id.encode())
-    ids = snap.user_ids
-    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset : ids.offset + n_users + 1]
-    _SHARED.update(
-        offsets=offsets.astype(np.int64), data=ids.buffers()[2], secret=secret,
-        salt_prefix=TAG_SALT + rid, user_prefix=TAG_USER + rid, pad_prefix=TAG_PAD + rid,
-    )
-    _check_hmac(secret, TAG_SALT + rid, encode_str(b"user"))
-    parallel = workers > 1 and n_leaves >= PARALLEL_MIN_LEAVES
-    ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx) if parallel else None
-    try:
-        t = time.perf_counter()
-        progress.start("commitments", n_leaves)
-        # Each job's digests are copied into place as they come: no list of parts to join.
-        commitments = np.empty((n_leaves, HASH_SIZE), np.uint8)
-        flat = commitments.reshape(-1)
-        first: dict[Callable[[int, int], bytes], int] = {_commit_users: 0,
-                                                         _commit_padding: n_users}
-        commit_fns: list[Callable[[int, int], bytes]] = [_commit_users, _commit_padding]
-        jobs = [(commit_fns[0], s, e) for s, e in _split(n_users, workers * 8)] + [
-            (commit_fns[1], s, e) for s, e in _split(n_leaves - n_users, workers * 8)
-        ]
-        if pool:
-            futures = [pool.submit(fn, s, e) for fn, s, e in jobs]
-            for fut, (fn, s, e) in zip(futures, jobs, strict=True):
-                row = first[fn] + s
-                flat[row * HASH_SIZE : (row + e - s) * HASH_SIZE] = np.frombuffer(fut.result(),
-                                                                                  np.uint8)
-                progress.advance(e - s)
-        else:
-            for fn, s, e in jobs:
-                row = first[fn] + s
-                flat[row * HASH_SIZE : (row + e - s) * HASH_SIZE] = np.frombuffer(fn(s, e),
-                                                                                  np.uint8)
-                progress.advance(e - s)
-        del flat
-        _SHARED.clear()
-        timings["commitments"] = time.perf_counter() - t
-
-        # Spec §5: leaves are ordered by commitment, a permutation keyed by the round secret.
-        t = time.perf_counter()
-        order = commitment_order(commitments)
-        commitments = _take_rows(commitments, order)
-        # Padding leaves (index >= n_users) hold zero amounts: gather users, leave zeros.
-        lo = np.zeros((n_leaves, k), np.uint64)
-        hi = np.zeros((n_leaves, k), np.uint64)
-        is_user = order < n_users
-        lo[is_user] = _take_rows(snap.lo, order[is_user])
-        hi[is_user] = _take_rows(snap.hi, order[is_user])
-        del order, is_user
-        timings["order"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        with open(tmp, "wb") as new_file:
-            new_file.truncate(layout.file_size)
-        with open(tmp, "r+b") as fh, mmap.mmap(fh.fileno(), 0) as mm:
-            mm[: layout.commitments_offset] = layout.prefix()
-            c_view, levels = _views(mm, layout)
-            c_view[:] = commitments
-            del commitments
-            for level in range(layout.levels + 1):
-                if level:
-                    lo, hi = _add_levels(lo, hi)
-                _write_sums(levels[level], lo, hi)
-            top_sums = tuple((int(h) << 64) | int(lw) for lw, h in zip(lo[0], hi[0], strict=True))
-            del lo, hi
-            timings["sums"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            progress.start("hashing", 2 * n_leaves - 1)
-            split = 0
-            if pool:
-                split = min(layout.levels, max(1, (workers * 4 - 1).bit_length()))
-            height = layout.levels - split
-            if pool:
-                mm.flush()
-                subtrees = [pool.submit(_hash_subtree, str(tmp), layout, i, height)
-                            for i in range(1 << split)]
-                for sub in subtrees:
-                    progress.advance(2 * sub.result() - 1)
-            else:
-                for level in range(layout.levels + 1):
-                    _hash_range(c_view, levels, level, 0, n_leaves >> level)
-                    progress.advance(n_leaves >> level)
-            for level in range(height + 1, layout.levels + 1):
-                _hash_range(c_view, levels, level, 0, n_leaves >> level)
-                progress.advance(n_leaves >> level)
-            top = bytes(levels[layout.levels][0])
-            del c_view, levels
-            mm.flush()
-        timings["hashing"] = time.perf_counter() - t
-    finally:
-        _SHARED.clear()
-        if pool:
-            pool.shutdown()
-    top_hash, top_sums_be = top[:HASH_SIZE], top[HASH_SIZE:]
-    return RootSummary(
-        round_id=layout.round_id,
-        assets=layout.assets,
-        leaf_count=n_leaves,
-        root_hash=root_hash(layout.round_id, layout.assets, n_leaves, top_hash, top_sums_be),
-        totals=top_sums,
-    )

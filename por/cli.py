@@ -128,6 +128,24 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     "--pad-to", type=int, default=None, help="Pad to at least this many leaves (a power of two)."
 )
 @click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
+@click.option(
+    "--memory",
+    default="3GB",
+    show_default=True,
+    help="Memory the build may use, whatever the user count; the rest is spilled to disk.",
+)
+@click.option(
+    "--work-dir",
+    default=None,
+    help="Where spilled buckets go (a path or an fsspec URL; default OUT/.build-work). With"
+    " --cluster: storage every worker reaches.",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    help="Run on a dask.distributed cluster: the scheduler address (tcp://HOST:8786), or"
+    " 'config' for the Dask configuration's scheduler-address. See docs/scale.md.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def build_cmd(
@@ -138,11 +156,14 @@ def build_cmd(
     secret_file: Path | None,
     pad_to: int | None,
     workers: int | None,
+    memory: str,
+    work_dir: str | None,
+    cluster: str | None,
     quiet: bool,
 ) -> None:
     """Build the round's tree from SNAPSHOT (CSV or Parquet: user_id, asset, amount)."""
     from por.assets import load_assets
-    from por.build import build_tree
+    from por.build import build_tree, parse_memory
     from verifier.mst import check_round_id
 
     check_round_id(round_id)
@@ -160,6 +181,9 @@ def build_cmd(
             pad_to=pad_to,
             workers=workers,
             progress=progress,
+            memory=parse_memory(memory),
+            work_dir=work_dir,
+            cluster=cluster,
         )
     s = result.summary
     click.echo(
@@ -204,6 +228,40 @@ def prove_cmd(
         click.echo(f"wrote {out_file}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@liabilities.command("prove-all")
+@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--snapshot",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The snapshot the round was built from: the user ids come from it.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A .jsonl file (one proof per line) or a directory (one USER_ID.json per user).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
+)
+@click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
+@handle_errors
+def prove_all_cmd(
+    round_dir: Path, snapshot: Path, out_path: Path, secret_file: Path | None,
+    workers: int | None,
+) -> None:
+    """Write every user's proof from the round in ROUND_DIR, streaming, in parallel."""
+    from por.prove import prove_all
+
+    result = prove_all(round_dir, _secret_for_prove(round_dir, secret_file), snapshot,
+                       out_path, workers=workers)
+    click.echo(f"wrote {result.users} proofs to {out_path} in {result.seconds:.1f} s", err=True)
 
 
 @main.command("demo")

@@ -1,12 +1,26 @@
 """Read one user's inclusion proof from a built round (spec §8.2), in O(log N) reads.
 
 Leaves are sorted by commitment, so the commitment derived from the user id and the round
-secret is the index: a binary search finds the leaf, and one read per level the path.
+secret is the index: a binary search finds the leaf, and one read per level the path. No
+index of users is held in memory at any size. :func:`prove_all` writes every user's proof,
+streaming, in worker processes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
 
 from por.errors import InputError
 from verifier.artifacts import RootSummary
@@ -66,3 +80,138 @@ class Prover:
         if self_check:
             verify_proof(proof, summary=self.summary)
         return proof
+
+
+# ---------------------------------------------------------------------------- every user
+
+PROVE_BATCH = 2048  # users per task: bounds the proofs a task holds before handing them on
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def proof_file_name(user_id: str) -> str:
+    """The file of a user's proof in a proofs directory.
+
+    The user id itself when it is a safe file name (1-128 of ``A-Z a-z 0-9 . _ -``, not
+    starting with a dot), else ``_`` and the SHA-256 of its UTF-8 bytes in hex, so any id
+    (spaces, slashes, 128 bytes of UTF-8) maps to one file, the same on every system.
+    """
+    if _SAFE_NAME.fullmatch(user_id):
+        return f"{user_id}.json"
+    return f"_{hashlib.sha256(user_id.encode()).hexdigest()}.json"
+
+
+def _prove_batch(round_dir: str, secret: bytes, ids: list[str], out_dir: str | None
+                 ) -> tuple[bytes, list[str]]:
+    """Proofs of ``ids``: leaf indexes, and the proofs as JSON lines (or written as files).
+
+    Each worker opens the tree file once (the mapping is shared by the page cache).
+    """
+    prover = _PROVERS.get(round_dir)
+    if prover is None:
+        prover = _PROVERS[round_dir] = Prover(round_dir, secret)
+    indexes: list[int] = []
+    lines: list[str] = []
+    for user_id in ids:
+        proof = prover.prove(user_id, self_check=False)
+        # Spec §8.2: bit i of the leaf index is 1 when path[i] is on the left.
+        indexes.append(sum(1 << i for i, step in enumerate(proof.path) if step.side == "left"))
+        if out_dir is None:
+            lines.append(json.dumps(proof.to_dict(), separators=(",", ":")))
+        else:
+            final = Path(out_dir) / proof_file_name(user_id)
+            tmp = final.with_name(f".{final.name}.{os.getpid()}.partial")
+            tmp.write_text(proof.to_json())
+            os.replace(tmp, final)  # a user split over batches is written twice, identically
+    return np.array(indexes, np.int64).tobytes(), lines
+
+
+_PROVERS: dict[str, Prover] = {}
+
+
+@dataclass(frozen=True)
+class ProveAllResult:
+    """What :func:`prove_all` wrote."""
+
+    users: int
+    seconds: float
+
+
+def prove_all(round_dir: str | Path, secret: bytes, snapshot: str | Path, out: str | Path,
+              *, workers: int | None = None, progress: Callable[[int], Any] | None = None
+              ) -> ProveAllResult:
+    """Write every user's proof: one JSON line each to ``out`` (``.jsonl``), or one file each
+    into the directory ``out`` (named by :func:`proof_file_name`).
+
+    The user ids come from the snapshot the round was built from (the tree holds only
+    commitments). It is read in batches; each batch's ids go to worker processes, which
+    derive each commitment, find the leaf and read the path from the tree file; a bitmap of
+    the leaves already written (one bit per leaf: 16 MiB at 2^27 leaves) drops a user
+    whose rows appear in several batches. Nothing holds more than a few batches of proofs.
+
+    Raises:
+        InputError: a user of the snapshot is not in the round (another snapshot or secret),
+            or the snapshot cannot be read.
+    """
+    import time
+
+    from por.build import local_executor
+    from por.snapshot import estimate_rows, open_snapshot
+
+    t0 = time.perf_counter()
+    first = Prover(round_dir, secret)
+    reader = open_snapshot(snapshot, first.tree.layout.assets)
+    leaf_count = first.tree.layout.leaf_count
+    first.close()
+    jsonl = str(out).endswith(".jsonl")
+    out_path = Path(out)
+    if jsonl:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        out_path.mkdir(parents=True, exist_ok=True)
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    executor = local_executor(n_workers, estimate_rows(snapshot))
+    bits = np.zeros((leaf_count + 7) // 8, np.uint8)
+    written = 0
+    tmp_out = out_path.with_name(out_path.name + ".partial")
+    fh = open(tmp_out, "w", encoding="utf-8") if jsonl else None  # noqa: SIM115
+    in_flight: deque[Future[tuple[bytes, list[str]]]] = deque()
+
+    def settle(fut: Future[tuple[bytes, list[str]]]) -> None:
+        nonlocal written
+        raw, lines = fut.result()
+        idx = np.frombuffer(raw, np.int64)
+        byte, bit = idx >> 3, (idx & 7).astype(np.uint8)
+        fresh = (bits[byte] >> bit) & 1 == 0
+        # Within one task a user appears once (ids are unique per batch).
+        np.bitwise_or.at(bits, byte, (np.uint8(1) << bit).astype(np.uint8))
+        written += int(fresh.sum())
+        if fh is not None:
+            fh.writelines(line + "\n" for line, f in zip(lines, fresh.tolist(), strict=True) if f)
+        if progress:
+            progress(len(idx))
+
+    try:
+        for batch in reader.batches():
+            ids = pc.unique(batch.column("user_id")).to_pylist()
+            for start in range(0, len(ids), PROVE_BATCH):
+                in_flight.append(executor.submit(
+                    _prove_batch, str(round_dir), secret, ids[start : start + PROVE_BATCH],
+                    None if jsonl else str(out_path)))
+                while len(in_flight) > 2 * n_workers or (in_flight and in_flight[0].done()):
+                    settle(in_flight.popleft())
+        while in_flight:
+            settle(in_flight.popleft())
+        if fh is not None:
+            fh.close()
+            os.replace(tmp_out, out_path)
+    finally:
+        for fut in in_flight:
+            fut.cancel()
+        executor.shutdown()
+        if fh is not None:
+            fh.close()
+            tmp_out.unlink(missing_ok=True)
+        for prover in _PROVERS.values():
+            prover.close()
+        _PROVERS.clear()
+    return ProveAllResult(written, time.perf_counter() - t0)

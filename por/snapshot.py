@@ -254,6 +254,86 @@ def _encode_users(users: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return unique, indices.astype(np.int64)
 
 
+def open_snapshot(path: str | Path, assets: tuple[Asset, ...]) -> _Reader:
+    """A reader of the snapshot at ``path`` (nothing is read until its batches are)."""
+    return _Reader(Path(path), assets)
+
+
+def estimate_rows(path: str | Path) -> int:
+    """An upper bound on the snapshot's rows, known before reading it (sizes the buckets).
+
+    Parquet: the row count in its footer. CSV: the file size over 8 bytes, the shortest
+    row that can hold three fields and a newline ("u,BTC,1" is 7 bytes plus the newline).
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        return max(1, os.path.getsize(path) // 8)
+    except (OSError, pa.ArrowInvalid):
+        return 1  # reading the snapshot will name the problem
+
+
+def iter_batches(
+    reader: _Reader, progress: Callable[[int], Any] | None = None
+) -> Iterator[tuple[_Batch, int]]:
+    """Converted batches in file order, with the file row (0-based) each one starts at.
+
+    Arrow and numpy release the GIL, so threads convert batches on every core while this
+    thread reads the next one. Results come in file order, so the first bad row reported is
+    the first in the file; at most two batches per thread wait in memory.
+
+    Raises:
+        InputError: naming file, line (or row) and column of the first bad value.
+    """
+    rows = 0
+    threads = max(1, min(CONVERT_THREADS, os.cpu_count() or 1))
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque[tuple[Future[_Batch], int]] = deque()
+        for batch in reader.batches():
+            pending.append((pool.submit(reader.convert, batch, rows), rows))
+            rows += batch.num_rows
+            while len(pending) > 2 * threads or (pending and pending[0][0].done()):
+                fut, first = pending.popleft()
+                yield fut.result(), first
+            if progress:
+                progress(batch.num_rows)
+        while pending:
+            fut, first = pending.popleft()
+            yield fut.result(), first
+
+
+def describe_duplicate(path: str | Path, assets: tuple[Asset, ...], row: int,
+                       asset: int) -> InputError:
+    """The error for a (user, asset) given twice: the user is the one on ``row``.
+
+    Only called once a duplicate is known (the bounded-memory build finds it by commitment,
+    without the user id): the file is read again to name the user and both lines.
+    """
+    reader = _Reader(Path(path), assets)
+    symbol = assets[asset].symbol
+    user: str | None = None
+    seen = 0
+    for batch in reader.batches():
+        if user is None and seen + batch.num_rows > row:
+            user = batch.column("user_id")[row - seen].as_py()
+        seen += batch.num_rows
+        if user is not None:
+            break
+    found: list[int] = []
+    seen = 0
+    for batch in reader.batches():
+        hit = pc.and_(pc.equal(batch.column("user_id"), user),
+                      pc.equal(batch.column("asset"), symbol))
+        found.extend(seen + int(i) for i in np.flatnonzero(hit.to_numpy(zero_copy_only=False)))
+        seen += batch.num_rows
+        if len(found) >= 2:
+            break
+    first, second = (_position(reader.kind, 0, r) for r in (found + found)[:2])
+    return InputError(f"{path}, {second}: duplicate row for user {user!r} and asset {symbol}"
+                      f" (first at {first})")
+
+
 def read_snapshot(
     path: str | Path,
     assets: tuple[Asset, ...],
@@ -273,21 +353,9 @@ def read_snapshot(
     reader = _Reader(Path(path), assets)
     batches: list[_Batch] = []
     rows = 0
-    # Arrow and numpy release the GIL, so threads convert batches on every core while this
-    # thread reads the next one. Results are collected in file order, so the first bad row
-    # reported is the first in the file; at most two batches per thread wait in memory.
-    threads = max(1, min(CONVERT_THREADS, os.cpu_count() or 1))
-    with ThreadPoolExecutor(threads) as pool:
-        pending: deque[Future[_Batch]] = deque()
-        for batch in reader.batches():
-            pending.append(pool.submit(reader.convert, batch, rows))
-            rows += batch.num_rows
-            while len(pending) > 2 * threads or (pending and pending[0].done()):
-                batches.append(pending.popleft().result())
-            if progress:
-                progress(batch.num_rows)
-        while pending:
-            batches.append(pending.popleft().result())
+    for batch, _first in iter_batches(reader, progress):
+        batches.append(batch)
+        rows += len(batch.lo)
     if rows == 0:
         raise InputError(f"{path}: the snapshot has no rows")
     users = pa.chunked_array([b.users for b in batches], pa.string())

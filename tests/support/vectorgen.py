@@ -47,7 +47,13 @@ def _build(tmp: Path, round_id: str, node_tag: bytes | None = None) -> tuple[Any
     snap = write_csv(tmp / f"{round_id}.csv", balances_to_rows(BALANCES, ASSETS))
     assets = tuple(Asset(s, d) for s, d in ASSETS)
     out = tmp / f"out-{round_id}-{bool(node_tag)}"
-    patch = mock.patch.object(build, "TAG_NODE", node_tag) if node_tag else contextlib.nullcontext()
+    # The node tag lives where the builder hashes nodes (por.buckets); workers=1 keeps the
+    # build in this process, so the patch applies.
+    from por import buckets
+
+    patch = (
+        mock.patch.object(buckets, "TAG_NODE", node_tag) if node_tag else contextlib.nullcontext()
+    )
     with patch:
         result = build.build_tree(snap, assets, round_id, TEST_SECRET, out, workers=1)
     prover = Prover(out, TEST_SECRET)

@@ -1,0 +1,76 @@
+"""Every user's proof written out, streaming: one JSON line or one file each, all verified."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from snapshots import balances_to_rows, write_assets, write_csv
+
+from por import snapshot as snapshot_mod
+from por.cli import main as por_main
+from por.errors import InputError
+from por.prove import proof_file_name, prove_all
+from verifier.artifacts import RootSummary
+from verifier.proof import InclusionProof, verify_proof
+
+ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
+
+
+def _round(tmp_path: Path, users: int) -> tuple[Path, Path, dict[str, list[int]]]:
+    rng = random.Random(users)
+    bal = {f"u{i}": [rng.randrange(10**9), i, 1] for i in range(users)}
+    bal["name with space/and slash"] = [1, 2, 3]
+    rows = balances_to_rows(bal, ASSETS)
+    rng.shuffle(rows)  # a user's rows spread over batches: each proof must come out once
+    snap = write_csv(tmp_path / "s.csv", rows)
+    assets = write_assets(tmp_path / "a.json", ASSETS)
+    res = CliRunner().invoke(por_main, ["liabilities", "build", str(snap), "--assets",
+                                        str(assets), "--round", "r1", "--out",
+                                        str(tmp_path / "round"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    return tmp_path / "round", snap, bal
+
+
+def test_prove_all_jsonl_once_per_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    round_dir, snap, bal = _round(tmp_path, 300)
+    monkeypatch.setattr(snapshot_mod, "BATCH_ROWS", 64)
+    res = CliRunner().invoke(por_main, ["liabilities", "prove-all", str(round_dir),
+                                        "--snapshot", str(snap), "--out",
+                                        str(tmp_path / "proofs.jsonl")])
+    assert res.exit_code == 0, res.output
+    summary = RootSummary.from_json((round_dir / "root.json").read_bytes())
+    lines = (tmp_path / "proofs.jsonl").read_text().splitlines()
+    assert len(lines) == len(bal)
+    seen = set()
+    for line in lines:
+        proof = InclusionProof.from_json(line)
+        verify_proof(proof, summary=summary)
+        assert list(proof.amounts) == bal[proof.user_id]
+        seen.add(proof.user_id)
+    assert seen == set(bal)
+
+
+def test_prove_all_directory_one_file_per_user(tmp_path: Path) -> None:
+    round_dir, snap, bal = _round(tmp_path, 40)
+    secret = bytes.fromhex((round_dir / "round-secret.key").read_text().strip())
+    result = prove_all(round_dir, secret, snap, tmp_path / "proofs", workers=1)
+    assert result.users == len(bal)
+    files = sorted(p.name for p in (tmp_path / "proofs").iterdir())
+    assert files == sorted(proof_file_name(u) for u in bal)
+    assert proof_file_name("u1") == "u1.json"
+    assert proof_file_name("name with space/and slash").startswith("_")
+    one = json.loads((tmp_path / "proofs" / "u7.json").read_text())
+    assert one["user_id"] == "u7"
+
+
+def test_prove_all_with_another_snapshot_is_refused(tmp_path: Path) -> None:
+    round_dir, _, _ = _round(tmp_path, 10)
+    other = write_csv(tmp_path / "other.csv", [("stranger", "BTC", "1")])
+    secret = bytes.fromhex((round_dir / "round-secret.key").read_text().strip())
+    with pytest.raises(InputError, match="'stranger' is not in round r1"):
+        prove_all(round_dir, secret, other, tmp_path / "p.jsonl", workers=1)
+    assert not (tmp_path / "p.jsonl").exists()
