@@ -47,6 +47,11 @@ from verifier.reserves.model import (
     parse_custody,
 )
 from verifier.reserves.verify import Reader
+from verifier.signatures.evm import (
+    personal_sign_digest,
+    safe_message_hash,
+    safe_message_typed_data,
+)
 
 DRAFT_FILE = "draft.json"
 CHALLENGES_DIR = "challenges"
@@ -272,7 +277,9 @@ def write_challenges(directory: Path, draft: ReservesFile) -> list[Path]:
 
     ``NNN-<chain>-<address>.txt`` holds the exact message bytes (for ``signmessage``,
     ``personal_sign``, ``solana sign-offchain-message``); EVM wallets also get
-    ``.eip712.json``, the typed data for ``eth_signTypedData_v4``.
+    ``.eip712.json``, the typed data for ``eth_signTypedData_v4``, and contract wallets
+    ``.eip1271.json``: the hash given to ``isValidSignature`` and, for a Safe, the
+    ``SafeMessage`` typed data and hash its owners sign.
     """
     out_dir = directory / CHALLENGES_DIR
     written = []
@@ -288,6 +295,20 @@ def write_challenges(directory: Path, draft: ReservesFile) -> list[Path]:
             typed_path = out_dir / f"{stem}.eip712.json"
             write_atomic(typed_path, json.dumps(typed, indent=2) + "\n")
             written.append(typed_path)
+        if chain is not None and chain.kind == "evm" and wallet.custody.kind == "contract":
+            # What a contract wallet's signers need: the digest the verifier passes to
+            # isValidSignature and, for a Safe, the SafeMessage its owners sign (§11.1).
+            digest = personal_sign_digest(wallet.signed_message.encode("ascii"))
+            guide = {
+                "isValidSignature_hash": "0x" + digest.hex(),
+                "safe_message_hash": "0x" + safe_message_hash(
+                    wallet.address, chain.chain_id, digest).hex(),
+                "safe_message_typed_data": safe_message_typed_data(
+                    wallet.address, chain.chain_id, digest),
+            }
+            guide_path = out_dir / f"{stem}.eip1271.json"
+            write_atomic(guide_path, json.dumps(guide, indent=2) + "\n")
+            written.append(guide_path)
     return written
 
 

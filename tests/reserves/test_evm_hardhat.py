@@ -207,3 +207,104 @@ def test_node_down_is_an_error_naming_node_and_call(evm_round: dict[str, Any]) -
                         "--timeout", "1")
     assert result.exit_code == 2
     assert f"ethereum node {url}, call eth_getBlockByNumber: no answer after 3" in result.output
+
+
+# --- A Safe-style contract wallet: owners sign Safe's SafeMessage hash (EIP-1271) ---------
+
+@pytest.fixture(scope="module")
+def safe_round(hardhat: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A 2-of-3 SafeLikeWallet (Safe v1.4.1's isValidSignature) holding 3 ETH, one round."""
+    tmp = tmp_path_factory.mktemp("safe-round")
+    funder = hardhat.call("eth_accounts")[0]
+    owners = sorted((Account.create() for _ in range(3)), key=lambda a: int(a.address, 16))
+    safe = deploy(hardhat, funder, "SafeLikeWallet", ["address[]", "uint256"],
+                  [[o.address for o in owners], 2])
+    send(hardhat, funder, safe, 3 * ETHER)
+    root = tmp / "root.json"
+    write_root(root, "2026-11-25", [Asset("ETH", 18)], seed=3)
+    wallets = {
+        "scheme": "por-wallets", "version": 1, "exchange": "Example Exchange",
+        "assets": [{"symbol": "ETH", "decimals": 18}],
+        "chains": [{"name": "ethereum", "kind": "evm", "network": "31337",
+                    "assets": [{"symbol": "ETH", "token": None}]}],
+        "wallets": [{"chain": "ethereum", "address": safe, "custody": {"kind": "contract"},
+                     "assets": ["ETH"]}],
+    }
+    (tmp / "wallets.json").write_text(json.dumps(wallets))
+    work = tmp / "work"
+    result = por("reserves", "init", str(tmp / "wallets.json"), "--summary", str(root),
+                 "--rpc", f"ethereum={hardhat.url}", "--out", str(work))
+    assert result.exit_code == 0, result.output
+    message = next((work / "challenges").glob("000-*.txt")).read_bytes()
+    guide = json.loads(next((work / "challenges").glob("000-*.eip1271.json")).read_text())
+    # Owners 0 and 2 sign the SafeMessage typed data from the guide (eth_signTypedData_v4),
+    # in increasing address order, as Safe requires.
+    typed = guide["safe_message_typed_data"]
+    value = "0x" + "".join(
+        bytes(Account.sign_typed_data(o.key, full_message=typed).signature).hex()
+        for o in (owners[0], owners[2]))
+    (tmp / "sigs.json").write_text(json.dumps([
+        {"chain": "ethereum", "address": safe, "scheme": "eip1271", "value": value}]))
+    assert por("reserves", "import-signatures", str(work), str(tmp / "sigs.json")).exit_code == 0
+    result = por("reserves", "read-balances", str(work), "--rpc", f"ethereum={hardhat.url}")
+    assert result.exit_code == 0, result.output
+    reserves = tmp / "reserves.json"
+    assert por("reserves", "write", str(work), "--out", str(reserves)).exit_code == 0
+    return {"reserves": reserves, "url": hardhat.url, "tmp": tmp, "safe": safe,
+            "owners": owners, "message": message, "guide": guide, "node": hardhat}
+
+
+def test_safe_message_hash_matches_eip712_and_the_contract(safe_round: dict[str, Any]) -> None:
+    """Three independent computations of Safe's message hash agree: ours (byte by byte),
+    eth-account's EIP-712 encoder over the typed data, and the contract's own view."""
+    from eth_account.messages import encode_typed_data
+
+    from verifier.signatures.evm import safe_message_hash, signable_digest
+
+    digest = personal_sign_digest(safe_round["message"])
+    ours = safe_message_hash(safe_round["safe"], 31337, digest)
+    typed = signable_digest(encode_typed_data(
+        full_message=safe_round["guide"]["safe_message_typed_data"]))
+    get_message_hash = bytes.fromhex("0a1028c4") + encode(["bytes"], [encode(["bytes32"],
+                                                                         [digest])])
+    on_chain = safe_round["node"].call("eth_call", {"to": safe_round["safe"],
+                                                    "data": "0x" + get_message_hash.hex()},
+                                       "latest")
+    assert ours == typed == bytes.fromhex(on_chain[2:])
+    assert safe_round["guide"]["safe_message_hash"] == "0x" + ours.hex()
+    assert safe_round["guide"]["isValidSignature_hash"] == "0x" + digest.hex()
+
+
+def test_safe_two_of_three_verifies_at_the_snapshot_block(safe_round: dict[str, Any]) -> None:
+    result = por_verify("reserves", str(safe_round["reserves"]), "--rpc",
+                        f"ethereum={safe_round['url']}", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["assets"][0]["confirmed"] == str(3 * ETHER)
+
+
+def _safe_signature(safe_round: dict[str, Any], name: str, value: str) -> dict[str, Any]:
+    data = json.loads(safe_round["reserves"].read_text())
+    data["wallets"][0]["signature"]["value"] = value
+    path = safe_round["tmp"] / f"{name}.json"
+    path.write_text(json.dumps(data))
+    return _verify_fails(safe_round, path)
+
+
+def test_safe_one_owner_signing_twice_fails(safe_round: dict[str, Any]) -> None:
+    one = bytes(Account.sign_typed_data(
+        safe_round["owners"][0].key,
+        full_message=safe_round["guide"]["safe_message_typed_data"]).signature).hex()
+    report = _safe_signature(safe_round, "safe-one-owner-twice", "0x" + one * 2)
+    assert [f["code"] for f in report["findings"]] == ["bad-signature"]
+    assert "GS026" in report["findings"][0]["message"]
+
+
+def test_safe_owners_signing_the_plain_digest_fails(safe_round: dict[str, Any]) -> None:
+    """A Safe judges owner signatures of its SafeMessage hash: signatures of the bare
+    personal_sign digest (what a single-owner wallet takes) must not pass."""
+    digest = personal_sign_digest(safe_round["message"])
+    owners = safe_round["owners"]
+    value = "0x" + "".join(bytes(Account.unsafe_sign_hash(digest, o.key).signature).hex()
+                           for o in (owners[0], owners[1]))
+    report = _safe_signature(safe_round, "safe-plain-digest", value)
+    assert [f["code"] for f in report["findings"]] == ["bad-signature"]

@@ -48,8 +48,10 @@ from verifier.signatures import (
     verify_solana_offchain_message,
     verify_typed_data,
 )
-from verifier.signatures.evm import decode_signature, personal_sign_digest
+from verifier.signatures.evm import personal_sign_digest
 
+EIP1271_MAX_SIGNATURE_BYTES = 65 * 64  # up to 64 owner signatures
+_EIP1271_SIGNATURE_RE = re.compile(rf"0x(?:[0-9a-fA-F]{{2}}){{1,{EIP1271_MAX_SIGNATURE_BYTES}}}")
 _BASE58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 Reader = EvmReader | BitcoinReader | SolanaReader
 
@@ -418,8 +420,12 @@ class _Verifier:
                 verify_solana_message(address, message, signature)
 
     def verify_eip1271(self, chain: Chain, address: str, message: bytes, value: str) -> None:
-        decode_signature(value)  # a 65-byte r||s||v, or malformed
-        signature = bytes.fromhex(value.removeprefix("0x"))
+        # EIP-1271 signatures are opaque bytes the contract judges: one owner's 65 bytes, or
+        # m of them for a Safe (each over Safe's SafeMessage hash, spec §11.1).
+        if not _EIP1271_SIGNATURE_RE.fullmatch(value):
+            raise FormatError(f"EIP-1271 signature {value[:20]!r}...: expected 0x and 1 to "
+                              f"{EIP1271_MAX_SIGNATURE_BYTES} bytes of hex")
+        signature = bytes.fromhex(value[2:])
         reader = self.readers.get(chain.name)
         if reader is None or chain.name in self.bad_chains or not hasattr(reader, "call"):
             raise VerificationError(
