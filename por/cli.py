@@ -288,3 +288,8 @@ main.add_command(reserves_group)
 from por.cli_keys import keys_group  # noqa: E402 (it imports handle_errors from here)
 
 main.add_command(keys_group)
+
+from por.cli_serve import serve_cmd, tokens_group  # noqa: E402 (imports handle_errors)
+
+main.add_command(serve_cmd)
+main.add_command(tokens_group)

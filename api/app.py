@@ -1,0 +1,541 @@
+"""The FastAPI application: the JSON API under ``/api/v1/``, the public page, static files.
+
+Routes return the public models of :mod:`api.models` only. Every answer carries a strict
+Content-Security-Policy (scripts, styles and charts come from this app's own
+``api/static``; nothing from a CDN, nothing inline). ``GET /api/v1/proofs/{token}``
+answers a token that opens no proof exactly as a path that does not exist, after the same
+work, and is rate-limited per client (:mod:`api.ratelimit`); tokens never reach a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import models as m
+from api.ratelimit import RateLimiter
+from api.source import LoadedReserves, Publication, Unavailable, b64, env_path
+from verifier.artifacts import RootSummary, format_units
+from verifier.errors import PorError
+from verifier.log.sth import SignedTreeHead
+from verifier.signed.canonical import format_time
+
+HERE = Path(__file__).parent
+API = "/api/v1"
+MAX_SIZE = (1 << 53) - 1  # tree sizes and indices are exact JSON numbers (docs/spec.md §12.2)
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none';"
+    " frame-ancestors 'none'"
+)
+NOT_FOUND = {"detail": "Not Found"}  # Starlette's own answer for an unknown path
+EXPLORERS = {
+    ("evm", "1"): "https://etherscan.io/address/{address}",
+    ("evm", "10"): "https://optimistic.etherscan.io/address/{address}",
+    ("evm", "56"): "https://bscscan.com/address/{address}",
+    ("evm", "137"): "https://polygonscan.com/address/{address}",
+    ("evm", "8453"): "https://basescan.org/address/{address}",
+    ("evm", "42161"): "https://arbiscan.io/address/{address}",
+    ("bitcoin", "bitcoin"): "https://mempool.space/address/{address}",
+    ("bitcoin", "bitcoin-testnet"): "https://mempool.space/testnet/address/{address}",
+    ("bitcoin", "litecoin"): "https://litecoinspace.org/address/{address}",
+    ("bitcoin", "dogecoin"): "https://dogechain.info/address/{address}",
+    ("solana", "mainnet"): "https://explorer.solana.com/address/{address}",
+    ("solana", "devnet"): "https://explorer.solana.com/address/{address}?cluster=devnet",
+    ("solana", "testnet"): "https://explorer.solana.com/address/{address}?cluster=testnet",
+}
+RoundId = Annotated[str, PathParam(max_length=64, description="A round id (spec §3).")]
+Size = Annotated[int, PathParam(ge=0, le=MAX_SIZE)]
+_TOKEN_PATH = re.compile(r"(/api/v1/proofs/)[^\s?\"]*")
+
+
+class _RedactTokens(logging.Filter):
+    """Replace proof tokens in access-log lines: a token in a log is a proof handed out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_PATH.sub(r"\1<token>", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_PATH.sub(r"\1<token>", record.msg)
+        return True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the service reads from, and how hard it limits proof requests."""
+
+    database_url: str | None = None
+    rounds_dir: Path | None = None
+    keylist: Path | None = None
+    proof_rate_per_minute: float = 30.0
+    proof_burst: int = 10
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings from ``$POR_DATABASE_URL``, ``$POR_SERVE_ROUNDS``, ``$POR_SERVE_KEYLIST``,
+        ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off) and
+        ``$POR_SERVE_PROOF_BURST``: what ``por serve`` sets for uvicorn's worker processes.
+
+        Raises:
+            ValueError: a rate or burst that is not a number.
+        """
+        return cls(
+            database_url=os.environ.get("POR_DATABASE_URL") or None,
+            rounds_dir=env_path("POR_SERVE_ROUNDS"),
+            keylist=env_path("POR_SERVE_KEYLIST"),
+            proof_rate_per_minute=float(os.environ.get("POR_SERVE_PROOF_RATE", "30")),
+            proof_burst=int(os.environ.get("POR_SERVE_PROOF_BURST", "10")),
+        )
+
+
+def _ratio(reserves: int, liabilities: int) -> str | None:
+    if liabilities == 0:
+        return None
+    scaled = reserves * 10_000 // liabilities  # exact, rounded down to 4 places
+    return f"{scaled // 10_000}.{scaled % 10_000:04d}"
+
+
+def _solvency(summary: RootSummary, reserves: LoadedReserves | None) -> list[m.AssetSolvency]:
+    held: dict[str, int] = {}
+    if reserves is not None:
+        file = reserves.file
+        held = {a.symbol: t for a, t in zip(file.assets, file.totals, strict=True)}
+    out = []
+    for asset, owed in zip(summary.assets, summary.totals, strict=True):
+        have = held.get(asset.symbol)
+        value = have if have is not None else 0
+        out.append(
+            m.AssetSolvency(
+                symbol=asset.symbol,
+                decimals=asset.decimals,
+                liabilities=str(owed),
+                reserves=str(have) if have is not None else None,
+                ratio=_ratio(value, owed) if reserves is not None else None,
+                surplus=str(max(value - owed, 0)),
+                shortfall=str(max(owed - value, 0)),
+            )
+        )
+    return out
+
+
+def _envelope(payload: bytes, signatures: list[tuple[str, bytes]]) -> m.SignedEnvelope:
+    return m.SignedEnvelope(
+        scheme="por-signed",
+        version=1,
+        payload=b64(payload),
+        signatures=[m.SignatureOut(key_id=k, signature=s.hex()) for k, s in signatures],
+    )
+
+
+def _tree_head(sth: SignedTreeHead) -> m.TreeHeadOut:
+    h = sth.head
+    return m.TreeHeadOut(
+        log=h.log,
+        tree_size=h.tree_size,
+        root_hash=h.root_hash.hex(),
+        timestamp=format_time(h.timestamp),
+        key_id=h.key_id,
+        signed=_envelope(
+            sth.signed.payload, [(s.key_id, s.signature) for s in sth.signed.signatures]
+        ),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application over ``settings`` (from the environment when None).
+
+    Raises:
+        InputError: the database URL is unusable or the store cannot be migrated.
+    """
+    settings = settings or Settings.from_env()
+    engine = None
+    if settings.database_url:
+        from por.store.db import open_store
+
+        engine = open_store(settings.database_url)
+    pub = Publication(engine, settings.rounds_dir, settings.keylist)
+    limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
+    logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+
+    app = FastAPI(
+        title="por-toolkit proof-of-reserves API",
+        version="1",
+        description="Published rounds, reserves, the transparency log, and each user's own"
+        " inclusion proof by token. Amounts are decimal strings of integers in base units.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.publication = pub
+    app.state.limiter = limiter
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_request: Request, exc: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    missing: dict[int | str, dict[str, Any]] = {404: {"model": m.Problem}}
+
+    def round_out(round_id: str) -> m.RoundOut:
+        _, summary = pub.root(round_id)
+        stored = pub.stored_rounds().get(round_id)
+        try:
+            reserves: LoadedReserves | None = pub.reserves(round_id)
+        except Unavailable:
+            reserves = None
+        try:
+            attestation = pub.attestation(round_id)
+        except Unavailable:
+            attestation = None
+        base = f"{API}/rounds/{round_id}"
+        bundle = settings.rounds_dir is not None and (
+            settings.rounds_dir / round_id / "bundle"
+        ).is_dir()
+        return m.RoundOut(
+            round=round_id,
+            exchange=stored.exchange if stored else (reserves.file.exchange if reserves else None),
+            created_at=stored.created_at if stored else None,
+            liabilities=m.LiabilitiesRoot.model_validate(summary.to_dict()),
+            solvency=_solvency(summary, reserves),
+            snapshots=[
+                m.ChainSnapshotOut(
+                    chain=c.name,
+                    kind=c.kind,
+                    network=c.network,
+                    height=c.height or 0,
+                    block_hash=c.block_hash or "",
+                )
+                for c in (reserves.file.chains if reserves else ())
+            ],
+            reserves_published=reserves is not None,
+            attestation_published=attestation is not None,
+            # The attestation's own signer is its first signature; the rest are co-signers.
+            cosigners=[k for k, _ in attestation.signatures[1:]] if attestation else [],
+            links=m.RoundLinks(
+                liabilities_root=f"{base}/liabilities-root",
+                reserves=f"{base}/reserves" if reserves else None,
+                wallets=f"{base}/wallets" if reserves else None,
+                attestation=f"{base}/attestation" if attestation else None,
+                bundle=f"{base}/bundle" if bundle else None,
+            ),
+        )
+
+    def wallets_out(round_id: str) -> m.WalletList:
+        loaded = pub.reserves(round_id)
+        chains = {c.name: c for c in loaded.file.chains}
+        out = []
+        for wallet, check in zip(loaded.file.wallets, loaded.checks, strict=True):
+            chain = chains.get(wallet.chain)
+            kind, network = (chain.kind, chain.network) if chain else ("unknown", "unknown")
+            url = EXPLORERS.get((kind, network))
+            sig = wallet.signature
+            out.append(
+                m.WalletOut(
+                    chain=wallet.chain,
+                    kind=kind,
+                    network=network,
+                    address=wallet.address,
+                    custody=wallet.custody.kind,
+                    assets=list(wallet.assets),
+                    message=wallet.message,
+                    signed_message=wallet.signed_message,
+                    signature_scheme=sig.scheme if sig else None,
+                    signature=(list(sig.value) if isinstance(sig.value, tuple) else sig.value)
+                    if sig
+                    else None,
+                    balances=[
+                        m.BalanceOut(asset=b.asset, amount=str(b.amount), source=b.source)
+                        for b in wallet.balances
+                    ],
+                    signature_check=check.status,  # type: ignore[arg-type]
+                    check_note=check.note,
+                    explorer_url=url.format(address=wallet.address) if url else None,
+                )
+            )
+        return m.WalletList(round=round_id, exchange=loaded.file.exchange, wallets=out)
+
+    # --- the JSON API ----------------------------------------------------------------------
+
+    @app.get(f"{API}/ping", response_model=m.Pong, tags=["service"])
+    def ping() -> m.Pong:
+        """Liveness: the service answers."""
+        return m.Pong(ok=True)
+
+    @app.get(f"{API}/rounds", response_model=m.RoundList, tags=["rounds"])
+    def rounds() -> m.RoundList:
+        """Every published round, newest first, with its solvency figures."""
+        out = []
+        for round_id in pub.round_ids():
+            try:
+                out.append(round_out(round_id))
+            except Unavailable:
+                continue  # removed or replaced between the listing and the read
+        return m.RoundList(rounds=out)
+
+    @app.get(f"{API}/rounds/{{round_id}}", response_model=m.RoundOut, responses=missing,
+             tags=["rounds"])
+    def round_detail(round_id: RoundId) -> m.RoundOut:
+        """One round."""
+        return round_out(round_id)
+
+    @app.get(
+        f"{API}/rounds/{{round_id}}/liabilities-root",
+        response_model=m.LiabilitiesRoot,
+        responses=missing,
+        tags=["rounds"],
+    )
+    def liabilities_root(round_id: RoundId) -> Response:
+        """The round's root summary (root.json), its exact published bytes."""
+        raw, _ = pub.root(round_id)
+        return Response(raw, media_type="application/json")
+
+    @app.get(
+        f"{API}/rounds/{{round_id}}/reserves",
+        responses={200: {"content": {"application/json": {"schema": {"type": "object"}}},
+                         "description": "The reserves file (spec §11.1), exact bytes."},
+                   **missing},
+        tags=["rounds"],
+    )
+    def reserves_file(round_id: RoundId) -> Response:
+        """The round's reserves file, its exact published bytes (spec §11.1)."""
+        return Response(pub.reserves(round_id).file.raw_bytes, media_type="application/json")
+
+    @app.get(f"{API}/rounds/{{round_id}}/wallets", response_model=m.WalletList,
+             responses=missing, tags=["rounds"])
+    def wallets(round_id: RoundId) -> m.WalletList:
+        """Every wallet of the round's reserves file with the server's signature check."""
+        return wallets_out(round_id)
+
+    @app.get(f"{API}/rounds/{{round_id}}/attestation", response_model=m.AttestationOut,
+             responses=missing, tags=["attestations"])
+    def attestation(round_id: RoundId) -> m.AttestationOut:
+        """The round's signed attestation: exact payload bytes and every signature."""
+        found = pub.attestation(round_id)
+        return m.AttestationOut(
+            round=found.round_id,
+            payload_sha256=found.payload_sha256,
+            signed=_envelope(found.payload, list(found.signatures)),
+            log_index=found.log_index,
+        )
+
+    @app.get(f"{API}/rounds/{{round_id}}/attestation/inclusion",
+             response_model=m.LogInclusionOut, responses=missing, tags=["attestations"])
+    def attestation_inclusion(
+        round_id: RoundId, tree_size: Annotated[int | None, Query(ge=1, le=MAX_SIZE)] = None
+    ) -> m.LogInclusionOut:
+        """The log inclusion proof of the round's attestation (in the latest tree by
+        default)."""
+        found = pub.attestation(round_id)
+        if found.log_index is None:
+            raise Unavailable("the attestation is not in the log yet")
+        size = tree_size or pub.latest_tree_head().head.tree_size
+        return _inclusion(found.log_index, size)
+
+    @app.get(f"{API}/rounds/{{round_id}}/bundle", responses={
+        200: {"content": {"application/zip": {}}, "description": "The round's bundle."},
+        **missing}, tags=["attestations"])
+    def bundle(round_id: RoundId) -> Response:
+        """The round's published bundle as one zip, for ``por-verify bundle``."""
+        data = pub.bundle_zip(round_id)
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="por-bundle-{round_id}.zip"'},
+        )
+
+    @app.get(f"{API}/keys", responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}},
+              "description": "The key list (spec §12.3), exact bytes."}, **missing},
+        tags=["log"])
+    def keys() -> Response:
+        """The exchange's published key list, its exact bytes."""
+        return Response(pub.keylist(), media_type="application/json")
+
+    @app.get(f"{API}/log/tree-head", response_model=m.TreeHeadOut, responses=missing,
+             tags=["log"])
+    def latest_head() -> m.TreeHeadOut:
+        """The log's latest signed tree head."""
+        return _tree_head(pub.latest_tree_head())
+
+    @app.get(f"{API}/log/tree-heads/{{tree_size}}", response_model=m.TreeHeadOut,
+             responses=missing, tags=["log"])
+    def head_of_size(tree_size: Size) -> m.TreeHeadOut:
+        """The signed tree head of ``tree_size``."""
+        return _tree_head(pub.tree_head(tree_size))
+
+    @app.get(f"{API}/log/entries/{{leaf_index}}", response_model=m.LogEntryOut,
+             responses=missing, tags=["log"])
+    def log_entry(leaf_index: Size) -> m.LogEntryOut:
+        """A log entry's exact bytes (an attestation's signed payload)."""
+        leaf, entry = pub.log_entry(leaf_index)
+        return m.LogEntryOut(leaf_index=leaf_index, leaf_hash=leaf.hex(), entry=b64(entry))
+
+    def _inclusion(index: int, size: int) -> m.LogInclusionOut:
+        proof = pub.inclusion(index, size)
+        return m.LogInclusionOut(
+            scheme="por-log-inclusion",
+            version=1,
+            leaf_index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            proof=[h.hex() for h in proof.proof],
+        )
+
+    @app.get(f"{API}/log/entries/{{leaf_index}}/inclusion", response_model=m.LogInclusionOut,
+             responses=missing, tags=["log"])
+    def entry_inclusion(
+        leaf_index: Size, tree_size: Annotated[int, Query(ge=1, le=MAX_SIZE)]
+    ) -> m.LogInclusionOut:
+        """The RFC 9162 inclusion proof of an entry in the tree of ``tree_size``."""
+        return _inclusion(leaf_index, tree_size)
+
+    @app.get(f"{API}/log/consistency", response_model=m.LogConsistencyOut, responses=missing,
+             tags=["log"])
+    def consistency(
+        old_size: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+        new_size: Annotated[int, Query(ge=1, le=MAX_SIZE)],
+    ) -> m.LogConsistencyOut:
+        """The RFC 9162 consistency proof between two signed tree sizes."""
+        proof = pub.consistency(old_size, new_size)
+        return m.LogConsistencyOut(
+            scheme="por-log-consistency",
+            version=1,
+            old_size=proof.old_size,
+            new_size=proof.new_size,
+            proof=[h.hex() for h in proof.proof],
+        )
+
+    @app.get(
+        f"{API}/proofs/{{token}}",
+        response_model=m.UserProof,
+        responses={404: {"model": m.Problem}, 429: {"model": m.Problem},
+                   503: {"model": m.Problem}},
+        tags=["proofs"],
+    )
+    def proof(token: str, request: Request) -> Response:
+        """The inclusion proof that ``token`` opens, and nothing else.
+
+        Any token that opens no proof (wrong, unknown, malformed, another round's revoked
+        one) gets the answer of a path that does not exist, after the same steps.
+        """
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.allow(client)
+        if wait:
+            return JSONResponse(
+                {"detail": "too many proof requests; try again later"},
+                status_code=429,
+                headers={"Retry-After": str(int(wait) + 1), "Cache-Control": "no-store"},
+            )
+        headers = {"Cache-Control": "no-store"}
+        for index in pub.token_indexes():
+            record = index.lookup(token)
+            if record is None:
+                continue
+            try:
+                found = index.proof(record)
+            except PorError:
+                return JSONResponse(
+                    {"detail": "this proof cannot be served right now"},
+                    status_code=503,
+                    headers=headers,
+                )
+            return Response(found.to_json(), media_type="application/json", headers=headers)
+        return JSONResponse(NOT_FOUND, status_code=404, headers=headers)
+
+    # --- the page ----------------------------------------------------------------------------
+
+    def page(request: Request, round_id: str | None) -> HTMLResponse:
+        ids = pub.round_ids()
+        history = []
+        for rid in reversed(ids):
+            try:
+                history.append(round_out(rid))
+            except Unavailable:
+                continue
+        current = None
+        if round_id is not None:
+            current = round_out(round_id)
+        elif history:
+            current = history[-1]
+        wallet_list = None
+        if current is not None and current.reserves_published:
+            try:
+                wallet_list = wallets_out(current.round)
+            except Unavailable:
+                wallet_list = None
+        try:
+            head = _tree_head(pub.latest_tree_head())
+        except Unavailable:
+            head = None
+        published_roots = {r.round: r.liabilities.root_hash for r in history}
+        data = {
+            "current": current.model_dump(mode="json") if current else None,
+            "history": [r.model_dump(mode="json") for r in history],
+            "published_roots": published_roots,
+        }
+        units = {}
+        if current is not None:
+            for line in current.solvency:
+                units[line.symbol] = {
+                    "liabilities": format_units(int(line.liabilities), line.decimals),
+                    "reserves": format_units(int(line.reserves), line.decimals)
+                    if line.reserves is not None
+                    else None,
+                    "surplus": format_units(int(line.surplus), line.decimals),
+                    "shortfall": format_units(int(line.shortfall), line.decimals),
+                }
+        decimals = {}
+        if current is not None:
+            decimals = {a.symbol: a.decimals for a in current.liabilities.assets}
+        return templates.TemplateResponse(
+            request,
+            "index.html",
+            {
+                "current": current,
+                "history": history,
+                "wallets": wallet_list,
+                "head": head,
+                "units": units,
+                "decimals": decimals,
+                "format_units": format_units,
+                "data": data,
+            },
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        return page(request, None)
+
+    @app.get("/rounds/{round_id}", response_class=HTMLResponse, include_in_schema=False)
+    def round_page(request: Request, round_id: str) -> HTMLResponse:
+        return page(request, round_id)
+
+    return app

@@ -1,0 +1,247 @@
+"""The API's public response models: everything the service returns, and nothing else.
+
+Table models of ``por.store`` are never returned; these carry no salt but a user's own
+(in their own proof), no round secret, no internal id. Amounts are decimal strings of
+integers in base units, never JSON numbers (docs/spec.md §8).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Public(BaseModel):
+    """Base of every response model: unknown fields are refused when the model is built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Problem(Public):
+    """An error answer: what was not found or not allowed."""
+
+    detail: str
+
+
+class AssetOut(Public):
+    """An asset of a round, in the round's order."""
+
+    symbol: str
+    decimals: int
+
+
+class LiabilitiesRoot(Public):
+    """The round's published root summary (root.json, docs/spec.md §8.1)."""
+
+    scheme: Literal["por-mst"]
+    version: Literal[1]
+    round: str
+    assets: list[AssetOut]
+    leaf_count: int
+    root_hash: str = Hex64
+    totals: list[str]
+
+
+class AssetSolvency(Public):
+    """Per asset: reserves against liabilities, computed exactly from the published files.
+
+    ``ratio`` is reserves/liabilities as a decimal string rounded down to 4 places
+    (``null`` when there are no liabilities); exactly one of ``surplus`` and ``shortfall``
+    is non-zero unless they are equal.
+    """
+
+    symbol: str
+    decimals: int
+    liabilities: str
+    reserves: str | None
+    ratio: str | None
+    surplus: str
+    shortfall: str
+
+
+class ChainSnapshotOut(Public):
+    """A chain's snapshot block as the reserves file names it."""
+
+    chain: str
+    kind: str
+    network: str
+    height: int
+    block_hash: str
+
+
+class SignatureOut(Public):
+    """A signature over a signed document's exact payload bytes."""
+
+    key_id: str = Hex64
+    signature: str
+
+
+class SignedEnvelope(Public):
+    """A signed document (docs/spec.md §12.3): the exact payload bytes, base64, and every
+    signature over them."""
+
+    scheme: Literal["por-signed"]
+    version: Literal[1]
+    payload: str
+    signatures: list[SignatureOut]
+
+
+class RoundLinks(Public):
+    """Where the round's artifacts are served."""
+
+    liabilities_root: str
+    reserves: str | None
+    wallets: str | None
+    attestation: str | None
+    bundle: str | None
+
+
+class RoundOut(Public):
+    """A round: its root, the solvency figures per asset and what has been published."""
+
+    round: str
+    exchange: str | None
+    created_at: datetime | None
+    liabilities: LiabilitiesRoot
+    solvency: list[AssetSolvency]
+    snapshots: list[ChainSnapshotOut]
+    reserves_published: bool
+    attestation_published: bool
+    cosigners: list[str]
+    links: RoundLinks
+
+
+class RoundList(Public):
+    """Every round, newest first."""
+
+    rounds: list[RoundOut]
+
+
+class BalanceOut(Public):
+    """A wallet's balance of one asset; ``source`` ``reported`` was not read from a node."""
+
+    asset: str
+    amount: str
+    source: str
+
+
+class WalletOut(Public):
+    """A wallet of the reserves file, with the server's offline signature check.
+
+    ``signature_check``: ``verified`` (the signature over this round's message verified
+    when the server loaded the file), ``failed``, or ``needs-node`` (EIP-1271: judged by the
+    contract at the snapshot block; run ``por-verify reserves --rpc``). Balances are checked
+    against chain nodes only by ``por-verify reserves``.
+    """
+
+    chain: str
+    kind: str
+    network: str
+    address: str
+    custody: str
+    assets: list[str]
+    message: str
+    signed_message: str | None
+    signature_scheme: str | None
+    signature: str | list[str] | None
+    balances: list[BalanceOut]
+    signature_check: Literal["verified", "failed", "needs-node"]
+    check_note: str
+    explorer_url: str | None
+
+
+class WalletList(Public):
+    """Every wallet of a round's reserves file."""
+
+    round: str
+    exchange: str
+    wallets: list[WalletOut]
+
+
+class TreeHeadOut(Public):
+    """A signed tree head of the transparency log: its fields and its exact signed bytes."""
+
+    log: str
+    tree_size: int
+    root_hash: str = Hex64
+    timestamp: str
+    key_id: str = Hex64
+    signed: SignedEnvelope
+
+
+class LogEntryOut(Public):
+    """One entry of the log: its exact bytes (base64) and RFC 6962 leaf hash."""
+
+    leaf_index: int
+    leaf_hash: str = Hex64
+    entry: str
+
+
+class LogInclusionOut(Public):
+    """An RFC 9162 inclusion proof file (docs/spec.md §12.2)."""
+
+    scheme: Literal["por-log-inclusion"]
+    version: Literal[1]
+    leaf_index: int
+    tree_size: int
+    proof: list[str]
+
+
+class LogConsistencyOut(Public):
+    """An RFC 9162 consistency proof file (docs/spec.md §12.2)."""
+
+    scheme: Literal["por-log-consistency"]
+    version: Literal[1]
+    old_size: int
+    new_size: int
+    proof: list[str]
+
+
+class AttestationOut(Public):
+    """A round's attestation as stored: the exact signed payload and every signature,
+    and where it sits in the log."""
+
+    round: str
+    payload_sha256: str = Hex64
+    signed: SignedEnvelope
+    log_index: int | None
+
+
+class PathStepOut(Public):
+    """One step of a user's path: the sibling's side, hash and sums."""
+
+    side: Literal["left", "right"]
+    hash: str = Hex64
+    sums: list[str]
+
+
+class ProofRootOut(Public):
+    """The root a proof leads to."""
+
+    hash: str = Hex64
+    sums: list[str]
+    leaf_count: int
+
+
+class UserProof(Public):
+    """A user's inclusion proof, exactly the file of docs/spec.md §8.2."""
+
+    scheme: Literal["por-mst"]
+    version: Literal[1]
+    round: str
+    assets: list[AssetOut]
+    user_id: str
+    salt: str = Hex64
+    amounts: list[str]
+    path: list[PathStepOut]
+    root: ProofRootOut
+
+
+class Pong(Public):
+    """The liveness answer."""
+
+    ok: bool

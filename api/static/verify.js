@@ -1,0 +1,380 @@
+// The page's own verifier of a user's inclusion proof (docs/spec.md §1-8, scheme por-mst v1).
+//
+// It runs in the user's browser and trusts nothing the server says but the published root:
+// it parses the proof as strictly as verifier/proof.py (unknown, missing or repeated fields,
+// floats, wrong widths, out-of-range amounts and anything it cannot check are "malformed"),
+// recomputes the user's commitment, the leaf and every parent with WebCrypto SHA-256 and
+// exact BigInt u128 sums, and compares the root. Verdicts are those of `por-verify proof`:
+// "verified" (exit 0), "failed" (exit 1), "malformed" (exit 2); tests/web check both agree
+// on every committed vector. Needs nonprintable.js (Python's isprintable table) first.
+"use strict";
+(function (global) {
+  class Malformed extends Error {}
+  class Failed extends Error {}
+
+  const SCHEME = "por-mst";
+  const VERSION = 1n;
+  const HASH_SIZE = 32;
+  const AMOUNT_SIZE = 16;
+  const MAX_AMOUNT = (1n << 128n) - 1n;
+  const MAX_ASSETS = 64;
+  const MAX_DECIMALS = 38n;
+  const MAX_USER_ID_BYTES = 128;
+  const MAX_LEVELS = 40n;
+  const MAX_DEPTH = 64;
+  const utf8 = (s) => new TextEncoder().encode(s);
+  // Domain-separation tags, spec §2.
+  const TAG_USER = utf8("POR-MST-V1:USER:");
+  const TAG_LEAF = utf8("POR-MST-V1:LEAF:");
+  const TAG_NODE = utf8("POR-MST-V1:NODE:");
+  const TAG_ROOT = utf8("POR-MST-V1:ROOT:");
+  const ROUND_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+  const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/;
+  const UINT_RE = /^(0|[1-9][0-9]{0,38})$/;
+  const HEX_RE = /^[0-9a-f]*$/;
+
+  // --- strict JSON: what verifier/strictjson.py accepts, and nothing else ---------------
+
+  function parseJson(text) {
+    let i = 0;
+    const n = text.length;
+    const fail = (why) => { throw new Malformed(`not valid JSON: ${why} at character ${i}`); };
+    const ws = () => { while (i < n && " \t\n\r".includes(text[i])) i++; };
+    function value(depth) {
+      if (i >= n) fail("expected a value");
+      const c = text[i];
+      if (c === "{" || c === "[") {
+        if (depth + 1 > MAX_DEPTH) throw new Malformed(`JSON nested deeper than ${MAX_DEPTH} levels`);
+        return c === "{" ? object(depth + 1) : array(depth + 1);
+      }
+      if (c === '"') return string();
+      if (c === "-" || (c >= "0" && c <= "9")) return number();
+      for (const [word, v] of [["true", true], ["false", false], ["null", null]]) {
+        if (text.startsWith(word, i)) { i += word.length; return v; }
+      }
+      for (const word of ["NaN", "Infinity", "-Infinity"]) {
+        if (text.startsWith(word, i)) throw new Malformed(`JSON constant ${word} is not allowed`);
+      }
+      return fail("unexpected character");
+    }
+    function object(depth) {
+      i++;
+      const out = new Map();
+      ws();
+      if (text[i] === "}") { i++; return out; }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail("expected a key");
+        const key = string();
+        ws();
+        if (text[i] !== ":") fail("expected ':'");
+        i++;
+        ws();
+        const v = value(depth);
+        if (out.has(key)) throw new Malformed(`JSON object repeats the key ${JSON.stringify(key)}`);
+        out.set(key, v);
+        ws();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i] === "}") { i++; return out; }
+        fail("expected ',' or '}'");
+      }
+    }
+    function array(depth) {
+      i++;
+      const out = [];
+      ws();
+      if (text[i] === "]") { i++; return out; }
+      for (;;) {
+        ws();
+        out.push(value(depth));
+        ws();
+        if (text[i] === ",") { i++; continue; }
+        if (text[i] === "]") { i++; return out; }
+        fail("expected ',' or ']'");
+      }
+    }
+    function string() {
+      i++;
+      let out = "";
+      for (;;) {
+        if (i >= n) fail("unterminated string");
+        const c = text[i];
+        const code = c.charCodeAt(0);
+        if (c === '"') { i++; return out; }
+        if (code < 0x20) fail("control character in a string");
+        if (c !== "\\") { out += c; i++; continue; }
+        const e = text[i + 1];
+        const simple = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+        if (e !== undefined && Object.prototype.hasOwnProperty.call(simple, e)) {
+          out += simple[e];
+          i += 2;
+        } else if (e === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+          out += String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16));
+          i += 6;
+        } else {
+          fail("invalid escape");
+        }
+      }
+    }
+    function number() {
+      const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/.exec(text.slice(i, i + 5000));
+      if (!m) fail("invalid number");
+      if (m[2] !== undefined || m[3] !== undefined) {
+        throw new Malformed(`JSON number ${m[0]} is not allowed: amounts travel as decimal strings`);
+      }
+      i += m[0].length;
+      if (m[0].replace("-", "").length > 4300) fail("integer too long"); // CPython's limit
+      return BigInt(m[0]);
+    }
+    ws();
+    const v = value(0);
+    ws();
+    if (i !== n) fail("extra data");
+    return v;
+  }
+
+  // --- field readers (verifier/strictjson.py) -----------------------------------------------
+
+  function obj(v, where, required) {
+    if (!(v instanceof Map)) throw new Malformed(`${where}: expected an object`);
+    const missing = required.filter((k) => !v.has(k));
+    if (missing.length) throw new Malformed(`${where}: missing field(s) ${missing.join(", ")}`);
+    const unknown = [...v.keys()].filter((k) => !required.includes(k));
+    if (unknown.length) throw new Malformed(`${where}: unknown field(s) ${unknown.join(", ")}`);
+    return v;
+  }
+  function str(v, where) {
+    if (typeof v !== "string") throw new Malformed(`${where}: expected a string`);
+    return v;
+  }
+  function integer(v, where) {
+    if (typeof v !== "bigint") throw new Malformed(`${where}: expected an integer`);
+    return v;
+  }
+  function arr(v, where) {
+    if (!Array.isArray(v)) throw new Malformed(`${where}: expected an array`);
+    return v;
+  }
+  function hashHex(v, where) {
+    const t = str(v, where);
+    if (t.length !== 2 * HASH_SIZE || !HEX_RE.test(t)) {
+      throw new Malformed(`${where}: expected ${2 * HASH_SIZE} lowercase hex digits`);
+    }
+    const out = new Uint8Array(HASH_SIZE);
+    for (let k = 0; k < HASH_SIZE; k++) out[k] = parseInt(t.slice(2 * k, 2 * k + 2), 16);
+    return out;
+  }
+  function amount(v, where) {
+    const t = str(v, where);
+    if (!UINT_RE.test(t)) throw new Malformed(`${where}: expected a decimal string of base units`);
+    const x = BigInt(t);
+    if (x > MAX_AMOUNT) throw new Malformed(`${where}: ${t} is out of range (at most 2^128-1)`);
+    return x;
+  }
+  function amounts(v, where, count) {
+    const items = arr(v, where);
+    if (items.length !== count) {
+      throw new Malformed(`${where}: expected ${count} amounts (one per asset), found ${items.length}`);
+    }
+    return items.map((x, k) => amount(x, `${where}[${k}]`));
+  }
+  function isPrintable(s) {
+    const table = global.POR_NONPRINTABLE;
+    if (!Array.isArray(table)) throw new Malformed("nonprintable.js is not loaded");
+    for (const ch of s) {
+      const cp = ch.codePointAt(0);
+      let lo = 0;
+      let hi = table.length / 2;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (table[2 * mid + 1] < cp) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < table.length / 2 && table[2 * lo] <= cp) return false;
+    }
+    return true;
+  }
+  function levelsFor(count, where) {
+    if (count < 1n || (count & (count - 1n)) !== 0n || count > 1n << MAX_LEVELS) {
+      throw new Malformed(`${where}: expected a power of two, 1..2^40`);
+    }
+    return count.toString(2).length - 1;
+  }
+
+  function parseProof(text) {
+    const what = "proof";
+    const raw = obj(parseJson(text), what,
+      ["scheme", "version", "round", "assets", "user_id", "salt", "amounts", "path", "root"]);
+    const scheme = str(raw.get("scheme"), `${what}.scheme`);
+    const version = integer(raw.get("version"), `${what}.version`);
+    if (scheme !== SCHEME || version !== VERSION) {
+      throw new Malformed(`${what}: scheme ${scheme} version ${version} is not known to this verifier`);
+    }
+    const assets = arr(raw.get("assets"), `${what}.assets`).map((item, k) => {
+      const a = obj(item, `${what}.assets[${k}]`, ["symbol", "decimals"]);
+      const symbol = str(a.get("symbol"), `${what}.assets[${k}].symbol`);
+      const decimals = integer(a.get("decimals"), `${what}.assets[${k}].decimals`);
+      if (!SYMBOL_RE.test(symbol)) throw new Malformed(`asset symbol ${symbol}: not a valid symbol`);
+      if (decimals < 0n || decimals > MAX_DECIMALS) throw new Malformed(`asset ${symbol}: decimals out of range`);
+      return { symbol, decimals: Number(decimals) };
+    });
+    if (assets.length < 1 || assets.length > MAX_ASSETS) throw new Malformed("asset list: expected 1..64 assets");
+    if (new Set(assets.map((a) => a.symbol)).size !== assets.length) throw new Malformed("asset list: a symbol appears twice");
+    const k = assets.length;
+    const userId = str(raw.get("user_id"), `${what}.user_id`);
+    if (!userId || !isPrintable(userId)) throw new Malformed(`${what}.user_id: must be non-empty printable text`);
+    if (utf8(userId).length > MAX_USER_ID_BYTES) throw new Malformed(`${what}.user_id: more than 128 bytes`);
+    const root = obj(raw.get("root"), `${what}.root`, ["hash", "sums", "leaf_count"]);
+    const leafCount = integer(root.get("leaf_count"), `${what}.root.leaf_count`);
+    levelsFor(leafCount, `${what}.root.leaf_count`);
+    const path = arr(raw.get("path"), `${what}.path`).map((item, s) => {
+      const where = `${what}.path[${s}]`;
+      const step = obj(item, where, ["side", "hash", "sums"]);
+      const side = str(step.get("side"), `${where}.side`);
+      if (side !== "left" && side !== "right") throw new Malformed(`${where}.side: expected 'left' or 'right'`);
+      return { side, hash: hashHex(step.get("hash"), `${where}.hash`), sums: amounts(step.get("sums"), `${where}.sums`, k) };
+    });
+    const round = str(raw.get("round"), `${what}.round`);
+    if (!ROUND_RE.test(round)) throw new Malformed(`round id ${round}: not a valid round id`);
+    return {
+      round, assets, userId, path, leafCount,
+      salt: hashHex(raw.get("salt"), `${what}.salt`),
+      amounts: amounts(raw.get("amounts"), `${what}.amounts`, k),
+      rootHash: hashHex(root.get("hash"), `${what}.root.hash`),
+      rootSums: amounts(root.get("sums"), `${what}.root.sums`, k),
+    };
+  }
+
+  // --- hashing (spec §2, §4, §6, §7) ------------------------------------------------------
+
+  function concat(parts) {
+    const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+    let off = 0;
+    for (const p of parts) { out.set(p, off); off += p.length; }
+    return out;
+  }
+  function uint(x, width) {
+    const out = new Uint8Array(width);
+    let v = BigInt(x);
+    for (let k = width - 1; k >= 0; k--) { out[k] = Number(v & 0xffn); v >>= 8n; }
+    return out;
+  }
+  const encStr = (bytes) => concat([uint(bytes.length, 2), bytes]);
+  const encAmounts = (list) => concat(list.map((a) => uint(a, AMOUNT_SIZE)));
+  async function sha256(bytes) {
+    return new Uint8Array(await global.crypto.subtle.digest("SHA-256", bytes));
+  }
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const sameBytes = (a, b) => a.length === b.length && a.every((x, k) => x === b[k]);
+
+  function addSums(left, right, where) {
+    return left.map((a, k) => {
+      const total = a + right[k];
+      if (total > MAX_AMOUNT) throw new Failed(`${where}: sum of asset #${k} overflows 2^128-1 (${total})`);
+      return total;
+    });
+  }
+
+  async function verifyProof(p, expectedRoot) {
+    const levels = levelsFor(p.leafCount, "leaf count");
+    if (p.path.length !== levels) {
+      throw new Failed(`path has ${p.path.length} levels but a tree of ${p.leafCount} leaves needs exactly ${levels}`);
+    }
+    const roundBytes = encStr(utf8(p.round));
+    const commitment = await sha256(concat([TAG_USER, roundBytes, encStr(utf8(p.userId)), p.salt]));
+    let hash = await sha256(concat([TAG_LEAF, commitment, encAmounts(p.amounts)]));
+    let sums = p.amounts.slice();
+    let index = 0n;
+    for (let level = 1; level <= p.path.length; level++) {
+      const step = p.path[level - 1];
+      const mine = encAmounts(sums);
+      const theirs = encAmounts(step.sums);
+      if (step.side === "left") {
+        hash = await sha256(concat([TAG_NODE, step.hash, theirs, hash, mine]));
+        sums = addSums(step.sums, sums, `level ${level}`);
+        index |= 1n << BigInt(level - 1);
+      } else {
+        hash = await sha256(concat([TAG_NODE, hash, mine, step.hash, theirs]));
+        sums = addSums(sums, step.sums, `level ${level}`);
+      }
+    }
+    if (sums.some((s, k) => s !== p.rootSums[k])) {
+      throw new Failed(`root: computed sums [${sums.join(", ")}] but the proof's root holds [${p.rootSums.join(", ")}]`);
+    }
+    const prefix = [TAG_ROOT, roundBytes, uint(p.assets.length, 1)];
+    for (const a of p.assets) prefix.push(encStr(utf8(a.symbol)), uint(a.decimals, 1));
+    prefix.push(uint(p.leafCount, 8), hash, encAmounts(sums));
+    const computed = await sha256(concat(prefix));
+    if (!sameBytes(computed, p.rootHash)) {
+      throw new Failed(`root: computed hash ${hex(computed)} but the proof's root holds ${hex(p.rootHash)}`);
+    }
+    let checked = "the proof's own root only";
+    if (expectedRoot !== null && expectedRoot !== undefined) {
+      if (hex(computed) !== expectedRoot) {
+        throw new Failed(`root: computed hash ${hex(computed)} but the published root is ${expectedRoot} (a proof from another round, or a different tree)`);
+      }
+      checked = "the published root";
+    }
+    return {
+      round: p.round,
+      userId: p.userId,
+      assets: p.assets,
+      amounts: p.amounts.map((a) => a.toString()),
+      leafIndex: index.toString(),
+      pathLength: levels,
+      rootHash: hex(computed),
+      checkedAgainst: checked,
+    };
+  }
+
+  function verdictOf(err) {
+    if (err instanceof Failed) return { verdict: "failed", reason: err.message };
+    if (err instanceof Malformed) return { verdict: "malformed", reason: err.message };
+    // Anything else (a bug, or a browser without WebCrypto) never passes: fail closed.
+    return { verdict: "malformed", reason: `could not check the proof: ${err && err.message}` };
+  }
+
+  /**
+   * Verify a proof given as text against a published root (64 lowercase hex, or null to
+   * check the proof against itself only, as `por-verify proof` without --root).
+   * Or pass a function round => root|undefined to look the root up by the proof's round.
+   * Resolves to {verdict: "verified"|"failed"|"malformed", reason?, report?}; never rejects.
+   */
+  async function verifyProofText(text, published) {
+    try {
+      const proof = parseProof(text);
+      let expected = published;
+      if (typeof published === "function") {
+        expected = published(proof.round);
+        if (expected === undefined) {
+          throw new Failed(`round ${proof.round} is not published on this page: nothing to check the proof against`);
+        }
+      }
+      const report = await verifyProof(proof, expected);
+      return { verdict: "verified", report };
+    } catch (err) {
+      return verdictOf(err);
+    }
+  }
+
+  /** As verifyProofText, from bytes (a dropped file): strict UTF-8, a BOM is refused. */
+  async function verifyProofBytes(bytes, published) {
+    let text;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch (err) {
+      return { verdict: "malformed", reason: "proof: not valid UTF-8" };
+    }
+    return verifyProofText(text, published);
+  }
+
+  /** Base units as an exact decimal string in asset units ("0.00120000"). */
+  function formatUnits(amountText, decimals) {
+    const v = BigInt(amountText);
+    if (decimals === 0) return v.toString();
+    const scale = 10n ** BigInt(decimals);
+    return `${v / scale}.${(v % scale).toString().padStart(decimals, "0")}`;
+  }
+
+  global.PorVerify = Object.freeze({ verifyProofText, verifyProofBytes, formatUnits, parseJson, Malformed, Failed });
+})(globalThis);
