@@ -6,9 +6,13 @@ allows for pre-final signatures) and the mapping of the libraries' answers onto 
 * simple: the ``bip322`` package (PyO3 over rust-bitcoin's ``bip322`` crate). It returns
   ``None`` on success and raises on failure; we turn that into an explicit proof or a
   :class:`VerificationError`.
-* full and proof-of-funds: ``bip322`` 0.3.0 only implements simple, so these go to
-  ``btclib_wallet.bip322`` (btclib's script interpreter), the next most trusted
-  implementation. "Inconclusive" (an upgradeable rule) is a failure here: fail closed.
+* full and proof-of-funds, and simple for P2WSH: ``bip322`` 0.3.0 implements only simple
+  and knows only multisig witness scripts, so these go to ``btclib_wallet.bip322``
+  (btclib's script interpreter), the next most trusted implementation. "Inconclusive" (an
+  upgradeable rule) is a failure here: fail closed.
+
+Litecoin addresses are verified as the Bitcoin address of the same scriptPubKey: BIP-322
+commits to the scriptPubKey and the message only, and both libraries decode Bitcoin only.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import base64
 import binascii
 
+import base58
 import bip322 as rust_bip322
+from btclib.b32 import address_from_witness
 from btclib.exceptions import BTClibRuntimeError, InconclusiveError
 from btclib.script.witness import Witness
 from btclib.tx.tx import Tx
@@ -25,7 +31,13 @@ from btclib_wallet.psbt import Psbt
 from ecc.exceptions import EccRuntimeError
 
 from verifier.errors import FormatError, VerificationError
-from verifier.signatures.bitcoin import BITCOIN, BITCOIN_TESTNET, BitcoinNetwork, decode_address
+from verifier.signatures.bitcoin import (
+    BITCOIN,
+    BITCOIN_TESTNET,
+    BitcoinNetwork,
+    DecodedAddress,
+    decode_address,
+)
 from verifier.signatures.proof import SignatureProof
 
 SIMPLE_PREFIX = "smp"
@@ -66,27 +78,41 @@ def verify_bip322(
         address: The address (its scriptPubKey is the challenge of ``to_spend``).
         message: The message; ``str`` is UTF-8 encoded.
         signature: ``smp``/``ful``/``pof`` + base64, or unprefixed base64 (simple).
-        network: Bitcoin mainnet or testnet (the libraries know no other chain).
+        network: Bitcoin or Litecoin (main, test or regtest networks): a non-mainnet
+            address is verified as the Bitcoin address of the same scriptPubKey.
 
     Returns:
         The proof; for simple P2WPKH the signing key, for P2TR the output key.
 
     Raises:
         FormatError: Address, signature or message cannot be decoded, or the network is
-            not Bitcoin.
+            neither Bitcoin nor Litecoin.
         VerificationError: The signature does not satisfy the address's script, or the
             result is "inconclusive" (fails closed).
     """
-    if network not in (BITCOIN, BITCOIN_TESTNET):
-        raise FormatError(f"BIP-322 is verified for Bitcoin only, not {network.name}")
+    if network not in (BITCOIN, BITCOIN_TESTNET) and not network.name.startswith(
+            ("litecoin", "bitcoin-")):
+        raise FormatError(f"BIP-322 is verified for Bitcoin and Litecoin only, not "
+                          f"{network.name}")
     decoded = decode_address(address, network)
     data = message.encode("utf-8") if isinstance(message, str) else message
     variant, payload = split_variant(signature)
-    if variant == "simple":
-        keys = _verify_simple(address, data, payload)
-    else:
-        _verify_full(address, data, variant, payload)
-        keys = ()
+    # BIP-322 signs the message under the address's scriptPubKey only (to_spend's output),
+    # so another chain's address verifies as the Bitcoin address of the same scriptPubKey;
+    # the libraries decode Bitcoin addresses only.
+    as_bitcoin = address if network in (BITCOIN, BITCOIN_TESTNET) else _bitcoin_twin(decoded)
+    try:
+        if variant == "simple" and decoded.kind != "p2wsh":
+            keys = _verify_simple(as_bitcoin, data, payload)
+        else:
+            # P2WSH runs its witness script: bip322 0.3.0 knows only multisig shapes there
+            # (a one-key <key> OP_CHECKSIG script is "Invalid witness" to it), so btclib's
+            # script interpreter judges every P2WSH signature.
+            _verify_full(as_bitcoin, data, variant, payload)
+            keys = ()
+    except VerificationError as e:
+        # Name the address as published, not its Bitcoin twin.
+        raise VerificationError(str(e).replace(as_bitcoin, address)) from e
     if decoded.kind == "p2tr":
         keys = (decoded.program,)
     return SignatureProof(
@@ -95,6 +121,22 @@ def verify_bip322(
         signer_keys=keys,
         detail=f"{decoded.kind}, {network.name}",
     )
+
+
+def _bitcoin_twin(decoded: DecodedAddress) -> str:
+    """The Bitcoin mainnet address with the same scriptPubKey as ``decoded``.
+
+    Raises:
+        FormatError: a witness version BIP-322 gives no meaning to here.
+    """
+    if decoded.kind == "witness-unknown":
+        raise FormatError("BIP-322: unknown witness version, no scriptPubKey to sign for")
+    if decoded.kind == "p2pkh":
+        return str(base58.b58encode_check(b"\x00" + decoded.program).decode())
+    if decoded.kind == "p2sh":
+        return str(base58.b58encode_check(b"\x05" + decoded.program).decode())
+    version = 1 if decoded.kind == "p2tr" else 0
+    return str(address_from_witness(version, decoded.program, "mainnet"))
 
 
 def _verify_simple(address: str, message: bytes, payload: bytes) -> tuple[bytes, ...]:
@@ -131,8 +173,10 @@ def _verify_simple(address: str, message: bytes, payload: bytes) -> tuple[bytes,
 
 def _verify_full(address: str, message: bytes, variant: str, payload: bytes) -> None:
     try:
-        if variant == "full":
-            parsed: Tx | Psbt = Tx.parse(payload)
+        if variant == "simple":
+            parsed: Witness | Tx | Psbt = Witness.parse(payload)
+        elif variant == "full":
+            parsed = Tx.parse(payload)
         else:
             parsed = Psbt.parse(payload)
     except (ValueError, TypeError) as e:
