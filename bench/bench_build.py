@@ -46,11 +46,23 @@ SAMPLE_EVERY = 0.02  # seconds between memory samples
 # ---------------------------------------------------------------------------- the build
 
 
-def _child_build(snapshot: str, asset_count: int, out: str) -> None:
-    """Child mode: build one tree and print what it measured as JSON on stdout."""
+def _child_build(snapshot: str, asset_count: int, out: str, cluster: bool = False) -> None:
+    """Child mode: build one tree and print what it measured as JSON on stdout.
+
+    With ``cluster``, the build runs on a dask.distributed LocalCluster of 2 single-threaded
+    worker processes started here (so their memory is sampled with the build's).
+    """
     from por.build import build_tree
 
-    result = build_tree(snapshot, assets_for(asset_count), ROUND, SECRET, out)
+    if cluster:
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None, host="127.0.0.1") as lc:
+            result = build_tree(snapshot, assets_for(asset_count), ROUND, SECRET, out,
+                                cluster=lc.scheduler_address)
+    else:
+        result = build_tree(snapshot, assets_for(asset_count), ROUND, SECRET, out)
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({
@@ -104,12 +116,13 @@ class BuildRun:
     wall: float = 0.0
 
 
-def run_build(snapshot: Path, asset_count: int, out: Path) -> BuildRun:
+def run_build(snapshot: Path, asset_count: int, out: Path, cluster: bool = False) -> BuildRun:
     """Build in a child process, sampling the memory of its process tree meanwhile."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--child", str(snapshot), str(asset_count), str(out)],
+        [sys.executable, __file__, "--cluster-child" if cluster else "--child", str(snapshot),
+         str(asset_count), str(out)],
         stdout=subprocess.PIPE, text=True,
     )
     peak: dict[str, int] = {}
@@ -227,13 +240,18 @@ def time_proofs(out: Path, users: int, count: int) -> dict[str, tuple[float, flo
 
 # ---------------------------------------------------------------------------- report
 
+RESULTS = Path(__file__).resolve().parent / "results"
+MY_SECTIONS = ("# Benchmarks", "## Build", "## Past one machine", "## One proof")
+
 # Measured by this script on the same machine before the build was optimised (commit
-# c954572), kept so the table above can be read against where it started.
+# c954572) and before it was bounded in memory (commit 43a2d5f), kept so the tables can be
+# read against where they started.
 HISTORY = """\
-Before optimisation (commit c954572, same machine, same script): 1M x 4 built in 9.25 s
-(108,099 users/s; ingest 3.09, commitments 2.17, order 1.80, sums 0.39, hashing 1.74) with a
-hashlib floor of 1.04 s in that run, and a peak PSS of 925 MiB (723 MiB anonymous), 4.13x
-the tree file; 1M x 8 in 13.92 s (71,851 users/s), peak PSS 1,174 MiB."""
+Earlier, same machine, same script. Before optimisation (commit c954572): 1M x 4 built in
+9.25 s (108,099 users/s) with a hashlib floor of 1.04 s in that run, peak PSS 925 MiB. The
+whole-snapshot-in-memory builder (commit 43a2d5f): 1M x 4 in 3.94 s (254,028 users/s;
+floor 1.10 s), peak PSS 639 MiB, 2.85x the tree file; it could not have built 100M users
+in 24 GB (per-user arrays of about 110 bytes, plus the whole tree's sums in memory)."""
 
 
 def machine() -> dict[str, str]:
@@ -250,6 +268,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
     }
 
 
@@ -257,76 +276,126 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:,.0f} MiB"
 
 
-def render(info: dict[str, str], runs: list[dict[str, Any]], proofs: dict[str, Any],
-           users: int) -> str:
-    """The results section of bench/README.md."""
+def _load_results() -> list[dict[str, Any]]:
+    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("build-*.json"))]
+    return sorted(runs, key=lambda r: (r.get("cluster", False), r["users"], r["asset_count"]))
+
+
+def _build_row(r: dict[str, Any]) -> str:
+    total = r["child"]["seconds"]["total"]
+    leaves = r["child"]["leaf_count"]
+    users = r["users"]
+    merkle = (f"{r['pymerkle']:.2f} s ({leaves / r['pymerkle']:,.0f} leaves/s)"
+              if r.get("pymerkle") == r.get("pymerkle") and r.get("pymerkle") else "not run")
+    return (
+        f"| {users:,} x {r['asset_count']} | {r['child']['rows']:,}"
+        f" | {leaves:,} | {total:.2f} | **{users / total:,.0f}** | {leaves / total:,.0f}"
+        f" | {r['floor']:.2f} s ({leaves / r['floor']:,.0f} leaves/s)"
+        f" | {merkle}"
+        f" | {_mib(r['peak']['Pss'])} ({_mib(r['peak']['Pss_Anon'])})"
+        f" | {_mib(r['child']['maxrss_kib'])} / {_mib(r['child']['maxrss_workers_kib'])}"
+        f" | {r['tree_bytes'] / 2**20:,.0f} MiB | {r['machine']['load']} |"
+    )
+
+
+def render(proofs: dict[str, Any] | None) -> str:
+    """The results sections of bench/README.md, from every stored result."""
+    runs = _load_results()
+    local = [r for r in runs if not r.get("cluster")]
+    remote = [r for r in runs if r.get("cluster")]
+    info = runs[-1]["machine"] if runs else machine()
     lines = [
         "# Benchmarks",
         "",
-        "`make bench` runs `bench/bench_build.py`, which regenerates this file. Each figure",
-        "stands beside a yardstick measured in the same run: the machine is shared, so",
-        "absolute timings drift, and the ratio is what carries over.",
+        "`make bench` runs `bench/bench_build.py` (1M and 10M users x 4 assets, the",
+        "LocalCluster build of 1M, proof reads); `python bench/bench_build.py --users 100000000",
+        "--no-cluster` adds the 100M row (about half an hour with its floor, ~35 GB of disk",
+        "under `bench/data/`, deleted after). Each run stores its figures in `bench/results/`",
+        "and this file is rendered from all of them. Each figure stands beside a yardstick",
+        "measured in the same run: the machine is shared (the load average at the start of",
+        "each run is in its row), so absolute timings drift, and the ratio is what carries over.",
         "",
         "The snapshot is synthetic (`bench/snapshot_gen.py`): long-format Parquet where every",
         "user holds every asset (the densest case), amounts are exact decimal strings with each",
-        "asset's real decimals (ETH has 18, so sums exceed 64 bits). It is cached in",
-        "`bench/data/`. The build uses a fixed secret, so a run also checks that the tree",
-        "bytes match the previous run (the `tree.bin sha256` column).",
+        "asset's real decimals (ETH has 18, so sums exceed 64 bits). The build uses a fixed",
+        "secret, so a run also checks that the tree bytes match the previous run and the",
+        "cluster build (the `tree.bin sha256` list).",
         "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, Python {info['python']},"
-        f" {info['date']}, load average at start {info['load']}.",
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info.get('memory', '?')} RAM,"
+        f" Python {info['python']}; last run {info['date']}.",
         "",
-        "## Build (ingest + commitments + order + sums + hashing, end to end)",
+        "## Build (ingest + merge + padding + hashing, end to end, default `--memory 3GB`)",
         "",
         "| users x assets | rows | leaves N (padded) | build s | users/s | leaves/s"
         " | hashlib floor, 1 core | pymerkle InmemoryTree | peak PSS (anon)"
-        " | ru_maxrss main / workers | tree file | PSS / tree file |",
+        " | ru_maxrss main / workers | tree file | load at start |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in runs:
-        total = r["child"]["seconds"]["total"]
-        leaves = r["child"]["leaf_count"]
-        lines.append(
-            f"| {users:,} x {r['asset_count']} | {r['child']['rows']:,}"
-            f" | {leaves:,} | {total:.2f} | **{users / total:,.0f}** | {leaves / total:,.0f}"
-            f" | {r['floor']:.2f} s ({leaves / r['floor']:,.0f} leaves/s)"
-            f" | {r['pymerkle']:.2f} s ({leaves / r['pymerkle']:,.0f} leaves/s)"
-            f" | {_mib(r['peak']['Pss'])} ({_mib(r['peak']['Pss_Anon'])})"
-            f" | {_mib(r['child']['maxrss_kib'])} / {_mib(r['child']['maxrss_workers_kib'])}"
-            f" | {r['tree_bytes'] / 2**20:,.0f} MiB"
-            f" | {r['peak']['Pss'] * 1024 / r['tree_bytes']:.2f} |"
-        )
-    lines += [
+        *[_build_row(r) for r in local],
         "",
         "Stage seconds (from `build-info.json`):",
         "",
-        "| users x assets | ingest | commitments | order | sums | hashing | total"
-        " | CPU s, all processes |",
+        "| users x assets | ingest (read, commit, spill) | merge | padding | hashing | total"
+        " | CPU s, all processes | buckets |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         sec = r["child"]["seconds"]
         stages = " | ".join(f"{sec.get(s, 0.0):.2f}"
-                            for s in ("ingest", "commitments", "order", "sums", "hashing",
-                                      "total"))
-        lines.append(f"| {users:,} x {r['asset_count']} | {stages}"
-                     f" | {r['child'].get('cpu_seconds', 0.0):.2f} |")
+                            for s in ("ingest", "merge", "padding", "hashing", "total"))
+        where = " (LocalCluster)" if r.get("cluster") else ""
+        lines.append(f"| {r['users']:,} x {r['asset_count']}{where} | {stages}"
+                     f" | {r['child'].get('cpu_seconds', 0.0):.2f}"
+                     f" | {r['child'].get('buckets', '?')} |")
     lines += [
         "",
         "Hashlib floor: a bare `hashlib.sha256` loop, on one core, over as many preimages of",
         "the same sizes as the tree hashes (N leaf preimages of 16+32+16k bytes, N-1 node",
         "preimages of 16+2(32+16k) bytes); the build itself also derives two HMAC/SHA-256",
-        "commitments per user, sorts, sums, and uses both cores. pymerkle: 7.0.0's",
-        "`InmemoryTree`, appending the same number of leaves (no sums, no commitments) and",
-        "asking for the root. Peak PSS is sampled every 20 ms over the build process and its",
-        "workers; it includes the dirty pages of the memory-mapped tree file being written",
-        "(the anonymous part is in brackets). `tree.bin sha256`: "
-        + ", ".join(f"{r['asset_count']} assets `{r['tree_sha256'][:16]}`" for r in runs)
-        + ".",
+        "commitments per user and one per padding leaf, reads and checks the snapshot, spills",
+        "and sorts the buckets, sums, and uses both cores. pymerkle: 7.0.0's `InmemoryTree`",
+        "appending the same number of leaves (no sums, no commitments), run up to 2^21 leaves.",
+        "Peak PSS is sampled every 20 ms over the build process and its workers (the tree",
+        "file is written with pwrite, not mapped, so the page cache is not counted: it is the",
+        "kernel's, and it is given back under pressure). `tree.bin sha256`: "
+        + ", ".join(f"{r['users']:,} x {r['asset_count']}"
+                    f"{' cluster' if r.get('cluster') else ''} `{r['tree_sha256'][:16]}`"
+                    for r in runs) + ".",
         "",
         HISTORY,
         "",
-        f"## One proof ({proofs['tree']}, {proofs['count']} random users)",
+        "## Past one machine: the same build on a Dask LocalCluster",
+        "",
+        "| users x assets | local build s | LocalCluster (2 workers x 1 thread) build s"
+        " | overhead | peak PSS local / cluster | tree bytes identical |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in remote:
+        twin = next((x for x in local if x["users"] == r["users"]
+                     and x["asset_count"] == r["asset_count"]), None)
+        if twin is None:
+            continue
+        a, b = twin["child"]["seconds"]["total"], r["child"]["seconds"]["total"]
+        lines.append(
+            f"| {r['users']:,} x {r['asset_count']} | {a:.2f} | {b:.2f} | {b / a:.2f}x"
+            f" | {_mib(twin['peak']['Pss'])} / {_mib(r['peak']['Pss'])}"
+            f" | {'yes' if twin['tree_sha256'] == r['tree_sha256'] else '**NO**'} |")
+    lines += [
+        "",
+        "The cluster build runs stages 1-3 as Dask tasks, writes each shard (commitments and",
+        "levels of an aligned subtree) to the work directory, and the client copies the",
+        "shards into the tree file: the overhead is Dask's task traffic, the scheduler and",
+        "worker processes, and that copy. On one machine it can only be slower; it is there",
+        "to go past one machine (docs/scale.md).",
+        "",
+    ]
+    if proofs:
+        lines += _render_proofs(proofs)
+    return "\n".join(lines)
+
+
+def _render_proofs(proofs: dict[str, Any]) -> list[str]:
+    lines = [
+        f"## One proof ({proofs['tree']}, {proofs['count']} random users, warm)",
         "",
         "| operation | median µs | p99 µs | target | yardstick (median / p99 µs) |",
         "|---|---|---|---|---|",
@@ -345,51 +414,108 @@ def render(info: dict[str, str], runs: list[dict[str, Any]], proofs: dict[str, A
         row("`verify_proof(proof, summary=...)`", "verify", "< 5000",
             "one `sha256` of 100 bytes", "sha"),
         "",
+        "Warm: the tree file's pages touched by the searches are in the page cache (each",
+        "operation is timed after the first pass over the same users). The binary search",
+        "reads about log2(N) commitments and the path one record per level: O(log N) reads,",
+        "no index in memory.",
+        "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+def _others_sections(text: str) -> str:
+    """Sections of README.md that this script does not write (kept as they are)."""
+    out: list[str] = []
+    keep = False
+    for line in text.splitlines():
+        if line.startswith("#") and line.split(" ", 1)[0] in ("#", "##"):
+            keep = not any(line.startswith(h) for h in MY_SECTIONS)
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+def write_readme(proofs: dict[str, Any] | None) -> str:
+    """Render the results into README.md, keeping other engineers' sections."""
+    old = README.read_text() if README.exists() else ""
+    if proofs is None:
+        # Keep the proof table of an earlier run when this run measured none.
+        start = old.find("## One proof")
+        stop = old.find("\n## ", start + 1) if start >= 0 else -1
+        kept = old[start: stop if stop >= 0 else len(old)].rstrip() + "\n" if start >= 0 else ""
+    else:
+        kept = ""
+    text = render(proofs) + ("\n" + kept if kept else "")
+    others = _others_sections(old)
+    if others:
+        text = text.rstrip() + "\n\n" + others.rstrip() + "\n"
+    README.write_text(text)
+    return text
+
+
+def measure(users: int, k: int, cluster: bool, pymerkle: bool, keep: bool) -> Path:
+    """Build one snapshot (locally or on a LocalCluster), store the figures; the out dir."""
+    info = machine()
+    t = time.perf_counter()
+    snap = snapshot_path(users, k)
+    print(f"snapshot {snap.name}: {time.perf_counter() - t:.1f} s", flush=True)
+    out = DATA_DIR / f"build-{users}u-{k}a{'-cluster' if cluster else ''}"
+    build = run_build(snap, k, out, cluster)
+    leaves = build.child["leaf_count"]
+    print(f"{users:,} x {k}{' cluster' if cluster else ''}: {build.child['seconds']}",
+          flush=True)
+    floor = hashlib_floor(leaves, k)
+    merkle = pymerkle_tree(leaves, k) if pymerkle and leaves <= 1 << 21 else None
+    print(f"floor {floor:.2f} s, pymerkle {merkle}", flush=True)
+    info_file = json.loads((out / "build-info.json").read_text())
+    build.child["buckets"] = info_file.get("buckets")
+    RESULTS.mkdir(exist_ok=True)
+    record = {**build.__dict__, "users": users, "floor": floor, "pymerkle": merkle,
+              "machine": info, "cluster": cluster}
+    name = f"build-{users:09d}u-{k}a{'-cluster' if cluster else ''}.json"
+    (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
+    return out
 
 
 def main() -> None:
     """Entry point of ``make bench``."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--assets", type=int, nargs="+", default=[4, 8])
+    parser.add_argument("--users", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--assets", type=int, default=4)
     parser.add_argument("--proofs", type=int, default=1000)
     parser.add_argument("--no-pymerkle", action="store_true", help="skip the slow yardstick")
-    parser.add_argument("--no-readme", action="store_true", help="print, do not write README")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster run")
+    parser.add_argument("--delete-data", action="store_true",
+                        help="delete snapshots and trees of more than 1M users afterwards")
     parser.add_argument("--child", nargs=3, metavar=("SNAPSHOT", "ASSETS", "OUT"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--cluster-child", nargs=3, metavar=("SNAPSHOT", "ASSETS", "OUT"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        _child_build(args.child[0], int(args.child[1]), args.child[2])
+    if args.child or args.cluster_child:
+        a = args.child or args.cluster_child
+        _child_build(a[0], int(a[1]), a[2], cluster=bool(args.cluster_child))
         return
-    info = machine()
-    runs: list[dict[str, Any]] = []
-    outs: dict[int, Path] = {}
-    for k in args.assets:
-        t = time.perf_counter()
-        snap = snapshot_path(args.users, k)
-        print(f"snapshot {snap.name}: {time.perf_counter() - t:.1f} s", flush=True)
-        out = DATA_DIR / f"build-{args.users}u-{k}a"
-        build = run_build(snap, k, out)
-        outs[k] = out
-        leaves = build.child["leaf_count"]
-        print(f"{k} assets: build {build.child['seconds']}", flush=True)
-        floor = hashlib_floor(leaves, k)
-        merkle = float("nan") if args.no_pymerkle else pymerkle_tree(leaves, k)
-        print(f"{k} assets: floor {floor:.2f} s, pymerkle {merkle:.2f} s", flush=True)
-        runs.append({**build.__dict__, "floor": floor, "pymerkle": merkle})
-    k = args.assets[0]
-    q = time_proofs(outs[k], args.users, args.proofs)
-    proofs = {"tree": f"{args.users:,} users x {k} assets", "count": args.proofs, "q": q}
-    text = render(info, runs, proofs, args.users)
-    (DATA_DIR / "last-results.json").write_text(json.dumps(
-        {"machine": info, "runs": runs, "proofs": proofs}, indent=2) + "\n")
-    if args.no_readme:
-        print(text)
-    else:
-        README.write_text(text)
-        print(text)
+    k = args.assets
+    proofs = None
+    largest = max(args.users)
+    for users in sorted(args.users):
+        out = measure(users, k, False, not args.no_pymerkle, keep=users == largest)
+        if users == largest:
+            time_proofs(out, users, args.proofs)  # first pass: warms the pages it touches
+            q = time_proofs(out, users, args.proofs)
+            proofs = {"tree": f"{users:,} users x {k} assets", "count": args.proofs, "q": q}
+            shutil.rmtree(out, ignore_errors=True)
+        if args.delete_data and users > 1_000_000:
+            snapshot_path(users, k).unlink(missing_ok=True)
+    if not args.no_cluster:
+        users = min(args.users)
+        if not (RESULTS / f"build-{users:09d}u-{k}a.json").exists():
+            measure(users, k, False, False, keep=False)
+        measure(users, k, True, False, keep=False)
+    print(write_readme(proofs))
 
 
 if __name__ == "__main__":

@@ -68,12 +68,50 @@ def make_snapshot(users: int, asset_count: int, seed: int = SEED) -> pa.Table:
     return pa.table({"user_id": user_col, "asset": asset_col, "amount": amount_col})
 
 
+GEN_CHUNK = 1_000_000  # users generated and written at a time: bounds the generator's memory
+
+
+def make_snapshot_chunk(first: int, users: int, asset_count: int, seed: int = SEED) -> pa.Table:
+    """Users ``first .. first+users`` of a snapshot (ids ``user-000000042``), every asset each.
+
+    Chunk ``first`` draws from its own seed, so a large snapshot is written chunk by chunk
+    without ever being held whole; the one-chunk case is :func:`make_snapshot`.
+    """
+    rng = np.random.default_rng([seed, first])
+    assets = assets_for(asset_count)
+    ids = pc.binary_join_element_wise(
+        "user-",
+        pc.utf8_lpad(pc.cast(pa.array(np.arange(first, first + users)), pa.string()), 9, "0"),
+        "")
+    user_col = pc.take(ids, pa.array(np.repeat(np.arange(users), asset_count)))
+    symbols = pa.array([a.symbol for a in assets], pa.string())
+    asset_col = pc.take(symbols, pa.array(np.tile(np.arange(asset_count), users)))
+    stacked = pa.concat_arrays([_amount_column(rng, users, a.decimals) for a in assets])
+    order = (np.arange(asset_count)[None, :] * users + np.arange(users)[:, None]).ravel()
+    amount_col = pc.take(stacked, pa.array(order))
+    return pa.table({"user_id": user_col, "asset": asset_col, "amount": amount_col})
+
+
 def snapshot_path(users: int, asset_count: int) -> Path:
-    """Where the cached snapshot of this size lives; generated on first use."""
+    """Where the cached snapshot of this size lives; generated on first use.
+
+    Up to a million users it is :func:`make_snapshot` (the table the results in README.md
+    were first measured on); above, it is written a million users at a time.
+    """
     path = DATA_DIR / f"snapshot-{users}u-{asset_count}a-{SEED}.parquet"
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial")
-        pq.write_table(make_snapshot(users, asset_count), tmp, row_group_size=1 << 20)
+        if users <= GEN_CHUNK:
+            pq.write_table(make_snapshot(users, asset_count), tmp, row_group_size=1 << 20)
+        else:
+            first_chunk = make_snapshot_chunk(0, min(GEN_CHUNK, users), asset_count)
+            with pq.ParquetWriter(tmp, first_chunk.schema) as writer:
+                writer.write_table(first_chunk, row_group_size=1 << 20)
+                del first_chunk
+                for first in range(GEN_CHUNK, users, GEN_CHUNK):
+                    chunk = make_snapshot_chunk(first, min(GEN_CHUNK, users - first),
+                                                asset_count)
+                    writer.write_table(chunk, row_group_size=1 << 20)
         tmp.replace(path)
     return path
