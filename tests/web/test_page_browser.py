@@ -1,0 +1,318 @@
+"""The public page in a real browser: Debian's Chromium driven by Playwright, against
+``por serve`` started on loopback over a real store and real rounds.
+
+The browser is /usr/bin/chromium (scripts/services.d/chromium.sh installs it); Playwright
+never downloads one. Every request that leaves the server's own origin is refused and
+recorded, so the page is shown to work offline; a CSP violation would show as a console
+error, and none is allowed. A screenshot is saved under tests/web/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
+from api_world import ROUNDS, World, build_world
+
+from por.store.db import open_store
+from verifier.errors import FormatError, VerificationError
+from verifier.proof import InclusionProof, verify_proof
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "liabilities.json").read_text())
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, World]]:
+    """``por serve`` on a free loopback port over a published world; stopped at the end."""
+    base = tmp_path_factory.mktemp("served")
+    url = f"sqlite:///{base / 'por.db'}"
+    engine = open_store(url)
+    world = build_world(base, engine)
+    engine.dispose()
+    port = _free_port()
+    por = Path(sys.executable).parent / "por"
+    server = subprocess.Popen(
+        [str(por), "serve", "--db", url, "--rounds", str(world.rounds_dir), "--keylist",
+         str(world.keylist), "--port", str(port), "--proof-rate", "600", "--proof-burst", "100"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    out = server.stdout.read().decode() if server.stdout else ""
+                    raise RuntimeError(f"por serve did not start: {out}") from None
+                time.sleep(0.2)
+        yield origin, world
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log = server.stdout.read().decode() if server.stdout else ""
+        for published in world.rounds.values():
+            for token in published.tokens.values():
+                assert token not in log, "a proof token reached the server's log"
+
+
+@pytest.fixture(scope="module")
+def browser_page(
+    served: tuple[str, World], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A Chromium page that may reach only the served origin."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
+        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+    from playwright.sync_api import sync_playwright
+
+    origin, _ = served
+    profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data dir
+    outside: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            def route(r: Any) -> None:
+                if r.request.url.startswith(origin + "/"):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(origin + "/")
+            page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+            yield page, outside, errors
+        finally:
+            context.close()
+
+
+def _painted(page: Any, selector: str) -> int:
+    """How many pixels of the canvas are not transparent."""
+    return int(page.evaluate(
+        """(sel) => {
+            const c = document.querySelector(sel);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+            return n;
+        }""",
+        selector,
+    ))
+
+
+def test_page_renders_charts_and_wallets_offline(browser_page: Any) -> None:
+    page, outside, errors = browser_page
+    assert page.get_attribute("#chart-latest", "data-rendered") == "true"
+    assert page.get_attribute("#chart-history", "data-rendered") == "true"
+    assert _painted(page, "#chart-latest") > 1000
+    assert _painted(page, "#chart-history") > 1000
+    rows = page.locator("#wallet-table tr.wallet")
+    assert rows.count() == 3
+    checks = page.locator("#wallet-table td[class^='check-']").all_inner_texts()
+    assert [c.strip() for c in checks] == ["verified", "failed", "failed"]
+    assert "etherscan.io/address/0x" in (rows.nth(0).locator("a").get_attribute("href") or "")
+    assert page.locator("#solvency tbody tr.short").count() == 1  # BTC is short in 2026-11
+    assert page.locator("#rounds tbody tr").count() == len(ROUNDS)
+    assert outside == [], f"the page tried to reach {outside}"
+    assert errors == [], f"console errors (CSP violations show here): {errors}"
+
+
+def test_a_token_is_verified_in_the_page(browser_page: Any, served: tuple[str, World]) -> None:
+    page, _, errors = browser_page
+    _, world = served
+    published = world.rounds["2026-11"]
+    user = "ünïcode user ✓"
+    page.fill("#token", published.tokens[user])
+    page.click("#token-form button")
+    page.wait_for_selector("#verify-result[data-verdict='verified']", timeout=20_000)
+    text = page.inner_text("#verify-result")
+    assert "VERIFIED" in text and published.summary.root_hash.hex() in text
+    btc, eth = published.balances[user]
+    assert f"{btc // 10**8}.{btc % 10**8:08d}" in text
+    assert f"{eth // 10**18}.{eth % 10**18:018d}" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
+    assert (ARTIFACTS / "page.png").stat().st_size > 10_000
+    page.fill("#token", "0" * 32)
+    page.click("#token-form button")
+    page.wait_for_selector("#verify-result[data-verdict='error']", timeout=20_000)
+    assert "No proof for this token" in page.inner_text("#verify-result")
+    assert errors == [e for e in errors if "404" in e]  # only the refused token's fetch
+
+
+def test_dropped_proofs_valid_and_tampered(
+    browser_page: Any, served: tuple[str, World], tmp_path: Path
+) -> None:
+    page, _, _ = browser_page
+    _, world = served
+    good = world.prove("2026-10", "user-003")
+    path = tmp_path / "proof.json"
+    path.write_text(good)
+    page.set_input_files("#proof-file", str(path))
+    page.wait_for_selector("#verify-result[data-verdict='verified']", timeout=20_000)
+    tampered = json.loads(good)
+    tampered["amounts"][1] = str(int(tampered["amounts"][1]) + 10**18)  # one more ETH
+    path.write_text(json.dumps(tampered, indent=2))
+    page.set_input_files("#proof-file", [])
+    page.set_input_files("#proof-file", str(path))
+    page.wait_for_selector("#verify-result[data-verdict='failed']", timeout=20_000)
+    assert "FAILED" in page.inner_text("#verify-result")
+    # A valid proof of a round this page does not publish is not accepted either.
+    path.write_text(json.dumps(VECTORS["vectors"][0]["proof"]))
+    page.set_input_files("#proof-file", [])
+    page.set_input_files("#proof-file", str(path))
+    page.wait_for_selector("#verify-result[data-verdict='failed']", timeout=20_000)
+    assert "not published on this page" in page.inner_text("#verify-result")
+
+
+def _python_verdict(text: str, root: str | None) -> str:
+    try:
+        expected = bytes.fromhex(root) if root else None
+        verify_proof(InclusionProof.from_json(text), expected_root=expected)
+    except VerificationError:
+        return "failed"
+    except FormatError:
+        return "malformed"
+    return "verified"
+
+
+def _page_verdicts(page: Any, cases: list[tuple[str, str | None]]) -> list[str]:
+    return list(page.evaluate(
+        """async (cases) => {
+            const out = [];
+            for (const [text, root] of cases) {
+                out.push((await PorVerify.verifyProofText(text, root)).verdict);
+            }
+            return out;
+        }""",
+        cases,
+    ))
+
+
+def test_every_committed_vector_gets_its_verdict_in_the_page(browser_page: Any) -> None:
+    page, _, _ = browser_page
+    vectors = VECTORS["vectors"]
+    cases = [
+        (v["proof_text"] if "proof_text" in v else json.dumps(v["proof"]), v["published_root"])
+        for v in vectors
+    ]
+    got = _page_verdicts(page, cases)
+    wrong = [(v["name"], v["expected"], g) for v, g in zip(vectors, got, strict=True)
+             if g != v["expected"]]
+    assert wrong == []
+    assert len(got) == 36
+
+
+def _mutations(rng: random.Random, text: str) -> list[str]:
+    doc = json.loads(text)
+    out = []
+    for _ in range(40):
+        chars = list(text)
+        i = rng.randrange(len(chars))
+        chars[i] = rng.choice('0123456789abcdef"{}[],: -.eE\\ul')
+        out.append("".join(chars))
+    out.append(text[: rng.randrange(len(text))])
+    for key in doc:
+        d = dict(doc)
+        del d[key]
+        out.append(json.dumps(d))
+        d = dict(doc)
+        d[key] = rng.choice([None, 1, 1.0, "x", [], {}, True, -0, 10**40, "\u0000"])
+        out.append(json.dumps(d))
+    for user in ("", " ", "a\u200bb", "\u00a0", "tab\there", "ok-\U0001f600", "é" * 65,
+                 "é" * 64, "\ud800", "\u0378", "a\u2028"):
+        d = dict(doc)
+        d["user_id"] = user
+        out.append(json.dumps(d))
+    for raw in ('{"version": 1.0}', "[" * 70 + "]" * 70, '{"a":1,"a":2}', "\ufeff" + text,
+                text.replace('"version": 1', '"version": -0'),
+                text.replace('"version": 1', '"version": 01'),
+                text.replace('"decimals": 8', '"decimals": -0'),
+                text + " \n\t", text + "x", "NaN", '"' + "\\ud800" + '"'):
+        out.append(raw)
+    return out
+
+
+def test_page_and_python_agree_on_mutated_proofs(browser_page: Any) -> None:
+    # Generate-then-verify, in two languages: each mutant gets the same verdict from the
+    # page's verifier as from verifier/proof.py, including every way a file can be malformed.
+    page, _, _ = browser_page
+    rng = random.Random(2026)
+    cases: list[tuple[str, str | None]] = []
+    for v in VECTORS["vectors"][:6]:
+        text = json.dumps(v["proof"], indent=1)
+        for mutant in _mutations(rng, text):
+            cases.append((mutant, v["published_root"]))
+    got = _page_verdicts(page, cases)
+    wrong = [(text[:80], _python_verdict(text, root), g)
+             for (text, root), g in zip(cases, got, strict=True)
+             if _python_verdict(text, root) != g]
+    assert wrong == []
+    assert len(cases) > 300
+
+
+def test_the_nonprintable_table_is_pythons() -> None:
+    sys.path.insert(0, str(Path(__file__).parents[2] / "web"))
+    import gen_nonprintable
+
+    committed = (Path(__file__).parents[2] / "api" / "static" / "nonprintable.js").read_text()
+    assert committed == gen_nonprintable.render()
+
+
+def test_vendored_chart_js_is_the_locked_version() -> None:
+    root = Path(__file__).parents[2]
+    lock = json.loads((root / "web" / "package-lock.json").read_text())
+    locked = lock["packages"]["node_modules/chart.js"]["version"]
+    versions = (root / "api" / "static" / "vendor" / "VERSIONS").read_text().strip()
+    assert versions == f"chart.js {locked}"
+    with contextlib.suppress(FileNotFoundError):
+        installed = root / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
+        assert installed.read_bytes() == (root / "api/static/vendor/chart.umd.min.js").read_bytes()
