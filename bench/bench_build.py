@@ -436,16 +436,15 @@ def _others_sections(text: str) -> str:
 
 
 def write_readme(proofs: dict[str, Any] | None) -> str:
-    """Render the results into README.md, keeping other engineers' sections."""
+    """Render the results into README.md, keeping other engineers' sections.
+
+    The proof table is the one measured on the largest tree of any stored run.
+    """
     old = README.read_text() if README.exists() else ""
-    if proofs is None:
-        # Keep the proof table of an earlier run when this run measured none.
-        start = old.find("## One proof")
-        stop = old.find("\n## ", start + 1) if start >= 0 else -1
-        kept = old[start: stop if stop >= 0 else len(old)].rstrip() + "\n" if start >= 0 else ""
-    else:
-        kept = ""
-    text = render(proofs) + ("\n" + kept if kept else "")
+    stored = [json.loads(p.read_text()) for p in RESULTS.glob("proofs-*.json")]
+    if stored:
+        proofs = max(stored, key=lambda p: p["users"])
+    text = render(proofs)
     others = _others_sections(old)
     if others:
         text = text.rstrip() + "\n\n" + others.rstrip() + "\n"
@@ -506,7 +505,10 @@ def main() -> None:
         if users == largest:
             time_proofs(out, users, args.proofs)  # first pass: warms the pages it touches
             q = time_proofs(out, users, args.proofs)
-            proofs = {"tree": f"{users:,} users x {k} assets", "count": args.proofs, "q": q}
+            proofs = {"tree": f"{users:,} users x {k} assets", "count": args.proofs, "q": q,
+                      "users": users}
+            RESULTS.mkdir(exist_ok=True)
+            (RESULTS / f"proofs-{users:09d}u-{k}a.json").write_text(json.dumps(proofs) + "\n")
             shutil.rmtree(out, ignore_errors=True)
         if args.delete_data and users > 1_000_000:
             snapshot_path(users, k).unlink(missing_ok=True)
