@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from por import __version__
@@ -61,10 +62,10 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
         try:
             return fn(*args, **kwargs)
         except VerificationError as e:
-            err_console.print(f"[red]FAILED[/red]: {e}", highlight=False, markup=True)
+            err_console.print(f"[red]FAILED[/red]: {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except (FormatError, PorError) as e:
-            err_console.print(f"[red]ERROR[/red]: {e}", highlight=False, markup=True)
+            err_console.print(f"[red]ERROR[/red]: {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(2)
 
     return wrapper

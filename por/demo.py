@@ -13,6 +13,7 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from por.attest.demo import run_attest_demo
 from por.build import SECRET_FILE, build_tree
 from por.errors import VerificationError
 from por.prove import Prover
@@ -105,6 +106,7 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int) -> None:
         raise VerificationError(f"por-verify liabilities failed: {audit.stderr.strip()}")
     click.echo(f"5. por-verify liabilities {round_dir}: VERIFIED (every node recomputed)")
     reserves_path = run_reserves_demo(out_dir, round_dir, result.summary)
+    bundle = run_attest_demo(out_dir, result.root_path, reserves_path)
     click.echo("\nWrote:")
     for label, path in (
         ("snapshot", snap),
@@ -114,5 +116,6 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int) -> None:
         ("round secret (private)", round_dir / SECRET_FILE),
         ("user proofs", proofs_dir),
         ("reserves file (public)", reserves_path),
+        ("published bundle (public)", bundle),
     ):
         click.echo(f"  {label:<28} {path}")

@@ -67,6 +67,9 @@ def _register() -> None:
     from verifier.reserves.cli import reserves_cmd
 
     main.add_command(reserves_cmd)
+    from verifier.cli_bundle import bundle_cmd
+
+    main.add_command(bundle_cmd)
 
 
 _register()

@@ -17,6 +17,7 @@ class Round(SQLModel, table=True):
     round_id: str = Field(primary_key=True, max_length=64)
     exchange: str = Field(max_length=128)
     created_at: datetime
+    snapshot_time: datetime | None = None  # migration 0002
 
 
 class Attestation(SQLModel, table=True):
@@ -65,3 +66,33 @@ class TreeHeadRecord(SQLModel, table=True):
     key_id: str = Field(max_length=64)
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class RoundFile(SQLModel, table=True):
+    """A round's published input file, kept as its exact bytes: ``root.json`` (kind
+    ``root``) and the reserves file (kind ``reserves``), as attested (migration 0002)."""
+
+    __tablename__ = "round_files"
+
+    round_id: str = Field(foreign_key="rounds.round_id", primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=16)
+    sha256: str = Field(max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class WalletClaim(SQLModel, table=True):
+    """One wallet's balance of one asset as the attested reserves file claims it, and
+    whether the attestation counts it (spec §13.3). Amounts are decimal strings: a u128
+    does not fit a database integer (migration 0002)."""
+
+    __tablename__ = "wallet_claims"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: str = Field(foreign_key="rounds.round_id", index=True, max_length=64)
+    chain: str = Field(max_length=32)
+    address: str = Field(max_length=128)
+    custody: str = Field(max_length=16)
+    asset: str = Field(max_length=16)
+    amount: str = Field(max_length=39)
+    source: str = Field(max_length=16)
+    counted: bool

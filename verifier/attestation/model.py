@@ -1,0 +1,585 @@
+"""The attestation document and its arithmetic (docs/spec.md §13.1-13.3).
+
+Owns the payload's fields (strict parsing, exact serialisation), the rule of which reserves
+count, and the solvency figures. :func:`build_attestation` (used by ``por attest sign``) and
+:func:`check_figures` / :func:`compare_with_files` (used by ``por-verify bundle``) call the
+same functions, so a figure is computed one way only. No I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from verifier import strictjson as sj
+from verifier.artifacts import RootSummary, assets_to_json, parse_assets
+from verifier.errors import FormatError, VerificationError
+from verifier.mst import Asset, check_round_id, levels_for
+from verifier.reserves.challenge import check_exchange_name
+from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
+from verifier.signed.canonical import check_scheme, format_time, parse_time
+
+ATTESTATION_SCHEME = "por-attestation"
+ATTESTATION_VERSION = 1
+# §13.2: the ratio is reserves / liabilities rounded down to this many decimal places, so
+# it never overstates: it reads 1.000000 or more only when reserves cover liabilities.
+RATIO_DIGITS = 6
+STATUS_COVERED = "covered"
+STATUS_UNDER = "under-reserved"
+COUNTED_RULE = "node-read-round-signed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that does not hold, with a short code (spec §13.5 lists them)."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+@dataclass(frozen=True)
+class LiabilitiesFigures:
+    """The liabilities root as published in ``root.json`` (spec §8.1)."""
+
+    root_hash: bytes
+    leaf_count: int
+    assets: tuple[Asset, ...]
+    totals: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The payload's ``liabilities`` object."""
+        return {
+            "root_hash": self.root_hash.hex(),
+            "leaf_count": self.leaf_count,
+            "assets": assets_to_json(self.assets),
+            "totals": [str(t) for t in self.totals],
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> LiabilitiesFigures:
+        """Parse the ``liabilities`` object.
+
+        Raises:
+            FormatError: malformed or unknown fields.
+        """
+        raw = sj.obj(value, where, {"root_hash", "leaf_count", "assets", "totals"})
+        assets = parse_assets(raw["assets"], f"{where}.assets")
+        leaf_count = sj.integer(raw["leaf_count"], f"{where}.leaf_count")
+        levels_for(leaf_count)
+        return cls(
+            sj.hash_hex(raw["root_hash"], f"{where}.root_hash"),
+            leaf_count,
+            assets,
+            tuple(sj.amounts(raw["totals"], f"{where}.totals", len(assets))),
+        )
+
+
+@dataclass(frozen=True)
+class ChainFigures:
+    """A chain's snapshot as the reserves file records it."""
+
+    name: str
+    kind: str
+    network: str
+    height: int
+    block_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this chain snapshot."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "network": self.network,
+            "height": self.height,
+            "block_hash": self.block_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> ChainFigures:
+        """Parse one chain snapshot.
+
+        Raises:
+            FormatError: malformed or unknown fields.
+        """
+        raw = sj.obj(value, where, {"name", "kind", "network", "height", "block_hash"})
+        block_hash = sj.hash_hex(raw["block_hash"], f"{where}.block_hash").hex()
+        height = sj.integer(raw["height"], f"{where}.height")
+        if height < 0:
+            raise FormatError(f"{where}.height: {height} is negative")
+        return cls(
+            sj.string(raw["name"], f"{where}.name"),
+            sj.string(raw["kind"], f"{where}.kind"),
+            sj.string(raw["network"], f"{where}.network"),
+            height,
+            block_hash,
+        )
+
+
+@dataclass(frozen=True)
+class ReserveAssetFigures:
+    """Per asset of the reserves file: what counts, and what is set aside and why."""
+
+    symbol: str
+    decimals: int
+    counted: int
+    claimed: int
+    reported_not_read: int
+    past_control_only: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this asset's reserves."""
+        return {
+            "symbol": self.symbol,
+            "decimals": self.decimals,
+            "counted": str(self.counted),
+            "claimed": str(self.claimed),
+            "reported_not_read": str(self.reported_not_read),
+            "past_control_only": str(self.past_control_only),
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> ReserveAssetFigures:
+        """Parse one asset's reserves.
+
+        Raises:
+            FormatError: malformed or unknown fields.
+        """
+        fields = {"symbol", "decimals", "counted", "claimed", "reported_not_read",
+                  "past_control_only"}
+        raw = sj.obj(value, where, fields)
+        asset = Asset(sj.string(raw["symbol"], f"{where}.symbol"),
+                      sj.integer(raw["decimals"], f"{where}.decimals"))
+        return cls(
+            asset.symbol,
+            asset.decimals,
+            sj.amount(raw["counted"], f"{where}.counted"),
+            sj.amount(raw["claimed"], f"{where}.claimed"),
+            sj.amount(raw["reported_not_read"], f"{where}.reported_not_read"),
+            sj.amount(raw["past_control_only"], f"{where}.past_control_only"),
+        )
+
+
+@dataclass(frozen=True)
+class ReservesFigures:
+    """The reserves file, bound by the SHA-256 of its exact bytes, and its figures."""
+
+    sha256: bytes
+    chains: tuple[ChainFigures, ...]
+    assets: tuple[ReserveAssetFigures, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The payload's ``reserves`` object."""
+        return {
+            "file_sha256": self.sha256.hex(),
+            "counted": COUNTED_RULE,
+            "chains": [c.to_dict() for c in self.chains],
+            "assets": [a.to_dict() for a in self.assets],
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> ReservesFigures:
+        """Parse the ``reserves`` object.
+
+        Raises:
+            FormatError: malformed, unknown fields, or another counting rule.
+        """
+        raw = sj.obj(value, where, {"file_sha256", "counted", "chains", "assets"})
+        rule = sj.string(raw["counted"], f"{where}.counted")
+        if rule != COUNTED_RULE:
+            raise FormatError(f"{where}.counted: rule {rule!r} is not {COUNTED_RULE!r}")
+        return cls(
+            sj.hash_hex(raw["file_sha256"], f"{where}.file_sha256"),
+            tuple(ChainFigures.from_dict(c, f"{where}.chains[{i}]")
+                  for i, c in enumerate(sj.array(raw["chains"], f"{where}.chains"))),
+            tuple(ReserveAssetFigures.from_dict(a, f"{where}.assets[{i}]")
+                  for i, a in enumerate(sj.array(raw["assets"], f"{where}.assets"))),
+        )
+
+
+@dataclass(frozen=True)
+class SolvencyLine:
+    """One asset's solvency figures (spec §13.2)."""
+
+    symbol: str
+    decimals: int
+    reserves: int
+    liabilities: int
+    ratio: str | None
+    surplus: int
+    shortfall: int
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this line."""
+        return {
+            "symbol": self.symbol,
+            "decimals": self.decimals,
+            "reserves": str(self.reserves),
+            "liabilities": str(self.liabilities),
+            "ratio": self.ratio,
+            "surplus": str(self.surplus),
+            "shortfall": str(self.shortfall),
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, where: str) -> SolvencyLine:
+        """Parse one solvency line (form only; :func:`check_figures` checks the arithmetic).
+
+        Raises:
+            FormatError: malformed or unknown fields.
+        """
+        fields = {"symbol", "decimals", "reserves", "liabilities", "ratio", "surplus",
+                  "shortfall", "status"}
+        raw = sj.obj(value, where, fields)
+        asset = Asset(sj.string(raw["symbol"], f"{where}.symbol"),
+                      sj.integer(raw["decimals"], f"{where}.decimals"))
+        ratio = raw["ratio"]
+        if ratio is not None:
+            ratio = sj.string(ratio, f"{where}.ratio")
+        status = sj.string(raw["status"], f"{where}.status")
+        if status not in (STATUS_COVERED, STATUS_UNDER):
+            raise FormatError(f"{where}.status: {status!r}, expected {STATUS_COVERED!r} or "
+                              f"{STATUS_UNDER!r}")
+        return cls(
+            asset.symbol,
+            asset.decimals,
+            sj.amount(raw["reserves"], f"{where}.reserves"),
+            sj.amount(raw["liabilities"], f"{where}.liabilities"),
+            ratio,
+            sj.amount(raw["surplus"], f"{where}.surplus"),
+            sj.amount(raw["shortfall"], f"{where}.shortfall"),
+            status,
+        )
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A round's attestation payload, parsed (spec §13.1)."""
+
+    exchange: str
+    round_id: str
+    snapshot_time: datetime
+    attested_at: datetime
+    key_id: str
+    previous: bytes | None
+    liabilities: LiabilitiesFigures
+    reserves: ReservesFigures
+    solvency: tuple[SolvencyLine, ...]
+    all_covered: bool
+
+    FIELDS = frozenset({
+        "scheme", "version", "exchange", "round", "snapshot_time", "attested_at", "key_id",
+        "previous_attestation", "liabilities", "reserves", "solvency", "all_covered",
+    })
+
+    def to_dict(self) -> dict[str, Any]:
+        """The payload, ready for RFC 8785 canonicalisation and signing."""
+        return {
+            "scheme": ATTESTATION_SCHEME,
+            "version": ATTESTATION_VERSION,
+            "exchange": self.exchange,
+            "round": self.round_id,
+            "snapshot_time": format_time(self.snapshot_time),
+            "attested_at": format_time(self.attested_at),
+            "key_id": self.key_id,
+            "previous_attestation": self.previous.hex() if self.previous else None,
+            "liabilities": self.liabilities.to_dict(),
+            "reserves": self.reserves.to_dict(),
+            "solvency": [s.to_dict() for s in self.solvency],
+            "all_covered": self.all_covered,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "attestation") -> Attestation:
+        """Parse a payload strictly (its arithmetic is checked by :func:`check_figures`).
+
+        Raises:
+            FormatError: another scheme or version, a missing or unknown field, a malformed
+                value.
+        """
+        raw = sj.obj(data, where, set(cls.FIELDS))
+        check_scheme(raw, where, ATTESTATION_SCHEME, ATTESTATION_VERSION)
+        previous = raw["previous_attestation"]
+        all_covered = raw["all_covered"]
+        if not isinstance(all_covered, bool):
+            raise FormatError(f"{where}.all_covered: expected true or false")
+        return cls(
+            exchange=check_exchange_name(sj.string(raw["exchange"], f"{where}.exchange")),
+            round_id=check_round_id(sj.string(raw["round"], f"{where}.round")),
+            snapshot_time=parse_time(raw["snapshot_time"], f"{where}.snapshot_time"),
+            attested_at=parse_time(raw["attested_at"], f"{where}.attested_at"),
+            key_id=sj.hash_hex(raw["key_id"], f"{where}.key_id").hex(),
+            previous=None if previous is None else sj.hash_hex(
+                previous, f"{where}.previous_attestation"),
+            liabilities=LiabilitiesFigures.from_dict(raw["liabilities"], f"{where}.liabilities"),
+            reserves=ReservesFigures.from_dict(raw["reserves"], f"{where}.reserves"),
+            solvency=tuple(SolvencyLine.from_dict(s, f"{where}.solvency[{i}]")
+                           for i, s in enumerate(sj.array(raw["solvency"],
+                                                          f"{where}.solvency"))),
+            all_covered=all_covered,
+        )
+
+
+def payload_hash(payload: bytes) -> bytes:
+    """An attestation's hash: SHA-256 of its exact signed payload bytes (spec §13.1)."""
+    return hashlib.sha256(payload).digest()
+
+
+def ratio_string(reserves: int, liabilities: int) -> str | None:
+    """``reserves / liabilities`` rounded down to :data:`RATIO_DIGITS` places; None if 0.
+
+    Integer arithmetic only: ``floor(reserves * 10^6 / liabilities)`` written with the
+    decimal point six places from the right ("1.052341", "0.000000").
+    """
+    if liabilities == 0:
+        return None
+    scaled = reserves * 10**RATIO_DIGITS // liabilities
+    whole, frac = divmod(scaled, 10**RATIO_DIGITS)
+    return f"{whole}.{frac:0{RATIO_DIGITS}d}"
+
+
+def solvency_line(symbol: str, decimals: int, reserves: int, liabilities: int) -> SolvencyLine:
+    """The one computation of an asset's solvency figures (spec §13.2)."""
+    covered = reserves >= liabilities
+    return SolvencyLine(
+        symbol, decimals, reserves, liabilities, ratio_string(reserves, liabilities),
+        reserves - liabilities if covered else 0,
+        0 if covered else liabilities - reserves,
+        STATUS_COVERED if covered else STATUS_UNDER,
+    )
+
+
+def liabilities_figures(summary: RootSummary) -> LiabilitiesFigures:
+    """The liabilities figures of a published ``root.json``."""
+    return LiabilitiesFigures(summary.root_hash, summary.leaf_count, summary.assets,
+                              summary.totals)
+
+
+def reserves_figures(reserves: ReservesFile) -> ReservesFigures:
+    """The reserves figures of a reserves file, by the counting rule of spec §13.3.
+
+    Counted: balances read from a node (``source: node``) in wallets that signed this
+    round's challenge (``message: round``): exactly what the reserves verifier can confirm
+    at the snapshot block. Set aside and stated: balances only reported by the exchange, and
+    balances of wallets that signed a static message (control at some past time only).
+    """
+    counted = {a.symbol: 0 for a in reserves.assets}
+    reported = dict.fromkeys(counted, 0)
+    past_only = dict.fromkeys(counted, 0)
+    for wallet in reserves.wallets:
+        for balance in wallet.balances:
+            if balance.asset not in counted:
+                continue  # the reserves verifier reports it (unknown-asset)
+            if balance.source == SOURCE_REPORTED:
+                reported[balance.asset] += balance.amount
+            elif balance.source == SOURCE_NODE and wallet.message == "static":
+                past_only[balance.asset] += balance.amount
+            elif balance.source == SOURCE_NODE:
+                counted[balance.asset] += balance.amount
+    chains = []
+    for c in reserves.chains:
+        snap = c.snapshot()
+        chains.append(ChainFigures(c.name, c.kind, c.network, snap.height, snap.block_hash))
+    return ReservesFigures(
+        hashlib.sha256(reserves.raw_bytes).digest(),
+        tuple(chains),
+        tuple(
+            ReserveAssetFigures(a.symbol, a.decimals, counted[a.symbol], total,
+                                reported[a.symbol], past_only[a.symbol])
+            for a, total in zip(reserves.assets, reserves.totals, strict=True)
+        ),
+    )
+
+
+def solvency_lines(
+    liabilities: LiabilitiesFigures, reserves: ReservesFigures
+) -> tuple[SolvencyLine, ...]:
+    """Per asset, in the liabilities' order then any asset held only in reserves.
+
+    An asset with liabilities and no reserves is under-reserved by all of its liabilities.
+
+    Raises:
+        VerificationError: an asset has other decimals in the reserves than in the
+            liabilities (the two figures would not be in the same unit).
+    """
+    held = {a.symbol: a for a in reserves.assets}
+    lines = []
+    for asset, total in zip(liabilities.assets, liabilities.totals, strict=True):
+        reserve = held.get(asset.symbol)
+        if reserve is not None and reserve.decimals != asset.decimals:
+            raise VerificationError(
+                f"{asset.symbol}: {reserve.decimals} decimals in the reserves file but "
+                f"{asset.decimals} in the liabilities; the figures are not comparable")
+        lines.append(solvency_line(asset.symbol, asset.decimals,
+                                   reserve.counted if reserve else 0, total))
+    owed = {a.symbol for a in liabilities.assets}
+    for reserve in reserves.assets:
+        if reserve.symbol not in owed:
+            lines.append(solvency_line(reserve.symbol, reserve.decimals, reserve.counted, 0))
+    return tuple(lines)
+
+
+def build_attestation(
+    exchange: str,
+    summary: RootSummary,
+    reserves: ReservesFile,
+    *,
+    snapshot_time: datetime,
+    attested_at: datetime,
+    key_id: str,
+    previous: bytes | None,
+) -> Attestation:
+    """The attestation of one round, every figure computed here (``por attest sign``).
+
+    Raises:
+        VerificationError: the files are not of this round and exchange, or an asset's
+            decimals differ between them.
+    """
+    problems = _binding_findings(exchange, summary.round_id, summary.root_hash, reserves)
+    if problems:
+        raise VerificationError("; ".join(str(p) for p in problems))
+    liabilities = liabilities_figures(summary)
+    reserve_figures = reserves_figures(reserves)
+    lines = solvency_lines(liabilities, reserve_figures)
+    return Attestation(
+        exchange=check_exchange_name(exchange),
+        round_id=summary.round_id,
+        snapshot_time=snapshot_time,
+        attested_at=attested_at,
+        key_id=key_id,
+        previous=previous,
+        liabilities=liabilities,
+        reserves=reserve_figures,
+        solvency=lines,
+        all_covered=all(line.status == STATUS_COVERED for line in lines),
+    )
+
+
+def _binding_findings(
+    exchange: str, round_id: str, root_hash: bytes, reserves: ReservesFile
+) -> list[Finding]:
+    found = []
+    if reserves.exchange != exchange:
+        found.append(Finding("another-exchange", f"the reserves file is of exchange "
+                             f"{reserves.exchange!r}, not {exchange!r}"))
+    if reserves.round_id != round_id:
+        found.append(Finding("another-round", f"the reserves file is of round "
+                             f"{reserves.round_id!r}, not {round_id!r}"))
+    if reserves.liabilities_root != root_hash:
+        found.append(Finding("reserves-root", f"the reserves file names liabilities root "
+                             f"{reserves.liabilities_root.hex()}, not {root_hash.hex()}"))
+    return found
+
+
+def check_figures(att: Attestation) -> list[Finding]:
+    """Recompute every solvency figure from the attestation's own reserves and liabilities.
+
+    A line that differs, a missing or extra line, and a claim of cover the figures do not
+    support are each a finding; an under-reserved asset reported as such is not.
+    """
+    try:
+        expected = solvency_lines(att.liabilities, att.reserves)
+    except VerificationError as e:
+        return [Finding("decimals", str(e))]
+    found: list[Finding] = []
+    claimed = {line.symbol: line for line in att.solvency}
+    if [line.symbol for line in att.solvency] != [line.symbol for line in expected]:
+        found.append(Finding("solvency-assets", f"solvency lines for "
+                             f"{[s.symbol for s in att.solvency]}, expected "
+                             f"{[s.symbol for s in expected]}"))
+    for want in expected:
+        got = claimed.get(want.symbol)
+        if got is None:
+            continue
+        found.extend(_line_findings(got, want))
+    covered = all(line.status == STATUS_COVERED for line in expected)
+    if att.all_covered and not covered:
+        short = [f"{s.symbol} short by {s.shortfall}" for s in expected if s.shortfall]
+        found.append(Finding("false-solvency", "the attestation claims every asset is "
+                             f"covered, but {', '.join(short)}"))
+    elif covered and not att.all_covered:
+        found.append(Finding("solvency-flag", "all_covered is false, but every asset is "
+                             "covered by the attested figures"))
+    return found
+
+
+def _line_findings(got: SolvencyLine, want: SolvencyLine) -> list[Finding]:
+    found = []
+    if got.status == STATUS_COVERED and want.status == STATUS_UNDER:
+        found.append(Finding("false-solvency", f"{want.symbol}: claims {STATUS_COVERED!r}, "
+                             f"but reserves {want.reserves} < liabilities {want.liabilities}: "
+                             f"shortfall {want.shortfall}"))
+    for name in ("decimals", "reserves", "liabilities", "ratio", "surplus", "shortfall",
+                 "status"):
+        mine, right = getattr(got, name), getattr(want, name)
+        if mine != right:
+            found.append(Finding("solvency-figure", f"{want.symbol}.{name}: the attestation "
+                                 f"says {mine!r}, recomputed {right!r}"))
+    return found
+
+
+def compare_with_files(
+    att: Attestation, summary: RootSummary, reserves: ReservesFile
+) -> list[Finding]:
+    """Check the attestation's liabilities and reserves figures against the files.
+
+    ``root.json`` must be the attested root (round, hash, leaf count, assets, totals);
+    the reserves file must be the attested bytes (SHA-256), of this round, exchange and
+    root, and every counted, claimed and set-aside figure is recomputed from it.
+    """
+    found = _binding_findings(att.exchange, att.round_id, att.liabilities.root_hash, reserves)
+    if summary.round_id != att.round_id:
+        found.append(Finding("another-round", f"root.json is of round {summary.round_id!r}, "
+                             f"the attestation of {att.round_id!r}"))
+    mine = liabilities_figures(summary)
+    for name in ("root_hash", "leaf_count", "assets", "totals"):
+        stated, published = getattr(att.liabilities, name), getattr(mine, name)
+        if stated != published:
+            found.append(Finding("liabilities-figure", f"liabilities.{name}: the attestation "
+                                 f"says {_show(stated)}, root.json has {_show(published)}"))
+    recomputed = reserves_figures(reserves)
+    if recomputed.sha256 != att.reserves.sha256:
+        found.append(Finding("reserves-file", f"the reserves file's SHA-256 is "
+                             f"{recomputed.sha256.hex()}, the attestation names "
+                             f"{att.reserves.sha256.hex()}"))
+    if recomputed.chains != att.reserves.chains:
+        found.append(Finding("reserves-figure", f"chains: the attestation says "
+                             f"{_chains(att.reserves.chains)}, the file has "
+                             f"{_chains(recomputed.chains)}"))
+    stated_assets = {a.symbol: a for a in att.reserves.assets}
+    if list(stated_assets) != [a.symbol for a in recomputed.assets]:
+        found.append(Finding("reserves-figure", f"assets: the attestation lists "
+                             f"{list(stated_assets)}, the file "
+                             f"{[a.symbol for a in recomputed.assets]}"))
+    for want in recomputed.assets:
+        got = stated_assets.get(want.symbol)
+        if got is None or got == want:
+            continue
+        for name in ("decimals", "counted", "claimed", "reported_not_read",
+                     "past_control_only"):
+            if getattr(got, name) != getattr(want, name):
+                found.append(Finding("reserves-figure", f"{want.symbol}.{name}: the "
+                                     f"attestation says {getattr(got, name)}, the reserves "
+                                     f"file gives {getattr(want, name)}"))
+    return found
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple) and value and isinstance(value[0], Asset):
+        return str([f"{a.symbol}/{a.decimals}" for a in value])
+    if isinstance(value, tuple):
+        return str([str(v) for v in value])
+    return repr(value)
+
+
+def _chains(chains: Sequence[ChainFigures]) -> str:
+    return ", ".join(f"{c.name}@{c.height}/{c.block_hash[:12]}" for c in chains)

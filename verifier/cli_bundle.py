@@ -1,0 +1,130 @@
+"""``por-verify bundle``: the one command that checks everything a published round claims."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from verifier.attestation.bundle import BundleOptions, BundleReport, read_bundle, verify_bundle
+from verifier.cli_log import default_state_path
+from verifier.errors import FormatError, UsageError, VerificationError
+from verifier.log.state import TreeHeadMemory
+from verifier.log.sth import ConsistencyProof, SignedTreeHead
+from verifier.proof import InclusionProof
+from verifier.reserves.cli import build_readers
+from verifier.reserves.endpoints import environment, parse_endpoints
+from verifier.reserves.model import ReservesFile
+from verifier.reserves.verify import Reader
+from verifier.signed.keys import PublicKey
+from verifier.strictjson import hash_hex, loads
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+
+def _bundle_head(files: Mapping[str, bytes]) -> SignedTreeHead:
+    return SignedTreeHead.from_json(files["tree-head.json"], "tree-head.json")
+
+
+@click.command("bundle")
+@click.argument("bundle_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--rpc", multiple=True, metavar="NAME=URL",
+              help="A node of chain NAME (as named in the reserves file); repeat per chain. "
+              "No password in the URL: use $POR_RPC_<NAME>_AUTH=user:password or --rpc-cookie.")
+@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH",
+              help="A file holding user:password for chain NAME's node; refused if others "
+              "can read it.")
+@click.option("--skip-chain", is_flag=True,
+              help="Accept that reserves are not re-read from nodes (the report says so).")
+@click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Your own inclusion proof: it must lead to this round's root.")
+@click.option("--auditor-key", "auditor_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="An auditor's public key (por-public-key JSON) that must have co-signed.")
+@click.option("--pin", "pinned", help="A key id of the exchange you obtained out of band.")
+@click.option("--round", "expected_round", help="The round you mean to check.")
+@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+              envvar="POR_VERIFY_LOG_STATE",
+              help="File remembering the last tree head seen per log (default: in your "
+              "configuration directory; $POR_VERIFY_LOG_STATE).")
+@click.option("--consistency", "consistency_file",
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="For a bundle older than the last tree head seen: the consistency proof "
+              "from the bundle's tree size to the remembered one.")
+@click.option("--require-full-reserves", is_flag=True,
+              help="Fail when any asset is under-reserved (even if truthfully stated).")
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds per node call.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def bundle_cmd(
+    bundle_dir: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
+    proof_file: Path | None,
+    auditor_files: tuple[Path, ...], pinned: str | None, expected_round: str | None,
+    state_file: Path | None, consistency_file: Path | None, require_full_reserves: bool,
+    timeout: float, as_json: bool,
+) -> None:
+    """Check a published round's bundle BUNDLE_DIR: signatures and key ids, every solvency
+    figure, the liabilities root, the reserves (re-read with --rpc), the log inclusion and
+    consistency with the last tree head seen, and your own proof (--proof).
+
+    Exit codes: 0 everything verified, 1 a check failed (every finding is listed),
+    2 unusable input or node.
+    """
+    from verifier.cli import fail, run_check
+
+    memory = TreeHeadMemory(state_file or default_state_path())
+
+    def check() -> BundleReport:
+        if rpc and skip_chain:
+            raise UsageError("--rpc and --skip-chain contradict each other; give one")
+        endpoints = parse_endpoints(rpc, rpc_cookie, environment())
+
+        def readers(reserves: ReservesFile) -> Mapping[str, Reader]:
+            return build_readers(reserves, endpoints, timeout)
+
+        files = read_bundle(bundle_dir)
+        options = BundleOptions(
+            readers=readers if endpoints else None,
+            skip_chain=skip_chain,
+            auditors=tuple(
+                PublicKey.from_dict(loads(_read(p, "auditor key"), str(p)), str(p))
+                for p in auditor_files),
+            pinned_key_id=hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None,
+            remembered=memory.last(_bundle_head(files).head.log),
+            newer_consistency=ConsistencyProof.from_json(
+                _read(consistency_file, "consistency proof"), str(consistency_file))
+            if consistency_file else None,
+            user_proof=InclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+            if proof_file else None,
+            expected_round=expected_round,
+            require_full_reserves=require_full_reserves,
+        )
+        report = verify_bundle(files, options)
+        if report.remember is not None:
+            memory.remember(report.remember)
+            report.notes.append(f"tree head of size {report.remember.head.tree_size} "
+                                f"remembered in {memory.path}")
+        return report
+
+    report: BundleReport = run_check(as_json, check)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    try:
+        report.raise_for_failures()
+    except VerificationError as err:
+        if as_json:
+            raise SystemExit(1) from err
+        fail(err, as_json=False)
+    if not as_json:
+        click.echo("VERIFIED: every claim of the bundle checked" +
+                   ("" if report.all_covered else "; the exchange states a SHORTFALL above"))
+
