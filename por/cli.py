@@ -290,6 +290,12 @@ from por.cli_keys import keys_group  # noqa: E402 (it imports handle_errors from
 
 main.add_command(keys_group)
 
+from por.cli_attest import attest_group, publish_cmd, round_group  # noqa: E402 (as above)
+
+main.add_command(round_group)
+main.add_command(attest_group)
+main.add_command(publish_cmd)
+
 from por.cli_serve import serve_cmd, tokens_group  # noqa: E402 (imports handle_errors)
 
 main.add_command(serve_cmd)
