@@ -62,10 +62,14 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
         try:
             return fn(*args, **kwargs)
         except VerificationError as e:
-            err_console.print(f"[red]FAILED[/red]: {escape(str(e))}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[red]FAILED[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
+            )
             sys.exit(1)
         except (FormatError, PorError) as e:
-            err_console.print(f"[red]ERROR[/red]: {escape(str(e))}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[red]ERROR[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
+            )
             sys.exit(2)
 
     return wrapper
