@@ -304,7 +304,7 @@ def _check_reserves(att: Attestation, reserves: ReservesFile, options: BundleOpt
     result = verify_reserves(reserves, options.readers(reserves))
     report.reserves = result
     for finding in result.findings:
-        report.fail(f"reserves:{finding.code}", str(finding).split("] ", 1)[-1])
+        report.fail(f"reserves:{finding.code}", str(finding).removeprefix(f"[{finding.code}] "))
     lines = {a.symbol: a for a in result.assets}
     for figures in att.reserves.assets:
         line = lines.get(figures.symbol)
