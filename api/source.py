@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,6 +204,7 @@ class Publication:
         self.rounds_dir = rounds_dir
         self.keylist_path = keylist
         self._files = _FileCache()
+        self._token_dirs: tuple[float, list[Path]] | None = None
 
     # --- rounds -------------------------------------------------------------------------
 
@@ -296,15 +298,24 @@ class Publication:
         return out.getvalue()
 
     def token_indexes(self) -> list[TokenIndex]:
-        """Every round's token index that can be opened, newest round first."""
-        out = []
-        for round_id in self.round_ids():
-            try:
-                out.append(
-                    self._files.get(
-                        self._round_dir(round_id) / TOKEN_FILE, "tokens", _load_tokens
-                    )
+        """Every round's token index that can be opened (in round-id order).
+
+        The list of round directories is read again at most once a second: a proof request
+        should cost a binary search, not a directory listing.
+        """
+        now = time.monotonic()
+        cached = self._token_dirs
+        if cached is None or now - cached[0] > 1.0:
+            dirs: list[Path] = []
+            if self.rounds_dir is not None and self.rounds_dir.is_dir():
+                dirs = sorted(
+                    c for c in self.rounds_dir.iterdir() if (c / TOKEN_FILE).is_file()
                 )
+            cached = self._token_dirs = (now, dirs)
+        out = []
+        for directory in cached[1]:
+            try:
+                out.append(self._files.get(directory / TOKEN_FILE, "tokens", _load_tokens))
             except Unavailable:
                 continue
         return out
