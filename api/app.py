@@ -26,11 +26,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import models as m
 from api.ratelimit import RateLimiter
-from api.source import LoadedReserves, Publication, Unavailable, b64, env_path
+from api.source import (
+    AttestationCheck,
+    LoadedReserves,
+    Publication,
+    Unavailable,
+    b64,
+    env_path,
+    load_public_key,
+)
 from verifier.artifacts import RootSummary, format_units
-from verifier.errors import PorError
+from verifier.attestation.model import liabilities_figures, reserves_figures, solvency_lines
+from verifier.errors import PorError, VerificationError
 from verifier.log.sth import SignedTreeHead
 from verifier.signed.canonical import format_time
+from verifier.signed.keys import PublicKey
 
 HERE = Path(__file__).parent
 API = "/api/v1"
@@ -110,12 +120,14 @@ class Settings:
     database_url: str | None = None
     rounds_dir: Path | None = None
     keylist: Path | None = None
+    auditor_keys: tuple[Path, ...] = ()
     proof_rate_per_minute: float = 30.0
     proof_burst: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``$POR_DATABASE_URL``, ``$POR_SERVE_ROUNDS``, ``$POR_SERVE_KEYLIST``,
+        ``$POR_SERVE_AUDITOR_KEYS`` (paths joined by ``os.pathsep``),
         ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off) and
         ``$POR_SERVE_PROOF_BURST``: what ``por serve`` sets for uvicorn's worker processes.
 
@@ -126,39 +138,78 @@ class Settings:
             database_url=os.environ.get("POR_DATABASE_URL") or None,
             rounds_dir=env_path("POR_SERVE_ROUNDS"),
             keylist=env_path("POR_SERVE_KEYLIST"),
+            auditor_keys=tuple(
+                Path(p) for p in os.environ.get("POR_SERVE_AUDITOR_KEYS", "").split(os.pathsep)
+                if p
+            ),
             proof_rate_per_minute=float(os.environ.get("POR_SERVE_PROOF_RATE", "30")),
             proof_burst=int(os.environ.get("POR_SERVE_PROOF_BURST", "10")),
         )
 
 
-def _ratio(reserves: int, liabilities: int) -> str | None:
-    if liabilities == 0:
-        return None
-    scaled = reserves * 10_000 // liabilities  # exact, rounded down to 4 places
-    return f"{scaled // 10_000}.{scaled % 10_000:04d}"
+def percent(ratio: str | None) -> str:
+    """A ratio string ("1.052341") as an exact percentage ("105.2341%"); "—" for None."""
+    if ratio is None:
+        return "—"
+    whole, _, frac = ratio.partition(".")
+    scaled = int(whole + frac.ljust(6, "0")[:6])  # the ratio times 10^6, exactly
+    return f"{scaled // 10_000}.{scaled % 10_000:04d}%"
 
 
 def _solvency(summary: RootSummary, reserves: LoadedReserves | None) -> list[m.AssetSolvency]:
-    held: dict[str, int] = {}
+    """The figures recomputed from the files by the attestation's own functions (one way
+    of computing a figure only); without a reserves file, every liability is uncovered."""
+    liabilities = liabilities_figures(summary)
     if reserves is not None:
-        file = reserves.file
-        held = {a.symbol: t for a, t in zip(file.assets, file.totals, strict=True)}
-    out = []
-    for asset, owed in zip(summary.assets, summary.totals, strict=True):
-        have = held.get(asset.symbol)
-        value = have if have is not None else 0
-        out.append(
-            m.AssetSolvency(
-                symbol=asset.symbol,
-                decimals=asset.decimals,
-                liabilities=str(owed),
-                reserves=str(have) if have is not None else None,
-                ratio=_ratio(value, owed) if reserves is not None else None,
-                surplus=str(max(value - owed, 0)),
-                shortfall=str(max(owed - value, 0)),
-            )
-        )
-    return out
+        try:
+            lines = solvency_lines(liabilities, reserves_figures(reserves.file))
+        except VerificationError:
+            lines = None  # decimals differ: the figures are not comparable
+        if lines is not None:
+            return [
+                m.AssetSolvency(symbol=s.symbol, decimals=s.decimals,
+                                liabilities=str(s.liabilities), reserves=str(s.reserves),
+                                ratio=s.ratio, surplus=str(s.surplus),
+                                shortfall=str(s.shortfall), status=s.status)  # type: ignore[arg-type]
+                for s in lines
+            ]
+    return [
+        m.AssetSolvency(symbol=a.symbol, decimals=a.decimals, liabilities=str(owed),
+                        reserves=None, ratio=None, surplus="0", shortfall=str(owed),
+                        status=None)
+        for a, owed in zip(summary.assets, summary.totals, strict=True)
+    ]
+
+
+def _signed_out(check: AttestationCheck) -> m.SignedAttestationOut:
+    att = check.attestation
+    return m.SignedAttestationOut(
+        payload_sha256=check.stored.payload_sha256,
+        log_index=check.stored.log_index,
+        exchange=att.exchange if att else None,
+        snapshot_time=format_time(att.snapshot_time) if att else None,
+        attested_at=format_time(att.attested_at) if att else None,
+        key_id=att.key_id if att else None,
+        previous_attestation=att.previous.hex() if att and att.previous else None,
+        liabilities_root=att.liabilities.root_hash.hex() if att else None,
+        leaf_count=att.liabilities.leaf_count if att else None,
+        reserves_file_sha256=att.reserves.sha256.hex() if att else None,
+        chains=[m.SignedChain(name=c.name, kind=c.kind, network=c.network, height=c.height,
+                              block_hash=c.block_hash)
+                for c in (att.reserves.chains if att else ())],
+        solvency=[m.SignedSolvency(symbol=s.symbol, decimals=s.decimals,
+                                   reserves=str(s.reserves), liabilities=str(s.liabilities),
+                                   ratio=s.ratio, surplus=str(s.surplus),
+                                   shortfall=str(s.shortfall),
+                                   status=s.status)  # type: ignore[arg-type]
+                  for s in (att.solvency if att else ())],
+        all_covered=att.all_covered if att else None,
+        signers=[m.SignerOut(key_id=s.key_id, label=s.label, role=s.role,  # type: ignore[arg-type]
+                             check=s.status)  # type: ignore[arg-type]
+                 for s in check.signers],
+        verdict="verified" if check.ok else "failed",
+        findings=[m.FindingOut(code=f.code, message=f.message) for f in check.findings],
+    )
 
 
 def _envelope(payload: bytes, signatures: list[tuple[str, bytes]]) -> m.SignedEnvelope:
@@ -168,6 +219,10 @@ def _envelope(payload: bytes, signatures: list[tuple[str, bytes]]) -> m.SignedEn
         payload=b64(payload),
         signatures=[m.SignatureOut(key_id=k, signature=s.hex()) for k, s in signatures],
     )
+
+
+def _public_key(key: PublicKey) -> dict[str, str]:
+    return {"key_id": key.key_id, "label": key.label, "public_key": key.raw.hex()}
 
 
 def _tree_head(sth: SignedTreeHead) -> m.TreeHeadOut:
@@ -196,7 +251,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from por.store.db import open_store
 
         engine = open_store(settings.database_url)
-    pub = Publication(engine, settings.rounds_dir, settings.keylist)
+    auditors = tuple(load_public_key(path) for path in settings.auditor_keys)
+    pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
     logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
 
@@ -235,13 +291,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Unavailable:
             reserves = None
         try:
-            attestation = pub.attestation(round_id)
+            checked: AttestationCheck | None = pub.attestation_check(round_id)
         except Unavailable:
-            attestation = None
+            checked = None
+        attestation = checked.stored if checked else None
         base = f"{API}/rounds/{round_id}"
-        bundle = settings.rounds_dir is not None and (
-            settings.rounds_dir / round_id / "bundle"
-        ).is_dir()
+        # The bundle is built from the store: it needs the attestation in the log and the
+        # key list it is checked against.
+        bundle = (attestation is not None and attestation.log_index is not None
+                  and settings.keylist is not None)
         return m.RoundOut(
             round=round_id,
             exchange=stored.exchange if stored else (reserves.file.exchange if reserves else None),
@@ -262,6 +320,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             attestation_published=attestation is not None,
             # The attestation's own signer is its first signature; the rest are co-signers.
             cosigners=[k for k, _ in attestation.signatures[1:]] if attestation else [],
+            attestation=_signed_out(checked) if checked else None,
             links=m.RoundLinks(
                 liabilities_root=f"{base}/liabilities-root",
                 reserves=f"{base}/reserves" if reserves else None,
@@ -517,23 +576,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             head = _tree_head(pub.latest_tree_head())
         except Unavailable:
             head = None
-        published_roots = {r.round: r.liabilities.root_hash for r in history}
+        # What the in-browser verifier checks a proof against: each attested round's exact
+        # signed payload and signatures, and the public keys to check them with.
+        signed: dict[str, Any] = {}
+        for r in history:
+            if r.attestation_published:
+                try:
+                    found = pub.attestation(r.round)
+                except Unavailable:
+                    continue
+                signed[r.round] = _envelope(found.payload, list(found.signatures)).model_dump()
+        try:
+            keylist = pub.keys()[1]
+            exchange_keys = [_public_key(e.key) for e in keylist.entries]
+        except Unavailable:
+            exchange_keys = []
         data = {
             "current": current.model_dump(mode="json") if current else None,
             "history": [r.model_dump(mode="json") for r in history],
-            "published_roots": published_roots,
+            "attestations": signed,
+            "keys": exchange_keys,
+            "auditors": [_public_key(k) for k in pub.auditor_keys.values()],
         }
-        units = {}
-        if current is not None:
-            for line in current.solvency:
-                units[line.symbol] = {
-                    "liabilities": format_units(int(line.liabilities), line.decimals),
-                    "reserves": format_units(int(line.reserves), line.decimals)
-                    if line.reserves is not None
-                    else None,
-                    "surplus": format_units(int(line.surplus), line.decimals),
-                    "shortfall": format_units(int(line.shortfall), line.decimals),
-                }
         decimals = {}
         if current is not None:
             decimals = {a.symbol: a.decimals for a in current.liabilities.assets}
@@ -545,9 +609,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "history": history,
                 "wallets": wallet_list,
                 "head": head,
-                "units": units,
                 "decimals": decimals,
                 "format_units": format_units,
+                "units": lambda amount, dec: format_units(int(amount), dec),
+                "percent": percent,
                 "data": data,
             },
         )

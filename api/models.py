@@ -47,11 +47,13 @@ class LiabilitiesRoot(Public):
 
 
 class AssetSolvency(Public):
-    """Per asset: reserves against liabilities, computed exactly from the published files.
+    """Per asset: reserves against liabilities, recomputed exactly from the published files
+    by the attestation's own rule (docs/spec.md §13.2-13.3: only balances read from a node
+    in wallets that signed this round's challenge count).
 
-    ``ratio`` is reserves/liabilities as a decimal string rounded down to 4 places
-    (``null`` when there are no liabilities); exactly one of ``surplus`` and ``shortfall``
-    is non-zero unless they are equal.
+    ``ratio`` is reserves/liabilities as a decimal string rounded down to 6 places
+    (``null`` when there are no liabilities); at most one of ``surplus`` and ``shortfall``
+    is non-zero. ``reserves`` and ``status`` are ``null`` when no reserves file is published.
     """
 
     symbol: str
@@ -61,6 +63,77 @@ class AssetSolvency(Public):
     ratio: str | None
     surplus: str
     shortfall: str
+    status: Literal["covered", "under-reserved"] | None
+
+
+class SignedSolvency(Public):
+    """One asset's solvency figures exactly as the attestation states them (§13.2)."""
+
+    symbol: str
+    decimals: int
+    reserves: str
+    liabilities: str
+    ratio: str | None
+    surplus: str
+    shortfall: str
+    status: Literal["covered", "under-reserved"]
+
+
+class SignedChain(Public):
+    """A chain's snapshot block as the attestation states it."""
+
+    name: str
+    kind: str
+    network: str
+    height: int
+    block_hash: str = Hex64
+
+
+class SignerOut(Public):
+    """A signature over the attestation: the key, whose it is, and this server's check.
+
+    ``role``: ``exchange`` (the key the payload names, from the key list), ``auditor`` (an
+    auditor key the service was given), ``unknown``. ``check``: ``verified``, ``failed``, or
+    ``not-checked`` (a key this server does not know: check it with ``por-verify bundle
+    --auditor-key``).
+    """
+
+    key_id: str = Hex64
+    label: str | None
+    role: Literal["exchange", "auditor", "unknown"]
+    check: Literal["verified", "failed", "not-checked"]
+
+
+class FindingOut(Public):
+    """Something that does not hold (codes of docs/spec.md §13.5 and ``files``,
+    ``round-directory``, ``previous``, ``malformed``)."""
+
+    code: str
+    message: str
+
+
+class SignedAttestationOut(Public):
+    """A round's attestation AS SIGNED (parsed from its exact payload), and the server's
+    check of it: ``verdict`` is ``failed`` when any finding holds (a signature that does not
+    verify, a figure that does not add up, a file that differs from what was attested, a
+    broken link to the previous entry). ``null`` figures mean the payload did not parse."""
+
+    payload_sha256: str = Hex64
+    log_index: int | None
+    exchange: str | None
+    snapshot_time: str | None
+    attested_at: str | None
+    key_id: str | None
+    previous_attestation: str | None
+    liabilities_root: str | None
+    leaf_count: int | None
+    reserves_file_sha256: str | None
+    chains: list[SignedChain]
+    solvency: list[SignedSolvency]
+    all_covered: bool | None
+    signers: list[SignerOut]
+    verdict: Literal["verified", "failed"]
+    findings: list[FindingOut]
 
 
 class ChainSnapshotOut(Public):
@@ -112,6 +185,7 @@ class RoundOut(Public):
     reserves_published: bool
     attestation_published: bool
     cosigners: list[str]
+    attestation: SignedAttestationOut | None
     links: RoundLinks
 
 

@@ -1,12 +1,22 @@
 """What the service publishes, read from where ``por`` keeps it: the store (rounds,
-attestations with their exact bytes and signatures, the log and its signed tree heads) and
-the rounds directory (per round: ``root.json``, ``reserves.json``, ``tree.bin`` and the
-sealed ``proof-tokens.bin``; ``bundle/`` once ``por publish`` writes it), plus the key list.
+attestations with their exact bytes and signatures, the exact bytes of each attested round's
+``root.json`` and reserves file, the log and its signed tree heads) and the rounds directory
+(per round: ``root.json`` and ``reserves.json`` of rounds not attested yet, ``tree.bin`` and
+the sealed ``proof-tokens.bin``), plus the key list and the auditors' keys.
+
+A round's ``root.json`` and reserves file are read from the store's ``round_files`` first
+(the bytes the attestation was signed over) and from the round directory only when the
+store has none. Each attestation is parsed with the verifier's own model and checked here
+(:meth:`Publication.attestation_check`): signatures against the key list and the auditors'
+keys, every figure recomputed, the files compared with what it attests, its link to the
+previous log entry; a disagreement is a finding the page shows as a failure. The bundle
+download is built from the store by the same function ``por publish`` writes it with.
 
 Every file is parsed with the verifier's strict readers when it is first read and again
-whenever it changes on disk (by size, inode and mtime), so a malformed file is reported as
-unavailable instead of being served, and re-issued tokens take effect without a restart.
-Nothing here is returned as is: :mod:`api.app` turns it into the public models.
+whenever it changes (on disk by size, inode and mtime; in the store by SHA-256), so a
+malformed file is reported as unavailable instead of being served, and re-issued tokens
+take effect without a restart. Nothing here is returned as is: :mod:`api.app` turns it into
+the public models.
 """
 
 from __future__ import annotations
@@ -28,22 +38,29 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from por.attest.publish import bundle_files
+from por.attest.rounds import RESERVES_KIND, ROOT_KIND, load_round
 from por.errors import InputError
 from por.log import appender
-from por.store.models import Attestation, AttestationSignature, LogEntry, Round
+from por.store.models import Attestation, AttestationSignature, LogEntry, Round, RoundFile
 from por.tokens import TOKEN_FILE, TokenIndex
+from verifier import strictjson as sj
 from verifier.artifacts import RootSummary
+from verifier.attestation.model import Attestation as AttestationDoc
+from verifier.attestation.model import Finding, check_figures, compare_with_files, payload_hash
 from verifier.errors import FormatError, PorError
+from verifier.log.rfc6962 import hash_leaf
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead
 from verifier.mst import check_round_id
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.verify import verify_reserves
+from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyList
+from verifier.signed.keys import PublicKey
 
 T = TypeVar("T")
 ROOT_FILE = "root.json"
 RESERVES_FILE = "reserves.json"
-BUNDLE_DIR = "bundle"  # where `por publish` (issue 4) leaves the round's public bundle
 SECRET_FILE = "round-secret.key"  # noqa: S105 (a file name, not a secret)
 # Findings of an offline reserves check that mean the wallet's own claim is bad.
 _WALLET_FAILURES = frozenset(
@@ -71,6 +88,7 @@ class StoredRound:
     round_id: str
     exchange: str
     created_at: datetime
+    snapshot_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,39 @@ class StoredAttestation:
     payload_sha256: str
     signatures: tuple[tuple[str, bytes], ...]
     log_index: int | None
+
+
+@dataclass(frozen=True)
+class SignerCheck:
+    """One signature over an attestation: whose key, and whether this server checked it.
+
+    ``role``: ``exchange`` (the key the payload names, from the key list), ``auditor`` (a
+    key given to ``por serve --auditor-key``) or ``unknown``; ``status``: ``verified``,
+    ``failed`` or ``not-checked`` (a key the server does not know).
+    """
+
+    key_id: str
+    label: str | None
+    role: str
+    status: str
+
+
+@dataclass(frozen=True)
+class AttestationCheck:
+    """A stored attestation parsed as signed, and everything the server found about it.
+
+    ``attestation`` is None when the payload does not parse (a finding says why).
+    """
+
+    stored: StoredAttestation
+    attestation: AttestationDoc | None
+    signers: tuple[SignerCheck, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Nothing failed."""
+        return not self.findings
 
 
 @dataclass(frozen=True)
@@ -159,20 +210,128 @@ def _check_wallets(reserves: ReservesFile) -> tuple[WalletCheck, ...]:
     return tuple(checks)
 
 
-def _load_reserves(path: Path) -> LoadedReserves:
+def _parse_reserves(raw: bytes) -> LoadedReserves:
     try:
-        parsed = ReservesFile.from_json(path.read_bytes(), RESERVES_FILE)
-    except (OSError, FormatError) as e:
+        parsed = ReservesFile.from_json(raw, RESERVES_FILE)
+    except FormatError as e:
         raise Unavailable(f"{RESERVES_FILE} is not readable") from e
     return LoadedReserves(parsed, _check_wallets(parsed))
+
+
+def _load_reserves(path: Path) -> LoadedReserves:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise Unavailable(f"{RESERVES_FILE} is not readable") from e
+    return _parse_reserves(raw)
+
+
+def _parse_root(raw: bytes) -> tuple[bytes, RootSummary]:
+    try:
+        return raw, RootSummary.from_json(raw, ROOT_FILE)
+    except FormatError as e:
+        raise Unavailable(f"{ROOT_FILE} is not readable") from e
 
 
 def _load_root(path: Path) -> tuple[bytes, RootSummary]:
     try:
         raw = path.read_bytes()
-        return raw, RootSummary.from_json(raw, ROOT_FILE)
-    except (OSError, FormatError) as e:
+    except OSError as e:
         raise Unavailable(f"{ROOT_FILE} is not readable") from e
+    return _parse_root(raw)
+
+
+def load_public_key(path: Path) -> PublicKey:
+    """An auditor's public key file (``por-public-key`` JSON).
+
+    Raises:
+        InputError: unreadable or not a public key.
+    """
+    try:
+        return PublicKey.from_dict(sj.loads(path.read_bytes(), str(path)), str(path))
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    except PorError as e:
+        raise InputError(f"{path}: not a public key: {e}") from e
+
+
+def _check_attestation(
+    found: StoredAttestation,
+    keys: KeyList | None,
+    root_raw: bytes | None,
+    reserves_raw: bytes | None,
+    directory_root: bytes | None,
+    previous: bytes | None,
+    auditors: dict[str, PublicKey],
+) -> AttestationCheck:
+    """Everything the server can check of a stored attestation, as findings (spec §13.5)."""
+    findings: list[Finding] = []
+    try:
+        doc = SignedDocument.from_payload(
+            found.payload, [Signature(k, sig) for k, sig in found.signatures])
+        att = AttestationDoc.from_dict(doc.document)
+    except PorError as e:
+        unknown = tuple(SignerCheck(k, None, "unknown", "not-checked") for k, _ in found.signatures)
+        return AttestationCheck(found, None, unknown, (Finding("malformed", str(e)),))
+    if att.round_id != found.round_id:
+        findings.append(Finding("another-round", f"the attestation stored for round "
+                                f"{found.round_id!r} attests round {att.round_id!r}"))
+    exchange_key: PublicKey | None = None
+    if keys is None:
+        findings.append(Finding("key-list", "no valid key list is published, so the "
+                                "exchange's signature cannot be checked"))
+    else:
+        if keys.exchange != att.exchange:
+            findings.append(Finding("key-list", f"the key list is of {keys.exchange!r}, the "
+                                    f"attestation of {att.exchange!r}"))
+        try:
+            exchange_key = keys.key(att.key_id, att.attested_at)
+        except PorError as e:
+            findings.append(Finding("signature", str(e)))
+    signers = []
+    for key_id, _ in found.signatures:
+        if exchange_key is not None and key_id == exchange_key.key_id:
+            key, role = exchange_key, "exchange"
+        elif key_id in auditors:
+            key, role = auditors[key_id], "auditor"
+        else:
+            signers.append(SignerCheck(key_id, None, "exchange" if key_id == att.key_id
+                                       else "unknown", "not-checked"))
+            continue
+        try:
+            doc.verify_signed_by(key, "attestation" if role == "exchange"
+                                 else f"attestation (auditor {key.label})")
+            signers.append(SignerCheck(key_id, key.label, role, "verified"))
+        except PorError as e:
+            findings.append(Finding("signature", str(e)))
+            signers.append(SignerCheck(key_id, key.label, role, "failed"))
+    if not any(s.role == "exchange" for s in signers):
+        findings.append(Finding("signature", f"no signature by the key the attestation names "
+                                f"({att.key_id})"))
+    findings.extend(check_figures(att))
+    if root_raw is None or reserves_raw is None:
+        findings.append(Finding("files", "the attested root.json or reserves file is not "
+                                "published, so the figures cannot be compared with them"))
+    else:
+        try:
+            summary = RootSummary.from_json(root_raw, ROOT_FILE)
+            reserves = ReservesFile.from_json(reserves_raw, RESERVES_FILE)
+            findings.extend(compare_with_files(att, summary, reserves))
+        except PorError as e:
+            findings.append(Finding("files", str(e)))
+    if directory_root is not None and root_raw is not None and directory_root != root_raw:
+        findings.append(Finding("round-directory", "the round directory's root.json is not "
+                                "the attested one: users' proofs served from it would not "
+                                "lead to the attested root"))
+    if found.log_index is not None:
+        expected = previous if found.log_index > 0 else None
+        if found.log_index > 0 and expected is None:
+            findings.append(Finding("previous", "the previous log entry cannot be read"))
+        elif att.previous != expected:
+            findings.append(Finding("previous", f"the attestation names previous "
+                                    f"{att.previous.hex() if att.previous else None}, the log's "
+                                    f"entry before it is {expected.hex() if expected else None}"))
+    return AttestationCheck(found, att, tuple(signers), tuple(findings))
 
 
 def _load_tokens(path: Path) -> TokenIndex:
@@ -194,17 +353,38 @@ class Publication:
     """The service's view of what the exchange has published."""
 
     def __init__(
-        self, engine: Engine | None, rounds_dir: Path | None, keylist: Path | None = None
+        self,
+        engine: Engine | None,
+        rounds_dir: Path | None,
+        keylist: Path | None = None,
+        auditor_keys: tuple[PublicKey, ...] = (),
     ) -> None:
         """Read from ``engine`` (the store), ``rounds_dir`` and ``keylist``; any may be absent.
 
-        Nothing is read here; each request reads what it needs (files through a cache).
+        ``auditor_keys`` name and check the auditors' co-signatures. Nothing is read here;
+        each request reads what it needs (files through a cache).
         """
         self.engine = engine
         self.rounds_dir = rounds_dir
         self.keylist_path = keylist
+        self.auditor_keys = {k.key_id: k for k in auditor_keys}
         self._files = _FileCache()
         self._token_dirs: tuple[float, list[Path]] | None = None
+        self._parsed_lock = threading.Lock()
+        self._parsed: dict[tuple[str, str], Any] = {}  # (kind, sha256 of bytes) -> parsed
+
+    def _parsed_once(self, kind: str, raw: bytes, parse: Callable[[bytes], T]) -> T:
+        """``parse(raw)``, remembered by the bytes' SHA-256 (the store's files and checks)."""
+        key = (kind, hashlib.sha256(raw).hexdigest())
+        with self._parsed_lock:
+            if key in self._parsed:
+                return self._parsed[key]  # type: ignore[no-any-return]
+        value = parse(raw)
+        with self._parsed_lock:
+            if len(self._parsed) > 4096:
+                self._parsed.clear()  # bounded: rounds are few, but the store may change
+            self._parsed[key] = value
+        return value
 
     # --- rounds -------------------------------------------------------------------------
 
@@ -230,13 +410,36 @@ class Publication:
                 rows = session.exec(select(Round)).all()
         except SQLAlchemyError as e:
             raise Unavailable("the store cannot be read") from e
-        return {r.round_id: StoredRound(r.round_id, r.exchange, r.created_at) for r in rows}
+        return {r.round_id: StoredRound(r.round_id, r.exchange, r.created_at, r.snapshot_time)
+                for r in rows}
+
+    def store_file(self, round_id: str, kind: str) -> bytes | None:
+        """The exact bytes of a round's attested file (``root`` or ``reserves``), if stored.
+
+        Raises:
+            Unavailable: the store cannot be read.
+        """
+        if self.engine is None:
+            return None
+        try:
+            with Session(self.engine) as session:
+                row = session.get(RoundFile, (round_id, kind))
+                return row.content if row is not None else None
+        except SQLAlchemyError as e:
+            raise Unavailable("the store cannot be read") from e
 
     def round_ids(self) -> list[str]:
-        """Every round that has a readable root summary, newest first (by store time, else
-        by round id)."""
+        """Every round that has a readable root summary, newest first (by snapshot time in
+        the store, else by the time it was recorded, else by round id)."""
         stored = self.stored_rounds()
         found: set[str] = set()
+        if self.engine is not None:
+            try:
+                with Session(self.engine) as session:
+                    found.update(session.exec(
+                        select(RoundFile.round_id).where(RoundFile.kind == ROOT_KIND)).all())
+            except SQLAlchemyError as e:
+                raise Unavailable("the store cannot be read") from e
         if self.rounds_dir is not None and self.rounds_dir.is_dir():
             for child in self.rounds_dir.iterdir():
                 if (child / ROOT_FILE).is_file():
@@ -251,50 +454,84 @@ class Publication:
 
         def order(round_id: str) -> tuple[str, str]:
             row = stored.get(round_id)
-            return (row.created_at.isoformat() if row else "", round_id)
+            when = (row.snapshot_time or row.created_at) if row else None
+            return (when.replace(tzinfo=None).isoformat() if when else "", round_id)
 
         return sorted(ids, key=order, reverse=True)
 
     def root(self, round_id: str) -> tuple[bytes, RootSummary]:
-        """The round's root summary: exact bytes and parsed.
+        """The round's root summary, exact bytes and parsed: the attested one from the store,
+        else the round directory's.
 
         Raises:
             Unavailable: no such round, or its root.json is unreadable or of another round.
         """
-        raw, summary = self._files.get(self._round_dir(round_id) / ROOT_FILE, "root", _load_root)
+        check = self._round_dir(round_id)
+        stored = self.store_file(round_id, ROOT_KIND)
+        if stored is not None:
+            raw, summary = self._parsed_once("root", stored, lambda b: _parse_root(b))
+        else:
+            raw, summary = self._files.get(check / ROOT_FILE, "root", _load_root)
         if summary.round_id != round_id:
             raise Unavailable("no such round")
         return raw, summary
 
+    def directory_root(self, round_id: str) -> bytes | None:
+        """The round directory's own ``root.json`` bytes (proof tokens are served from that
+        directory's tree), or None."""
+        try:
+            raw, _ = self._files.get(self._round_dir(round_id) / ROOT_FILE, "root", _load_root)
+        except Unavailable:
+            return None
+        return raw
+
     def reserves(self, round_id: str) -> LoadedReserves:
-        """The round's reserves file, parsed, with each wallet's offline check.
+        """The round's reserves file, parsed, with each wallet's offline check: the attested
+        one from the store, else the round directory's.
 
         Raises:
             Unavailable: not published, unreadable, or of another round.
         """
-        loaded = self._files.get(
-            self._round_dir(round_id) / RESERVES_FILE, "reserves", _load_reserves
-        )
+        check = self._round_dir(round_id)
+        stored = self.store_file(round_id, RESERVES_KIND)
+        if stored is not None:
+            loaded = self._parsed_once("reserves", stored, _parse_reserves)
+        else:
+            loaded = self._files.get(check / RESERVES_FILE, "reserves", _load_reserves)
         if loaded.file.round_id != round_id:
             raise Unavailable("the reserves file is of another round")
         return loaded
 
-    def bundle_zip(self, round_id: str) -> bytes:
-        """The round's published bundle directory as one zip (files in name order).
+    def bundle(self, round_id: str) -> dict[str, bytes]:
+        """The round's bundle, file by file, built from the store by the function
+        ``por publish`` writes it with (the same bytes while the key list is unchanged).
 
         Raises:
-            Unavailable: no bundle was published for the round.
+            Unavailable: the round is not attested, not in the log yet, or no key list.
         """
-        bundle = self._round_dir(round_id) / BUNDLE_DIR
-        if not bundle.is_dir():
-            raise Unavailable("no bundle is published for this round yet")
+        found = self.attestation(round_id)
+        if found.log_index is None:
+            raise Unavailable("the attestation is not in the log yet")
+        keylist = self.keylist()
+        assert self.engine is not None  # an attestation was read from it
+        try:
+            stored = load_round(self.engine, round_id)
+            return bundle_files(self.engine, stored, found.log_index, keylist)
+        except (SQLAlchemyError, PorError, KeyError) as e:
+            raise Unavailable("the bundle cannot be built from the store") from e
+
+    def bundle_zip(self, round_id: str) -> bytes:
+        """:meth:`bundle` as one zip under ``ROUND/`` (files in name order, fixed times).
+
+        Raises:
+            Unavailable: see :meth:`bundle`.
+        """
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-            for path in sorted(bundle.rglob("*")):
-                if path.is_file() and not path.is_symlink():
-                    info = zipfile.ZipInfo(f"{round_id}/{path.relative_to(bundle).as_posix()}")
-                    info.date_time = (1980, 1, 1, 0, 0, 0)  # the same bytes on every download
-                    z.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+            for name, data in sorted(self.bundle(round_id).items()):
+                info = zipfile.ZipInfo(f"{round_id}/{name}")
+                info.date_time = (1980, 1, 1, 0, 0, 0)  # the same bytes on every download
+                z.writestr(info, data, zipfile.ZIP_DEFLATED)
         return out.getvalue()
 
     def token_indexes(self) -> list[TokenIndex]:
@@ -326,10 +563,17 @@ class Publication:
         Raises:
             Unavailable: none configured, or it does not parse and verify.
         """
+        return self.keys()[0]
+
+    def keys(self) -> tuple[bytes, KeyList]:
+        """The published key list: exact bytes and verified.
+
+        Raises:
+            Unavailable: none configured, or it does not parse and verify.
+        """
         if self.keylist_path is None:
             raise Unavailable("no key list is published")
-        raw, _ = self._files.get(self.keylist_path, "keylist", _load_keylist)
-        return raw
+        return self._files.get(self.keylist_path, "keylist", _load_keylist)
 
     # --- attestations and the log ---------------------------------------------------------
 
@@ -357,7 +601,7 @@ class Publication:
                     .order_by(col(AttestationSignature.id))
                 ).all()
                 entry = session.exec(
-                    select(LogEntry.leaf_index).where(LogEntry.entry == row.payload)
+                    select(LogEntry.leaf_index).where(LogEntry.leaf_hash == hash_leaf(row.payload))
                 ).first()
                 return StoredAttestation(
                     round_id=row.round_id,
@@ -368,6 +612,37 @@ class Publication:
                 )
         except SQLAlchemyError as e:
             raise Unavailable("the store cannot be read") from e
+
+    def attestation_check(self, round_id: str) -> AttestationCheck:
+        """The round's attestation as signed, checked by this server (see the module doc).
+
+        Raises:
+            Unavailable: no attestation is stored for the round.
+        """
+        found = self.attestation(round_id)
+        try:
+            keys: KeyList | None = self.keys()[1]
+        except Unavailable:
+            keys = None
+        try:
+            root_raw: bytes | None = self.root(round_id)[0]
+        except Unavailable:
+            root_raw = None
+        try:
+            reserves_raw: bytes | None = self.reserves(round_id).file.raw_bytes
+        except Unavailable:
+            reserves_raw = None
+        previous = None
+        if found.log_index:
+            try:
+                previous = payload_hash(self.log_entry(found.log_index - 1)[1])
+            except Unavailable:
+                previous = None
+        inputs = (found, keys, root_raw, reserves_raw, self.directory_root(round_id), previous)
+        key = repr((found.payload_sha256, found.signatures, found.log_index,
+                    id(keys), root_raw, reserves_raw, inputs[4], previous)).encode()
+        return self._parsed_once("attestation-check", key,
+                                 lambda _: _check_attestation(*inputs, self.auditor_keys))
 
     def latest_tree_head(self) -> SignedTreeHead:
         """The log's newest signed tree head.

@@ -38,6 +38,14 @@ from por.errors import InputError
     default=None,
     help="The published key list (por keys new --keylist).",
 )
+@click.option(
+    "--auditor-key",
+    "auditor_keys",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="An auditor's public key (por-public-key JSON): the page names and checks that"
+    " auditor's co-signatures. Repeatable.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
@@ -56,6 +64,7 @@ def serve_cmd(
     db_url: str | None,
     rounds_dir: Path | None,
     keylist: Path | None,
+    auditor_keys: tuple[Path, ...],
     host: str,
     port: int,
     workers: int,
@@ -80,6 +89,7 @@ def serve_cmd(
     os.environ["POR_DATABASE_URL"] = url
     os.environ["POR_SERVE_ROUNDS"] = str(rounds_dir.resolve()) if rounds_dir else ""
     os.environ["POR_SERVE_KEYLIST"] = str(keylist.resolve()) if keylist else ""
+    os.environ["POR_SERVE_AUDITOR_KEYS"] = os.pathsep.join(str(k.resolve()) for k in auditor_keys)
     os.environ["POR_SERVE_PROOF_RATE"] = str(proof_rate)
     os.environ["POR_SERVE_PROOF_BURST"] = str(proof_burst)
     click.echo(f"serving on http://{host}:{port}/ (API: /api/v1/, schema: /openapi.json)")

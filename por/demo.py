@@ -1,9 +1,11 @@
-"""``por demo``: a synthetic exchange taken through the whole flow, end to end."""
+"""``por demo``: a synthetic exchange taken through the whole flow, end to end, ending with
+the command that serves the public page over what it published."""
 
 from __future__ import annotations
 
 import json
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,8 +19,9 @@ from por.attest.demo import run_attest_demo
 from por.build import SECRET_FILE, build_tree
 from por.errors import VerificationError
 from por.prove import Prover
-from por.reserves.demo import run_reserves_demo
+from por.reserves.demo import run_reserves_demo_chain, serve_chain
 from por.secret import create_secret
+from por.tokens import issue_tokens, write_token_csv
 from verifier.mst import Asset
 
 DEMO_ASSETS = (
@@ -68,8 +71,12 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int) -> None:
     )
     click.echo(f"1. synthetic exchange: {users} users, {len(assets)} assets -> {snap}")
     synthetic_snapshot(snap, users, assets, seed)
-    round_dir = out_dir / "round-demo-1"
-    secret = create_secret(round_dir / SECRET_FILE)
+    # The served rounds directory holds one directory per round id; the round secret is
+    # kept outside it (whoever gets the served files must not get every salt).
+    rounds_dir = out_dir / "rounds"
+    round_dir = rounds_dir / "demo-1"
+    secret_path = out_dir / "secrets" / f"demo-1.{SECRET_FILE}"
+    secret = create_secret(secret_path)
     result = build_tree(snap, assets, "demo-1", secret, round_dir)
     click.echo(
         f"2. built the tree in {result.seconds['total']:.2f} s: {result.summary.leaf_count}"
@@ -105,17 +112,36 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int) -> None:
     if audit.returncode != 0:
         raise VerificationError(f"por-verify liabilities failed: {audit.stderr.strip()}")
     click.echo(f"5. por-verify liabilities {round_dir}: VERIFIED (every node recomputed)")
-    reserves_path = run_reserves_demo(out_dir, round_dir, result.summary)
-    bundle = run_attest_demo(out_dir, result.root_path, reserves_path)
+    demo_chain = run_reserves_demo_chain(out_dir, round_dir, result.summary)
+    reserves_path = demo_chain.reserves_path
+    with serve_chain(demo_chain.chain) as rpc_url:
+        published = run_attest_demo(out_dir, result.root_path, reserves_path, rpc_url)
+    users_with_proofs = [f"user-{i:07d}" for i in picked]
+    tokens = issue_tokens(round_dir, secret, users_with_proofs)
+    tokens_csv = out_dir / "tokens.csv"
+    write_token_csv(tokens_csv, tokens)
+    click.echo(f"12. issued proof tokens to {len(tokens)} users ({tokens_csv}: for the "
+               "account system only)")
     click.echo("\nWrote:")
     for label, path in (
         ("snapshot", snap),
         ("asset list", assets_file),
         ("root summary (public)", result.root_path),
         ("tree file (auditors only)", result.tree_path),
-        ("round secret (private)", round_dir / SECRET_FILE),
+        ("round secret (private)", secret_path),
         ("user proofs", proofs_dir),
         ("reserves file (public)", reserves_path),
-        ("published bundle (public)", bundle),
+        ("published bundle (public)", published.bundle),
+        ("store (SQLite)", out_dir / "por.db"),
+        ("key list (public)", published.keylist),
     ):
         click.echo(f"  {label:<28} {path}")
+    user, token = tokens[0]
+    serve = ["por", "serve", "--db", published.db_url, "--rounds", str(rounds_dir.absolute()),
+             "--keylist", str(published.keylist.absolute()),
+             "--auditor-key", str(published.auditor_key.absolute())]
+    click.echo("\nOpen the public page (attestation, charts, wallets, verify my proof):")
+    click.echo(f"  {shlex.join(serve)}")
+    click.echo("  then visit http://127.0.0.1:8000/")
+    click.echo(f"  {user}'s own proof, verified in the browser: "
+               f"http://127.0.0.1:8000/#token={token}")

@@ -4,7 +4,10 @@
 "use strict";
 (function () {
   const data = JSON.parse(document.getElementById("por-data").textContent);
-  const roots = data.published_roots || {};
+  const attestations = data.attestations || {};
+  // The figures a chart shows: as signed where the round is attested, else as recomputed.
+  const figures = (round) => (round.attestation && round.attestation.solvency.length
+    ? round.attestation.solvency : round.solvency);
   const palette = ["#1f6feb", "#d29922", "#2da44e", "#cf222e", "#8250df", "#0a7ea4", "#bf3989", "#57606a"];
 
   // Ratios are exact decimal strings ("1.0532"); a chart needs a number, and the picture
@@ -14,7 +17,7 @@
   function drawLatest() {
     const canvas = document.getElementById("chart-latest");
     if (!canvas || !data.current || typeof Chart === "undefined") return;
-    const lines = data.current.solvency;
+    const lines = figures(data.current);
     new Chart(canvas, {
       type: "bar",
       data: {
@@ -50,7 +53,7 @@
     const canvas = document.getElementById("chart-history");
     if (!canvas || !data.history.length || typeof Chart === "undefined") return;
     const symbols = [];
-    for (const r of data.history) for (const l of r.solvency) if (!symbols.includes(l.symbol)) symbols.push(l.symbol);
+    for (const r of data.history) for (const l of figures(r)) if (!symbols.includes(l.symbol)) symbols.push(l.symbol);
     new Chart(canvas, {
       type: "line",
       data: {
@@ -60,7 +63,7 @@
           borderColor: palette[k % palette.length],
           backgroundColor: palette[k % palette.length],
           data: data.history.map((r) => {
-            const l = r.solvency.find((x) => x.symbol === s);
+            const l = figures(r).find((x) => x.symbol === s);
             return l ? pct(l.ratio) : null;
           }),
         })),
@@ -93,6 +96,16 @@
     const p = document.createElement("p");
     p.textContent = `Your balances are included in round ${r.round} (leaf ${r.leafIndex}, ${r.pathLength} levels), checked in this browser against ${r.checkedAgainst} ${r.rootHash}.`;
     out.appendChild(p);
+    const sig = document.createElement("p");
+    sig.id = "verify-signature";
+    sig.dataset.signature = r.signature || "none";
+    if (r.signature === "verified") {
+      const auditors = r.auditors && r.auditors.length ? `; co-signed by ${r.auditors.join(", ")}, also checked here` : "";
+      sig.textContent = `The attestation's Ed25519 signature by the exchange key ${r.keyId.slice(0, 16)}… (${r.signer}) was checked in this browser${auditors}.`;
+    } else if (r.signature === "unsupported") {
+      sig.textContent = "This browser cannot check Ed25519 signatures: the attestation's signature is checked by the server only. Check it yourself with por-verify bundle.";
+    }
+    if (r.signature) out.appendChild(sig);
     const table = document.createElement("table");
     table.id = "verify-balances";
     const hrow = table.insertRow();
@@ -109,7 +122,30 @@
     out.appendChild(table);
   }
 
-  const lookup = (round) => roots[round];
+  const lookup = (round) => (attestations[round]
+    ? { attestation: attestations[round], keys: data.keys, auditors: data.auditors }
+    : undefined);
+
+  async function checkShownAttestation() {
+    const slot = document.getElementById("attestation-browser-check");
+    if (!slot || !data.current || !attestations[data.current.round]) return;
+    const result = await PorVerify.checkAttestation(attestations[data.current.round], data.keys, data.auditors);
+    if (result.verdict === "verified" && result.round !== data.current.round) {
+      result.verdict = "failed";
+      result.reason = `it attests round ${result.round}`;
+    }
+    if (result.verdict !== "verified") {
+      slot.dataset.check = "failed";
+      slot.textContent = `FAILED in your browser: ${result.reason}`;
+    } else if (result.signature === "unsupported") {
+      slot.dataset.check = "not-checked";
+      slot.textContent = "This browser cannot check Ed25519 signatures: the signature is checked by the server only (por-verify bundle checks it).";
+    } else {
+      slot.dataset.check = "verified";
+      const auditors = result.auditors.length ? `, and the co-signature of ${result.auditors.join(", ")}` : "";
+      slot.textContent = `Checked in your browser too: the exchange key ${result.keyId.slice(0, 16)}… (${result.signer}) signed exactly these bytes${auditors} (Ed25519, WebCrypto).`;
+    }
+  }
 
   async function byToken(event) {
     event.preventDefault();
@@ -166,5 +202,6 @@
 
   drawLatest();
   drawHistory();
+  checkShownAttestation();
   document.body.dataset.ready = "true";
 })();

@@ -1,12 +1,17 @@
-// The page's own verifier of a user's inclusion proof (docs/spec.md §1-8, scheme por-mst v1).
+// The page's own verifier of a user's inclusion proof (docs/spec.md §1-8, scheme por-mst v1),
+// checked against the round's signed attestation (§13.1, §12.3).
 //
-// It runs in the user's browser and trusts nothing the server says but the published root:
-// it parses the proof as strictly as verifier/proof.py (unknown, missing or repeated fields,
-// floats, wrong widths, out-of-range amounts and anything it cannot check are "malformed"),
-// recomputes the user's commitment, the leaf and every parent with WebCrypto SHA-256 and
-// exact BigInt u128 sums, and compares the root. Verdicts are those of `por-verify proof`:
-// "verified" (exit 0), "failed" (exit 1), "malformed" (exit 2); tests/web check both agree
-// on every committed vector. Needs nonprintable.js (Python's isprintable table) first.
+// It runs in the user's browser and trusts nothing the server says but the exchange's
+// published key list: it parses the proof as strictly as verifier/proof.py (unknown, missing
+// or repeated fields, floats, wrong widths, out-of-range amounts and anything it cannot
+// check are "malformed"), recomputes the user's commitment, the leaf and every parent with
+// WebCrypto SHA-256 and exact BigInt u128 sums, and compares the root. Verdicts are those of
+// `por-verify proof`: "verified" (exit 0), "failed" (exit 1), "malformed" (exit 2); tests/web
+// check both agree on every committed vector. On the page the root comes from the round's
+// attestation: its exact signed payload is parsed strictly, its Ed25519 signature checked
+// with WebCrypto against the key the payload names (the key's id must be its SHA-256), and
+// the proof's round, root hash, assets, leaf count and totals must be the attested ones.
+// Needs nonprintable.js (Python's isprintable table) first.
 "use strict";
 (function (global) {
   class Malformed extends Error {}
@@ -327,6 +332,121 @@
     };
   }
 
+  // --- the signed attestation (spec §12.3 envelope, §13.1 payload) ------------------------
+
+  function base64Bytes(text, where) {
+    if (typeof text !== "string" || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+      throw new Malformed(`${where}: not base64`);
+    }
+    return Uint8Array.from(global.atob(text), (c) => c.charCodeAt(0));
+  }
+  function hexBytes(text, size, where) {
+    if (typeof text !== "string" || text.length !== 2 * size || !HEX_RE.test(text)) {
+      throw new Malformed(`${where}: expected ${2 * size} lowercase hex digits`);
+    }
+    const out = new Uint8Array(size);
+    for (let k = 0; k < size; k++) out[k] = parseInt(text.slice(2 * k, 2 * k + 2), 16);
+    return out;
+  }
+
+  // Resolves true/false, or null when this browser's WebCrypto has no Ed25519.
+  async function ed25519Verify(rawKey, signature, message) {
+    let key;
+    try {
+      key = await global.crypto.subtle.importKey("raw", rawKey, { name: "Ed25519" }, false, ["verify"]);
+    } catch (err) {
+      if (err && err.name === "NotSupportedError") return null;
+      throw new Malformed(`public key: ${err && err.message}`);
+    }
+    return global.crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+  }
+
+  async function checkSignature(sig, key, payload, who) {
+    const raw = hexBytes(key.public_key, 32, `${who} key`);
+    if (hex(await sha256(raw)) !== key.key_id) {
+      throw new Failed(`${who} key ${key.key_id}: its id is not the SHA-256 of the key`);
+    }
+    const ok = await ed25519Verify(raw, hexBytes(sig.signature, 64, `${who} signature`), payload);
+    if (ok === false) throw new Failed(`the signature by ${who} key ${key.key_id} (${key.label}) does not verify over the attestation's bytes`);
+    return ok === null ? "unsupported" : "verified";
+  }
+
+  /**
+   * Parse a signed attestation envelope ({payload: base64, signatures: [{key_id, signature}]})
+   * and check, in this browser, the signature of the exchange key the payload names (from
+   * `keys`, the published key list's keys) and of every auditor key in `auditors`.
+   * Throws Malformed or Failed; resolves to what a proof is checked against.
+   */
+  async function readAttestation(envelope, keys, auditors) {
+    if (!envelope || !Array.isArray(envelope.signatures)) throw new Malformed("attestation: no signed envelope");
+    const payload = base64Bytes(envelope.payload, "attestation.payload");
+    let text;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(payload);
+    } catch (err) {
+      throw new Malformed("attestation.payload: not valid UTF-8");
+    }
+    const raw = parseJson(text);
+    if (!(raw instanceof Map)) throw new Malformed("attestation: expected an object");
+    if (raw.get("scheme") !== "por-attestation" || raw.get("version") !== 1n) {
+      throw new Malformed("attestation: not a por-attestation version 1 document");
+    }
+    const round = str(raw.get("round"), "attestation.round");
+    const keyId = str(raw.get("key_id"), "attestation.key_id");
+    const liab = raw.get("liabilities");
+    if (!(liab instanceof Map)) throw new Malformed("attestation.liabilities: expected an object");
+    const assets = arr(liab.get("assets"), "attestation.liabilities.assets").map((a, k) => {
+      if (!(a instanceof Map)) throw new Malformed(`attestation.liabilities.assets[${k}]: expected an object`);
+      return { symbol: str(a.get("symbol"), "asset symbol"), decimals: integer(a.get("decimals"), "asset decimals") };
+    });
+    const attested = {
+      round,
+      keyId,
+      assets,
+      rootHash: hex(hashHex(liab.get("root_hash"), "attestation.liabilities.root_hash")),
+      leafCount: integer(liab.get("leaf_count"), "attestation.liabilities.leaf_count"),
+      totals: amounts(liab.get("totals"), "attestation.liabilities.totals", assets.length),
+      signature: "verified",
+      signer: null,
+      auditors: [],
+    };
+    const byId = new Map(envelope.signatures.map((s) => [s.key_id, s]));
+    const own = byId.get(keyId);
+    const key = (keys || []).find((k) => k.key_id === keyId);
+    if (!own) throw new Failed(`attestation: no signature by the key it names (${keyId})`);
+    if (!key) throw new Failed(`attestation: key ${keyId} is not in the exchange's published key list`);
+    attested.signature = await checkSignature(own, key, payload, "the exchange");
+    attested.signer = key.label;
+    for (const auditor of auditors || []) {
+      const sig = byId.get(auditor.key_id);
+      if (!sig) continue;
+      if ((await checkSignature(sig, auditor, payload, "auditor")) === "verified") attested.auditors.push(auditor.label);
+    }
+    return attested;
+  }
+
+  /** Check an attestation alone (the page does it on load). Never rejects. */
+  async function checkAttestation(envelope, keys, auditors) {
+    try {
+      const a = await readAttestation(envelope, keys, auditors);
+      return { verdict: "verified", round: a.round, rootHash: a.rootHash, signature: a.signature, signer: a.signer, keyId: a.keyId, auditors: a.auditors };
+    } catch (err) {
+      return { verdict: "failed", reason: err && err.message };
+    }
+  }
+
+  function matchAttestation(p, a) {
+    const where = `the signed attestation of round ${a.round}`;
+    if (a.round !== p.round) throw new Failed(`${where} is not of the proof's round ${p.round}`);
+    if (a.leafCount !== p.leafCount) throw new Failed(`${where} states ${a.leafCount} leaves, the proof's tree has ${p.leafCount}`);
+    const mine = p.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
+    const theirs = a.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
+    if (mine !== theirs) throw new Failed(`${where} lists assets [${theirs}], the proof [${mine}]`);
+    if (a.totals.some((t, k) => t !== p.rootSums[k])) {
+      throw new Failed(`${where} states totals [${a.totals.join(", ")}], the proof's root holds [${p.rootSums.join(", ")}]`);
+    }
+  }
+
   function verdictOf(err) {
     if (err instanceof Failed) return { verdict: "failed", reason: err.message };
     if (err instanceof Malformed) return { verdict: "malformed", reason: err.message };
@@ -337,20 +457,38 @@
   /**
    * Verify a proof given as text against a published root (64 lowercase hex, or null to
    * check the proof against itself only, as `por-verify proof` without --root).
-   * Or pass a function round => root|undefined to look the root up by the proof's round.
+   * Or pass a function round => context|undefined, where the context is
+   * {attestation: <signed envelope>, keys: [...], auditors: [...]}: the proof is then checked
+   * against the root in that round's signed attestation, whose signature is checked first.
    * Resolves to {verdict: "verified"|"failed"|"malformed", reason?, report?}; never rejects.
    */
   async function verifyProofText(text, published) {
     try {
       const proof = parseProof(text);
       let expected = published;
+      let attested = null;
       if (typeof published === "function") {
-        expected = published(proof.round);
-        if (expected === undefined) {
-          throw new Failed(`round ${proof.round} is not published on this page: nothing to check the proof against`);
+        const context = published(proof.round);
+        if (context === undefined) {
+          throw new Failed(`round ${proof.round} has no signed attestation on this page: nothing to check the proof against`);
         }
+        try {
+          attested = await readAttestation(context.attestation, context.keys, context.auditors);
+        } catch (err) {
+          // The user's proof is not at fault: the statement it is checked against is.
+          throw new Failed(`the signed attestation of round ${proof.round}: ${err && err.message}`);
+        }
+        expected = attested.rootHash;
       }
       const report = await verifyProof(proof, expected);
+      if (attested !== null) {
+        matchAttestation(proof, attested);
+        report.checkedAgainst = "the root in the signed attestation";
+        report.signature = attested.signature;
+        report.signer = attested.signer;
+        report.keyId = attested.keyId;
+        report.auditors = attested.auditors;
+      }
       return { verdict: "verified", report };
     } catch (err) {
       return verdictOf(err);
@@ -376,5 +514,7 @@
     return `${v / scale}.${(v % scale).toString().padStart(decimals, "0")}`;
   }
 
-  global.PorVerify = Object.freeze({ verifyProofText, verifyProofBytes, formatUnits, parseJson, Malformed, Failed });
+  global.PorVerify = Object.freeze({
+    verifyProofText, verifyProofBytes, checkAttestation, formatUnits, parseJson, Malformed, Failed,
+  });
 })(globalThis);

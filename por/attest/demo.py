@@ -3,8 +3,8 @@
 Embedded defaults only: the store is a SQLite file in the demo's output directory, the
 keys are encrypted with a demo passphrase set in this process's environment (never on a
 command line), and the bundle is checked by ``por-verify bundle`` in a subprocess, as an
-auditor would run it. The reserves were re-read from the demo's in-process chain at the
-previous step (that chain has no RPC endpoint), so the bundle check is told --skip-chain.
+auditor would run it: the reserves are re-read over JSON-RPC from the demo's chain, which
+the caller serves on loopback (:func:`por.reserves.demo.serve_chain`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,8 +31,20 @@ from verifier.signed.keylist import KeyList
 DEMO_PASSPHRASE = "por-toolkit demo passphrase"  # noqa: S105 (a throwaway demo secret)
 
 
-def run_attest_demo(out_dir: Path, root_path: Path, reserves_path: Path) -> Path:
-    """Attest, co-sign and publish the demo round, then verify its bundle; return it.
+@dataclass(frozen=True)
+class AttestDemo:
+    """What the attestation steps published, and where: what ``por serve`` needs."""
+
+    bundle: Path
+    db_url: str
+    keylist: Path
+    auditor_key: Path
+
+
+def run_attest_demo(out_dir: Path, root_path: Path, reserves_path: Path,
+                    rpc_url: str) -> AttestDemo:
+    """Attest, co-sign and publish the demo round, then verify its bundle with the
+    reserves re-read from the chain at ``rpc_url``.
 
     Raises:
         VerificationError: ``por-verify bundle`` rejects what the demo published.
@@ -52,7 +65,8 @@ def run_attest_demo(out_dir: Path, root_path: Path, reserves_path: Path) -> Path
     keylist_path.write_text(new_key_list(exchange, exchange_key.public).to_json())
     keylist = KeyList.from_json(keylist_path.read_bytes())
 
-    engine = open_store(f"sqlite:///{out_dir / 'por.db'}")
+    db_url = f"sqlite:///{(out_dir / 'por.db').absolute()}"
+    engine = open_store(db_url)
     new_round(engine, summary.round_id, exchange, datetime.now(UTC))
     signed = sign_round(engine, summary.round_id, root_bytes, reserves_bytes,
                         SigningKey.load(keys_dir / "exchange.pem", DEMO_PASSPHRASE),
@@ -73,16 +87,18 @@ def run_attest_demo(out_dir: Path, root_path: Path, reserves_path: Path) -> Path
     engine.dispose()
     click.echo(f"10. published: log entry {done.leaf_index}, signed tree head of size "
                f"{done.tree_size}, bundle in {bundle}")
-    cmd = [sys.executable, "-m", "verifier", "bundle", str(bundle), "--skip-chain",
+    cmd = [sys.executable, "-m", "verifier", "bundle", str(bundle), "--rpc",
+           f"ethereum={rpc_url}",
            "--auditor-key", str(auditor_pub), "--pin", exchange_key.public.key_id,
            "--round", summary.round_id, "--state", str(out_dir / "verifier-log-state.json")]
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)  # noqa: S603
     if run.returncode != 0:
         raise VerificationError(f"por-verify bundle failed:\n{run.stdout}{run.stderr}")
     # (worded without the verifier's verdict word: steps 4-5 count the proofs verified)
-    click.echo(f"11. por-verify bundle {bundle} --skip-chain --auditor-key ... : passed, "
-               "exit 0 (signatures, figures, root, log inclusion; reserves read at step 7)")
-    return bundle
+    click.echo(f"11. por-verify bundle {bundle} --rpc ethereum={rpc_url} --auditor-key ...: "
+               "passed, exit 0 (signatures, figures, root, log inclusion, and every wallet's "
+               "signature and balance re-read from the chain's JSON-RPC at the snapshot block)")
+    return AttestDemo(bundle, db_url, keylist_path, auditor_pub)
 
 
 def _public_json(key: SigningKey) -> str:

@@ -5,11 +5,21 @@ and EIP-1271 contract wallet (por/reserves/contracts/), funds three wallets, run
 steps as ``por reserves`` (challenge, signatures, balances at the snapshot block, reserves
 file), moves funds after the snapshot, then verifies the file with the verifier's own core
 against the chain at the snapshot block. Signing keys are created for the run and dropped.
+
+:func:`serve_chain` puts the same chain behind a JSON-RPC endpoint on loopback for as long
+as the demo needs it, so ``por-verify bundle --rpc ethereum=URL`` re-reads the reserves
+over the wire like an auditor with their own node would. It answers only what the reserves
+verifier asks of an EVM node (:class:`verifier.reserves.chains.RpcEvmReader`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +73,89 @@ class EthTesterReader:
         return bytes.fromhex(str(answer)[2:])
 
 
+class _RpcHandler(BaseHTTPRequestHandler):
+    """JSON-RPC 2.0 over POST: eth_chainId, eth_blockNumber, eth_getBlockByNumber,
+    eth_getBalance and eth_call at a block; anything else is a JSON-RPC error."""
+
+    server: _ChainServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            request = json.loads(self.rfile.read(min(length, 1 << 20)))
+            answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id")}
+            try:
+                answer["result"] = self.server.answer(str(request["method"]),
+                                                      list(request.get("params") or []))
+            except Exception as e:  # noqa: BLE001 - every failure is the caller's answer
+                answer["error"] = {"code": -32000, "message": f"{type(e).__name__}: {e}"}
+        except (ValueError, AttributeError, KeyError):
+            answer = {"jsonrpc": "2.0", "id": None,
+                      "error": {"code": -32700, "message": "parse error"}}
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the demo's output is its own."""
+
+
+class _ChainServer(HTTPServer):
+    """One request at a time (eth-tester is not thread-safe), on a thread of its own."""
+
+    def __init__(self, chain: EthereumTester) -> None:
+        super().__init__(("127.0.0.1", 0), _RpcHandler)
+        self.reader = EthTesterReader(chain)
+        self.chain = chain
+
+    def answer(self, method: str, params: list[Any]) -> Any:
+        def height(value: Any) -> int:
+            return int(str(value), 16)
+
+        if method == "eth_chainId":
+            return hex(CHAIN_ID)
+        if method == "eth_blockNumber":
+            return hex(int(self.chain.get_block_by_number("latest")["number"]))
+        if method == "eth_getBlockByNumber":
+            block = self.chain.get_block_by_number(height(params[0]))
+            return {"number": hex(int(block["number"])), "hash": str(block["hash"])}
+        if method == "eth_getBalance":
+            return hex(self.reader.balance(str(params[0]), height(params[1])))
+        if method == "eth_call":
+            call = params[0]
+            data = bytes.fromhex(str(call.get("data", "0x"))[2:])
+            return "0x" + self.reader.call(str(call["to"]), data, height(params[1])).hex()
+        raise ValueError(f"method {method} is not served by the demo chain")
+
+
+@dataclass(frozen=True)
+class DemoChain:
+    """The demo's chain, kept for the steps after the reserves file."""
+
+    chain: EthereumTester
+    reserves_path: Path
+
+
+@contextmanager
+def serve_chain(chain: EthereumTester) -> Iterator[str]:
+    """Serve ``chain`` over JSON-RPC on a free loopback port; yield its URL.
+
+    The server is shut down and its socket closed when the block ends, however it ends.
+    """
+    server = _ChainServer(chain)
+    thread = threading.Thread(target=server.serve_forever, name="demo-chain-rpc", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
 def _deploy(chain: EthereumTester, sender: str, contract: dict[str, Any], types: list[str],
             args: list[Any]) -> str:
     data = "0x" + contract["bytecode"] + encode(types, args).hex()
@@ -80,6 +173,15 @@ def _send(chain: EthereumTester, sender: str, to: str, value: int = 0,
 
 def run_reserves_demo(out_dir: Path, round_dir: Path, summary: RootSummary) -> Path:
     """Prove reserves for the demo round on an in-process chain; return the reserves file.
+
+    Raises:
+        VerificationError: the demo's own reserves file does not verify.
+    """
+    return run_reserves_demo_chain(out_dir, round_dir, summary).reserves_path
+
+
+def run_reserves_demo_chain(out_dir: Path, round_dir: Path, summary: RootSummary) -> DemoChain:
+    """As :func:`run_reserves_demo`, and keep the chain (to serve it for later steps).
 
     Raises:
         VerificationError: the demo's own reserves file does not verify.
@@ -143,4 +245,4 @@ def run_reserves_demo(out_dir: Path, round_dir: Path, summary: RootSummary) -> P
                    f"{format_units(line.confirmed, line.decimals)}")
     if not report.ok:  # pragma: no cover - raise_for_failures has raised
         raise VerificationError("reserves demo did not verify")
-    return reserves_path
+    return DemoChain(chain, reserves_path)

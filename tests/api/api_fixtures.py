@@ -32,6 +32,7 @@ def client(world: World, store: Engine) -> Iterator[TestClient]:
         database_url=store.url.render_as_string(hide_password=False),
         rounds_dir=world.rounds_dir,
         keylist=world.keylist,
+        auditor_keys=(world.auditor_key_file,) if world.auditor_key_file else (),
         proof_rate_per_minute=0,
     )
     with TestClient(create_app(settings)) as c:

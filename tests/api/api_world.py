@@ -1,7 +1,9 @@
 """A published world for the API and page tests: two real rounds (trees built by the
 builder, reserves files with real EIP-191 signatures, tokens issued by ``por.tokens``), a
-store (SQLite or PostgreSQL) holding the rounds, a signed attestation and the log with its
-signed tree heads, and the key list.
+store (SQLite or PostgreSQL) into which each round is taken by the operator's own flow
+(``por round new``, ``por attest sign``, ``por attest cosign``, ``por publish``: real
+attestations, co-signed by an auditor, appended to the log with signed tree heads, bundles
+written), and the key list.
 
 Round ``2026-10`` covers every asset; round ``2026-11`` (the latest) is short of BTC, so
 both sides of the solvency figures are shown. Wallet 1 of each round carries a signature
@@ -11,6 +13,7 @@ over another round's message, so the page must show it as failed.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,13 +21,12 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy import Engine
-from sqlmodel import Session
 
+from por.attest.publish import publish_round
+from por.attest.rounds import cosign_round, new_round, sign_round
 from por.build import build_tree
 from por.keys import SigningKey, new_key_list
-from por.log import appender
 from por.prove import Prover
-from por.store.models import Attestation, AttestationSignature, Round
 from por.tokens import issue_tokens
 from verifier.artifacts import RootSummary
 from verifier.mst import Asset
@@ -68,8 +70,10 @@ class World:
     keylist: Path
     exchange_key: SigningKey
     auditor_key: SigningKey
+    auditor_key_file: Path | None = None
     rounds: dict[str, PublishedRound] = field(default_factory=dict)
-    attestation_payload: bytes = b""
+    attestation_payloads: dict[str, bytes] = field(default_factory=dict)
+    bundles: dict[str, Path] = field(default_factory=dict)
 
     def prove(self, round_id: str, user: str) -> str:
         published = self.rounds[round_id]
@@ -127,7 +131,9 @@ def _reserves(round_id: str, summary: RootSummary, btc: int, eth: int) -> bytes:
                 balances=(Balance("ETH", eth if k == 0 else 0, "node"),),
             )
         )
-    # BTC held in a wallet the exchange only reports (no Bitcoin signature made here).
+    # BTC in a wallet whose balance is given as node-read, but whose signature is no real
+    # BIP-137 one (none is made here): counted by the attestation's rule, failed by the
+    # server's signature check, as por-verify bundle --rpc would fail it.
     wallets.append(
         Wallet(
             chain="bitcoin",
@@ -137,7 +143,7 @@ def _reserves(round_id: str, summary: RootSummary, btc: int, eth: int) -> bytes:
             message="round",
             signed_message="not signed",
             signature=Signature("bip137", "AAAA"),
-            balances=(Balance("BTC", btc, "reported"),),
+            balances=(Balance("BTC", btc, "node"),),
         )
     )
     reserves = ReservesFile(
@@ -162,7 +168,9 @@ def build_world(base: Path, engine: Engine | None) -> World:
     auditor_key = SigningKey.generate("Example Auditor")
     keylist = base / "keys.json"
     keylist.write_text(new_key_list(EXCHANGE, exchange_key.public).to_json())
-    world = World(rounds_dir, keylist, exchange_key, auditor_key)
+    auditor_file = base / "auditor.pub.json"
+    auditor_file.write_text(json.dumps(auditor_key.public.to_dict()))
+    world = World(rounds_dir, keylist, exchange_key, auditor_key, auditor_file)
     for index, round_id in enumerate(ROUNDS):
         balances = _balances(index)
         snapshot = base / f"snapshot-{round_id}.csv"
@@ -191,40 +199,22 @@ def build_world(base: Path, engine: Engine | None) -> World:
 
 
 def _store(world: World, engine: Engine) -> None:
-    with Session(engine) as session:
-        for index, round_id in enumerate(ROUNDS):
-            created = T0 + timedelta(days=31 * index)
-            session.add(Round(round_id=round_id, exchange=EXCHANGE, created_at=created))
-        session.commit()
-    # An attestation-like signed payload for the first round (the attestation document's
-    # own format belongs to issue 4; the store keeps any payload's exact bytes).
-    doc = {
-        "scheme": "por-test-statement",
-        "version": 1,
-        "round": ROUNDS[0],
-        "liabilities_root": world.rounds[ROUNDS[0]].summary.root_hash.hex(),
-    }
-    signed = world.auditor_key.cosign(world.exchange_key.sign_document(doc))
-    world.attestation_payload = signed.payload
-    with Session(engine) as session:
-        row = Attestation(
-            round_id=ROUNDS[0],
-            payload_sha256=hashlib.sha256(signed.payload).hexdigest(),
-            payload=signed.payload,
-            created_at=T0,
-        )
-        session.add(row)
-        session.commit()
-        session.refresh(row)
-        assert row.id is not None
-        for sig in signed.signatures:
-            session.add(
-                AttestationSignature(
-                    attestation_id=row.id, key_id=sig.key_id, signature=sig.signature
-                )
-            )
-        session.commit()
-    appender.append(engine, "example-log", signed.payload, world.exchange_key, T0)
-    appender.append(
-        engine, "example-log", b"a second entry", world.exchange_key, T0 + timedelta(days=31)
-    )
+    """Each round through the operator's flow, in order (each attestation names the one
+    before it in the log)."""
+    keys = world.keylist.read_bytes()
+    from verifier.signed.keylist import KeyList
+
+    parsed = KeyList.from_json(keys)
+    for index, round_id in enumerate(ROUNDS):
+        published = world.rounds[round_id]
+        moment = T0 + timedelta(days=31 * index)
+        new_round(engine, round_id, EXCHANGE, moment - timedelta(hours=1))
+        signed = sign_round(engine, round_id, (published.directory / "root.json").read_bytes(),
+                            (published.directory / "reserves.json").read_bytes(),
+                            world.exchange_key, readers=None, now=moment)
+        cosign_round(engine, round_id, world.auditor_key, parsed)
+        bundle = published.directory.parent.parent / "published" / round_id / "bundle"
+        publish_round(engine, round_id, world.exchange_key, keys, bundle,
+                      now=moment + timedelta(minutes=5))
+        world.attestation_payloads[round_id] = signed.payload
+        world.bundles[round_id] = bundle

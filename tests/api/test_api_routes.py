@@ -5,16 +5,25 @@ proofs that the verifier accepts, and nothing private in any answer."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import logging
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from api_fixtures import *  # noqa: F403 (world, client, and the store fixtures)
 from api_world import EXCHANGE, ROUNDS, World
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
 
 from api.app import _RedactTokens
+from por.store.models import AttestationSignature, RoundFile
 from verifier.artifacts import RootSummary
+from verifier.cli import main as verify_main
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead, check_extends
 from verifier.proof import InclusionProof as UserProof
 from verifier.proof import verify_proof
@@ -42,16 +51,34 @@ def test_rounds_newest_first_with_exact_solvency(client: TestClient, world: Worl
     held_btc = owed_btc * 9 // 10
     assert btc["liabilities"] == str(owed_btc) and btc["reserves"] == str(held_btc)
     assert btc["shortfall"] == str(owed_btc - held_btc) and btc["surplus"] == "0"
-    assert btc["ratio"] == "0.8999" or btc["ratio"] == "0.9000"
+    assert btc["ratio"] == "0.900000" and btc["status"] == "under-reserved"
     assert eth["surplus"] == str(10**18) and eth["shortfall"] == "0"
-    assert eth["ratio"].startswith("1.0")
+    assert eth["ratio"].startswith("1.0") and eth["status"] == "covered"
     assert [s["chain"] for s in latest["snapshots"]] == ["bitcoin", "ethereum"]
-    assert latest["attestation_published"] is False
-    first = body["rounds"][1]
-    assert first["attestation_published"] is True
-    # The attestation was signed by the exchange and co-signed by the auditor.
-    assert first["cosigners"] == [world.auditor_key.public.key_id]
+    for r in body["rounds"]:
+        assert r["attestation_published"] is True
+        # Signed by the exchange and co-signed by the auditor.
+        assert r["cosigners"] == [world.auditor_key.public.key_id]
     assert not _keys(body) & FORBIDDEN_KEYS
+
+
+def test_rounds_carry_the_attestation_as_signed(client: TestClient, world: World) -> None:
+    latest, first = client.get("/api/v1/rounds").json()["rounds"]
+    signed = latest["attestation"]
+    payload = json.loads(world.attestation_payloads["2026-11"])
+    # Every figure is the payload's own, not a recomputation.
+    assert signed["solvency"] == payload["solvency"]
+    assert signed["all_covered"] is False and payload["all_covered"] is False
+    assert signed["snapshot_time"] == payload["snapshot_time"] == "2026-11-01T11:00:00Z"
+    assert signed["liabilities_root"] == world.rounds["2026-11"].summary.root_hash.hex()
+    assert signed["previous_attestation"] == hashlib.sha256(
+        world.attestation_payloads["2026-10"]).hexdigest()
+    assert first["attestation"]["previous_attestation"] is None
+    assert signed["key_id"] == world.exchange_key.public.key_id
+    assert [(s["role"], s["label"], s["check"]) for s in signed["signers"]] == [
+        ("exchange", EXCHANGE, "verified"), ("auditor", "Example Auditor", "verified")]
+    assert (signed["verdict"], signed["findings"]) == ("verified", [])
+    assert signed["log_index"] == 1 and first["attestation"]["log_index"] == 0
 
 
 def test_files_are_served_as_their_exact_bytes(client: TestClient, world: World) -> None:
@@ -72,7 +99,7 @@ def test_wallets_show_the_servers_signature_check(client: TestClient) -> None:
     assert checks == ["verified", "failed", "failed"]
     assert "stale-message" in body["wallets"][1]["check_note"]
     assert body["wallets"][0]["explorer_url"].startswith("https://etherscan.io/address/0x")
-    assert body["wallets"][2]["balances"][0]["source"] == "reported"
+    assert body["wallets"][2]["balances"][0]["source"] == "node"
 
 
 def test_attestation_exact_bytes_signatures_and_log_inclusion(
@@ -80,7 +107,8 @@ def test_attestation_exact_bytes_signatures_and_log_inclusion(
 ) -> None:
     body = client.get("/api/v1/rounds/2026-10/attestation").json()
     payload = base64.b64decode(body["signed"]["payload"])
-    assert payload == world.attestation_payload
+    assert payload == world.attestation_payloads["2026-10"]
+    assert body["payload_sha256"] == hashlib.sha256(payload).hexdigest()
     signed = SignedDocument.from_json(json.dumps(body["signed"]))
     signed.verify_signed_by(world.exchange_key.public, "attestation")
     signed.verify_signed_by(world.auditor_key.public, "attestation")
@@ -95,7 +123,110 @@ def test_attestation_exact_bytes_signatures_and_log_inclusion(
     assert by_entry == proof
     entry = client.get("/api/v1/log/entries/0").json()
     assert base64.b64decode(entry["entry"]) == payload
-    assert client.get("/api/v1/rounds/2026-11/attestation").status_code == 404
+    second = client.get("/api/v1/rounds/2026-11/attestation").json()
+    assert base64.b64decode(second["signed"]["payload"]) == world.attestation_payloads["2026-11"]
+    assert second["log_index"] == 1
+    assert client.get("/api/v1/rounds/2099-01/attestation").status_code == 404
+
+
+def _unzip(data: bytes, out: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        z.extractall(out)
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_bundle_download_is_what_publish_wrote_and_verifies(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    for round_id in ROUNDS:
+        answer = client.get(f"/api/v1/rounds/{round_id}/bundle")
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/zip"
+        assert client.get(f"/api/v1/rounds/{round_id}/bundle").content == answer.content
+        _unzip(answer.content, tmp_path)
+        # Built from the store by por publish's own function: the same bytes it wrote.
+        assert _tree(tmp_path / round_id) == _tree(world.bundles[round_id])
+    # An auditor's one command on the download (this world's chains are not real ones).
+    state = tmp_path / "state.json"
+    for round_id in ROUNDS:
+        res = CliRunner().invoke(verify_main, [
+            "bundle", str(tmp_path / round_id), "--skip-chain", "--pin",
+            world.exchange_key.public.key_id, "--auditor-key", str(world.auditor_key_file),
+            "--round", round_id, "--state", str(state)])
+        assert res.exit_code == 0, res.output
+        assert "co-signed by auditor Example Auditor" in res.output
+    assert client.get("/api/v1/rounds/2099-01/bundle").status_code == 404
+
+
+def test_files_are_read_from_the_store_first(client: TestClient, world: World) -> None:
+    published = world.rounds["2026-10"]
+    root, reserves = ((published.directory / n).read_bytes() for n in ("root.json",
+                                                                       "reserves.json"))
+    (published.directory / "reserves.json").unlink()
+    (published.directory / "root.json").write_text("not the attested root")
+    assert client.get("/api/v1/rounds/2026-10/liabilities-root").content == root
+    assert client.get("/api/v1/rounds/2026-10/reserves").content == reserves
+    assert client.get("/api/v1/rounds/2026-10").json()["attestation"]["verdict"] == "verified"
+
+
+def _findings(client: TestClient, round_id: str) -> tuple[str, set[str]]:
+    signed = client.get(f"/api/v1/rounds/{round_id}").json()["attestation"]
+    return signed["verdict"], {f["code"] for f in signed["findings"]}
+
+
+def test_an_attestation_disagreeing_with_the_files_is_shown_failed(
+    client: TestClient, world: World, store: Engine
+) -> None:
+    # The stored reserves file is replaced by another one (one more ETH in wallet 0): the
+    # attested figures no longer match what the served files give.
+    original = (world.rounds["2026-11"].directory / "reserves.json").read_bytes()
+    doc = json.loads(original)
+    doc["wallets"][0]["balances"][0]["amount"] = str(
+        int(doc["wallets"][0]["balances"][0]["amount"]) + 10**18)
+    doc["totals"][1] = str(int(doc["totals"][1]) + 10**18)
+    changed = json.dumps(doc, indent=2).encode() + b"\n"
+    with Session(store) as session:
+        session.exec(update(RoundFile).where(  # type: ignore[call-overload]
+            col(RoundFile.round_id) == "2026-11", col(RoundFile.kind) == "reserves"
+        ).values(content=changed))
+        session.commit()
+    verdict, codes = _findings(client, "2026-11")
+    assert verdict == "failed"
+    assert {"reserves-file", "reserves-figure"} <= codes
+    html = client.get("/").text
+    assert 'data-verdict="failed"' in html
+    assert "attestation does not hold.</strong>" in html
+    assert "reserves-figure" in html and "ETH.counted" in html
+    assert 'class="ok mismatch"' in html  # ETH's signed line differs from the files'
+    assert _findings(client, "2026-10") == ("verified", set())
+
+
+def test_a_forged_signature_is_shown_failed(
+    client: TestClient, world: World, store: Engine
+) -> None:
+    with Session(store) as session:
+        row = session.exec(select_signature(world.exchange_key.public.key_id)).first()
+        assert row is not None
+        row.signature = bytes([row.signature[0] ^ 1]) + row.signature[1:]
+        session.add(row)
+        session.commit()
+    verdict, codes = _findings(client, "2026-10")
+    assert (verdict, codes) == ("failed", {"signature"})
+    signers = client.get("/api/v1/rounds/2026-10").json()["attestation"]["signers"]
+    assert [s["check"] for s in signers] == ["failed", "verified"]
+    assert "FAILED: the signature does not verify" in client.get("/rounds/2026-10").text
+
+
+def select_signature(key_id: str) -> Any:
+    from sqlmodel import select
+
+    return select(AttestationSignature).where(AttestationSignature.key_id == key_id).order_by(
+        col(AttestationSignature.id))
 
 
 def test_consistency_between_signed_heads(client: TestClient, world: World) -> None:
@@ -185,7 +316,7 @@ def test_nothing_enumerates_users_leaves_or_tokens(client: TestClient) -> None:
 
 def test_unknown_rounds_and_traversal_are_not_found(client: TestClient) -> None:
     for path in ("/api/v1/rounds/2099-01", "/api/v1/rounds/..%2F..%2Fetc",
-                 "/api/v1/rounds/-x/reserves", "/api/v1/rounds/2026-10/bundle",
+                 "/api/v1/rounds/-x/reserves", "/api/v1/rounds/2099-01/bundle",
                  "/api/v1/log/tree-heads/7", "/api/v1/log/entries/5"):
         assert client.get(path).status_code in (404, 422), path
 
@@ -209,6 +340,17 @@ def test_page_is_server_rendered(client: TestClient, world: World) -> None:
     assert "cdn" not in html.lower()
     older = client.get("/rounds/2026-10").text
     assert "Round 2026-10" in older and "Co-signed by 1 key" in older
+    # The figures as signed, the signed snapshot time, the signers by label, the link.
+    assert 'id="solvency" data-source="signed"' in html and "mismatch" not in html
+    assert 'data-verdict="verified"' in html
+    assert "0.900000 (90.0000%)" in html and "under-reserved" in html
+    assert "2026-11-01T11:00:00Z" in html
+    assert f"<code>{world.exchange_key.public.key_id}</code> ({EXCHANGE})" in html
+    assert "(Example Auditor)" in html and "1 of them known auditor(s): Example Auditor" in html
+    previous = hashlib.sha256(world.attestation_payloads["2026-10"]).hexdigest()
+    assert f"<code>{previous}</code>" in html
+    assert "none: the first attestation in the log" in older
+    assert 'href="/api/v1/rounds/2026-11/bundle"' in html
 
 
 def test_access_log_lines_never_hold_a_token() -> None:

@@ -63,7 +63,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
     por = Path(sys.executable).parent / "por"
     server = subprocess.Popen(
         [str(por), "serve", "--db", url, "--rounds", str(world.rounds_dir), "--keylist",
-         str(world.keylist), "--port", str(port), "--proof-rate", "600", "--proof-burst", "100"],
+         str(world.keylist), "--auditor-key", str(world.auditor_key_file), "--port", str(port),
+         "--proof-rate", "600", "--proof-burst", "100"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -165,6 +166,74 @@ def test_page_renders_charts_and_wallets_offline(browser_page: Any) -> None:
     assert errors == [], f"console errors (CSP violations show here): {errors}"
 
 
+def test_page_shows_the_signed_figures_and_checks_the_signature_in_the_browser(
+    browser_page: Any, served: tuple[str, World]
+) -> None:
+    page, _, errors = browser_page
+    _, world = served
+    payload = json.loads(world.attestation_payloads["2026-11"])
+    assert page.get_attribute("#attestation-verdict", "data-verdict") == "verified"
+    assert page.get_attribute("#solvency", "data-source") == "signed"
+    rows = page.locator("#solvency tbody tr")
+    assert [rows.nth(k).get_attribute("data-symbol") for k in range(rows.count())] == [
+        s["symbol"] for s in payload["solvency"]]
+    assert payload["solvency"][0]["ratio"] in rows.nth(0).inner_text()
+    assert page.locator("#solvency tr.mismatch").count() == 0
+    assert page.inner_text("#att-snapshot-time") == payload["snapshot_time"]
+    details = page.inner_text("#attestation-details")
+    assert f"{world.exchange_key.public.key_id} (Example Exchange)" in details
+    assert f"{world.auditor_key.public.key_id} (Example Auditor)" in details
+    # The exchange's and the auditor's Ed25519 signatures, checked by WebCrypto in Chromium.
+    page.wait_for_selector("#attestation-browser-check:not([data-check='pending'])")
+    assert page.get_attribute("#attestation-browser-check", "data-check") == "verified"
+    check = page.inner_text("#attestation-browser-check")
+    assert "Checked in your browser" in check and "Example Auditor" in check
+    assert errors == [], errors
+
+
+def _page_with_attestation(page: Any, text: str, envelope: dict[str, Any],
+                           keys: list[dict[str, str]]) -> dict[str, Any]:
+    return dict(page.evaluate(
+        """async ([text, envelope, keys]) => PorVerify.verifyProofText(
+            text, () => ({attestation: envelope, keys: keys, auditors: []}))""",
+        [text, envelope, keys],
+    ))
+
+
+def test_a_proof_is_checked_against_the_signed_root(
+    browser_page: Any, served: tuple[str, World]
+) -> None:
+    import base64
+
+    page, _, _ = browser_page
+    _, world = served
+    text = world.prove("2026-11", "user-009")
+    data = json.loads(page.inner_text("#por-data"))
+    envelope, keys = data["attestations"]["2026-11"], data["keys"]
+    good = _page_with_attestation(page, text, envelope, keys)
+    assert good["verdict"] == "verified", good
+    assert good["report"]["checkedAgainst"] == "the root in the signed attestation"
+    assert good["report"]["signature"] == "verified"
+    # The same payload with another root but the old signature: the signature fails.
+    doc = json.loads(base64.b64decode(envelope["payload"]))
+    doc["liabilities"]["root_hash"] = "ab" * 32
+    forged = {**envelope, "payload": base64.b64encode(
+        json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()).decode()}
+    bad = _page_with_attestation(page, text, forged, keys)
+    assert bad["verdict"] == "failed" and "does not verify" in bad["reason"], bad
+    # A signature by a key the key list does not hold.
+    stranger = [{**keys[0], "key_id": "cd" * 32}]
+    assert "not in the exchange's published key list" in _page_with_attestation(
+        page, text, envelope, stranger)["reason"]
+    # A key list entry whose id is not its key's SHA-256.
+    other = world.auditor_key.public
+    swapped = [{"key_id": keys[0]["key_id"], "label": "x", "public_key": other.raw.hex()}]
+    assert "is not the SHA-256" in _page_with_attestation(page, text, envelope, swapped)["reason"]
+    # The genuine attestation of the other round: its signed root is not this proof's.
+    older = _page_with_attestation(page, text, data["attestations"]["2026-10"], keys)
+    assert older["verdict"] == "failed", older
+
+
 def test_a_token_is_verified_in_the_page(browser_page: Any, served: tuple[str, World]) -> None:
     page, _, errors = browser_page
     _, world = served
@@ -175,6 +244,9 @@ def test_a_token_is_verified_in_the_page(browser_page: Any, served: tuple[str, W
     page.wait_for_selector("#verify-result[data-verdict='verified']", timeout=20_000)
     text = page.inner_text("#verify-result")
     assert "VERIFIED" in text and published.summary.root_hash.hex() in text
+    assert "the root in the signed attestation" in text
+    assert page.get_attribute("#verify-signature", "data-signature") == "verified"
+    assert "Example Auditor, also checked here" in text
     btc, eth = published.balances[user]
     assert f"{btc // 10**8}.{btc % 10**8:08d}" in text
     assert f"{eth // 10**18}.{eth % 10**18:018d}" in text
@@ -210,7 +282,7 @@ def test_dropped_proofs_valid_and_tampered(
     page.set_input_files("#proof-file", [])
     page.set_input_files("#proof-file", str(path))
     page.wait_for_selector("#verify-result[data-verdict='failed']", timeout=20_000)
-    assert "not published on this page" in page.inner_text("#verify-result")
+    assert "has no signed attestation on this page" in page.inner_text("#verify-result")
 
 
 def _python_verdict(text: str, root: str | None) -> str:
