@@ -241,7 +241,7 @@ def time_proofs(out: Path, users: int, count: int) -> dict[str, tuple[float, flo
 # ---------------------------------------------------------------------------- report
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MY_SECTIONS = ("# Benchmarks", "## Build", "## Past one machine", "## One proof")
+MY_SECTIONS = ("# Benchmarks", "## Build", "## Past one machine", "## Targets", "## One proof")
 
 # Measured by this script on the same machine before the build was optimised (commit
 # c954572) and before it was bounded in memory (commit 43a2d5f), kept so the tables can be
@@ -388,9 +388,45 @@ def render(proofs: dict[str, Any] | None) -> str:
         "to go past one machine (docs/scale.md).",
         "",
     ]
+    lines += _render_targets(local)
     if proofs:
         lines += _render_proofs(proofs)
     return "\n".join(lines)
+
+
+def _render_targets(local: list[dict[str, Any]]) -> list[str]:
+    """Issue 6's targets against the stored runs: met or not, and why."""
+    by_users = {r["users"]: r for r in local if r["asset_count"] == 4}
+    lines = ["## Targets (issue 6)", ""]
+    ten, hundred = by_users.get(10_000_000), by_users.get(100_000_000)
+    if ten:
+        t = ten["child"]["seconds"]["total"]
+        lines.append(
+            f"- 10M users x 4 end to end within 30 s: **{'met' if t <= 30 else 'not met'}**"
+            f" ({t:.1f} s; the bare hashlib floor alone, on one core, was"
+            f" {ten['floor']:.1f} s in that run). The build must also derive 10M salts and"
+            " commitments (three SHA-256 compressions each, in Python) and 6.8M padding"
+            " commitments, read and check 40M rows, and hash 2^24 leaves and 2^24 - 1 nodes:"
+            " about 77M SHA-256 calls from Python, 40-75 CPU-seconds before any I/O, i.e."
+            " 20-40 s on both cores with nothing else; the rest is ingest and spilling."
+            " Reaching 30 s needs the hashing out of the interpreter (a C/Rust extension"
+            " hashing whole levels), not more tuning here.")
+    if hundred:
+        t = hundred["child"]["seconds"]["total"]
+        pss = hundred["peak"]["Pss"] / 2**20
+        lines.append(
+            f"- 100M users x 4 within 10 minutes: **{'met' if t <= 600 else 'not met'}**"
+            f" ({t:.0f} s); peak memory under 4 GB: **{'met' if pss < 4 else 'not met'}**"
+            f" ({pss:.2f} GiB PSS over the build and its workers, `--memory 3GB`).")
+    lines += [
+        "- Proof reads under 1 ms at 100M, warm: see the table below. The median is; the p99",
+        "  of the full proof is not when the run was measured: the 28 GiB tree file does not",
+        "  fit in this machine's free page cache, so the warm pass cannot keep every page it",
+        "  touched, and a miss costs a disk read (the raw path read, fewer pages, stays",
+        "  under).",
+        "",
+    ]
+    return lines
 
 
 def _render_proofs(proofs: dict[str, Any]) -> list[str]:
@@ -428,7 +464,11 @@ def _others_sections(text: str) -> str:
     out: list[str] = []
     keep = False
     for line in text.splitlines():
-        if line.startswith("#") and line.split(" ", 1)[0] in ("#", "##"):
+        if line.startswith("<!--") and line.rstrip().endswith(":start -->"):
+            keep = True  # another script's marked section begins (its heading follows)
+        elif line.startswith("#") and line.split(" ", 1)[0] in ("#", "##") and not (
+            out and out[-1].startswith("<!--") and keep
+        ):
             keep = not any(line.startswith(h) for h in MY_SECTIONS)
         if keep:
             out.append(line)
@@ -488,6 +528,8 @@ def main() -> None:
     parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster run")
     parser.add_argument("--delete-data", action="store_true",
                         help="delete snapshots and trees of more than 1M users afterwards")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite README.md from bench/results without measuring")
     parser.add_argument("--child", nargs=3, metavar=("SNAPSHOT", "ASSETS", "OUT"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--cluster-child", nargs=3, metavar=("SNAPSHOT", "ASSETS", "OUT"),
@@ -496,6 +538,9 @@ def main() -> None:
     if args.child or args.cluster_child:
         a = args.child or args.cluster_child
         _child_build(a[0], int(a[1]), a[2], cluster=bool(args.cluster_child))
+        return
+    if args.render_only:
+        write_readme(None)
         return
     k = args.assets
     proofs = None
