@@ -20,6 +20,12 @@ The stages, in order:
 
 Every byte hashed follows :mod:`verifier.mst`; the tests compare the result with the slow
 reference and with the committed vectors.
+
+The bulk hashing (commitments, padding, leaves, nodes) goes through one function per kind
+(:func:`user_commitments`, :func:`pad_commitments`, :func:`hash_records`): each runs the C
+accelerator ``por._fasthash`` (``por/_native/fasthash.c``, OpenSSL's SHA-256 in loops
+outside the interpreter) when it was built, and its pure-Python twin here otherwise. The
+twins are kept, and tests/scale/test_native.py checks both give the same bytes.
 """
 
 from __future__ import annotations
@@ -35,7 +41,13 @@ import fsspec
 import numpy as np
 
 from por.errors import InputError, VerificationError
+from verifier import mst
 from verifier.mst import HASH_SIZE, TAG_LEAF, TAG_NODE, TAG_PAD, TAG_SALT, TAG_USER, encode_str
+
+try:
+    from por import _fasthash as native
+except ImportError:  # installed without a compiler or OpenSSL headers: hashlib below
+    native = None  # type: ignore[assignment]
 
 MAX_BUCKET_BITS = 16
 CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a subtree: bounds its memory
@@ -60,6 +72,43 @@ def hmac_sha256_keyed(key: bytes, prefix: bytes) -> tuple[Any, Any]:
     inner.update(prefix)
     outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
     return inner, outer
+
+
+def check_native() -> None:
+    """Refuse to build if the C accelerator disagrees with :mod:`verifier.mst` on one of each.
+
+    A known-answer check at the start of every build (microseconds): a miscompiled or
+    mislinked extension stops the build instead of writing a wrong tree. It uses the tags
+    of :mod:`verifier.mst` itself, not this module's names (a test patches those).
+
+    Raises:
+        VerificationError: a native result differs from the verifier's hashing.
+    """
+    if native is None:
+        return
+    secret, round_id, user = bytes(range(32)), "check", "user-é"
+    rid = encode_str(round_id.encode())
+    raw = user.encode()
+    salt = mst.derive_salt(secret, round_id, user)
+    sums = bytes(range(48))
+    record = mst.leaf_hash(b"\x01" * HASH_SIZE, sums) + sums
+    checks = (
+        (native.commitments(secret, mst.TAG_SALT + rid, mst.TAG_USER + rid, raw,
+                            np.array([0, len(raw)], np.int64).tobytes()),
+         mst.user_commitment(round_id, user, salt)),
+        (native.pad_commitments(secret, mst.TAG_PAD + rid, 7, 8),
+         mst.padding_commitment(secret, round_id, 7)),
+        (native.hash_records(mst.TAG_LEAF, b"\x01" * HASH_SIZE + sums, HASH_SIZE + len(sums)),
+         record[:HASH_SIZE]),
+        (native.hash_records(mst.TAG_NODE, record + record[::-1], 2 * len(record)),
+         mst.node_hash(record[:HASH_SIZE], record[HASH_SIZE:], record[::-1][:HASH_SIZE],
+                       record[::-1][HASH_SIZE:])),
+    )
+    for got, want in checks:
+        if got != want:
+            raise VerificationError("the C accelerator por._fasthash disagrees with"
+                                    " verifier.mst; refusing to build (reinstall, or remove"
+                                    " the extension to use the pure-Python path)")
 
 
 # ------------------------------------------------------------------------ record formats
@@ -149,13 +198,26 @@ def commit_users(offsets: bytes, data: bytes, secret: bytes, round_id: str) -> b
         round_id: the round id.
 
     salt = HMAC(secret, SALT ‖ round ‖ id) and H(USER ‖ round ‖ id ‖ salt): exactly
-    :func:`verifier.mst.derive_salt` and :func:`verifier.mst.user_commitment`, with the
-    per-call overhead taken out (one loop, bound methods in locals).
+    :func:`verifier.mst.derive_salt` and :func:`verifier.mst.user_commitment`.
     """
     rid = encode_str(round_id.encode())
+    return user_commitments(secret, TAG_SALT + rid, TAG_USER + rid, data, offsets)
+
+
+def user_commitments(secret: bytes, salt_prefix: bytes, user_prefix: bytes, data: bytes,
+                     offsets: bytes) -> bytes:
+    """Commitments of the ids ``data[offsets[i]:offsets[i+1]]`` (spec §4), natively if built."""
+    if native is not None:
+        return native.commitments(secret, salt_prefix, user_prefix, data, offsets)
+    return user_commitments_python(secret, salt_prefix, user_prefix, data, offsets)
+
+
+def user_commitments_python(secret: bytes, salt_prefix: bytes, user_prefix: bytes, data: bytes,
+                            offsets: bytes) -> bytes:
+    """:func:`user_commitments` with hashlib: the per-call overhead taken out (one loop,
+    bound methods in locals, the HMAC key schedule done once)."""
     bounds = np.frombuffer(offsets, np.int64).tolist()
-    user_prefix = TAG_USER + rid
-    inner, outer = hmac_sha256_keyed(secret, TAG_SALT + rid)
+    inner, outer = hmac_sha256_keyed(secret, salt_prefix)
     inner_copy, outer_copy, sha = inner.copy, outer.copy, hashlib.sha256
     out: list[bytes] = []
     append = out.append
@@ -214,6 +276,16 @@ def _equal_to_next(sorted_c: np.ndarray) -> np.ndarray:
     return (sorted_c[1:] == sorted_c[:-1]).all(axis=1)
 
 
+def _take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``recs[order]`` for a contiguous structured array, moved as rows of bytes.
+
+    Why: numpy gathers a structured array field by field, element by element (0.5 s for
+    500,000 spill records here); as a (n, itemsize) byte matrix it is one copy per row.
+    """
+    rows = recs.view(np.uint8).reshape(len(recs), recs.dtype.itemsize)
+    return rows[order].view(recs.dtype).reshape(-1)
+
+
 # ------------------------------------------------------------------------ stage 2
 
 
@@ -229,9 +301,7 @@ def merge_bucket(work_url: str, bucket: int, k: int) -> tuple[int, tuple[int, in
     """
     work = Work(work_url)
     recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(k))
-    order = sort_commitments(recs["c"])
-    recs = recs[order]
-    del order
+    recs = _take_rows(recs, sort_commitments(recs["c"]))
     n = len(recs)
     dup: tuple[int, int] | None = None
     if n:
@@ -286,17 +356,8 @@ def pad_range(work_url: str, secret: bytes, round_id: str, start: int, stop: int
         How many of them fell in each bucket.
     """
     rid = encode_str(round_id.encode())
-    inner, outer = hmac_sha256_keyed(secret, TAG_PAD + rid)
-    inner_copy, outer_copy = inner.copy, outer.copy
-    out: list[bytes] = []
-    for i in range(start, stop):
-        state = inner_copy()
-        state.update(i.to_bytes(8, "big"))
-        mac = outer_copy()
-        mac.update(state.digest())
-        out.append(mac.digest())
-    c = np.frombuffer(b"".join(out), np.uint8).reshape(-1, HASH_SIZE)
-    del out
+    c = np.frombuffer(pad_commitments(secret, TAG_PAD + rid, start, stop),
+                      np.uint8).reshape(-1, HASH_SIZE)
     buckets = bucket_of(c, bits)
     order = np.argsort(buckets, kind="stable")
     c, buckets = c[order], buckets[order]
@@ -306,6 +367,28 @@ def pad_range(work_url: str, secret: bytes, round_id: str, start: int, stop: int
     for b in np.flatnonzero(counts).tolist():
         work.write(f"pad/{b:05d}/{part:05d}", c[edges[b] : edges[b + 1]].tobytes())
     return [int(x) for x in counts]
+
+
+def pad_commitments(secret: bytes, prefix: bytes, start: int, stop: int) -> bytes:
+    """``HMAC(secret, prefix ‖ u64(i))`` for ``i`` in ``start..stop`` (spec §5), natively
+    if built."""
+    if native is not None:
+        return native.pad_commitments(secret, prefix, start, stop)
+    return pad_commitments_python(secret, prefix, start, stop)
+
+
+def pad_commitments_python(secret: bytes, prefix: bytes, start: int, stop: int) -> bytes:
+    """:func:`pad_commitments` with hashlib."""
+    inner, outer = hmac_sha256_keyed(secret, prefix)
+    inner_copy, outer_copy = inner.copy, outer.copy
+    out: list[bytes] = []
+    for i in range(start, stop):
+        state = inner_copy()
+        state.update(i.to_bytes(8, "big"))
+        mac = outer_copy()
+        mac.update(state.digest())
+        out.append(mac.digest())
+    return b"".join(out)
 
 
 # ------------------------------------------------------------------------ stage 4
@@ -344,15 +427,30 @@ def _leaf_pieces(work: Work, k: int, table: list[tuple[int, int, int]], first: i
 def _hash_rows(tag: bytes, rows: np.ndarray) -> np.ndarray:
     """SHA-256 of ``tag ‖ row`` for every row of a uint8 matrix: an (m, 32) matrix."""
     m, width = rows.shape
-    pre = np.empty((m, len(tag) + width), np.uint8)
-    pre[:, : len(tag)] = np.frombuffer(tag, np.uint8)
-    pre[:, len(tag) :] = rows
+    digests = hash_records(tag, np.ascontiguousarray(rows).data, width)
+    return np.frombuffer(digests, np.uint8).reshape(m, HASH_SIZE)
+
+
+def hash_records(prefix: bytes, data: bytes | memoryview, width: int) -> bytes:
+    """SHA-256 of ``prefix ‖ record`` for each ``width``-byte record of ``data`` (contiguous),
+    natively if built."""
+    if native is not None:
+        return native.hash_records(prefix, data, width)
+    return hash_records_python(prefix, data, width)
+
+
+def hash_records_python(prefix: bytes, data: bytes | memoryview, width: int) -> bytes:
+    """:func:`hash_records` with hashlib: the preimages laid out once, one call per record."""
+    rows = np.frombuffer(data, np.uint8).reshape(-1, width)
+    m = rows.shape[0]
+    w = len(prefix) + width
+    pre = np.empty((m, w), np.uint8)
+    pre[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+    pre[:, len(prefix) :] = rows
     buf = pre.tobytes()
     del pre
-    w = len(tag) + width
     sha = hashlib.sha256
-    digests = b"".join([sha(buf[i : i + w]).digest() for i in range(0, m * w, w)])
-    return np.frombuffer(digests, np.uint8).reshape(m, HASH_SIZE)
+    return b"".join([sha(buf[i : i + w]).digest() for i in range(0, m * w, w)])
 
 
 def leaf_records(c: np.ndarray, sums: np.ndarray) -> np.ndarray:

@@ -377,6 +377,7 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     k = len(assets)
     rid = encode_str(round_id.encode())
     _check_hmac(secret, TAG_SALT + rid, encode_str(b"user"))
+    buckets.check_native()
     t = time.perf_counter()
     size = os.path.getsize(snapshot) if os.path.exists(snapshot) else 0
     progress.start("reading snapshot", max(estimate_rows(snapshot), 1) if size else 1)

@@ -1,0 +1,187 @@
+"""The C accelerator (por._fasthash) against the pure-Python path: the same bytes, always.
+
+Both paths of each bulk hashing stage (commitments, padding, leaf and node records) run on
+random inputs (Hypothesis), on the verifier's own functions, on the committed vectors and
+on whole builds; and one test fails if the extension was not built here, so that a silent
+build failure (``optional = true`` in pyproject.toml) cannot leave CI on the slow path.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import reference_tree
+from snapshots import balances_to_rows, write_csv
+
+from por import buckets
+from por.build import build_tree
+from por.errors import VerificationError
+from verifier import mst
+from verifier.mst import Asset
+
+native = buckets.native
+needs_native = pytest.mark.skipif(native is None, reason="por._fasthash not built")
+
+ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
+SECRET = bytes(range(32))
+
+
+def test_native_accelerator_is_built_in_this_environment() -> None:
+    # make setup builds it (gcc and libssl-dev are here); if this fails, the build of the
+    # extension failed silently and every build is on the slow pure-Python path.
+    assert native is not None, "por._fasthash is not importable: pip install -e . to see why"
+    assert Path(native.__file__).parent == Path(buckets.__file__).parent
+
+
+def _offsets(ids: list[bytes]) -> bytes:
+    return np.concatenate(([0], np.cumsum([len(i) for i in ids]))).astype(np.int64).tobytes()
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(secret=st.binary(max_size=130), round_id=st.binary(max_size=70),
+       ids=st.lists(st.binary(max_size=300), max_size=40))
+def test_commitments_match_on_random_inputs(secret: bytes, round_id: bytes,
+                                            ids: list[bytes]) -> None:
+    # Keys longer than a SHA-256 block are hashed first (RFC 2104); prefixes and ids cross
+    # block boundaries at every offset.
+    salt_prefix, user_prefix = mst.TAG_SALT + round_id, mst.TAG_USER + round_id
+    args = (secret, salt_prefix, user_prefix, b"".join(ids), _offsets(ids))
+    assert native.commitments(*args) == buckets.user_commitments_python(*args)
+
+
+@needs_native
+@settings(max_examples=50, deadline=None)
+@given(round_id=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1,
+                        max_size=64),
+       users=st.lists(st.text(st.characters(exclude_categories=["C", "Z"]), min_size=1,
+                              max_size=40), max_size=10))
+def test_commitments_are_the_verifiers(round_id: str, users: list[str]) -> None:
+    raw = [u.encode() for u in users]
+    got = buckets.commit_users(_offsets(raw), b"".join(raw), SECRET, round_id)
+    want = b"".join(mst.user_commitment(round_id, u, mst.derive_salt(SECRET, round_id, u))
+                    for u in users)
+    assert got == want
+
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(secret=st.binary(max_size=130), prefix=st.binary(max_size=130),
+       start=st.integers(0, 2**64 - 300), count=st.integers(0, 260))
+def test_padding_matches_on_random_inputs(secret: bytes, prefix: bytes, start: int,
+                                          count: int) -> None:
+    args = (secret, prefix, start, start + count)
+    assert native.pad_commitments(*args) == buckets.pad_commitments_python(*args)
+
+
+@needs_native
+def test_padding_is_the_verifiers() -> None:
+    prefix = mst.TAG_PAD + mst.encode_str(b"2026-11-25")
+    got = native.pad_commitments(SECRET, prefix, 250, 260)
+    want = b"".join(mst.padding_commitment(SECRET, "2026-11-25", i) for i in range(250, 260))
+    assert got == want
+    assert native.pad_commitments(SECRET, prefix, 2**64 - 1, 2**64 - 1) == b""
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.binary(max_size=80), width=st.integers(1, 300), count=st.integers(0, 20),
+       seed=st.integers(0, 2**32))
+def test_records_match_on_random_inputs(prefix: bytes, width: int, count: int,
+                                        seed: int) -> None:
+    data = random.Random(seed).randbytes(width * count)
+    assert native.hash_records(prefix, data, width) == buckets.hash_records_python(
+        prefix, data, width)
+
+
+@needs_native
+def test_leaf_and_node_records_are_the_verifiers() -> None:
+    rng = np.random.default_rng(3)
+    k = 3
+    c = rng.integers(0, 256, (64, 32), np.uint8)
+    sums = np.zeros((64, 16 * k), np.uint8)
+    sums[:, 8:16] = rng.integers(0, 256, (64, 8), np.uint8)  # stays far below overflow
+    level = buckets.leaf_records(c, sums)
+    for i in range(64):
+        assert bytes(level[i, :32]) == mst.leaf_hash(bytes(c[i]), bytes(sums[i]))
+    parents = buckets.parent_records(level)
+    for i in range(32):
+        left, right = bytes(level[2 * i]), bytes(level[2 * i + 1])
+        assert bytes(parents[i, :32]) == mst.node_hash(left[:32], left[32:], right[:32],
+                                                       right[32:])
+
+
+@needs_native
+def test_native_refuses_malformed_inputs() -> None:
+    with pytest.raises(ValueError, match="whole number of 10-byte records"):
+        native.hash_records(b"", b"x" * 15, 10)
+    with pytest.raises(ValueError, match="whole number"):
+        native.hash_records(b"", b"", 0)
+    bad_bounds = np.array([0, 5, 3], np.int64).tobytes()
+    with pytest.raises(ValueError, match=r"id 1 spans bytes 5\.\.3"):
+        native.commitments(SECRET, b"", b"", b"abcde", bad_bounds)
+    past_end = np.array([0, 6], np.int64).tobytes()
+    with pytest.raises(ValueError, match="id 0 spans"):
+        native.commitments(SECRET, b"", b"", b"abcde", past_end)
+    with pytest.raises(ValueError, match="offsets must be int64"):
+        native.commitments(SECRET, b"", b"", b"", b"123")
+    with pytest.raises(ValueError, match="bad range"):
+        native.pad_commitments(SECRET, b"", 5, 4)
+
+
+@needs_native
+def test_committed_vectors_come_out_of_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vectorgen
+
+    committed = vectorgen.VECTORS.read_text()
+    assert vectorgen.render() == committed  # native
+    monkeypatch.setattr(buckets, "native", None)
+    assert vectorgen.render() == committed  # pure Python
+
+
+@needs_native
+@pytest.mark.parametrize("workers", [1, 2])
+def test_builds_are_byte_identical_on_both_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 workers: int) -> None:
+    rng = random.Random(11)
+    balances = {f"user-{i}-{'é' * (i % 3)}": [rng.randrange(10**12), rng.randrange(2**100),
+                                              rng.randrange(10)] for i in range(20_000)}
+    snap = write_csv(tmp_path / "s.csv", balances_to_rows(balances, ASSETS))
+    assets = tuple(Asset(s, d) for s, d in ASSETS)
+    fast = build_tree(snap, assets, "r-1", SECRET, tmp_path / "fast", workers=workers,
+                      pad_to=1 << 16)
+    monkeypatch.setattr(buckets, "native", None)  # forked workers inherit the patch
+    slow = build_tree(snap, assets, "r-1", SECRET, tmp_path / "slow", workers=workers,
+                      pad_to=1 << 16)
+    assert (tmp_path / "fast/tree.bin").read_bytes() == (tmp_path / "slow/tree.bin").read_bytes()
+    assert fast.summary == slow.summary
+    if workers == 1:
+        ref = reference_tree("r-1", ASSETS, balances, SECRET, 1 << 16)
+        assert fast.summary.root_hash == ref["root"]
+
+
+def test_a_disagreeing_accelerator_stops_the_build(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    class Wrong:
+        """A stand-in for a miscompiled extension: one flipped bit in every leaf hash."""
+
+        @staticmethod
+        def hash_records(prefix: bytes, data: bytes, width: int) -> bytes:
+            out = bytearray(buckets.hash_records_python(prefix, data, width))
+            out[0] ^= 1
+            return bytes(out)
+
+        commitments = staticmethod(buckets.user_commitments_python)
+        pad_commitments = staticmethod(buckets.pad_commitments_python)
+
+    monkeypatch.setattr(buckets, "native", Wrong)
+    snap = write_csv(tmp_path / "s.csv", balances_to_rows({"a": [1, 2, 3]}, ASSETS))
+    with pytest.raises(VerificationError, match=r"disagrees with verifier\.mst"):
+        build_tree(snap, tuple(Asset(s, d) for s, d in ASSETS), "r", SECRET, tmp_path / "o",
+                   workers=1)
+    assert not (tmp_path / "o/tree.bin").exists()
