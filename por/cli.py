@@ -86,24 +86,27 @@ def liabilities() -> None:
     """The liabilities side: the Merkle-sum tree of every user's balances."""
 
 
-def _secret_for_build(out: Path, secret_file: Path | None) -> tuple[bytes, Path, bool]:
+def _secret_path(out: Path, secret_file: Path | None) -> Path:
+    """The round secret's file: --secret-file, else $POR_ROUND_SECRET_FILE, else OUT's own."""
     from por.build import SECRET_FILE
+
+    env = os.environ.get("POR_ROUND_SECRET_FILE")
+    return secret_file or (Path(env) if env else out / SECRET_FILE)
+
+
+def _secret_for_build(out: Path, secret_file: Path | None) -> tuple[bytes, Path, bool]:
     from por.secret import create_secret, load_secret
 
-    path = secret_file or Path(os.environ.get("POR_ROUND_SECRET_FILE", "")) or out / SECRET_FILE
-    if secret_file is None and not os.environ.get("POR_ROUND_SECRET_FILE"):
-        path = out / SECRET_FILE
+    path = _secret_path(out, secret_file)
     if path.exists():
         return load_secret(path), path, False
     return create_secret(path), path, True
 
 
 def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
-    from por.build import SECRET_FILE
     from por.secret import load_secret
 
-    env = os.environ.get("POR_ROUND_SECRET_FILE")
-    return load_secret(secret_file or (Path(env) if env else out / SECRET_FILE))
+    return load_secret(_secret_path(out, secret_file))
 
 
 @liabilities.command("build")

@@ -217,3 +217,19 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert "Demo Auditor" in client.get("/").text
         proof = client.get(f"/api/v1/proofs/{token.group(1)}")
         assert proof.status_code == 200 and proof.json()["round"] == "demo-1"
+
+
+def test_secret_file_from_environment_is_used_by_build_and_prove(tmp_path: Path,
+                                                                   monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    snap = write_csv(tmp_path / "s.csv", [("u1", "BTC", "1"), ("u2", "BTC", "2")])
+    assets = write_assets(tmp_path / "a.json", ASSETS)
+    secret = tmp_path / "keep" / "r.key"
+    monkeypatch.setenv("POR_ROUND_SECRET_FILE", str(secret))
+    out = tmp_path / "round"
+    res = CliRunner().invoke(por_main, ["liabilities", "build", str(snap), "--assets",
+                                        str(assets), "--round", "r", "--out", str(out),
+                                        "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert secret.exists() and not (out / "round-secret.key").exists()
+    proof = CliRunner().invoke(por_main, ["liabilities", "prove", str(out), "u2"])
+    assert proof.exit_code == 0 and '"user_id": "u2"' in proof.output
