@@ -290,10 +290,18 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     if options.user_proof is not None:
         _check_user_proof(options.user_proof, summary, report)
     if keys is not None and anchor is not None and history_ok:
-        codes = {f.code for f in report.findings}
-        if codes <= {UNANCHORED} if anchor.how == UNANCHORED else not codes & _TRUST_CODES:
-            report.memory = remembered_after(keys, anchor, head, options.pinned_key_id, now)
+        _decide_memory(keys, anchor, head, options, now, report)
     return report
+
+
+def _decide_memory(keys: KeyList, anchor: KeyAnchor, head: SignedTreeHead,
+                   options: BundleOptions, now: datetime, report: BundleReport) -> None:
+    """What the verifier remembers after this check (spec §12.2): nothing after a failed
+    trust check; a first use (TOFU) only when nothing else failed."""
+    codes = {f.code for f in report.findings}
+    trusted = (codes <= {UNANCHORED}) if anchor.how == UNANCHORED else not (codes & _TRUST_CODES)
+    if trusted:
+        report.memory = remembered_after(keys, anchor, head, options.pinned_key_id, now)
 
 
 def _check_keys(files: Mapping[str, bytes], att: Attestation,

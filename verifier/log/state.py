@@ -215,3 +215,65 @@ def _write(path: Path, text: str) -> None:
             raise
     except OSError as e:
         raise FormatError(f"{path}: cannot write the verifier's memory: {e}") from e
+
+
+class TreeHeadMemory:
+    """The last accepted signed tree head of each log *name*, in the version 1 file format.
+
+    Kept for callers that remember heads of logs they chose themselves (and so can trust
+    the name); the verifier's memory of exchanges is :class:`StateFile`, keyed by identity,
+    because a name an exchange picks proves nothing (issue 10)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as e:
+            raise FormatError(f"{self.path}: cannot read the remembered tree heads: {e}") from e
+        where = str(self.path)
+        value = sj.obj(sj.loads(data, where), where, {"scheme", "version", "logs"})
+        check_scheme(value, where, LEGACY_STATE_SCHEME, LEGACY_STATE_VERSION)
+        logs = value["logs"]
+        if not isinstance(logs, dict):
+            raise FormatError(f"{where}.logs: expected an object, found {type(logs).__name__}")
+        return {name: sj.string(sth, f"{where}.logs.{name}") for name, sth in logs.items()}
+
+    def last(self, log: str) -> SignedTreeHead | None:
+        """The last tree head accepted for ``log``, or None if this log was never seen.
+
+        Raises:
+            FormatError: the memory file is corrupt (never silently forgotten).
+        """
+        text = self._read().get(log)
+        if text is None:
+            return None
+        sth = SignedTreeHead.from_json(text, f"{self.path}: remembered tree head of {log!r}")
+        if sth.head.log != log:
+            raise FormatError(f"{self.path}: the head remembered for {log!r} is of another log")
+        return sth
+
+    def remember(self, sth: SignedTreeHead) -> None:
+        """Store ``sth`` (its exact envelope) as the last head of its log, atomically.
+
+        Raises:
+            FormatError: the memory file is corrupt or cannot be written.
+        """
+        logs = self._read()
+        logs[sth.head.log] = sth.signed.to_json()
+        text = json.dumps(
+            {"scheme": STATE_SCHEME, "version": STATE_VERSION, "logs": logs}, indent=2
+        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".log-state-")
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as e:
+            raise FormatError(f"{self.path}: cannot write the remembered tree heads: {e}") from e
