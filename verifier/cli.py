@@ -53,6 +53,23 @@ def main() -> None:
     """
 
 
+class _LogGroup(click.Group):
+    """``por-verify log``: the log check itself, unless the first word names a subcommand
+    (``por-verify log witness ...``, spec §14.2)."""
+
+    def __init__(self, default: click.Command, *subcommands: click.Command) -> None:
+        super().__init__(name=default.name, help=default.help,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+        self.add_command(default, name="check")
+        for command in subcommands:
+            self.add_command(command)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
 def _register() -> None:
     from verifier.cli_liabilities import liabilities_cmd, proof_cmd
 
@@ -61,9 +78,9 @@ def _register() -> None:
     from verifier.foreign.cli import foreign_group
 
     main.add_command(foreign_group)
-    from verifier.cli_log import log_cmd
+    from verifier.cli_log import log_cmd, witness_cmd
 
-    main.add_command(log_cmd)
+    main.add_command(_LogGroup(log_cmd, witness_cmd))
     from verifier.reserves.cli import reserves_cmd
 
     main.add_command(reserves_cmd)
