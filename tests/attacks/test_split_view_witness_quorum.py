@@ -48,9 +48,11 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
     return w, tmp
 
 
-def witness(tmp: Path, who: str, bundle: str, out: str, *extra: str) -> tuple[int, str]:
+def witness(tmp: Path, who: str, bundle: str, out: str, *extra: str,
+            state: str = "") -> tuple[int, str]:
     args = ["log", "witness", str(tmp / bundle / "tree-head.json"), "--key",
-            str(tmp / f"{who}.pem"), "--state", str(tmp / f"{who}-state.json"), "--keylist",
+            str(tmp / f"{who}.pem"), "--state", str(tmp / f"{state or who}-state.json"),
+            "--keylist",
             str(tmp / "keylist.json"), "--out", str(tmp / out), "--now",
             "2026-12-01T00:00:00Z", *extra]
     res = CliRunner().invoke(verify_main, args, env=ENV)
@@ -99,19 +101,21 @@ def test_split_view_is_caught_by_a_witness_quorum(logs: tuple[World, Path]) -> N
 
 def test_the_fork_cannot_borrow_an_honest_cosignature(logs: tuple[World, Path]) -> None:
     w, tmp = logs
-    if not (tmp / "c2.json").exists():
-        pytest.skip("needs the co-signature of the previous test")
+    # Witness One's co-signature of the honest head of size 2 (its own state for this test).
+    assert witness(tmp, "w1", "bundle-r1", "b1.json", state="borrow")[0] == 0
+    assert witness(tmp, "w1", "bundle-r2", "c2-borrowed.json", "--proof",
+                   str(tmp / "bundle-r2/consistency/from-1.json"), state="borrow")[0] == 0
     fork = tmp / "forked-r2-borrowed"
     shutil.copytree(tmp / "forked-r2", fork)
     (fork / "witnesses").mkdir()
-    cosig = json.loads((tmp / "c2.json").read_text())
-    shutil.copy(tmp / "c2.json", fork / "witnesses" / f"{cosig['witness_key_id']}.json")
+    cosig = json.loads((tmp / "c2-borrowed.json").read_text())
+    shutil.copy(tmp / "c2-borrowed.json", fork / "witnesses" / f"{cosig['witness_key_id']}.json")
     code, report = user_check(w, tmp, fork)
     assert code == 1 and "witness-signature" in str(report["error"])
     assert "another" in str(report["error"]) or "not this one" in str(report["error"])
     # `por witness add` refuses it outright: it names another tree head.
     refused = CliRunner().invoke(por_main, ["witness", "add", str(tmp / "forked-r2"),
-                                            str(tmp / "c2.json")])
+                                            str(tmp / "c2-borrowed.json")])
     assert refused.exit_code == 2 and "another tree head" in refused.output
 
 
