@@ -78,6 +78,7 @@ def _bundle_anchor(
         read_bundle,
         verify_bundle,
     )
+    from verifier.log.witness import COSIGNED_BY
     from verifier.signed.keys import PublicKey
     from verifier.strictjson import loads
 
@@ -95,7 +96,7 @@ def _bundle_anchor(
     report = verify_bundle(files, options)
     report.raise_for_failures()
     summary = RootSummary.from_json(files[ROOT_FILE], f"{bundle_dir}/{ROOT_FILE}")
-    witnesses = sum(1 for line in report.passed if line.startswith("tree head co-signed by"))
+    witnesses = sum(1 for line in report.passed if line.startswith(COSIGNED_BY))
     anchor = (
         f"bundle {bundle_dir}: the root attested by {report.exchange}, entry"
         f" {report.leaf_index} of log {report.log!r} (size {report.tree_size}), co-signed by"

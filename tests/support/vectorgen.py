@@ -365,8 +365,11 @@ def _tree_file_vectors(tree: bytes, aligned: bytes) -> list[dict[str, Any]]:
     first, second = c, c + HASH_SIZE
     swapped[first:second], swapped[second : second + HASH_SIZE] = (
         tree[second : second + HASH_SIZE], tree[first:second])
+    long_header = tree[:8] + (len(tree) - 11).to_bytes(4, "big") + tree[12:]
     cases = [
         ("valid-tree-file", "the builder's tree file", tree, "vectors-2026-11", "verified"),
+        ("tree-file-header-length-beyond-file", "u32 header length reaching past the end of"
+         " the file", long_header, "vectors-2026-11", "malformed"),
         ("valid-tree-file-header-already-aligned", "the header ends at offset 192: no padding"
          " at all", aligned, "vectors-aligned-001", "verified"),
         ("tree-file-header-padding-not-zero", "a non-zero byte just before offset C",

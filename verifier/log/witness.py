@@ -48,6 +48,7 @@ WITNESS_DIR = "witnesses"  # spec §14.3: the bundle's directory of co-signature
 # A head dated further ahead of the witness's clock than this is refused (spec §14.2).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _FILE_RE = re.compile(r"([0-9a-f]{64})\.json")
+COSIGNED_BY = "tree head co-signed by witness"  # how a valid co-signature is reported
 
 
 def head_payload_hash(head: SignedTreeHead) -> bytes:
@@ -426,7 +427,7 @@ def check_bundle_witnesses(
     for message in result.invalid:
         report.fail("witness-signature", message)
     for key_id in result.valid:
-        report.passed.append(f"tree head co-signed by witness {labels[key_id]} "
+        report.passed.append(f"{COSIGNED_BY} {labels[key_id]} "
                              f"({key_id[:16]}..)")
     for key_id in result.unchecked:
         report.notes.append(f"a co-signature by witness {key_id[:16]}.. was not checked (not"
