@@ -202,3 +202,49 @@ def test_quorum_counts_distinct_known_witnesses_only(tmp_path: Path) -> None:
     misnamed = {f"witnesses/{publics[1].key_id}.json": files[f"witnesses/{publics[0].key_id}.json"]}
     with pytest.raises(FormatError, match="named after"):
         check_cosignatures(misnamed, head, publics, 0)
+
+
+def test_witness_options_need_a_bundle(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from verifier.cli import main as verify_main
+
+    vectors = json.loads((Path(__file__).parents[1] / "vectors" / "liabilities.json")
+                         .read_text())
+    proof = tmp_path / "p.json"
+    proof.write_text(json.dumps(vectors["vectors"][0]["proof"]))
+    root = vectors["round_summary"]["root_hash"]
+    for extra in (["--witness-quorum", "1"], ["--pin", "ab" * 32]):
+        res = CliRunner().invoke(verify_main, ["proof", str(proof), "--root", root, *extra])
+        assert res.exit_code == 2 and "--bundle" in res.output
+
+
+def test_cli_refusal_exits_1_and_signs_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from verifier.cli import main as verify_main
+
+    log, key = Log(), SigningKey.generate("Witness")
+    key.save(tmp_path / "w.pem", "a long enough test passphrase")
+    (tmp_path / "keys.json").write_text(log.keys.to_json())
+    for size, days in ((3, 0), (2, 1)):
+        (tmp_path / f"h{size}.json").write_text(log.head(size, days=days).signed.to_json())
+    env = {"POR_KEY_PASSPHRASE": "a long enough test passphrase"}
+
+    def run(head: str, out: str) -> int:
+        return CliRunner().invoke(verify_main, [
+            "log", "witness", str(tmp_path / head), "--key", str(tmp_path / "w.pem"),
+            "--state", str(tmp_path / "state.json"), "--keylist", str(tmp_path / "keys.json"),
+            "--out", str(tmp_path / out), "--now", "2026-12-01T00:00:00Z"], env=env).exit_code
+
+    assert run("h3.json", "c3.json") == 0
+    assert Cosignature.from_json((tmp_path / "c3.json").read_text()).witness_key_id == \
+        key.public.key_id
+    assert run("h2.json", "c2.json") == 1  # smaller than the head co-signed: refused
+    assert not (tmp_path / "c2.json").exists()
+    bad_env = {"POR_KEY_PASSPHRASE": "not the passphrase at all"}
+    res = CliRunner().invoke(verify_main, [
+        "log", "witness", str(tmp_path / "h3.json"), "--key", str(tmp_path / "w.pem"),
+        "--state", str(tmp_path / "state.json"), "--keylist", str(tmp_path / "keys.json")],
+        env=bad_env)
+    assert res.exit_code == 2 and "not the passphrase" not in res.output
