@@ -49,7 +49,9 @@ def run_check(as_json: bool, check: Callable[[], Any]) -> Any:
 def main() -> None:
     """Verify proof-of-reserves artifacts, failing closed.
 
-    Exit codes: 0 verified, 1 verification failed, 2 malformed or unusable input.
+    Exit codes (docs/spec.md §9, every command): 0 verified; 1 the input is well formed
+    and a check failed (including UNANCHORED: nothing published to check against);
+    2 the input is not well formed or not usable.
     """
 
 
