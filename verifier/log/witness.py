@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -369,7 +369,7 @@ class WitnessCheck:
     """The outcome of checking a head's co-signatures."""
 
     valid: tuple[str, ...]      # known witnesses' key ids whose co-signature verified
-    invalid: tuple[str, ...]    # known witnesses' key ids whose co-signature failed, with why
+    invalid: tuple[str, ...]    # why each known witness's co-signature failed
     unchecked: tuple[str, ...]  # key ids of witnesses not given: never counted
     quorum: int
 
@@ -441,8 +441,3 @@ def check_bundle_witnesses(
     else:
         report.passed.append(f"witness quorum met: {len(result.valid)} of {need} required")
 
-
-def cosignature_dict(cosig: Cosignature) -> dict[str, Any]:
-    """The co-signature as a JSON-ready object."""
-    parsed: dict[str, Any] = json.loads(cosig.to_json())
-    return parsed
