@@ -29,6 +29,7 @@ from verifier.artifacts import RootSummary
 from verifier.mst import Asset
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 from verifier.signatures.bitcoin import message_hash
+from verifier.signatures.evm import checksum_address
 from verifier.signatures.solana import serialize_anza_v0
 
 EVM_KEY = Account.from_key(bytes([1]) * 32)
@@ -38,7 +39,7 @@ SOL_KEY = Ed25519PrivateKey.from_private_bytes(bytes([4]) * 32)
 SOL_PUBLIC = SOL_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 SOL_ADDRESS = base58.b58encode(SOL_PUBLIC).decode()
 BTC_ADDRESS = address_from_witness(0, hash160(BTC_KEY.public_key.format()), "mainnet")
-CONTRACT = "0x" + "c0" * 20
+CONTRACT = checksum_address("0x" + "c0" * 20)  # canonical, as `init` writes it
 
 
 @pytest.fixture
@@ -174,3 +175,20 @@ def test_only_the_imported_wallets_are_checked(draft_dir: Path) -> None:
     result = _import(draft_dir, _good_signatures(draft_dir)[3:4])
     assert result.exit_code == 0, result.output
     assert result.output.count("wallet ") == 1 and "4 wallet(s) still unsigned" in result.output
+
+
+def test_por_verify_agrees_with_the_import(draft_dir: Path) -> None:
+    """What import-signatures verified (Electrum-style BIP-137, anza-v0, EIP-191/712),
+    por-verify's signature checks accept too: no signature finding, offline."""
+    from por.reserves.round import finish, load_draft, read_balances
+    from verifier.reserves.model import ReservesFile
+    from verifier.reserves.verify import verify_reserves
+
+    assert _import(draft_dir, _good_signatures(draft_dir)).exit_code == 0
+    draft = load_draft(draft_dir)
+    reported = {(w.chain, w.address.lower(), a): 1 for w in draft.wallets for a in w.assets}
+    reserves = ReservesFile.from_json(finish(read_balances(draft, {}, reported)), "test")
+    findings = verify_reserves(reserves, {}).findings
+    signature_findings = [(f.wallet, f.code) for f in findings
+                          if "signature" in f.code or f.code == "stale-message"]
+    assert signature_findings == [(2, "bad-signature")]  # EIP-1271: no node, cannot check
