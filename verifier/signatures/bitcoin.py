@@ -240,6 +240,13 @@ def verify_bip137(
     digest = message_hash(_as_bytes(message), network)
     public_key = recover_public_key(digest, header, rs)
     expected_kind, committed, variant = _bip137_commitment(decoded, claimed, public_key)
+    if expected_kind == "p2sh" and network.bech32_hrp is None:
+        # Without segwit the redeem script 0x0014<hash> leaves a non-empty push on the
+        # stack: anyone can spend such an output, so a key signing for it proves nothing.
+        raise VerificationError(
+            f"address {address}: header {header} claims P2SH-P2WPKH, but {network.name} has "
+            "no segwit: such an output is spendable by anyone, not controlled by the key"
+        )
     if decoded.kind != expected_kind:
         raise VerificationError(
             f"address {address}: signature header {header} declares a {claimed} address, "
@@ -331,6 +338,12 @@ def _script_commitment(address: str, decoded: DecodedAddress, script: bytes) -> 
     if decoded.kind == "p2sh" and decoded.program == hash160(script):
         return "P2SH(script)"
     if decoded.kind == "p2sh" and decoded.program == hash160(b"\x00\x20" + witness_program):
+        if decoded.network.bech32_hrp is None:
+            # As for P2SH-P2WPKH: without segwit, 0x0020<hash> is spendable by anyone.
+            raise VerificationError(
+                f"address {address}: P2SH(P2WSH(script)) on {decoded.network.name}, which has "
+                "no segwit: such an output is spendable by anyone, not controlled by the keys"
+            )
         return "P2SH(P2WSH(script))"
     if decoded.kind not in ("p2sh", "p2wsh"):
         raise VerificationError(
