@@ -27,6 +27,7 @@ from verifier.foreign.report import ForeignReport, Weakness
 from verifier.foreign.zkmerkle import (
     account_index,
     base_report,
+    commitment,
     equity_debt_commitment,
     field_hex,
     pack3,
@@ -153,11 +154,11 @@ def padded_assets(assets: tuple[Asset, ...]) -> list[int]:
 def leaf_of(proof: Proof) -> int:
     """The account leaf hash of ``proof`` in its layout."""
     if proof.layout == "binance":
-        commitment = fork_hash(pack3(padded_assets(proof.assets)), BINANCE_CHUNK)
+        assets = commitment(tuple(pack3(padded_assets(proof.assets))), BINANCE_CHUNK)
     else:
         held = {a.index: (a.amounts[0], a.amounts[1]) for a in proof.assets}
-        commitment = equity_debt_commitment(held, V1_ASSET_COUNT, BINANCE_CHUNK)
-    return fork_hash([proof.id_hash, *proof.totals, commitment], BINANCE_CHUNK)
+        assets = equity_debt_commitment(held, V1_ASSET_COUNT, BINANCE_CHUNK)
+    return fork_hash([proof.id_hash, *proof.totals, assets], BINANCE_CHUNK)
 
 
 def nil_leaf(layout: Layout) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import lru_cache
 from typing import Any
 
 from verifier.errors import FormatError
@@ -139,7 +140,13 @@ def equity_debt_commitment(assets: dict[int, tuple[int, int]], slots: int, chunk
     flat = [0] * (2 * slots)
     for index, (equity, debt) in assets.items():
         flat[2 * index], flat[2 * index + 1] = equity, debt
-    return fork_hash(pack3(flat), chunk)
+    return commitment(tuple(pack3(flat)), chunk)
+
+
+@lru_cache(maxsize=32)
+def commitment(packed: tuple[int, ...], chunk: int) -> int:
+    """Poseidon of an assets vector (hundreds of elements: remembered, it is the slow part)."""
+    return fork_hash(list(packed), chunk)
 
 
 def walk(leaf: int, index: int, path: tuple[int, ...], chunk: int) -> int:
