@@ -1,9 +1,9 @@
 """Attack: a Gate.io / Binance user proof claiming a position outside the 28-level tree.
 
 The older tools (Gate.io's UserVerify, Binance's before 2026) read the position as a
-uint32 and use only its low 28 bits, so a proof for position 2^28 + k verifies as the
-proof for k: one leaf can be shown to two users under two positions. por-verify refuses a
-position of 2^28 or more as malformed (exit 2), naming the field.
+uint32 and use only its low 28 bits, so a file claiming position 2^28 + k, which the tree
+cannot hold, verifies as the proof for k: the position a user reads is not the one checked.
+por-verify refuses a position of 2^28 or more as malformed (exit 2), naming the field.
 """
 
 from __future__ import annotations
