@@ -205,3 +205,36 @@ def test_gateio_proof_table_roots_and_batch_commitment() -> None:
     user = json.loads((DATA / "gateio/user_config.json").read_text())
     assert roots[1] == int(user["TreeRootHash"], 16)
     assert fork_hash([*roots, *assets], 12) == _b64(row["batch_commitment"])
+
+
+def _grain_bit_by_bit(width: int, partial: int, count: int) -> list[int]:
+    """The reference script's generator, one LFSR step at a time (the obviously right one)."""
+    seed = "01" + "0000" + format(254, "012b") + format(width, "012b")
+    seed += format(8, "010b") + format(partial, "010b") + "1" * 30
+    bits = [int(c) for c in seed]
+
+    def step() -> int:
+        new = bits[62] ^ bits[51] ^ bits[38] ^ bits[23] ^ bits[13] ^ bits[0]
+        bits.pop(0)
+        bits.append(new)
+        return new
+
+    for _ in range(160):
+        step()
+    out: list[int] = []
+    while len(out) < count:
+        first, second = step(), step()
+        if first:
+            out.append(second)
+    return out
+
+
+@pytest.mark.parametrize(("width", "partial"), [(2, 56), (3, 57), (9, 60), (17, 68)])
+def test_fast_grain_matches_the_bit_by_bit_generator(width: int, partial: int) -> None:
+    from verifier.foreign.poseidon_bn254 import _Grain
+
+    slow = _grain_bit_by_bit(width, partial, 3 * 254)
+    fast = _Grain(width, partial)
+    assert [fast.integer(254) for _ in range(3)] == [
+        int("".join(map(str, slow[i * 254 : (i + 1) * 254])), 2) for i in range(3)
+    ]

@@ -150,6 +150,13 @@ def verify(proof: Proof) -> ForeignReport:
         f"{proof.layout}: AssetCounts {ASSET_COUNTS[proof.layout]}; the file does not say which "
         "layout made it (gateio for proofs from 2025-07, gateio-350 before)"
     )
+    if not report.ok:
+        other: Layout = "gateio-350" if proof.layout == "gateio" else "gateio"
+        if all(i < ASSET_COUNTS[other] for i in proof.assets):
+            report.notes.append(
+                f"if this proof was published {'before' if other == 'gateio-350' else 'after'} "
+                f"2025-07, check it as FORMAT {other}"
+            )
     report.weaknesses.append(
         Weakness(
             "no collateral in the leaf",
