@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,13 @@ def test_fast_grain_matches_the_bit_by_bit_generator(width: int, partial: int) -
     assert [fast.integer(254) for _ in range(3)] == [
         int("".join(map(str, slow[i * 254 : (i + 1) * 254])), 2) for i in range(3)
     ]
+
+
+@pytest.mark.parametrize("width", range(2, 18))
+def test_sparse_permutation_equals_the_reference_form(width: int) -> None:
+    """The fast permutation (sparse partial rounds) against the plain one, on random states."""
+    from verifier.foreign.poseidon_bn254 import permute_reference
+
+    rng = random.Random(width)
+    for state in ([0] * width, [P - 1] * width, [rng.randrange(P) for _ in range(width)]):
+        assert permute(state) == permute_reference(state)

@@ -17,6 +17,7 @@ forks (``tests/foreign/test_poseidon_bn254.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from operator import mul
 
@@ -144,7 +145,7 @@ def constants(width: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]
     return tuple(rounds), mds
 
 
-def permute(state: list[int]) -> list[int]:
+def permute_reference(state: list[int]) -> list[int]:
     """Apply the Poseidon permutation to ``state`` (width 2..17, values in the field).
 
     The reference form (hadeshash ``poseidonperm_x5_254_*.sage``): every round adds its
@@ -200,3 +201,128 @@ def fork_hash(inputs: list[int], chunk: int, output: int = 1) -> int:
     if rest:
         state = permute([state[0], *rest])
     return state[output]
+
+
+Matrix = list[list[int]]
+
+
+def _invert(m: Matrix) -> Matrix:
+    """Invert a square matrix over the field (Gauss-Jordan).
+
+    Raises:
+        ValueError: singular (never for a Cauchy matrix's minors).
+    """
+    n = len(m)
+    a = [[*row, *(int(i == j) for j in range(n))] for i, row in enumerate(m)]
+    for col in range(n):
+        pivot = next((r for r in range(col, n) if a[r][col] % P), None)
+        if pivot is None:
+            raise ValueError("singular matrix")
+        a[col], a[pivot] = a[pivot], a[col]
+        inv = pow(a[col][col], -1, P)
+        a[col] = [v * inv % P for v in a[col]]
+        for r in range(n):
+            if r != col and a[r][col]:
+                f = a[r][col]
+                a[r] = [(v - f * w) % P for v, w in zip(a[r], a[col], strict=True)]
+    return [row[n:] for row in a]
+
+
+def _matmul(x: Matrix, y: Matrix) -> Matrix:
+    columns = [list(c) for c in zip(*y, strict=True)]
+    return [[sum(map(mul, row, c)) % P for c in columns] for row in x]
+
+
+def _matpow(m: Matrix, e: int) -> Matrix:
+    result = [[int(i == j) for j in range(len(m))] for i in range(len(m))]
+    while e:
+        if e & 1:
+            result = _matmul(result, m)
+        m = _matmul(m, m)
+        e >>= 1
+    return result
+
+
+@dataclass(frozen=True)
+class _Sparse:
+    """The permutation rewritten with cheap partial rounds (same function, fewer products).
+
+    Write the MDS matrix M = [[a, b^T], [c, D]]. In a partial round only cell 0 meets the
+    S-box, so (1) the constants of cells 1.. can be carried forward through M into the
+    next round, leaving one constant a round; and (2) M = B A with A = diag(1, D), which
+    leaves cell 0 alone and so commutes with that round's S-box, and B = [[a, b^T D^-1],
+    [c, I]], which costs 2t - 1 products. Moving each A back into the previous round's
+    matrix gives, from the last partial round back: D_r = D^k (k rounds to the end),
+    w_r = b^T D^-k, c_r = D^(k-1) c, and the last full round before them uses
+    P = diag(1, D^R_P) M. ``permute_reference`` is the plain form; the tests check that
+    both agree on random states of every width.
+    """
+
+    full_constants: tuple[tuple[int, ...], ...]  # per full round
+    partial_constants: tuple[int, ...]  # cell-0 constant per partial round
+    mds: Matrix
+    pre_partial: Matrix  # P
+    w: tuple[tuple[int, ...], ...]  # per partial round, length t - 1
+    v: tuple[tuple[int, ...], ...]  # per partial round, length t - 1
+
+
+@cache
+def _sparse(width: int) -> _Sparse:
+    rounds, mds_t = constants(width)
+    mds = [list(row) for row in mds_t]
+    partial = PARTIAL_ROUNDS[width - MIN_WIDTH]
+    half = FULL_ROUNDS // 2
+    total = FULL_ROUNDS + partial
+    c = [list(rounds[r * width : (r + 1) * width]) for r in range(total)]
+    for r in range(half, half + partial):  # carry cells 1.. forward through M
+        rest = [0, *c[r][1:]]
+        carried = [sum(map(mul, row, rest)) % P for row in mds]
+        c[r + 1] = [(x + y) % P for x, y in zip(c[r + 1], carried, strict=True)]
+        c[r] = [c[r][0]] + [0] * (width - 1)
+    a_row = mds[0][1:]
+    col = [row[0] for row in mds[1:]]
+    d = [row[1:] for row in mds[1:]]
+    d_inv_cols = [list(x) for x in zip(*_invert(d), strict=True)]
+    ws: list[tuple[int, ...]] = []
+    vs: list[tuple[int, ...]] = []
+    w = [sum(map(mul, a_row, column)) % P for column in d_inv_cols]
+    v = col
+    for _ in range(partial):  # from the last partial round back to the first
+        ws.append(tuple(w))
+        vs.append(tuple(v))
+        w = [sum(map(mul, w, column)) % P for column in d_inv_cols]
+        v = [sum(map(mul, row, v)) % P for row in d]
+    ws.reverse()
+    vs.reverse()
+    lower = _matmul(_matpow(d, partial), mds[1:])  # D^R_P times the rows 1.. of M
+    return _Sparse(
+        full_constants=tuple(tuple(c[r]) for r in range(total) if not half <= r < half + partial),
+        partial_constants=tuple(c[r][0] for r in range(half, half + partial)),
+        mds=mds,
+        pre_partial=[mds[0][:], *lower],
+        w=tuple(ws),
+        v=tuple(vs),
+    )
+
+
+def permute(state: list[int]) -> list[int]:
+    """Apply the Poseidon permutation to ``state`` (width 2..17, values in the field).
+
+    Computes the same function as :func:`permute_reference`, with sparse partial rounds.
+    """
+    width = len(state)
+    sp = _sparse(width)
+    half = FULL_ROUNDS // 2
+    s = list(state)
+    for r in range(FULL_ROUNDS):
+        s = [pow(x + k, 5, P) for x, k in zip(s, sp.full_constants[r], strict=True)]
+        matrix = sp.pre_partial if r == half - 1 else sp.mds
+        s = [sum(map(mul, row, s)) % P for row in matrix]
+        if r == half - 1:
+            for k0, w, v in zip(sp.partial_constants, sp.w, sp.v, strict=True):
+                x0 = pow(s[0] + k0, 5, P)
+                rest = s[1:]
+                s = [(sp.mds[0][0] * x0 + sum(map(mul, w, rest))) % P] + [
+                    (vi * x0 + xi) % P for vi, xi in zip(v, rest, strict=True)
+                ]
+    return s
