@@ -1,8 +1,10 @@
 """Binance and Gate.io zk user proofs: the samples' verdicts, every field mutated, malformed input.
 
-The Gate.io sample verifies; the Binance sample does not (its tree was built with another
-empty leaf than the code beside it). Mutation tests on Binance use a synthetic proof: the
-sample's fields with the root our rule computes (see :func:`binance_valid`).
+The Gate.io sample verifies. The Binance sample fails Binance's published code (its tree
+was built with another empty leaf) and verifies as ``binance-350x5``, the layout recovered
+from it; every field of it is mutated under that layout. For the published layouts
+``binance`` and ``binance-v1`` the mutation tests use a synthetic proof: the sample's fields
+with the root our rule computes (see :func:`binance_valid`).
 """
 
 from __future__ import annotations
@@ -124,6 +126,15 @@ def test_binance_sample_fails_and_says_why() -> None:
     assert out["root_hash"] == "27dcf9f1207ae1615560b381239f3f06148dfd5ac10246de912a27eb5d94f338"
     (finding,) = [c for c in out["checks"] if c["name"] == "empty subtrees of this layout"]
     assert "siblings 15..27" in finding["detail"] and "different empty leaf" in finding["detail"]
+    assert any("FORMAT binance-350x5" in n for n in out["notes"])
+
+
+def test_binance_sample_verifies_in_the_layout_recovered_from_it(tmp_path: Path) -> None:
+    result = run(load(BINANCE_SAMPLE), tmp_path, "binance-350x5", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["root_hash"] == "1a4940fecdbf2f7d8fe9c4f16083ceb587f69f0b9af0d02d528235757536668f"
+    assert any("no published Binance code computes it" in n for n in out["notes"])
 
 
 def test_binance_sample_fails_under_the_older_layout_too(tmp_path: Path) -> None:
@@ -169,8 +180,10 @@ def _write(doc: dict[str, Any], tmp_path: Path) -> Path:
 GATE_DOC = load(GATEIO_SAMPLE)
 BINANCE_DOC = binance_valid()
 BINANCE_V1_DOC = binance_valid("binance-v1")
+BINANCE_REAL = load(BINANCE_SAMPLE)
 FIELD_CASES = (
     [("gateio", GATE_DOC, p) for p in leaves(GATE_DOC)]
+    + [("binance-350x5", BINANCE_REAL, p) for p in leaves(BINANCE_REAL)]
     + [("binance", BINANCE_DOC, p) for p in leaves(BINANCE_DOC)]
     + [("binance-v1", BINANCE_V1_DOC, p) for p in leaves(BINANCE_V1_DOC)]
 )
@@ -206,6 +219,7 @@ def test_every_field_of_each_sample_is_covered() -> None:
         "Assets.Margin", "Assets.PortfolioMargin", "Root", "Proof",
     }  # fmt: skip
     assert sum(1 for f, _, p in FIELD_CASES if f == "gateio" and p[0] == "MerkleProofEncode") == 28
+    assert sum(1 for f, _, p in FIELD_CASES if f == "binance-350x5" and p[0] == "Proof") == 28
 
 
 # What is not bound, and reported as such in docs/formats.md: a zero entry equals no entry.
@@ -217,11 +231,12 @@ def test_gateio_zero_asset_entry_is_unbound(tmp_path: Path) -> None:
     assert run(doc, tmp_path, "gateio").exit_code == 0
 
 
-def test_binance_zero_asset_entry_is_unbound(tmp_path: Path) -> None:
-    doc = copy.deepcopy(BINANCE_DOC)
+@pytest.mark.parametrize("fmt", ["binance", "binance-350x5"])
+def test_binance_zero_asset_entry_is_unbound(fmt: str, tmp_path: Path) -> None:
+    doc = copy.deepcopy(BINANCE_DOC if fmt == "binance" else BINANCE_REAL)
     zero = {"Index": 4, "Equity": 0, "Debt": 0, "Loan": 0, "Margin": 0, "PortfolioMargin": 0}
     doc["Assets"].append(zero)
-    assert run(doc, tmp_path, "binance").exit_code == 0
+    assert run(doc, tmp_path, fmt).exit_code == 0
 
 
 # Malformed input: exit 2, and the message names the field.
@@ -252,6 +267,7 @@ MALFORMED: list[tuple[str, str, Any, str]] = [
     ("binance", "Assets.0.Loan", _BIG, "Loan"),
     ("binance", "Assets.0.Index", 1 << 16, "Index"),
     ("binance", "Root", "zz" * 32, "Root"),
+    ("binance-350x5", "Assets.3.Index", 350, "Index"),
 ]
 
 
@@ -264,7 +280,7 @@ def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 def test_malformed_field_is_exit_2_naming_it(
     fmt: str, field: str, value: Any, named: str, tmp_path: Path
 ) -> None:
-    base = GATE_DOC if fmt == "gateio" else BINANCE_DOC
+    base = {"gateio": GATE_DOC, "binance": BINANCE_DOC, "binance-350x5": BINANCE_REAL}[fmt]
     result = run(_set_dotted(base, field, value), tmp_path, fmt)
     assert result.exit_code == 2, result.output
     assert named in result.output

@@ -24,7 +24,7 @@ import pytest
 
 from verifier.foreign import binance, gateio
 from verifier.foreign.poseidon_bn254 import P, constants, fork_hash, permute
-from verifier.foreign.zkmerkle import empty_root
+from verifier.foreign.zkmerkle import empty_root, empty_run, empty_subtree
 
 DATA = Path(__file__).parent.parent / "data" / "foreign"
 
@@ -249,3 +249,12 @@ def test_sparse_permutation_equals_the_reference_form(width: int) -> None:
     rng = random.Random(width)
     for state in ([0] * width, [P - 1] * width, [rng.randrange(P) for _ in range(width)]):
         assert permute(state) == permute_reference(state)
+
+
+def test_binance_sample_empty_subtrees_are_the_350x5_layouts() -> None:
+    """The evidence for ``binance-350x5``: levels 15..27 of the sample are its empty subtrees."""
+    doc = json.loads((DATA / "binance/user_config.json").read_text())
+    path = tuple(_b64(s) for s in doc["Proof"])
+    assert empty_run(path, 12) == 15
+    assert empty_subtree(binance.nil_leaf("binance-350x5"), 15, 12) == path[15]
+    assert empty_subtree(binance.nil_leaf("binance"), 15, 16) != path[15]

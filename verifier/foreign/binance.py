@@ -11,8 +11,14 @@ Reproduces ``go run main.go -user`` of binance/zkmerkle-proof-of-solvency
   TotalEquity, TotalDebt, assets commitment); (Equity, Debt) of all 350 assets;
   bnb-chain/gnark-crypto @30223a67 (16 inputs a permutation, cell 1).
 
-Each layout's empty-tree root, published in that commit's main.go, is reproduced by the
-tests: it pins the Poseidon build and the empty leaf of the layout.
+* ``binance-350x5``: the layout of the sample published beside the 2024 code
+  (src/verifier/config/user_config.json, changed in 5d26d4f). No published commit has it;
+  it was recovered from the sample itself: the 5-input leaf, but the assets commitment over
+  (Equity, Debt, Loan, Margin, PortfolioMargin) of every one of 350 assets (no Index, no
+  tiers), and 12 inputs a permutation. The sample's empty subtrees are this layout's.
+
+The empty-tree roots published in main.go for ``binance`` and ``binance-v1`` are
+reproduced by the tests: they pin the Poseidon build and the empty leaf of each layout.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from verifier.foreign.zkmerkle import (
     account_index,
     base_report,
     commitment,
+    empty_run,
+    empty_subtree,
     equity_debt_commitment,
     field_hex,
     pack3,
@@ -37,22 +45,32 @@ from verifier.foreign.zkmerkle import (
     uint,
 )
 
-Layout = Literal["binance", "binance-v1"]
-FORMATS: tuple[Layout, ...] = ("binance", "binance-v1")
+Layout = Literal["binance", "binance-v1", "binance-350x5"]
+FORMATS: tuple[Layout, ...] = ("binance", "binance-v1", "binance-350x5")
 RULES: dict[Layout, str] = {
     "binance": "binance/zkmerkle-proof-of-solvency @9a3e5b79 (layout of 5d26d4f, 2024-09), "
     "src/verifier/main.go -user; Poseidon of bnb-chain/gnark-crypto @609ab3a7",
     "binance-v1": "binance/zkmerkle-proof-of-solvency @2d35593 (2023-04 to 2024-09 layout), "
     "src/verifier/main.go -user; Poseidon of bnb-chain/gnark-crypto @30223a67",
+    "binance-350x5": "the layout of binance/zkmerkle-proof-of-solvency's sample user_config.json "
+    "(@5d26d4f), recovered from the sample: no published code computes it; main.go -user of "
+    "5d26d4f with 350 dense assets of 5 amounts and 12 inputs a Poseidon permutation",
+}
+CHUNKS: dict[Layout, int] = {
+    "binance": BINANCE_CHUNK,
+    "binance-v1": BINANCE_CHUNK,
+    "binance-350x5": 12,
 }
 # BatchCreateUserOpsCountsTiers keys: a user's assets are padded to the first tier that fits.
 ASSET_TIERS = (50, 500)
 V1_ASSET_COUNT = 350  # AssetCounts before 5d26d4f
 _FIELDS = {
+    "binance-350x5": ("Index", "Equity", "Debt", "Loan", "Margin", "PortfolioMargin"),
     "binance": ("Index", "Equity", "Debt", "Loan", "Margin", "PortfolioMargin"),
     "binance-v1": ("Index", "Equity", "Debt"),
 }
 _TOTALS = {
+    "binance-350x5": ("TotalEquity", "TotalDebt", "TotalCollateral"),
     "binance": ("TotalEquity", "TotalDebt", "TotalCollateral"),
     "binance-v1": ("TotalEquity", "TotalDebt"),
 }
@@ -99,7 +117,7 @@ def parse(data: bytes, where: str = "proof", layout: Layout = "binance") -> Proo
                 "strictly ascending (the exchange's padding assumes it; a repeated index "
                 "would leave one entry unbound)"
             )
-        if layout == "binance-v1" and index >= V1_ASSET_COUNT:
+        if layout != "binance" and index >= V1_ASSET_COUNT:
             raise FormatError(f"{a.at('Index')}: {index} is outside 0..{V1_ASSET_COUNT - 1}")
         assets.append(Asset(index, tuple(uint(a, f, 64) for f in _FIELDS[layout][1:])))
     if layout == "binance" and len(assets) > ASSET_TIERS[-1]:
@@ -151,23 +169,37 @@ def padded_assets(assets: tuple[Asset, ...]) -> list[int]:
     return flat
 
 
+def dense_assets(assets: tuple[Asset, ...], slots: int) -> list[int]:
+    """Every one of ``slots`` assets in index order, its five amounts (zeros if not held)."""
+    flat = [0] * (5 * slots)
+    for a in assets:
+        flat[5 * a.index : 5 * a.index + 5] = a.amounts
+    return flat
+
+
 def leaf_of(proof: Proof) -> int:
     """The account leaf hash of ``proof`` in its layout."""
+    chunk = CHUNKS[proof.layout]
     if proof.layout == "binance":
-        assets = commitment(tuple(pack3(padded_assets(proof.assets))), BINANCE_CHUNK)
+        assets = commitment(tuple(pack3(padded_assets(proof.assets))), chunk)
+    elif proof.layout == "binance-350x5":
+        assets = commitment(tuple(pack3(dense_assets(proof.assets, V1_ASSET_COUNT))), chunk)
     else:
         held = {a.index: (a.amounts[0], a.amounts[1]) for a in proof.assets}
-        assets = equity_debt_commitment(held, V1_ASSET_COUNT, BINANCE_CHUNK)
-    return fork_hash([proof.id_hash, *proof.totals, assets], BINANCE_CHUNK)
+        assets = equity_debt_commitment(held, V1_ASSET_COUNT, chunk)
+    return fork_hash([proof.id_hash, *proof.totals, assets], chunk)
 
 
 def nil_leaf(layout: Layout) -> int:
     """The empty-account leaf of ``layout`` (NilAccountHash)."""
+    chunk = CHUNKS[layout]
     if layout == "binance":
-        return fork_hash([0] * 5, BINANCE_CHUNK)
-    return fork_hash(
-        [0, 0, 0, equity_debt_commitment({}, V1_ASSET_COUNT, BINANCE_CHUNK)], BINANCE_CHUNK
-    )
+        return fork_hash([0] * 5, chunk)
+    if layout == "binance-350x5":
+        return fork_hash(
+            [0, 0, 0, 0, commitment(tuple(pack3([0] * 5 * V1_ASSET_COUNT)), chunk)], chunk
+        )
+    return fork_hash([0, 0, 0, equity_debt_commitment({}, V1_ASSET_COUNT, chunk)], chunk)
 
 
 def verify(proof: Proof) -> ForeignReport:
@@ -191,13 +223,30 @@ def verify(proof: Proof) -> ForeignReport:
         proof.path,
         proof.root,
         nil_leaf=nil_leaf(layout),
-        chunk=BINANCE_CHUNK,
+        chunk=CHUNKS[layout],
     )
-    if layout == "binance":
+    if not report.ok:
+        _name_the_layout_of_the_empty_subtrees(report, proof)
+    if layout != "binance-v1":
         _collateral_checks(report, proof)
+    if layout == "binance":
         report.notes.append(
             f"assets padded to the {tier_of(len(proof.assets))}-asset tier; totals are in the "
             "exchange's base unit of value (not checkable without its price list)"
+        )
+    elif layout == "binance-350x5":
+        report.notes.append(
+            "binance-350x5 is the layout of Binance's published sample, recovered from that "
+            "sample (its empty subtrees and root); no published Binance code computes it, so "
+            "a pass here is not a pass under Binance's own verifier"
+        )
+        report.weaknesses.append(
+            Weakness(
+                "the published sample does not verify under the published code",
+                "Binance's sample user_config.json fails main.go -user of the same commit "
+                "(its tree was built with 350 dense assets and 12-input Poseidon chaining); "
+                "a user cannot tell from a file which build made it.",
+            )
         )
     else:
         report.notes.append(
@@ -213,6 +262,25 @@ def verify(proof: Proof) -> ForeignReport:
         )
     )
     return report
+
+
+def _name_the_layout_of_the_empty_subtrees(report: ForeignReport, proof: Proof) -> None:
+    """On a failed path: if the path's empty subtrees are another layout's, say which.
+
+    This is structural evidence read from the siblings (never a retry with each verifier
+    until one passes); the user then chooses the FORMAT.
+    """
+    start = empty_run(proof.path, CHUNKS[proof.layout])
+    if start is None:
+        return
+    for other in FORMATS:
+        if other != proof.layout and (
+            empty_subtree(nil_leaf(other), start, CHUNKS[other]) == proof.path[start]
+        ):
+            report.notes.append(
+                f"the path's empty subtrees are those of layout {other}: check the file as "
+                f"FORMAT {other}"
+            )
 
 
 def _collateral_checks(report: ForeignReport, proof: Proof) -> None:

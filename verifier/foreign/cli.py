@@ -74,9 +74,9 @@ def verify_files(fmt: str, paths: list[Path]) -> ForeignReport:
         return bitget.verify(bitget.parse(data, where))
     if fmt == "mexc":
         return mexc.verify(mexc.parse(data, where))
-    if fmt in ("binance", "binance-v1"):
-        layout: binance.Layout = "binance" if fmt == "binance" else "binance-v1"
-        return binance.verify(binance.parse(data, where, layout))
+    for layout in binance.FORMATS:
+        if fmt == layout:
+            return binance.verify(binance.parse(data, where, layout))
     if fmt in ("gateio", "gateio-350"):
         gate_layout: gateio.Layout = "gateio" if fmt == "gateio" else "gateio-350"
         return gateio.verify(gateio.parse(data, where, gate_layout))
@@ -170,6 +170,11 @@ _single("mexc", "MEXC merkle_proof.json (pathList + self).")
 _single("coinex", "CoinEx merkle_proof_file.json, with CoinEx's published main.go rule.")
 _single("binance", "Binance zkmerkle user_config.json (Poseidon path; leaf layout of 2024-09 on).")
 _single("binance-v1", "Binance zkmerkle user_config.json, 2023-04..2024-09 layout (no collateral).")
+_single(
+    "binance-350x5",
+    "Binance zkmerkle user_config.json in the layout of Binance's published sample (350 dense "
+    "assets, 12-input Poseidon chaining): recovered from the sample, not Binance's code.",
+)
 _single("gateio", "Gate.io zk user_config.json (Poseidon path; 800 assets, proofs from 2025-07).")
 _single("gateio-350", "Gate.io zk user_config.json, 350-asset layout (proofs 2023-10..2025-06).")
 _single(

@@ -171,22 +171,36 @@ def hex32(n: int) -> str:
     return format(n, "064x")
 
 
-def empty_subtree_finding(path: tuple[int, ...], nil_leaf: int, chunk: int) -> str | None:
-    """Say whether the path's top siblings are empty subtrees of a different empty leaf.
+def empty_run(path: tuple[int, ...], chunk: int) -> int | None:
+    """The level from which every sibling is an empty subtree, if at least 3 levels are.
 
-    Above the last occupied level every sibling is an empty subtree, so each is the hash
-    of the previous one with itself. If such a run exists but its first sibling is not
-    this layout's empty subtree of that height, the tree was built with another empty leaf:
-    a different layout or build than the one reproduced. Returns the finding, or None.
+    Above the last occupied level each sibling is the hash of the one below with itself.
     """
     start = len(path) - 1
     while start > 0 and fork_hash([path[start - 1], path[start - 1]], chunk) == path[start]:
         start -= 1
-    if len(path) - start < 3:
+    return start if len(path) - start >= 3 else None
+
+
+def empty_subtree(nil_leaf: int, level: int, chunk: int) -> int:
+    """The root of an empty subtree of height ``level`` over ``nil_leaf``."""
+    node = nil_leaf
+    for _ in range(level):
+        node = fork_hash([node, node], chunk)
+    return node
+
+
+def empty_subtree_finding(path: tuple[int, ...], nil_leaf: int, chunk: int) -> str | None:
+    """Say whether the path's top siblings are empty subtrees of a different empty leaf.
+
+    If a run of empty subtrees exists but its first sibling is not this layout's empty
+    subtree of that height, the tree was built with another empty leaf: a different layout
+    or build than the one reproduced. Returns the finding, or None.
+    """
+    start = empty_run(path, chunk)
+    if start is None:
         return None
-    empty = nil_leaf
-    for _ in range(start):
-        empty = fork_hash([empty, empty], chunk)
+    empty = empty_subtree(nil_leaf, start, chunk)
     if empty == path[start]:
         return None
     return (
