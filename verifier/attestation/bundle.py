@@ -45,6 +45,7 @@ from verifier.log.trust import (
     remembered_after,
     tree_head_findings,
 )
+from verifier.log.witness import check_bundle_witnesses, read_cosignature_files
 from verifier.proof import InclusionProof as UserProof
 from verifier.proof import verify_proof
 from verifier.reserves.model import ReservesFile
@@ -71,7 +72,8 @@ _CONSISTENCY_RE = re.compile(r"from-([1-9][0-9]{0,15})\.json")
 # Findings after which nothing of the bundle is remembered (spec §12.2).
 _TRUST_CODES = frozenset({"key-list", "key-anchor", "new-log", "tree-head", "stale",
                           "log-consistency", "log-inclusion", "backdated", "signature",
-                          "previous-attestation"})
+                          "previous-attestation", "witness-signature",
+                          "witness-quorum"})
 
 
 def consistency_name(old_size: int) -> str:
@@ -107,6 +109,7 @@ def read_bundle(directory: Path) -> dict[str, bytes]:
                 files[f"{CONSISTENCY_DIR}/{path.name}"] = path.read_bytes()
             except OSError as e:
                 raise FormatError(f"{path}: cannot read: {e.strerror}") from e
+    files.update(read_cosignature_files(directory))  # witnesses/ (spec §14.3)
     return files
 
 
@@ -132,6 +135,8 @@ class BundleOptions:
         accept_new_log: The user accepts a new log for a known exchange.
         accept_new_identity: The user accepts a key list that does not chain to the one
             remembered under this exchange's name.
+        witness_keys: Witnesses the verifier knows; only their co-signatures count.
+        witness_quorum: Valid co-signatures of known witnesses required (None: all given).
     """
 
     readers: Callable[[ReservesFile], Mapping[str, Reader]] | None = None
@@ -148,6 +153,8 @@ class BundleOptions:
     max_age: timedelta = DEFAULT_MAX_AGE
     accept_new_log: bool = False
     accept_new_identity: bool = False
+    witness_keys: tuple[PublicKey, ...] = ()
+    witness_quorum: int | None = None
 
 
 @dataclass
@@ -287,6 +294,7 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
                   and anchor.memory.log == head.head.log else None)
     history_ok = _check_log(files, doc, att, head, inclusion, keys, remembered, options, now,
                             report)
+    check_bundle_witnesses(files, head, options.witness_keys, options.witness_quorum, report)
     if options.user_proof is not None:
         _check_user_proof(options.user_proof, summary, report)
     if keys is not None and anchor is not None and history_ok:
