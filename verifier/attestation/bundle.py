@@ -45,7 +45,7 @@ from verifier.log.trust import (
     remembered_after,
     tree_head_findings,
 )
-from verifier.log.witness import check_bundle_witnesses, read_cosignature_files
+from verifier.log.witness import COSIGNED_BY, check_bundle_witnesses, read_cosignature_files
 from verifier.proof import InclusionProof as UserProof
 from verifier.proof import verify_proof
 from verifier.reserves.model import ReservesFile
@@ -295,11 +295,30 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     history_ok = _check_log(files, doc, att, head, inclusion, keys, remembered, options, now,
                             report)
     check_bundle_witnesses(files, head, options.witness_keys, options.witness_quorum, report)
+    _anchor_by_witnesses(anchor, options, report)
     if options.user_proof is not None:
         _check_user_proof(options.user_proof, summary, report)
     if keys is not None and anchor is not None and history_ok:
         _decide_memory(keys, anchor, head, options, now, report)
     return report
+
+
+def _anchor_by_witnesses(anchor: KeyAnchor | None, options: BundleOptions,
+                         report: BundleReport) -> None:
+    """Spec §12.2: co-signatures meeting the quorum of witnesses the user names (at least
+    one valid) anchor an otherwise unanchored key list: each such witness co-signed this
+    head, which binds the key list's hash, only as extending the history it remembers for
+    the exchange's identity (§14.2). The user named them out of band, as with a pin."""
+    if anchor is None or anchor.how != UNANCHORED or not options.witness_keys:
+        return
+    if any(f.code in ("witness-signature", "witness-quorum") for f in report.findings):
+        return
+    if not any(line.startswith(COSIGNED_BY) for line in report.passed):
+        return
+    report.findings = [f for f in report.findings if f.code != UNANCHORED]
+    report.anchor = "witnesses"
+    report.passed.append("key list anchored by the co-signatures of the witnesses you named "
+                         "(no --pin, no memory of this exchange)")
 
 
 def _decide_memory(keys: KeyList, anchor: KeyAnchor, head: SignedTreeHead,
