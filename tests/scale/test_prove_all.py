@@ -21,6 +21,13 @@ from verifier.proof import InclusionProof, verify_proof
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 
 
+@pytest.fixture(autouse=True)
+def _private_secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build writes the round secret to $XDG_DATA_HOME/por/secrets: keep it out of ~.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("POR_ROUND_SECRET_FILE", raising=False)
+
+
 def _round(tmp_path: Path, users: int) -> tuple[Path, Path, dict[str, list[int]]]:
     rng = random.Random(users)
     bal = {f"u{i}": [rng.randrange(10**9), i, 1] for i in range(users)}
