@@ -684,6 +684,13 @@ def stopping(executor: Executor) -> Iterator[Executor]:
 def stop_workers(executor: Executor) -> None:
     """Terminate a process pool's workers, wait for them, and shut the pool down."""
     if isinstance(executor, ProcessPoolExecutor):
+        # Python 3.11's pool marks every pending item broken once its workers die, and
+        # fails (a traceback in its manager thread) on items the caller already cancelled:
+        # drop those first.
+        pending = getattr(executor, "_pending_work_items", None) or {}
+        for work_id, item in list(pending.items()):
+            if item.future.cancelled():
+                pending.pop(work_id, None)
         processes = list((getattr(executor, "_processes", None) or {}).values())
         for proc in processes:
             with contextlib.suppress(OSError, ValueError):

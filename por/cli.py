@@ -6,6 +6,7 @@ Errors become messages and exit codes in one place: 1 verification failed, 2 bad
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -75,8 +76,8 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
             # SIGINT, or SIGTERM/SIGHUP turned into an exception by por.build.stop_on_signals:
             # by now the partial output is removed and the workers are stopped.
             signum = getattr(e, "signum", 2)
-            err_console.print(f"[red]interrupted[/red] (signal {signum}): the partial output"
-                              " was removed", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]interrupted[/red] (signal {signum}): nothing partial was"
+                              " left behind", highlight=False, soft_wrap=True)
             sys.exit(128 + signum)
 
     return wrapper
@@ -240,6 +241,9 @@ def build_cmd(
             cluster=cluster,
             secret_out=secret_path if created else None,
         )
+    # The round is complete and in place: a signal now would only hide that.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     s = result.summary
     click.echo(
         f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
