@@ -83,7 +83,25 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The ``por`` group: refuses a database password on the command line, for every
+    subcommand that takes ``--db`` (the value is redacted in the message)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from por.store.db import refuse_password_on_argv
+
+        for i, arg in enumerate(args):
+            value = (args[i + 1] if arg == "--db" and i + 1 < len(args)
+                     else arg[len("--db="):] if arg.startswith("--db=") else None)
+            if value is not None:
+                try:
+                    refuse_password_on_argv(value)
+                except PorError as e:
+                    raise click.UsageError(str(e), ctx) from e
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por")
 def main() -> None:
     """Operate a proof-of-reserves round: build the liabilities tree, hand out proofs."""
