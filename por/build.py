@@ -561,7 +561,8 @@ def build_tree(
         try:
             created = make_parents(out.parent)
             stack.callback(remove_empty_dirs, created)
-            staging = out.parent / f".{out.name}.building-{uuid.uuid4().hex[:12]}"
+            remove_stale(out.parent, f".{out.name}.building-")
+            staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             staging.mkdir(mode=0o700)
             stack.callback(shutil.rmtree, staging, True)
             if work_dir is None:
@@ -713,6 +714,21 @@ def make_parents(path: Path) -> list[Path]:
         p = p.parent
     path.mkdir(parents=True, exist_ok=True)
     return missing
+
+
+def remove_stale(folder: Path, prefix: str) -> None:
+    """Remove staging directories ``PREFIX<pid>-<hex>`` in ``folder`` whose process is gone
+    (a build or prove-all killed outright, SIGKILL or a power cut, could not clean up)."""
+    for entry in folder.glob(f"{prefix}*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass  # alive (another user's, or no permission to ask): leave it
 
 
 def remove_empty_dirs(dirs: list[Path]) -> None:

@@ -167,6 +167,7 @@ def prove_all(round_dir: str | Path, secret: bytes, snapshot: str | Path, out: s
         local_executor,
         make_parents,
         remove_empty_dirs,
+        remove_stale,
         stop_on_signals,
         stopping,
         write_error,
@@ -212,7 +213,9 @@ def prove_all(round_dir: str | Path, secret: bytes, snapshot: str | Path, out: s
         try:
             created = make_parents(out_path.parent)
             stack.callback(remove_empty_dirs, created)
-            staging = out_path.parent / f".{out_path.name}.partial-{uuid.uuid4().hex[:12]}"
+            remove_stale(out_path.parent, f".{out_path.name}.partial-")
+            staging = (out_path.parent
+                       / f".{out_path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             staging.mkdir(mode=0o700)
             stack.callback(shutil.rmtree, staging, True)
             tmp_out = staging / out_path.name

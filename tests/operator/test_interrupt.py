@@ -146,3 +146,25 @@ def test_killed_prove_all_leaves_nothing(world: Path, sig: int, form: str) -> No
         assert rc != 0, "prove-all of 40 000 users finished within the kill window"
         assert "Traceback" not in err, (delay, err[-2000:])
         assert list(case.iterdir()) == [], f"left after {delay:.2f}s (seed {SEED})"
+
+
+def test_sigkilled_build_leaves_only_a_private_staging_dir_the_next_build_removes(
+        world: Path) -> None:
+    # SIGKILL cannot be caught: the staging directory stays, but it is private (0700), its
+    # workers die with it (PR_SET_PDEATHSIG), and the next build into the place removes it.
+    case = world / "sigkill"
+    case.mkdir()
+    env = _env(case)
+    out = case / "rounds" / "r1"
+    cmd = [POR, "liabilities", "build", str(world / "s.csv"), "--assets", str(world / "a.json"),
+           "--round", "r1", "--out", str(out), "--quiet", "--workers", "2"]
+    rc, _ = _run_and_kill(cmd, env, signal.SIGKILL, 0.3, out.parent)
+    if rc == 0:
+        pytest.skip("the build finished before SIGKILL")
+    stale = [p for p in out.parent.iterdir() if p.name.startswith(".r1.building-")]
+    assert stale and all((p.stat().st_mode & 0o777) == 0o700 for p in stale)
+    assert not (case / "xdg" / "por" / "secrets" / "r1.key").exists()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in out.parent.iterdir()] == ["r1"]
