@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -259,19 +260,25 @@ def build_cmd(
             cluster=cluster,
             secret_out=secret_path if created else None,
         )
-    # The round is complete and in place: a signal now would only hide that.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    s = result.summary
-    click.echo(
-        f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
-        f" (padded), {result.seconds['total']:.2f} s"
-    )
-    click.echo(f"  root hash    {s.root_hash.hex()}")
-    click.echo(f"  root.json    {result.root_path}   (publish this)")
-    click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
-    note = "created (0600); keep it private, never publish" if created else "used"
-    click.echo(f"  secret       {secret_path}   ({note})")
+    # The round is complete and in place: a signal while this is printed would only hide
+    # that (the previous handlers come back after).
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        s = result.summary
+        click.echo(
+            f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
+            f" (padded), {result.seconds['total']:.2f} s"
+        )
+        click.echo(f"  root hash    {s.root_hash.hex()}")
+        click.echo(f"  root.json    {result.root_path}   (publish this)")
+        click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
+        note = "created (0600); keep it private, never publish" if created else "used"
+        click.echo(f"  secret       {secret_path}   ({note})")
+    finally:
+        for n, old in held.items():
+            signal.signal(n, old)
 
 
 @liabilities.command("prove")
