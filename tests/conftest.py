@@ -11,8 +11,8 @@ remembering to; `make test` runs everything.
 
 from __future__ import annotations
 
-import sys
 import inspect
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +36,11 @@ _SLOW_MODULES = frozenset({
     "scale/test_prove_all.py",
     "scale/test_streaming.py",
     "attacks/test_split_view_witness_quorum.py",
+    "api/test_api_schema.py",
+    "reserves/test_contracts_compile.py",
+    "test_cli_core.py::test_demo_runs_end_to_end",
+    "scale/test_native.py::test_builds_are_byte_identical_on_both_paths",
+    "test_reference.py::test_parallel_build_matches_single_process",
 })
 
 
@@ -55,12 +60,14 @@ def _function_text(item: pytest.Item) -> str:
         return ""
 
 
-def _is_slow(rel: str) -> bool:
-    return any(rel == m or rel.startswith(m + "/") for m in _SLOW_MODULES)
+def _is_slow(rel: str, nodeid: str) -> bool:
+    return any(rel == m or rel.startswith(m + "/") or nodeid.startswith(m)
+               for m in _SLOW_MODULES)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "services: needs a real chain node, database, browser or server")
+    config.addinivalue_line(
+        "markers", "services: needs a real chain node, database, browser or server")
     config.addinivalue_line("markers", "slow: takes seconds (big builds, kill tests, clusters)")
 
 
@@ -79,5 +86,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 or any(call in _function_text(item) for call in _SERVICE_CALLS)
                 or any(call in _module_text(str(path)) for call in _SERVICE_CALLS[:2])):
             item.add_marker(pytest.mark.services)
-        if _is_slow(rel):
+        if _is_slow(rel, item.nodeid.removeprefix("tests/")):
             item.add_marker(pytest.mark.slow)
