@@ -65,6 +65,14 @@ def _is_slow(rel: str, nodeid: str) -> bool:
                for m in _SLOW_MODULES)
 
 
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own $XDG_DATA_HOME, where round secrets default to (por/secret.py):
+    tests never write into the real home, and two tests of the same round id never meet."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "services: needs a real chain node, database, browser or server")

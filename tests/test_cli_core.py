@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from snapshots import write_assets, write_csv
 
 from por.cli import main as por_main
+from por.secret import default_secret_path
 from verifier.cli import main as verify_main
 
 ASSETS = [("BTC", 8), ("ETH", 18)]
@@ -45,8 +46,11 @@ def round_dir(tmp_path: Path) -> Path:
 
 
 def test_build_writes_private_secret_and_public_root(round_dir: Path) -> None:
-    secret = round_dir / "round-secret.key"
+    # The secret lives outside the round directory (which is served), in a private folder.
+    secret = default_secret_path("2026-11-25")
+    assert not (round_dir / "round-secret.key").exists()
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
     summary = json.loads((round_dir / "root.json").read_text())
     assert summary["leaf_count"] == 64 and summary["totals"][1] == "250000000000000000"
     # The secret never appears in what is published.
@@ -74,7 +78,7 @@ def test_prove_unknown_user_is_refused(round_dir: Path) -> None:
 
 
 def test_secret_readable_by_others_is_refused(round_dir: Path) -> None:
-    os.chmod(round_dir / "round-secret.key", 0o644)
+    os.chmod(default_secret_path("2026-11-25"), 0o644)
     res = CliRunner().invoke(por_main, ["liabilities", "prove", str(round_dir), "user1"])
     assert res.exit_code == 2 and "chmod 600" in res.output
 
