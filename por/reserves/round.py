@@ -42,6 +42,7 @@ from verifier.reserves.model import (
     Utxo,
     Wallet,
     WalletList,
+    check_chains,
     normalize_address,
     parse_chain,
     parse_custody,
@@ -146,6 +147,7 @@ def load_wallet_list(path: Path, config: Path | None = None) -> WalletList:
         assets = parse_assets(raw["assets"], f"{config}.assets")
         chains = tuple(parse_chain(c, f"{config}.chains[{i}]", with_snapshot=False)
                        for i, c in enumerate(sj.array(raw["chains"], f"{config}.chains")))
+        check_chains(chains, f"{config}.chains", [a.symbol for a in assets])
         exchange = sj.string(raw["exchange"], f"{config}.exchange")
     except (FormatError, OSError) as e:
         raise InputError(str(e)) from e
@@ -244,7 +246,7 @@ def _draft_from_dict(raw: Mapping[str, Any], where: str) -> ReservesFile:
         if isinstance(w, dict) else w
         for w in sj.array(raw.get("wallets"), f"{where}.wallets")
     ]
-    parsed = ReservesFile.from_json(json.dumps(copy), where)
+    parsed = ReservesFile.from_json(json.dumps(copy), where, allow_unread=True)
     wallets = tuple(
         Wallet(w.chain, w.address, w.custody, w.assets, w.message, w.signed_message,
                w.signature if w.signature and w.signature.scheme else None, w.balances)
