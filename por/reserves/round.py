@@ -545,18 +545,33 @@ def load_reported(path: Path) -> dict[tuple[str, str, str], int]:
     return out
 
 
+def canonical_signature(signature: Signature) -> Signature:
+    """The form a reserves file writes (spec §11.1): EIP-191/712 values as ``0x`` and 130
+    lowercase hex digits, whatever form the wallet software gave; others unchanged."""
+    value = signature.value
+    if signature.scheme in ("eip191", "eip712") and isinstance(value, str):
+        body = value[2:] if value[:2] in ("0x", "0X") else value
+        if len(body) == 130 and all(c in "0123456789abcdefABCDEF" for c in body):
+            return Signature(signature.scheme, "0x" + body.lower())
+    return signature
+
+
 def finish(draft: ReservesFile) -> bytes:
     """The final reserves file's bytes, after re-parsing them strictly.
 
     Raises:
         InputError: a wallet has no signature or no balances yet.
     """
+    wallets = []
     for wallet in draft.wallets:
         if wallet.signature is None:
             raise InputError(f"{wallet.chain} {wallet.address}: no signature imported yet")
         if len(wallet.balances) != len(wallet.assets):
             raise InputError(f"{wallet.chain} {wallet.address}: balances not read yet")
-    text = draft.to_json()
+        wallets.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
+                              wallet.message, wallet.signed_message,
+                              canonical_signature(wallet.signature), wallet.balances))
+    text = _replace_wallets(draft, tuple(wallets)).to_json()
     try:
         ReservesFile.from_json(text, "reserves file")
     except FormatError as e:  # pragma: no cover - our own output must parse

@@ -413,3 +413,18 @@ def test_solana_token_balance_verified_and_reported_as_current_state(
     report = verify_reserves(ReservesFile.from_json(json.dumps(data)), readers)
     assert [f.code for f in report.findings] == ["token-decimals-mismatch"]
     assert "has 6 decimals, the file's asset 8" in report.findings[0].message
+
+
+def test_eip191_value_forms_accepted_and_the_one_written() -> None:
+    """Spec §11.1: written as 0x + 130 lowercase hex; read also without 0x, in any case."""
+    from por.reserves.round import canonical_signature
+    from verifier.reserves.model import Signature
+
+    data, account = _evm_file()
+    value = data["wallets"][0]["signature"]["value"]
+    body = value[2:] if value.startswith("0x") else value
+    for form in (body, "0x" + body, "0x" + body.upper()):
+        data["wallets"][0]["signature"]["value"] = form
+        _check(data, {account.address: 1000}).raise_for_failures()
+        assert canonical_signature(Signature("eip191", form)).value == "0x" + body.lower()
+    assert canonical_signature(Signature("bip137", "abc")).value == "abc"
