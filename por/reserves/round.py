@@ -29,6 +29,7 @@ from verifier.reserves.chains import (
     RpcEvmReader,
     SolanaReader,
     token_balance,
+    token_decimals,
 )
 from verifier.reserves.challenge import challenge_message, check_exchange_name, eip712_challenge
 from verifier.reserves.model import (
@@ -403,6 +404,8 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
             if found != chain.block_hash:
                 raise InputError(f"chain {chain.name}: the node's block at height "
                                  f"{chain.height} is {found}, the snapshot is {chain.block_hash}")
+            if chain.kind == "evm":
+                _check_token_decimals(draft, chain, reader)  # type: ignore[arg-type]
             checked.add(chain.name)
         balances = []
         for symbol in wallet.assets:
@@ -429,6 +432,29 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
     return ReservesFile(out.exchange, out.round_id, out.liabilities_root, out.assets,
                         out.chains, out.static_message, out.wallets,
                         tuple(totals[a.symbol] for a in draft.assets))
+
+
+def _check_token_decimals(draft: ReservesFile, chain: Chain, reader: EvmReader) -> None:
+    """Each ERC-20's ``decimals()`` at the snapshot must be its asset's (spec §11.4): the
+    verifier fails the file otherwise, so the operator hears it first.
+
+    Raises:
+        InputError: a token with other decimals, or none.
+    """
+    assert chain.height is not None
+    decimals = {a.symbol: a.decimals for a in draft.assets}
+    for entry in chain.assets:
+        if entry.token is None:
+            continue
+        try:
+            found = token_decimals(reader, entry.token, chain.height)
+        except NodeError as e:
+            raise InputError(f"chain {chain.name}: {entry.symbol} token {entry.token}: "
+                             f"decimals() failed: {e}") from e
+        if found != decimals[entry.symbol]:
+            raise InputError(f"chain {chain.name}: {entry.symbol} token {entry.token} has "
+                             f"{found} decimals, the asset list says "
+                             f"{decimals[entry.symbol]}")
 
 
 def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balance:

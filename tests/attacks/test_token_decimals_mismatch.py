@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -33,6 +34,33 @@ def hardhat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         node.stop()
 
 
+def _operator_round(hardhat: Node, tmp: Path, token: str, holder: Any,
+                    assets: list[Asset]) -> tuple[Path, int]:
+    """Run ``por reserves`` init, import-signatures and read-balances; return the work dir
+    and read-balances' exit code."""
+    write_root(tmp / "root.json", "r1", assets)
+    (tmp / "wallets.json").write_text(json.dumps({
+        "scheme": "por-wallets", "version": 1, "exchange": "Example Exchange",
+        "assets": [{"symbol": a.symbol, "decimals": a.decimals} for a in assets],
+        "chains": [{"name": "ethereum", "kind": "evm", "network": "31337", "assets": [
+            {"symbol": "ETH", "token": None}, {"symbol": "USDT", "token": token}]}],
+        "wallets": [{"chain": "ethereum", "address": holder.address,
+                     "custody": {"kind": "single"}, "assets": ["ETH", "USDT"]}]}))
+    work = tmp / "work"
+    rpc = f"ethereum={hardhat.url}"
+    assert por("reserves", "init", str(tmp / "wallets.json"), "--summary",
+               str(tmp / "root.json"), "--rpc", rpc, "--out", str(work)).exit_code == 0
+    message = next((work / "challenges").glob("000-*.txt")).read_bytes()
+    signature = Account.sign_message(encode_defunct(message), holder.key).signature
+    (tmp / "sigs.json").write_text(json.dumps([
+        {"chain": "ethereum", "address": holder.address, "scheme": "eip191",
+         "value": "0x" + bytes(signature).hex()}]))
+    assert por("reserves", "import-signatures", str(work),
+               str(tmp / "sigs.json")).exit_code == 0
+    result = por("reserves", "read-balances", str(work), "--rpc", rpc)
+    return work, result.exit_code
+
+
 def test_token_decimals_must_match_the_asset(hardhat: Node, tmp_path: Path) -> None:
     funder = hardhat.call("eth_accounts")[0]
     token = checksum_address(deploy(hardhat, funder, "TestToken",
@@ -41,29 +69,23 @@ def test_token_decimals_must_match_the_asset(hardhat: Node, tmp_path: Path) -> N
     holder = Account.create()
     send(hardhat, funder, holder.address, 10**18)
     send(hardhat, funder, token, data=erc20_transfer(holder.address, 3_000_000))
-    assets = [Asset("ETH", 18), Asset("USDT", 18)]  # the lie: USDT has 6 on chain
-    write_root(tmp_path / "root.json", "r1", assets)
-    (tmp_path / "wallets.json").write_text(json.dumps({
-        "scheme": "por-wallets", "version": 1, "exchange": "Example Exchange",
-        "assets": [{"symbol": a.symbol, "decimals": a.decimals} for a in assets],
-        "chains": [{"name": "ethereum", "kind": "evm", "network": "31337", "assets": [
-            {"symbol": "ETH", "token": None}, {"symbol": "USDT", "token": token}]}],
-        "wallets": [{"chain": "ethereum", "address": holder.address,
-                     "custody": {"kind": "single"}, "assets": ["ETH", "USDT"]}]}))
-    work = tmp_path / "work"
     rpc = f"ethereum={hardhat.url}"
-    assert por("reserves", "init", str(tmp_path / "wallets.json"), "--summary",
-               str(tmp_path / "root.json"), "--rpc", rpc, "--out", str(work)).exit_code == 0
-    message = next((work / "challenges").glob("000-*.txt")).read_bytes()
-    signature = Account.sign_message(encode_defunct(message), holder.key).signature
-    (tmp_path / "sigs.json").write_text(json.dumps([
-        {"chain": "ethereum", "address": holder.address, "scheme": "eip191",
-         "value": "0x" + bytes(signature).hex()}]))
-    assert por("reserves", "import-signatures", str(work),
-               str(tmp_path / "sigs.json")).exit_code == 0
-    assert por("reserves", "read-balances", str(work), "--rpc", rpc).exit_code == 0
+    # The operator's own tools refuse the lie before a file is written.
+    (tmp_path / "lie").mkdir()
+    _, code = _operator_round(hardhat, tmp_path / "lie", token, holder,
+                              [Asset("ETH", 18), Asset("USDT", 18)])
+    assert code == 2
+    # An honest file, then the attacker's edit: USDT "has 18 decimals" (the signed
+    # messages do not cover decimals, so every signature still verifies).
+    (tmp_path / "honest").mkdir()
+    work, code = _operator_round(hardhat, tmp_path / "honest", token, holder,
+                                 [Asset("ETH", 18), Asset("USDT", 6)])
+    assert code == 0
     reserves = tmp_path / "reserves.json"
     assert por("reserves", "write", str(work), "--out", str(reserves)).exit_code == 0
+    data = json.loads(reserves.read_text())
+    data["assets"][1]["decimals"] = 18
+    reserves.write_text(json.dumps(data))
 
     result = por_verify("reserves", str(reserves), "--rpc", rpc, "--json")
     assert result.exit_code == 1, result.output
