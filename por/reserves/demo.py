@@ -58,6 +58,10 @@ class EthTesterReader:
         # eth-tester's eth_call needs a funded sender to pay for gas it never spends.
         self.caller = chain.get_accounts()[0]
 
+    def chain_id(self) -> int:
+        """eth-tester's chain id."""
+        return CHAIN_ID
+
     def block_hash(self, height: int) -> str:
         """The hash of block ``height``."""
         return str(self.chain.get_block_by_number(height)["hash"])[2:]
