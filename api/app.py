@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -69,21 +70,47 @@ EXPLORERS = {
 }
 RoundId = Annotated[str, PathParam(max_length=64, description="A round id (spec §3).")]
 Size = Annotated[int, PathParam(ge=0, le=MAX_SIZE)]
-_TOKEN_PATH = re.compile(r"(/api/v1/proofs/)[^\s?\"]*")
+# A "proofs" path segment however it is spelled: any case, any run of slashes before it
+# (``/api/v1//proofs/``), and after percent-decoding (``%70roofs``, ``proofs%2F``).
+_PROOFS_SEGMENT = re.compile(r"/+proofs", re.IGNORECASE)  # over-redacting costs nothing
+
+
+def redact_path(text: str) -> str:
+    """``text`` with everything from a ``/proofs`` path segment on replaced by
+    ``/proofs/<redacted>``.
+
+    The text is percent-decoded (repeatedly: a double-encoded path is decoded twice) before
+    the segment is looked for, so no spelling of a proof path keeps its token.
+    """
+    decoded = text
+    for _ in range(4):
+        step = unquote(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    found = _PROOFS_SEGMENT.search(decoded)
+    if found is None:
+        return text
+    return decoded[: found.start()] + "/proofs/<redacted>"
 
 
 class _RedactTokens(logging.Filter):
-    """Replace proof tokens in access-log lines: a token in a log is a proof handed out."""
+    """Redact proof tokens in log lines (uvicorn's access and error logs): a token in a log
+    is a proof handed to whoever reads the log. Any path with a ``proofs`` segment, in any
+    spelling the router might accept or refuse, loses everything after that segment."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(
-                _TOKEN_PATH.sub(r"\1<token>", a) if isinstance(a, str) else a
-                for a in record.args
+                redact_path(a) if isinstance(a, str) else a for a in record.args
             )
         if isinstance(record.msg, str):
-            record.msg = _TOKEN_PATH.sub(r"\1<token>", record.msg)
+            record.msg = _redact_words(record.msg)
         return True
+
+
+def _redact_words(message: str) -> str:
+    return " ".join(redact_path(word) for word in message.split(" "))
 
 
 _SECURITY_HEADERS = [
@@ -352,8 +379,8 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
             checks.append(m.CheckLine(name="Figures and files", status="fail",
                                       text="do NOT match: " + ", ".join(sorted(other))))
     checks.append(m.CheckLine(name="Chains re-read", status="warn", text=(
-        "not by this page: balances are the exchange's, read at the snapshot blocks; re-read "
-        "them from your own node with por-verify bundle --rpc")))
+        "not by this page: the balances are as the exchange read them at the snapshot "
+        "blocks; re-read them from your own node with por-verify bundle --rpc")))
     checks.append(_wallet_line(wallets))
     return m.Headline(state=state, title=title, summary=summary,  # type: ignore[arg-type]
                       covered=covered, assets=total, short=short, checks=checks)
@@ -416,7 +443,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auditors = tuple(load_public_key(path) for path in settings.auditor_keys)
     pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
-    logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(_RedactTokens())
 
     app = FastAPI(
         title="por-toolkit proof-of-reserves API",

@@ -36,7 +36,7 @@
       ctx.setLineDash([]);
       ctx.fillStyle = INK;
       ctx.font = "12px system-ui, sans-serif";
-      if (horizontal) { ctx.textAlign = "center"; ctx.fillText("100 % = fully covered", at, chartArea.top - 6); } else { ctx.textAlign = "right"; ctx.fillText("100 % = fully covered", chartArea.right, at - 6); }
+      if (horizontal) { ctx.textAlign = "center"; ctx.fillText("100 % = fully covered", at, chartArea.top - 6); } else { ctx.textAlign = "left"; ctx.textBaseline = "top"; ctx.fillText("100 % = fully covered", chartArea.left + 4, at + 4); }
       if (opts && opts.labels) {
         const meta = chart.getDatasetMeta(0);
         ctx.textAlign = "left";
@@ -59,7 +59,7 @@
     if (!canvas || !data.current || typeof Chart === "undefined") return;
     const lines = figures(data.current).filter((l) => l.ratio !== null && l.ratio !== undefined);
     const values = lines.map((l) => pct(l.ratio));
-    const top = Math.max(120, Math.ceil(Math.max(0, ...values) / 10) * 10 + 10);
+    const top = Math.max(130, Math.ceil(Math.max(0, ...values) / 10) * 10 + 30); // room for the labels
     const labels = lines.map((l, k) => `${values[k].toFixed(1)} % ${Number(l.shortfall) > 0 ? "✗ short" : "✓"}`);
     canvas.parentElement.style.height = `${Math.max(160, 60 + lines.length * 42)}px`;
     new Chart(canvas, {
