@@ -346,7 +346,7 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
             checks.append(m.CheckLine(name="Auditors", status="fail", text=(
                 "a co-signature by an auditor this server knows is missing or does not "
                 "verify")))
-        elif auditors and verdict == "verified":
+        elif auditors and verdict in ("verified", "failed"):
             checks.append(m.CheckLine(name="Auditors", status="ok", text=(
                 "co-signed by " + ", ".join(a.label or a.key_id[:16] for a in auditors))))
         else:
@@ -357,7 +357,7 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
                                       else "warn", text=(
                 "not consistent: " + ", ".join(sorted(codes & _LOG_CODES))
                 if verdict != "not-in-log" else "not in the log yet")))
-        elif verdict == "verified":
+        elif verdict in ("verified", "failed"):  # every check ran; none of the log's failed
             index = check.stored.log_index or 0
             linked = "" if index == 0 else ", linked to the previous round's entry"
             checks.append(m.CheckLine(name="Public log", status="ok", text=(
@@ -381,7 +381,11 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
     checks.append(m.CheckLine(name="Chains re-read", status="warn", text=(
         "not by this page: the balances are as the exchange read them at the snapshot "
         "blocks; re-read them from your own node with por-verify bundle --rpc")))
-    checks.append(_wallet_line(wallets))
+    wallet_line = _wallet_line(wallets)
+    checks.append(wallet_line)
+    if wallet_line.status == "fail" and state in ("covered", "under-reserved"):
+        summary += (" But some wallets' signatures do not verify (see below): their balances "
+                    "are counted, and could not be confirmed on a chain.")
     return m.Headline(state=state, title=title, summary=summary,  # type: ignore[arg-type]
                       covered=covered, assets=total, short=short, checks=checks)
 

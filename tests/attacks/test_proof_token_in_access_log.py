@@ -1,6 +1,7 @@
-"""Proof tokens never reach the server's log, however the proof path is spelled (issue 10:
-``/api/v1//proofs/<token>`` was logged in clear). A real ``por serve`` (uvicorn, its own
-access log) is started on loopback, every spelling is requested, and its output is read."""
+"""Attack: read users' proof tokens from the server's log (issue 10: ``/api/v1//proofs/<token>``
+was logged in clear). Defence: every spelling of a proofs path is redacted in uvicorn's logs.
+A real ``por serve`` (uvicorn, its own access log) is started on loopback, every spelling is
+requested, and its output is read."""
 
 from __future__ import annotations
 

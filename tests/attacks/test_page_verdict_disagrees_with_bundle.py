@@ -1,10 +1,12 @@
-"""One check path: the page, the API and ``por-verify bundle`` give the same verdict and the same
-finding codes on every bundle mutation of the bundle test set (tests/bundle/test_bundle.py:
-an edited figure with the old signatures or re-signed, an edited counted figure, an edited
-reserves file, a forged, missing or stranger's signature, a missing auditor co-signature, a
-false claim of solvency, an attestation that is not the log's entry, a split-view tree head,
-files of two rounds mixed), plus a few more (a missing previous attestation, a key list of
-another exchange, an unparseable attestation).
+"""Attack: the page says VERIFIED where ``por-verify bundle`` fails (or the reverse), because
+the server checked with rules of its own. Defence, one check path: the page, the API and
+``por-verify bundle`` give the same verdict and the same finding codes on every bundle
+mutation of the bundle test set (tests/bundle/test_bundle.py: an edited figure with the old
+signatures or re-signed, an edited counted figure, an edited reserves file, a forged,
+missing or stranger's signature, a missing auditor co-signature, a false claim of solvency,
+an attestation that is not the log's entry, a split-view tree head, files of two rounds
+mixed), plus a few more (a missing previous attestation, a key list of another exchange, an
+unparseable attestation).
 
 Each mutated bundle goes through ``por-verify bundle --skip-chain --json --auditor-key`` and
 through the server: the store cannot hold most of these bundles (an attestation that is not
@@ -23,6 +25,7 @@ import io
 import json
 import re
 import shutil
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +33,8 @@ from typing import Any
 
 import pytest
 import rfc8785
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 from api_world import EXCHANGE, World, build_world
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
