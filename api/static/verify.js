@@ -364,13 +364,13 @@
     return global.crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
   }
 
-  async function checkSignature(sig, key, payload, who) {
+  async function checkSignature(sig, key, payload, who, what = "the attestation's bytes") {
     const raw = hexBytes(key.public_key, 32, `${who} key`);
     if (hex(await sha256(raw)) !== key.key_id) {
       throw new Failed(`${who} key ${key.key_id}: its id is not the SHA-256 of the key`);
     }
     const ok = await ed25519Verify(raw, hexBytes(sig.signature, 64, `${who} signature`), payload);
-    if (ok === false) throw new Failed(`the signature by ${who} key ${key.key_id} (${key.label}) does not verify over the attestation's bytes`);
+    if (ok === false) throw new Failed(`the signature by ${who} key ${key.key_id} (${key.label}) does not verify over ${what}`);
     return ok === null ? "unsupported" : "verified";
   }
 
@@ -446,7 +446,7 @@
       for (const [key, who] of [[keys[i], "old"], [keys[i + 1], "new"]]) {
         const sig = env.signatures.find((s) => s.key_id === key.key_id);
         if (!sig) throw new Failed(`${where}: not signed by the ${who} key ${key.key_id}`);
-        if ((await checkSignature(sig, key, env.payload, `the ${who}`)) === "unsupported") signature = "unsupported";
+        if ((await checkSignature(sig, key, env.payload, `the ${who}`, `${where}'s bytes`)) === "unsupported") signature = "unsupported";
       }
       entries[i].until = time;
       entries[i + 1].from = time;
