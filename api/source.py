@@ -644,7 +644,12 @@ class Publication:
             key = repr((found.payload_sha256, found.signatures, found.log_index,
                         _digest(root_raw), _digest(reserves_raw), _digest(keys_raw),
                         sorted(self.auditor_keys))).encode()
-            check = self._parsed_once("bundle-check", key, lambda _: self._check(round_id))
+            try:  # a bundle that cannot be built now is not remembered as checked
+                check = self._parsed_once("bundle-check", key, lambda _: check_bundle(
+                    self.bundle(round_id), tuple(self.auditor_keys.values())))
+            except Unavailable as e:
+                check = BundleCheck(VERDICT_FAILED, (Finding(
+                    "bundle", f"the round's bundle cannot be built: {e}"),), (), (), None)
         att = _parse_signed(found)
         served = []
         directory_root = self.directory_root(round_id)
@@ -654,14 +659,6 @@ class Publication:
                                   "lead to the attested root"))
         return AttestationCheck(found, att, _signers(found, att, keys, self.auditor_keys, check),
                                 check, tuple(served))
-
-    def _check(self, round_id: str) -> BundleCheck:
-        try:
-            files = self.bundle(round_id)
-        except Unavailable as e:
-            return BundleCheck(VERDICT_FAILED, (Finding("bundle", f"the round's bundle cannot "
-                                                        f"be built: {e}"),), (), (), None)
-        return check_bundle(files, tuple(self.auditor_keys.values()))
 
     def latest_tree_head(self) -> SignedTreeHead:
         """The log's newest signed tree head.
