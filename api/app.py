@@ -349,6 +349,8 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
         elif auditors and verdict in ("verified", "failed"):
             checks.append(m.CheckLine(name="Auditors", status="ok", text=(
                 "co-signed by " + ", ".join(a.label or a.key_id[:16] for a in auditors))))
+        elif verdict in ("malformed", "not-in-log"):
+            checks.append(m.CheckLine(name="Auditors", status="warn", text="not checked"))
         else:
             checks.append(m.CheckLine(name="Auditors", status="warn", text=(
                 "no co-signature by an auditor known to this server")))
