@@ -367,8 +367,8 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
         else:
             checks.append(m.CheckLine(name="Public log", status="warn", text="not checked"))
         checks.append(m.CheckLine(name="Witnesses", status="warn", text=(
-            "not shown by this page: whether independent witnesses co-signed the log's "
-            "tree head (por-verify checks any co-signature the bundle carries)")))
+            "none known to this server: nothing here shows that the log's tree head is the "
+            "one everyone else sees (por-verify proof --bundle --witness-key checks it)")))
         other = codes - _SIGNATURE_CODES - _AUDITOR_CODES - _LOG_CODES
         if verdict == "verified":
             checks.append(m.CheckLine(name="Figures", status="ok", text=(
