@@ -561,6 +561,11 @@ def verify_v2(user: V2UserInfo, tree: Sequence[V2TreeLine] | None) -> ForeignRep
     """
     report = _v2_report(tree is not None)
     report.user_balances = user.total.as_dict()
+    for name in ("height", "type"):
+        report.add_unbound(
+            f"nodes[*].{name}",
+            "printed in some user info files but hashed nowhere and not used by OKX's tool",
+        )
     report.check("user info lists leaves", bool(user.nodes), f"{len(user.nodes)} leaf/leaves")
     for node in user.nodes:
         got = sha256_hex(f"{user.hash}{node.balances.concat()}")
