@@ -307,3 +307,7 @@ from por.cli_serve import serve_cmd, tokens_group  # noqa: E402 (imports handle_
 
 main.add_command(serve_cmd)
 main.add_command(tokens_group)
+
+from por.log.witness_files import witness_group  # noqa: E402 (spec §14.3)
+
+main.add_command(witness_group)

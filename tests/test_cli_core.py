@@ -133,6 +133,23 @@ def test_bad_round_id_and_missing_snapshot(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "none.csv" in res.output
 
 
+def test_auditor_totals_in_asset_units_and_base_units_in_json(round_dir: Path) -> None:
+    # Issue 13: the text report shows each total in asset units beside its symbol; JSON
+    # keeps exact base units. User i (0..49) holds i.5 BTC: 1225 + 25 = 1250 BTC in all;
+    # user7 alone holds 0.25 ETH.
+    text = CliRunner().invoke(verify_main, ["liabilities", str(round_dir)])
+    assert text.exit_code == 0, text.output
+    assert "BTC  1250.00000000" in text.output
+    assert "ETH  0.250000000000000000" in text.output
+    js = json.loads(CliRunner().invoke(verify_main, ["liabilities", str(round_dir), "--json"])
+                    .output)
+    assert js["totals_by_asset"] == {"BTC": "125000000000", "ETH": "250000000000000000"}
+    assert js["totals"] == ["125000000000", "250000000000000000"]
+    upper = CliRunner().invoke(verify_main, ["liabilities", str(round_dir), "--root",
+                                             js["root_hash"].upper()])
+    assert upper.exit_code == 0, upper.output
+
+
 def test_auditor_recomputes_and_catches_corruption(round_dir: Path) -> None:
     ok = CliRunner().invoke(verify_main, ["liabilities", str(round_dir), "--json"])
     assert ok.exit_code == 0, ok.output

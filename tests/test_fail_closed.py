@@ -100,3 +100,32 @@ def test_foreign_reader_refuses_pathological_json_too() -> None:
         except FormatError:
             continue
         raise AssertionError(f"{data[:20]!r} was accepted")
+
+
+TREE = bytes.fromhex(next(v["tree_hex"] for v in DATA["tree_file_vectors"]
+                          if v["name"] == "valid-tree-file"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(offset=st.integers(0, 191), byte=st.integers(0, 255))
+def test_any_changed_byte_before_the_commitments_fails_closed(
+    offset: int, byte: int, tmp_path_factory: Any
+) -> None:
+    # Magic, header length, header and padding (spec §8.3): one changed byte is refused as
+    # malformed, or the audit fails; never VERIFIED, never a bare exception.
+    from verifier.artifacts import RootSummary
+    from verifier.treefile import TreeFile, audit_tree
+
+    if TREE[offset] == byte:
+        return
+    data = bytearray(TREE)
+    data[offset] = byte
+    path = tmp_path_factory.mktemp("tree") / "tree.bin"
+    path.write_bytes(bytes(data))
+    summary = RootSummary.from_json(json.dumps(DATA["tree_file_summaries"]["vectors-2026-11"]))
+    try:
+        with TreeFile(path) as tree:
+            audit_tree(tree, summary).raise_if_failed()
+    except (FormatError, VerificationError):
+        return
+    raise AssertionError(f"byte {offset} set to {byte:#04x} still verified")

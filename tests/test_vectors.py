@@ -17,7 +17,9 @@ from verifier.proof import InclusionProof, verify_proof
 
 VECTORS_FILE = Path(__file__).parent / "vectors" / "liabilities.json"
 DATA = json.loads(VECTORS_FILE.read_text())
-EXIT = {"verified": 0, "failed": 1, "malformed": 2}
+EXIT = {"verified": 0, "failed": 1, "unanchored": 1, "malformed": 2}
+CLI_VERDICT = {"verified": "VERIFIED", "failed": "FAILED", "unanchored": "UNANCHORED",
+               "malformed": "MALFORMED"}
 
 
 def _text(vector: dict[str, Any]) -> str:
@@ -49,9 +51,80 @@ def test_cli_verdict(vector: dict[str, Any], tmp_path: Path) -> None:
     if vector["published_root"]:
         args += ["--root", vector["published_root"]]
     result = CliRunner().invoke(verify_main, args)
+    final = vector.get("final", vector["expected"])
+    assert result.exit_code == EXIT[final], result.output
+    report = json.loads(result.output)
+    assert report["ok"] is (final == "verified")
+    assert report["verdict"] == CLI_VERDICT[final]
+
+
+def test_only_unanchored_self_checks_carry_a_final_verdict() -> None:
+    finals = {v["name"]: v["final"] for v in DATA["vectors"] if "final" in v}
+    assert finals == {"valid-without-published-root": "unanchored"}
+
+
+@pytest.mark.parametrize("vector", DATA["anchor_vectors"], ids=lambda v: v["name"])
+def test_anchor_vector_cli_verdict(vector: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(vector["proof"]))
+    args = ["proof", str(path), "--json"]
+    if vector["root_option"] is not None:
+        args += ["--root", vector["root_option"]]
+    result = CliRunner().invoke(verify_main, args)
     assert result.exit_code == EXIT[vector["expected"]], result.output
     report = json.loads(result.output)
+    assert report["verdict"] == CLI_VERDICT[vector["expected"]]
     assert report["ok"] is (vector["expected"] == "verified")
+
+
+@pytest.mark.parametrize("vector", DATA["anchor_vectors"], ids=lambda v: v["name"])
+def test_anchor_vector_library_verdict(vector: dict[str, Any]) -> None:
+    from verifier.cli_liabilities import parse_root_option
+
+    try:
+        root = (parse_root_option(vector["root_option"])
+                if vector["root_option"] is not None else None)
+        report = verify_proof(InclusionProof.from_json(json.dumps(vector["proof"])),
+                              expected_root=root)
+        verdict = "verified" if report.anchored else "unanchored"
+        if not report.anchored:
+            with pytest.raises(VerificationError, match="UNANCHORED"):
+                report.require_anchor()
+    except VerificationError:
+        verdict = "failed"
+    except FormatError:
+        verdict = "malformed"
+    assert verdict == vector["expected"]
+
+
+@pytest.mark.parametrize("vector", DATA["tree_file_vectors"], ids=lambda v: v["name"])
+def test_tree_file_vector_verdict(vector: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "tree.bin").write_bytes(bytes.fromhex(vector["tree_hex"]))
+    summary = DATA["tree_file_summaries"][vector["summary"]]
+    (tmp_path / "root.json").write_text(json.dumps(summary))
+    result = CliRunner().invoke(verify_main, ["liabilities", str(tmp_path), "--json"])
+    assert result.exit_code == EXIT[vector["expected"]], result.output
+    assert json.loads(result.output)["verdict"] == CLI_VERDICT[vector["expected"]]
+    if vector["expected"] == "verified":
+        assert json.loads(result.output)["root_hash"] == summary["root_hash"]
+
+
+def test_every_new_rule_has_a_vector() -> None:
+    names = {v["name"] for key in ("vectors", "anchor_vectors", "tree_file_vectors")
+             for v in DATA[key]}
+    for needed in (
+        "fabricated-one-leaf-proof-unanchored",  # §8.2 anchor, §9 exit 1
+        "root-option-uppercase-hex",  # §8.2: --root in either case
+        "root-option-fullwidth-digit",
+        "leaf-count-zero",  # §5: 1 <= N
+        "valid-one-leaf-round",
+        "tree-file-header-padding-not-zero",  # §8.3 padding
+        "valid-tree-file-header-already-aligned",  # §8.3: no padding when aligned
+        "tree-file-padding-block-when-aligned",
+        "tree-file-header-not-canonical",  # §8.3: header bytes
+        "tree-file-header-length-beyond-file",  # §8.3: u32 length
+    ):
+        assert needed in names
 
 
 def test_valid_vectors_check_against_the_published_summary(tmp_path: Path) -> None:

@@ -49,8 +49,27 @@ def run_check(as_json: bool, check: Callable[[], Any]) -> Any:
 def main() -> None:
     """Verify proof-of-reserves artifacts, failing closed.
 
-    Exit codes: 0 verified, 1 verification failed, 2 malformed or unusable input.
+    Exit codes (docs/spec.md §9, every command): 0 verified; 1 the input is well formed
+    and a check failed (including UNANCHORED: nothing published to check against);
+    2 the input is not well formed or not usable.
     """
+
+
+class _LogGroup(click.Group):
+    """``por-verify log``: the log check itself, unless the first word names a subcommand
+    (``por-verify log witness ...``, spec §14.2)."""
+
+    def __init__(self, default: click.Command, *subcommands: click.Command) -> None:
+        super().__init__(name=default.name, help=default.help,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+        self.add_command(default, name="check")
+        for command in subcommands:
+            self.add_command(command)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
 
 
 def _register() -> None:
@@ -61,9 +80,9 @@ def _register() -> None:
     from verifier.foreign.cli import foreign_group
 
     main.add_command(foreign_group)
-    from verifier.cli_log import log_cmd
+    from verifier.cli_log import log_cmd, witness_cmd
 
-    main.add_command(log_cmd)
+    main.add_command(_LogGroup(log_cmd, witness_cmd))
     from verifier.reserves.cli import reserves_cmd
 
     main.add_command(reserves_cmd)

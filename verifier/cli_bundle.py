@@ -60,6 +60,11 @@ def _bundle_head(files: Mapping[str, bytes]) -> SignedTreeHead:
               "from the bundle's tree size to the remembered one.")
 @click.option("--require-full-reserves", is_flag=True,
               help="Fail when any asset is under-reserved (even if truthfully stated).")
+@click.option("--witness-key", "witness_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="A witness's public key you trust (repeat); spec §14.3.")
+@click.option("--witness-quorum", type=click.IntRange(min=0),
+              help="Valid known-witness co-signatures required (default: every --witness-key).")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds per node call.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def bundle_cmd(
@@ -67,7 +72,7 @@ def bundle_cmd(
     proof_file: Path | None,
     auditor_files: tuple[Path, ...], pinned: str | None, expected_round: str | None,
     state_file: Path | None, consistency_file: Path | None, require_full_reserves: bool,
-    timeout: float, as_json: bool,
+    witness_files: tuple[Path, ...], witness_quorum: int | None, timeout: float, as_json: bool,
 ) -> None:
     """Check a published round's bundle BUNDLE_DIR: signatures and key ids, every solvency
     figure, the liabilities root, the reserves (re-read with --rpc), the log inclusion and
@@ -104,6 +109,9 @@ def bundle_cmd(
             if proof_file else None,
             expected_round=expected_round,
             require_full_reserves=require_full_reserves,
+            witness_keys=tuple(PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
+                               for p in witness_files),
+            witness_quorum=witness_quorum,
         )
         report = verify_bundle(files, options)
         if report.remember is not None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +13,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.artifacts import RootSummary, format_units
-from verifier.cli import run_check
-from verifier.errors import FormatError
+from verifier.artifacts import RootSummary, assets_to_json, format_units
+from verifier.cli import EXIT_FAILED, run_check
+from verifier.errors import FormatError, UsageError
+from verifier.mst import Asset
 from verifier.proof import InclusionProof, ProofReport, verify_proof
-from verifier.strictjson import hash_hex
 from verifier.treefile import AuditReport, TreeFile, audit_tree
 
 
@@ -25,10 +28,28 @@ def _read(path: Path, what: str) -> bytes:
         raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
 
 
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def parse_root_option(text: str, option: str = "--root") -> bytes:
+    """A root hash typed or pasted by a person (spec §8.2): 64 hex digits in either case,
+    surrounding ASCII whitespace ignored. (Files carry lowercase only.)
+
+    Raises:
+        FormatError: anything else (a truncated hash, a non-ASCII look-alike digit).
+    """
+    value = text.strip(" \t\r\n")
+    if not _HEX64.fullmatch(value):
+        raise FormatError(
+            f"{option}: expected 64 hex digits, found {len(value)} characters {value[:16]!r}"
+        )
+    return bytes.fromhex(value)
+
+
 def _report_json(rep: ProofReport) -> dict[str, Any]:
     return {
-        "verdict": "VERIFIED",
-        "ok": True,
+        "verdict": "VERIFIED" if rep.anchored else "UNANCHORED",
+        "ok": rep.anchored,
         "round": rep.round_id,
         "user_id": rep.user_id,
         "balances": {a.symbol: str(x) for a, x in zip(rep.assets, rep.amounts, strict=True)},
@@ -41,8 +62,47 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
         "leaf_count": rep.leaf_count,
         "root_hash": rep.root_hash.hex(),
         "root_totals": [str(x) for x in rep.root_sums],
-        "root_checked_against": rep.root_checked_against,
+        "anchor": rep.anchor,
     }
+
+
+def _bundle_anchor(
+    bundle_dir: Path, proof: InclusionProof, pinned: str | None,
+    witness_files: tuple[Path, ...], quorum: int | None,
+) -> tuple[RootSummary, str, list[str]]:
+    """Check the bundle as ``por-verify bundle --skip-chain`` would, with the user's proof;
+    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3)."""
+    from verifier.attestation.bundle import (
+        ROOT_FILE,
+        BundleOptions,
+        read_bundle,
+        verify_bundle,
+    )
+    from verifier.log.witness import COSIGNED_BY
+    from verifier.signed.keys import PublicKey
+    from verifier.strictjson import loads
+
+    files = read_bundle(bundle_dir)
+    options = BundleOptions(
+        skip_chain=True,
+        pinned_key_id=parse_root_option(pinned, "--pin").hex() if pinned else None,
+        user_proof=proof,
+        witness_keys=tuple(
+            PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
+            for p in witness_files
+        ),
+        witness_quorum=quorum,
+    )
+    report = verify_bundle(files, options)
+    report.raise_for_failures()
+    summary = RootSummary.from_json(files[ROOT_FILE], f"{bundle_dir}/{ROOT_FILE}")
+    witnesses = sum(1 for line in report.passed if line.startswith(COSIGNED_BY))
+    anchor = (
+        f"bundle {bundle_dir}: the root attested by {report.exchange}, entry"
+        f" {report.leaf_index} of log {report.log!r} (size {report.tree_size}), co-signed by"
+        f" {witnesses} known witness(es)"
+    )
+    return summary, anchor, report.notes
 
 
 @click.command("proof")
@@ -54,43 +114,95 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The published root summary (root.json) to check against.",
 )
+@click.option(
+    "--bundle",
+    "bundle_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The round's published bundle: the proof is checked against its attested root,"
+    " once the bundle's signatures, log inclusion and witnesses check.",
+)
+@click.option("--pin", "pinned", help="With --bundle: the exchange's key id, got out of band.")
+@click.option(
+    "--witness-key",
+    "witness_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --bundle: a witness's public key (por-public-key JSON) you trust; repeat.",
+)
+@click.option(
+    "--witness-quorum",
+    type=click.IntRange(min=0),
+    help="With --bundle: valid co-signatures of known witnesses required (default: all"
+    " --witness-key given).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def proof_cmd(
-    proof_file: Path, root_hex: str | None, summary_file: Path | None, as_json: bool
+    proof_file: Path,
+    root_hex: str | None,
+    summary_file: Path | None,
+    bundle_dir: Path | None,
+    pinned: str | None,
+    witness_files: tuple[Path, ...],
+    witness_quorum: int | None,
+    as_json: bool,
 ) -> None:
     """Verify a user's inclusion proof PROOF_FILE.
 
     Recomputes the commitment from the user id and salt, the leaf from the balances, and
-    every parent to the root. Pass the exchange's published root with --root (or its
-    root.json with --summary): without it the proof is checked only against itself.
+    every parent to the root, then compares that root with the exchange's publication:
+    --root, --summary root.json or --bundle DIR. Without one of them the proof is checked
+    only against itself, which anyone can fabricate: the verdict is UNANCHORED (exit 1).
+
+    Exit codes: 0 verified against a published root, 1 a check failed or no anchor was
+    given, 2 unusable input.
     """
+    notes: list[str] = []
 
     def check() -> ProofReport:
-        expected = hash_hex(root_hex.strip().lower(), "--root") if root_hex else None
+        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
+            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = (
             RootSummary.from_json(_read(summary_file, "root summary"), str(summary_file))
             if summary_file
             else None
         )
         proof = InclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
-        return verify_proof(proof, expected_root=expected, summary=summary)
+        anchor = None
+        if bundle_dir is not None:
+            if summary is not None:
+                raise UsageError("give --summary or --bundle, not both")
+            summary, anchor, bundle_notes = _bundle_anchor(
+                bundle_dir, proof, pinned, witness_files, witness_quorum
+            )
+            notes.extend(bundle_notes)
+        report = verify_proof(proof, expected_root=expected, summary=summary)
+        return report if anchor is None else replace(report, anchor=anchor)
 
     rep: ProofReport = run_check(as_json, check)
     if as_json:
-        click.echo(json.dumps(_report_json(rep), indent=2))
-        return
-    click.echo(f"VERIFIED: user {rep.user_id!r} is included in round {rep.round_id}")
-    for asset, amount in zip(rep.assets, rep.amounts, strict=True):
-        click.echo(f"  {asset.symbol:>8}  {format_units(amount, asset.decimals)}")
-    click.echo(f"  root hash    {rep.root_hash.hex()}")
-    click.echo(f"  path length  {rep.path_length} levels ({rep.leaf_count} leaves, padded)")
-    click.echo(f"  checked against: {rep.root_checked_against}")
-    if rep.root_checked_against == "proof's own root only":
-        click.echo(
-            "  WARNING: compare the root hash above with the one the exchange published,"
-            " or pass it with --root.",
-            err=True,
-        )
+        out = _report_json(rep)
+        out["notes"] = notes
+        click.echo(json.dumps(out, indent=2))
+    else:
+        if rep.anchored:
+            click.echo(f"VERIFIED: user {rep.user_id!r} is included in round {rep.round_id}")
+        else:
+            click.echo(
+                f"UNANCHORED: the proof of user {rep.user_id!r} (round {rep.round_id}) is"
+                " consistent with itself only; anyone can make such a file. Compare the root"
+                " hash below with the one the exchange published, or pass it with --root,"
+                " --summary or --bundle."
+            )
+        for asset, amount in zip(rep.assets, rep.amounts, strict=True):
+            click.echo(f"  {asset.symbol:>8}  {format_units(amount, asset.decimals)}")
+        click.echo(f"  root hash    {rep.root_hash.hex()}")
+        click.echo(f"  path length  {rep.path_length} levels ({rep.leaf_count} leaves, padded)")
+        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
+        for note in notes:
+            click.echo(f"  note  {note}")
+    if not rep.anchored:
+        sys.exit(EXIT_FAILED)
 
 
 @click.command("liabilities")
@@ -102,11 +214,14 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
 
     ROUND_DIR holds tree.bin (every leaf: commitment and balances) and root.json. Every
     leaf, node, sum and the root are recomputed; commitments must be strictly increasing
-    (so none repeats); the padded count and totals must match root.json.
+    (so none repeats); the padded count and totals must match root.json. Totals are printed
+    in asset units (base units with --json).
+
+    Exit codes: 0 verified, 1 a check failed (every finding listed), 2 unusable input.
     """
 
-    def check() -> AuditReport:
-        expected = hash_hex(root_hex.strip().lower(), "--root") if root_hex else None
+    def check() -> tuple[AuditReport, tuple[Asset, ...]]:
+        expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = RootSummary.from_json(
             _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
         )
@@ -120,15 +235,16 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
         ):
             task = bar.add_task("nodes", total=2 * tree.layout.leaf_count - 1)
             report = audit_tree(tree, summary, progress=lambda n: bar.advance(task, n))
+            assets = tree.layout.assets
         if expected is not None and expected != report.root_hash:
             report.add(
                 f"root: computed {report.root_hash.hex()} but the published root is"
                 f" {expected.hex()}"
             )
         report.raise_if_failed()
-        return report
+        return report, assets
 
-    report: AuditReport = run_check(as_json, check)
+    report, assets = run_check(as_json, check)
     if as_json:
         click.echo(
             json.dumps(
@@ -138,7 +254,11 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
                     "leaf_count": report.leaf_count,
                     "nodes_checked": report.nodes_checked,
                     "root_hash": report.root_hash.hex(),
+                    "assets": assets_to_json(assets),
                     "totals": [str(t) for t in report.totals],
+                    "totals_by_asset": {
+                        a.symbol: str(t) for a, t in zip(assets, report.totals, strict=True)
+                    },
                 },
                 indent=2,
             )
@@ -146,4 +266,6 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
         return
     click.echo(f"VERIFIED: {report.nodes_checked} nodes of {report.leaf_count} leaves recomputed")
     click.echo(f"  root hash  {report.root_hash.hex()}")
-    click.echo(f"  totals     {', '.join(str(t) for t in report.totals)} (base units)")
+    click.echo("  totals")
+    for asset, total in zip(assets, report.totals, strict=True):
+        click.echo(f"    {asset.symbol:>8}  {format_units(total, asset.decimals)}")

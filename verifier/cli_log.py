@@ -200,3 +200,77 @@ def log_cmd(
             f"VERIFIED: log {verdict.log!r} at size {verdict.new_size} (root {verdict.new_root})"
             f" extends size {verdict.old_size}; remembered in {memory.path}"
         )
+
+
+@click.command("witness")
+@click.argument("head_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--key", "witness_key_file", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The witness's private key (encrypted PEM from `por keys new`);"
+              " passphrase from $POR_KEY_PASSPHRASE or a prompt.")
+@click.option("--state", "witness_state_file", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The witness's own memory: the last head it co-signed per exchange.")
+@click.option("--keylist", "keylist_file", required=True,
+              type=click.Path(path_type=Path, dir_okay=False),
+              help="The exchange's key list: its first key is the log's identity.")
+@click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Consistency proof from the last co-signed size to this head's size.")
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the co-signature here (default: standard output).")
+@click.option("--now", "now_text", help="The witness's time, RFC 3339 UTC (default: now).")
+@click.option("--new-identity", is_flag=True,
+              help="Accept a key list whose first key differs from the one already witnessed"
+              " under the same exchange name (a restarted log; say so publicly).")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+def witness_cmd(head_file: Path, witness_key_file: Path, witness_state_file: Path,
+                keylist_file: Path, proof_file: Path | None, out_file: Path | None,
+                now_text: str | None, new_identity: bool, as_json: bool) -> None:
+    """Co-sign the signed tree head HEAD_FILE as a witness (docs/spec.md §14).
+
+    Co-signs only when the head is signed by the exchange's key list and extends the last
+    head this witness co-signed for the same exchange (its first key id), through --proof.
+
+    Exit codes: 0 co-signed, 1 refused (bad signature, does not extend, another history),
+    2 unusable input.
+    """
+    import os
+    from datetime import UTC, datetime
+
+    from verifier.log.witness import WitnessResult, WitnessState, load_witness_key, witness_head
+    from verifier.signed.canonical import parse_time
+
+    def check() -> WitnessResult:
+        now = (parse_time(now_text, "--now") if now_text
+               else datetime.now(UTC).replace(microsecond=0))
+        passphrase = os.environ.get("POR_KEY_PASSPHRASE") or click.prompt(
+            "Passphrase for the witness key", hide_input=True, err=True)
+        private = load_witness_key(witness_key_file, passphrase)
+        keys = KeyList.from_json(_read(keylist_file, "key list"))
+        head = SignedTreeHead.from_json(_read(head_file, "tree head"), str(head_file))
+        proof = (ConsistencyProof.from_json(_read(proof_file, "consistency proof"),
+                                            str(proof_file)) if proof_file else None)
+        result = witness_head(private, WitnessState(witness_state_file), keys, head, proof,
+                              now, new_identity=new_identity)
+        if out_file is not None:
+            try:
+                out_file.write_text(result.cosignature.to_json())
+            except OSError as e:
+                raise FormatError(f"{out_file}: cannot write: {e.strerror}") from e
+        return result
+
+    result: WitnessResult = run_check(as_json, check)
+    if as_json:
+        click.echo(json.dumps({
+            "verdict": "COSIGNED", "ok": True, "exchange": result.exchange,
+            "identity": result.identity, "log": result.log, "tree_size": result.tree_size,
+            "previous_size": result.previous_size,
+            "cosignature": json.loads(result.cosignature.to_json()),
+        }, indent=2))
+        return
+    if out_file is None:
+        click.echo(result.cosignature.to_json(), nl=False)
+    since = ("first head witnessed for this exchange" if result.previous_size is None
+             else f"extends size {result.previous_size}")
+    click.echo(f"COSIGNED: {result.exchange} log {result.log!r} at size {result.tree_size}"
+               f" ({since}); identity {result.identity[:16]}..", err=True)

@@ -136,7 +136,12 @@ class InclusionProof:
 
 @dataclass(frozen=True)
 class ProofReport:
-    """What a verified proof established."""
+    """What a proof established, and against what.
+
+    ``anchor`` names the publication the root was compared with (spec §8.2). None means
+    the proof was checked against its own root only: anyone can write a proof that passes
+    that, so a caller must never report it as verified (the CLI's verdict is UNANCHORED).
+    """
 
     round_id: str
     assets: tuple[Asset, ...]
@@ -147,7 +152,24 @@ class ProofReport:
     root_hash: bytes
     root_sums: tuple[int, ...]
     leaf_count: int
-    root_checked_against: str  # "published root" or "proof's own root only"
+    anchor: str | None
+
+    @property
+    def anchored(self) -> bool:
+        """True when the root was compared with a published one."""
+        return self.anchor is not None
+
+    def require_anchor(self) -> None:
+        """Raise unless the root was compared with a published one.
+
+        Raises:
+            VerificationError: the proof was checked against itself only (UNANCHORED).
+        """
+        if self.anchor is None:
+            raise VerificationError(
+                "UNANCHORED: the proof was checked against its own root only; compare it with"
+                " the root the exchange published (spec §8.2)"
+            )
 
 
 def verify_proof(
@@ -157,6 +179,9 @@ def verify_proof(
     summary: RootSummary | None = None,
 ) -> ProofReport:
     """Recompute the proof from the user's own data up to the root.
+
+    Without ``expected_root`` or ``summary`` the report's ``anchor`` is None: the proof is
+    only consistent with itself (see :meth:`ProofReport.require_anchor`).
 
     Args:
         proof: a parsed proof.
@@ -201,7 +226,7 @@ def verify_proof(
             f"root: computed hash {computed.hex()} but the proof's root holds"
             f" {proof.root_hash.hex()}"
         )
-    checked = "proof's own root only"
+    checked: str | None = None
     if summary is not None:
         _check_against_summary(proof, summary)
         checked = "published root summary"
@@ -222,7 +247,7 @@ def verify_proof(
         root_hash=computed,
         root_sums=tuple(current_sums),
         leaf_count=proof.leaf_count,
-        root_checked_against=checked,
+        anchor=checked,
     )
 
 

@@ -144,6 +144,16 @@ class TreeFile:
                 f"{where}: file holds {size} bytes but a tree of {leaf_count} leaves and"
                 f" {len(assets)} assets needs {layout.file_size}"
             )
+        # Spec §8.3: the padding up to offset C is zero bytes (none when the header already
+        # ends on a multiple of 64). Anything else is another file than the one specified.
+        padding = bytes(self._mm[start + hlen : layout.commitments_offset])
+        if padding.strip(b"\x00"):
+            first = start + hlen + next(i for i, b in enumerate(padding) if b)
+            raise FormatError(
+                f"{where}: header padding must be zero bytes up to offset"
+                f" {layout.commitments_offset}, found {padding[first - start - hlen]:#04x}"
+                f" at offset {first}"
+            )
         return layout
 
     def close(self) -> None:

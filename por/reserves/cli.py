@@ -17,6 +17,7 @@ import click
 from por.errors import FormatError, InputError, PorError, VerificationError
 from por.reserves.round import (
     DEFAULT_MAX_BLOCKS,
+    check_signatures,
     import_signatures,
     load_draft,
     load_reported,
@@ -148,13 +149,43 @@ def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, 
 @reserves_group.command("import-signatures")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rpc", multiple=True, metavar="NAME=URL",
+              help="A node for contract wallets' chains: EIP-1271 signatures are judged by "
+                   "the contract and are not checked without one. " + RPC_HELP)
+@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
+@click.option("--timeout", default=15.0, show_default=True)
+@click.option("--allow-failed", "allow_failed", is_flag=True,
+              help="Keep signatures that fail to verify (por-verify will report them); by "
+                   "default nothing is written if any fails.")
 @_handle
-def import_cmd(directory: Path, signatures: Path) -> None:
-    """Attach SIGNATURES (JSON list of {chain, address, scheme, value}) to the draft."""
-    draft = import_signatures(load_draft(directory), signatures.read_bytes(), str(signatures))
+def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
+               rpc_cookie: tuple[str, ...], timeout: float, allow_failed: bool) -> None:
+    """Verify SIGNATURES (JSON list of {chain, address, scheme, value}), attach to the draft.
+
+    Each signature is verified against its wallet's challenge by the rules por-verify
+    applies (spec §11.1, §11.6) before anything is written; failures are listed by wallet.
+    """
+    draft = load_draft(directory)
+    imported: list[int] = []
+    draft = import_signatures(draft, signatures.read_bytes(), str(signatures), imported)
+    readers = make_readers(draft.chains, rpc, timeout, rpc_cookie) if rpc else {}
+    checks = check_signatures(draft, imported, readers)
+    for check in checks:
+        click.echo(str(check))
+    failed = [c for c in checks if c.outcome in ("failed", "malformed")]
+    if failed and not allow_failed:
+        listing = "\n  ".join(str(c) for c in failed)
+        summary = (f"{len(failed)} of {len(checks)} signature(s) did not verify; nothing was "
+                   f"written (--allow-failed keeps them for por-verify to report):\n  {listing}")
+        if any(c.outcome == "malformed" for c in failed):
+            raise InputError(summary)
+        raise VerificationError(summary)
     save_draft(directory, draft)
     missing = sum(1 for w in draft.wallets if w.signature is None)
-    click.echo(f"signatures imported; {missing} wallet(s) still unsigned")
+    unchecked = sum(1 for c in checks if c.outcome == "not-checked")
+    kept = f", {len(failed)} failed but kept (--allow-failed)" if failed else ""
+    click.echo(f"signatures imported: {len(checks) - len(failed) - unchecked} verified"
+               f"{kept}, {unchecked} not checked; {missing} wallet(s) still unsigned")
 
 
 @reserves_group.command("read-balances")

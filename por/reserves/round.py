@@ -15,19 +15,22 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from por.errors import InputError
 from verifier import strictjson as sj
 from verifier.artifacts import RootSummary, parse_assets
-from verifier.errors import FormatError
+from verifier.errors import FormatError, VerificationError
 from verifier.reserves.chains import (
     EvmReader,
+    NodeAnswerError,
     NodeError,
     RpcBitcoinReader,
     RpcEvmReader,
     SolanaReader,
+    eip1271_calldata,
     token_balance,
 )
 from verifier.reserves.challenge import challenge_message, check_exchange_name, eip712_challenge
@@ -46,12 +49,15 @@ from verifier.reserves.model import (
     parse_chain,
     parse_custody,
 )
-from verifier.reserves.verify import Reader
+from verifier.reserves.verify import EIP1271_MAX_SIGNATURE_BYTES, SCHEMES, Reader
 from verifier.signatures.evm import (
+    ethers_typed_data,
     personal_sign_digest,
     safe_message_hash,
     safe_message_typed_data,
+    verify_eip1271_result,
 )
+from verifier.signatures.wallet import verify_wallet_signature
 
 DRAFT_FILE = "draft.json"
 CHALLENGES_DIR = "challenges"
@@ -277,7 +283,9 @@ def write_challenges(directory: Path, draft: ReservesFile) -> list[Path]:
 
     ``NNN-<chain>-<address>.txt`` holds the exact message bytes (for ``signmessage``,
     ``personal_sign``, ``solana sign-offchain-message``); EVM wallets also get
-    ``.eip712.json``, the typed data for ``eth_signTypedData_v4``, and contract wallets
+    ``.eip712.json``, the typed data for ``eth_signTypedData_v4`` (MetaMask, eth-account),
+    ``.eip712-ethers.json``, the same without ``EIP712Domain`` in ``types`` as ethers v6
+    ``signTypedData(domain, types, message)`` takes it (spec §11.6), and contract wallets
     ``.eip1271.json``: the hash given to ``isValidSignature`` and, for a Safe, the
     ``SafeMessage`` typed data and hash its owners sign.
     """
@@ -295,6 +303,9 @@ def write_challenges(directory: Path, draft: ReservesFile) -> list[Path]:
             typed_path = out_dir / f"{stem}.eip712.json"
             write_atomic(typed_path, json.dumps(typed, indent=2) + "\n")
             written.append(typed_path)
+            ethers_path = out_dir / f"{stem}.eip712-ethers.json"
+            write_atomic(ethers_path, json.dumps(ethers_typed_data(typed), indent=2) + "\n")
+            written.append(ethers_path)
         if chain is not None and chain.kind == "evm" and wallet.custody.kind == "contract":
             # What a contract wallet's signers need: the digest the verifier passes to
             # isValidSignature and, for a Safe, the SafeMessage its owners sign (§11.1).
@@ -312,10 +323,13 @@ def write_challenges(directory: Path, draft: ReservesFile) -> list[Path]:
     return written
 
 
-def import_signatures(draft: ReservesFile, data: bytes, where: str) -> ReservesFile:
+def import_signatures(draft: ReservesFile, data: bytes, where: str,
+                      imported: list[int] | None = None) -> ReservesFile:
     """Attach signatures: a JSON list of ``{"chain", "address", "scheme", "value"}``.
 
     An optional ``"message": "static"`` marks a signature over the opted-in static message.
+    Nothing is verified here: :func:`check_signatures` does that (``imported`` receives the
+    indices of the wallets this file signed).
 
     Raises:
         InputError: malformed, or naming a wallet that is not in the draft.
@@ -354,11 +368,112 @@ def import_signatures(draft: ReservesFile, data: bytes, where: str) -> ReservesF
                 wallet.chain, wallet.address).decode("ascii")
         wallets.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
                               message, signed, Signature(scheme, value), wallet.balances))
+        if imported is not None:
+            imported.append(len(wallets) - 1)
     if entries:
         chain, address = next(iter(entries))
         raise InputError(f"{where}: a signature for {chain} {address}, which is not a wallet "
                          "of this round")
     return _replace_wallets(draft, tuple(wallets))
+
+
+SignatureOutcome = Literal["verified", "failed", "malformed", "not-checked"]
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What ``import-signatures`` found for one wallet's signature (spec §11.5)."""
+
+    index: int
+    chain: str
+    address: str
+    scheme: str
+    outcome: SignatureOutcome
+    note: str
+
+    def __str__(self) -> str:
+        label = {"verified": "verified", "failed": "FAILED", "malformed": "MALFORMED",
+                 "not-checked": "not checked"}[self.outcome]
+        return f"{label}: wallet {self.index} ({self.chain} {self.address}), {self.scheme}: " \
+               f"{self.note}"
+
+
+def check_signatures(draft: ReservesFile, indices: list[int],
+                     readers: Mapping[str, Reader] | None = None) -> list[SignatureCheck]:
+    """Verify the signatures of wallets ``indices`` against their challenges, as
+    ``por-verify`` will (the same functions of :mod:`verifier.signatures`).
+
+    Contract wallets (``eip1271``) are judged by the contract at the snapshot block: with a
+    node for their chain in ``readers`` the call is made, otherwise the check is
+    ``not-checked`` (it cannot be done offline). Every wallet is checked; nothing raises
+    for a bad signature, the caller decides from the outcomes.
+    """
+    return [_check_one(draft, index, readers or {}) for index in indices]
+
+
+def _check_one(draft: ReservesFile, index: int,
+               readers: Mapping[str, Reader]) -> SignatureCheck:
+    wallet = draft.wallets[index]
+    chain = draft.chain(wallet.chain)
+    assert chain is not None and wallet.signature is not None
+    assert wallet.signed_message is not None
+    scheme = wallet.signature.scheme
+
+    def result(outcome: SignatureOutcome, note: str) -> SignatureCheck:
+        return SignatureCheck(index, wallet.chain, wallet.address, scheme, outcome, note)
+
+    allowed = SCHEMES.get((chain.kind, wallet.custody.kind), ())
+    if scheme not in allowed:
+        return result("malformed", f"scheme {scheme!r} is not one of {list(allowed)} for "
+                      f"{wallet.custody.kind} custody on a {chain.kind} chain")
+    message = wallet.signed_message.encode("utf-8")
+    try:
+        if scheme == "eip1271":
+            return _check_eip1271(chain, wallet, message, readers, result)
+        proof = verify_wallet_signature(
+            scheme, wallet.address, message, wallet.signature.value,
+            bitcoin_network=chain.bitcoin_network if chain.kind == "bitcoin" else None,
+            typed_data=(eip712_challenge(message, chain.chain_id) if scheme == "eip712"
+                        else None),
+            redeem_script=wallet.custody.script)
+    except FormatError as e:
+        return result("malformed", str(e))
+    except VerificationError as e:
+        return result("failed", str(e))
+    return result("verified", proof.detail + (f" [{proof.variant}]" if proof.variant else ""))
+
+
+def _check_eip1271(chain: Chain, wallet: Wallet, message: bytes,
+                   readers: Mapping[str, Reader], result: Any) -> SignatureCheck:
+    """isValidSignature at the snapshot block, when a node for the chain was given.
+
+    Raises:
+        FormatError: the value is not 0x + hex bytes.
+        VerificationError: the contract refused (or reverted).
+    """
+    assert wallet.signature is not None and chain.height is not None
+    value = wallet.signature.value
+    hex_digits = value[2:] if isinstance(value, str) and value.startswith("0x") else ""
+    try:
+        signature = bytes.fromhex(hex_digits) if hex_digits.isascii() else b""
+    except ValueError:
+        signature = b""
+    if not 1 <= len(signature) <= EIP1271_MAX_SIGNATURE_BYTES or len(hex_digits) % 2:
+        raise FormatError(f"EIP-1271 signature: expected 0x and 1 to "
+                          f"{EIP1271_MAX_SIGNATURE_BYTES} bytes of hex")
+    reader = readers.get(chain.name)
+    if reader is None or not hasattr(reader, "call"):
+        return result("not-checked", "a contract wallet's signature is judged by the contract "
+                      f"at block {chain.height}, which cannot be done offline: give --rpc "
+                      f"{chain.name}=URL to check it now (por-verify always calls it)")
+    digest = personal_sign_digest(message)
+    try:
+        answer = reader.call(wallet.address, eip1271_calldata(digest, signature), chain.height)
+    except NodeAnswerError as e:
+        raise VerificationError(f"EIP-1271 isValidSignature at block {chain.height} failed: "
+                                f"{e}") from e
+    proof = verify_eip1271_result(wallet.address, digest, answer)
+    return result("verified", f"{proof.detail} at block {chain.height}")
 
 
 def _replace_wallets(draft: ReservesFile, wallets: tuple[Wallet, ...]) -> ReservesFile:

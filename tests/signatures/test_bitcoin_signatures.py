@@ -96,10 +96,13 @@ MATRIX_CASES = [
     ("header", "kind", "address"), MATRIX_CASES, ids=[f"h{h}-{k}" for h, k, _ in MATRIX_CASES]
 )
 def test_strict_header_matrix(header: int, kind: str, address: str) -> None:
-    """Only the address type named by the header range verifies; P2TR never does."""
+    """Only the address type named by the header range verifies, and the compressed-key
+    header for the segwit addresses of that key (Electrum, spec §11.6); P2TR never does."""
     signature = base64.b64encode(bytes([header]) + _BASE[1:]).decode()
-    if _HEADER_TYPES[header] == kind:
-        verify_bip137(address, MATRIX["message"], signature)
+    electrum = header == 32 and kind in ("p2sh-p2wpkh", "p2wpkh")
+    if _HEADER_TYPES[header] == kind or electrum:
+        assert verify_bip137(address, MATRIX["message"], signature).variant == (
+            "electrum-segwit" if electrum else "strict")
     else:
         with pytest.raises(VerificationError):
             verify_bip137(address, MATRIX["message"], signature)

@@ -78,12 +78,29 @@ def test_eip191_wrong_signer_fails() -> None:
 
 @pytest.mark.parametrize(
     "signature",
-    [SIGNED["signature"][:-2] + "1d", SIGNED["signature"][:-2], "0xzz", SIGNED["signature"] + "0"],
-    ids=["v=29", "truncated", "not-hex", "odd-length"],
+    [SIGNED["signature"][:-2] + "1d", SIGNED["signature"][:-4], "0xzz", SIGNED["signature"] + "0"],
+    ids=["v=29", "truncated-to-63-bytes", "not-hex", "odd-length"],
 )
 def test_eip191_malformed_signature_is_format_error(signature: str) -> None:
     with pytest.raises(FormatError):
         verify_personal_sign(SIGNED["expected_signer"], _message(SIGNED), signature)
+
+
+def test_eip191_64_bytes_is_read_as_eip2098_compact() -> None:
+    """A 65-byte signature cut to 64 bytes reads as EIP-2098 r || yParityAndS (spec §11.6):
+    with a low s the top bit is 0, so it is the compact form of the v = 27 signature and
+    verifies exactly when the original v was 27; with v = 28 it needs the parity bit set."""
+    raw = bytes.fromhex(SIGNED["signature"].removeprefix("0x"))
+    cut = raw[:64]
+    if raw[64] in (0, 27):
+        assert verify_personal_sign(SIGNED["expected_signer"], _message(SIGNED), cut).variant \
+            == "eip2098-compact"
+    else:
+        with pytest.raises(VerificationError):
+            verify_personal_sign(SIGNED["expected_signer"], _message(SIGNED), cut)
+    compact = raw[:32] + bytes([raw[32] | (0x80 if raw[64] in (1, 28) else 0)]) + raw[33:64]
+    assert verify_personal_sign(SIGNED["expected_signer"], _message(SIGNED), compact).variant \
+        == "eip2098-compact"
 
 
 def test_eip191_zero_r_is_verification_error() -> None:

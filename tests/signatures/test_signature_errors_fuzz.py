@@ -19,8 +19,10 @@ from verifier.signatures import (
     verify_ed25519,
     verify_multisig_bip137,
     verify_personal_sign,
+    verify_solana_offchain_message,
     verify_tron_message,
 )
+from verifier.signatures.wallet import verify_wallet_signature
 
 OURS = (FormatError, VerificationError)
 VALID_ADDRESS = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
@@ -67,3 +69,22 @@ def test_evm_tron_solana_raise_only_our_errors(address: str, signature: str | by
     _only_our_errors(decode_solana_address, address)
     raw = signature if isinstance(signature, bytes) else signature.encode()
     _only_our_errors(verify_ed25519, raw[:32], b"m", raw)
+
+
+SOLANA_ADDRESS = "HQFaeNg6Wv8kKnvyWUkEvo2U66PLWf9WZKLKNu1M4qTZ"
+_ANZA_HEAD = b"\xffsolana offchain\x00" + bytes(32) + b"\x01\x01"
+
+
+@settings(max_examples=150, deadline=None)
+@given(signature=st.one_of(
+    st.binary(max_size=300),
+    st.binary(max_size=200).map(lambda b: b"\x01" + bytes(64) + _ANZA_HEAD + b),
+), message=st.binary(max_size=80), value=st.text(max_size=200))
+def test_offchain_layouts_and_dispatch_raise_only_our_errors(
+    signature: bytes, message: bytes, value: str
+) -> None:
+    """Envelopes cut anywhere, any bytes as a signature, any text as a wallet value."""
+    _only_our_errors(verify_solana_offchain_message, SOLANA_ADDRESS, message, signature)
+    for scheme in ("solana-offchain", "ed25519", "eip191", "bip137", "bip137-multisig",
+                   "nonsense"):
+        _only_our_errors(verify_wallet_signature, scheme, SOLANA_ADDRESS, message, value)

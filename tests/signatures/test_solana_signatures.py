@@ -13,9 +13,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from verifier.errors import FormatError, VerificationError
 from verifier.signatures.solana import (
+    _check_anza_v0_content,
     decode_solana_address,
     offchain_message_format,
     offchain_message_hash,
+    serialize_anza_v0,
     serialize_offchain_message,
     verify_ed25519,
     verify_solana_message,
@@ -77,12 +79,17 @@ def test_offchain_message_serialization(vector: dict[str, Any]) -> None:
     assert base58.b58encode(offchain_message_hash(message)).decode() == vector["sha256_base58"]
 
 
-def test_offchain_kit_preamble_not_supported() -> None:
-    pytest.skip(
-        "solana_offchain_message_vectors.json kit_preamble_example (1 vector): the newer v0 "
-        "layout with application domain and signer list (anza-xyz/kit) is not implemented; "
-        "only the solana-sdk layout of the 2 published serialize/hash vectors is"
-    )
+def test_offchain_kit_preamble_example() -> None:
+    """anza-xyz/kit's published preamble (3 signers, format 0): our anza-v0 layout puts the
+    same fields at the same offsets, and a multi-signer message never proves one wallet."""
+    example = bytes.fromhex(OFFCHAIN["kit_preamble_example"]["bytes_hex"])
+    domain, message_format, count = example[17:49], example[49], example[50]
+    assert (message_format, count) == (0, 3)
+    signer = example[51:83]
+    ours = serialize_anza_v0(b"x", signer, 0, domain)
+    assert ours[:51] == example[:49] + bytes([0, 1])
+    with pytest.raises(VerificationError, match="3 signers"):
+        _check_anza_v0_content(example + b"x", signer, b"x")
 
 
 def _keypair(seed: int) -> tuple[Ed25519PrivateKey, str]:

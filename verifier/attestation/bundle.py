@@ -29,6 +29,7 @@ from verifier.attestation.model import (
 )
 from verifier.errors import FormatError, VerificationError
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead, check_extends
+from verifier.log.witness import check_bundle_witnesses, read_cosignature_files
 from verifier.proof import InclusionProof as UserProof
 from verifier.proof import verify_proof
 from verifier.reserves.model import ReservesFile
@@ -79,6 +80,7 @@ def read_bundle(directory: Path) -> dict[str, bytes]:
         for path in sorted(proofs.iterdir()):
             if _CONSISTENCY_RE.fullmatch(path.name):
                 files[f"{CONSISTENCY_DIR}/{path.name}"] = path.read_bytes()
+    files.update(read_cosignature_files(directory))  # witnesses/ (spec §14.3)
     return files
 
 
@@ -97,6 +99,8 @@ class BundleOptions:
         user_proof: The user's own inclusion proof.
         expected_round: The round the user means to check.
         require_full_reserves: An under-reserved asset fails the check.
+        witness_keys: Witnesses the verifier knows; only their co-signatures count.
+        witness_quorum: Valid co-signatures of known witnesses required (None: all given).
     """
 
     readers: Callable[[ReservesFile], Mapping[str, Reader]] | None = None
@@ -108,6 +112,8 @@ class BundleOptions:
     user_proof: UserProof | None = None
     expected_round: str | None = None
     require_full_reserves: bool = False
+    witness_keys: tuple[PublicKey, ...] = ()
+    witness_quorum: int | None = None
 
 
 @dataclass
@@ -217,6 +223,7 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     _check_figures(att, summary, reserves, options, report)
     _check_reserves(att, reserves, options, report)
     _check_log(files, doc, att, head, inclusion, keys, options, report)
+    check_bundle_witnesses(files, head, options.witness_keys, options.witness_quorum, report)
     if options.user_proof is not None:
         _check_user_proof(options.user_proof, summary, report)
     return report

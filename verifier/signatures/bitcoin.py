@@ -1,10 +1,11 @@
 """Bitcoin-family message signatures: address decoding, BIP-137 and m-of-n multisig.
 
-Owns the strict BIP-137 header matrix (a header byte says which address type it signs for),
-m-of-n multisig ownership (m *distinct* keys of the script, address = the script's hash) and
-the address decoding they need, for Bitcoin, Litecoin and Dogecoin. BIP-322 lives in
-:mod:`verifier.signatures.bip322`. Libraries: btclib (bech32, hashes, script solver), the
-``base58`` package (Base58Check) and coincurve (libsecp256k1 public-key recovery).
+Owns the BIP-137 header matrix (a header byte says which address type it signs for, with the
+Electrum-style segwit headers of spec §11.6), m-of-n multisig ownership (m *distinct* keys of
+the script, address = the script's hash) and the address decoding they need, for Bitcoin,
+Litecoin and Dogecoin. BIP-322 lives in :mod:`verifier.signatures.bip322`. Libraries:
+btclib (bech32, hashes, script solver), the ``base58`` package (Base58Check) and coincurve
+(libsecp256k1 public-key recovery).
 """
 
 from __future__ import annotations
@@ -141,8 +142,10 @@ def message_hash(message: bytes, network: BitcoinNetwork = BITCOIN) -> bytes:
 
 
 # BIP-137 "Signatures" table: the header byte (27 + recovery id + offset) names the address
-# type the signer claims. Strict verification accepts a header only for its own type
-# (the Electrum habit of signing segwit addresses with 31..34 is refused).
+# type the signer claims. A header is accepted for its own type; the one relaxation is the
+# Electrum/Sparrow habit of signing P2WPKH and P2SH-P2WPKH addresses with the compressed
+# P2PKH range 31..34 (spec §11.6), accepted only where the recovered key's hash fixes the
+# witness program (so it proves exactly what the segwit header would).
 _HEADER_KINDS: tuple[tuple[range, str], ...] = (
     (range(27, 31), "p2pkh-uncompressed"),
     (range(31, 35), "p2pkh-compressed"),
@@ -209,11 +212,13 @@ def verify_bip137(
     signature: str,
     network: BitcoinNetwork = BITCOIN,
 ) -> SignatureProof:
-    """Verify a BIP-137 (``signmessage``) compact signature, with strict header checking.
+    """Verify a BIP-137 (``signmessage``) compact signature, header checked against the address.
 
     The header range must match the address type: 27..30 uncompressed P2PKH, 31..34
-    compressed P2PKH, 35..38 P2SH-P2WPKH, 39..42 P2WPKH. P2TR and P2WSH addresses can never
-    verify (they have no single key hash); use BIP-322 for them.
+    compressed P2PKH, 35..38 P2SH-P2WPKH, 39..42 P2WPKH; and, as Electrum and Sparrow sign
+    them, 31..34 for a P2WPKH or P2SH-P2WPKH address whose program the recovered key's
+    hash fixes (spec §11.6; the proof's ``variant`` says ``"electrum-segwit"``). P2TR and
+    P2WSH addresses can never verify (they have no single key hash); use BIP-322 for them.
 
     Args:
         address: The address claimed to be controlled.
@@ -226,7 +231,7 @@ def verify_bip137(
 
     Raises:
         FormatError: The address or the signature cannot be decoded.
-        VerificationError: The header names another address type, or the recovered key
+        VerificationError: The header cannot sign this address type, or the recovered key
             does not hash to the address.
     """
     decoded = decode_address(address, network)
@@ -234,30 +239,63 @@ def verify_bip137(
     claimed = header_kind(header)
     digest = message_hash(_as_bytes(message), network)
     public_key = recover_public_key(digest, header, rs)
-    key_hash = hash160(public_key)
-    if claimed.startswith("p2pkh"):
-        expected_kind, committed = "p2pkh", key_hash
-    elif claimed == "p2sh-p2wpkh":
-        expected_kind, committed = "p2sh", hash160(b"\x00\x14" + key_hash)
-    else:
-        expected_kind, committed = "p2wpkh", key_hash
+    expected_kind, committed, variant = _bip137_commitment(decoded, claimed, public_key)
+    if expected_kind == "p2sh" and network.bech32_hrp is None:
+        # Without segwit the redeem script 0x0014<hash> leaves a non-empty push on the
+        # stack: anyone can spend such an output, so a key signing for it proves nothing.
+        raise VerificationError(
+            f"address {address}: header {header} claims P2SH-P2WPKH, but {network.name} has "
+            "no segwit: such an output is spendable by anyone, not controlled by the key"
+        )
     if decoded.kind != expected_kind:
         raise VerificationError(
             f"address {address}: signature header {header} declares a {claimed} address, "
-            f"but the address is {decoded.kind} (strict BIP-137)"
+            f"but the address is {decoded.kind} (BIP-137: headers 27..30 and 31..34 sign "
+            "P2PKH, 31..34 also P2WPKH and P2SH-P2WPKH, 35..38 P2SH-P2WPKH, 39..42 P2WPKH; "
+            "P2TR and P2WSH need BIP-322)"
         )
     if committed != decoded.program:
         raise VerificationError(
             f"address {address}: the recovered key {public_key.hex()} commits to "
-            f"{committed.hex()}, but the address holds {decoded.program.hex()}"
+            f"{committed.hex()} as {expected_kind}, but the address holds "
+            f"{decoded.program.hex()}"
         )
+    detail = f"header {header} ({claimed}), {network.name}"
+    if variant == "electrum-segwit":
+        detail = (f"header {header} (Electrum-style: a key header for a {decoded.kind} "
+                  f"address), {network.name}")
     return SignatureProof(
         scheme="bip137",
         address=address,
         signer_keys=(public_key,),
         message_digest=digest,
-        detail=f"header {header} ({claimed}), {network.name}",
+        detail=detail,
+        variant=variant,
     )
+
+
+def _bip137_commitment(
+    decoded: DecodedAddress, claimed: str, public_key: bytes
+) -> tuple[str, bytes, str]:
+    """(address kind the signature can prove, the 20 bytes it commits to, variant).
+
+    Strict BIP-137 first: the header's own type. Electrum-style (spec §11.6): a compressed
+    key header (31..34) on a P2WPKH address commits to HASH160(key) as the witness program;
+    on a P2SH address, to HASH160(0x0014 || HASH160(key)), the P2SH-P2WPKH script hash. An
+    uncompressed key (27..30) never proves a segwit address (BIP-143 takes compressed keys
+    only), and a P2SH address proves nothing but P2SH-P2WPKH of the key.
+    """
+    key_hash = hash160(public_key)
+    p2sh_p2wpkh = hash160(b"\x00\x14" + key_hash)
+    if claimed == "p2sh-p2wpkh":
+        return "p2sh", p2sh_p2wpkh, "strict"
+    if claimed == "p2wpkh":
+        return "p2wpkh", key_hash, "strict"
+    if claimed == "p2pkh-compressed" and decoded.kind == "p2wpkh":
+        return "p2wpkh", key_hash, "electrum-segwit"
+    if claimed == "p2pkh-compressed" and decoded.kind == "p2sh":
+        return "p2sh", p2sh_p2wpkh, "electrum-segwit"
+    return "p2pkh", key_hash, "strict"
 
 
 @dataclass(frozen=True)
@@ -300,6 +338,12 @@ def _script_commitment(address: str, decoded: DecodedAddress, script: bytes) -> 
     if decoded.kind == "p2sh" and decoded.program == hash160(script):
         return "P2SH(script)"
     if decoded.kind == "p2sh" and decoded.program == hash160(b"\x00\x20" + witness_program):
+        if decoded.network.bech32_hrp is None:
+            # As for P2SH-P2WPKH: without segwit, 0x0020<hash> is spendable by anyone.
+            raise VerificationError(
+                f"address {address}: P2SH(P2WSH(script)) on {decoded.network.name}, which has "
+                "no segwit: such an output is spendable by anyone, not controlled by the keys"
+            )
         return "P2SH(P2WSH(script))"
     if decoded.kind not in ("p2sh", "p2wsh"):
         raise VerificationError(

@@ -26,6 +26,7 @@ from verifier.signatures.proof import SignatureProof
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*")
 SIGNATURE_LENGTH = 65  # r (32) || s (32) || v (1)
+COMPACT_SIGNATURE_LENGTH = 64  # EIP-2098: r (32) || yParity (1 bit) + s (255 bits)
 # EIP-1271: isValidSignature(bytes32,bytes) returns this selector when the signature is valid.
 EIP1271_MAGIC_VALUE = bytes.fromhex("1626ba7e")
 
@@ -52,32 +53,53 @@ def checksum_address(address: str) -> str:
     return checksummed
 
 
-def decode_signature(signature: bytes | str) -> tuple[int, int, int]:
-    """Split a 65-byte r || s || v signature (bytes, or hex with optional 0x) into (v, r, s).
+def _signature_bytes(signature: bytes | str) -> bytes:
+    if isinstance(signature, bytes):
+        return signature
+    if not _HEX_RE.fullmatch(signature):
+        raise FormatError(f"EVM signature {signature[:20]!r}...: not hex")
+    text = signature[2:] if signature.startswith("0x") else signature
+    try:
+        return bytes.fromhex(text)
+    except ValueError as e:
+        raise FormatError(f"EVM signature: odd-length hex ({len(text)} digits)") from e
 
-    ``v`` is returned normalized to 27/28; 0/1 are accepted as the same recovery ids.
+
+def decode_signature(signature: bytes | str) -> tuple[int, int, int]:
+    """Split a signature (bytes, or hex with optional 0x) into (v, r, s).
+
+    Two encodings (spec §11.6): 65 bytes ``r || s || v``, and the 64-byte EIP-2098 compact
+    form ``r || yParityAndS``, whose top bit is the y parity (v = 27 + parity) and whose
+    other 255 bits are ``s``. ``v`` is returned normalized to 27/28; 0/1 are accepted as
+    the same recovery ids. Use :func:`signature_encoding` to name the form that was given.
 
     Raises:
-        FormatError: Not hex, not 65 bytes, or ``v`` not in {0, 1, 27, 28}.
+        FormatError: Not hex, neither 64 nor 65 bytes, or ``v`` not in {0, 1, 27, 28}.
     """
-    if isinstance(signature, str):
-        if not _HEX_RE.fullmatch(signature):
-            raise FormatError(f"EVM signature {signature[:20]!r}...: not hex")
-        text = signature[2:] if signature.startswith("0x") else signature
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError as e:
-            raise FormatError(f"EVM signature: odd-length hex ({len(text)} digits)") from e
-    else:
-        raw = signature
+    raw = _signature_bytes(signature)
+    if len(raw) == COMPACT_SIGNATURE_LENGTH:
+        y_parity_and_s = int.from_bytes(raw[32:], "big")
+        return 27 + (y_parity_and_s >> 255), int.from_bytes(raw[:32], "big"), (
+            y_parity_and_s & ((1 << 255) - 1))
     if len(raw) != SIGNATURE_LENGTH:
         raise FormatError(
-            f"EVM signature: expected {SIGNATURE_LENGTH} bytes (r || s || v), found {len(raw)}"
+            f"EVM signature: expected {SIGNATURE_LENGTH} bytes (r || s || v) or "
+            f"{COMPACT_SIGNATURE_LENGTH} (EIP-2098 r || yParityAndS), found {len(raw)}"
         )
     v = raw[64]
     if v not in (0, 1, 27, 28):
         raise FormatError(f"EVM signature: v = {v}, expected 27 or 28 (or 0 or 1)")
     return (v + 27 if v < 27 else v), int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64])
+
+
+def signature_encoding(signature: bytes | str) -> str:
+    """``"eip2098-compact"`` for a 64-byte signature, else ``"65-byte"`` (for reports).
+
+    Raises:
+        FormatError: Not hex.
+    """
+    compact = len(_signature_bytes(signature)) == COMPACT_SIGNATURE_LENGTH
+    return "eip2098-compact" if compact else "65-byte"
 
 
 def signable_digest(signable: SignableMessage) -> bytes:
@@ -130,6 +152,7 @@ def verify_personal_sign(
         address=checked,
         message_digest=signable_digest(signable),
         detail=f"personal_sign over {len(data)} message bytes",
+        variant=signature_encoding(signature),
     )
 
 
@@ -143,6 +166,25 @@ def typed_data_signable(typed_data: Mapping[str, Any]) -> SignableMessage:
         return encode_typed_data(full_message=dict(typed_data))
     except (ValueError, TypeError, KeyError, EncodingError, ValidationError) as e:
         raise FormatError(f"EIP-712 typed data cannot be encoded: {e}") from e
+
+
+def ethers_typed_data(typed_data: Mapping[str, Any]) -> dict[str, Any]:
+    """The same typed data in the form ethers v6 ``signTypedData(domain, types, value)`` takes.
+
+    ethers derives the domain's type from ``domain`` and refuses ``types`` that contain
+    ``EIP712Domain`` ("ambiguous primary types or unused types"), so it is left out; the
+    signed digest is the same (the vectors from ethers check this).
+
+    Raises:
+        FormatError: not a typed-data document (no ``types``/``domain``/``message``).
+    """
+    try:
+        types = {k: v for k, v in typed_data["types"].items() if k != "EIP712Domain"}
+        return {"domain": typed_data["domain"], "types": types,
+                "primaryType": typed_data["primaryType"], "message": typed_data["message"]}
+    except (KeyError, TypeError, AttributeError) as e:
+        raise FormatError(f"EIP-712 typed data: expected types, domain, primaryType and "
+                          f"message: {e}") from e
 
 
 def verify_digest(
@@ -192,6 +234,7 @@ def verify_typed_data(
         address=checked,
         message_digest=signable_digest(signable),
         detail=f"primaryType {typed_data.get('primaryType')!r}",
+        variant=signature_encoding(signature),
     )
 
 

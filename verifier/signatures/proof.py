@@ -22,6 +22,10 @@ class SignatureProof:
         message_digest: The 32-byte digest that was signed, when the scheme signs a digest;
             ``None`` when the signature covers the message bytes themselves (Ed25519).
         detail: A short human note, e.g. which header range or variant matched.
+        variant: Which accepted encoding of the scheme matched, for reports (spec §11.6):
+            ``"strict"`` or ``"electrum-segwit"`` (BIP-137), ``"65-byte"`` or
+            ``"eip2098-compact"`` (EVM), ``"cli-v0"`` or ``"anza-v0"`` (Solana off-chain);
+            empty when the scheme has one encoding.
     """
 
     scheme: str
@@ -29,3 +33,4 @@ class SignatureProof:
     signer_keys: tuple[bytes, ...] = ()
     message_digest: bytes | None = None
     detail: str = ""
+    variant: str = ""
