@@ -29,6 +29,7 @@ from api import models as m
 from api.ratelimit import RateLimiter
 from api.source import (
     AttestationCheck,
+    Freshness,
     LoadedReserves,
     Publication,
     Unavailable,
@@ -36,10 +37,12 @@ from api.source import (
     env_path,
     load_public_key,
 )
+from por.errors import InputError
 from verifier.artifacts import RootSummary, format_units
 from verifier.attestation.model import liabilities_figures, reserves_figures, solvency_lines
 from verifier.errors import PorError, VerificationError
 from verifier.log.sth import SignedTreeHead
+from verifier.log.witness import COSIGNED_BY
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED
 from verifier.signed.canonical import format_time
 from verifier.signed.keys import PublicKey
@@ -149,13 +152,16 @@ class Settings:
     rounds_dir: Path | None = None
     keylist: Path | None = None
     auditor_keys: tuple[Path, ...] = ()
+    witness_keys: tuple[Path, ...] = ()
+    witness_quorum: int | None = None
     proof_rate_per_minute: float = 30.0
     proof_burst: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``$POR_DATABASE_URL``, ``$POR_SERVE_ROUNDS``, ``$POR_SERVE_KEYLIST``,
-        ``$POR_SERVE_AUDITOR_KEYS`` (paths joined by ``os.pathsep``),
+        ``$POR_SERVE_AUDITOR_KEYS`` and ``$POR_SERVE_WITNESS_KEYS`` (paths joined by
+        ``os.pathsep``), ``$POR_SERVE_WITNESS_QUORUM`` (empty: every witness),
         ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off) and
         ``$POR_SERVE_PROOF_BURST``: what ``por serve`` sets for uvicorn's worker processes.
 
@@ -170,6 +176,12 @@ class Settings:
                 Path(p) for p in os.environ.get("POR_SERVE_AUDITOR_KEYS", "").split(os.pathsep)
                 if p
             ),
+            witness_keys=tuple(
+                Path(p) for p in os.environ.get("POR_SERVE_WITNESS_KEYS", "").split(os.pathsep)
+                if p
+            ),
+            witness_quorum=int(os.environ["POR_SERVE_WITNESS_QUORUM"])
+            if os.environ.get("POR_SERVE_WITNESS_QUORUM") else None,
             proof_rate_per_minute=float(os.environ.get("POR_SERVE_PROOF_RATE", "30")),
             proof_burst=int(os.environ.get("POR_SERVE_PROOF_BURST", "10")),
         )
@@ -213,6 +225,7 @@ CHECKED_AS = ("por-verify bundle BUNDLE --skip-chain --auditor-key KEY (for each
               "this server was given): the chains are not re-read here")
 _SIGNATURE_CODES = frozenset({"signature", "key-list"})
 _AUDITOR_CODES = frozenset({"auditor-signature"})
+_WITNESS_CODES = frozenset({"witness-signature", "witness-quorum"})
 _LOG_CODES = frozenset({"log-inclusion", "log-consistency", "previous-attestation",
                         "tree-head", "not-in-log"})
 
@@ -287,10 +300,54 @@ def _wallet_line(wallets: m.WalletList | None) -> m.CheckLine:
         f"all {total} wallets signed this round's challenge (checked here without a node)"))
 
 
+def _witness_line(check: AttestationCheck) -> m.CheckLine:
+    """The witnesses' co-signatures of the round's tree head, from the bundle check."""
+    name = "Witnesses"
+    report = check.check.report
+    codes = {f.code for f in check.findings}
+    if codes & _WITNESS_CODES:
+        why = "; ".join(f.message for f in check.findings if f.code in _WITNESS_CODES)
+        return m.CheckLine(name=name, status="fail", text=(
+            f"NOT co-signed by enough witnesses known to this server: {why}"))
+    if report is None:
+        return m.CheckLine(name=name, status="warn", text="not checked")
+    signed = [p for p in report.passed if p.startswith(COSIGNED_BY)]
+    quorum = next((p for p in report.passed if p.startswith("witness quorum met")), None)
+    if quorum is None:
+        return m.CheckLine(name=name, status="warn", text=(
+            "none known to this server: nothing here shows that the log's tree head is the "
+            "one everyone else sees (por-verify proof --bundle --witness-key checks it)"))
+    known = check.check.known_witnesses
+    names = ", ".join(p.removeprefix(COSIGNED_BY).strip() for p in signed)
+    return m.CheckLine(name=name, status="ok", text=(
+        f"co-signed by {len(signed)} of {known} known witnesses"
+        + (f" ({names})" if names else "")
+        + f"; {quorum}: they saw this tree head extend every earlier one they saw"))
+
+
+def freshness_line(fresh: Freshness | None) -> m.CheckLine:
+    """The log's latest signed head at the server's clock, in words for the public: fails
+    exactly when ``por-verify bundle`` (the clock as now) would call a bundle of it stale."""
+    name = "Fresh log"
+    if fresh is None:
+        return m.CheckLine(name=name, status="warn", text=(
+            "the exchange has not published a signed log head"))
+    when = format_time(fresh.head_time)
+    if not fresh.ok:
+        return m.CheckLine(name=name, status="fail", text=(
+            f"the exchange has not published a fresh signed log head for {fresh.days} days "
+            f"(latest {when}; at most {fresh.max_age.days} days allowed): por-verify bundle "
+            "reports its bundles as stale"))
+    return m.CheckLine(name=name, status="ok", text=(
+        f"the exchange's latest signed log head was made {when}, {fresh.days} days ago "
+        f"(at most {fresh.max_age.days} days allowed)"))
+
+
 def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
-             wallets: m.WalletList | None) -> m.Headline:
+             wallets: m.WalletList | None, fresh: Freshness | None = None) -> m.Headline:
     """The round's verdict in words: from the verifier's bundle check and the figures as
-    signed (or, for a round not attested yet, as recomputed from the files)."""
+    signed (or, for a round not attested yet, as recomputed from the files), stated as of
+    its tree head's time; ``fresh``: the log's latest head now, a line of its own."""
     att = check.attestation if check else None
     lines: list[tuple[str, int, str | None, int, int]] = (
         [(s.symbol, s.decimals, s.ratio, s.shortfall, s.liabilities) for s in att.solvency]
@@ -366,9 +423,7 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
                 f"entry {index} of the exchange's append-only log{linked}")))
         else:
             checks.append(m.CheckLine(name="Public log", status="warn", text="not checked"))
-        checks.append(m.CheckLine(name="Witnesses", status="warn", text=(
-            "none known to this server: nothing here shows that the log's tree head is the "
-            "one everyone else sees (por-verify proof --bundle --witness-key checks it)")))
+        checks.append(_witness_line(check))
         other = codes - _SIGNATURE_CODES - _AUDITOR_CODES - _LOG_CODES
         if verdict == "verified":
             checks.append(m.CheckLine(name="Figures", status="ok", text=(
@@ -385,8 +440,14 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
     if wallet_line.status == "fail" and state in ("covered", "under-reserved"):
         summary += (" But some wallets' signatures do not verify (see below): their balances "
                     "are counted, and could not be confirmed on a chain.")
+    as_of = check.check.as_of if check else None
+    if as_of is not None:
+        summary += (f" Checked as of its tree head {format_time(as_of)} (the log's signed "
+                    "head for this round); whether the log is still fresh is said apart.")
     return m.Headline(state=state, title=title, summary=summary,  # type: ignore[arg-type]
-                      covered=covered, assets=total, short=short, checks=checks)
+                      covered=covered, assets=total, short=short, checks=checks,
+                      as_of=format_time(as_of) if as_of else None,
+                      freshness=freshness_line(fresh) if check is not None else None)
 
 
 def _not_counted(message: str, source: str, asset: str, symbols: set[str]) -> str | None:
@@ -444,7 +505,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         engine = open_store(settings.database_url)
     auditors = tuple(load_public_key(path) for path in settings.auditor_keys)
-    pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors)
+    witnesses = tuple(load_public_key(path) for path in settings.witness_keys)
+    known = len({w.key_id for w in witnesses})
+    if settings.witness_quorum is not None and not 0 <= settings.witness_quorum <= known:
+        raise InputError(f"--witness-quorum {settings.witness_quorum}: expected 0..{known}, "
+                         "the number of distinct --witness-key given")
+    pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors, witnesses,
+                      settings.witness_quorum)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(_RedactTokens())
@@ -519,7 +586,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The attestation's own signer is its first signature; the rest are co-signers.
             cosigners=[k for k, _ in attestation.signatures[1:]] if attestation else [],
             attestation=_signed_out(checked) if checked else None,
-            headline=headline(checked, solvency, wallet_list),
+            headline=headline(checked, solvency, wallet_list, pub.freshness()),
             links=m.RoundLinks(
                 liabilities_root=f"{base}/liabilities-root",
                 reserves=f"{base}/reserves" if reserves else None,

@@ -216,6 +216,8 @@ class Headline(Public):
     assets: int
     short: list[Shortfall]
     checks: list[CheckLine]
+    as_of: str | None = None  # the tree head's time the round's check was judged at
+    freshness: CheckLine | None = None  # the log's latest signed head, at the server's clock
 
 
 class RoundOut(Public):

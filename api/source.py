@@ -31,7 +31,7 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ from por.attest.publish import bundle_files
 from por.attest.rounds import RESERVES_KIND, ROOT_KIND, load_round
 from por.errors import InputError
 from por.log import appender
+from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry, Round, RoundFile
 from por.tokens import TOKEN_FILE, TokenIndex
 from verifier import strictjson as sj
@@ -134,6 +135,8 @@ class BundleCheck:
     passed: tuple[str, ...]
     notes: tuple[str, ...]
     report: BundleReport | None
+    as_of: datetime | None = None  # the tree head's time the round was judged at
+    known_witnesses: int = 0  # distinct witness keys the server was given
 
 
 @dataclass(frozen=True)
@@ -291,31 +294,63 @@ def load_public_key(path: Path) -> PublicKey:
         raise InputError(f"{path}: not a public key: {e}") from e
 
 
-def check_bundle(files: Mapping[str, bytes], auditors: tuple[PublicKey, ...]) -> BundleCheck:
+def check_bundle(files: Mapping[str, bytes], auditors: tuple[PublicKey, ...],
+                 witnesses: tuple[PublicKey, ...] = (),
+                 witness_quorum: int | None = None) -> BundleCheck:
     """The verifier's own bundle check (:func:`verifier.attestation.bundle.verify_bundle`)
     of a bundle built by ``por publish``'s function: the ONE place the page and the API
-    judge a round, so they say what ``por-verify bundle --skip-chain --auditor-key ...``
-    says of the same bytes.
+    judge a round, so they say what ``por-verify bundle --skip-chain --auditor-key ...
+    --witness-key ... --pin KEY --now HEAD_TIME`` says of the same bytes, with the options
+    built by the same constructor (:meth:`BundleOptions.choose`).
 
     Semantics stated on the page: chains are not re-read (``--skip-chain``), the auditors
-    are the keys this server was given (each must have co-signed), no key is pinned and no
-    tree head is remembered (the server is the exchange's own: its memory is no evidence).
+    and witnesses are the keys this server was given (each auditor must have co-signed; the
+    witnesses' quorum is ``witness_quorum``, None: all of them), the key list is the server's
+    own (the anchor, as a pin) and no tree head is remembered (the server is the exchange's
+    own: its memory is no evidence). Each round is judged as of its tree head's time (a
+    past round's head is old by design), which the page states; whether the log is fresh
+    now is :func:`freshness`'s, shown apart.
     """
     try:
-        # The key list is the server's own (--keylist): it is the anchor here, and each round
-        # is judged as of its tree head's time (a past round's head is old by design); the
-        # age and anchor rules of spec §12.2 are those of a user's `por-verify bundle`.
         keys = KeyList.from_json(files["keylist.json"])
         moment = SignedTreeHead.from_json(files["tree-head.json"]).head.timestamp
-        report = verify_bundle(files, BundleOptions(
-            skip_chain=True, auditors=auditors, pinned_key_id=keys.identity, now=moment))
+        report = verify_bundle(files, BundleOptions.choose(
+            skip_chain=True, auditors=auditors, pinned_key_id=keys.identity, now=moment,
+            witness_keys=witnesses, witness_quorum=witness_quorum))
     except FormatError as e:  # por-verify bundle exits 2: the bundle is not well formed
         return BundleCheck(VERDICT_MALFORMED, (Finding("malformed", str(e)),), (), (), None)
     except PorError as e:  # anything else the verifier raises: fail closed
         return BundleCheck(VERDICT_FAILED, (Finding("error", str(e)),), (), (), None)
     verdict = VERDICT_VERIFIED if report.ok else VERDICT_FAILED
     return BundleCheck(verdict, tuple(report.findings), tuple(report.passed),
-                       tuple(report.notes), report)
+                       tuple(report.notes), report, moment,
+                       len({w.key_id for w in witnesses}))
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether the log's latest signed tree head is recent, by the verifier's own rule
+    (spec §12.2: at most ``max_age`` old at ``now``, the clock): ``ok`` is False exactly when
+    ``por-verify bundle`` would report ``stale`` for a bundle of that head."""
+
+    ok: bool
+    head_time: datetime
+    now: datetime
+    max_age: timedelta
+
+    @property
+    def days(self) -> int:
+        """Whole days since the head was signed."""
+        return (self.now - self.head_time).days
+
+
+def freshness(head: SignedTreeHead, now: datetime | None = None) -> Freshness:
+    """How fresh the log's latest signed head is at ``now`` (None: the clock), judged by the
+    verifier's default maximum age (the options' constructor, as ``por-verify bundle``)."""
+    options = BundleOptions.choose(now=now)
+    moment = options.now or datetime.now(UTC).replace(microsecond=0)
+    stale = moment - head.head.timestamp > options.max_age
+    return Freshness(not stale, head.head.timestamp, moment, options.max_age)
 
 
 def _parse_signed(found: StoredAttestation) -> AttestationDoc | None:
@@ -373,16 +408,22 @@ class Publication:
         rounds_dir: Path | None,
         keylist: Path | None = None,
         auditor_keys: tuple[PublicKey, ...] = (),
+        witness_keys: tuple[PublicKey, ...] = (),
+        witness_quorum: int | None = None,
     ) -> None:
         """Read from ``engine`` (the store), ``rounds_dir`` and ``keylist``; any may be absent.
 
-        ``auditor_keys`` name and check the auditors' co-signatures. Nothing is read here;
-        each request reads what it needs (files through a cache).
+        ``auditor_keys`` name and check the auditors' co-signatures; ``witness_keys`` the
+        witnesses' co-signatures of tree heads, of which ``witness_quorum`` must verify
+        (None: all). Nothing is read here; each request reads what it needs (files through
+        a cache).
         """
         self.engine = engine
         self.rounds_dir = rounds_dir
         self.keylist_path = keylist
         self.auditor_keys = {k.key_id: k for k in auditor_keys}
+        self.witness_keys = {k.key_id: k for k in witness_keys}
+        self.witness_quorum = witness_quorum
         self._files = _FileCache()
         self._token_dirs: tuple[float, list[Path]] | None = None
         self._parsed_lock = threading.Lock()
@@ -649,10 +690,12 @@ class Publication:
         else:
             key = repr((found.payload_sha256, found.signatures, found.log_index,
                         _digest(root_raw), _digest(reserves_raw), _digest(keys_raw),
-                        sorted(self.auditor_keys))).encode()
+                        sorted(self.auditor_keys), self._cosignatures_digest(found.log_index),
+                        sorted(self.witness_keys), self.witness_quorum)).encode()
             try:  # a bundle that cannot be built now is not remembered as checked
                 check = self._parsed_once("bundle-check", key, lambda _: check_bundle(
-                    self.bundle(round_id), tuple(self.auditor_keys.values())))
+                    self.bundle(round_id), tuple(self.auditor_keys.values()),
+                    tuple(self.witness_keys.values()), self.witness_quorum))
             except Unavailable as e:
                 check = BundleCheck(VERDICT_FAILED, (Finding(
                     "bundle", f"the round's bundle cannot be built: {e}"),), (), (), None)
@@ -665,6 +708,24 @@ class Publication:
                                   "lead to the attested root"))
         return AttestationCheck(found, att, _signers(found, att, keys, self.auditor_keys, check),
                                 check, tuple(served))
+
+    def _cosignatures_digest(self, leaf_index: int) -> str:
+        """A digest of the stored co-signatures of the round's head (size ``leaf_index +
+        1``): a co-signature added later is checked at the next request."""
+        assert self.engine is not None  # an attestation was read from it
+        try:
+            found = stored_cosignatures(self.engine, leaf_index + 1)
+        except SQLAlchemyError as e:
+            raise Unavailable("the store cannot be read") from e
+        return _digest(repr(sorted(found.items())).encode())
+
+    def freshness(self, now: datetime | None = None) -> Freshness | None:
+        """:func:`freshness` of the log's latest signed head; None when the log is empty or
+        unreadable."""
+        try:
+            return freshness(self.latest_tree_head(), now)
+        except Unavailable:
+            return None
 
     def latest_tree_head(self) -> SignedTreeHead:
         """The log's newest signed tree head.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -110,7 +109,7 @@ def bundle_cmd(
 
         files = read_bundle(bundle_dir)
         state = memory.read()
-        options = BundleOptions(
+        options = BundleOptions.choose(
             readers=readers if endpoints else None,
             skip_chain=skip_chain,
             auditors=tuple(
@@ -119,7 +118,7 @@ def bundle_cmd(
             pinned_key_id=hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None,
             state=state,
             now=parse_time(now_text, "--now") if now_text else None,
-            max_age=timedelta(days=max_age_days),
+            max_age_days=max_age_days,
             accept_new_log=accept_new_log,
             accept_new_identity=accept_new_identity,
             newer_consistency=ConsistencyProof.from_json(

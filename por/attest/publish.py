@@ -26,6 +26,7 @@ from por.attest.rounds import SignedRound, check_signed_round, load_round
 from por.errors import PorError, UsageError, VerificationError
 from por.keys import SigningKey
 from por.log import appender
+from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry
 from verifier.attestation import bundle as layout
 from verifier.attestation.model import payload_hash
@@ -95,6 +96,8 @@ def bundle_files(engine: Engine, stored: SignedRound, leaf_index: int,
     The tree head is the one of size ``leaf_index + 1`` (signed when this round was
     appended), so the bundle is the same whenever it is written; consistency proofs go from
     every earlier size to it, so a verifier that last saw any earlier head can link it.
+    Witnesses' co-signatures of that head kept in the store (``por witness add --db``) go
+    in as ``witnesses/<key id>.json`` (spec §14.3), so re-publishing keeps them.
     """
     size = leaf_index + 1
     files = {
@@ -117,6 +120,7 @@ def bundle_files(engine: Engine, stored: SignedRound, leaf_index: int,
         files[layout.PREVIOUS_ATTESTATION_FILE] = envelope.to_json().encode()
         files[layout.PREVIOUS_INCLUSION_FILE] = (
             appender.prove_inclusion(engine, leaf_index - 1, size).to_json().encode() + b"\n")
+    files.update(stored_cosignatures(engine, size))
     return files
 
 

@@ -1,21 +1,30 @@
 """Witness co-signatures into a published bundle (docs/spec.md §14.3): ``por witness add``.
 
 A witness runs ``por-verify log witness`` on the bundle's ``tree-head.json`` and hands back
-a co-signature file; the exchange drops it into the bundle as ``witnesses/<key id>.json``.
-Only co-signatures of the bundle's exact tree head are accepted (their signatures are
-checked by whoever knows the witness's key: ``por-verify bundle --witness-key``).
+a co-signature file; the exchange drops it into the bundle as ``witnesses/<key id>.json``
+(``por witness add BUNDLE COSIG...``), or keeps it in the store (``por witness add --db URL
+COSIG...``), from which every bundle of that head is then written (``por publish``, the
+server's download). Only co-signatures of a head's exact payload are accepted (their
+signatures are checked by whoever knows the witness's key: ``por-verify bundle
+--witness-key``, ``por serve --witness-key``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
 
 from por.errors import InputError
+from por.store.models import TreeHeadRecord, WitnessCosignature
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import WITNESS_DIR, Cosignature, head_payload_hash
 
@@ -75,24 +84,114 @@ def add_cosignatures(bundle: Path, cosignature_files: Sequence[Path]) -> list[st
     return written
 
 
+def _read_cosignatures(cosignature_files: Sequence[Path]) -> list[tuple[Path, Cosignature, bytes]]:
+    parsed = []
+    for path in cosignature_files:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InputError(f"{path}: cannot read: {e.strerror}") from e
+        parsed.append((path, Cosignature.from_json(data, str(path)), data))
+    return parsed
+
+
+def store_cosignatures(engine: Engine, cosignature_files: Sequence[Path],
+                       now: datetime | None = None) -> list[tuple[int, str]]:
+    """Keep witnesses' co-signature files in the store, each beside the signed tree head
+    whose exact payload it names (SHA-256 of the stored payload bytes, spec §14.1).
+
+    All files are checked before any is stored: a co-signature of a head the log never
+    signed (another head, another log, a fork) is refused, and nothing is stored. A witness's
+    later co-signature of the same head replaces its earlier one.
+
+    Returns:
+        (tree size, witness key id) of each co-signature stored.
+
+    Raises:
+        InputError: an unreadable file, a malformed co-signature, one of no stored head,
+            or a store that cannot be written.
+    """
+    parsed = _read_cosignatures(cosignature_files)
+    moment = now or datetime.now(UTC)
+    try:
+        with Session(engine) as session:
+            by_hash = {hashlib.sha256(r.payload).digest(): r.tree_size
+                       for r in session.exec(select(TreeHeadRecord)).all()}
+            stored: list[tuple[int, str]] = []
+            for path, cosig, _data in parsed:
+                if cosig.tree_head_sha256 not in by_hash:
+                    raise InputError(
+                        f"{path}: co-signs a tree head (payload SHA-256 "
+                        f"{cosig.tree_head_sha256.hex()}) that this log never signed: refused, "
+                        "nothing stored")
+            for _path, cosig, data in parsed:
+                size = by_hash[cosig.tree_head_sha256]
+                row = session.get(WitnessCosignature, (size, cosig.witness_key_id))
+                if row is None:
+                    row = WitnessCosignature(tree_size=size, witness_key_id=cosig.witness_key_id,
+                                             content=data, stored_at=moment)
+                else:
+                    row.content, row.stored_at = data, moment
+                session.add(row)
+                stored.append((size, cosig.witness_key_id))
+            session.commit()
+    except SQLAlchemyError as e:
+        raise InputError(f"the store cannot be written: {type(e).__name__}") from e
+    return stored
+
+
+def stored_cosignatures(engine: Engine, tree_size: int) -> dict[str, bytes]:
+    """The stored co-signatures of the head of ``tree_size``, by bundle path
+    (``witnesses/<key id>.json``), exact bytes.
+
+    Raises:
+        SQLAlchemyError: the store cannot be read.
+    """
+    with Session(engine) as session:
+        rows = session.exec(select(WitnessCosignature)
+                            .where(WitnessCosignature.tree_size == tree_size)).all()
+        return {f"{WITNESS_DIR}/{r.witness_key_id}.json": r.content for r in rows}
+
+
 @click.group("witness")
 def witness_group() -> None:
     """Witnesses' co-signatures of the log's tree heads (docs/spec.md §14)."""
 
 
 @witness_group.command("add")
-@click.argument("bundle", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("cosignatures", nargs=-1, required=True,
-                type=click.Path(path_type=Path, dir_okay=False))
-def add_cmd(bundle: Path, cosignatures: tuple[Path, ...]) -> None:
-    """Put witnesses' co-signature files (from `por-verify log witness`) into BUNDLE.
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(path_type=Path, exists=True))
+@click.option("--db", "db_url", default=None,
+              help="Keep the co-signatures in this store instead (then every PATH is a "
+              "co-signature file): every bundle written from the store carries them. Never "
+              "with a password: use $POR_DATABASE_URL or $POR_DATABASE_PASSWORD_FILE.")
+def add_cmd(paths: tuple[Path, ...], db_url: str | None) -> None:
+    """Put witnesses' co-signature files (from `por-verify log witness`) into a bundle
+    (`por witness add BUNDLE COSIG...`) or into the store (`por witness add --db URL
+    COSIG...`).
 
-    Re-publishing a round rewrites its bundle from the store: add the co-signatures again.
+    A bundle's witnesses/ is rewritten by `por publish`: keep co-signatures in the store so
+    that every bundle written from it (and the server's download) carries them.
     """
     from por.cli import handle_errors
 
     @handle_errors
     def run() -> None:
+        if db_url is not None:
+            from por.store.db import open_store, refuse_password_on_argv
+
+            refuse_password_on_argv(db_url)
+            engine = open_store(db_url)
+            try:
+                for size, key_id in store_cosignatures(engine, paths):
+                    click.echo(f"stored the co-signature of witness {key_id} of the tree head "
+                               f"of size {size}")
+            finally:
+                engine.dispose()
+            return
+        bundle, cosignatures = paths[0], paths[1:]
+        if not bundle.is_dir() or not cosignatures:
+            raise InputError("usage: por witness add BUNDLE COSIG... (or --db URL COSIG...)")
         for name in add_cosignatures(bundle, cosignatures):
             click.echo(f"added {bundle / name}")
 

@@ -96,3 +96,16 @@ class WalletClaim(SQLModel, table=True):
     amount: str = Field(max_length=39)
     source: str = Field(max_length=16)
     counted: bool
+
+
+class WitnessCosignature(SQLModel, table=True):
+    """A witness's co-signature of one signed tree head, as the exact bytes of its file
+    (``witnesses/<key id>.json`` in every bundle of that head; spec §14.3, migration 0003).
+    Stored only after it was found to name that head's exact payload."""
+
+    __tablename__ = "witness_cosignatures"
+
+    tree_size: int = Field(foreign_key="tree_heads.tree_size", primary_key=True)
+    witness_key_id: str = Field(primary_key=True, max_length=64)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    stored_at: datetime

@@ -156,6 +156,24 @@ class BundleOptions:
     witness_keys: tuple[PublicKey, ...] = ()
     witness_quorum: int | None = None
 
+    @classmethod
+    def choose(cls, *, skip_chain: bool = False, auditors: tuple[PublicKey, ...] = (),
+               pinned_key_id: str | None = None, now: datetime | None = None,
+               max_age_days: int = DEFAULT_MAX_AGE.days,
+               witness_keys: tuple[PublicKey, ...] = (), witness_quorum: int | None = None,
+               **rest: Any) -> BundleOptions:
+        """The options of a check from what its caller chose, with the defaults of ``por-verify
+        bundle`` (the clock as now, ``--max-age`` in days): the ONE constructor of both that
+        command and the public page's check, so they cannot drift apart. ``rest``: any other
+        field of :class:`BundleOptions`.
+
+        Raises:
+            TypeError: a field that does not exist (a programming error).
+        """
+        return cls(skip_chain=skip_chain, auditors=auditors, pinned_key_id=pinned_key_id,
+                   now=now, max_age=timedelta(days=max_age_days), witness_keys=witness_keys,
+                   witness_quorum=witness_quorum, **rest)
+
 
 @dataclass
 class BundleReport:
