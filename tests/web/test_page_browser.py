@@ -58,15 +58,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serve(url: str, world: World) -> Iterator[str]:
-    """``por serve`` on a free loopback port over ``url`` and ``world``; stopped at the end,
-    and its whole log checked for proof tokens."""
+def _serve(url: str, world: World, extra: tuple[str, ...] = ()) -> Iterator[str]:
+    """``por serve`` on a free loopback port over ``url`` and ``world`` (and ``extra``
+    options); stopped at the end, and its whole log checked for proof tokens."""
     port = _free_port()
     por = Path(sys.executable).parent / "por"
     server = subprocess.Popen(
         [str(por), "serve", "--db", url, "--rounds", str(world.rounds_dir), "--keylist",
          str(world.keylist), "--auditor-key", str(world.auditor_key_file), "--port", str(port),
-         "--proof-rate", "600", "--proof-burst", "100"],
+         "--proof-rate", "600", "--proof-burst", "100", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -133,6 +133,41 @@ def served_failed(served: tuple[str, World], tmp_path_factory: pytest.TempPathFa
         session.commit()
     engine.dispose()
     with _serve(f"sqlite:///{copy}", world) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def served_witnessed(served: tuple[str, World], tmp_path_factory: pytest.TempPathFactory
+                     ) -> Iterator[str]:
+    """A third ``por serve`` over a copy of the store in which two witnesses co-signed
+    every round's tree head (``por witness add --db``), given both witnesses' keys."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from por.keys import SigningKey
+    from verifier.log.sth import SignedTreeHead
+    from verifier.log.witness import sign_cosignature
+
+    _, world = served
+    base = tmp_path_factory.mktemp("witnessed")
+    copy = base / "por.db"
+    with sqlite3.connect(world.rounds_dir.parent / "por.db") as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    extra: list[str] = []
+    cosignatures: list[str] = []
+    for label in ("Witness A", "Witness B"):
+        private = Ed25519PrivateKey.generate()
+        key_file = base / f"{label[-1]}.pub.json"
+        key_file.write_text(json.dumps(SigningKey(private, label).public.to_dict()))
+        extra += ["--witness-key", str(key_file)]
+        for round_id, bundle in world.bundles.items():
+            head = SignedTreeHead.from_json((bundle / "tree-head.json").read_bytes())
+            out = base / f"{label[-1]}-{round_id}.json"
+            out.write_text(sign_cosignature(private, head, head.head.timestamp).to_json())
+            cosignatures.append(str(out))
+    por = Path(sys.executable).parent / "por"
+    subprocess.run([str(por), "witness", "add", "--db", f"sqlite:///{copy}", *cosignatures],
+                   check=True, capture_output=True)
+    with _serve(f"sqlite:///{copy}", world, tuple(extra)) as origin:
         yield origin
 
 
@@ -592,4 +627,19 @@ def test_pinned_key_and_rotation_chain_in_the_browser(
         assert "is not in the exchange's key list's rotation chain" in outside
     finally:
         page.evaluate("() => window.localStorage.clear()")
+        page.close()
+
+
+def test_witness_and_freshness_lines(browser: Any, served_witnessed: str) -> None:
+    page = _open(browser, served_witnessed + "/", 1280)
+    try:
+        assert page.get_attribute("#verdict", "data-state") == "under-reserved"
+        witnesses = page.inner_text("#headline-checks [data-check-name='Witnesses']")
+        assert "co-signed by 2 of 2 known witnesses" in witnesses, witnesses
+        assert "Witness A" in witnesses and "Witness B" in witnesses
+        assert "✓" in witnesses
+        fresh = page.inner_text("#freshness")
+        assert "latest signed log head" in fresh or "has not published a fresh" in fresh
+        assert "as of its tree head" in page.inner_text("#verdict .summary")
+    finally:
         page.close()
