@@ -66,7 +66,8 @@ def _client(world: World, store: Engine, witnesses: list[Witness],
     return TestClient(create_app(Settings(
         database_url=store.url.render_as_string(hide_password=False),
         rounds_dir=world.rounds_dir, keylist=world.keylist,
-        auditor_keys=(world.auditor_key_file,), proof_rate_per_minute=0,
+        auditor_keys=(world.auditor_key_file,) if world.auditor_key_file else (),
+        proof_rate_per_minute=0,
         witness_keys=tuple(w.key_file for w in witnesses), witness_quorum=quorum)))
 
 
