@@ -16,8 +16,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from verifier.artifacts import RootSummary, assets_to_json, format_units
 from verifier.cli import EXIT_FAILED, run_check
 from verifier.errors import FormatError, UsageError
-from verifier.mst import Asset
-from verifier.proof import InclusionProof, ProofReport, verify_proof
+from verifier.mst import MARGIN_SCHEME, Asset
+from verifier.proof import (
+    InclusionProof,
+    MarginInclusionProof,
+    MarginProofReport,
+    ProofReport,
+    verify_margin_proof,
+    verify_proof,
+)
+from verifier.strictjson import loads as strict_loads
 from verifier.treefile import AuditReport, TreeFile, audit_tree
 
 
@@ -157,6 +165,9 @@ def proof_cmd(
     given, 2 unusable input.
     """
     notes: list[str] = []
+    if _is_margin(proof_file):
+        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json)
+        return
 
     def check() -> ProofReport:
         if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
@@ -201,6 +212,73 @@ def proof_cmd(
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
         for note in notes:
             click.echo(f"  note  {note}")
+    if not rep.anchored:
+        sys.exit(EXIT_FAILED)
+
+
+def _is_margin(proof_file: Path) -> bool:
+    """True when the file names the margin scheme (spec §15.7); anything else is read as a
+    spot proof, whose strict parser reports what is wrong."""
+    try:
+        data = strict_loads(proof_file.read_bytes(), str(proof_file))
+    except (OSError, FormatError):
+        return False
+    return isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME
+
+
+def _margin_proof_cmd(
+    proof_file: Path,
+    root_hex: str | None,
+    summary_file: Path | None,
+    bundle_dir: Path | None,
+    as_json: bool,
+) -> None:
+    def check() -> MarginProofReport:
+        if summary_file is not None or bundle_dir is not None:
+            raise UsageError(
+                "a margin proof (spec §15.7) is checked against --root only in this version"
+            )
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        proof = MarginInclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+        return verify_margin_proof(proof, expected_root=expected)
+
+    rep: MarginProofReport = run_check(as_json, check)
+    verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
+    if as_json:
+        out = {
+            "verdict": verdict,
+            "ok": rep.anchored,
+            "round": rep.round_id,
+            "user_id": rep.user_id,
+            "positions": {
+                a.symbol: {"equity": str(p.equity), "debt": str(p.debt),
+                           "collateral": str(p.collateral)}
+                for a, p in zip(rep.assets, rep.positions, strict=True)
+            },
+            "debt_value": str(rep.rule.debt_value),
+            "haircut_collateral_value": str(rep.rule.collateral_value),
+            "risk_hash": rep.risk_hash.hex(),
+            "leaf_index": rep.leaf_index,
+            "leaf_count": rep.leaf_count,
+            "root_hash": rep.root_hash.hex(),
+            "anchor": rep.anchor,
+        }
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(
+            f"{verdict}: margin proof of user {rep.user_id!r}, round {rep.round_id}: debt"
+            f" value {rep.rule.debt_value} covered by haircut collateral value"
+            f" {rep.rule.collateral_value}"
+        )
+        for a, p in zip(rep.assets, rep.positions, strict=True):
+            click.echo(
+                f"  {a.symbol:>8}  equity {format_units(p.equity, a.decimals)}"
+                f"  debt {format_units(p.debt, a.decimals)}"
+                f"  collateral {format_units(p.collateral, a.decimals)}"
+            )
+        click.echo(f"  risk hash    {rep.risk_hash.hex()}")
+        click.echo(f"  root hash    {rep.root_hash.hex()}")
+        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
     if not rep.anchored:
         sys.exit(EXIT_FAILED)
 
