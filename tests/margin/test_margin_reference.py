@@ -97,7 +97,7 @@ def test_haircut_matches_the_reference(cv: int, steps: list[tuple[int, int]]) ->
 
 
 def test_under_water_account_is_refused_with_both_sides() -> None:
-    risk = {
+    risk: dict[str, Any] = {
         "scheme": "por-risk",
         "version": 1,
         "quote": "USD",
