@@ -311,3 +311,7 @@ main.add_command(tokens_group)
 from por.log.witness_files import witness_group  # noqa: E402 (spec §14.3)
 
 main.add_command(witness_group)
+
+from por.cli_margin import import_ledger_cmd  # noqa: E402 (spec §15.9; imports handle_errors)
+
+liabilities.add_command(import_ledger_cmd)
