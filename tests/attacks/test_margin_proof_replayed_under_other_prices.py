@@ -34,3 +34,20 @@ def test_cli_refuses(tmp_path: Path) -> None:
     path.write_text(json.dumps(VECTOR["proof"]))
     result = CliRunner().invoke(verify_main, ["proof", str(path), "--root", VECTOR["root"]])
     assert result.exit_code == 1, result.output
+
+
+def test_fresh_round_replayed_under_other_prices_fails() -> None:
+    """Built and checked by the current code (not a stored root): an honest proof verifies,
+    the same proof with a lower price of the borrowed asset does not."""
+    from margin_vectorgen import ACCOUNTS, _build
+
+    tree = _build(ACCOUNTS)
+    honest = tree.prove("alice").to_dict()
+    verify_margin_proof(
+        MarginInclusionProof.from_json(json.dumps(honest)), expected_root=tree.root_hash
+    )
+    honest["risk"]["assets"][1]["price"] = "1000"
+    with pytest.raises(VerificationError):
+        verify_margin_proof(
+            MarginInclusionProof.from_json(json.dumps(honest)), expected_root=tree.root_hash
+        )
