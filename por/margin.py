@@ -11,18 +11,24 @@ builder's bucketed pipeline (:mod:`por.build`) is not yet shared with it.
 from __future__ import annotations
 
 import bisect
+import csv
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from por.errors import InputError, UsageError
-from verifier.errors import VerificationError
+from verifier.errors import FormatError, VerificationError
+from verifier.margin_round import MarginRootSummary
 from verifier.mst import (
+    MAX_AMOUNT,
     Asset,
     Position,
     add_positions,
     check_assets,
     check_round_id,
+    decode_positions,
     derive_salt,
     encode_positions,
     margin_leaf_hash,
@@ -30,9 +36,11 @@ from verifier.mst import (
     margin_root_hash,
     padding_commitment,
     user_commitment,
+    user_id_bytes,
 )
 from verifier.proof import MarginInclusionProof, MarginPathStep, Side
 from verifier.risk import RiskParams, check_rule
+from verifier.treefile import Layout, TreeFile
 
 
 @dataclass(frozen=True)
@@ -165,3 +173,151 @@ def build_margin_tree(
     top_hash, top_sums = level[0]
     root = margin_root_hash(round_id, assets, n, risk.hash, top_hash, encode_positions(top_sums))
     return MarginTree(round_id, assets, risk, [c for c, _ in leaves], levels, salts, root)
+
+
+TREE_FILE = "tree.bin"
+ROOT_FILE = "root.json"
+RISK_FILE = "risk.json"
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _base_units(text: str, asset: Asset, where: str, signed: bool = False) -> int:
+    if not _DECIMAL.fullmatch(text) or (text.startswith("-") and not signed):
+        raise InputError(f"{where}: {text[:40]!r} is not a decimal number in asset units")
+    negative = text.startswith("-")
+    whole, _, frac = text.lstrip("-").partition(".")
+    if len(frac) > asset.decimals:
+        raise InputError(
+            f"{where}: {text} has {len(frac)} decimals, {asset.symbol} allows {asset.decimals}"
+        )
+    value = int(whole + frac.ljust(asset.decimals, "0"))
+    if value > MAX_AMOUNT:
+        raise InputError(f"{where}: {text} is out of range (at most 2^128-1 base units)")
+    return -value if negative else value
+
+
+def read_margin_snapshot(path: Path, assets: Sequence[Asset]) -> list[MarginAccount]:
+    """Read a margin snapshot: CSV with the header ``user_id,asset,equity,debt[,collateral]``
+    (collateral absent: all equity counts), or ``user_id,asset,amount`` with a signed amount
+    (negative: a debt). Amounts are decimal strings in asset units (spec §15.11).
+
+    Raises:
+        InputError: unreadable file, unknown header or asset, a bad amount, or a (user,
+            asset) given twice; the message names the line and column.
+    """
+    index = {a.symbol: i for i, a in enumerate(assets)}
+    accounts: dict[str, list[Position]] = {}
+    first_line: dict[str, str] = {}
+    seen: set[tuple[str, str]] = set()
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header not in (
+                ["user_id", "asset", "equity", "debt"],
+                ["user_id", "asset", "equity", "debt", "collateral"],
+                ["user_id", "asset", "amount"],
+            ):
+                raise InputError(
+                    f"{path}, line 1: expected the header user_id,asset,equity,debt[,collateral]"
+                    f" or user_id,asset,amount, found {header}"
+                )
+            for line, row in enumerate(reader, start=2):
+                where = f"{path}, line {line}"
+                if len(row) != len(header):
+                    raise InputError(f"{where}: expected {len(header)} columns, found {len(row)}")
+                user, symbol = row[0], row[1]
+                if symbol not in index:
+                    raise InputError(
+                        f"{where}, column asset: {symbol!r} is not in the round's asset list"
+                    )
+                try:
+                    user_id_bytes(user)
+                except FormatError as e:
+                    raise InputError(f"{where}, column user_id: {e}") from e
+                if (user, symbol) in seen:
+                    raise InputError(f"{where}: user {user!r} has {symbol} twice")
+                seen.add((user, symbol))
+                asset = assets[index[symbol]]
+                if len(header) == 3:
+                    amount = _base_units(row[2], asset, f"{where}, column amount", signed=True)
+                    pos = Position(amount, 0, amount) if amount >= 0 else Position(0, -amount, 0)
+                else:
+                    equity = _base_units(row[2], asset, f"{where}, column equity")
+                    debt = _base_units(row[3], asset, f"{where}, column debt")
+                    coll = (
+                        _base_units(row[4], asset, f"{where}, column collateral")
+                        if len(header) == 5
+                        else equity
+                    )
+                    pos = Position(equity, debt, coll)
+                if user not in accounts:
+                    accounts[user] = [Position(0, 0, 0)] * len(assets)
+                    first_line[user] = where
+                accounts[user][index[symbol]] = pos
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the snapshot: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text") from e
+    return [MarginAccount(u, tuple(ps), first_line[u]) for u, ps in accounts.items()]
+
+
+def write_margin_round(tree: MarginTree, out_dir: Path) -> MarginRootSummary:
+    """Write ``tree.bin`` (spec §15.10), ``root.json`` and ``risk.json`` to ``out_dir``.
+
+    Raises:
+        InputError: the files already exist.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (TREE_FILE, ROOT_FILE, RISK_FILE):
+        if (out_dir / name).exists():
+            raise InputError(f"{out_dir / name}: refusing to overwrite")
+    layout = Layout.for_tree(tree.round_id, tree.assets, tree.leaf_count, tree.risk.hash)
+    with (out_dir / TREE_FILE).open("xb") as fh:
+        fh.write(layout.prefix())
+        fh.write(b"".join(tree.commitments))
+        for level in tree.levels:
+            for h, sums in level:
+                fh.write(h + encode_positions(sums))
+    summary = MarginRootSummary(
+        tree.round_id,
+        tree.assets,
+        tree.leaf_count,
+        tree.risk.hash,
+        tree.root_hash,
+        tuple(tree.totals),
+    )
+    (out_dir / RISK_FILE).write_bytes(tree.risk.canonical)
+    (out_dir / ROOT_FILE).write_text(summary.to_json())
+    return summary
+
+
+def prove_from_round(round_dir: Path, secret: bytes, user_id: str) -> MarginInclusionProof:
+    """A user's margin proof read from a written round (tree file, O(log N) reads).
+
+    Raises:
+        InputError: the user is not in the round, or the round's files are unusable.
+    """
+    risk = RiskParams.from_json((round_dir / RISK_FILE).read_bytes(), str(round_dir / RISK_FILE))
+    with TreeFile(round_dir / TREE_FILE) as tf:
+        lay = tf.layout
+        if lay.risk_hash != risk.hash:
+            raise InputError(f"{round_dir}: risk.json is not the file the tree binds")
+        salt = derive_salt(secret, lay.round_id, user_id)
+        index = tf.find(user_commitment(lay.round_id, user_id, salt))
+        if index is None:
+            raise InputError(f"user {user_id!r} is not in round {lay.round_id}")
+        _, leaf = tf.record(0, index)
+        _, top = tf.top()
+        return MarginInclusionProof(
+            round_id=lay.round_id,
+            assets=lay.assets,
+            risk=risk,
+            user_id=user_id,
+            salt=salt,
+            positions=tuple(decode_positions(leaf)),
+            path=tf.margin_path(index),
+            root_hash=tf.root_hash(),
+            root_sums=tuple(decode_positions(top)),
+            leaf_count=lay.leaf_count,
+        )

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from verifier.artifacts import RootSummary, assets_to_json, format_units
 from verifier.cli import EXIT_FAILED, run_check
 from verifier.errors import FormatError, UsageError
+from verifier.margin_round import MarginAuditReport, MarginRootSummary, audit_margin_tree
 from verifier.mst import MARGIN_SCHEME, Asset
 from verifier.proof import (
     InclusionProof,
@@ -25,6 +26,7 @@ from verifier.proof import (
     verify_margin_proof,
     verify_proof,
 )
+from verifier.risk import RiskParams
 from verifier.strictjson import loads as strict_loads
 from verifier.treefile import AuditReport, TreeFile, audit_tree
 
@@ -296,7 +298,12 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     in asset units (base units with --json).
 
     Exit codes: 0 verified, 1 a check failed (every finding listed), 2 unusable input.
+    A margin round (root.json of scheme por-mst-margin, spec §15.10) is checked with its
+    risk.json: every leaf's rule too, and totals of equity, debt and collateral.
     """
+    if _is_margin(round_dir / "root.json"):
+        _margin_liabilities(round_dir, root_hex, as_json)
+        return
 
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:
         expected = parse_root_option(root_hex) if root_hex is not None else None
@@ -347,3 +354,59 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     click.echo("  totals")
     for asset, total in zip(assets, report.totals, strict=True):
         click.echo(f"    {asset.symbol:>8}  {format_units(total, asset.decimals)}")
+
+
+def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
+    def check() -> MarginAuditReport:
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        summary = MarginRootSummary.from_json(
+            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+        )
+        risk = RiskParams.from_json(
+            _read(round_dir / "risk.json", "risk file"), str(round_dir / "risk.json")
+        )
+        with TreeFile(round_dir / "tree.bin") as tree:
+            report = audit_margin_tree(tree, risk, summary)
+        if expected is not None and expected != report.root_hash:
+            report.add(
+                f"root: computed {report.root_hash.hex()} but the published root is"
+                f" {expected.hex()}"
+            )
+        report.raise_if_failed()
+        return report
+
+    report: MarginAuditReport = run_check(as_json, check)
+    assets = MarginRootSummary.from_json(_read(round_dir / "root.json", "root summary")).assets
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "verdict": "VERIFIED",
+                    "ok": True,
+                    "scheme": MARGIN_SCHEME,
+                    "leaf_count": report.leaf_count,
+                    "root_hash": report.root_hash.hex(),
+                    "totals_by_asset": {
+                        a.symbol: {
+                            "equity": str(t.equity),
+                            "debt": str(t.debt),
+                            "collateral": str(t.collateral),
+                        }
+                        for a, t in zip(assets, report.totals, strict=True)
+                    },
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"VERIFIED: margin round of {report.leaf_count} leaves recomputed, every account's"
+        " debt covered by its own haircut collateral"
+    )
+    click.echo(f"  root hash  {report.root_hash.hex()}")
+    click.echo("  totals: equity / debt (borrowed by users) / collateral")
+    for a, t in zip(assets, report.totals, strict=True):
+        click.echo(
+            f"    {a.symbol:>8}  {format_units(t.equity, a.decimals)}"
+            f" / {format_units(t.debt, a.decimals)} / {format_units(t.collateral, a.decimals)}"
+        )

@@ -283,7 +283,12 @@ def _check_against_summary(proof: InclusionProof, summary: RootSummary) -> None:
 # Margin proofs, scheme ``por-mst-margin`` version 1 (spec §15.7).
 
 
-def _parse_positions(value: Any, where: str, count: int) -> tuple[Position, ...]:
+def parse_positions(value: Any, where: str, count: int) -> tuple[Position, ...]:
+    """Decode exactly ``count`` positions ``{"equity","debt","collateral"}`` (spec §15.7).
+
+    Raises:
+        FormatError: not a list of ``count`` valid positions.
+    """
     items = sj.array(value, where)
     if len(items) != count:
         raise FormatError(
@@ -392,7 +397,7 @@ class MarginInclusionProof:
                 MarginPathStep(
                     side="left" if side == "left" else "right",
                     hash=sj.hash_hex(step["hash"], f"{where}.hash"),
-                    sums=_parse_positions(step["sums"], f"{where}.sums", n),
+                    sums=parse_positions(step["sums"], f"{where}.sums", n),
                 )
             )
         return cls(
@@ -401,10 +406,10 @@ class MarginInclusionProof:
             risk=risk,
             user_id=user_id,
             salt=sj.hash_hex(raw["salt"], f"{what}.salt"),
-            positions=_parse_positions(raw["positions"], f"{what}.positions", n),
+            positions=parse_positions(raw["positions"], f"{what}.positions", n),
             path=tuple(steps),
             root_hash=sj.hash_hex(root["hash"], f"{what}.root.hash"),
-            root_sums=_parse_positions(root["sums"], f"{what}.root.sums", n),
+            root_sums=parse_positions(root["sums"], f"{what}.root.sums", n),
             leaf_count=leaf_count,
         )
 
