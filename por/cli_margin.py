@@ -1,4 +1,5 @@
-"""``por liabilities import-ledger`` (spec §15.9): margin inputs from an existing ledger."""
+"""Margin rounds on the command line (spec §15.9-15.11): ``import-ledger``, and the margin
+branches of ``por liabilities build --risk`` and ``prove``."""
 
 from __future__ import annotations
 

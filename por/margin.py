@@ -18,10 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from por.assets import load_assets
 from por.errors import InputError, UsageError
 from verifier.errors import FormatError, VerificationError
 from verifier.margin_round import MarginRootSummary
 from verifier.mst import (
+    MARGIN_SCHEME,
     MAX_AMOUNT,
     Asset,
     Position,
@@ -40,6 +42,7 @@ from verifier.mst import (
 )
 from verifier.proof import MarginInclusionProof, MarginPathStep, Side
 from verifier.risk import RiskParams, check_rule
+from verifier.strictjson import loads as strict_loads
 from verifier.treefile import Layout, TreeFile
 
 
@@ -321,3 +324,56 @@ def prove_from_round(round_dir: Path, secret: bytes, user_id: str) -> MarginIncl
             root_sums=tuple(decode_positions(top)),
             leaf_count=lay.leaf_count,
         )
+
+
+def run_margin_build(
+    snapshot: Path,
+    assets_file: Path,
+    risk_file: Path,
+    round_id: str,
+    out_dir: Path,
+    secret: bytes,
+    pad_to: int | None = None,
+) -> MarginRootSummary:
+    """``por liabilities build SNAPSHOT --assets A --risk RISK.json``: a margin round
+    (spec §15.10-15.11). Every account's rule is checked before anything is written.
+
+    Raises:
+        InputError: unusable inputs, or a round already built in ``out_dir``.
+        FormatError: a risk file that is not canonical or does not price the assets.
+        VerificationError: an account under water (named, with both sides).
+    """
+    assets = load_assets(assets_file)
+    try:
+        risk = RiskParams.from_json(risk_file.read_bytes(), str(risk_file))
+    except OSError as e:
+        raise InputError(f"{risk_file}: cannot read the risk file: {e.strerror}") from e
+    accounts = read_margin_snapshot(snapshot, assets)
+    try:
+        tree = build_margin_tree(round_id, assets, risk, secret, accounts, pad_to)
+    except InputError as e:
+        if "under water" in str(e):  # well-formed input, but the rule fails: exit 1
+            raise VerificationError(
+                f"{e}; liquidate the account or cover it from an insurance-fund account"
+                " listed as a user (spec §15.6); nothing was written"
+            ) from e
+        raise
+    return write_margin_round(tree, out_dir)
+
+
+def is_margin_round(round_dir: Path) -> bool:
+    """True when ROUND_DIR's root.json names the margin scheme."""
+    try:
+        data = strict_loads((round_dir / "root.json").read_bytes(), "root.json")
+    except (OSError, FormatError):
+        return False
+    return isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME
+
+
+def margin_proof_text(round_dir: Path, secret: bytes, user_id: str) -> str:
+    """``por liabilities prove`` on a margin round: the user's proof as JSON text.
+
+    Raises:
+        InputError: the user is not in the round, or its files are unusable.
+    """
+    return prove_from_round(round_dir, secret, user_id).to_json()

@@ -110,3 +110,33 @@ def test_snapshot_forms_and_refusals(tmp_path: Path) -> None:
         bad.write_text(body)
         with pytest.raises(InputError, match=needle):
             read_margin_snapshot(bad, assets)
+
+
+def test_margin_build_refuses_an_under_water_account_and_writes_nothing(tmp_path: Path) -> None:
+    from por.margin import is_margin_round, margin_proof_text, run_margin_build
+    from verifier.errors import VerificationError
+
+    inputs = tmp_path / "inputs"
+    import_ledger(LEDGER, "otter-porv2", inputs)
+    snapshot = inputs / "snapshot.csv"
+    lines = snapshot.read_text().splitlines()
+    user = lines[7].split(",")[0]
+    asset = lines[7].split(",")[1]
+    lines.append(f"sunk-account,{asset},0,1000000,0")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    args = (inputs / "assets.json", inputs / "risk.json", "otter-2")
+    with pytest.raises(VerificationError) as err:
+        run_margin_build(bad, *args, tmp_path / "r-bad", SECRET)
+    assert "'sunk-account'" in str(err.value) and f"line {len(lines)}" in str(err.value)
+    assert "< debt value" in str(err.value)
+    assert not (tmp_path / "r-bad").exists()
+    summary = run_margin_build(snapshot, *args, tmp_path / "r", SECRET)
+    assert is_margin_round(tmp_path / "r")
+    proof = margin_proof_text(tmp_path / "r", SECRET, user)
+    path = tmp_path / "proof.json"
+    path.write_text(proof)
+    result = CliRunner().invoke(
+        verify_main, ["proof", str(path), "--root", summary.root_hash.hex()]
+    )
+    assert result.exit_code == 0, result.output
