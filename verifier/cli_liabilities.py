@@ -168,7 +168,8 @@ def proof_cmd(
     """
     notes: list[str] = []
     if _is_margin(proof_file):
-        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json)
+        flags = bool(pinned or witness_files or witness_quorum is not None)
+        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
         return
 
     def check() -> ProofReport:
@@ -234,15 +235,24 @@ def _margin_proof_cmd(
     summary_file: Path | None,
     bundle_dir: Path | None,
     as_json: bool,
+    bundle_flags: bool,
 ) -> None:
     def check() -> MarginProofReport:
-        if summary_file is not None or bundle_dir is not None:
+        if bundle_dir is not None or bundle_flags:
             raise UsageError(
-                "a margin proof (spec §15.7) is checked against --root only in this version"
+                "a margin proof (spec §15.7) is checked against --root or --summary only in"
+                " this version"
             )
         expected = parse_root_option(root_hex) if root_hex is not None else None
         proof = MarginInclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
-        return verify_margin_proof(proof, expected_root=expected)
+        report = verify_margin_proof(proof, expected_root=expected)
+        if summary_file is not None:
+            summary = MarginRootSummary.from_json(
+                _read(summary_file, "root summary"), str(summary_file)
+            )
+            summary.check_proof(report)
+            report = replace(report, anchor="published root summary")
+        return report
 
     rep: MarginProofReport = run_check(as_json, check)
     verdict = "VERIFIED" if rep.anchored else "UNANCHORED"

@@ -24,7 +24,7 @@ from verifier.mst import (
     margin_leaf_hash,
     margin_node_hash,
 )
-from verifier.proof import parse_positions, positions_to_json
+from verifier.proof import MarginProofReport, parse_positions, positions_to_json
 from verifier.risk import RiskParams, evaluate_rule
 from verifier.treefile import TreeFile
 
@@ -68,6 +68,27 @@ class MarginRootSummary:
             root_hash=sj.hash_hex(raw["root_hash"], f"{what}.root_hash"),
             totals=parse_positions(raw["totals"], f"{what}.totals", len(assets)),
         )
+
+    def check_proof(self, report: MarginProofReport) -> None:
+        """Require a verified margin proof to name this round, assets, size, risk hash,
+        totals and root hash (spec §15.7).
+
+        Raises:
+            VerificationError: any of them differs.
+        """
+        for name, mine, published in (
+            ("round", report.round_id, self.round_id),
+            ("assets", report.assets, self.assets),
+            ("leaf count", report.leaf_count, self.leaf_count),
+            ("risk hash", report.risk_hash.hex(), self.risk_hash.hex()),
+            ("totals", report.root_sums, self.totals),
+            ("root hash", report.root_hash.hex(), self.root_hash.hex()),
+        ):
+            if mine != published:
+                raise VerificationError(
+                    f"root summary: the proof's {name} {mine!r} differs from the published"
+                    f" {published!r}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (spec §15.10)."""

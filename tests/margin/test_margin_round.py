@@ -140,3 +140,22 @@ def test_margin_build_refuses_an_under_water_account_and_writes_nothing(tmp_path
         verify_main, ["proof", str(path), "--root", summary.root_hash.hex()]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_margin_proof_against_the_published_summary(
+    margin_round: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    round_dir, users = margin_round
+    path = tmp_path / "proof.json"
+    path.write_text(prove_from_round(round_dir, SECRET, users[0]).to_json())
+    ok = CliRunner().invoke(
+        verify_main, ["proof", str(path), "--summary", str(round_dir / "root.json"), "--json"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["anchor"] == "published root summary"
+    summary = json.loads((round_dir / "root.json").read_text())
+    summary["totals"][0]["debt"] = str(int(summary["totals"][0]["debt"]) + 1)
+    other = tmp_path / "root.json"
+    other.write_text(json.dumps(summary))
+    bad = CliRunner().invoke(verify_main, ["proof", str(path), "--summary", str(other)])
+    assert bad.exit_code == 1, bad.output
