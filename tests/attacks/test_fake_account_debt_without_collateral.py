@@ -34,3 +34,20 @@ def test_cli_refuses(tmp_path: Path) -> None:
     path.write_text(json.dumps(VECTOR["proof"]))
     result = CliRunner().invoke(verify_main, ["proof", str(path), "--root", VECTOR["root"]])
     assert result.exit_code == 1, result.output
+
+
+def test_auditor_finds_the_fake_account_in_the_tree_file(tmp_path: Path) -> None:
+    """The whole round, as an auditor gets it: a tree file holding the fake account (built
+    with the rule check patched out) fails ``por-verify liabilities`` with that leaf named."""
+    from unittest import mock
+
+    from margin_vectorgen import ACCOUNTS, ATTACKERS, _build
+
+    from por import margin
+
+    tree = _build({**ACCOUNTS, "mallory": ATTACKERS[VECTOR["name"]]}, skip_rule=True)
+    with mock.patch.object(margin, "check_rule", lambda *a: None):
+        margin.write_margin_round(tree, tmp_path / "round")
+    result = CliRunner().invoke(verify_main, ["liabilities", str(tmp_path / "round")])
+    assert result.exit_code == 1, result.output
+    assert "under water" in result.output
