@@ -206,7 +206,7 @@ def test_wrong_number_of_files_is_format_error() -> None:
     with pytest.raises(FormatError, match="exactly one file"):
         verify_files("mexc", [DATA / SAMPLE["mexc"], DATA / SAMPLE["mexc"]])
     with pytest.raises(FormatError, match="unknown FORMAT"):
-        verify_files("binance", [DATA / SAMPLE["mexc"]])
+        verify_files("kraken", [DATA / SAMPLE["mexc"]])
     assert "coinex-variant-single-hash" in FORMATS
 
 

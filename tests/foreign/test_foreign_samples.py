@@ -127,8 +127,6 @@ def test_auto_recognises_every_sample_and_says_which(files: list[str], fmt: str)
 @pytest.mark.parametrize(
     ("file", "named"),
     [
-        ("unsupported/binance_user_config.json", "Binance zkmerkle"),
-        ("unsupported/gateio_user_config.json", "Gate.io"),
         ("unsupported/bitso_example-merkle-tree.tsv", "Bitso"),
     ],
 )

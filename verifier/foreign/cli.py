@@ -16,11 +16,21 @@ import click
 
 from verifier.cli import EXIT_FAILED, fail, run_check
 from verifier.errors import FormatError, VerificationError
-from verifier.foreign import bitget, bybit, coinex, mexc, okx
+from verifier.foreign import binance, bitget, bybit, coinex, gateio, mexc, okx
 from verifier.foreign.detect import OKX_V2_TREE, Detection, detect
 from verifier.foreign.report import ForeignReport
 
-FORMATS = ("okx-v1", "okx-v2", "bybit", "bitget", "mexc", "coinex", "coinex-variant-single-hash")
+FORMATS = (
+    "okx-v1",
+    "okx-v2",
+    "bybit",
+    "bitget",
+    "mexc",
+    "coinex",
+    "coinex-variant-single-hash",
+    *binance.FORMATS,
+    *gateio.FORMATS,
+)
 # A proof file is small; an OKX v2 full tree can be large, but not beyond this.
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 
@@ -64,6 +74,12 @@ def verify_files(fmt: str, paths: list[Path]) -> ForeignReport:
         return bitget.verify(bitget.parse(data, where))
     if fmt == "mexc":
         return mexc.verify(mexc.parse(data, where))
+    for layout in binance.FORMATS:
+        if fmt == layout:
+            return binance.verify(binance.parse(data, where, layout))
+    if fmt in ("gateio", "gateio-350"):
+        gate_layout: gateio.Layout = "gateio" if fmt == "gateio" else "gateio-350"
+        return gateio.verify(gateio.parse(data, where, gate_layout))
     variant: coinex.Variant = "published" if fmt == "coinex" else "single-hash"
     return coinex.verify(coinex.parse(data, where), variant)
 
@@ -152,6 +168,15 @@ _single("bybit", "Bybit Merkle proof (self + path, ~40 assets).")
 _single("bitget", "Bitget merkel_tree_bg.json (2022 numeric or 2025 string layout).")
 _single("mexc", "MEXC merkle_proof.json (pathList + self).")
 _single("coinex", "CoinEx merkle_proof_file.json, with CoinEx's published main.go rule.")
+_single("binance", "Binance zkmerkle user_config.json (Poseidon path; leaf layout of 2024-09 on).")
+_single("binance-v1", "Binance zkmerkle user_config.json, 2023-04..2024-09 layout (no collateral).")
+_single(
+    "binance-350x5",
+    "Binance zkmerkle user_config.json in the layout of Binance's published sample (350 dense "
+    "assets, 12-input Poseidon chaining): recovered from the sample, not Binance's code.",
+)
+_single("gateio", "Gate.io zk user_config.json (Poseidon path; 800 assets, proofs from 2025-07).")
+_single("gateio-350", "Gate.io zk user_config.json, 350-asset layout (proofs 2023-10..2025-06).")
 _single(
     "coinex-variant-single-hash",
     "CoinEx proof with empty path entries hashed once: NOT CoinEx's published rule, "

@@ -2,8 +2,8 @@
 
 Recognition is structural (which fields are at the top), never by trying every verifier
 until one passes, so a file that fails is reported under the format it claims to be.
-Formats we know but cannot check (Binance and Gate.io zk proofs, Bitso) are named in the
-error so a user knows what they have.
+Formats we know but cannot check (Bitso, zk batch proof tables) are named in the error so
+a user knows what they have.
 """
 
 from __future__ import annotations
@@ -84,16 +84,16 @@ def detect(data: bytes, where: str = "file") -> Detection:
     if keys == {"hash", "nodes", "nonce", "totalBalances"}:
         return Detection("okx-v2", "'hash', 'nodes', 'nonce', 'totalBalances' (OKX v2 user info)")
     if {"AccountIdHash", "Proof", "Root"} <= keys:
-        raise _unsupported(
-            where,
-            "a Binance zkmerkle user proof (AccountIdHash, Root, Proof: a Poseidon Merkle path "
-            "over BN254); por-verify cannot check Poseidon proofs",
+        if "TotalCollateral" in keys:
+            return Detection(
+                "binance", "'AccountIdHash', 'Root', 'Proof', 'TotalCollateral' (Binance)"
+            )
+        return Detection(
+            "binance-v1", "'AccountIdHash', 'Root', 'Proof', no 'TotalCollateral' (Binance, 2023)"
         )
     if {"TreeRootHash", "MerkleProofEncode"} <= keys:
-        raise _unsupported(
-            where,
-            "a Gate.io zk user proof (TreeRootHash, MerkleProofEncode: Poseidon over BN254); "
-            "por-verify cannot check Poseidon proofs",
+        return Detection(
+            "gateio", "'TreeRootHash', 'MerkleProofEncode' (Gate.io; 800-asset layout assumed)"
         )
     if {"ProofTable", "CexAssetsInfo"} <= keys:
         raise _unsupported(
