@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import rfc8785
 
@@ -27,6 +29,17 @@ SNAPSHOT_FILE = "snapshot.csv"
 ASSETS_FILE = "assets.json"
 RISK_FILE = "risk.json"
 MAX_LEDGER_BYTES = 1 << 30
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    """A JSON object with any keys (symbols, account ids).
+
+    Raises:
+        FormatError: not an object.
+    """
+    if not isinstance(value, dict):
+        raise FormatError(f"{where}: expected an object, found {type(value).__name__}")
+    return value
 
 
 def _units(amount: int, decimals: int) -> str:
@@ -60,7 +73,7 @@ def convert_otter_porv2(
     """
     try:
         raw = sj.obj(sj.loads(data, where), where, {"timestamp", "assets", "accounts"})
-        asset_map = sj.obj(raw["assets"], f"{where}.assets", set(raw["assets"]))
+        asset_map = _mapping(raw["assets"], f"{where}.assets")
         symbols = sorted(asset_map)
         specs: list[tuple[str, int, int, int]] = []
         for sym in symbols:
@@ -104,13 +117,13 @@ def convert_otter_porv2(
             },
             f"{where} (as risk parameters)",
         )
-        accounts_raw = sj.obj(raw["accounts"], f"{where}.accounts", set(raw["accounts"]))
+        accounts_raw = _mapping(raw["accounts"], f"{where}.accounts")
         index = {sym: i for i, sym in enumerate(symbols)}
         accounts: list[tuple[str, tuple[Position, ...]]] = []
         for account_id, balances in accounts_raw.items():
             w = f"{where}.accounts.{account_id[:16]}"
             user_id_bytes(account_id)
-            held = sj.obj(balances, w, set(balances))
+            held = _mapping(balances, w)
             positions = [Position(0, 0, 0)] * len(symbols)
             for sym, value in held.items():
                 if sym not in index:

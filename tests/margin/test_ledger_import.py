@@ -99,3 +99,22 @@ def test_malformed_ledger_is_exit_2(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2, result.output
+
+
+def test_wrong_shapes_are_exit_2_not_a_crash(tmp_path: Path) -> None:
+    for body in (
+        '{"assets": 5, "accounts": {}, "timestamp": 1}',
+        '{"assets": {}, "accounts": [1], "timestamp": 1}',
+        '{"assets": {"A": {"usdt_decimals": 1, "balance_decimals": 1, "price": 1}},'
+        ' "accounts": {"u": 7}, "timestamp": 1}',
+        '{"assets": {"A": {"usdt_decimals": 1, "balance_decimals": 1, "price": 1}},'
+        ' "accounts": {"u": {"B": 1}}, "timestamp": 1}',
+    ):
+        bad = tmp_path / "ledger.json"
+        bad.write_text(body)
+        result = CliRunner().invoke(
+            por_main,
+            ["liabilities", "import-ledger", "--format", "otter-porv2", str(bad), "--out",
+             str(tmp_path / "o")],
+        )
+        assert result.exit_code == 2, (body, result.output, result.exception)
