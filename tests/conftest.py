@@ -38,7 +38,10 @@ _SLOW_MODULES = frozenset({
     "attacks/test_split_view_witness_quorum.py",
     "api/test_api_schema.py",
     "reserves/test_contracts_compile.py",
-    "test_cli_core.py::test_demo_runs_end_to_end",
+    "api/test_demo_page.py",
+    "foreign/test_foreign_mutations.py",
+    "foreign/test_binance_gateio.py",
+    "attacks/test_page_verdict_disagrees_with_bundle.py",
     "scale/test_native.py::test_builds_are_byte_identical_on_both_paths",
     "test_reference.py::test_parallel_build_matches_single_process",
 })
@@ -63,6 +66,14 @@ def _function_text(item: pytest.Item) -> str:
 def _is_slow(rel: str, nodeid: str) -> bool:
     return any(rel == m or rel.startswith(m + "/") or nodeid.startswith(m)
                for m in _SLOW_MODULES)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own $XDG_DATA_HOME, where round secrets default to (por/secret.py):
+    tests never write into the real home, and two tests of the same round id never meet."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 
 
 def pytest_configure(config: pytest.Config) -> None:
