@@ -21,6 +21,7 @@ that need a remembered head) has no counterpart on the server, whose memory is n
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import re
@@ -54,8 +55,11 @@ from verifier.attestation.bundle import (
     read_bundle,
 )
 from verifier.cli import main as verify_main
+from verifier.errors import PorError
 from verifier.log.sth import SignedTreeHead, TreeHead
+from verifier.signed.canonical import format_time
 from verifier.signed.envelope import Signature, SignedDocument
+from verifier.signed.keylist import KeyList
 
 ROUND = "2026-11"  # the latest round: under-reserved on BTC, with a previous log entry
 Mutation = Callable[[Path, World], None]
@@ -183,11 +187,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, str]:
 
 
 def _cli(bundle: Path, w: World, state: Path) -> tuple[str, list[str]]:
-    """``por-verify bundle --skip-chain`` with the auditor key the server was given."""
+    """``por-verify bundle --skip-chain`` with the auditor key the server was given, the
+    bundle's key list pinned and the time of its tree head as now: what the server's check
+    is (api/source.py ``check_bundle``; docs/api.md)."""
     assert w.auditor_key_file is not None
+    anchor: list[str] = []
+    # Not well formed: por-verify bundle exits 2 whatever the options.
+    with contextlib.suppress(PorError):
+        anchor = ["--pin", KeyList.from_json((bundle / "keylist.json").read_bytes()).identity,
+                  "--now", format_time(SignedTreeHead.from_json(
+                      (bundle / "tree-head.json").read_bytes()).head.timestamp)]
     res = CliRunner().invoke(verify_main, [
         "bundle", str(bundle), "--skip-chain", "--json", "--auditor-key",
-        str(w.auditor_key_file), "--state", str(state)])
+        str(w.auditor_key_file), "--state", str(state), *anchor])
     if res.exit_code == 2:
         return "malformed", ["malformed"]
     assert res.exit_code in (0, 1), res.output
