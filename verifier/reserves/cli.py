@@ -97,6 +97,8 @@ def _print_report(report: ReservesReport) -> None:
             click.echo(f"           {format_units(a.past_control_only, a.decimals)} in wallets "
                        "whose static signature proves control at some past time only: "
                        f"{verdict}")
+    for signature in report.signatures:
+        click.echo(f"  signature: {signature}")
     for scan in report.scans:
         click.echo(f"  blocks: {scan}")
     for caveat in report.caveats:
