@@ -348,25 +348,49 @@ def import_signatures(draft: ReservesFile, data: bytes, where: str,
     Raises:
         InputError: malformed, or naming a wallet that is not in the draft.
     """
+    chains = {c.name: c for c in draft.chains}
+    # Keyed by wallet identity (spec §11.4): any spelling of a wallet's address finds it, and
+    # two signatures for one wallet are refused rather than the last silently kept.
+    entries: dict[tuple[str, str, str], tuple[str, str | tuple[str, ...], str]] = {}
+    named: dict[tuple[str, str, str], tuple[str, str]] = {}
     try:
         items = sj.array(sj.loads(data, where), where)
-        entries = {}
         for i, item in enumerate(items):
             at = f"{where}[{i}]"
             raw = sj.obj(item, at, {"chain", "address", "scheme", "value"},
                          frozenset({"message"}))
+            chain_name = sj.string(raw["chain"], f"{at}.chain")
+            address = sj.string(raw["address"], f"{at}.address")
+            scheme = sj.string(raw["scheme"], f"{at}.scheme")
             value = raw["value"]
             value = (tuple(sj.string(v, at) for v in value) if isinstance(value, list)
                      else sj.string(value, f"{at}.value"))
             message = sj.string(raw.get("message", "round"), f"{at}.message")
             if message not in ("round", "static"):
                 raise FormatError(f"{at}.message: 'round' or 'static', found {message!r}")
-            entries[(raw["chain"], raw["address"].lower())] = (raw["scheme"], value, message)
+            chain = chains.get(chain_name)
+            if chain is None:
+                raise FormatError(f"{at}: a signature for {chain_name} {address}, which is not "
+                                  f"a wallet of this round (its chains: {list(chains)})")
+            try:
+                key = wallet_identity(chain, address)
+            except FormatError as e:
+                raise FormatError(f"{at}.address: {e}") from e
+            if key in entries:
+                raise FormatError(f"{at}: a second signature for {chain_name} {address}")
+            entries[key] = (scheme, value, message)
+            named[key] = (chain_name, address)
     except FormatError as e:
         raise InputError(str(e)) from e
     wallets = []
     for wallet in draft.wallets:
-        entry = entries.pop((wallet.chain, wallet.address.lower()), None)
+        wallet_chain = chains.get(wallet.chain)
+        try:
+            entry = (entries.pop(wallet_identity(wallet_chain, wallet.address), None)
+                     if wallet_chain is not None else None)
+        except FormatError as e:
+            raise InputError(f"the draft's wallet {wallet.chain} {wallet.address}: {e} (run "
+                             "`por reserves init` again)") from e
         if entry is None:
             wallets.append(wallet)
             continue
@@ -385,8 +409,8 @@ def import_signatures(draft: ReservesFile, data: bytes, where: str,
         if imported is not None:
             imported.append(len(wallets) - 1)
     if entries:
-        chain, address = next(iter(entries))
-        raise InputError(f"{where}: a signature for {chain} {address}, which is not a wallet "
+        chain_name, address = named[next(iter(entries))]
+        raise InputError(f"{where}: a signature for {chain_name} {address}, which is not a wallet "
                          "of this round")
     return _replace_wallets(draft, tuple(wallets))
 

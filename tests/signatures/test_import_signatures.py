@@ -354,3 +354,35 @@ def test_new_draft_refuses_one_wallet_listed_in_two_cases(tmp_path: Path) -> Non
         Wallet("ethereum", EVM_KEY.address.lower(), Custody("single"), ("ETH",))))
     with pytest.raises(InputError, match="already listed"):
         new_draft(wallets, RootSummary("2026-11-28", assets, 2, bytes(32), (0,)), (chain,))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"address": 5}, "address"),
+    ({"chain": ["ethereum"]}, "chain"),
+    ({"scheme": None}, "scheme"),
+    ({"address": "0x" + "zz" * 20}, "address"),
+    ({"chain": "polygon"}, "not a wallet of this round"),
+])
+def test_import_refuses_malformed_entries_with_exit_2(draft_dir: Path, change: dict[str, Any],
+                                                      message: str) -> None:
+    """Mistyped fields are input errors naming the field, never a traceback."""
+    before = (draft_dir / DRAFT_FILE).read_bytes()
+    signatures = _good_signatures(draft_dir)
+    signatures[0].update(change)
+    result = _import(draft_dir, signatures)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert (draft_dir / DRAFT_FILE).read_bytes() == before
+
+
+def test_import_finds_a_wallet_by_identity_and_refuses_two_signatures_for_it(
+        draft_dir: Path) -> None:
+    signatures = _good_signatures(draft_dir)
+    signatures[0]["address"] = signatures[0]["address"].lower()
+    signatures[3]["address"] = signatures[3]["address"].upper()  # bech32 in upper case
+    result = _import(draft_dir, signatures)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("verified: wallet") == 4
+    signatures.append(dict(signatures[0], address=EVM_KEY.address))
+    result = _import(draft_dir, signatures)
+    assert result.exit_code == 2 and "a second signature for ethereum" in result.output
