@@ -38,7 +38,10 @@ _SLOW_MODULES = frozenset({
     "attacks/test_split_view_witness_quorum.py",
     "api/test_api_schema.py",
     "reserves/test_contracts_compile.py",
-    "test_cli_core.py::test_demo_runs_end_to_end",
+    "api/test_demo_page.py",
+    "foreign/test_foreign_mutations.py",
+    "foreign/test_binance_gateio.py",
+    "attacks/test_page_verdict_disagrees_with_bundle.py",
     "scale/test_native.py::test_builds_are_byte_identical_on_both_paths",
     "test_reference.py::test_parallel_build_matches_single_process",
 })

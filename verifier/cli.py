@@ -89,6 +89,9 @@ def _register() -> None:
     from verifier.cli_bundle import bundle_cmd
 
     main.add_command(bundle_cmd)
+    from verifier.cli_crosscheck import cross_check_cmd
+
+    main.add_command(cross_check_cmd)
 
 
 _register()
