@@ -21,6 +21,7 @@ from verifier.reserves.verify import (
     DEFAULT_MAX_SCAN_BLOCKS,
     Reader,
     ReservesReport,
+    parse_accepted_tokens,
     verify_reserves,
 )
 
@@ -57,21 +58,6 @@ def build_readers(
             raise FormatError(f"--rpc {name}=...: the file has no chain {name} (it has {known})")
         readers[name] = reader_for(chain, endpoint, timeout)
     return readers
-
-
-def parse_accepted_tokens(values: tuple[str, ...], reserves: ReservesFile) -> frozenset[str]:
-    """Check ``--accept-noncanonical-token SYMBOL@NETWORK`` values against the file.
-
-    Raises:
-        FormatError: not ``SYMBOL@NETWORK``, or no chain of the file lists that symbol on
-            that network (a typo must not pass silently).
-    """
-    listed = {f"{a.symbol}@{c.network}" for c in reserves.chains for a in c.assets}
-    for value in values:
-        if value not in listed:
-            raise FormatError(f"--accept-noncanonical-token {value!r}: expected SYMBOL@NETWORK "
-                              f"of an asset of the file, one of {sorted(listed)}")
-    return frozenset(values)
 
 
 def _print_report(report: ReservesReport) -> None:

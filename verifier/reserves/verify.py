@@ -721,6 +721,23 @@ class _Verifier:
         return ok
 
 
+def parse_accepted_tokens(values: tuple[str, ...], reserves: ReservesFile) -> frozenset[str]:
+    """Check ``--accept-noncanonical-token SYMBOL@NETWORK`` values against the file.
+
+    Shared by ``por-verify reserves``, ``por-verify bundle`` and ``por attest sign``.
+
+    Raises:
+        FormatError: not ``SYMBOL@NETWORK``, or no chain of the file lists that symbol on
+            that network (a typo must not pass silently).
+    """
+    listed = {f"{a.symbol}@{c.network}" for c in reserves.chains for a in c.assets}
+    for value in values:
+        if value not in listed:
+            raise FormatError(f"--accept-noncanonical-token {value!r}: expected SYMBOL@NETWORK "
+                              f"of an asset of the file, one of {sorted(listed)}")
+    return frozenset(values)
+
+
 DEFAULT_MAX_SCAN_BLOCKS = 2016  # two weeks of Bitcoin blocks (3.5 days of Litecoin's)
 
 
