@@ -217,6 +217,13 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     " 'config' for the Dask configuration's scheduler-address. See docs/scale.md.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--risk",
+    "risk_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Risk parameters (docs/spec.md §15.5): build a margin round from a snapshot with"
+    " equity,debt[,collateral] or signed amounts.",
+)
 @handle_errors
 def build_cmd(
     snapshot: Path,
@@ -230,6 +237,7 @@ def build_cmd(
     work_dir: str | None,
     cluster: str | None,
     quiet: bool,
+    risk_file: Path | None,
 ) -> None:
     """Build the round's tree from SNAPSHOT (CSV or Parquet: user_id, asset, amount)."""
     from por.assets import load_assets
@@ -242,6 +250,11 @@ def build_cmd(
     assets = load_assets(assets_file)
     if (out_dir / "root.json").exists() or (out_dir / "tree.bin").exists():
         raise FormatError(f"{out_dir}: a tree was already built there; choose another --out")
+    if risk_file is not None:  # a margin round (docs/spec.md §15), in por.margin
+        from por.cli_margin import margin_build
+
+        return margin_build(snapshot, assets_file, risk_file, round_id, out_dir,
+                            _secret_for_build(out_dir, secret_file, round_id), pad_to)
     check_snapshot_file(snapshot)
     byte_limit = parse_memory(memory)
     secret, secret_path, created = _secret_for_build(out_dir, secret_file, round_id)
@@ -301,13 +314,17 @@ def prove_cmd(
     round_dir: Path, user_id: str, secret_file: Path | None, out_file: Path | None
 ) -> None:
     """Write USER_ID's inclusion proof (JSON) from the round in ROUND_DIR."""
+    from por.margin import is_margin_round, margin_proof_text
     from por.prove import Prover
 
-    prover = Prover(round_dir, _secret_for_prove(round_dir, secret_file))
-    try:
-        text = prover.prove(user_id).to_json()
-    finally:
-        prover.close()
+    if is_margin_round(round_dir):  # docs/spec.md §15.7
+        text = margin_proof_text(round_dir, _secret_for_prove(round_dir, secret_file), user_id)
+    else:
+        prover = Prover(round_dir, _secret_for_prove(round_dir, secret_file))
+        try:
+            text = prover.prove(user_id).to_json()
+        finally:
+            prover.close()
     if out_file:
         out_file.write_text(text)
         click.echo(f"wrote {out_file}", err=True)
@@ -395,3 +412,7 @@ main.add_command(tokens_group)
 from por.log.witness_files import witness_group  # noqa: E402 (spec §14.3)
 
 main.add_command(witness_group)
+
+from por.cli_margin import import_ledger_cmd  # noqa: E402 (spec §15.9; imports handle_errors)
+
+liabilities.add_command(import_ledger_cmd)
