@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from por import __version__
 from por.errors import FormatError, PorError, VerificationError
-from por.reserves.cli import reserves_group
+from verifier.cli_lazy import LazyGroup
 
 err_console = Console(stderr=True)
 
@@ -75,7 +75,29 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands defined in other modules, imported only when run (verifier/cli_lazy.py):
+# name → ("module:attr", help line that ``--help`` lists). One line per command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "reserves": ("por.reserves.cli:reserves_group", "The reserves side: wallets, signatures "
+                 "over the round, balances at the snapshot."),
+    "keys": ("por.cli_keys:keys_group",
+             "Ed25519 signing keys, the published key list, and rotation."),
+    "round": ("por.cli_attest:round_group", "Rounds in the store."),
+    "attest": ("por.cli_attest:attest_group",
+               "Sign a round's attestation (exchange) and co-sign it (auditors)."),
+    "publish": ("por.cli_attest:publish_cmd", "Append ROUND_ID's attestation to the transparency "
+                "log, sign the tree head and write the public bundle."),
+    "serve": ("por.cli_serve:serve_cmd",
+              "Serve the public proof-of-reserves page and the JSON API under /api/v1/."),
+    "tokens": ("por.cli_serve:tokens_group",
+               "Proof tokens: the code each user gets to fetch their own proof from the page."),
+    "witness": ("por.log.witness_files:witness_group",
+                "Witnesses' co-signatures of the log's tree heads (docs/spec.md §14)."),
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por")
 def main() -> None:
     """Operate a proof-of-reserves round: build the liabilities tree, hand out proofs."""
@@ -289,25 +311,3 @@ def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
     from por.demo import run_demo
 
     run_demo(out_dir, users=users, asset_count=asset_count, seed=seed)
-
-
-main.add_command(reserves_group)
-
-from por.cli_keys import keys_group  # noqa: E402 (it imports handle_errors from here)
-
-main.add_command(keys_group)
-
-from por.cli_attest import attest_group, publish_cmd, round_group  # noqa: E402 (as above)
-
-main.add_command(round_group)
-main.add_command(attest_group)
-main.add_command(publish_cmd)
-
-from por.cli_serve import serve_cmd, tokens_group  # noqa: E402 (imports handle_errors)
-
-main.add_command(serve_cmd)
-main.add_command(tokens_group)
-
-from por.log.witness_files import witness_group  # noqa: E402 (spec §14.3)
-
-main.add_command(witness_group)
