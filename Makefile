@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup services demo test lint bench clean
+.PHONY: setup services demo test lint bench bench-update clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { \
@@ -30,8 +30,15 @@ services:
 test: lint services
 	$(BIN)/pytest -n 2 -q
 
+# make bench changes no tracked file: figures go to bench/results/runs/ (ignored) and the
+# generated data to .bench-data/ (ignored), removed at the end even when a run fails.
+# make bench-update also stores the figures in bench/results/ and rewrites bench/README.md.
 bench: setup
-	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_build.py $(BENCH_ARGS); status=$$?; rm -rf .bench-data; exit $$status
+
+bench-update: setup
+	$(BIN)/python bench/bench_build.py --update $(BENCH_ARGS); status=$$?; rm -rf .bench-data; \
+	  exit $$status
 
 clean:
-	rm -rf $(VENV) demo-output build *.egg-info
+	rm -rf $(VENV) demo-output build *.egg-info .bench-data

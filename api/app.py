@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -39,6 +40,7 @@ from verifier.artifacts import RootSummary, format_units
 from verifier.attestation.model import liabilities_figures, reserves_figures, solvency_lines
 from verifier.errors import PorError, VerificationError
 from verifier.log.sth import SignedTreeHead
+from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED
 from verifier.signed.canonical import format_time
 from verifier.signed.keys import PublicKey
 
@@ -68,21 +70,47 @@ EXPLORERS = {
 }
 RoundId = Annotated[str, PathParam(max_length=64, description="A round id (spec §3).")]
 Size = Annotated[int, PathParam(ge=0, le=MAX_SIZE)]
-_TOKEN_PATH = re.compile(r"(/api/v1/proofs/)[^\s?\"]*")
+# A "proofs" path segment however it is spelled: any case, any run of slashes before it
+# (``/api/v1//proofs/``), and after percent-decoding (``%70roofs``, ``proofs%2F``).
+_PROOFS_SEGMENT = re.compile(r"/+proofs", re.IGNORECASE)  # over-redacting costs nothing
+
+
+def redact_path(text: str) -> str:
+    """``text`` with everything from a ``/proofs`` path segment on replaced by
+    ``/proofs/<redacted>``.
+
+    The text is percent-decoded (repeatedly: a double-encoded path is decoded twice) before
+    the segment is looked for, so no spelling of a proof path keeps its token.
+    """
+    decoded = text
+    for _ in range(4):
+        step = unquote(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    found = _PROOFS_SEGMENT.search(decoded)
+    if found is None:
+        return text
+    return decoded[: found.start()] + "/proofs/<redacted>"
 
 
 class _RedactTokens(logging.Filter):
-    """Replace proof tokens in access-log lines: a token in a log is a proof handed out."""
+    """Redact proof tokens in log lines (uvicorn's access and error logs): a token in a log
+    is a proof handed to whoever reads the log. Any path with a ``proofs`` segment, in any
+    spelling the router might accept or refuse, loses everything after that segment."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
             record.args = tuple(
-                _TOKEN_PATH.sub(r"\1<token>", a) if isinstance(a, str) else a
-                for a in record.args
+                redact_path(a) if isinstance(a, str) else a for a in record.args
             )
         if isinstance(record.msg, str):
-            record.msg = _TOKEN_PATH.sub(r"\1<token>", record.msg)
+            record.msg = _redact_words(record.msg)
         return True
+
+
+def _redact_words(message: str) -> str:
+    return " ".join(redact_path(word) for word in message.split(" "))
 
 
 _SECURITY_HEADERS = [
@@ -181,6 +209,14 @@ def _solvency(summary: RootSummary, reserves: LoadedReserves | None) -> list[m.A
     ]
 
 
+CHECKED_AS = ("por-verify bundle BUNDLE --skip-chain --auditor-key KEY (for each auditor key "
+              "this server was given): the chains are not re-read here")
+_SIGNATURE_CODES = frozenset({"signature", "key-list"})
+_AUDITOR_CODES = frozenset({"auditor-signature"})
+_LOG_CODES = frozenset({"log-inclusion", "log-consistency", "previous-attestation",
+                        "tree-head", "not-in-log"})
+
+
 def _signed_out(check: AttestationCheck) -> m.SignedAttestationOut:
     att = check.attestation
     return m.SignedAttestationOut(
@@ -207,9 +243,165 @@ def _signed_out(check: AttestationCheck) -> m.SignedAttestationOut:
         signers=[m.SignerOut(key_id=s.key_id, label=s.label, role=s.role,  # type: ignore[arg-type]
                              check=s.status)  # type: ignore[arg-type]
                  for s in check.signers],
-        verdict="verified" if check.ok else "failed",
+        verdict=check.check.verdict,  # type: ignore[arg-type]
         findings=[m.FindingOut(code=f.code, message=f.message) for f in check.findings],
+        passed=list(check.check.passed),
+        notes=list(check.check.notes),
+        checked_as=CHECKED_AS,
+        served_findings=[m.FindingOut(code=f.code, message=f.message) for f in check.served],
     )
+
+
+def trim_units(amount: int, decimals: int) -> str:
+    """``format_units`` without trailing zeros ("12.30000000" -> "12.3"): still exact."""
+    text = format_units(amount, decimals)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def percent_short(ratio: str | None) -> str:
+    """A ratio string ("0.981234") as a percentage rounded down to 0.1 ("98.1 %")."""
+    if ratio is None:
+        return "—"
+    whole, _, frac = ratio.partition(".")
+    tenths = int(whole + frac.ljust(3, "0")[:3])  # the ratio times 1000, rounded down
+    return f"{tenths // 10}.{tenths % 10} %"
+
+
+def _wallet_line(wallets: m.WalletList | None) -> m.CheckLine:
+    name = "Wallet signatures"
+    if wallets is None:
+        return m.CheckLine(name=name, status="warn", text="no reserves file is published")
+    checks = [w.signature_check for w in wallets.wallets]
+    failed, node = checks.count("failed"), checks.count("needs-node")
+    total = len(checks)
+    if failed:
+        return m.CheckLine(name=name, status="fail", text=(
+            f"{failed} of {total} wallets' signatures do NOT verify (checked here without a "
+            "node); the attestation still counts their balances, so por-verify bundle --rpc "
+            "would fail this round"))
+    if node:
+        return m.CheckLine(name=name, status="warn", text=(
+            f"{total - node} of {total} verified here; {node} contract wallet(s) can only be "
+            "checked against a node (por-verify bundle --rpc)"))
+    return m.CheckLine(name=name, status="ok", text=(
+        f"all {total} wallets signed this round's challenge (checked here without a node)"))
+
+
+def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
+             wallets: m.WalletList | None) -> m.Headline:
+    """The round's verdict in words: from the verifier's bundle check and the figures as
+    signed (or, for a round not attested yet, as recomputed from the files)."""
+    att = check.attestation if check else None
+    lines: list[tuple[str, int, str | None, int, int]] = (
+        [(s.symbol, s.decimals, s.ratio, s.shortfall, s.liabilities) for s in att.solvency]
+        if att else
+        [(s.symbol, s.decimals, s.ratio, int(s.shortfall), int(s.liabilities))
+         for s in solvency])
+    short = [m.Shortfall(symbol=sym, amount=f"{trim_units(gap, dec)} {sym}",
+                         percent=percent_short(ratio))
+             for sym, dec, ratio, gap, _ in lines if gap]
+    covered, total = len(lines) - len(short), len(lines)
+    checks: list[m.CheckLine] = []
+    if check is None:
+        state, title = "not-attested", "Not attested yet"
+        summary = ("The exchange has not signed a statement for this round yet; the figures "
+                   "below are computed from its files and have not been checked.")
+    else:
+        verdict = check.check.verdict
+        codes = {f.code for f in check.findings}
+        if verdict == "not-in-log":
+            state, title = "not-in-log", "Signed, not published in the log yet"
+            summary = ("The exchange signed this round, but it is not in its public log yet, "
+                       "so it has not been checked. Do not rely on it until it is.")
+        elif verdict != "verified":
+            state = "failed"
+            title = "Check failed: do not rely on these figures"
+            summary = ("The check of this round's published files failed; the reasons are "
+                       "listed below. The figures are shown as the exchange signed them.")
+        elif not short:
+            state, title = "covered", f"Covered: {covered} of {total} assets"
+            summary = ("For every asset, the exchange holds at least what it owes its users, "
+                       "by its own signed statement, checked against its published files.")
+        else:
+            state = "under-reserved"
+            title = "Under-reserved: " + "; ".join(
+                f"{s.symbol}, short {s.amount} ({s.percent})" for s in short)
+            summary = (f"{covered} of {total} assets are covered. The exchange itself states "
+                       "that it holds less than it owes its users in "
+                       + ", ".join(s.symbol for s in short) + ".")
+        signer = next((s for s in check.signers if s.role == "exchange"), None)
+        if verdict in ("malformed", "not-in-log"):
+            checks.append(m.CheckLine(name="Signatures", status="warn",
+                                      text="not checked: there is no well-formed bundle"))
+        elif codes & _SIGNATURE_CODES:
+            checks.append(m.CheckLine(name="Signatures", status="fail", text=(
+                "the exchange's signature or key list does NOT check out")))
+        else:
+            label = f" ({signer.label})" if signer and signer.label else ""
+            checks.append(m.CheckLine(name="Signatures", status="ok", text=(
+                f"signed by the exchange's published key {signer.key_id[:16] if signer else ''}"
+                f"…{label}")))
+        auditors = [s for s in check.signers if s.role == "auditor"]
+        if codes & _AUDITOR_CODES:
+            checks.append(m.CheckLine(name="Auditors", status="fail", text=(
+                "a co-signature by an auditor this server knows is missing or does not "
+                "verify")))
+        elif auditors and verdict in ("verified", "failed"):
+            checks.append(m.CheckLine(name="Auditors", status="ok", text=(
+                "co-signed by " + ", ".join(a.label or a.key_id[:16] for a in auditors))))
+        elif verdict in ("malformed", "not-in-log"):
+            checks.append(m.CheckLine(name="Auditors", status="warn", text="not checked"))
+        else:
+            checks.append(m.CheckLine(name="Auditors", status="warn", text=(
+                "no co-signature by an auditor known to this server")))
+        if codes & _LOG_CODES:
+            checks.append(m.CheckLine(name="Public log", status="fail" if verdict != "not-in-log"
+                                      else "warn", text=(
+                "not consistent: " + ", ".join(sorted(codes & _LOG_CODES))
+                if verdict != "not-in-log" else "not in the log yet")))
+        elif verdict in ("verified", "failed"):  # every check ran; none of the log's failed
+            index = check.stored.log_index or 0
+            linked = "" if index == 0 else ", linked to the previous round's entry"
+            checks.append(m.CheckLine(name="Public log", status="ok", text=(
+                f"entry {index} of the exchange's append-only log{linked}")))
+        else:
+            checks.append(m.CheckLine(name="Public log", status="warn", text="not checked"))
+        checks.append(m.CheckLine(name="Witnesses", status="warn", text=(
+            "none known to this server: nothing here shows that the log's tree head is the "
+            "one everyone else sees (por-verify proof --bundle --witness-key checks it)")))
+        other = codes - _SIGNATURE_CODES - _AUDITOR_CODES - _LOG_CODES
+        if verdict == "verified":
+            checks.append(m.CheckLine(name="Figures", status="ok", text=(
+                "every figure recomputed; root.json and the reserves file are the ones "
+                "signed")))
+        elif other:
+            checks.append(m.CheckLine(name="Figures and files", status="fail",
+                                      text="do NOT match: " + ", ".join(sorted(other))))
+    checks.append(m.CheckLine(name="Chains re-read", status="warn", text=(
+        "not by this page: the balances are as the exchange read them at the snapshot "
+        "blocks; re-read them from your own node with por-verify bundle --rpc")))
+    wallet_line = _wallet_line(wallets)
+    checks.append(wallet_line)
+    if wallet_line.status == "fail" and state in ("covered", "under-reserved"):
+        summary += (" But some wallets' signatures do not verify (see below): their balances "
+                    "are counted, and could not be confirmed on a chain.")
+    return m.Headline(state=state, title=title, summary=summary,  # type: ignore[arg-type]
+                      covered=covered, assets=total, short=short, checks=checks)
+
+
+def _not_counted(message: str, source: str, asset: str, symbols: set[str]) -> str | None:
+    """Why the attestation's counting rule (spec §13.3, ``reserves_figures``) leaves a
+    balance out of the reserves; None when it counts it."""
+    if asset not in symbols:
+        return "not counted: an asset the reserves file does not list"
+    if source == SOURCE_REPORTED:
+        return "not counted: reported by the exchange, not read from a node"
+    if source != SOURCE_NODE:
+        return f"not counted: source {source!r}"
+    if message == "static":
+        return ("not counted: the wallet signed a static message, which proves control at "
+                "some past time only")
+    return None
 
 
 def _envelope(payload: bytes, signatures: list[tuple[str, bytes]]) -> m.SignedEnvelope:
@@ -254,7 +446,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auditors = tuple(load_public_key(path) for path in settings.auditor_keys)
     pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
-    logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(_RedactTokens())
 
     app = FastAPI(
         title="por-toolkit proof-of-reserves API",
@@ -295,6 +488,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Unavailable:
             checked = None
         attestation = checked.stored if checked else None
+        try:
+            wallet_list: m.WalletList | None = wallets_out(round_id) if reserves else None
+        except Unavailable:
+            wallet_list = None
+        solvency = _solvency(summary, reserves)
         base = f"{API}/rounds/{round_id}"
         # The bundle is built from the store: it needs the attestation in the log and the
         # key list it is checked against.
@@ -305,7 +503,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             exchange=stored.exchange if stored else (reserves.file.exchange if reserves else None),
             created_at=stored.created_at if stored else None,
             liabilities=m.LiabilitiesRoot.model_validate(summary.to_dict()),
-            solvency=_solvency(summary, reserves),
+            solvency=solvency,
             snapshots=[
                 m.ChainSnapshotOut(
                     chain=c.name,
@@ -321,6 +519,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The attestation's own signer is its first signature; the rest are co-signers.
             cosigners=[k for k, _ in attestation.signatures[1:]] if attestation else [],
             attestation=_signed_out(checked) if checked else None,
+            headline=headline(checked, solvency, wallet_list),
             links=m.RoundLinks(
                 liabilities_root=f"{base}/liabilities-root",
                 reserves=f"{base}/reserves" if reserves else None,
@@ -333,6 +532,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def wallets_out(round_id: str) -> m.WalletList:
         loaded = pub.reserves(round_id)
         chains = {c.name: c for c in loaded.file.chains}
+        symbols = {a.symbol for a in loaded.file.assets}
         out = []
         for wallet, check in zip(loaded.file.wallets, loaded.checks, strict=True):
             chain = chains.get(wallet.chain)
@@ -354,7 +554,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if sig
                     else None,
                     balances=[
-                        m.BalanceOut(asset=b.asset, amount=str(b.amount), source=b.source)
+                        m.BalanceOut(asset=b.asset, amount=str(b.amount), source=b.source,
+                                     counted=(why := _not_counted(wallet.message, b.source,
+                                                                  b.asset, symbols)) is None,
+                                     not_counted=why)
                         for b in wallet.balances
                     ],
                     signature_check=check.status,  # type: ignore[arg-type]
@@ -567,6 +770,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         elif history:
             current = history[-1]
         wallet_list = None
+        rpc_names: list[str] = []
+        if current is not None:
+            chains = (current.attestation.chains if current.attestation
+                      and current.attestation.chains else current.snapshots)
+            rpc_names = [c.name if isinstance(c, m.SignedChain) else c.chain for c in chains]
+        auditor_names = [
+            re.sub(r"[^a-z0-9]+", "-", k.label.lower()).strip("-") + ".pub.json"
+            for k in pub.auditor_keys.values()]
         if current is not None and current.reserves_published:
             try:
                 wallet_list = wallets_out(current.round)
@@ -587,15 +798,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     continue
                 signed[r.round] = _envelope(found.payload, list(found.signatures)).model_dump()
         try:
-            keylist = pub.keys()[1]
+            keylist_raw, keylist = pub.keys()
             exchange_keys = [_public_key(e.key) for e in keylist.entries]
-        except Unavailable:
-            exchange_keys = []
+            keylist_text: str | None = keylist_raw.decode("utf-8")
+        except (Unavailable, UnicodeDecodeError):
+            exchange_keys, keylist_text = [], None
         data = {
             "current": current.model_dump(mode="json") if current else None,
             "history": [r.model_dump(mode="json") for r in history],
             "attestations": signed,
             "keys": exchange_keys,
+            "keylist": keylist_text,  # exact bytes: the browser checks its rotation chain
             "auditors": [_public_key(k) for k in pub.auditor_keys.values()],
         }
         decimals = {}
@@ -614,6 +827,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "units": lambda amount, dec: format_units(int(amount), dec),
                 "percent": percent,
                 "data": data,
+                "rpc_names": rpc_names,
+                "auditor_names": auditor_names,
             },
         )
 

@@ -105,18 +105,23 @@ class SignerOut(Public):
 
 
 class FindingOut(Public):
-    """Something that does not hold (codes of docs/spec.md §13.5 and ``files``,
-    ``round-directory``, ``previous``, ``malformed``)."""
+    """Something that does not hold: the verifier's own finding codes and messages
+    (docs/spec.md §13.5, as ``por-verify bundle`` prints them), ``malformed`` when the
+    bundle does not parse, ``not-in-log`` when no bundle is published yet, and
+    ``round-directory`` (in ``served_findings``) about the server's own files."""
 
     code: str
     message: str
 
 
 class SignedAttestationOut(Public):
-    """A round's attestation AS SIGNED (parsed from its exact payload), and the server's
-    check of it: ``verdict`` is ``failed`` when any finding holds (a signature that does not
-    verify, a figure that does not add up, a file that differs from what was attested, a
-    broken link to the previous entry). ``null`` figures mean the payload did not parse."""
+    """A round's attestation AS SIGNED (parsed from its exact payload), and the verifier's
+    check of the round's bundle (the bytes ``/bundle`` serves), run by this server as
+    ``por-verify bundle --skip-chain`` with the auditor keys it was given: ``verdict`` is
+    ``verified`` (exit 0), ``failed`` (exit 1: ``findings`` lists every reason, with the
+    verifier's codes and messages), ``malformed`` (exit 2) or ``not-in-log`` (no bundle yet).
+    ``passed`` and ``notes`` are the verifier's report lines. ``null`` figures mean the
+    payload did not parse."""
 
     payload_sha256: str = Hex64
     log_index: int | None
@@ -132,8 +137,12 @@ class SignedAttestationOut(Public):
     solvency: list[SignedSolvency]
     all_covered: bool | None
     signers: list[SignerOut]
-    verdict: Literal["verified", "failed"]
+    verdict: Literal["verified", "failed", "malformed", "not-in-log"]
     findings: list[FindingOut]
+    passed: list[str]
+    notes: list[str]
+    checked_as: str
+    served_findings: list[FindingOut]
 
 
 class ChainSnapshotOut(Public):
@@ -173,6 +182,42 @@ class RoundLinks(Public):
     bundle: str | None
 
 
+class CheckLine(Public):
+    """One line of a round's headline: what was checked, and how it came out.
+
+    ``status``: ``ok``, ``warn`` (not checked here, or missing), ``fail``."""
+
+    name: str
+    status: Literal["ok", "warn", "fail"]
+    text: str
+
+
+class Shortfall(Public):
+    """An under-reserved asset in words: ``amount`` in asset units (exact, trailing zeros
+    dropped), ``percent`` the ratio rounded down to 0.1 %."""
+
+    symbol: str
+    amount: str
+    percent: str
+
+
+class Headline(Public):
+    """A round's verdict for a member of the public.
+
+    ``state``: ``covered`` (the bundle check passed and every asset is covered),
+    ``under-reserved`` (it passed, and the exchange itself states a shortfall), ``failed``
+    (the check failed: do not rely on the figures), ``not-in-log`` (signed, not published
+    in the log yet), ``not-attested`` (no signed attestation yet)."""
+
+    state: Literal["covered", "under-reserved", "failed", "not-in-log", "not-attested"]
+    title: str
+    summary: str
+    covered: int
+    assets: int
+    short: list[Shortfall]
+    checks: list[CheckLine]
+
+
 class RoundOut(Public):
     """A round: its root, the solvency figures per asset and what has been published."""
 
@@ -186,6 +231,7 @@ class RoundOut(Public):
     attestation_published: bool
     cosigners: list[str]
     attestation: SignedAttestationOut | None
+    headline: Headline
     links: RoundLinks
 
 
@@ -196,11 +242,16 @@ class RoundList(Public):
 
 
 class BalanceOut(Public):
-    """A wallet's balance of one asset; ``source`` ``reported`` was not read from a node."""
+    """A wallet's balance of one asset; ``source`` ``reported`` was not read from a node.
+
+    ``counted``: whether the attestation's rule (docs/spec.md §13.3) counts it in the
+    reserves; ``not_counted`` says why not (``null`` when counted)."""
 
     asset: str
     amount: str
     source: str
+    counted: bool
+    not_counted: str | None
 
 
 class WalletOut(Public):

@@ -6,11 +6,12 @@ the sealed ``proof-tokens.bin``), plus the key list and the auditors' keys.
 
 A round's ``root.json`` and reserves file are read from the store's ``round_files`` first
 (the bytes the attestation was signed over) and from the round directory only when the
-store has none. Each attestation is parsed with the verifier's own model and checked here
-(:meth:`Publication.attestation_check`): signatures against the key list and the auditors'
-keys, every figure recomputed, the files compared with what it attests, its link to the
-previous log entry; a disagreement is a finding the page shows as a failure. The bundle
-download is built from the store by the same function ``por publish`` writes it with.
+store has none. The bundle download is built from the store by the same function ``por
+publish`` writes it with, and each round is judged by the verifier's own bundle check of
+exactly that bundle (:func:`check_bundle`, called from one place,
+:meth:`Publication.attestation_check`): the page and the API show its verdict, finding codes
+and messages, which are those of ``por-verify bundle --skip-chain`` with the same auditor
+keys.
 
 Every file is parsed with the verifier's strict readers when it is first read and again
 whenever it changes (on disk by size, inode and mtime; in the store by SHA-256), so a
@@ -28,7 +29,7 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,8 +47,9 @@ from por.store.models import Attestation, AttestationSignature, LogEntry, Round,
 from por.tokens import TOKEN_FILE, TokenIndex
 from verifier import strictjson as sj
 from verifier.artifacts import RootSummary
+from verifier.attestation.bundle import BundleOptions, BundleReport, verify_bundle
 from verifier.attestation.model import Attestation as AttestationDoc
-from verifier.attestation.model import Finding, check_figures, compare_with_files, payload_hash
+from verifier.attestation.model import Finding
 from verifier.errors import FormatError, PorError
 from verifier.log.rfc6962 import hash_leaf
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead
@@ -61,7 +63,6 @@ from verifier.signed.keys import PublicKey
 T = TypeVar("T")
 ROOT_FILE = "root.json"
 RESERVES_FILE = "reserves.json"
-SECRET_FILE = "round-secret.key"  # noqa: S105 (a file name, not a secret)
 # Findings of an offline reserves check that mean the wallet's own claim is bad.
 _WALLET_FAILURES = frozenset(
     {
@@ -104,11 +105,11 @@ class StoredAttestation:
 
 @dataclass(frozen=True)
 class SignerCheck:
-    """One signature over an attestation: whose key, and whether this server checked it.
+    """One signature over an attestation: whose key, and what the bundle check said of it.
 
-    ``role``: ``exchange`` (the key the payload names, from the key list), ``auditor`` (a
-    key given to ``por serve --auditor-key``) or ``unknown``; ``status``: ``verified``,
-    ``failed`` or ``not-checked`` (a key the server does not know).
+    ``role``: ``exchange`` (the key the payload names), ``auditor`` (a key given to ``por
+    serve --auditor-key``) or ``unknown``; ``status``: ``verified``, ``failed`` or
+    ``not-checked`` (a key the server does not know, or a bundle that did not parse).
     """
 
     key_id: str
@@ -117,22 +118,49 @@ class SignerCheck:
     status: str
 
 
+VERDICT_VERIFIED = "verified"
+VERDICT_FAILED = "failed"
+VERDICT_MALFORMED = "malformed"  # por-verify bundle would exit 2
+VERDICT_NOT_IN_LOG = "not-in-log"  # no bundle yet: nothing for a verifier to check
+
+
+@dataclass(frozen=True)
+class BundleCheck:
+    """The verifier's report on a round's bundle: verdict, findings (the verifier's own
+    codes and messages), what passed and its notes."""
+
+    verdict: str
+    findings: tuple[Finding, ...]
+    passed: tuple[str, ...]
+    notes: tuple[str, ...]
+    report: BundleReport | None
+
+
 @dataclass(frozen=True)
 class AttestationCheck:
-    """A stored attestation parsed as signed, and everything the server found about it.
+    """A stored attestation as signed, and the verifier's check of its bundle.
 
-    ``attestation`` is None when the payload does not parse (a finding says why).
+    ``attestation`` is None when the payload does not parse. ``served`` holds what the
+    server found about its own files beyond the bundle (a round directory whose root.json
+    is not the attested one serves proofs that cannot verify): shown, never hidden, but
+    not part of the bundle's verdict.
     """
 
     stored: StoredAttestation
     attestation: AttestationDoc | None
     signers: tuple[SignerCheck, ...]
-    findings: tuple[Finding, ...]
+    check: BundleCheck
+    served: tuple[Finding, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """Nothing failed."""
-        return not self.findings
+        """The bundle check passed."""
+        return self.check.verdict == VERDICT_VERIFIED
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The bundle check's findings."""
+        return self.check.findings
 
 
 @dataclass(frozen=True)
@@ -177,7 +205,12 @@ class _FileCache:
 
 
 def _check_wallets(reserves: ReservesFile) -> tuple[WalletCheck, ...]:
-    """Check every wallet's signature offline (no node: balances stay unconfirmed)."""
+    """Check every wallet's signature offline (no node: balances stay unconfirmed).
+
+    A contract wallet's (EIP-1271) signature is judged by the contract at the snapshot
+    block, so without a node its ``bad-signature`` finding means "needs a node", by scheme
+    and finding code; any other finding of that wallet is still a failure.
+    """
     try:
         report = verify_reserves(reserves, {})
     except PorError:
@@ -185,22 +218,25 @@ def _check_wallets(reserves: ReservesFile) -> tuple[WalletCheck, ...]:
             WalletCheck("failed", "the file could not be checked") for _ in reserves.wallets
         )
     failed: dict[int, str] = {}
+    needs_node: set[int] = set()
     for finding in report.findings:
-        if finding.wallet is not None and finding.code in _WALLET_FAILURES:
+        if finding.wallet is None or finding.code not in _WALLET_FAILURES:
+            continue
+        wallet = reserves.wallets[finding.wallet]
+        scheme = wallet.signature.scheme if wallet.signature else None
+        if scheme == "eip1271" and finding.code == "bad-signature":
+            needs_node.add(finding.wallet)
+        else:
             failed.setdefault(finding.wallet, f"{finding.code}: {finding.message}")
     checks = []
     for index, wallet in enumerate(reserves.wallets):
-        scheme = wallet.signature.scheme if wallet.signature else None
-        if scheme == "eip1271" and index in failed and "no usable node" in failed[index]:
-            checks.append(
-                WalletCheck(
-                    "needs-node",
-                    "a contract wallet (EIP-1271): its signature is judged by the contract at"
-                    " the snapshot block; check it with por-verify reserves --rpc",
-                )
-            )
-        elif index in failed:
+        if index in failed:
             checks.append(WalletCheck("failed", failed[index]))
+        elif index in needs_node:
+            checks.append(WalletCheck(
+                "needs-node", "a contract wallet (EIP-1271): its signature is judged by the "
+                "contract at the snapshot block, which this server does not read; check it "
+                "with por-verify bundle --rpc"))
         elif wallet.message == "static":
             checks.append(
                 WalletCheck("verified", "signature over the static message: past control only")
@@ -255,83 +291,56 @@ def load_public_key(path: Path) -> PublicKey:
         raise InputError(f"{path}: not a public key: {e}") from e
 
 
-def _check_attestation(
-    found: StoredAttestation,
-    keys: KeyList | None,
-    root_raw: bytes | None,
-    reserves_raw: bytes | None,
-    directory_root: bytes | None,
-    previous: bytes | None,
-    auditors: dict[str, PublicKey],
-) -> AttestationCheck:
-    """Everything the server can check of a stored attestation, as findings (spec §13.5)."""
-    findings: list[Finding] = []
+def check_bundle(files: Mapping[str, bytes], auditors: tuple[PublicKey, ...]) -> BundleCheck:
+    """The verifier's own bundle check (:func:`verifier.attestation.bundle.verify_bundle`)
+    of a bundle built by ``por publish``'s function: the ONE place the page and the API
+    judge a round, so they say what ``por-verify bundle --skip-chain --auditor-key ...``
+    says of the same bytes.
+
+    Semantics stated on the page: chains are not re-read (``--skip-chain``), the auditors
+    are the keys this server was given (each must have co-signed), no key is pinned and no
+    tree head is remembered (the server is the exchange's own: its memory is no evidence).
+    """
+    try:
+        report = verify_bundle(files, BundleOptions(skip_chain=True, auditors=auditors))
+    except FormatError as e:  # por-verify bundle exits 2: the bundle is not well formed
+        return BundleCheck(VERDICT_MALFORMED, (Finding("malformed", str(e)),), (), (), None)
+    except PorError as e:  # anything else the verifier raises: fail closed
+        return BundleCheck(VERDICT_FAILED, (Finding("error", str(e)),), (), (), None)
+    verdict = VERDICT_VERIFIED if report.ok else VERDICT_FAILED
+    return BundleCheck(verdict, tuple(report.findings), tuple(report.passed),
+                       tuple(report.notes), report)
+
+
+def _parse_signed(found: StoredAttestation) -> AttestationDoc | None:
     try:
         doc = SignedDocument.from_payload(
             found.payload, [Signature(k, sig) for k, sig in found.signatures])
-        att = AttestationDoc.from_dict(doc.document)
-    except PorError as e:
-        unknown = tuple(SignerCheck(k, None, "unknown", "not-checked") for k, _ in found.signatures)
-        return AttestationCheck(found, None, unknown, (Finding("malformed", str(e)),))
-    if att.round_id != found.round_id:
-        findings.append(Finding("another-round", f"the attestation stored for round "
-                                f"{found.round_id!r} attests round {att.round_id!r}"))
-    exchange_key: PublicKey | None = None
-    if keys is None:
-        findings.append(Finding("key-list", "no valid key list is published, so the "
-                                "exchange's signature cannot be checked"))
-    else:
-        if keys.exchange != att.exchange:
-            findings.append(Finding("key-list", f"the key list is of {keys.exchange!r}, the "
-                                    f"attestation of {att.exchange!r}"))
-        try:
-            exchange_key = keys.key(att.key_id, att.attested_at)
-        except PorError as e:
-            findings.append(Finding("signature", str(e)))
-    signers = []
+        return AttestationDoc.from_dict(doc.document)
+    except PorError:
+        return None
+
+
+def _signers(found: StoredAttestation, att: AttestationDoc | None, keys: KeyList | None,
+             auditors: dict[str, PublicKey], check: BundleCheck) -> tuple[SignerCheck, ...]:
+    """Who signed, by key id and label, and what the bundle check said of it."""
+    codes = {f.code for f in check.findings}
+    listed = {e.key.key_id: e.key for e in keys.entries} if keys else {}
+    out = []
     for key_id, _ in found.signatures:
-        if exchange_key is not None and key_id == exchange_key.key_id:
-            key, role = exchange_key, "exchange"
+        if att is not None and key_id == att.key_id:
+            key, role = listed.get(key_id), "exchange"
+            failed = "signature" in codes or key is None
         elif key_id in auditors:
             key, role = auditors[key_id], "auditor"
+            failed = "auditor-signature" in codes
         else:
-            signers.append(SignerCheck(key_id, None, "exchange" if key_id == att.key_id
-                                       else "unknown", "not-checked"))
+            out.append(SignerCheck(key_id, None, "unknown", "not-checked"))
             continue
-        try:
-            doc.verify_signed_by(key, "attestation" if role == "exchange"
-                                 else f"attestation (auditor {key.label})")
-            signers.append(SignerCheck(key_id, key.label, role, "verified"))
-        except PorError as e:
-            findings.append(Finding("signature", str(e)))
-            signers.append(SignerCheck(key_id, key.label, role, "failed"))
-    if not any(s.role == "exchange" for s in signers):
-        findings.append(Finding("signature", f"no signature by the key the attestation names "
-                                f"({att.key_id})"))
-    findings.extend(check_figures(att))
-    if root_raw is None or reserves_raw is None:
-        findings.append(Finding("files", "the attested root.json or reserves file is not "
-                                "published, so the figures cannot be compared with them"))
-    else:
-        try:
-            summary = RootSummary.from_json(root_raw, ROOT_FILE)
-            reserves = ReservesFile.from_json(reserves_raw, RESERVES_FILE)
-            findings.extend(compare_with_files(att, summary, reserves))
-        except PorError as e:
-            findings.append(Finding("files", str(e)))
-    if directory_root is not None and root_raw is not None and directory_root != root_raw:
-        findings.append(Finding("round-directory", "the round directory's root.json is not "
-                                "the attested one: users' proofs served from it would not "
-                                "lead to the attested root"))
-    if found.log_index is not None:
-        expected = previous if found.log_index > 0 else None
-        if found.log_index > 0 and expected is None:
-            findings.append(Finding("previous", "the previous log entry cannot be read"))
-        elif att.previous != expected:
-            findings.append(Finding("previous", f"the attestation names previous "
-                                    f"{att.previous.hex() if att.previous else None}, the log's "
-                                    f"entry before it is {expected.hex() if expected else None}"))
-    return AttestationCheck(found, att, tuple(signers), tuple(findings))
+        status = "not-checked" if check.verdict == VERDICT_MALFORMED else (
+            "failed" if failed else "verified")
+        out.append(SignerCheck(key_id, key.label if key else None, role, status))
+    return tuple(out)
 
 
 def _load_tokens(path: Path) -> TokenIndex:
@@ -614,35 +623,42 @@ class Publication:
             raise Unavailable("the store cannot be read") from e
 
     def attestation_check(self, round_id: str) -> AttestationCheck:
-        """The round's attestation as signed, checked by this server (see the module doc).
+        """The round's attestation as signed, and the verifier's check of the bundle the
+        server hands out for it (:func:`check_bundle`; see the module doc).
 
         Raises:
             Unavailable: no attestation is stored for the round.
         """
         found = self.attestation(round_id)
         try:
-            keys: KeyList | None = self.keys()[1]
+            keys_raw, keys = self.keys()
         except Unavailable:
-            keys = None
-        try:
-            root_raw: bytes | None = self.root(round_id)[0]
-        except Unavailable:
-            root_raw = None
-        try:
-            reserves_raw: bytes | None = self.reserves(round_id).file.raw_bytes
-        except Unavailable:
-            reserves_raw = None
-        previous = None
-        if found.log_index:
-            try:
-                previous = payload_hash(self.log_entry(found.log_index - 1)[1])
-            except Unavailable:
-                previous = None
-        inputs = (found, keys, root_raw, reserves_raw, self.directory_root(round_id), previous)
-        key = repr((found.payload_sha256, found.signatures, found.log_index,
-                    id(keys), root_raw, reserves_raw, inputs[4], previous)).encode()
-        return self._parsed_once("attestation-check", key,
-                                 lambda _: _check_attestation(*inputs, self.auditor_keys))
+            keys_raw, keys = b"", None
+        root_raw = self.store_file(round_id, ROOT_KIND)
+        reserves_raw = self.store_file(round_id, RESERVES_KIND)
+        if found.log_index is None:
+            check = BundleCheck(VERDICT_NOT_IN_LOG, (Finding(
+                "not-in-log", "the attestation is not in the transparency log yet, so no "
+                "bundle is published for it: nothing here has been checked"),), (), (), None)
+        else:
+            key = repr((found.payload_sha256, found.signatures, found.log_index,
+                        _digest(root_raw), _digest(reserves_raw), _digest(keys_raw),
+                        sorted(self.auditor_keys))).encode()
+            try:  # a bundle that cannot be built now is not remembered as checked
+                check = self._parsed_once("bundle-check", key, lambda _: check_bundle(
+                    self.bundle(round_id), tuple(self.auditor_keys.values())))
+            except Unavailable as e:
+                check = BundleCheck(VERDICT_FAILED, (Finding(
+                    "bundle", f"the round's bundle cannot be built: {e}"),), (), (), None)
+        att = _parse_signed(found)
+        served = []
+        directory_root = self.directory_root(round_id)
+        if directory_root is not None and root_raw is not None and directory_root != root_raw:
+            served.append(Finding("round-directory", "the round directory's root.json is not "
+                                  "the attested one: users' proofs served from it would not "
+                                  "lead to the attested root"))
+        return AttestationCheck(found, att, _signers(found, att, keys, self.auditor_keys, check),
+                                check, tuple(served))
 
     def latest_tree_head(self) -> SignedTreeHead:
         """The log's newest signed tree head.
@@ -722,16 +738,13 @@ class Publication:
             raise Unavailable("no such proof") from e
 
 
+def _digest(data: bytes | None) -> str:
+    return hashlib.sha256(data).hexdigest() if data is not None else "-"
+
+
 def b64(data: bytes) -> str:
     """Standard base64 with padding (the envelope's encoding, docs/spec.md §12.3)."""
     return base64.b64encode(data).decode("ascii")
-
-
-def secret_beside(rounds_dir: Path) -> list[Path]:
-    """Round secrets lying in the served directories (they should not be there)."""
-    if not rounds_dir.is_dir():
-        return []
-    return [p for p in (c / SECRET_FILE for c in rounds_dir.iterdir()) if p.exists()]
 
 
 def env_path(name: str) -> Path | None:

@@ -1,8 +1,11 @@
 """Benchmark of the liabilities tree: build throughput, build memory, proof reads, verification.
 
-Run by ``make bench``. Every figure is written into ``bench/README.md`` beside a yardstick
-measured in the same run on the same machine, because the machine is shared and absolute
-timings drift from run to run; the ratio to the yardstick is what carries over.
+Run by ``make bench``: each run's figures go to ``bench/results/runs/DATE/`` (ignored by
+git) and are printed; no tracked file changes. ``make bench-update`` (``--update``) also
+stores them as the reference results in ``bench/results/*.json`` and re-renders
+``bench/README.md``, where every figure stands beside a yardstick measured in the same run
+on the same machine, because the machine is shared and absolute timings drift from run to
+run; the ratio to the yardstick is what carries over.
 
 The build runs in a child process so that its memory can be sampled from outside (PSS of
 the child and its worker processes, read from ``/proc/<pid>/smaps_rollup``) and its
@@ -242,7 +245,9 @@ def time_proofs(out: Path, users: int, count: int) -> dict[str, tuple[float, flo
 
 # ---------------------------------------------------------------------------- report
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"  # reference results (tracked)
+RUN_DIR = RESULTS / "runs" / datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+UPDATE = False  # --update: store into RESULTS and rewrite README.md
 MY_SECTIONS = ("# Benchmarks", "## Build", "## Past one machine", "## Targets", "## One proof")
 
 # Measured by this script on the same machine before the build was optimised (commit
@@ -278,8 +283,16 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:,.0f} MiB"
 
 
-def _load_results() -> list[dict[str, Any]]:
-    runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("build-*.json"))]
+def _store(name: str, text: str) -> None:
+    """Store one result of this run (and, with --update, as the reference result)."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    (RUN_DIR / name).write_text(text)
+    if UPDATE:
+        (RESULTS / name).write_text(text)
+
+
+def _load_results(folder: Path = RESULTS) -> list[dict[str, Any]]:
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("build-*.json"))]
     return sorted(runs, key=lambda r: (r.get("cluster", False), r["users"], r["asset_count"]))
 
 
@@ -305,9 +318,9 @@ def _hashing(r: dict[str, Any]) -> str:
     return "C (OpenSSL)" if r["child"].get("native") else "hashlib"
 
 
-def render(proofs: dict[str, Any] | None) -> str:
-    """The results sections of bench/README.md, from every stored result."""
-    runs = _load_results()
+def render(proofs: dict[str, Any] | None, folder: Path = RESULTS) -> str:
+    """The results sections of bench/README.md, from every result stored in ``folder``."""
+    runs = _load_results(folder)
     local = [r for r in runs if not r.get("cluster")]
     remote = [r for r in runs if r.get("cluster")]
     info = runs[-1]["machine"] if runs else machine()
@@ -317,10 +330,12 @@ def render(proofs: dict[str, Any] | None) -> str:
         "`make bench` runs `bench/bench_build.py` (1M and 10M users x 4 assets, 1M x 8, the",
         "LocalCluster build of 1M, proof reads); `python bench/bench_build.py --users 100000000",
         "--no-cluster` adds the 100M row (about half an hour with its floor, ~35 GB of disk",
-        "under `bench/data/`, deleted after). Each run stores its figures in `bench/results/`",
-        "and this file is rendered from all of them. Each figure stands beside a yardstick",
-        "measured in the same run: the machine is shared (the load average at the start of",
-        "each run is in its row), so absolute timings drift, and the ratio is what carries over.",
+        "under `.bench-data/`, removed at the end). `make bench` prints a run's figures and keeps",
+        "them in `bench/results/runs/` (ignored by git); `make bench-update` stores them in",
+        "`bench/results/` and renders this file from all of them. Each figure stands beside a",
+        "yardstick measured in the same run: the machine is shared (the load average at the",
+        "start of each run is in its row), so absolute timings drift, and the ratio is what",
+        "carries over.",
         "",
         "The snapshot is synthetic (`bench/snapshot_gen.py`): long-format Parquet where every",
         "user holds every asset (the densest case), amounts are exact decimal strings with each",
@@ -533,11 +548,10 @@ def measure(users: int, k: int, cluster: bool, pymerkle: bool, keep: bool) -> Pa
     print(f"floor {floor:.2f} s, pymerkle {merkle}", flush=True)
     info_file = json.loads((out / "build-info.json").read_text())
     build.child["buckets"] = info_file.get("buckets")
-    RESULTS.mkdir(exist_ok=True)
     record = {**build.__dict__, "users": users, "floor": floor, "pymerkle": merkle,
               "machine": info, "cluster": cluster}
     name = f"build-{users:09d}u-{k}a{'-cluster' if cluster else ''}.json"
-    (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
+    _store(name, json.dumps(record, indent=2) + "\n")
     if not keep:
         shutil.rmtree(out, ignore_errors=True)
     return out
@@ -557,6 +571,9 @@ def main() -> None:
                         help="delete snapshots and trees of more than 1M users afterwards")
     parser.add_argument("--render-only", action="store_true",
                         help="rewrite README.md from bench/results without measuring")
+    parser.add_argument("--update", action="store_true",
+                        help="store the figures as bench/results/*.json and rewrite README.md"
+                        " (make bench-update); without it only bench/results/runs/ is written")
     parser.add_argument("--child", nargs=3, metavar=("SNAPSHOT", "ASSETS", "OUT"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--cluster-child", nargs=3, metavar=("SNAPSHOT", "ASSETS", "OUT"),
@@ -569,6 +586,8 @@ def main() -> None:
     if args.render_only:
         write_readme(None)
         return
+    global UPDATE
+    UPDATE = args.update
     k = args.assets
     proofs = None
     largest = max(args.users)
@@ -579,8 +598,7 @@ def main() -> None:
             q = time_proofs(out, users, args.proofs)
             proofs = {"tree": f"{users:,} users x {k} assets", "count": args.proofs, "q": q,
                       "users": users}
-            RESULTS.mkdir(exist_ok=True)
-            (RESULTS / f"proofs-{users:09d}u-{k}a.json").write_text(json.dumps(proofs) + "\n")
+            _store(f"proofs-{users:09d}u-{k}a.json", json.dumps(proofs) + "\n")
             shutil.rmtree(out, ignore_errors=True)
         if args.delete_data and users > 1_000_000:
             snapshot_path(users, k).unlink(missing_ok=True)
@@ -588,10 +606,15 @@ def main() -> None:
         measure(min(args.users), args.wide_assets, False, False, keep=False)
     if not args.no_cluster:
         users = min(args.users)
-        if not (RESULTS / f"build-{users:09d}u-{k}a.json").exists():
+        if not (RUN_DIR / f"build-{users:09d}u-{k}a.json").exists():
             measure(users, k, False, False, keep=False)
         measure(users, k, True, False, keep=False)
-    print(write_readme(proofs))
+    if UPDATE:
+        print(write_readme(proofs))
+    else:
+        print(render(proofs, RUN_DIR))
+        print(f"\nthis run's figures: {RUN_DIR} (make bench-update stores them and rewrites"
+              " bench/README.md)")
 
 
 if __name__ == "__main__":

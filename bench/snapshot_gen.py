@@ -3,11 +3,12 @@
 Every amount is built from integers as text ("1234.00120000"); no float ever produces a
 digit, so the snapshot means exactly what the builder reads. The columns are made with
 numpy and pyarrow compute, so a million users and four assets take a few seconds, and the
-file is cached under ``bench/data/`` (git-ignored).
+file is cached under ``.bench-data/`` (git-ignored; ``make bench`` removes it at the end).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,10 @@ import pyarrow.parquet as pq
 
 from verifier.mst import Asset
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+# Generated snapshots and built trees (gigabytes at 100M users): under the repository's
+# ignored .bench-data/, which `make bench` removes at the end ($POR_BENCH_DATA moves it).
+DATA_DIR = Path(os.environ.get("POR_BENCH_DATA")
+                or Path(__file__).resolve().parent.parent / ".bench-data")
 
 # Real decimals of common assets; ETH's 18 decimals push amounts past 64 bits.
 ALL_ASSETS = (

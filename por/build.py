@@ -21,10 +21,14 @@ comes from :mod:`verifier.mst` (through :mod:`por.buckets`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
 import json
 import multiprocessing
 import os
+import shutil
+import signal
+import threading
 import time
 import uuid
 from collections import deque
@@ -39,8 +43,14 @@ import pyarrow as pa
 
 from por import buckets
 from por.buckets import Work, hmac_sha256_keyed, spill_dtype
-from por.errors import InputError, VerificationError
-from por.snapshot import describe_duplicate, estimate_rows, iter_batches, open_snapshot
+from por.errors import InputError, PorError, VerificationError
+from por.snapshot import (
+    check_snapshot_file,
+    describe_duplicate,
+    estimate_rows,
+    iter_batches,
+    open_snapshot,
+)
 from verifier.artifacts import RootSummary
 from verifier.mst import (
     HASH_SIZE,
@@ -53,17 +63,16 @@ from verifier.mst import (
 )
 from verifier.treefile import Layout
 
-__all__ = ["BuildResult", "Progress", "build_tree", "hmac_sha256_keyed", "padded_size",
-           "parse_memory"]
+__all__ = ["BuildResult", "Interrupted", "Progress", "build_tree", "hmac_sha256_keyed",
+           "padded_size", "parse_memory", "stop_on_signals", "stop_workers"]
 
 TREE_FILE = "tree.bin"
 ROOT_FILE = "root.json"
 INFO_FILE = "build-info.json"
-SECRET_FILE = "round-secret.key"  # noqa: S105 - a file name, not a secret
+SECRET_FILE = "round-secret.key"  # noqa: S105 - a file name, not a secret (legacy place)
 PARALLEL_MIN_ROWS = 1 << 14  # below this, worker processes cost more than they save
 DEFAULT_MEMORY = 3 << 30  # --memory default: bytes the whole build may hold
 MAIN_RESERVE = 384 << 20  # this process while ingesting: batches in flight, Arrow, numpy
-WORK_DIR = ".build-work"
 
 
 class Progress(Protocol):
@@ -162,7 +171,8 @@ def local_executor(workers: int, rows: int) -> Executor:
     threads), or the inline executor for one worker or a small snapshot."""
     if workers <= 1 or rows < PARALLEL_MIN_ROWS:
         return InlineExecutor()
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
     for fut in [pool.submit(_noop) for _ in range(workers)]:
         fut.result()
     return pool
@@ -502,11 +512,16 @@ def build_tree(
     memory: int = DEFAULT_MEMORY,
     work_dir: str | None = None,
     cluster: str | None = None,
+    secret_out: Path | None = None,
 ) -> BuildResult:
     """Build the tree of a round and write ``tree.bin``, ``root.json`` and ``build-info.json``.
 
-    Nothing is written unless the whole snapshot is valid; the tree file is written under a
-    temporary name and renamed into place at the end.
+    Nothing is created until the cheap checks pass (the snapshot's file, header and
+    columns; the output directory); then everything is made in a private staging directory
+    beside ``out_dir`` (mode 0700, with the spilled buckets) and moved into ``out_dir`` only
+    once the whole snapshot is valid and the tree is built. A failure, SIGINT or SIGTERM
+    removes the staging directory, the spills and any directory the build created, and
+    stops the worker processes: a failed build leaves nothing behind.
 
     Args:
         snapshot_path: CSV or Parquet, long format (``user_id, asset, amount``), in any
@@ -519,61 +534,273 @@ def build_tree(
         workers: processes on this machine (default: every core).
         progress: where stages report progress.
         memory: bytes the build may hold; buckets are sized so that it never needs more.
-        work_dir: where spilled buckets go (a path or an fsspec URL; default
-            ``OUT/.build-work``). With ``cluster`` it must be storage every worker reaches.
+        work_dir: where spilled buckets go (a path or an fsspec URL; default: the private
+            staging directory). With ``cluster`` it must be storage every worker reaches.
         cluster: a dask.distributed scheduler address (``tcp://host:8786``), or
             ``"config"`` to use the scheduler named in the Dask configuration.
+        secret_out: a new file to write ``secret`` to (0600, in a 0700 directory) once the
+            tree is built, before it is moved into place (nothing is written on failure).
 
     Raises:
         InputError: bad snapshot, sums that overflow, or an output directory already built.
+        PorError: the disk is full or a file cannot be written (nothing is left behind).
+        KeyboardInterrupt: SIGINT, or :class:`Interrupted` for SIGTERM (cleaned up).
     """
     check_round_id(round_id)
     progress = progress or _Silent()
     out = Path(out_dir)
     if (out / ROOT_FILE).exists() or (out / TREE_FILE).exists():
         raise InputError(f"{out}: a tree was already built there; choose another --out")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
     snapshot = Path(snapshot_path)
-    if not snapshot.is_file():
-        raise InputError(f"{snapshot}: cannot read: no such file")
+    check_snapshot_file(snapshot)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    # A folder of its own under the work directory: only it is removed at the end.
-    work_url = f"{(work_dir or str(out / WORK_DIR)).rstrip('/')}/build-{uuid.uuid4().hex}"
-    work = Work(work_url)
-    tmp = out / (TREE_FILE + ".partial")
-    with contextlib.ExitStack() as stack:
-        stack.callback(lambda: work.remove(""))
-        stack.callback(lambda: tmp.unlink(missing_ok=True))
-        if cluster:
-            from por.distributed import connect, hash_on_cluster
+    with stop_on_signals(), contextlib.ExitStack() as stack:
+        try:
+            created = make_parents(out.parent)
+            stack.callback(remove_empty_dirs, created)
+            remove_stale(out.parent, f".{out.name}.building-")
+            staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            staging.mkdir(mode=0o700)
+            stack.callback(shutil.rmtree, staging, True)
+            if work_dir is None:
+                work_url = str(staging / "work")
+            else:
+                work_url = f"{work_dir.rstrip('/')}/build-{uuid.uuid4().hex}"
+            work = Work(work_url)
+            made_work_dir = (work_dir is not None and "://" not in work_dir
+                             and not Path(work_dir).exists())
+            stack.callback(_remove_work, work, work_dir if made_work_dir else None)
+            _private_local_dir(work_url)
+            tmp = staging / TREE_FILE
+            if cluster:
+                from por.distributed import connect, hash_on_cluster
 
-            executor, n_workers = connect(cluster, stack)
-            plan = make_plan(work_url, estimate_rows(snapshot), len(assets), pad_to,
-                             n_workers, memory)
-            stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
-                             progress, timings)
-            t = time.perf_counter()
-            top = hash_on_cluster(stages, plan, executor, tmp, progress)
-        else:
-            n_workers = max(1, workers or os.cpu_count() or 1)
-            rows = estimate_rows(snapshot)
-            executor = local_executor(n_workers, rows)
-            stack.callback(executor.shutdown)
-            plan = make_plan(work_url, rows, len(assets), pad_to, n_workers, memory)
-            stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
-                             progress, timings)
-            t = time.perf_counter()
-            top = _hash_local(stages, plan, executor, tmp, progress)
-        timings["hashing"] = time.perf_counter() - t
-        summary = summary_of(stages.layout, top)
-        os.replace(tmp, out / TREE_FILE)
-    (out / ROOT_FILE).write_text(summary.to_json())
-    timings["total"] = time.perf_counter() - t0
-    info = {"round": round_id, "users": stages.users, "rows": stages.rows,
-            "leaf_count": stages.layout.leaf_count, "seconds": timings,
-            "workers": plan.workers, "buckets": plan.bucket_count, "memory": plan.memory,
-            "cluster": bool(cluster)}
-    (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+                executor, n_workers = connect(cluster, stack)
+                plan = make_plan(work_url, estimate_rows(snapshot), len(assets), pad_to,
+                                 n_workers, memory)
+                stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
+                                 progress, timings)
+                t = time.perf_counter()
+                top = hash_on_cluster(stages, plan, executor, tmp, progress)
+            else:
+                n_workers = max(1, workers or os.cpu_count() or 1)
+                rows = estimate_rows(snapshot)
+                pool = stack.enter_context(stopping(local_executor(n_workers, rows)))
+                plan = make_plan(work_url, rows, len(assets), pad_to, n_workers, memory)
+                stages = prepare(snapshot, assets, round_id, secret, plan, pool, pad_to,
+                                 progress, timings)
+                t = time.perf_counter()
+                top = _hash_local(stages, plan, pool, tmp, progress)
+            timings["hashing"] = time.perf_counter() - t
+            summary = summary_of(stages.layout, top)
+            (staging / ROOT_FILE).write_text(summary.to_json())
+            timings["total"] = time.perf_counter() - t0
+            info = {"round": round_id, "users": stages.users, "rows": stages.rows,
+                    "leaf_count": stages.layout.leaf_count, "seconds": timings,
+                    "workers": plan.workers, "buckets": plan.bucket_count,
+                    "memory": plan.memory, "cluster": bool(cluster)}
+            (staging / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+            work.remove("")
+            if secret_out is not None:
+                write_secret(secret_out, secret)
+                stack.callback(_unlink_unless, secret_out, (out / ROOT_FILE).exists)
+            _publish(staging, out)
+            created.clear()  # out's parents now hold the round: keep them
+        except OSError as e:
+            raise write_error(e, out) from e
     return BuildResult(out, summary, stages.users, stages.rows, timings)
 
+
+# ------------------------------------------------------------- leaving nothing behind
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) received: raised like Ctrl-C so that every cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Interrupted` (SIGINT already
+    raises KeyboardInterrupt), so ``finally`` blocks remove partial output and stop the
+    workers; a second signal during that cleanup is ignored. Only in the main thread (the
+    only one Python delivers signals to); elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = False
+
+    def handler(signum: int, _frame: Any) -> None:
+        nonlocal caught
+        if caught:
+            return
+        caught = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(signum)
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent, leave Ctrl-C to the parent, die on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers itself
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        # PR_SET_PDEATHSIG (Linux): if the parent is killed outright (SIGKILL, OOM), the
+        # kernel kills this worker too instead of leaving it blocked on the result pipe.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def stopping(executor: Executor) -> Iterator[Executor]:
+    """Shut ``executor`` down on leaving; on an error or a signal, terminate its worker
+    processes first (waiting for a pool's pending tasks could take minutes)."""
+    try:
+        yield executor
+    except BaseException:
+        stop_workers(executor)
+        raise
+    executor.shutdown()
+
+
+def stop_workers(executor: Executor) -> None:
+    """Terminate a process pool's workers, wait for them, and shut the pool down."""
+    if isinstance(executor, ProcessPoolExecutor):
+        # Python 3.11's pool marks every pending item broken once its workers die, and
+        # fails (a traceback in its manager thread) on items the caller already cancelled:
+        # drop those first.
+        pending = getattr(executor, "_pending_work_items", None) or {}
+        for work_id, item in list(pending.items()):
+            if item.future.cancelled():
+                pending.pop(work_id, None)
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        for proc in processes:
+            with contextlib.suppress(OSError, ValueError):
+                proc.terminate()
+        for proc in processes:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(5)
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def make_parents(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; the ones created, deepest first."""
+    missing = []
+    p = path.absolute()
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_stale(folder: Path, prefix: str) -> None:
+    """Remove staging directories ``PREFIX<pid>-<hex>`` in ``folder`` whose process is gone
+    (a build or prove-all killed outright, SIGKILL or a power cut, could not clean up)."""
+    for entry in folder.glob(f"{prefix}*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass  # alive (another user's, or no permission to ask): leave it
+
+
+def remove_empty_dirs(dirs: list[Path]) -> None:
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def _remove_work(work: Work, created_dir: str | None) -> None:
+    """Remove this build's folder of spills, and the --work-dir if this build created it."""
+    with contextlib.suppress(OSError):
+        work.remove("")
+    if created_dir is not None:
+        with contextlib.suppress(OSError):
+            Path(created_dir).rmdir()  # only if empty: never another build's spills
+
+
+def _private_local_dir(url: str) -> None:
+    """Create a local work folder with mode 0700 (spills hold every balance)."""
+    if "://" in url and not url.startswith("file://"):
+        return
+    path = Path(url.removeprefix("file://"))
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def _unlink_unless(path: Path, kept: Callable[[], bool]) -> None:
+    if not kept():
+        path.unlink(missing_ok=True)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the built files into ``out``: the whole staging directory when ``out`` does not
+    exist, else file by file, root.json last (its presence marks a finished build)."""
+    shutil.rmtree(staging / "work", ignore_errors=True)
+    if not out.exists():
+        staging.chmod(0o777 & ~_umask())  # as mkdir would have made it
+        os.rename(staging, out)
+        return
+    moved = []
+    try:
+        for name in (TREE_FILE, INFO_FILE, ROOT_FILE):
+            os.replace(staging / name, out / name)
+            moved.append(out / name)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_error(e: OSError, out: Path) -> PorError:
+    """A clear message for a write that failed (full disk, quota, file size limit)."""
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
+    where = f" ({e.filename})" if e.filename else ""
+    hint = ("; free space or set --work-dir elsewhere" if full else "")
+    return PorError(f"{out}: cannot write the build's files: {what}{where}{hint}; the"
+                    " partial output was removed")
+
+
+def write_secret(path: Path, secret: bytes) -> None:
+    """Write a new round secret file (0600) in a private directory (0700 if created).
+
+    Raises:
+        InputError: the file exists already or cannot be written.
+    """
+    from por.secret import create_secret
+
+    create_secret(path, secret)

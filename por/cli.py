@@ -6,7 +6,9 @@ Errors become messages and exit codes in one place: 1 verification failed, 2 bad
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -71,6 +73,13 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
                 f"[red]ERROR[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
             )
             sys.exit(2)
+        except KeyboardInterrupt as e:
+            # SIGINT, or SIGTERM/SIGHUP turned into an exception by por.build.stop_on_signals:
+            # by now the partial output is removed and the workers are stopped.
+            signum = getattr(e, "signum", 2)
+            err_console.print(f"[red]interrupted[/red] (signal {signum}): nothing partial was"
+                              " left behind", highlight=False, soft_wrap=True)
+            sys.exit(128 + signum)
 
     return wrapper
 
@@ -96,7 +105,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+class _Main(LazyGroup):
+    """The ``por`` group: refuses a database password on the command line, for every
+    subcommand that takes ``--db`` (the value is redacted in the message)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for i, arg in enumerate(args):
+            value = (args[i + 1] if arg == "--db" and i + 1 < len(args)
+                     else arg[len("--db="):] if arg.startswith("--db=") else None)
+            if value is not None:
+                # Imported here: the store's libraries (the [exchange] extra) only when a
+                # --db is given, so that `por --help` stays light (issue 12).
+                from por.store.db import refuse_password_on_argv
+
+                try:
+                    refuse_password_on_argv(value)
+                except PorError as e:
+                    raise click.UsageError(str(e), ctx) from e
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Main, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por")
 def main() -> None:
@@ -108,27 +137,60 @@ def liabilities() -> None:
     """The liabilities side: the Merkle-sum tree of every user's balances."""
 
 
-def _secret_path(out: Path, secret_file: Path | None) -> Path:
-    """The round secret's file: --secret-file, else $POR_ROUND_SECRET_FILE, else OUT's own."""
+def _secret_path(out: Path, secret_file: Path | None, round_id: str | None) -> Path:
+    """The round secret's file: --secret-file, else $POR_ROUND_SECRET_FILE, else the round's
+    file in the private secrets directory (``~/.local/share/por/secrets/ROUND.key``)."""
     from por.build import SECRET_FILE
+    from por.secret import default_secret_path
 
     env = os.environ.get("POR_ROUND_SECRET_FILE")
-    return secret_file or (Path(env) if env else out / SECRET_FILE)
+    if secret_file or env:
+        return secret_file or Path(str(env))
+    if round_id is None:  # no root.json to name the round: the legacy place, for the message
+        return out / SECRET_FILE
+    return default_secret_path(round_id)
 
 
-def _secret_for_build(out: Path, secret_file: Path | None) -> tuple[bytes, Path, bool]:
-    from por.secret import create_secret, load_secret
+def _secret_for_build(out: Path, secret_file: Path | None, round_id: str
+                      ) -> tuple[bytes, Path, bool]:
+    """The secret to build with, its file, and whether that file is still to be written
+    (only once the build succeeds: a failed build leaves no secret behind)."""
+    from por.secret import load_secret, new_secret
 
-    path = _secret_path(out, secret_file)
+    path = _secret_path(out, secret_file, round_id)
+    inside = path.absolute().resolve()
+    if inside.is_relative_to(out.absolute().resolve()):
+        # The round's directory is handed to `por serve --rounds`: whoever reads what is
+        # served would get every salt.
+        raise FormatError(f"{path}: the round secret must not lie in the round's directory"
+                          f" {out} (it is served); choose a --secret-file elsewhere")
     if path.exists():
         return load_secret(path), path, False
-    return create_secret(path), path, True
+    return new_secret(), path, True
+
+
+def _round_of(round_dir: Path) -> str | None:
+    from verifier.artifacts import RootSummary
+
+    try:
+        return RootSummary.from_json((round_dir / "root.json").read_bytes()).round_id
+    except (OSError, FormatError):
+        return None
 
 
 def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
+    """The secret of the round built in ``out`` (the file of rounds built before the
+    secrets directory, ``out/round-secret.key``, is still read when it is the only one)."""
+    from por.build import SECRET_FILE
     from por.secret import load_secret
 
-    return load_secret(_secret_path(out, secret_file))
+    path = _secret_path(out, secret_file, _round_of(out))
+    if not path.exists() and not secret_file and (out / SECRET_FILE).exists():
+        path = out / SECRET_FILE
+    if not path.exists():
+        raise FormatError(f"{path}: no round secret there; pass --secret-file (or set"
+                          " $POR_ROUND_SECRET_FILE) to the file the build wrote")
+    return load_secret(path)
 
 
 @liabilities.command("build")
@@ -151,8 +213,9 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
 @click.option(
     "--secret-file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Round secret file (64 hex digits, mode 0600); created if missing. Default:"
-    " $POR_ROUND_SECRET_FILE, else OUT/round-secret.key.",
+    help="Round secret file (64 hex digits, mode 0600); written when the build succeeds if"
+    " missing. Default: $POR_ROUND_SECRET_FILE, else ~/.local/share/por/secrets/ROUND.key"
+    " ($XDG_DATA_HOME). Never inside OUT.",
 )
 @click.option(
     "--pad-to", type=int, default=None, help="Pad to at least this many leaves (a power of two)."
@@ -167,8 +230,9 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
 @click.option(
     "--work-dir",
     default=None,
-    help="Where spilled buckets go (a path or an fsspec URL; default OUT/.build-work). With"
-    " --cluster: storage every worker reaches.",
+    help="Where spilled buckets go (a path or an fsspec URL; default: a private staging"
+    " directory beside OUT, removed at the end). With --cluster: storage every worker"
+    " reaches.",
 )
 @click.option(
     "--cluster",
@@ -194,13 +258,17 @@ def build_cmd(
     """Build the round's tree from SNAPSHOT (CSV or Parquet: user_id, asset, amount)."""
     from por.assets import load_assets
     from por.build import build_tree, parse_memory
+    from por.snapshot import check_snapshot_file
     from verifier.mst import check_round_id
 
+    # Every check that reads no row comes first: a mistake here creates nothing.
     check_round_id(round_id)
     assets = load_assets(assets_file)
-    if (out_dir / "root.json").exists():
+    if (out_dir / "root.json").exists() or (out_dir / "tree.bin").exists():
         raise FormatError(f"{out_dir}: a tree was already built there; choose another --out")
-    secret, secret_path, created = _secret_for_build(out_dir, secret_file)
+    check_snapshot_file(snapshot)
+    byte_limit = parse_memory(memory)
+    secret, secret_path, created = _secret_for_build(out_dir, secret_file, round_id)
     with RichProgress(enabled=not quiet) as progress:
         result = build_tree(
             snapshot,
@@ -211,20 +279,30 @@ def build_cmd(
             pad_to=pad_to,
             workers=workers,
             progress=progress,
-            memory=parse_memory(memory),
+            memory=byte_limit,
             work_dir=work_dir,
             cluster=cluster,
+            secret_out=secret_path if created else None,
         )
-    s = result.summary
-    click.echo(
-        f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
-        f" (padded), {result.seconds['total']:.2f} s"
-    )
-    click.echo(f"  root hash    {s.root_hash.hex()}")
-    click.echo(f"  root.json    {result.root_path}   (publish this)")
-    click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
-    note = "created; keep it private, never publish" if created else "used"
-    click.echo(f"  secret       {secret_path}   ({note})")
+    # The round is complete and in place: a signal while this is printed would only hide
+    # that (the previous handlers come back after).
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        s = result.summary
+        click.echo(
+            f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
+            f" (padded), {result.seconds['total']:.2f} s"
+        )
+        click.echo(f"  root hash    {s.root_hash.hex()}")
+        click.echo(f"  root.json    {result.root_path}   (publish this)")
+        click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
+        note = "created (0600); keep it private, never publish" if created else "used"
+        click.echo(f"  secret       {secret_path}   ({note})")
+    finally:
+        for n, old in held.items():
+            signal.signal(n, old)
 
 
 @liabilities.command("prove")
@@ -233,7 +311,8 @@ def build_cmd(
 @click.option(
     "--secret-file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
+    help="Round secret file (default: $POR_ROUND_SECRET_FILE, else"
+    " ~/.local/share/por/secrets/ROUND.key).",
 )
 @click.option(
     "--out",
@@ -278,19 +357,26 @@ def prove_cmd(
 @click.option(
     "--secret-file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
+    help="Round secret file (default: $POR_ROUND_SECRET_FILE, else"
+    " ~/.local/share/por/secrets/ROUND.key).",
 )
 @click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
+@click.option("--force", is_flag=True,
+              help="Replace an existing OUT (file, or non-empty directory) once all is written.")
 @handle_errors
 def prove_all_cmd(
     round_dir: Path, snapshot: Path, out_path: Path, secret_file: Path | None,
-    workers: int | None,
+    workers: int | None, force: bool,
 ) -> None:
-    """Write every user's proof from the round in ROUND_DIR, streaming, in parallel."""
+    """Write every user's proof from the round in ROUND_DIR, streaming, in parallel.
+
+    The proofs are written under a temporary name beside OUT and renamed into place at the
+    end; a failure or interruption (Ctrl-C, SIGTERM) removes them and stops the workers.
+    """
     from por.prove import prove_all
 
     result = prove_all(round_dir, _secret_for_prove(round_dir, secret_file), snapshot,
-                       out_path, workers=workers)
+                       out_path, workers=workers, force=force)
     click.echo(f"wrote {result.users} proofs to {out_path} in {result.seconds:.1f} s", err=True)
 
 

@@ -8,13 +8,52 @@ string and passes its settings through the environment, as uvicorn's worker proc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from pathlib import Path
 
 import click
 
-from por.cli import _secret_for_prove, err_console, handle_errors
+from por.cli import _secret_for_prove, handle_errors
 from por.errors import InputError
+
+
+def _db_without_password(_ctx: click.Context, _param: click.Parameter, value: str | None
+                         ) -> str | None:
+    from por.store.db import refuse_password_on_argv
+
+    if value is not None:
+        try:
+            refuse_password_on_argv(value)
+        except InputError as e:
+            raise click.BadParameter(str(e)) from e
+    return value
+
+
+def served_leftovers(rounds_dir: Path) -> list[Path]:
+    """What must never lie in a served directory: round secrets (the legacy
+    ``round-secret.key``, or any ``*.key`` holding 64 hex digits), spill folders of a build
+    (``.build-work``) and staging folders of a build or prove-all still running or killed.
+    """
+    from por.secret import SECRET_SIZE, secrets_dir
+
+    found: list[Path] = []
+    if secrets_dir().exists() and secrets_dir().resolve().is_relative_to(rounds_dir.resolve()):
+        found.append(secrets_dir())
+    levels = [rounds_dir, *(c for c in sorted(rounds_dir.iterdir()) if c.is_dir())]
+    for folder in levels:
+        for entry in sorted(folder.iterdir()):
+            name = entry.name
+            if name == "round-secret.key" or name == ".build-work" or (
+                    name.startswith(".") and (".building-" in name or ".partial-" in name)):
+                found.append(entry)
+            elif name.endswith(".key") and entry.is_file():
+                with contextlib.suppress(OSError, UnicodeDecodeError):
+                    if entry.stat().st_size <= 2 * SECRET_SIZE + 2 and re.fullmatch(
+                            r"[0-9a-f]{64}\s*", entry.read_text("ascii")):
+                        found.append(entry)
+    return found
 
 
 @click.command("serve")
@@ -22,7 +61,9 @@ from por.errors import InputError
     "--db",
     "db_url",
     default=None,
-    help="Store URL (default: $POR_DATABASE_URL, else sqlite:///por.db).",
+    callback=_db_without_password,
+    help="Store URL (default: $POR_DATABASE_URL, else sqlite:///por.db). Never with a"
+    " password: use $POR_DATABASE_URL or $POR_DATABASE_PASSWORD_FILE.",
 )
 @click.option(
     "--rounds",
@@ -59,6 +100,13 @@ from por.errors import InputError
 @click.option(
     "--proof-burst", default=10, show_default=True, type=int, help="Proof requests at once."
 )
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are trusted (comma"
+    " separated IPs or networks, e.g. 127.0.0.1 or 10.0.0.0/8). Default: none; the client"
+    " is the TCP peer, so a client cannot pick its own address to escape the rate limit.",
+)
 @handle_errors
 def serve_cmd(
     db_url: str | None,
@@ -70,8 +118,13 @@ def serve_cmd(
     workers: int,
     proof_rate: float,
     proof_burst: int,
+    forwarded_allow_ips: str | None,
 ) -> None:
-    """Serve the public proof-of-reserves page and the JSON API under /api/v1/."""
+    """Serve the public proof-of-reserves page and the JSON API under /api/v1/.
+
+    Refuses to start when a served round directory holds a round secret, spilled buckets
+    or a build's staging folder: whoever reads what is served must never get them.
+    """
     import uvicorn
 
     from por.store.db import DEFAULT_URL
@@ -79,13 +132,16 @@ def serve_cmd(
     if proof_rate < 0 or proof_burst < 1:
         raise InputError("--proof-rate must be >= 0 and --proof-burst >= 1")
     url = db_url or os.environ.get("POR_DATABASE_URL") or DEFAULT_URL
-    if rounds_dir is not None:
-        for child in sorted(rounds_dir.glob("*/round-secret.key")):
-            # The server never reads it, but whoever gets this directory gets every salt.
-            err_console.print(
-                f"[yellow]warning[/yellow]: {child} lies in a served directory; keep round"
-                " secrets elsewhere (--secret-file / $POR_ROUND_SECRET_FILE)"
-            )
+    if rounds_dir is not None and rounds_dir.is_dir():
+        leftovers = served_leftovers(rounds_dir)
+        if leftovers:
+            # The server never reads them, but whoever gets this directory gets every salt
+            # (a secret) or every balance (spills).
+            raise InputError(
+                f"{rounds_dir}: refusing to serve a directory that holds round secrets or a"
+                f" build's spill/staging files: {', '.join(str(p) for p in leftovers)}; move"
+                " secrets elsewhere (default ~/.local/share/por/secrets, or --secret-file)"
+                " and remove the rest")
     os.environ["POR_DATABASE_URL"] = url
     os.environ["POR_SERVE_ROUNDS"] = str(rounds_dir.resolve()) if rounds_dir else ""
     os.environ["POR_SERVE_KEYLIST"] = str(keylist.resolve()) if keylist else ""
@@ -100,6 +156,11 @@ def serve_cmd(
         port=port,
         workers=workers,
         log_level="info",
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: any local
+        # client (or a proxy that passes the header through) could then pick its address
+        # per request and escape the per-client proof rate limit. Only configured proxies.
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or "",
     )
 
 

@@ -8,6 +8,7 @@ streaming, in worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -137,8 +138,8 @@ class ProveAllResult:
 
 
 def prove_all(round_dir: str | Path, secret: bytes, snapshot: str | Path, out: str | Path,
-              *, workers: int | None = None, progress: Callable[[int], Any] | None = None
-              ) -> ProveAllResult:
+              *, workers: int | None = None, progress: Callable[[int], Any] | None = None,
+              force: bool = False) -> ProveAllResult:
     """Write every user's proof: one JSON line each to ``out`` (``.jsonl``), or one file each
     into the directory ``out`` (named by :func:`proof_file_name`).
 
@@ -148,33 +149,51 @@ def prove_all(round_dir: str | Path, secret: bytes, snapshot: str | Path, out: s
     the leaves already written (one bit per leaf: 16 MiB at 2^27 leaves) drops a user
     whose rows appear in several batches. Nothing holds more than a few batches of proofs.
 
+    Everything is written under a temporary name beside ``out`` (a private directory, mode
+    0700) and renamed into place at the end; on failure, SIGINT or SIGTERM it is removed
+    and the workers are stopped, so ``out`` is either complete or untouched.
+
     Raises:
         InputError: a user of the snapshot is not in the round (another snapshot or secret),
-            or the snapshot cannot be read.
+            the snapshot cannot be read, or ``out`` exists (a file, or a non-empty
+            directory) and ``force`` is not set.
+        PorError: the proofs cannot be written (full disk); nothing is left behind.
     """
+    import shutil
     import time
+    import uuid
 
-    from por.build import local_executor
-    from por.snapshot import estimate_rows, open_snapshot
+    from por.build import (
+        local_executor,
+        make_parents,
+        remove_empty_dirs,
+        remove_stale,
+        stop_on_signals,
+        stopping,
+        write_error,
+    )
+    from por.snapshot import check_snapshot_file, estimate_rows, open_snapshot
 
     t0 = time.perf_counter()
+    out_path = Path(out)
+    jsonl = str(out).endswith(".jsonl")
+    if out_path.exists() and not force and (jsonl or not out_path.is_dir()
+                                            or any(out_path.iterdir())):
+        raise InputError(f"{out_path}: already exists; pass --force to replace it")
+    if out_path.exists() and jsonl == out_path.is_dir():
+        raise InputError(f"{out_path}: exists and is a "
+                         f"{'directory' if jsonl else 'file'}; expected a "
+                         f"{'.jsonl file' if jsonl else 'directory'}")
     first = Prover(round_dir, secret)
     reader = open_snapshot(snapshot, first.tree.layout.assets)
     leaf_count = first.tree.layout.leaf_count
     first.close()
-    jsonl = str(out).endswith(".jsonl")
-    out_path = Path(out)
-    if jsonl:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        out_path.mkdir(parents=True, exist_ok=True)
+    check_snapshot_file(snapshot)
     n_workers = max(1, workers or os.cpu_count() or 1)
-    executor = local_executor(n_workers, estimate_rows(snapshot))
     bits = np.zeros((leaf_count + 7) // 8, np.uint8)
     written = 0
-    tmp_out = out_path.with_name(out_path.name + ".partial")
-    fh = open(tmp_out, "w", encoding="utf-8") if jsonl else None  # noqa: SIM115
     in_flight: deque[Future[tuple[bytes, list[str]]]] = deque()
+    fh = None
 
     def settle(fut: Future[tuple[bytes, list[str]]]) -> None:
         nonlocal written
@@ -190,28 +209,65 @@ def prove_all(round_dir: str | Path, secret: bytes, snapshot: str | Path, out: s
         if progress:
             progress(len(idx))
 
-    try:
-        for batch in reader.batches():
-            ids = pc.unique(batch.column("user_id")).to_pylist()
-            for start in range(0, len(ids), PROVE_BATCH):
-                in_flight.append(executor.submit(
-                    _prove_batch, str(round_dir), secret, ids[start : start + PROVE_BATCH],
-                    None if jsonl else str(out_path)))
-                while len(in_flight) > 2 * n_workers or (in_flight and in_flight[0].done()):
-                    settle(in_flight.popleft())
-        while in_flight:
-            settle(in_flight.popleft())
-        if fh is not None:
-            fh.close()
-            os.replace(tmp_out, out_path)
-    finally:
-        for fut in in_flight:
-            fut.cancel()
-        executor.shutdown()
-        if fh is not None:
-            fh.close()
-            tmp_out.unlink(missing_ok=True)
-        for prover in _PROVERS.values():
-            prover.close()
-        _PROVERS.clear()
+    with stop_on_signals(), contextlib.ExitStack() as stack:
+        try:
+            created = make_parents(out_path.parent)
+            stack.callback(remove_empty_dirs, created)
+            remove_stale(out_path.parent, f".{out_path.name}.partial-")
+            staging = (out_path.parent
+                       / f".{out_path.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            staging.mkdir(mode=0o700)
+            stack.callback(shutil.rmtree, staging, True)
+            tmp_out = staging / out_path.name
+            if jsonl:
+                fh = stack.enter_context(open(tmp_out, "w", encoding="utf-8"))
+            else:
+                tmp_out.mkdir(mode=0o700)
+            stack.callback(_close_provers)
+            executor = stack.enter_context(stopping(local_executor(n_workers,
+                                                                    estimate_rows(snapshot))))
+            for batch in reader.batches():
+                ids = pc.unique(batch.column("user_id")).to_pylist()
+                for start in range(0, len(ids), PROVE_BATCH):
+                    in_flight.append(executor.submit(
+                        _prove_batch, str(round_dir), secret, ids[start : start + PROVE_BATCH],
+                        None if jsonl else str(tmp_out)))
+                    while len(in_flight) > 2 * n_workers or (in_flight and in_flight[0].done()):
+                        settle(in_flight.popleft())
+            while in_flight:
+                settle(in_flight.popleft())
+            if fh is not None:
+                fh.close()
+            _replace(tmp_out, out_path, staging)
+            created.clear()
+        except OSError as e:
+            raise write_error(e, out_path) from e
+        finally:
+            for fut in in_flight:
+                fut.cancel()
     return ProveAllResult(written, time.perf_counter() - t0)
+
+
+def _close_provers() -> None:
+    for prover in _PROVERS.values():
+        prover.close()
+    _PROVERS.clear()
+
+
+def _replace(new: Path, out: Path, staging: Path) -> None:
+    """Move ``new`` to ``out``; an existing ``out`` (allowed by --force, or an empty
+    directory) is moved aside into ``staging`` first and removed with it."""
+    if out.exists():
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        else:
+            os.rename(out, staging / f"{out.name}.old")
+    if new.is_dir():
+        new.chmod(0o777 & ~_umask())  # as mkdir would have made it
+    os.rename(new, out)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -37,21 +37,51 @@ def load_secret(path: str | Path) -> bytes:
     return bytes.fromhex(text)
 
 
-def create_secret(path: str | Path) -> bytes:
-    """Create a new random round secret at ``path`` with mode 0600; never overwrite one.
+def new_secret() -> bytes:
+    """A new random round secret (in memory: :func:`create_secret` writes it)."""
+    return secrets.token_bytes(SECRET_SIZE)
+
+
+def secrets_dir() -> Path:
+    """Where round secrets go by default: ``$XDG_DATA_HOME/por/secrets`` (else
+    ``~/.local/share/por/secrets``), a private directory outside anything served."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "por" / "secrets"
+
+
+def default_secret_path(round_id: str) -> Path:
+    """The default file of a round's secret: ``ROUND.key`` in :func:`secrets_dir`.
+
+    Round ids are ``[A-Za-z0-9._:-]`` starting with a letter or digit (spec §3): a safe
+    file name.
+    """
+    return secrets_dir() / f"{round_id}.key"
+
+
+def create_secret(path: str | Path, secret: bytes | None = None) -> bytes:
+    """Write a round secret (new and random unless given) at ``path`` with mode 0600, in a
+    directory created with mode 0700; never overwrite one. Written whole or not at all.
 
     Raises:
         InputError: the file already exists or cannot be created.
     """
     path = Path(path)
-    secret = secrets.token_bytes(SECRET_SIZE)
+    secret = new_secret() if secret is None else secret
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (secret.hex() + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path)  # fails if path exists: never overwrite a secret
     except FileExistsError as e:
         raise InputError(f"{path}: a round secret already exists; refusing to overwrite") from e
     except OSError as e:
         raise InputError(f"{path}: cannot create the round secret: {e.strerror}") from e
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secret.hex() + "\n")
+    finally:
+        tmp.unlink(missing_ok=True)
     return secret

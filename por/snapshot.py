@@ -11,8 +11,11 @@ file, line and column, and nothing is built.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import os
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +37,87 @@ COLUMNS = ("user_id", "asset", "amount")
 BATCH_ROWS = 1 << 18
 CONVERT_THREADS = 4
 _AMOUNT_SHAPE = re.compile(r"[0-9]+(\.[0-9]+)?")
+_BOMS = ((codecs.BOM_UTF8, "a UTF-8 byte order mark (BOM, bytes EF BB BF); save the file as"
+          " UTF-8 without BOM"),
+         (codecs.BOM_UTF16_LE, "a UTF-16 byte order mark (BOM); the snapshot must be UTF-8"),
+         (codecs.BOM_UTF16_BE, "a UTF-16 byte order mark (BOM); the snapshot must be UTF-8"))
+# What each column holds, for the hint when a Parquet column has another type.
+_COLUMN_HINT = {
+    "user_id": "user ids are strings, compared byte for byte: store the column as strings"
+               " (an integer column would make 007 and 7 the same user)",
+    "asset": "asset symbols are strings such as BTC",
+    "amount": "amounts are decimal strings in asset units, never floats",
+}
+
+
+def is_parquet(path: str | Path) -> bool:
+    """True for a ``.parquet``/``.pq`` file name (the snapshot's format follows its name)."""
+    return Path(path).suffix.lower() in (".parquet", ".pq")
+
+
+def check_user_id(user: Any, where: str) -> None:
+    """The builder's rule for a user id (spec §4): the verifier's rule (1-128 bytes of
+    printable UTF-8), and no leading or trailing whitespace, and Unicode NFC.
+
+    Ids are compared byte for byte, so ``"alice "`` or an NFD ``"é"`` would silently be
+    another user than ``"alice"`` or the NFC ``"é"``: such ids are refused, not rewritten.
+
+    Raises:
+        InputError: naming ``where`` (file and line), the column and the rule broken.
+    """
+    try:
+        user_id_bytes(user if user is not None else "")
+    except FormatError as e:
+        raise InputError(f"{where}, column user_id: {e} (at most {MAX_USER_ID_BYTES}"
+                         " bytes)") from e
+    if user != user.strip():
+        raise InputError(f"{where}, column user_id: {user!r} has leading or trailing"
+                         " whitespace; ids are compared byte for byte, so strip it in the"
+                         " export rather than let it make another user")
+    if not unicodedata.is_normalized("NFC", user):
+        raise InputError(f"{where}, column user_id: {user!r} is not in Unicode NFC; ids are"
+                         " compared byte for byte, so normalize them (NFC) in the export")
+
+
+def check_snapshot_file(path: str | Path) -> None:
+    """The checks that need no row: the file exists, is not empty, has no byte order mark,
+    holds exactly the columns (CSV header or Parquet schema, of strings) and has a row.
+
+    Cheap (the header or the footer only): the builder runs it before it creates anything.
+
+    Raises:
+        InputError: naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    reader = _Reader(path, ())
+    reader.check_header()
+
+
+def _csv_error_line(path: Path) -> str | None:
+    """Where the first row that Arrow could not parse is: its line and what is wrong.
+
+    Arrow's CSV errors name no line; on an error the file is read again, line by line with
+    Python's csv module, to find it (slow, but only once something is already wrong).
+    """
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            line = raw.rstrip(b"\r\n")
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return (f"line {number}: not valid UTF-8 (byte {e.start + 1} of the line);"
+                        " the snapshot must be UTF-8")
+            try:
+                fields = next(csv.reader([text], strict=True), [])
+            except csv.Error as e:
+                return f"line {number}: {e} in {text[:80]!r}"
+            if len(fields) != len(COLUMNS):
+                hint = (" (a comma inside a value must be quoted)"
+                        if len(fields) > len(COLUMNS) else "")
+                shown = "an empty line" if not text else repr(text[:80])
+                return (f"line {number}: expected {len(COLUMNS)} fields"
+                        f" ({', '.join(COLUMNS)}), found {len(fields)} in {shown}{hint}")
+    return None
 
 
 @dataclass
@@ -120,25 +204,70 @@ class _Reader:
         self.assets = assets
         self.symbols = pa.array([a.symbol for a in assets], pa.string())
         self.decimals = np.array([a.decimals for a in assets], dtype=np.int64)
-        self.kind = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+        self.kind = "parquet" if is_parquet(path) else "csv"
+
+    def check_header(self) -> None:
+        """Size, byte order mark, columns and their types: no row is read.
+
+        Raises:
+            InputError: naming the file and the problem.
+        """
+        try:
+            size = self.path.stat().st_size
+            if not self.path.is_file():
+                raise InputError(f"{self.path}: not a file")
+            with open(self.path, "rb") as fh:
+                head = fh.read(4)
+        except FileNotFoundError as e:
+            raise InputError(f"{self.path}: cannot read: no such file") from e
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot read: {e.strerror}") from e
+        if size == 0:
+            raise InputError(f"{self.path}: the file is empty (0 bytes); expected "
+                             + ("a Parquet file" if self.kind == "parquet"
+                                else f"a header line {','.join(COLUMNS)} and one row a line"))
+        if self.kind == "parquet":
+            try:
+                pf = pq.ParquetFile(self.path)
+            except (OSError, pa.ArrowInvalid) as e:
+                raise InputError(f"{self.path}: malformed PARQUET: {e}") from e
+            self._check_parquet_schema(pf)
+            if pf.metadata.num_rows == 0:
+                raise InputError(f"{self.path}: the snapshot has no rows")
+            return
+        for bom, what in _BOMS:
+            if head.startswith(bom):
+                raise InputError(f"{self.path}: the file starts with {what}")
+        with open(self.path, "rb") as fh:
+            header_line = fh.readline()
+            second = fh.readline()
+        try:
+            header = header_line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{self.path}: line 1 (the header) is not valid UTF-8; the"
+                             " snapshot must be UTF-8") from e
+        self._check_columns([h.strip('"') for h in header.split(",")])
+        if not second:
+            raise InputError(f"{self.path}: the snapshot has no rows (a header line only)")
+
+    def _check_parquet_schema(self, pf: pq.ParquetFile) -> None:
+        self._check_columns(pf.schema_arrow.names)
+        for name in COLUMNS:
+            typ = pf.schema_arrow.field(name).type
+            if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
+                raise InputError(f"{self.path}, column {name}: expected strings, found"
+                                 f" {typ} ({_COLUMN_HINT[name]})")
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        self.check_header()
         try:
             if self.kind == "parquet":
                 # pre_buffer=False: with it, Arrow caches every row group's column chunks
                 # read so far until the file is closed (~4.6 MB a batch here, without bound).
                 pf = pq.ParquetFile(self.path, pre_buffer=False)
-                self._check_columns(pf.schema_arrow.names)
-                for name in COLUMNS:
-                    typ = pf.schema_arrow.field(name).type
-                    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
-                        raise InputError(f"{self.path}, column {name}: expected strings, found"
-                                         f" {typ} (amounts are decimal strings, never floats)")
+                self._check_parquet_schema(pf)
                 yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=list(COLUMNS))
             else:
-                with open(self.path, "rb") as fh:
-                    header = fh.readline().decode("utf-8", "replace").strip().split(",")
-                self._check_columns([h.strip('"') for h in header])
                 reader = pacsv.open_csv(
                     self.path,
                     read_options=pacsv.ReadOptions(block_size=16 << 20),
@@ -154,12 +283,14 @@ class _Reader:
         except OSError as e:
             raise InputError(f"{self.path}: cannot read: {e}") from e
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise InputError(f"{self.path}: malformed {self.kind.upper()}: {e}") from e
+            where = _csv_error_line(self.path) if self.kind == "csv" else None
+            raise InputError(f"{self.path}: malformed {self.kind.upper()}: "
+                             f"{where or e}") from e
 
     def _check_columns(self, names: list[str]) -> None:
         if sorted(names) != sorted(COLUMNS):
             raise InputError(f"{self.path}: expected exactly the columns {', '.join(COLUMNS)},"
-                             f" found {', '.join(names)}")
+                             f" found {', '.join(repr(n) for n in names)}")
 
     def convert(self, batch: pa.RecordBatch, first_row: int) -> _Batch:
         users = batch.column("user_id")
@@ -181,6 +312,10 @@ class _Reader:
         id_length = pc.min_max(pc.binary_length(users)).as_py()
         if not (pc.all(pc.ascii_is_printable(users)).as_py()
                 and id_length["min"] >= 1 and id_length["max"] <= MAX_USER_ID_BYTES):
+            return None
+        # Printable ASCII is NFC; its only whitespace is the space, refused at either end.
+        if (pc.any(pc.starts_with(users, " ")).as_py()
+                or pc.any(pc.ends_with(users, " ")).as_py()):
             return None
         idx = pc.index_in(assets, value_set=self.symbols)
         if idx.null_count:
@@ -220,11 +355,7 @@ class _Reader:
             zip(users.to_pylist(), assets.to_pylist(), amounts.to_pylist(), strict=True)
         ):
             where = f"{self.path}, {_position(self.kind, first_row, i)}"
-            try:
-                user_id_bytes(user if user is not None else "")
-            except FormatError as e:
-                limit = f" (at most {MAX_USER_ID_BYTES} bytes)"
-                raise InputError(f"{where}, column user_id: {e}{limit}") from e
+            check_user_id(user, where)
             if symbol not in by_symbol:
                 raise InputError(f"{where}, column asset: unknown asset {symbol!r}; the asset"
                                  f" list has {', '.join(by_symbol)}")
@@ -269,7 +400,7 @@ def estimate_rows(path: str | Path) -> int:
     """
     path = Path(path)
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if is_parquet(path):
             return int(pq.ParquetFile(path).metadata.num_rows)
         return max(1, os.path.getsize(path) // 8)
     except (OSError, pa.ArrowInvalid):

@@ -11,8 +11,8 @@ remembering to; `make test` runs everything.
 
 from __future__ import annotations
 
-import sys
 import inspect
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -36,6 +36,12 @@ _SLOW_MODULES = frozenset({
     "scale/test_prove_all.py",
     "scale/test_streaming.py",
     "attacks/test_split_view_witness_quorum.py",
+    "api/test_api_schema.py",
+    "reserves/test_contracts_compile.py",
+    "api/test_demo_page.py",
+    "attacks/test_page_verdict_disagrees_with_bundle.py",
+    "scale/test_native.py::test_builds_are_byte_identical_on_both_paths",
+    "test_reference.py::test_parallel_build_matches_single_process",
 })
 
 
@@ -55,12 +61,22 @@ def _function_text(item: pytest.Item) -> str:
         return ""
 
 
-def _is_slow(rel: str) -> bool:
-    return any(rel == m or rel.startswith(m + "/") for m in _SLOW_MODULES)
+def _is_slow(rel: str, nodeid: str) -> bool:
+    return any(rel == m or rel.startswith(m + "/") or nodeid.startswith(m)
+               for m in _SLOW_MODULES)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own $XDG_DATA_HOME, where round secrets default to (por/secret.py):
+    tests never write into the real home, and two tests of the same round id never meet."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "services: needs a real chain node, database, browser or server")
+    config.addinivalue_line(
+        "markers", "services: needs a real chain node, database, browser or server")
     config.addinivalue_line("markers", "slow: takes seconds (big builds, kill tests, clusters)")
 
 
@@ -79,5 +95,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 or any(call in _function_text(item) for call in _SERVICE_CALLS)
                 or any(call in _module_text(str(path)) for call in _SERVICE_CALLS[:2])):
             item.add_marker(pytest.mark.services)
-        if _is_slow(rel):
+        if _is_slow(rel, item.nodeid.removeprefix("tests/")):
             item.add_marker(pytest.mark.slow)

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from snapshots import write_assets, write_csv
 
 from por.cli import main as por_main
+from por.secret import default_secret_path
 from verifier.cli import main as verify_main
 
 ASSETS = [("BTC", 8), ("ETH", 18)]
@@ -45,8 +46,11 @@ def round_dir(tmp_path: Path) -> Path:
 
 
 def test_build_writes_private_secret_and_public_root(round_dir: Path) -> None:
-    secret = round_dir / "round-secret.key"
+    # The secret lives outside the round directory (which is served), in a private folder.
+    secret = default_secret_path("2026-11-25")
+    assert not (round_dir / "round-secret.key").exists()
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
     summary = json.loads((round_dir / "root.json").read_text())
     assert summary["leaf_count"] == 64 and summary["totals"][1] == "250000000000000000"
     # The secret never appears in what is published.
@@ -74,7 +78,7 @@ def test_prove_unknown_user_is_refused(round_dir: Path) -> None:
 
 
 def test_secret_readable_by_others_is_refused(round_dir: Path) -> None:
-    os.chmod(round_dir / "round-secret.key", 0o644)
+    os.chmod(default_secret_path("2026-11-25"), 0o644)
     res = CliRunner().invoke(por_main, ["liabilities", "prove", str(round_dir), "user1"])
     assert res.exit_code == 2 and "chmod 600" in res.output
 
@@ -190,50 +194,7 @@ def test_auditor_refuses_a_truncated_tree(round_dir: Path) -> None:
     assert bad.exit_code == 2 and "needs" in bad.output
 
 
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    import re
-    import shlex
-    import socket
-
-    from fastapi.testclient import TestClient
-
-    from api.app import Settings, create_app
-
-    out = tmp_path / "demo"
-    res = CliRunner().invoke(
-        por_main, ["demo", "--out", str(out), "--users", "300", "--assets", "3"]
-    )
-    assert res.exit_code == 0, res.output
-    # Three proofs and the liabilities audit; the bundle step is worded without the word.
-    assert res.output.count("VERIFIED") == 4
-    assert len(list((out / "proofs").glob("*.json"))) == 3
-    # The bundle check re-read the reserves over JSON-RPC, and that server is gone now.
-    rpc = re.search(r"--rpc ethereum=http://127\.0\.0\.1:(\d+) .*passed, exit 0", res.output)
-    assert rpc is not None, res.output
-    with socket.socket() as s, pytest.raises(OSError):
-        s.connect(("127.0.0.1", int(rpc.group(1))))
-    # It ends by telling the user how to open the page, with the exact paths...
-    lines = res.output.splitlines()
-    serve = shlex.split(lines[lines.index("Open the public page (attestation, charts, wallets,"
-                                          " verify my proof):") + 1])
-    assert serve[:2] == ["por", "serve"]
-    opts = dict(zip(serve[2::2], serve[3::2], strict=True))
-    assert opts["--db"] == f"sqlite:///{(out / 'por.db').absolute()}"
-    assert "http://127.0.0.1:8000/" in res.output
-    token = re.search(r"#token=([0-9a-f]{32})", res.output)
-    assert token is not None
-    # ...and those options serve the demo's round: attested, checked, and the user's proof.
-    settings = Settings(database_url=opts["--db"], rounds_dir=Path(opts["--rounds"]),
-                        keylist=Path(opts["--keylist"]),
-                        auditor_keys=(Path(opts["--auditor-key"]),), proof_rate_per_minute=0)
-    with TestClient(create_app(settings)) as client:
-        (latest,) = client.get("/api/v1/rounds").json()["rounds"]
-        assert latest["round"] == "demo-1"
-        assert latest["attestation"]["verdict"] == "verified"
-        assert [s["role"] for s in latest["attestation"]["signers"]] == ["exchange", "auditor"]
-        assert "Demo Auditor" in client.get("/").text
-        proof = client.get(f"/api/v1/proofs/{token.group(1)}")
-        assert proof.status_code == 200 and proof.json()["round"] == "demo-1"
+# ``por demo`` end to end: tests/api/test_demo_page.py.
 
 
 def test_secret_file_from_environment_is_used_by_build_and_prove(tmp_path: Path,

@@ -157,3 +157,40 @@ def test_asset_list_files(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_text('[{"symbol": "BTC", "decimals": 39}]')
     with pytest.raises(InputError, match=r"decimals must be an integer 0\.\.38"):
         load_assets(tmp_path / "d.json")
+
+
+def test_parquet_messages_fit_the_column_and_name_the_row(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"user_id": [1, 2], "asset": ["BTC", "BTC"], "amount": ["1", "2"]}),
+                   tmp_path / "i.parquet")
+    with pytest.raises(InputError, match="column user_id: expected strings, found int64") as e:
+        read_snapshot(tmp_path / "i.parquet", ASSETS)
+    assert "amounts" not in str(e.value) and "007 and 7" in str(e.value)
+    pq.write_table(pa.table({"user_id": ["a", "b "], "asset": ["BTC", "BTC"],
+                             "amount": ["1", "2"]}), tmp_path / "w.parquet")
+    with pytest.raises(InputError, match="row 2, column user_id: 'b ' has leading or trailing"):
+        read_snapshot(tmp_path / "w.parquet", ASSETS)
+    pq.write_table(pa.table({"user_id": ["e\u0301"], "asset": ["BTC"], "amount": ["1"]}),
+                   tmp_path / "n.parquet")
+    with pytest.raises(InputError, match=r"row 1, column user_id: .* not in Unicode NFC"):
+        read_snapshot(tmp_path / "n.parquet", ASSETS)
+    (tmp_path / "e.parquet").write_bytes(b"")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_snapshot(tmp_path / "e.parquet", ASSETS)
+
+
+def test_csv_messages_name_bom_emptiness_and_line(tmp_path: Path) -> None:
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbfuser_id,asset,amount\nu,BTC,1\n")
+    with pytest.raises(InputError, match="UTF-8 byte order mark"):
+        read_snapshot(tmp_path / "b.csv", ASSETS)
+    (tmp_path / "e.csv").write_bytes(b"")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_snapshot(tmp_path / "e.csv", ASSETS)
+    (tmp_path / "q.csv").write_text('user_id,asset,amount\nu,BTC,1\n"v,BTC,1\n')
+    with pytest.raises(InputError, match="line 3: "):
+        read_snapshot(tmp_path / "q.csv", ASSETS)
+    (tmp_path / "x.csv").write_bytes(b"user_id,asset,amount\nu,BTC,1\nv\xff,BTC,1\n")
+    with pytest.raises(InputError, match="line 3: not valid UTF-8"):
+        read_snapshot(tmp_path / "x.csv", ASSETS)
+    # Case is kept (ids are compared byte for byte): Alice and alice are two users.
+    (tmp_path / "c.csv").write_text("user_id,asset,amount\nAlice,BTC,1\nalice,BTC,1\n")
+    assert read_snapshot(tmp_path / "c.csv", ASSETS).user_count == 2

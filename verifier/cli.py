@@ -61,6 +61,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "signatures and key ids, every solvency figure, the liabilities root, the "
                "reserves (re-read with --rpc), the log inclusion and consistency with the last "
                "tree head seen, and your own proof (--proof)."),
+    "cross-check": ("verifier.cli_crosscheck:cross_check_cmd", "Report every wallet or UTXO "
+                    "that two of FILES claim for overlapping snapshots."),
 }
 
 

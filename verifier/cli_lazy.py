@@ -23,7 +23,7 @@ import click
 # Top-level module → the extra (pyproject.toml [project.optional-dependencies]) that brings it.
 EXTRA_OF_MODULE: Mapping[str, str] = {
     **dict.fromkeys(("eth_account", "eth_abi", "eth_keys", "eth_utils", "eth_typing", "btclib",
-                     "btclib_wallet", "ecc", "bip322", "coincurve"), "reserves"),
+                     "btclib_wallet", "ecc", "bip322", "coincurve", "yaml"), "reserves"),
     **dict.fromkeys(("numpy", "pyarrow", "dask", "distributed", "fsspec", "sqlmodel",
                      "sqlalchemy", "alembic", "psycopg", "eth_tester", "eth"), "exchange"),
     **dict.fromkeys(("fastapi", "starlette", "uvicorn", "jinja2"), "server"),

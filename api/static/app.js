@@ -12,34 +12,87 @@
 
   // Ratios are exact decimal strings ("1.0532"); a chart needs a number, and the picture
   // does not need more precision than a float gives. The exact figures are in the tables.
-  const pct = (ratio) => (ratio === null ? null : Number(ratio) * 100);
+  const pct = (ratio) => (ratio === null || ratio === undefined ? null : Number(ratio) * 100);
+  const GREEN = "#1a7f37";
+  const RED = "#b3141f";
+  const INK = "#1f2328";
+
+  // A plugin of this page's own: the 100 % line ("fully covered") across a chart, and each
+  // bar's percentage written beside it (so no colour is the only signal).
+  const hundredLine = {
+    id: "hundredLine",
+    afterDatasetsDraw(chart, _args, opts) {
+      const { ctx, chartArea } = chart;
+      const horizontal = chart.options.indexAxis === "y";
+      const scale = horizontal ? chart.scales.x : chart.scales.y;
+      const at = scale.getPixelForValue(100);
+      ctx.save();
+      ctx.strokeStyle = INK;
+      ctx.lineWidth = 2;
+      ctx.setLineDash([6, 4]);
+      ctx.beginPath();
+      if (horizontal) { ctx.moveTo(at, chartArea.top); ctx.lineTo(at, chartArea.bottom); } else { ctx.moveTo(chartArea.left, at); ctx.lineTo(chartArea.right, at); }
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = INK;
+      ctx.font = "12px system-ui, sans-serif";
+      if (horizontal) { ctx.textAlign = "center"; ctx.fillText("100 % = fully covered", at, chartArea.top - 6); } else { ctx.textAlign = "left"; ctx.textBaseline = "top"; ctx.fillText("100 % = fully covered", chartArea.left + 4, at + 4); }
+      if (opts && opts.labels) {
+        const meta = chart.getDatasetMeta(0);
+        ctx.textAlign = "left";
+        ctx.textBaseline = "middle";
+        meta.data.forEach((bar, k) => {
+          const text = opts.labels[k];
+          if (!text) return;
+          const inside = bar.x + 6 + ctx.measureText(text).width > chartArea.right;
+          ctx.fillStyle = inside ? "#fff" : INK;
+          ctx.textAlign = inside ? "right" : "left";
+          ctx.fillText(text, inside ? bar.x - 6 : bar.x + 6, bar.y);
+        });
+      }
+      ctx.restore();
+    },
+  };
 
   function drawLatest() {
     const canvas = document.getElementById("chart-latest");
     if (!canvas || !data.current || typeof Chart === "undefined") return;
-    const lines = figures(data.current);
+    const lines = figures(data.current).filter((l) => l.ratio !== null && l.ratio !== undefined);
+    const values = lines.map((l) => pct(l.ratio));
+    const top = Math.max(130, Math.ceil(Math.max(0, ...values) / 10) * 10 + 30); // room for the labels
+    const labels = lines.map((l, k) => `${values[k].toFixed(1)} % ${Number(l.shortfall) > 0 ? "✗ short" : "✓"}`);
+    canvas.parentElement.style.height = `${Math.max(160, 60 + lines.length * 42)}px`;
     new Chart(canvas, {
       type: "bar",
+      plugins: [hundredLine],
       data: {
         labels: lines.map((l) => l.symbol),
-        datasets: [
-          { label: "liabilities (100%)", data: lines.map(() => 100), backgroundColor: "#8c959f" },
-          { label: "reserves (% of liabilities)", data: lines.map((l) => pct(l.ratio) ?? 0), backgroundColor: "#2da44e" },
-        ],
+        datasets: [{
+          label: "reserves, % of what users are owed",
+          data: values,
+          backgroundColor: lines.map((l) => (Number(l.shortfall) > 0 ? RED : GREEN)),
+          barPercentage: 0.7,
+        }],
       },
       options: {
+        indexAxis: "y",
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: "% of liabilities" } } },
+        layout: { padding: { top: 18, right: 8 } },
+        scales: {
+          x: { min: 0, max: top, title: { display: true, text: "reserves as % of what users are owed", color: INK }, ticks: { color: INK, callback: (v) => `${v} %` } },
+          y: { ticks: { color: INK, font: { weight: "bold" } } },
+        },
         plugins: {
+          hundredLine: { labels },
+          legend: { display: false },
           tooltip: {
             callbacks: {
               label: (ctx) => {
                 const l = lines[ctx.dataIndex];
-                const exact = ctx.datasetIndex === 0 ? l.liabilities : (l.reserves ?? "not published");
-                const units = exact === "not published" ? exact : PorVerify.formatUnits(exact, l.decimals);
-                return `${ctx.dataset.label}: ${units} ${l.symbol}`;
+                const held = l.reserves === null ? "not published" : `${PorVerify.formatUnits(l.reserves, l.decimals)} ${l.symbol}`;
+                return `${held} held for ${PorVerify.formatUnits(l.liabilities, l.decimals)} ${l.symbol} owed (${values[ctx.dataIndex].toFixed(2)} %)`;
               },
             },
           },
@@ -52,27 +105,54 @@
   function drawHistory() {
     const canvas = document.getElementById("chart-history");
     if (!canvas || !data.history.length || typeof Chart === "undefined") return;
+    if (data.history.length < 2) {
+      const note = document.createElement("p");
+      note.className = "note";
+      note.textContent = "The history chart appears from the second round on.";
+      canvas.parentElement.replaceWith(note);
+      return;
+    }
     const symbols = [];
     for (const r of data.history) for (const l of figures(r)) if (!symbols.includes(l.symbol)) symbols.push(l.symbol);
+    const dashes = [[], [8, 4], [2, 3], [12, 4, 2, 4]];
+    const shapes = ["circle", "rect", "triangle", "rectRot", "star", "crossRot"];
+    const series = symbols.map((s) => data.history.map((r) => {
+      const l = figures(r).find((x) => x.symbol === s);
+      return l ? pct(l.ratio) : null;
+    }));
+    const all = series.flat().filter((v) => v !== null);
+    const top = Math.max(120, Math.ceil(Math.max(0, ...all) / 10) * 10 + 10);
+    const low = Math.max(0, Math.min(90, Math.floor(Math.min(...all) / 10) * 10 - 10));
     new Chart(canvas, {
       type: "line",
+      plugins: [hundredLine],
       data: {
         labels: data.history.map((r) => r.round),
         datasets: symbols.map((s, k) => ({
           label: s,
           borderColor: palette[k % palette.length],
           backgroundColor: palette[k % palette.length],
-          data: data.history.map((r) => {
-            const l = figures(r).find((x) => x.symbol === s);
-            return l ? pct(l.ratio) : null;
-          }),
+          borderDash: dashes[k % dashes.length],
+          pointStyle: shapes[k % shapes.length],
+          pointRadius: 4,
+          borderWidth: 2,
+          spanGaps: true,
+          data: series[k],
         })),
       },
       options: {
         animation: false,
         responsive: true,
         maintainAspectRatio: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: "reserves, % of liabilities" } } },
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          y: { min: low, max: top, title: { display: true, text: "reserves, % of what users are owed", color: INK }, ticks: { color: INK, callback: (v) => `${v} %` } },
+          x: { ticks: { color: INK } },
+        },
+        plugins: {
+          legend: { labels: { color: INK, usePointStyle: true } },
+          tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${ctx.parsed.y === null ? "—" : ctx.parsed.y.toFixed(2)} %` } },
+        },
       },
     });
     canvas.dataset.rendered = "true";
@@ -101,13 +181,15 @@
     sig.dataset.signature = r.signature || "none";
     if (r.signature === "verified") {
       const auditors = r.auditors && r.auditors.length ? `; co-signed by ${r.auditors.join(", ")}, also checked here` : "";
-      sig.textContent = `The attestation's Ed25519 signature by the exchange key ${r.keyId.slice(0, 16)}… (${r.signer}) was checked in this browser${auditors}.`;
+      const pinNote = r.pinned ? " The key list contains the key you pinned." : "";
+      sig.textContent = `The exchange's signed statement (Ed25519, by the key ${r.keyId.slice(0, 16)}…, ${r.signer}) was checked in this browser${auditors}.${pinNote}`;
     } else if (r.signature === "unsupported") {
       sig.textContent = "This browser cannot check Ed25519 signatures: the attestation's signature is checked by the server only. Check it yourself with por-verify bundle.";
     }
     if (r.signature) out.appendChild(sig);
     const table = document.createElement("table");
     table.id = "verify-balances";
+    table.createCaption().textContent = "Your balances in this round, in coin units";
     const hrow = table.insertRow();
     for (const h of ["asset", "your balance"]) {
       const th = document.createElement("th");
@@ -122,14 +204,32 @@
     out.appendChild(table);
   }
 
+  // The key id the user pinned: from the link (#pin=KEY_ID), then remembered in this
+  // browser for this site; every check below requires it to be in the key list's chain.
+  const PIN_STORE = "por-pinned-key";
+  let pin = null;
+  const pinned = /(?:^|[#&])pin=([0-9a-f]{64})(?:&|$)/.exec(window.location.hash);
+  try {
+    if (pinned) window.localStorage.setItem(PIN_STORE, pinned[1]);
+    pin = window.localStorage.getItem(PIN_STORE);
+  } catch (err) {
+    pin = pinned ? pinned[1] : null; // storage refused (private mode): the link's pin only
+  }
+  const pinState = document.getElementById("pin-state");
+  if (pinState) {
+    pinState.textContent = pin
+      ? `Pinned in this browser: ${pin.slice(0, 16)}…; the key list must contain it.`
+      : "No key is pinned in this browser: the key list is trusted as this server gives it.";
+  }
+
   const lookup = (round) => (attestations[round]
-    ? { attestation: attestations[round], keys: data.keys, auditors: data.auditors }
+    ? { attestation: attestations[round], keys: data.keys, auditors: data.auditors, keylist: data.keylist, pin }
     : undefined);
 
   async function checkShownAttestation() {
     const slot = document.getElementById("attestation-browser-check");
     if (!slot || !data.current || !attestations[data.current.round]) return;
-    const result = await PorVerify.checkAttestation(attestations[data.current.round], data.keys, data.auditors);
+    const result = await PorVerify.checkAttestation(attestations[data.current.round], data.keys, data.auditors, data.keylist, pin);
     if (result.verdict === "verified" && result.round !== data.current.round) {
       result.verdict = "failed";
       result.reason = `it attests round ${result.round}`;
@@ -143,12 +243,14 @@
     } else {
       slot.dataset.check = "verified";
       const auditors = result.auditors.length ? `, and the co-signature of ${result.auditors.join(", ")}` : "";
-      slot.textContent = `Checked in your browser too: the exchange key ${result.keyId.slice(0, 16)}… (${result.signer}) signed exactly these bytes${auditors} (Ed25519, WebCrypto).`;
+      const pinNote = result.pinned === "signer" ? " It is the key you pinned."
+        : (result.pinned === "chain" ? " It chains by signed rotations to the key you pinned." : "");
+      slot.textContent = `Checked in your browser too: the exchange key ${result.keyId.slice(0, 16)}… (${result.signer}) signed exactly these bytes${auditors} (Ed25519, WebCrypto), and the key list's rotation chain holds.${pinNote}`;
     }
   }
 
   async function byToken(event) {
-    event.preventDefault();
+    if (event) event.preventDefault();
     const token = document.getElementById("token").value.trim();
     out.dataset.verdict = "pending";
     out.textContent = "Fetching your proof...";
@@ -193,15 +295,22 @@
       if (e.dataTransfer.files[0]) byFile(e.dataTransfer.files[0]);
     });
   }
-  // A token in the link's fragment (#token=...) never reaches the server's logs.
+  // A token in the link's fragment (#token=...) never reaches the server's logs; it is
+  // verified at once, and taken out of the address bar (and so out of the history).
   const m = /(?:^|[#&])token=([0-9A-Za-z_-]{1,200})/.exec(window.location.hash);
+  let fromLink = null;
   if (m && form) {
     document.getElementById("token").value = m[1];
     history.replaceState(null, "", window.location.pathname);
+    fromLink = byToken(null).then(() => {
+      const section = document.getElementById("verify");
+      if (section) section.scrollIntoView();
+    });
   }
 
   drawLatest();
   drawHistory();
-  checkShownAttestation();
-  document.body.dataset.ready = "true";
+  Promise.all([checkShownAttestation(), fromLink]).finally(() => {
+    document.body.dataset.ready = "true";
+  });
 })();

@@ -11,6 +11,9 @@
 // attestation: its exact signed payload is parsed strictly, its Ed25519 signature checked
 // with WebCrypto against the key the payload names (the key's id must be its SHA-256), and
 // the proof's round, root hash, assets, leaf count and totals must be the attested ones.
+// Given the key list's exact text, its rotation chain is checked here too (both keys sign
+// each rotation), the signing key must be valid at the signing time, and a key id the user
+// pinned (#pin=KEY_ID, or remembered in this browser) must be in the chain.
 // Needs nonprintable.js (Python's isprintable table) first.
 "use strict";
 (function (global) {
@@ -361,14 +364,98 @@
     return global.crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
   }
 
-  async function checkSignature(sig, key, payload, who) {
+  async function checkSignature(sig, key, payload, who, what = "the attestation's bytes") {
     const raw = hexBytes(key.public_key, 32, `${who} key`);
     if (hex(await sha256(raw)) !== key.key_id) {
       throw new Failed(`${who} key ${key.key_id}: its id is not the SHA-256 of the key`);
     }
     const ok = await ed25519Verify(raw, hexBytes(sig.signature, 64, `${who} signature`), payload);
-    if (ok === false) throw new Failed(`the signature by ${who} key ${key.key_id} (${key.label}) does not verify over the attestation's bytes`);
+    if (ok === false) throw new Failed(`the signature by ${who} key ${key.key_id} (${key.label}) does not verify over ${what}`);
     return ok === null ? "unsupported" : "verified";
+  }
+
+  // --- the key list (spec §12.3): its rotation chain, checked here, and the user's pin ----
+
+  const TIME_RE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$/;
+
+  function publicKeyOf(value, where) {
+    const k = obj(value, where, ["scheme", "version", "algorithm", "label", "public_key", "key_id"]);
+    if (k.get("scheme") !== "por-public-key" || k.get("version") !== 1n || k.get("algorithm") !== "ed25519") {
+      throw new Malformed(`${where}: not a por-public-key version 1 Ed25519 key`);
+    }
+    return { key_id: str(k.get("key_id"), `${where}.key_id`), label: str(k.get("label"), `${where}.label`),
+      public_key: str(k.get("public_key"), `${where}.public_key`) };
+  }
+
+  function envelopeOf(value, where) {
+    const e = obj(value, where, ["scheme", "version", "payload", "signatures"]);
+    if (e.get("scheme") !== "por-signed" || e.get("version") !== 1n) throw new Malformed(`${where}: not a por-signed envelope`);
+    const payload = base64Bytes(e.get("payload"), `${where}.payload`);
+    const signatures = arr(e.get("signatures"), `${where}.signatures`).map((sig, k) => {
+      const m = obj(sig, `${where}.signatures[${k}]`, ["key_id", "signature"]);
+      return { key_id: str(m.get("key_id"), "key_id"), signature: str(m.get("signature"), "signature") };
+    });
+    let text;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(payload);
+    } catch (err) {
+      throw new Malformed(`${where}.payload: not valid UTF-8`);
+    }
+    return { payload, signatures, document: parseJson(text) };
+  }
+
+  /**
+   * Parse the exchange's key list (its exact published text) and check its rotation chain
+   * in this browser: keys[0] is the first key; each rotation names the old key and admits
+   * the next one, is signed by both, is for the same exchange, and comes after the one
+   * before. With `pin` (a key id the user got out of band), the chain must contain it.
+   * Resolves to {exchange, keys: [{key_id, label, public_key, from, until}], signature};
+   * throws Malformed or Failed.
+   */
+  async function readKeyList(text, pin) {
+    const what = "key list";
+    const raw = obj(parseJson(text), what, ["scheme", "version", "exchange", "keys", "rotations"]);
+    if (raw.get("scheme") !== "por-keylist" || raw.get("version") !== 1n) throw new Malformed(`${what}: not a por-keylist version 1`);
+    const exchange = str(raw.get("exchange"), `${what}.exchange`);
+    const keys = arr(raw.get("keys"), `${what}.keys`).map((k, i) => publicKeyOf(k, `${what}.keys[${i}]`));
+    const rotations = arr(raw.get("rotations"), `${what}.rotations`);
+    if (!keys.length) throw new Malformed(`${what}.keys: the list holds no key`);
+    if (rotations.length !== keys.length - 1) throw new Malformed(`${what}: ${keys.length} keys need ${keys.length - 1} rotations`);
+    let signature = "verified";
+    for (const key of keys) {
+      if (hex(await sha256(hexBytes(key.public_key, 32, "key"))) !== key.key_id) {
+        throw new Failed(`${what}: key ${key.key_id}: its id is not the SHA-256 of the key`);
+      }
+    }
+    const entries = keys.map((k) => ({ ...k, from: null, until: null }));
+    let last = null;
+    for (let i = 0; i < rotations.length; i++) {
+      const where = `${what}.rotations[${i}]`;
+      const env = envelopeOf(rotations[i], where);
+      const doc = obj(env.document, where, ["scheme", "version", "exchange", "old_key_id", "new_key", "time"]);
+      if (doc.get("scheme") !== "por-key-rotation" || doc.get("version") !== 1n) throw new Malformed(`${where}: not a por-key-rotation`);
+      if (doc.get("exchange") !== exchange) throw new Failed(`${where}: rotation is for another exchange`);
+      if (doc.get("old_key_id") !== keys[i].key_id) throw new Failed(`${where}: rotation starts from another key than ${keys[i].key_id}`);
+      const admitted = publicKeyOf(doc.get("new_key"), `${where}.new_key`);
+      if (admitted.key_id !== keys[i + 1].key_id || admitted.public_key !== keys[i + 1].public_key) {
+        throw new Failed(`${where}: rotation admits another key than ${keys[i + 1].key_id}`);
+      }
+      const time = str(doc.get("time"), `${where}.time`);
+      if (!TIME_RE.test(time)) throw new Malformed(`${where}.time: not an RFC 3339 UTC time`);
+      if (last !== null && time <= last) throw new Failed(`${where}: rotation time ${time} is not after the previous one`);
+      for (const [key, who] of [[keys[i], "old"], [keys[i + 1], "new"]]) {
+        const sig = env.signatures.find((s) => s.key_id === key.key_id);
+        if (!sig) throw new Failed(`${where}: not signed by the ${who} key ${key.key_id}`);
+        if ((await checkSignature(sig, key, env.payload, `the ${who}`, `${where}'s bytes`)) === "unsupported") signature = "unsupported";
+      }
+      entries[i].until = time;
+      entries[i + 1].from = time;
+      last = time;
+    }
+    if (pin && !keys.some((k) => k.key_id === pin)) {
+      throw new Failed(`the key you pinned (${pin}) is not in the exchange's key list's rotation chain`);
+    }
+    return { exchange, keys: entries, signature };
   }
 
   /**
@@ -377,7 +464,7 @@
    * `keys`, the published key list's keys) and of every auditor key in `auditors`.
    * Throws Malformed or Failed; resolves to what a proof is checked against.
    */
-  async function readAttestation(envelope, keys, auditors) {
+  async function readAttestation(envelope, keys, auditors, keylist, pin) {
     if (!envelope || !Array.isArray(envelope.signatures)) throw new Malformed("attestation: no signed envelope");
     const payload = base64Bytes(envelope.payload, "attestation.payload");
     let text;
@@ -412,10 +499,30 @@
     };
     const byId = new Map(envelope.signatures.map((s) => [s.key_id, s]));
     const own = byId.get(keyId);
-    const key = (keys || []).find((k) => k.key_id === keyId);
+    let listed = keys || [];
+    let chain = null;
+    if (typeof keylist === "string") {
+      // The key list's exact text: its rotation chain and the user's pin are checked here,
+      // and the signing key must be valid at the attestation's signing time.
+      chain = await readKeyList(keylist, pin);
+      listed = chain.keys;
+      const exchange = str(raw.get("exchange"), "attestation.exchange");
+      if (chain.exchange !== exchange) throw new Failed(`the key list is of ${chain.exchange}, the attestation of ${exchange}`);
+    } else if (pin) {
+      throw new Failed("the key you pinned cannot be checked: the page holds no key list");
+    }
+    const key = listed.find((k) => k.key_id === keyId);
     if (!own) throw new Failed(`attestation: no signature by the key it names (${keyId})`);
     if (!key) throw new Failed(`attestation: key ${keyId} is not in the exchange's published key list`);
+    if (chain !== null) {
+      const at = str(raw.get("attested_at"), "attestation.attested_at");
+      if ((key.from !== null && at < key.from) || (key.until !== null && at >= key.until)) {
+        throw new Failed(`attestation: key ${keyId} was not valid at ${at} (from ${key.from || "the start"} until ${key.until || "now"})`);
+      }
+    }
     attested.signature = await checkSignature(own, key, payload, "the exchange");
+    if (chain !== null && chain.signature === "unsupported") attested.signature = "unsupported";
+    attested.pinned = pin ? (pin === keyId ? "signer" : "chain") : null;
     attested.signer = key.label;
     for (const auditor of auditors || []) {
       const sig = byId.get(auditor.key_id);
@@ -426,10 +533,10 @@
   }
 
   /** Check an attestation alone (the page does it on load). Never rejects. */
-  async function checkAttestation(envelope, keys, auditors) {
+  async function checkAttestation(envelope, keys, auditors, keylist, pin) {
     try {
-      const a = await readAttestation(envelope, keys, auditors);
-      return { verdict: "verified", round: a.round, rootHash: a.rootHash, signature: a.signature, signer: a.signer, keyId: a.keyId, auditors: a.auditors };
+      const a = await readAttestation(envelope, keys, auditors, keylist, pin);
+      return { verdict: "verified", round: a.round, rootHash: a.rootHash, signature: a.signature, signer: a.signer, keyId: a.keyId, auditors: a.auditors, pinned: a.pinned };
     } catch (err) {
       return { verdict: "failed", reason: err && err.message };
     }
@@ -473,7 +580,7 @@
           throw new Failed(`round ${proof.round} has no signed attestation on this page: nothing to check the proof against`);
         }
         try {
-          attested = await readAttestation(context.attestation, context.keys, context.auditors);
+          attested = await readAttestation(context.attestation, context.keys, context.auditors, context.keylist, context.pin);
         } catch (err) {
           // The user's proof is not at fault: the statement it is checked against is.
           throw new Failed(`the signed attestation of round ${proof.round}: ${err && err.message}`);
@@ -488,6 +595,7 @@
         report.signer = attested.signer;
         report.keyId = attested.keyId;
         report.auditors = attested.auditors;
+        report.pinned = attested.pinned;
       }
       return { verdict: "verified", report };
     } catch (err) {
@@ -515,6 +623,6 @@
   }
 
   global.PorVerify = Object.freeze({
-    verifyProofText, verifyProofBytes, checkAttestation, formatUnits, parseJson, Malformed, Failed,
+    verifyProofText, verifyProofBytes, checkAttestation, readKeyList, formatUnits, parseJson, Malformed, Failed,
   });
 })(globalThis);

@@ -127,12 +127,22 @@ static PyObject *commitments(PyObject *self, PyObject *args) {
                           &data, &offsets))
         return NULL;
     PyObject *result = NULL;
+    int64_t *off = NULL;
     if (offsets.len % (Py_ssize_t)sizeof(int64_t) != 0 || offsets.len == 0) {
         PyErr_SetString(PyExc_ValueError, "commitments: offsets must be int64, at least one");
         goto done;
     }
     Py_ssize_t count = offsets.len / (Py_ssize_t)sizeof(int64_t) - 1;
-    const int64_t *off = offsets.buf;
+    /* A private copy of the offsets, checked here and read by the loop below: the caller's
+     * buffer may change once the GIL is released (another thread writing a bytearray or a
+     * numpy array), so what the loop reads must be what was checked. memcpy also makes the
+     * read well defined when the buffer is not 8-byte aligned (a bytes slice need not be). */
+    off = PyMem_Malloc((size_t)offsets.len);
+    if (!off) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(off, offsets.buf, (size_t)offsets.len);
     /* Check every bound first, with the GIL, so the loop below cannot fail. */
     for (Py_ssize_t i = 0; i < count; i++) {
         int64_t a = off[i], b = off[i + 1];
@@ -169,6 +179,7 @@ static PyObject *commitments(PyObject *self, PyObject *args) {
     OPENSSL_cleanse(salt, HASH);
     Py_END_ALLOW_THREADS
 done:
+    PyMem_Free(off);
     PyBuffer_Release(&secret);
     PyBuffer_Release(&salt_prefix);
     PyBuffer_Release(&user_prefix);

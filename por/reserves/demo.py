@@ -1,10 +1,11 @@
 """The reserves step of ``por demo``: an in-process EVM chain (eth-tester on py-evm).
 
-Owns the demo's embedded defaults: no node and no network. It deploys the committed ERC-20
-and EIP-1271 contract wallet (por/reserves/contracts/), funds three wallets, runs the same
-steps as ``por reserves`` (challenge, signatures, balances at the snapshot block, reserves
-file), moves funds after the snapshot, then verifies the file with the verifier's own core
-against the chain at the snapshot block. Signing keys are created for the run and dropped.
+Owns the demo's embedded defaults: no node and no network. :class:`DemoReserves` deploys
+one committed ERC-20 (``TestToken``) per token asset and the EIP-1271 contract wallet
+(por/reserves/contracts/), funds three wallets before each round's snapshot block, runs the
+same steps as ``por reserves`` (challenge, signatures, balances at the snapshot block,
+reserves file), then verifies the file with the verifier's own core against the chain at
+that block. Signing keys are created for the run and dropped.
 
 :func:`serve_chain` puts the same chain behind a JSON-RPC endpoint on loopback for as long
 as the demo needs it, so ``por-verify bundle --rpc ethereum=URL`` re-reads the reserves
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -29,6 +30,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_tester import EthereumTester, PyEVMBackend
 
+from por.errors import UsageError
 from por.reserves.round import (
     finish,
     import_signatures,
@@ -38,7 +40,6 @@ from por.reserves.round import (
     write_challenges,
 )
 from verifier.artifacts import RootSummary, format_units
-from verifier.errors import VerificationError
 from verifier.mst import Asset
 from verifier.reserves.challenge import eip712_challenge
 from verifier.reserves.model import Chain, ChainAsset, Custody, ReservesFile, Wallet, WalletList
@@ -57,6 +58,10 @@ class EthTesterReader:
         self.chain = chain
         # eth-tester's eth_call needs a funded sender to pay for gas it never spends.
         self.caller = chain.get_accounts()[0]
+
+    def chain_id(self) -> int:
+        """eth-tester's chain id."""
+        return CHAIN_ID
 
     def block_hash(self, height: int) -> str:
         """The hash of block ``height``."""
@@ -171,8 +176,117 @@ def _send(chain: EthereumTester, sender: str, to: str, value: int = 0,
     chain.send_transaction(tx)
 
 
+TOKEN_NAMES = {"USDT": "Tether USD", "USDC": "USD Coin", "WBTC": "Wrapped BTC",
+               "DAI": "Dai Stablecoin", "LINK": "ChainLink Token"}
+NATIVE = "ETH"
+# How the demo exchange spreads each asset over its wallets: hot (EIP-191), cold (EIP-712),
+# and a contract wallet (EIP-1271), in tenths.
+SPLIT = (("hot", 1), ("cold", 6), ("safe", 3))
+_TRANSFER = bytes.fromhex("a9059cbb")  # ERC-20 transfer(address,uint256)
+
+
+class DemoReserves:
+    """The demo exchange's wallets on one in-process EVM chain, round after round.
+
+    Assets: ETH (native) and ERC-20 tokens this class deploys (the committed ``TestToken``),
+    one per other symbol. Reserves are topped up by the chain's funded account before each
+    round's snapshot block, never taken out, so every earlier snapshot stays readable.
+    """
+
+    def __init__(self, assets: tuple[Asset, ...]) -> None:
+        """Deploy one token per non-native asset and the contract wallet.
+
+        Raises:
+            UsageError: an asset without a demo token.
+        """
+        contracts = json.loads(CONTRACTS_FILE.read_text())
+        self.chain = EthereumTester(PyEVMBackend())
+        self.reader = EthTesterReader(self.chain)
+        self.funder = self.chain.get_accounts()[0]
+        self.assets = assets
+        self.tokens: dict[str, str] = {}
+        for asset in assets:
+            if asset.symbol == NATIVE:
+                continue
+            if asset.symbol not in TOKEN_NAMES:
+                raise UsageError(f"the demo chain has no token for {asset.symbol}; use "
+                                 f"{NATIVE} or one of {sorted(TOKEN_NAMES)}")
+            self.tokens[asset.symbol] = _deploy(
+                self.chain, self.funder, contracts["TestToken"],
+                ["string", "string", "uint8", "uint256"],
+                [TOKEN_NAMES[asset.symbol], asset.symbol, asset.decimals,
+                 10 ** (asset.decimals + 15)])
+        self.hot, self.cold, self.owner = Account.create(), Account.create(), Account.create()
+        self.safe = _deploy(self.chain, self.funder, contracts["OwnedWallet"], ["address"],
+                            [self.owner.address])
+        self.addresses = {"hot": self.hot.address, "cold": self.cold.address,
+                          "safe": self.safe}
+        self.held = dict.fromkeys((a.symbol for a in assets), 0)
+
+    def top_up(self, targets: Mapping[str, int]) -> None:
+        """Fund the wallets until each asset's total reaches ``targets`` (base units)."""
+        for symbol, target in targets.items():
+            if symbol not in self.held:
+                continue  # an asset this round does not hold on the chain
+            more = target - self.held[symbol]
+            if more <= 0:
+                continue
+            left = more
+            for k, (wallet, tenths) in enumerate(SPLIT):
+                amount = left if k == len(SPLIT) - 1 else more * tenths // 10
+                left -= amount
+                to = self.addresses[wallet]
+                if symbol == NATIVE:
+                    _send(self.chain, self.funder, to, amount)
+                else:
+                    _send(self.chain, self.funder, self.tokens[symbol],
+                          data=_TRANSFER + encode(["address", "uint256"], [to, amount]))
+            self.held[symbol] = target
+
+    def publish(self, out: Path, work: Path, summary: RootSummary, exchange: str) -> Path:
+        """Take the round's snapshot at the latest block, sign each wallet's challenge and
+        read every balance there, as ``por reserves`` does; write the reserves file.
+
+        Raises:
+            VerificationError: the file does not verify against the chain.
+        """
+        symbols = tuple(a.symbol for a in self.assets)
+        evm = Chain("ethereum", "evm", str(CHAIN_ID), tuple(
+            ChainAsset(a.symbol, self.tokens.get(a.symbol)) for a in self.assets))
+        wallets = WalletList(exchange, self.assets, (evm,), (
+            Wallet("ethereum", self.hot.address, Custody("single"), symbols),
+            Wallet("ethereum", self.cold.address, Custody("single"), symbols),
+            Wallet("ethereum", self.safe, Custody("contract"), symbols),
+        ))
+        height = int(self.chain.get_block_by_number("latest")["number"])
+        snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
+                         self.reader.block_hash(height))
+        draft = new_draft(wallets, summary, (snapshot,))
+        write_challenges(work, draft)
+        messages = [(w.signed_message or "").encode("ascii") for w in draft.wallets]
+        typed = eip712_challenge(messages[1], CHAIN_ID)
+        owner_signature = Account.unsafe_sign_hash(personal_sign_digest(messages[2]),
+                                                   self.owner.key)
+        signatures = [
+            {"chain": "ethereum", "address": self.hot.address, "scheme": "eip191",
+             "value": Account.sign_message(encode_defunct(messages[0]),
+                                           self.hot.key).signature.hex()},
+            {"chain": "ethereum", "address": self.cold.address, "scheme": "eip712",
+             "value": Account.sign_typed_data(self.cold.key,
+                                              full_message=typed).signature.hex()},
+            {"chain": "ethereum", "address": self.safe, "scheme": "eip1271",
+             "value": "0x" + bytes(owner_signature.signature).hex()},
+        ]
+        draft = import_signatures(draft, json.dumps(signatures).encode(), "demo signatures")
+        draft = read_balances(draft, {"ethereum": self.reader})
+        write_atomic(out, finish(draft))
+        reserves = ReservesFile.from_json(out.read_bytes(), str(out))
+        verify_reserves(reserves, {"ethereum": self.reader}).raise_for_failures()
+        return out
+
+
 def run_reserves_demo(out_dir: Path, round_dir: Path, summary: RootSummary) -> Path:
-    """Prove reserves for the demo round on an in-process chain; return the reserves file.
+    """Prove reserves for one demo round on an in-process chain; return the reserves file.
 
     Raises:
         VerificationError: the demo's own reserves file does not verify.
@@ -181,68 +295,24 @@ def run_reserves_demo(out_dir: Path, round_dir: Path, summary: RootSummary) -> P
 
 
 def run_reserves_demo_chain(out_dir: Path, round_dir: Path, summary: RootSummary) -> DemoChain:
-    """As :func:`run_reserves_demo`, and keep the chain (to serve it for later steps).
+    """As :func:`run_reserves_demo`, and keep the chain (to serve it for later steps):
+    68 ETH and, if the round owes USDT, 4,250,000 USDT over the three wallets.
 
     Raises:
         VerificationError: the demo's own reserves file does not verify.
     """
     del round_dir  # the reserves side needs only the published summary
-    contracts = json.loads(CONTRACTS_FILE.read_text())
-    chain = EthereumTester(PyEVMBackend())
-    reader = EthTesterReader(chain)
-    funder = chain.get_accounts()[0]
-    token = _deploy(chain, funder, contracts["TestToken"],
-                    ["string", "string", "uint8", "uint256"], ["Tether USD", "USDT", 6, 10**15])
-    hot, cold, owner = Account.create(), Account.create(), Account.create()
-    safe = _deploy(chain, funder, contracts["OwnedWallet"], ["address"], [owner.address])
-    transfer = bytes.fromhex("a9059cbb")
-    for address, ether, usdt in ((hot.address, 3, 250_000_000_000),
-                                 (cold.address, 40, 0), (safe, 25, 4_000_000_000_000)):
-        _send(chain, funder, address, ether * ETHER)
-        if usdt:
-            _send(chain, funder, token, data=transfer + encode(["address", "uint256"],
-                                                              [address, usdt]))
     assets = tuple(a for a in summary.assets if a.symbol in ("ETH", "USDT")) or (
         Asset("ETH", 18),)
-    symbols = [a.symbol for a in assets]
-    chain_assets = [ChainAsset("ETH", None)] + (
-        [ChainAsset("USDT", token)] if "USDT" in symbols else [])
-    evm = Chain("ethereum", "evm", str(CHAIN_ID), tuple(chain_assets))
-    wallets = WalletList("Demo Exchange", assets, (evm,), (
-        Wallet("ethereum", hot.address, Custody("single"), tuple(symbols)),
-        Wallet("ethereum", cold.address, Custody("single"), ("ETH",)),
-        Wallet("ethereum", safe, Custody("contract"), tuple(symbols)),
-    ))
-    height = int(chain.get_block_by_number("latest")["number"])
-    snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
-                     reader.block_hash(height))
-    draft = new_draft(wallets, summary, (snapshot,))
-    work = out_dir / "reserves-work"
-    write_challenges(work, draft)
-    messages = [(w.signed_message or "").encode("ascii") for w in draft.wallets]
-    typed = eip712_challenge(messages[1], CHAIN_ID)
-    owner_signature = Account.unsafe_sign_hash(personal_sign_digest(messages[2]), owner.key)
-    signatures = [
-        {"chain": "ethereum", "address": hot.address, "scheme": "eip191",
-         "value": Account.sign_message(encode_defunct(messages[0]), hot.key).signature.hex()},
-        {"chain": "ethereum", "address": cold.address, "scheme": "eip712",
-         "value": Account.sign_typed_data(cold.key, full_message=typed).signature.hex()},
-        {"chain": "ethereum", "address": safe, "scheme": "eip1271",
-         "value": "0x" + bytes(owner_signature.signature).hex()},
-    ]
-    draft = import_signatures(draft, json.dumps(signatures).encode(), "demo signatures")
-    draft = read_balances(draft, {"ethereum": reader})
-    reserves_path = out_dir / "reserves.json"
-    write_atomic(reserves_path, finish(draft))
-    click.echo(f"6. reserves: 3 wallets signed the round's challenge (EIP-191, EIP-712, "
-               f"EIP-1271 contract) on an in-process chain, snapshot block {height}")
-    _send(chain, funder, hot.address, 5 * ETHER)  # the chain moves on after the snapshot
-    reserves = ReservesFile.from_json(reserves_path.read_bytes(), str(reserves_path))
-    report = verify_reserves(reserves, {"ethereum": reader})
+    demo = DemoReserves(assets)
+    demo.top_up({"ETH": 68 * ETHER, "USDT": 4_250_000_000_000})
+    path = demo.publish(out_dir / "reserves.json", out_dir / "reserves-work", summary,
+                        "Demo Exchange")
+    _send(demo.chain, demo.funder, demo.hot.address, 5 * ETHER)  # the chain moves on
+    report = verify_reserves(ReservesFile.from_json(path.read_bytes(), str(path)),
+                             {"ethereum": demo.reader})
     report.raise_for_failures()
     for line in report.assets:
-        click.echo(f"7. reserves verified at block {height}: {line.symbol} confirmed "
+        click.echo(f"reserves verified: {line.symbol} confirmed "
                    f"{format_units(line.confirmed, line.decimals)}")
-    if not report.ok:  # pragma: no cover - raise_for_failures has raised
-        raise VerificationError("reserves demo did not verify")
-    return DemoChain(chain, reserves_path)
+    return DemoChain(demo.chain, path)

@@ -32,6 +32,7 @@ from verifier.reserves.chains import (
     SolanaReader,
     eip1271_calldata,
     token_balance,
+    token_decimals,
 )
 from verifier.reserves.challenge import challenge_message, check_exchange_name, eip712_challenge
 from verifier.reserves.model import (
@@ -45,6 +46,7 @@ from verifier.reserves.model import (
     Utxo,
     Wallet,
     WalletList,
+    check_chains,
     normalize_address,
     parse_chain,
     parse_custody,
@@ -152,6 +154,7 @@ def load_wallet_list(path: Path, config: Path | None = None) -> WalletList:
         assets = parse_assets(raw["assets"], f"{config}.assets")
         chains = tuple(parse_chain(c, f"{config}.chains[{i}]", with_snapshot=False)
                        for i, c in enumerate(sj.array(raw["chains"], f"{config}.chains")))
+        check_chains(chains, f"{config}.chains", [a.symbol for a in assets])
         exchange = sj.string(raw["exchange"], f"{config}.exchange")
     except (FormatError, OSError) as e:
         raise InputError(str(e)) from e
@@ -250,7 +253,7 @@ def _draft_from_dict(raw: Mapping[str, Any], where: str) -> ReservesFile:
         if isinstance(w, dict) else w
         for w in sj.array(raw.get("wallets"), f"{where}.wallets")
     ]
-    parsed = ReservesFile.from_json(json.dumps(copy), where)
+    parsed = ReservesFile.from_json(json.dumps(copy), where, allow_unread=True)
     wallets = tuple(
         Wallet(w.chain, w.address, w.custody, w.assets, w.message, w.signed_message,
                w.signature if w.signature and w.signature.scheme else None, w.balances)
@@ -516,6 +519,8 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
             if found != chain.block_hash:
                 raise InputError(f"chain {chain.name}: the node's block at height "
                                  f"{chain.height} is {found}, the snapshot is {chain.block_hash}")
+            if chain.kind == "evm":
+                _check_token_decimals(draft, chain, reader)  # type: ignore[arg-type]
             checked.add(chain.name)
         balances = []
         for symbol in wallet.assets:
@@ -542,6 +547,29 @@ def read_balances(draft: ReservesFile, readers: Mapping[str, Reader],
     return ReservesFile(out.exchange, out.round_id, out.liabilities_root, out.assets,
                         out.chains, out.static_message, out.wallets,
                         tuple(totals[a.symbol] for a in draft.assets))
+
+
+def _check_token_decimals(draft: ReservesFile, chain: Chain, reader: EvmReader) -> None:
+    """Each ERC-20's ``decimals()`` at the snapshot must be its asset's (spec §11.4): the
+    verifier fails the file otherwise, so the operator hears it first.
+
+    Raises:
+        InputError: a token with other decimals, or none.
+    """
+    assert chain.height is not None
+    decimals = {a.symbol: a.decimals for a in draft.assets}
+    for entry in chain.assets:
+        if entry.token is None:
+            continue
+        try:
+            found = token_decimals(reader, entry.token, chain.height)
+        except NodeError as e:
+            raise InputError(f"chain {chain.name}: {entry.symbol} token {entry.token}: "
+                             f"decimals() failed: {e}") from e
+        if found != decimals[entry.symbol]:
+            raise InputError(f"chain {chain.name}: {entry.symbol} token {entry.token} has "
+                             f"{found} decimals, the asset list says "
+                             f"{decimals[entry.symbol]}")
 
 
 def _read_one(chain: Chain, reader: Reader, address: str, symbol: str) -> Balance:
@@ -658,18 +686,33 @@ def load_reported(path: Path) -> dict[tuple[str, str, str], int]:
     return out
 
 
+def canonical_signature(signature: Signature) -> Signature:
+    """The form a reserves file writes (spec §11.1): EIP-191/712 values as ``0x`` and 130
+    lowercase hex digits, whatever form the wallet software gave; others unchanged."""
+    value = signature.value
+    if signature.scheme in ("eip191", "eip712") and isinstance(value, str):
+        body = value[2:] if value[:2] in ("0x", "0X") else value
+        if len(body) == 130 and all(c in "0123456789abcdefABCDEF" for c in body):
+            return Signature(signature.scheme, "0x" + body.lower())
+    return signature
+
+
 def finish(draft: ReservesFile) -> bytes:
     """The final reserves file's bytes, after re-parsing them strictly.
 
     Raises:
         InputError: a wallet has no signature or no balances yet.
     """
+    wallets = []
     for wallet in draft.wallets:
         if wallet.signature is None:
             raise InputError(f"{wallet.chain} {wallet.address}: no signature imported yet")
         if len(wallet.balances) != len(wallet.assets):
             raise InputError(f"{wallet.chain} {wallet.address}: balances not read yet")
-    text = draft.to_json()
+        wallets.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
+                              wallet.message, wallet.signed_message,
+                              canonical_signature(wallet.signature), wallet.balances))
+    text = _replace_wallets(draft, tuple(wallets)).to_json()
     try:
         ReservesFile.from_json(text, "reserves file")
     except FormatError as e:  # pragma: no cover - our own output must parse

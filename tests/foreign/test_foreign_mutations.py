@@ -1,4 +1,5 @@
-"""Named mutations of every published sample must fail verification (exit 1, not 2).
+"""Named mutations of every published sample must fail verification (exit 1, not 2), and
+every field of every sample, mutated every way, must fail or be reported as unbound.
 
 Each mutation stands for an attack (an inflated balance, a forged sibling, a dropped level,
 a flipped side, a moved root, ...); the file stays well formed, so the verdict must be
@@ -9,9 +10,12 @@ vacuously.
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from verifier.cli import main
+from verifier.errors import FormatError
 from verifier.foreign.cli import verify_files
 from verifier.foreign.parsing import load_json
 
@@ -324,3 +329,183 @@ def test_okx_v2_dropped_tree_level_fails(tmp_path: Path) -> None:
 def test_okx_v2_second_root_fails(tmp_path: Path) -> None:
     lines = _tree_lines()
     assert not _v2(tmp_path, tree=[lines[0], *lines]).ok
+
+
+# ---------------------------------------------------------------- every field of every sample
+#
+# Issue 10: single-field edits of the real samples passed (an OKX node type the format does
+# not define, Bybit heights). Every field of every sample is now mutated, every way below;
+# each mutation must be refused as malformed, fail verification, or touch a field that the
+# report names as "not bound by this format".
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_DEC = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+JSON_SAMPLES: list[tuple[str, str]] = [
+    ("okx-v1", "okx/example_merkle_proof_file.json"),
+    *[
+        ("bybit", f"bybit/mock_user_merkle_tree_path_40{v}.json")
+        for v in ("", "_v2", "_v3", "_v4", "_v5")
+    ],
+    ("bitget", "bitget/merkel_tree_bg.json"),
+    ("bitget", "bitget/merkel_tree_bg.6863e2d.json"),
+    ("mexc", "mexc/merkle_proof.json"),
+    ("coinex-variant-single-hash", "coinex/merkle_proof_file.json"),
+]
+
+
+Where = tuple[str | int, ...]
+
+
+def _leaves(value: Any, at: Where = ()) -> Iterator[tuple[Where, Any]]:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _leaves(v, (*at, k))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*at, i))
+    else:
+        yield at, value
+
+
+def _variants(value: Any, salt: int = 0) -> list[Any]:
+    """Other values of the same JSON type: neighbours, every small enum value, respellings.
+
+    An amount gets one of its three edits (one unit more, a respelling of the same value,
+    the sign flipped), chosen by ``salt`` so that every kind is applied across a sample
+    while the run stays short.
+    """
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return sorted({value + 1, value - 1, 0, 1, 2, 3, 4, 5, 99} - {value})
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        edits = [value + Decimal(1).scaleb(min(exponent, 0)), Decimal(f"{value}0")]
+        edits.append(-value if value else Decimal(1))
+        return [edits[salt % 3]]
+    if isinstance(value, str):
+        out: list[str]
+        if _DEC.fullmatch(value):
+            out = [bump(value), value + "0" if "." in value else value + ".0"]
+            out.append(value[1:] if value.startswith("-") else "-" + value)
+            out = [out[salt % 3]]
+        elif value and _HEX.fullmatch(value):
+            out = [flip_hex(value), value.upper() if value != value.upper() else value.lower()]
+        else:
+            out = [value + "x", ""]
+        return [o for o in out if o != value]
+    return []
+
+
+def _name(at: tuple[str | int, ...]) -> str:
+    out = ""
+    for k in at:
+        out += f"[{k}]" if isinstance(k, int) else ("." if out else "") + k
+    return out
+
+
+def _mutations(doc: Any, prefix: tuple[str | int, ...]) -> Iterator[tuple[str, str, Any]]:
+    """(field, operation, mutated document) for every field under ``prefix``."""
+    for salt, (at, value) in enumerate(_leaves(doc)):
+        if at[: len(prefix)] != prefix:
+            continue
+        for new in _variants(value, salt):
+            mutated = copy.deepcopy(doc)
+            _parent(mutated, at)[at[-1]] = new
+            yield _name(at), f"set {new!r}", mutated
+        mutated = copy.deepcopy(doc)
+        parent = _parent(mutated, at)
+        if isinstance(parent, list):
+            parent.pop(int(at[-1]))
+        else:
+            del parent[at[-1]]
+        yield _name(at), "delete", mutated
+
+
+def _parent(doc: Any, at: tuple[str | int, ...]) -> Any:
+    for k in at[:-1]:
+        doc = doc[k]
+    return doc
+
+
+def _groups() -> list[tuple[str, str, Where]]:
+    """One test per top-level node of each sample (self, path[i], root, ...)."""
+    out: list[tuple[str, str, Where]] = []
+    for fmt, rel in JSON_SAMPLES:
+        doc = load_json((DATA / rel).read_bytes(), rel)
+        for key, value in doc.items():
+            if isinstance(value, list):
+                out.extend((fmt, rel, (key, i)) for i in range(len(value)))
+            else:
+                out.append((fmt, rel, (key,)))
+    return out
+
+
+GROUPS = _groups()
+
+
+def _judge(report_of: Callable[[], Any], field: str, what: str) -> str:
+    """'malformed', 'failed' or 'unbound'; raise if an edit of a bound field verified."""
+    try:
+        report = report_of()
+    except FormatError:
+        return "malformed"
+    if not report.ok:
+        return "failed"
+    assert report.is_unbound(field), (
+        f"{field} {what} verified, and the report does not name {field} as not bound:\n"
+        + report.render_text()
+    )
+    return "unbound"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rel", "prefix"), GROUPS, ids=[f"{Path(g[1]).stem}:{_name(g[2])}" for g in GROUPS]
+)
+def test_every_field_mutation_fails_or_is_reported_unbound(
+    fmt: str, rel: str, prefix: tuple[str | int, ...], tmp_path: Path
+) -> None:
+    original = DATA / rel
+    assert verify_files(fmt, [original]).ok, "the unmutated sample must pass"
+    doc = load_json(original.read_bytes(), rel)
+    outcomes: list[str] = []
+    mutated_file = tmp_path / "mutated.json"
+    for field, what, mutated in _mutations(doc, prefix):
+        mutated_file.write_text(dump(mutated))
+        outcomes.append(_judge(lambda: verify_files(fmt, [mutated_file]), field, what))
+    assert outcomes, f"no field under {_name(prefix)}"
+
+
+def _okx_v2_tree_mutations() -> Iterator[tuple[str, str, list[str]]]:
+    lines = _tree_lines()
+    for n, line in enumerate(lines):
+        digest, height, balances = line.split(",", 2)
+        values = json.loads(balances)
+        for new_hash in _variants(digest):
+            yield f"tree line {n + 1} hash", f"set {new_hash}", _replace_line(
+                lines, n, f"{new_hash},{height},{balances}"
+            )
+        for new_height in _variants(int(height)):
+            if new_height >= 1:
+                yield f"tree line {n + 1} height", f"set {new_height}", _replace_line(
+                    lines, n, f"{digest},{new_height},{balances}"
+                )
+        for salt, (asset, amount) in enumerate(values.items()):
+            for new in _variants(amount, n + salt):
+                changed = json.dumps({**values, asset: new}, separators=(",", ":"))
+                yield f"tree line {n + 1} {asset}", f"set {new}", _replace_line(
+                    lines, n, f"{digest},{height},{changed}"
+                )
+
+
+def test_okx_v2_every_field_mutation_fails_or_is_reported_unbound(tmp_path: Path) -> None:
+    assert _v2(tmp_path).ok
+    outcomes = []
+    user = _user()
+    for field, what, mutated in _mutations(user, ()):
+        outcomes.append(_judge(partial(_v2, tmp_path, user=mutated), field, what))
+    for field, what, lines in _okx_v2_tree_mutations():
+        outcomes.append(_judge(partial(_v2, tmp_path, tree=lines), field, what))
+    assert len(outcomes) > 300

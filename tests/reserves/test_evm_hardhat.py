@@ -206,7 +206,7 @@ def test_node_down_is_an_error_naming_node_and_call(evm_round: dict[str, Any]) -
     result = por_verify("reserves", str(evm_round["reserves"]), "--rpc", f"ethereum={url}",
                         "--timeout", "1")
     assert result.exit_code == 2
-    assert f"ethereum node {url}, call eth_getBlockByNumber: no answer after 3" in result.output
+    assert f"ethereum node {url}, call eth_chainId: no answer after 3" in result.output
 
 
 # --- A Safe-style contract wallet: owners sign Safe's SafeMessage hash (EIP-1271) ---------

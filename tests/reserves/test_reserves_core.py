@@ -59,6 +59,9 @@ class PlainEvmReader:
     def __init__(self, balances: dict[str, int]) -> None:
         self.balances = balances
 
+    def chain_id(self) -> int:
+        return 1
+
     def block_hash(self, height: int) -> str:
         return BLOCK
 
@@ -108,11 +111,13 @@ def test_round_signature_verifies_and_confirms() -> None:
 
 def test_static_message_only_with_opt_in_and_reported_as_past_control() -> None:
     data, account = _evm_file(static="I am an OKX address")
-    report = _check(data, {account.address: 1000})
+    report = verify_reserves(ReservesFile.from_json(json.dumps(data)), {
+        "ethereum": PlainEvmReader({account.address: 1000})}, accept_past_control=True)
     report.raise_for_failures()
     assert [c.code for c in report.caveats] == ["static-message"]
     assert "proves control at some past time only" in str(report.caveats[0])
     assert report.assets[0].past_control_only == 1000
+    assert report.assets[0].confirmed == 0  # past control is never confirmed
     data["static_message"] = None
     report = _check(data, {account.address: 1000})
     assert [f.code for f in report.findings] == ["static-not-allowed"]
@@ -406,5 +411,20 @@ def test_solana_token_balance_verified_and_reported_as_current_state(
         "431, not the balance at the snapshot slot 430" in str(report.caveats[1])
     data["assets"][1]["decimals"] = 8
     report = verify_reserves(ReservesFile.from_json(json.dumps(data)), readers)
-    assert [f.code for f in report.findings] == ["balance-mismatch"]
+    assert [f.code for f in report.findings] == ["token-decimals-mismatch"]
     assert "has 6 decimals, the file's asset 8" in report.findings[0].message
+
+
+def test_eip191_value_forms_accepted_and_the_one_written() -> None:
+    """Spec §11.1: written as 0x + 130 lowercase hex; read also without 0x, in any case."""
+    from por.reserves.round import canonical_signature
+    from verifier.reserves.model import Signature
+
+    data, account = _evm_file()
+    value = data["wallets"][0]["signature"]["value"]
+    body = value[2:] if value.startswith("0x") else value
+    for form in (body, "0x" + body, "0x" + body.upper()):
+        data["wallets"][0]["signature"]["value"] = form
+        _check(data, {account.address: 1000}).raise_for_failures()
+        assert canonical_signature(Signature("eip191", form)).value == "0x" + body.lower()
+    assert canonical_signature(Signature("bip137", "abc")).value == "abc"

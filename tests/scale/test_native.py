@@ -135,6 +135,65 @@ def test_native_refuses_malformed_inputs() -> None:
 
 
 @needs_native
+def test_commitments_read_unaligned_offsets_exactly() -> None:
+    # offsets at an odd address (a slice of a larger buffer): read with memcpy, not by
+    # dereferencing an int64 pointer (undefined behaviour, a fault on strict platforms).
+    ids = [b"alice", b"bob", b"", b"x" * 300]
+    data = b"".join(ids)
+    bounds = np.concatenate(([0], np.cumsum([len(i) for i in ids]))).astype(np.int64)
+    raw = bytearray(b"\0" + bounds.tobytes())
+    unaligned = memoryview(raw)[1:]
+    args = (SECRET, b"s", b"u", data)
+    assert native.commitments(*args, unaligned) == buckets.user_commitments_python(
+        *args, bounds.tobytes())
+
+
+_MUTATOR = r"""
+import threading, numpy as np
+from por import buckets
+n = 200_000
+data = b"u" * n
+good = np.arange(n + 1, dtype=np.int64)
+offsets = good.copy()
+want = buckets.native.commitments(b"k" * 32, b"s", b"u", data, good.tobytes())
+stop = False
+def flip():
+    while not stop:
+        offsets[n] = 1 << 40   # far past the end of data
+        offsets[n] = n
+t = threading.Thread(target=flip)
+t.start()
+ok = refused = 0
+try:
+    for _ in range(40):
+        try:
+            got = buckets.native.commitments(b"k" * 32, b"s", b"u", data, offsets)
+        except ValueError:
+            refused += 1
+            continue
+        assert got == want
+        ok += 1
+finally:
+    stop = True
+    t.join()
+print(ok, refused)
+"""
+
+
+@needs_native
+def test_offsets_changed_by_another_thread_are_never_read_unchecked() -> None:
+    # The loop runs with the GIL released; another thread rewrites the offsets meanwhile.
+    # Each call must use exactly the offsets it checked: a result equal to the good
+    # offsets' or a refusal, never a read past the data (a crash, or other bytes).
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _MUTATOR], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+
+
+@needs_native
 def test_committed_vectors_come_out_of_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     import vectorgen
 

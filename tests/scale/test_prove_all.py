@@ -14,10 +14,18 @@ from por import snapshot as snapshot_mod
 from por.cli import main as por_main
 from por.errors import InputError
 from por.prove import proof_file_name, prove_all
+from por.secret import default_secret_path, load_secret
 from verifier.artifacts import RootSummary
 from verifier.proof import InclusionProof, verify_proof
 
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
+
+
+@pytest.fixture(autouse=True)
+def _private_secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build writes the round secret to $XDG_DATA_HOME/por/secrets: keep it out of ~.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("POR_ROUND_SECRET_FILE", raising=False)
 
 
 def _round(tmp_path: Path, users: int) -> tuple[Path, Path, dict[str, list[int]]]:
@@ -56,7 +64,7 @@ def test_prove_all_jsonl_once_per_user(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_prove_all_directory_one_file_per_user(tmp_path: Path) -> None:
     round_dir, snap, bal = _round(tmp_path, 40)
-    secret = bytes.fromhex((round_dir / "round-secret.key").read_text().strip())
+    secret = load_secret(default_secret_path("r1"))
     result = prove_all(round_dir, secret, snap, tmp_path / "proofs", workers=1)
     assert result.users == len(bal)
     files = sorted(p.name for p in (tmp_path / "proofs").iterdir())
@@ -70,7 +78,7 @@ def test_prove_all_directory_one_file_per_user(tmp_path: Path) -> None:
 def test_prove_all_with_another_snapshot_is_refused(tmp_path: Path) -> None:
     round_dir, _, _ = _round(tmp_path, 10)
     other = write_csv(tmp_path / "other.csv", [("stranger", "BTC", "1")])
-    secret = bytes.fromhex((round_dir / "round-secret.key").read_text().strip())
+    secret = load_secret(default_secret_path("r1"))
     with pytest.raises(InputError, match="'stranger' is not in round r1"):
         prove_all(round_dir, secret, other, tmp_path / "p.jsonl", workers=1)
     assert not (tmp_path / "p.jsonl").exists()

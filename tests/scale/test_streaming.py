@@ -58,8 +58,10 @@ def test_shuffled_rows_in_many_buckets_build_the_same_tree(
     assert (tmp_path / "many/tree.bin").read_bytes() == (tmp_path / "again/tree.bin").read_bytes()
     ref = reference_tree("r", ASSETS, bal, SECRET, 8192)
     assert many.summary.root_hash == ref["root"]
-    assert not (tmp_path / "many/.build-work").exists() or not any(
-        (tmp_path / "many/.build-work").iterdir())
+    # Spills and staging are gone: the round holds its three files, nothing hidden beside.
+    assert sorted(p.name for p in (tmp_path / "many").iterdir()) == [
+        "build-info.json", "root.json", "tree.bin"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_duplicate_across_batches_names_both_rows(

@@ -18,7 +18,7 @@ from pathlib import Path
 HEAVY = ("eth_account", "btclib", "coincurve", "numpy", "pyarrow", "dask", "sqlalchemy",
          "fastapi", "starlette", "eth_tester", "eth")
 RESERVES_MODULES = ("eth_account", "eth_abi", "eth_keys", "eth_utils", "btclib", "btclib_wallet",
-                    "ecc", "bip322", "coincurve")
+                    "ecc", "bip322", "coincurve", "yaml")
 EXCHANGE_MODULES = ("numpy", "pyarrow", "dask", "distributed", "sqlmodel", "sqlalchemy",
                     "alembic", "psycopg", "eth_tester", "eth")
 SERVER_MODULES = ("fastapi", "starlette", "uvicorn", "jinja2")

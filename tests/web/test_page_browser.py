@@ -10,10 +10,13 @@ error, and none is allowed. A screenshot is saved under tests/web/artifacts/ (gi
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import random
+import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,9 +28,12 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
+from api_world import EXCHANGE as EXCHANGE_NAME
 from api_world import ROUNDS, World, build_world
+from sqlmodel import Session
 
 from por.store.db import open_store
+from por.store.models import RoundFile
 from verifier.errors import FormatError, VerificationError
 from verifier.proof import InclusionProof, verify_proof
 
@@ -51,14 +57,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, World]]:
-    """``por serve`` on a free loopback port over a published world; stopped at the end."""
-    base = tmp_path_factory.mktemp("served")
-    url = f"sqlite:///{base / 'por.db'}"
-    engine = open_store(url)
-    world = build_world(base, engine)
-    engine.dispose()
+@contextlib.contextmanager
+def _serve(url: str, world: World) -> Iterator[str]:
+    """``por serve`` on a free loopback port over ``url`` and ``world``; stopped at the end,
+    and its whole log checked for proof tokens."""
     port = _free_port()
     por = Path(sys.executable).parent / "por"
     server = subprocess.Popen(
@@ -82,7 +84,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
                     out = server.stdout.read().decode() if server.stdout else ""
                     raise RuntimeError(f"por serve did not start: {out}") from None
                 time.sleep(0.2)
-        yield origin, world
+        yield origin
     finally:
         server.terminate()
         try:
@@ -97,42 +99,86 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worl
 
 
 @pytest.fixture(scope="module")
-def browser_page(
-    served: tuple[str, World], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Any, list[str], list[str]]]:
-    """A Chromium page that may reach only the served origin."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, World]]:
+    """``por serve`` over a published world: round 2026-10 covered, 2026-11 under-reserved."""
+    base = tmp_path_factory.mktemp("served")
+    url = f"sqlite:///{base / 'por.db'}"
+    engine = open_store(url)
+    world = build_world(base, engine)
+    engine.dispose()
+    with _serve(url, world) as origin:
+        yield origin, world
+
+
+@pytest.fixture(scope="module")
+def served_failed(served: tuple[str, World], tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[str]:
+    """A second ``por serve`` over a copy of the store whose reserves file of round 2026-11
+    is not the attested one (one more ETH): that round's check fails."""
+    _, world = served
+    base = tmp_path_factory.mktemp("failed")
+    copy = base / "por.db"
+    with sqlite3.connect(world.rounds_dir.parent / "por.db") as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    engine = open_store(f"sqlite:///{copy}")
+    with Session(engine) as session:
+        row = session.get(RoundFile, ("2026-11", "reserves"))
+        assert row is not None
+        doc = json.loads(row.content)
+        doc["wallets"][0]["balances"][0]["amount"] = str(
+            int(doc["wallets"][0]["balances"][0]["amount"]) + 10**18)
+        doc["totals"][1] = str(int(doc["totals"][1]) + 10**18)
+        row.content = json.dumps(doc, indent=2).encode() + b"\n"
+        session.add(row)
+        session.commit()
+    engine.dispose()
+    with _serve(f"sqlite:///{copy}", world) as origin:
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """Playwright's driver, once per module (its sync API cannot run twice at once)."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
         pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser_page(
+    served: tuple[str, World], tmp_path_factory: pytest.TempPathFactory, playwright: Any
+) -> Iterator[tuple[Any, list[str], list[str]]]:
+    """A Chromium page that may reach only the served origin."""
     origin, _ = served
     profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data dir
     outside: list[str] = []
     errors: list[str] = []
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
-        try:
-            def route(r: Any) -> None:
-                if r.request.url.startswith(origin + "/"):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
+        viewport={"width": 1280, "height": 900},
+    )
+    try:
+        def route(r: Any) -> None:
+            if r.request.url.startswith(origin + "/"):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
 
-            context.route("**/*", route)
-            page = context.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(origin + "/")
-            page.wait_for_selector("body[data-ready='true']", timeout=30_000)
-            yield page, outside, errors
-        finally:
-            context.close()
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(origin + "/")
+        page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+        yield page, outside, errors
+    finally:
+        context.close()
 
 
 def _painted(page: Any, selector: str) -> int:
@@ -157,8 +203,8 @@ def test_page_renders_charts_and_wallets_offline(browser_page: Any) -> None:
     assert _painted(page, "#chart-history") > 1000
     rows = page.locator("#wallet-table tr.wallet")
     assert rows.count() == 3
-    checks = page.locator("#wallet-table td[class^='check-']").all_inner_texts()
-    assert [c.strip() for c in checks] == ["verified", "failed", "failed"]
+    checks = page.locator("#wallet-table .sig-status").all_inner_texts()
+    assert [c.strip() for c in checks] == ["✓ verified", "✗ failed", "✗ failed"]
     assert "etherscan.io/address/0x" in (rows.nth(0).locator("a").get_attribute("href") or "")
     assert page.locator("#solvency tbody tr.short").count() == 1  # BTC is short in 2026-11
     assert page.locator("#rounds tbody tr").count() == len(ROUNDS)
@@ -172,7 +218,7 @@ def test_page_shows_the_signed_figures_and_checks_the_signature_in_the_browser(
     page, _, errors = browser_page
     _, world = served
     payload = json.loads(world.attestation_payloads["2026-11"])
-    assert page.get_attribute("#attestation-verdict", "data-verdict") == "verified"
+    assert page.get_attribute("#verdict", "data-verdict") == "verified"
     assert page.get_attribute("#solvency", "data-source") == "signed"
     rows = page.locator("#solvency tbody tr")
     assert [rows.nth(k).get_attribute("data-symbol") for k in range(rows.count())] == [
@@ -388,3 +434,162 @@ def test_vendored_chart_js_is_the_locked_version() -> None:
     with contextlib.suppress(FileNotFoundError):
         installed = root / "web" / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
         assert installed.read_bytes() == (root / "api/static/vendor/chart.umd.min.js").read_bytes()
+
+
+# --- the headline, the layout, accessibility, the links -------------------------------------
+
+SCREENSHOTS = ARTIFACTS / "screenshots"  # git-ignored, like every artifact here
+WIDTHS = (390, 1400)
+HEADLINES = {
+    "covered": ("/rounds/2026-10", r"Covered: 2 of 2 assets"),
+    "under-reserved": ("/rounds/2026-11",
+                       r"Under-reserved: BTC, short [0-9]+(\.[0-9]+)? BTC \(90\.0 %\)"),
+    "failed": ("/rounds/2026-11", r"Check failed: do not rely on these figures"),
+}
+
+# WCAG 2.x contrast of an element's text against the first opaque background behind it.
+CONTRAST_JS = """(sel) => {
+  const rgb = (c) => (c.match(/[0-9.]+/g) || []).map(Number);
+  const lin = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const out = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.textContent.trim() || !el.offsetParent) continue;
+    let bg = null;
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) { bg = c.slice(0, 3); break; }
+    }
+    bg = bg || [255, 255, 255];
+    const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    out.push([el.textContent.trim().slice(0, 40), (a + 0.05) / (b + 0.05)]);
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    """Another Chromium, for pages at given widths (no persistent profile)."""
+    b = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def _open(browser: Any, url: str, width: int) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    return page
+
+
+@pytest.mark.parametrize("state", list(HEADLINES))
+def test_headline_and_layout_from_phone_to_wide(
+    state: str, browser: Any, served: tuple[str, World], served_failed: str
+) -> None:
+    origin = served_failed if state == "failed" else served[0]
+    path, title = HEADLINES[state]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page = _open(browser, origin + path, width)
+        try:
+            assert page.get_attribute("#verdict", "data-state") == state
+            assert re.fullmatch(title, page.inner_text("#headline-text").strip()), (
+                page.inner_text("#headline-text"))
+            # No horizontal scroll of the page: wide tables scroll in their box or reflow.
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{state} at {width}px: {overflow}px too wide"
+            wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
+                .filter((e) => !e.closest('.scroll') && e.getBoundingClientRect().right
+                               > document.documentElement.clientWidth + 1)
+                .map((e) => e.tagName + '#' + e.id + '.' + e.className)""")
+            assert wide == [], f"{state} at {width}px: {wide[:5]}"
+            page.screenshot(path=str(SCREENSHOTS / f"{state}-{width}.png"), full_page=True)
+            if state == "failed":
+                codes = page.locator("#attestation-findings li").evaluate_all(
+                    "els => els.map((e) => e.dataset.code)")
+                assert {"reserves-file", "reserves-figure"} <= set(codes)
+            else:
+                marks = page.locator("#headline-checks .mark").all_inner_texts()
+                assert marks and all(m.split()[0] in ("✓", "!", "✗") for m in marks)
+        finally:
+            page.close()
+
+
+def test_headings_captions_and_contrast(browser: Any, served: tuple[str, World]) -> None:
+    page = _open(browser, served[0] + "/", 1400)
+    try:
+        levels = page.locator("h1, h2, h3, h4").evaluate_all(
+            "els => els.map((e) => Number(e.tagName[1]))")
+        assert levels[0] == 1 and levels.count(1) == 1
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), levels
+        tables = page.locator("main table").count()
+        assert tables >= 4 and page.locator("main table > caption").count() == tables
+        low = [(t, r) for t, r in page.evaluate(
+            CONTRAST_JS, ".check .mark, .note, caption, .sig-status, td, th, .round-line, "
+            ".summary, #headline-text, .lede, a, .pending") if r < 4.5]
+        assert low == [], low
+    finally:
+        page.close()
+
+
+def test_token_link_verifies_at_once(browser: Any, served: tuple[str, World]) -> None:
+    origin, world = served
+    token = world.rounds["2026-11"].tokens["user-007"]
+    page = _open(browser, f"{origin}/#token={token}", 390)
+    try:
+        # body[data-ready] waits for the verification the link started: no click needed.
+        assert page.get_attribute("#verify-result", "data-verdict") == "verified"
+        assert "VERIFIED" in page.inner_text("#verify-result")
+        assert token not in page.url  # taken out of the address bar and the history
+    finally:
+        page.close()
+
+
+def test_pinned_key_and_rotation_chain_in_the_browser(
+    browser: Any, served: tuple[str, World]
+) -> None:
+    from datetime import UTC, datetime
+
+    from por.keys import SigningKey, new_key_list, rotate
+
+    origin, world = served
+    right = world.exchange_key.public.key_id
+    page = _open(browser, f"{origin}/#pin={'ab' * 32}", 1400)
+    try:
+        assert page.get_attribute("#attestation-browser-check", "data-check") == "failed"
+        assert "pinned" in page.inner_text("#attestation-browser-check")
+        page.goto("about:blank")  # a new document (a fragment change alone reloads nothing)
+        page.goto(f"{origin}/#pin={right}")
+        page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+        assert page.get_attribute("#attestation-browser-check", "data-check") == "verified"
+        assert "It is the key you pinned" in page.inner_text("#attestation-browser-check")
+        page.goto("about:blank")
+        page.goto(f"{origin}/")  # remembered in this browser
+        page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+        assert right[:16] in page.inner_text("#pin-state")
+        # A rotated key list: the chain checks out; a rotation signed by one key only, or a
+        # pin outside the chain, fails.
+        first, second = SigningKey.generate("k1"), SigningKey.generate("k2")
+        rotated = rotate(new_key_list(EXCHANGE_NAME, first.public), first, second,
+                         datetime(2026, 6, 1, tzinfo=UTC))
+        text = rotated.to_json()
+        read = page.evaluate("async (t) => (await PorVerify.readKeyList(t, null)).keys"
+                             ".map((k) => [k.key_id, k.from, k.until])", text)
+        assert read == [[first.public.key_id, None, "2026-06-01T00:00:00Z"],
+                        [second.public.key_id, "2026-06-01T00:00:00Z", None]]
+        doc = json.loads(text)
+        doc["rotations"][0]["signatures"] = doc["rotations"][0]["signatures"][:1]
+        refused = page.evaluate("""async (t) => { try { await PorVerify.readKeyList(t, null);
+            return 'accepted'; } catch (e) { return e.message; } }""", json.dumps(doc))
+        assert "not signed by the new key" in refused
+        outside = page.evaluate("""async ([t, pin]) => { try { await PorVerify.readKeyList(t, pin);
+            return 'accepted'; } catch (e) { return e.message; } }""", [text, "cd" * 32])
+        assert "is not in the exchange's key list's rotation chain" in outside
+    finally:
+        page.evaluate("() => window.localStorage.clear()")
+        page.close()

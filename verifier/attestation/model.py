@@ -373,7 +373,7 @@ def reserves_figures(reserves: ReservesFile) -> ReservesFigures:
     counted = {a.symbol: 0 for a in reserves.assets}
     reported = dict.fromkeys(counted, 0)
     past_only = dict.fromkeys(counted, 0)
-    for wallet in reserves.wallets:
+    for wallet in reserves.counted_wallets():  # each wallet identity once (§11.4)
         for balance in wallet.balances:
             if balance.asset not in counted:
                 continue  # the reserves verifier reports it (unknown-asset)

@@ -31,10 +31,16 @@ from verifier.foreign.report import (
     NOT_OTHER_USERS,
     NOT_RESERVES,
     ROOT_SELF_ASSERTED,
+    SRC_BROKEN_PROOFS,
+    SRC_NEGATIVE,
+    SRC_OURS,
     ForeignReport,
     Weakness,
+    allowed_values_check,
     negative_balance_checks,
+    spelling_check,
     sum_only_weakness,
+    unbound_audit_id,
 )
 
 Layout = Literal["2025", "2022"]
@@ -45,6 +51,8 @@ RULES: dict[Layout, str] = {
     "BgMerkleValidator.validate / MerKelTree.buildMerkelTreeRoot",
 }
 LEAF_HEX = 16  # sha256(...).substring(0, 16): 64 bits
+# TreeNodeRoleConstants: 1 left, 2 right, 3 root (the 2025 root has no role).
+ROLE_LEFT, ROLE_RIGHT, ROLE_ROOT = 1, 2, 3
 _ASSET_NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
 
 
@@ -59,6 +67,7 @@ class Node:
     balances: dict[str, Decimal]
     encrypt_uid: str | None = None
     nonce: str | None = None
+    texts: dict[str, str] | None = None  # 2025 layout: the amounts as published
 
 
 @dataclass(frozen=True)
@@ -87,12 +96,14 @@ def _node(value: object, where: str, *, is_self: bool, layout: Layout) -> Node:
         obj.text("auditId")
     balances_obj = obj.obj("balances")
     balances: dict[str, Decimal] = {}
+    texts: dict[str, str] = {}
     for asset, amount in balances_obj.items():
         at = balances_obj.at(asset)
         if not _ASSET_NAME.fullmatch(asset):
             raise FormatError(f"{at}: asset name must be 1-20 letters or digits")
         if layout == "2025":
             balances[asset] = decimal_string(amount, at)
+            texts[asset] = amount
         else:
             balances[asset] = decimal_number(amount, at)
     return Node(
@@ -103,6 +114,7 @@ def _node(value: object, where: str, *, is_self: bool, layout: Layout) -> Node:
         balances=balances,
         encrypt_uid=obj.text("encryptUid") if obj.has("encryptUid") else None,
         nonce=obj.text("nonce") if obj.has("nonce") else None,
+        texts=texts if layout == "2025" else None,
     )
 
 
@@ -267,8 +279,79 @@ def verify(proof: Proof) -> ForeignReport:
         "(Bitget's tool ignores them)",
         kind="extra",
     )
+    _structure_checks(report, proof)
     negative_balance_checks(report, [(f"{n.where}.balances", n.balances) for n in (me, *path)])
     return report
+
+
+def _structure_checks(report: ForeignReport, proof: Proof) -> None:
+    """Our checks of what Bitget's hash leaves free: roles, asset lists, spelling, leaves."""
+    me, path = proof.self_node, proof.path
+    sides = (ROLE_LEFT, ROLE_RIGHT)
+    root_roles = (None, ROLE_ROOT) if proof.layout == "2025" else (ROLE_ROOT,)
+    allowed_values_check(
+        report,
+        "node roles are ones Bitget defines",
+        [("self.role", me.role, sides)]
+        + [(f"path[{i}].role", n.role, sides) for i, n in enumerate(path[:-1])]
+        + [(f"path[{len(path) - 1}].role", path[-1].role, root_roles)],
+    )
+    root_assets = list(path[-1].balances)
+    differ = [
+        f"{n.where} lists {sorted(n.balances)}"
+        for n in (me, *path[:-1])
+        if sorted(n.balances) != sorted(root_assets)
+    ]
+    report.check(
+        "every node lists the root's assets",
+        not differ,
+        f"each node lists {', '.join(root_assets)} (an asset missing from a sibling is "
+        "summed as if absent, so its entry is otherwise unbound)"
+        if not differ
+        else "; ".join(differ[:5]),
+        kind="extra",
+    )
+    if proof.layout == "2025":
+        spelling_check(
+            report,
+            [
+                (f"{n.where}.balances.{a}", (n.texts or {})[a], v)
+                for n in (me, *path)
+                for a, v in n.balances.items()
+            ],
+            java_strip_plain,
+            "as Bitget prints amounts (stripTrailingZeros().toPlainString())",
+        )
+    else:
+        report.add_unbound(
+            "path[*].balances",
+            "2022 layout: a sibling's amount enters the parent only through the sum, whose "
+            "scale is the larger of the two; a sibling amount re-spelt with more or fewer "
+            "trailing zeros (same value) can leave the parent unchanged",
+        )
+    for i, n in enumerate(path):
+        if n.encrypt_uid is None and n.nonce is None:
+            continue
+        where = f"path[{i}]"
+        if i or n.encrypt_uid is None or n.nonce is None:
+            report.check(
+                f"{where} leaf fields",
+                False,
+                f"{where} carries encryptUid/nonce, which only a sibling leaf (path[0]) may, "
+                "and only both together",
+                kind="extra",
+            )
+            continue
+        body = balances_json(n.balances, proof.layout)
+        leaf = sha256_hex(f"{n.encrypt_uid},{n.nonce},{body}")[:LEAF_HEX]
+        report.check(
+            f"{where} leaf hash",
+            leaf == n.leaf,
+            f"sha256(encryptUid,nonce,{body})[:16] = {leaf}"
+            + ("" if leaf == n.leaf else f" but {where}.merkelLeaf holds {n.leaf}"),
+            kind="extra",
+        )
+    unbound_audit_id(report, ("self.auditId", "path[*].auditId"))
 
 
 def _report(layout: Layout) -> ForeignReport:
@@ -279,6 +362,7 @@ def _report(layout: Layout) -> ForeignReport:
             "between two different subtrees costs about 2^32 hashes (minutes on a laptop), "
             "so an exchange can show different users different balances under one node; a "
             "second preimage of a given node costs about 2^64. Our scheme keeps all 256 bits.",
+            SRC_OURS + " (BitgetLimited/proof-of-reserves MerkelTreeUtils.java, substring(0, 16))",
         ),
         sum_only_weakness("sha256(left ‖ right ‖ ',' ‖ JSON(sum) ‖ ',' ‖ level)[:16]"),
         Weakness(
@@ -286,6 +370,7 @@ def _report(layout: Layout) -> ForeignReport:
             "the tool validates the role and level of path[0] only; every later sibling with "
             "a role other than 1 is taken as a right child, parent levels come from the left "
             "node's own level field, and root assets that no node sums to are ignored.",
+            SRC_OURS + " (BgMerkleValidator.java)",
         ),
         Weakness(
             "negative balances are accepted",
@@ -293,11 +378,13 @@ def _report(layout: Layout) -> ForeignReport:
             "above it. The published 2025 proof has negative USDC siblings; they may be users' "
             "debts netted against liabilities, but a proof cannot tell that from hiding "
             "liabilities. We warn (and fail with --strict).",
+            SRC_NEGATIVE,
         ),
         Weakness(
             "the leaf's link to you is unchecked",
             "the leaf binds encryptUid and a nonce, but the tool never derives encryptUid "
             "from your UID, so you must trust that it is yours.",
+            SRC_BROKEN_PROOFS + " (identifiers that are not unique)",
         ),
     ]
     if layout == "2022":
@@ -307,6 +394,7 @@ def _report(layout: Layout) -> ForeignReport:
                 "the 2022 file writes amounts as JSON numbers whose scale is part of the hash "
                 "(92889184629.59267820); an ordinary JSON reader turns them into doubles "
                 "(92889184629.59268), so a user's own check gets the wrong hash or total.",
+                SRC_OURS,
             )
         )
     return ForeignReport(

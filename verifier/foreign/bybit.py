@@ -24,10 +24,16 @@ from verifier.foreign.report import (
     NOT_OTHER_USERS,
     NOT_RESERVES,
     ROOT_SELF_ASSERTED,
+    SRC_BROKEN_PROOFS,
+    SRC_NEGATIVE,
+    SRC_OURS,
     ForeignReport,
     Weakness,
+    allowed_values_check,
     negative_balance_checks,
+    spelling_check,
     sum_only_weakness,
+    unbound_audit_id,
 )
 
 RULE = (
@@ -35,6 +41,8 @@ RULE = (
     "fallback of MerkleProofValidator.validation"
 )
 SCALE = 8  # every asset in every enum: setScale(8, RoundingMode.DOWN)
+# GenericMerkleTree: node types 1 left, 2 right, 3 root.
+TYPE_LEFT, TYPE_RIGHT, TYPE_ROOT = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -588,12 +596,22 @@ def check_with(proof: Proof, assets: AssetList) -> ForeignReport:
     sums = _add(me.values, path[0].values, assets)
     node_hash = sha256_hex(f"{left}{right}{''.join(sums.values())}{height}")
     malformed: list[str] = []
+    bad_padding: list[str] = []
     for i in range(1, len(path) - 1):
         sib = path[i]
         why = _path_valid(sib, assets)
         if why:
             malformed.append(why)
             continue
+        if sib.hash == node_hash and (
+            sib.type != TYPE_RIGHT or any(v != 0 for v in sib.values.values())
+        ):
+            # Bybit pads an odd level with a zero-balance copy of the node, on the right;
+            # with a copy, the side is otherwise not bound by the hash.
+            bad_padding.append(
+                f"path[{i}] copies the node it pairs with (padding) but has type {sib.type} "
+                "or non-zero balances; padding is type 2 with zero balances"
+            )
         left, right = (sib.hash, node_hash) if sib.type == 1 else (node_hash, sib.hash)
         height += 1  # Bybit counts levels itself; the siblings' own heights are not used
         sums = _add({a: Decimal(v) for a, v in sums.items()}, sib.values, assets)
@@ -603,6 +621,14 @@ def check_with(proof: Proof, assets: AssetList) -> ForeignReport:
         "path[1..] well formed",
         not malformed,
         "balances complete, type and height in range" if not malformed else "; ".join(malformed),
+    )
+    report.check(
+        "padding nodes are zero-balance copies on the right",
+        not bad_padding,
+        "every sibling that copies its pair is type 2 with zero balances"
+        if not bad_padding
+        else "; ".join(bad_padding[:5]),
+        kind="extra",
     )
     root = path[-1]
     report.root_hash = node_hash
@@ -627,8 +653,51 @@ def check_with(proof: Proof, assets: AssetList) -> ForeignReport:
         height == root.height,
         f"computed {height}" + ("" if height == root.height else f" but root holds {root.height}"),
     )
+    _structure_checks(report, proof)
     negative_balance_checks(report, [(f"{n.where}.balance", n.values) for n in (me, *path)])
     return report
+
+
+def _structure_checks(report: ForeignReport, proof: Proof) -> None:
+    """Our checks of the fields Bybit's hash does not bind: types, heights, spelling."""
+    me, path = proof.self_node, proof.path
+    sides = (TYPE_LEFT, TYPE_RIGHT)
+    allowed_values_check(
+        report,
+        "node types are ones Bybit defines",
+        [("self.type", me.type, sides)]
+        + [(f"path[{i}].type", n.type, sides) for i, n in enumerate(path[:-1])]
+        + [(f"path[{len(path) - 1}].type", path[-1].type, (TYPE_ROOT,))],
+    )
+    bad = [f"path[{i}]: {n.height}" for i, n in enumerate(path) if n.height != i + 1]
+    if me.height != 1:
+        bad.insert(0, f"self: {me.height} (a leaf is at height 1)")
+    report.check(
+        "heights run 1, 2, 3, ...",
+        not bad,
+        "your leaf at 1, each sibling one level above the last (Bybit's tool ignores "
+        "these fields; we require them consistent)"
+        if not bad
+        else "heights out of order: " + ", ".join(bad[:5]),
+        kind="extra",
+    )
+    spelling_check(
+        report,
+        [
+            (f"path[{i}].balance.{a}", text, n.values[a])
+            for i, n in enumerate(path)
+            for a, text in n.balance.items()
+        ],
+        lambda v: java_set_scale_down_plain(v, SCALE),
+        "as Bybit prints amounts (setScale(8, DOWN).toPlainString(): 8 decimals)",
+    )
+    unbound_audit_id(report, ("self.auditId", "path[*].auditId"))
+    for where in ("self.nonce", "path[*].nonce"):
+        report.add_unbound(
+            where,
+            "a nonce is printed but never hashed: the leaf is sha256(userHash ‖ balances), "
+            "and nothing derives userHash from a nonce or your UID",
+        )
 
 
 def verify(proof: Proof) -> ForeignReport:
@@ -683,23 +752,28 @@ def _report() -> ForeignReport:
                 "the leaf is sha256(userHash ‖ balances); the file also carries a nonce, but "
                 "the tool never derives userHash from your UID or nonce, so you must trust "
                 "that the userHash is yours and that no other user shares your leaf.",
+                SRC_BROKEN_PROOFS + " (identifiers that are not unique)",
             ),
             Weakness(
                 "leaf amounts are hashed as published",
                 "a leaf concatenates its balance strings with no separator and no fixed "
                 "format (only parents are forced to 8 decimals), so the leaf hash does not "
                 "fix where one asset's digits end.",
+                SRC_OURS,
             ),
             Weakness(
                 "the asset list is guessed",
                 "the tool tries up to ten asset enums and accepts the file if any one "
                 "validates; offline assets (BUSD) are hashed into the leaf but left out of "
                 "every sum. The file does not say which list it was built with.",
+                SRC_OURS + " (bybit-exchange/merkle-proof MerkleProofValidator.java)",
             ),
             Weakness(
                 "sibling heights and negative amounts are not checked",
                 "levels are counted by the tool, but each sibling's own height is ignored, "
-                "and a negative sibling balance is accepted; we warn on negative amounts.",
+                "and a negative sibling balance is accepted; we warn on negative amounts and "
+                "require heights 1, 2, 3, ...",
+                SRC_NEGATIVE,
             ),
         ],
     )

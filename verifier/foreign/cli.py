@@ -8,15 +8,17 @@ unsupported) through :func:`verifier.cli.run_check` and :func:`verifier.cli.fail
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import click
 
 from verifier.cli import EXIT_FAILED, fail, run_check
 from verifier.errors import FormatError, VerificationError
-from verifier.foreign import binance, bitget, bybit, coinex, gateio, mexc, okx
+from verifier.foreign import binance, bitget, bitmex, bybit, coinex, gateio, mexc, okx
 from verifier.foreign.detect import OKX_V2_TREE, Detection, detect
 from verifier.foreign.report import ForeignReport
 
@@ -206,6 +208,99 @@ def auto_command(files: tuple[Path, ...], as_json: bool, strict: bool) -> None:
     report, found = run_check(as_json, check)
     report.strict = strict
     _emit(report, as_json, auto=found)
+
+
+NONCE_ENV = "POR_FOREIGN_NONCE"
+MAX_NONCE_FILE_BYTES = 1024
+
+
+def read_nonce(nonce_file: Path | None, environ: Mapping[str, str]) -> bytes:
+    """The user's private nonce: from a file only its owner can read, or ``$POR_FOREIGN_NONCE``.
+
+    Never from the command line (other local users see it there, and shells keep it).
+
+    Raises:
+        FormatError: neither or both given, the file is readable by group or others, or the
+            content is not 64 hex digits. Messages never contain the nonce.
+    """
+    from_env = environ.get(NONCE_ENV)
+    if nonce_file is not None and from_env:
+        raise FormatError(f"give the nonce once: --nonce-file or ${NONCE_ENV}, not both")
+    if nonce_file is None:
+        if not from_env:
+            raise FormatError(
+                f"the nonce is needed: --nonce-file FILE (mode 600) or ${NONCE_ENV}; it is "
+                "never taken on the command line"
+            )
+        return bitmex.parse_nonce(from_env, f"${NONCE_ENV}")
+    where = f"--nonce-file {nonce_file}"
+    try:
+        info = nonce_file.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise FormatError(f"{where}: not a regular file")
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise FormatError(
+                f"{where}: mode {stat.S_IMODE(info.st_mode):04o} lets other users read it; "
+                f"run: chmod 600 {nonce_file}"
+            )
+        with nonce_file.open("rb") as handle:
+            data = handle.read(MAX_NONCE_FILE_BYTES + 1)
+    except OSError as e:
+        raise FormatError(f"{where}: cannot read: {e.strerror or e}") from e
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{where}: not ASCII text") from e
+    return bitmex.parse_nonce(text, where)
+
+
+@foreign_group.command(name="bitmex")
+@click.argument("tree", type=_FILE)
+@click.option("--account", type=int, required=True, help="Your BitMEX account number.")
+@click.option(
+    "--nonce-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"File (mode 600) holding your nonce, 64 hex digits; else ${NONCE_ENV}.",
+)
+@click.option(
+    "--account-nonce",
+    is_flag=True,
+    help="The nonce is your account's lifetime nonce (BitMEX's --account_nonce), not the "
+    "per-proof one.",
+)
+@click.option("--expect-sats", type=int, help="The balance you had at the snapshot, in sats.")
+@click.option("--root", "expect_root", help="The root hash BitMEX published for this snapshot.")
+@_options
+def bitmex_command(
+    tree: Path,
+    account: int,
+    nonce_file: Path | None,
+    account_nonce: bool,
+    expect_sats: int | None,
+    expect_root: str | None,
+    as_json: bool,
+    strict: bool,
+) -> None:
+    """BitMEX liabilities TREE: recompute every node and find your leaves.
+
+    The nonce is read from --nonce-file or $POR_FOREIGN_NONCE, never from the command line.
+    """
+
+    def check() -> ForeignReport:
+        nonce = read_nonce(nonce_file, os.environ)
+        parsed = bitmex.parse_tree(read_file(tree), str(tree))
+        return bitmex.verify(
+            parsed,
+            account,
+            nonce,
+            account_nonce=account_nonce,
+            expect_sats=expect_sats,
+            expect_root=expect_root,
+        )
+
+    report: ForeignReport = run_check(as_json, check)
+    report.strict = strict
+    _emit(report, as_json)
 
 
 from verifier.foreign.okx_addresses import okx_addresses_cmd  # noqa: E402

@@ -27,9 +27,13 @@ from verifier.foreign.report import (
     NOT_OTHER_USERS,
     NOT_RESERVES,
     ROOT_SELF_ASSERTED,
+    SRC_BROKEN_PROOFS,
+    SRC_NEGATIVE,
+    SRC_OURS,
     ForeignReport,
     Weakness,
     negative_balance_checks,
+    spelling_check,
     sum_only_weakness,
 )
 
@@ -70,14 +74,16 @@ class Proof:
     self_balances: dict[str, Decimal]
     nonce: str
     path: tuple[Step, ...]
+    texts: tuple[tuple[str, str, Decimal], ...] = ()  # (where, as published, value)
 
 
-def _balances(obj: Obj) -> dict[str, Decimal]:
+def _balances(obj: Obj, texts: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for asset, amount in obj.items():
         if not _ASSET_NAME.fullmatch(asset):
             raise FormatError(f"{obj.at(asset)}: asset name must be 1-20 letters or digits")
         out[asset] = decimal_string(amount, obj.at(asset))
+        texts.append((obj.at(asset), amount, out[asset]))
     return out
 
 
@@ -93,6 +99,7 @@ def parse(data: bytes, where: str = "proof") -> Proof:
     root.only(("balances", "hash"))
     me = top.obj("self")
     me.only(("balances", "nonce"))
+    texts: list[tuple[str, str, Decimal]] = []
     steps = []
     for i, item in enumerate(top.array("path")):
         entry = Obj(item, f"{where}.path[{i}]")
@@ -107,7 +114,7 @@ def parse(data: bytes, where: str = "proof") -> Proof:
             Step(
                 where=entry.where,
                 hash=hex_string(entry.text("hash"), entry.at("hash"), length=64),
-                balances=_balances(entry.obj("balances")),
+                balances=_balances(entry.obj("balances"), texts),
                 left=pos == "left",
             )
         )
@@ -115,10 +122,11 @@ def parse(data: bytes, where: str = "proof") -> Proof:
         raise FormatError(f"{where}.path: empty (CoinEx's tool refuses an empty path)")
     return Proof(
         root_hash=hex_string(root.text("hash"), root.at("hash"), length=64),
-        root_balances=_balances(root.obj("balances")),
-        self_balances=_balances(me.obj("balances")),
+        root_balances=_balances(root.obj("balances"), texts),
+        self_balances=_balances(me.obj("balances"), texts),
         nonce=me.text("nonce"),
         path=tuple(steps),
+        texts=tuple(texts),
     )
 
 
@@ -177,6 +185,13 @@ def verify(proof: Proof, variant: Variant = "published") -> ForeignReport:
             f"computed {_shown(b)}"
             + ("" if same else f" but root holds {_shown(proof.root_balances)}"),
         )
+    # Every amount is hashed through go_json of its value, never as published.
+    spelling_check(
+        report,
+        proof.texts,
+        go_decimal_string,
+        "as CoinEx prints decimals (shopspring Decimal.String(): no trailing zeros, no '-0')",
+    )
     negative_balance_checks(
         report,
         [("self.balances", proof.self_balances), ("root.balances", proof.root_balances)]
@@ -209,17 +224,26 @@ def _report(variant: Variant) -> ForeignReport:
                 "CoinEx's main.go hashes an empty path entry as sha256(h ‖ h ‖ json) but its "
                 "example root needs sha256(h ‖ json): either the tool or the proofs are wrong, "
                 "and a user running CoinEx's own tool on such a proof is told it failed.",
+                SRC_OURS + " (coinexcom/proof-of-reserves main.go and example/)",
             ),
             Weakness(
                 "no levels, no domain separation",
                 "nothing in a path entry says its height, leaves and nodes are hashed alike, "
                 "and the path length is whatever the file says, so the tree's size is not "
                 "bound. Our scheme tags leaves and nodes and binds the round and asset list.",
+                SRC_OURS,
             ),
             Weakness(
                 "the leaf does not name the user",
                 "a leaf is sha256(nonce + balances); two users with equal balances can be "
                 "handed the same leaf and nonce.",
+                SRC_BROKEN_PROOFS + " (identifiers that are not unique)",
+            ),
+            Weakness(
+                "negative amounts are accepted",
+                "nothing in CoinEx's tool refuses a negative balance, which lowers every total "
+                "above it; we warn (and fail with --strict).",
+                SRC_NEGATIVE,
             ),
         ],
     )

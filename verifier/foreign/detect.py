@@ -37,6 +37,12 @@ def _detect_text(data: bytes, where: str) -> Detection:
         raise _unsupported(where, "neither JSON nor UTF-8 text") from e
     first = lines[0] if lines else ""
     shown = first[:60]
+    if first.startswith("block_height:"):
+        raise _unsupported(
+            where,
+            "a BitMEX liabilities tree: it needs your account and nonce, so check it with "
+            "por-verify foreign bitmex TREE --account N --nonce-file FILE",
+        )
     if _OKX_TREE_LINE.match(first):
         return Detection(OKX_V2_TREE, "lines of 'hash,height,{balances}' (OKX v2 full tree file)")
     if first.split("\t") == ["Level", "Hash"]:

@@ -25,9 +25,13 @@ from verifier.foreign.report import (
     NOT_OTHER_USERS,
     NOT_RESERVES,
     ROOT_SELF_ASSERTED,
+    SRC_NEGATIVE,
+    SRC_OURS,
     ForeignReport,
     Weakness,
+    allowed_values_check,
     negative_balance_checks,
+    spelling_check,
     sum_only_weakness,
 )
 
@@ -216,8 +220,74 @@ def verify(proof: Proof) -> ForeignReport:
         else "; ".join(differ),
         kind="extra",
     )
+    _structure_checks(report, proof)
     negative_balance_checks(report, [(f"{n.where}.balances", n.balances) for n in (me, *path)])
     return report
+
+
+def _structure_checks(report: ForeignReport, proof: Proof) -> None:
+    """Our checks of what MEXC's hash leaves free: types, levels, empty siblings, spelling."""
+    me, path = proof.self_node, proof.path
+    sides = (LEFT, RIGHT)
+    allowed_values_check(
+        report,
+        "node types are ones MEXC defines",
+        [("self.type", me.type, sides)]
+        + [(f"pathList[{i}].type", n.type, sides) for i, n in enumerate(path[:-1])]
+        + [(f"pathList[{len(path) - 1}].type", path[-1].type, (ROOT,))],
+    )
+    levels = [n.level for n in path]
+    expected = list(range(1, path[-1].level + 1))
+    ok = me.level == 0 and levels == expected
+    report.check(
+        "levels run 0 (you), 1, 2, ... to the root",
+        ok,
+        f"self at 0, pathList at {levels[0]}..{levels[-1]} in order"
+        if ok
+        else f"self at {me.level}, pathList levels {levels[:8]}; expected self at 0 and "
+        f"{expected[:8]}",
+        kind="extra",
+    )
+    below = next((n for n in path if n.level == 0), None)
+    if below is not None:
+        report.check(
+            "your sibling is on the other side",
+            below.type != me.type,
+            f"self.type {me.type}, level-0 sibling type {below.type}",
+            kind="extra",
+        )
+    loaded = [
+        n.where
+        for n in path[:-1]
+        if not n.hash.strip() and any(v != 0 for v in n.balances.values())
+    ]
+    report.check(
+        "empty siblings hold nothing",
+        not loaded,
+        "every sibling with an empty hash has zero balances (MEXC adds a left one's balances "
+        "and drops a right one's)"
+        if not loaded
+        else f"empty siblings with balances: {', '.join(loaded)}",
+        kind="extra",
+    )
+    root_assets = sorted(path[-1].balances)
+    differ = [f"{n.where} lists {sorted(n.balances)}" for n in path
+              if sorted(n.balances) != root_assets]
+    report.check(
+        "every path entry lists the root's assets",
+        not differ,
+        f"each lists {', '.join(root_assets)} (a zero entry dropped from a sibling would "
+        "otherwise pass)"
+        if not differ
+        else "; ".join(differ[:5]),
+        kind="extra",
+    )
+    spelling_check(
+        report,
+        [(f"{n.where}.balances.{a}", n.texts[a], n.balances[a]) for n in path for a in n.texts],
+        java_strip_plain,
+        "as MEXC prints amounts (stripTrailingZeros().toPlainString())",
+    )
 
 
 def _report() -> ForeignReport:
@@ -242,24 +312,34 @@ def _report() -> ForeignReport:
                 "every hash is the first 32 hex digits of a SHA-256, so a collision between "
                 "two subtrees costs about 2^64 hashes: out of reach for most, but below the "
                 "128-bit security a full SHA-256 gives. Our scheme keeps all 256 bits.",
+                SRC_OURS + " (mexc-proof-of-reserves SignatureUtil.genHashId, substring(0, 32))",
             ),
             sum_only_weakness("sha256(left ‖ ',' ‖ right ‖ ',' ‖ 'ASSET:sum,...')[:32]"),
             Weakness(
                 "the root's balances are not checked",
                 "MEXC's tool compares only the root hash; the totals printed in the root are "
                 "whatever the file says. We compare them as an extra check.",
+                SRC_OURS + " (MerkleProofValidator.java)",
             ),
             Weakness(
                 "no salt in the leaf",
                 "a leaf is sha256(proofId,accountId,balances): with a sibling leaf's balances "
                 "shown in your path and the proof id public, its ~10-digit account id can be "
                 "found by trying them all (about 2^33 hashes), which reveals who holds what.",
+                SRC_OURS + " (MerkleProofValidator.java)",
             ),
             Weakness(
                 "missing levels and empty siblings",
                 "any level absent from the path is an empty sibling with hash '' whose "
                 "balances are not added; a left sibling with an empty hash still has its "
                 "balances added. Path entries at other levels are silently ignored (we fail).",
+                SRC_OURS + " (MerkleProofValidator.java)",
+            ),
+            Weakness(
+                "negative amounts are accepted",
+                "nothing in MEXC's tool refuses a negative balance, which lowers every total "
+                "above it; we warn (and fail with --strict).",
+                SRC_NEGATIVE,
             ),
         ],
     )

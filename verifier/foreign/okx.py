@@ -27,10 +27,16 @@ from verifier.foreign.report import (
     NOT_OTHER_USERS,
     NOT_RESERVES,
     ROOT_SELF_ASSERTED,
+    SRC_BROKEN_PROOFS,
+    SRC_NEGATIVE,
+    SRC_OURS,
     ForeignReport,
     Weakness,
+    allowed_values_check,
     negative_balance_checks,
+    spelling_check,
     sum_only_weakness,
+    unbound_audit_id,
 )
 
 ASSETS = ("BTC", "ETH", "USDT")
@@ -45,13 +51,18 @@ CONCATENATION_WEAKNESS = Weakness(
     "a parent hashes BTC, ETH and USDT sums (and the height) as decimal text run together, "
     "so the hash does not fix where one amount ends: BTC=1, ETH=23 and BTC=12, ETH=3 give "
     "the same preimage. Our scheme hashes fixed-width 128-bit amounts.",
+    SRC_OURS + " (tests/foreign/test_foreign_samples.py shows a colliding pair)",
 )
 NO_USER_ID_WEAKNESS = Weakness(
     "the leaf does not name the user",
     "a leaf is sha256(nonce + balances); nothing ties it to your account, so two users "
     "with equal balances can be handed the same leaf and nonce, and one leaf then stands "
     "for two liabilities. Our commitment hashes the round, the user id and a per-round salt.",
+    SRC_BROKEN_PROOFS + " (identifiers that are not unique)",
 )
+# OKX common/merkle.go: node types. 1 left, 2 right, 3 root, 4 padding (a copy of the node
+# it pairs with, zero balances).
+TYPE_LEFT, TYPE_RIGHT, TYPE_ROOT, TYPE_PADDING = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -217,25 +228,68 @@ def verify_v1(proof: V1Proof) -> ForeignReport:
     node_hash, node_bal = _v1_parent(left, right, me.balances, path[0].balances, 2)
     node_height = 2
     malformed: list[str] = []
+    bad_padding: list[str] = []
     for i in range(1, len(path) - 1):
         sib = path[i]
+        previous_hash = node_hash
         ok, why = _v1_path_valid(sib)
         if not ok:
             malformed.append(why)
         left, right = (sib.hash, node_hash) if sib.type == 1 else (node_hash, sib.hash)
         node_height = sib.height + 1  # OKX takes the height from the sibling's own field
         node_hash, node_bal = _v1_parent(left, right, node_bal, sib.balances, node_height)
-        if sib.type == 4:
-            zero = all(v == 0 for v in sib.balances.value)
-            report.check(
-                f"path[{i}] padding node",
-                zero,
-                "type 4 (padding) with zero balances"
-                if zero
-                else f"type 4 (padding) but balances {sib.balances.as_dict()}",
-                kind="info",
+        zero = all(v == 0 and t == "0" for v, t in zip(sib.balances.value, sib.balances.text,
+                                                      strict=True))
+        is_copy = sib.hash == previous_hash and zero
+        if sib.type == TYPE_PADDING and not is_copy:
+            bad_padding.append(
+                f"path[{i}] is type 4 (padding) but is not a zero-balance copy of the node "
+                "it pairs with"
+            )
+        elif sib.type != TYPE_PADDING and sib.hash == previous_hash:
+            bad_padding.append(
+                f"path[{i}] copies the node it pairs with but is typed {sib.type}, not 4"
             )
 
+    sides = (TYPE_LEFT, TYPE_RIGHT)
+    allowed_values_check(
+        report,
+        "node types are ones OKX defines",
+        [("self.type", me.type, sides), ("path[0].type", path[0].type, sides)]
+        + [
+            (f"path[{i}].type", n.type, (*sides, TYPE_PADDING))
+            for i, n in enumerate(path[1:-1], start=1)
+        ]
+        + [(f"path[{len(path) - 1}].type", root.type, (TYPE_ROOT,))],
+    )
+    report.check(
+        "padding nodes are copies with zero balances",
+        not bad_padding,
+        "every type-4 node copies the node it pairs with and holds zero balances, and no "
+        "other sibling does"
+        if not bad_padding
+        else "; ".join(bad_padding[:5]),
+        kind="extra",
+    )
+    _v1_sibling_leaf(report, path[0])
+    stray = [f"path[{i}]" for i, n in enumerate(path) if i and n.nonce is not None]
+    report.check(
+        "only leaves carry a nonce",
+        not stray,
+        "no internal node has a nonce" if not stray else f"{', '.join(stray)} carry a nonce",
+        kind="extra",
+    )
+    spelling_check(
+        report,
+        [
+            (f"path[{i}].balances.{a}", t, v)
+            for i, n in enumerate(path)
+            for a, t, v in zip(ASSETS, n.balances.text, n.balances.value, strict=True)
+        ],
+        go_decimal_string,
+        "as OKX prints decimals (shopspring Decimal.String(): no trailing zeros, no '-0')",
+    )
+    unbound_audit_id(report, ("self.auditId", "path[*].auditId"))
     report.check(
         "path[1..] well formed",
         not malformed,
@@ -265,10 +319,12 @@ def verify_v1(proof: V1Proof) -> ForeignReport:
         + ("" if node_height == root.height else f" but root holds {root.height}"),
     )
     bad_heights = [f"path[{i}]: {n.height}" for i, n in enumerate(path) if n.height != i + 1]
+    if me.height != 1:
+        bad_heights.insert(0, f"self: {me.height} (a leaf is at height 1)")
     report.check(
         "path heights run 1, 2, 3, ...",
         not bad_heights,
-        "each sibling sits one level above the last"
+        "your leaf at 1, each sibling one level above the last"
         if not bad_heights
         else "out of order, so the tree depth is whatever the file says: "
         + ", ".join(bad_heights[:5]),
@@ -283,6 +339,25 @@ def verify_v1(proof: V1Proof) -> ForeignReport:
         ],
     )
     return report
+
+
+def _v1_sibling_leaf(report: ForeignReport, sibling: V1Node) -> None:
+    """Our check: path[0] is a leaf; with its nonce given, its hash must recompute."""
+    if sibling.nonce is None:
+        report.add_unbound(
+            "path[0].nonce",
+            "absent: without the sibling leaf's nonce its hash path[0].hash is taken as "
+            "published",
+        )
+        return
+    leaf = sha256_hex(f"{sibling.nonce}{sibling.balances.go_json()}")
+    report.check(
+        "path[0] leaf hash",
+        leaf == sibling.hash,
+        f"sha256(path[0].nonce + balances) = {leaf}"
+        + ("" if leaf == sibling.hash else f" but path[0].hash holds {sibling.hash}"),
+        kind="extra",
+    )
 
 
 def _v1_report() -> ForeignReport:
@@ -310,17 +385,22 @@ def _v1_report() -> ForeignReport:
                 "heights come from the path itself",
                 "each parent's height is the sibling's own 'height' field plus one, so the "
                 "depth the root claims is not counted by the verifier; nothing in the proof "
-                "says how many leaves the tree has.",
+                "says how many leaves the tree has. We require heights 1, 2, 3, ... and the "
+                "types OKX defines.",
+                SRC_OURS + " (okx/proof-of-reserves common/merkle.go)",
             ),
             Weakness(
                 "negative amounts and padding are not checked",
                 "OKX's tool accepts a negative sibling balance and never checks that a type-4 "
-                "padding node is empty; we warn on negative amounts.",
+                "padding node is empty; we warn on negative amounts and require padding to be "
+                "a zero-balance copy.",
+                SRC_NEGATIVE,
             ),
             Weakness(
                 "only three assets",
                 "the proof covers BTC, ETH and USDT only; liabilities in other assets are not "
                 "in this tree.",
+                SRC_OURS,
             ),
         ],
     )
@@ -429,6 +509,8 @@ def _v2_report(with_tree: bool) -> ForeignReport:
                 "every leaf's BTC/ETH/USDT balances are published in the clear, so anyone can "
                 "read the distribution of all users' balances (and follow large, stable leaves "
                 "from one audit to the next). Our scheme publishes only per-user paths.",
+                "https://hackmd.io/@JI2FtqawSzO-olUw-r48DQ/SyHNempt3 (subset-sum re-linking "
+                "of split leaves in public Maxwell++ trees)",
             ),
             Weakness(
                 "OKX's tool does not recompute the tree",
@@ -436,6 +518,7 @@ def _v2_report(with_tree: bool) -> ForeignReport:
                 "the internal nodes and the root could be anything. We recompute them when "
                 "given the tree file (a layout we reconstructed: levels listed root first, "
                 "right to left, an odd level padded with a zero-balance copy of its last node).",
+                SRC_OURS + " (okx/proof-of-reserves common/validator.go)",
             ),
             sum_only_weakness(
                 "sha256(left ‖ right ‖ sumBTC ‖ sumETH ‖ sumUSDT ‖ height) (mitigated only "
@@ -446,6 +529,7 @@ def _v2_report(with_tree: bool) -> ForeignReport:
                 "leaves do not bind their position",
                 "a leaf is sha256(userHash ‖ BTC ‖ ETH ‖ USDT) with no height, index or tag, "
                 "and your balance is split over several leaves that only your file links.",
+                SRC_OURS,
             ),
         ],
     )
@@ -477,6 +561,11 @@ def verify_v2(user: V2UserInfo, tree: Sequence[V2TreeLine] | None) -> ForeignRep
     """
     report = _v2_report(tree is not None)
     report.user_balances = user.total.as_dict()
+    for name in ("height", "type"):
+        report.add_unbound(
+            f"nodes[*].{name}",
+            "printed in some user info files but hashed nowhere and not used by OKX's tool",
+        )
     report.check("user info lists leaves", bool(user.nodes), f"{len(user.nodes)} leaf/leaves")
     for node in user.nodes:
         got = sha256_hex(f"{user.hash}{node.balances.concat()}")
@@ -513,6 +602,16 @@ def verify_v2(user: V2UserInfo, tree: Sequence[V2TreeLine] | None) -> ForeignRep
     if tree is not None:
         _v2_find_user_leaves(report, user, tree)
         _v2_recompute_tree(report, tree)
+        spelling_check(
+            report,
+            [
+                (f"tree line {t.line} {a}", text, value)
+                for t in tree
+                for a, text, value in zip(ASSETS, t.balances.text, t.balances.value, strict=True)
+            ],
+            go_decimal_string,
+            "as OKX prints decimals (shopspring Decimal.String())",
+        )
         balances_to_check += [
             (f"tree line {t.line}", dict(zip(ASSETS, t.balances.value, strict=True))) for t in tree
         ]

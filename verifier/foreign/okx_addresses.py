@@ -104,6 +104,8 @@ class AddressRow:
     script_or_key: str
     eoa1: str
     eoa2: str
+    snapshot_height: str = ""
+    amount: str = ""
 
     @property
     def chain(self) -> str:
@@ -245,7 +247,8 @@ def parse_okx_address_csv(data: bytes) -> tuple[str, list[AddressRow]]:
                 **{
                     name: values.get(name, "")
                     for name in ("coin", "network", "row_type", "address", "message",
-                                 "signature1", "signature2", "script_or_key", "eoa1", "eoa2")
+                                 "signature1", "signature2", "script_or_key", "eoa1", "eoa2",
+                                 "snapshot_height", "amount")
                 },
             )
         )

@@ -8,7 +8,10 @@ place that turns a failed report into a :class:`~verifier.errors.VerificationErr
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 from verifier.errors import VerificationError
@@ -37,14 +40,35 @@ class Check:
 
 @dataclass(frozen=True)
 class Weakness:
-    """A property the published format does not give, and why it matters to a user."""
+    """A property the published format does not give, why it matters, and who published it.
+
+    ``source`` names where the weakness was published (a paper, an exchange's repository or
+    issue, or this project's own reading of the exchange's code, ``docs/formats.md``).
+    """
 
     title: str
+    detail: str
+    source: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        """Return a JSON-ready form."""
+        return {"title": self.title, "detail": self.detail, "source": self.source}
+
+
+@dataclass(frozen=True)
+class UnboundField:
+    """A field of the file that neither the format's hash nor any check of ours binds.
+
+    ``field`` is a path such as ``self.auditId`` or ``path[*].nonce`` (``[*]``: any index);
+    any value there passes, so the report names it instead of pretending it was checked.
+    """
+
+    field: str
     detail: str
 
     def to_dict(self) -> dict[str, str]:
         """Return a JSON-ready form."""
-        return {"title": self.title, "detail": self.detail}
+        return {"field": self.field, "detail": self.detail}
 
 
 @dataclass
@@ -62,6 +86,7 @@ class ForeignReport:
         proven: what a passing verdict establishes.
         not_proven: what it does not establish.
         weaknesses: weaknesses of the format as published.
+        unbound: fields of the file "not bound by this format": any value there passes.
         notes: anything else a reader should know (chosen asset list, variant, ...).
         strict: when set, failed ``warning`` checks fail the verdict too.
     """
@@ -76,8 +101,26 @@ class ForeignReport:
     proven: list[str] = field(default_factory=list)
     not_proven: list[str] = field(default_factory=list)
     weaknesses: list[Weakness] = field(default_factory=list)
+    unbound: list[UnboundField] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     strict: bool = False
+
+    def add_unbound(self, field_path: str, detail: str) -> None:
+        """Name a field that is "not bound by this format" (once)."""
+        if not any(u.field == field_path for u in self.unbound):
+            self.unbound.append(UnboundField(field_path, detail))
+
+    def is_unbound(self, field_path: str) -> bool:
+        """Whether ``field_path`` (e.g. ``path[3].auditId``) is named as not bound.
+
+        A concrete index matches a ``[*]`` pattern; a field under a named one matches too.
+        """
+        generic = re.sub(r"\[[0-9]+\]", "[*]", field_path)
+        for u in self.unbound:
+            for candidate in (field_path, generic):
+                if candidate == u.field or candidate.startswith(u.field + "."):
+                    return True
+        return False
 
     def check(
         self, name: str, passed: bool, detail: str, kind: CheckKind = "exchange-rule"
@@ -139,6 +182,7 @@ class ForeignReport:
             "proven": self.proven,
             "not_proven": self.not_proven,
             "weaknesses": [w.to_dict() for w in self.weaknesses],
+            "not_bound_by_this_format": [u.to_dict() for u in self.unbound],
             "notes": self.notes,
         }
         if not self.ok:
@@ -178,7 +222,13 @@ class ForeignReport:
         if self.weaknesses:
             lines.append("")
             lines.append("weaknesses of this format as published:")
-            lines.extend(f"  - {w.title}: {w.detail}" for w in self.weaknesses)
+            for w in self.weaknesses:
+                source = f" (published: {w.source})" if w.source else ""
+                lines.append(f"  - {w.title}: {w.detail}{source}")
+        if self.unbound:
+            lines.append("")
+            lines.append("not bound by this format (any value here passes every check):")
+            lines.extend(f"  - {u.field}: {u.detail}" for u in self.unbound)
         return "\n".join(lines)
 
 
@@ -198,6 +248,77 @@ NOT_RESERVES = "that the exchange holds assets covering these liabilities (a sep
 NOT_OTHER_USERS = "that every other user's balance is in the tree, or entered in full"
 
 
+# Where the shared weaknesses were published.
+SRC_BROKEN_PROOFS = (
+    "Chalkias, Chatzigiannis, Ji, 'Broken Proofs of Solvency in Blockchain Custodial Wallets "
+    "and Exchanges', FC 2022 Workshops, IACR ePrint 2022/043"
+)
+SRC_BREAKING_BINDING = (
+    "Hu, Zhang, Guo, 'Breaking the Binding: Attacks on the Merkle Approach to Prove "
+    "Liabilities and its Applications', IACR ePrint 2018/1139"
+)
+SRC_NEGATIVE = (
+    "Dagher, Bünz, Bonneau, Clark, Boneh, 'Provisions: Privacy-preserving Proofs of Solvency "
+    "for Bitcoin Exchanges', ACM CCS 2015 (balances need range proofs, or a negative one "
+    "cancels others)"
+)
+SRC_GENERALIZED_POL = (
+    "Chalkias, Lewi, Mohassel, Nikolaenko, 'Distributed Auditing Proofs of Liabilities' "
+    "(DAPOL), IACR ePrint 2020/468; Ji, Chalkias, 'Generalized Proof of Liabilities', "
+    "ACM CCS 2021, ePrint 2021/1350"
+)
+SRC_OURS = "por-toolkit docs/formats.md, from the exchange's published verifier source"
+
+
+def unbound_audit_id(report: ForeignReport, fields: Iterable[str]) -> None:
+    """Name the audit-id fields, which no exchange hashes, as not bound."""
+    for f in fields:
+        report.add_unbound(
+            f,
+            "the audit id is printed in the file but hashed nowhere: a proof from another "
+            "audit can carry this id, so compare the root with the one published for it",
+        )
+
+
+def spelling_check(
+    report: ForeignReport,
+    amounts: Iterable[tuple[str, str, Decimal]],
+    canonical: Callable[[Decimal], str],
+    how: str,
+) -> None:
+    """Our check that amounts hashed only by value are printed as the exchange prints them.
+
+    A sibling's amount enters the parent hash only through a recomputed sum, so its digits
+    in the file are not bound: "1.5", "1.50" and "-0" for "0" would all pass. Requiring the
+    exchange's own printing (``how``) leaves one spelling per value, so an edited file fails.
+    """
+    bad = [f"{where} = {text!r}" for where, text, value in amounts if canonical(value) != text]
+    report.check(
+        "amounts printed as the exchange prints them",
+        not bad,
+        f"every amount not hashed as text is spelt {how}"
+        if not bad
+        else f"{len(bad)} amount(s) not spelt {how} (only their value is bound, so another "
+        "spelling is an edit): " + ", ".join(bad[:5]),
+        kind="extra",
+    )
+
+
+def allowed_values_check(
+    report: ForeignReport, name: str, found: Iterable[tuple[str, object, Iterable[object]]]
+) -> None:
+    """Our check that enumerated fields hold a value the format defines (e.g. node types)."""
+    bad = [f"{where} = {value!r} (defined: {sorted(map(str, allowed))})"
+           for where, value, allowed in found
+           if value not in set(allowed)]
+    report.check(
+        name,
+        not bad,
+        "every value is one the format defines" if not bad else "; ".join(bad[:5]),
+        kind="extra",
+    )
+
+
 def sum_only_weakness(node_rule: str) -> Weakness:
     """The Merkle-sum flaw where a parent binds only its children's total."""
     return Weakness(
@@ -205,9 +326,9 @@ def sum_only_weakness(node_rule: str) -> Weakness:
         f"a parent is {node_rule}; neither child's own balances are in the hash, so the "
         "sibling balances shown in your path are never checked against the sibling's hash. "
         "Two users under one parent can each be shown a different split of the same total, "
-        "letting the exchange understate liabilities while every path verifies "
-        "(Chalkias, Chatzigiannis, Ji: 'Broken Proofs of Solvency in Blockchain Custodial "
-        "Wallets and Exchanges', 2022). Our scheme hashes both children's sums.",
+        "letting the exchange understate liabilities while every path verifies. Our scheme "
+        "hashes both children's sums.",
+        f"{SRC_BREAKING_BINDING}; {SRC_BROKEN_PROOFS}",
     )
 
 

@@ -29,6 +29,7 @@ from verifier.strictjson import check_depth
 __all__ = ["redact"]  # re-exported: callers name nodes without credentials through it
 
 ERC20_BALANCE_OF = bytes.fromhex("70a08231")  # balanceOf(address)
+ERC20_DECIMALS = bytes.fromhex("313ce567")  # decimals()
 EIP1271_IS_VALID_SIGNATURE = bytes.fromhex("1626ba7e")  # isValidSignature(bytes32,bytes)
 _QUANTITY_RE = re.compile(r"0x(?:0|[1-9a-f][0-9a-f]*)")
 _DATA_RE = re.compile(r"0x(?:[0-9a-f]{2})*")
@@ -214,6 +215,9 @@ def coins_to_base_units(value: Any, decimals: int, where: str) -> int:
 class EvmReader(Protocol):
     """What the verifier reads from an EVM chain, always at a given block number."""
 
+    def chain_id(self) -> int:
+        """The chain id the node serves (``eth_chainId``): the chain's identity."""
+
     def block_hash(self, height: int) -> str:
         """The hash of block ``height`` (64 lowercase hex)."""
 
@@ -344,6 +348,24 @@ def token_balance(reader: EvmReader, token: str, address: str, height: int) -> i
     data = ERC20_BALANCE_OF + bytes(12) + bytes.fromhex(address[2:])
     answer = reader.call(token, data, height)
     return _u256_word(answer, f"balanceOf({address}) on token {token} at block {height}")
+
+
+def token_decimals(reader: EvmReader, token: str, height: int) -> int:
+    """ERC-20 ``decimals()`` of ``token`` at ``height``, through ``eth_call``.
+
+    Raises:
+        NodeAnswerError: the call reverted (no such function, or no contract).
+        NodeError: the node failed, or the answer is not one word below 256.
+    """
+    where = f"decimals() on token {token} at block {height}"
+    answer = reader.call(token, ERC20_DECIMALS, height)
+    if not answer:
+        # A call to an address without code returns no data: no token is there.
+        raise NodeAnswerError(f"{where}: empty answer (no contract at that address?)")
+    value = _u256_word(answer, where)
+    if value > 255:
+        raise NodeAnswerError(f"{where}: {value} is not a uint8")
+    return value
 
 
 def eip1271_calldata(digest: bytes, signature: bytes) -> bytes:

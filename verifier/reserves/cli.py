@@ -59,9 +59,32 @@ def build_readers(
     return readers
 
 
+def parse_accepted_tokens(values: tuple[str, ...], reserves: ReservesFile) -> frozenset[str]:
+    """Check ``--accept-noncanonical-token SYMBOL@NETWORK`` values against the file.
+
+    Raises:
+        FormatError: not ``SYMBOL@NETWORK``, or no chain of the file lists that symbol on
+            that network (a typo must not pass silently).
+    """
+    listed = {f"{a.symbol}@{c.network}" for c in reserves.chains for a in c.assets}
+    for value in values:
+        if value not in listed:
+            raise FormatError(f"--accept-noncanonical-token {value!r}: expected SYMBOL@NETWORK "
+                              f"of an asset of the file, one of {sorted(listed)}")
+    return frozenset(values)
+
+
 def _print_report(report: ReservesReport) -> None:
     click.echo(f"reserves of {report.exchange}, round {report.round_id}, liabilities root "
                f"{report.liabilities_root[:16]}..., {report.wallets_checked} wallets")
+    for c in report.chains:
+        click.echo(f"  chain {c.name}: {c.kind} network {c.network}, block {c.height} "
+                   f"{c.block_hash}")
+        for t in c.assets:
+            decimals = "" if t.decimals_read is None else f", decimals() = {t.decimals_read}"
+            accepted = " (ACCEPTED by --accept-noncanonical-token)" if t.accepted else ""
+            click.echo(f"    {t.symbol:<8} {t.token or 'native coin'}{decimals}: "
+                       f"{t.registry}{accepted} ({t.registry_detail})")
     for a in report.assets:
         click.echo(f"  {a.symbol:<8} claimed {format_units(a.claimed, a.decimals):>28}  "
                    f"confirmed {format_units(a.confirmed, a.decimals):>28}")
@@ -69,8 +92,11 @@ def _print_report(report: ReservesReport) -> None:
             click.echo(f"           {format_units(a.reported, a.decimals)} reported by the "
                        "exchange, not read from a node")
         if a.past_control_only:
+            verdict = ("ACCEPTED by --accept-past-control" if report.accept_past_control
+                       else "NOT confirmed")
             click.echo(f"           {format_units(a.past_control_only, a.decimals)} in wallets "
-                       "whose static signature proves control at some past time only")
+                       "whose static signature proves control at some past time only: "
+                       f"{verdict}")
     for scan in report.scans:
         click.echo(f"  blocks: {scan}")
     for caveat in report.caveats:
@@ -95,15 +121,25 @@ def _print_report(report: ReservesReport) -> None:
               type=click.IntRange(min=0),
               help="At most this many Bitcoin-family blocks after a snapshot are read to see "
                    "when a recorded output spent since was spent.")
+@click.option("--accept-past-control", is_flag=True,
+              help="Let balances of wallets that signed a static message (control at some "
+                   "past time only) stand behind the claim; they are still counted apart, "
+                   "never as confirmed.")
+@click.option("--accept-noncanonical-token", "accept_noncanonical", multiple=True,
+              metavar="SYMBOL@NETWORK",
+              help="Accept an asset whose contract (mint) is not the token registry's for "
+                   "that symbol on that network (e.g. USDT@1); the report says so.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def reserves_cmd(
     reserves_file: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
-    summary: Path | None, timeout: float, max_scan_blocks: int, as_json: bool,
+    summary: Path | None, timeout: float, max_scan_blocks: int, accept_past_control: bool,
+    accept_noncanonical: tuple[str, ...], as_json: bool,
 ) -> None:
     """Check every signature and re-read every balance of RESERVES_FILE at its snapshot.
 
     Exit 0 when every wallet verified and every claimed amount was confirmed by a node;
-    1 with every finding listed otherwise; 2 when the file or a node is unusable.
+    1 with every finding listed otherwise; 2 when the file or a node is unusable. A node
+    URL with a path or query (an API key) goes in $POR_RPC_<NAME>_URL, with --rpc NAME.
     """
     from verifier.cli import fail, run_check
 
@@ -116,9 +152,12 @@ def reserves_cmd(
                     f"{reserves_file} is for round {reserves.round_id} root "
                     f"{reserves.liabilities_root.hex()}, but {summary} is round "
                     f"{root.round_id} root {root.root_hash.hex()}")
+        accepted = parse_accepted_tokens(accept_noncanonical, reserves)
         endpoints = parse_endpoints(rpc, rpc_cookie, environment())
         readers = build_readers(reserves, endpoints, timeout)
-        return verify_reserves(reserves, readers, max_scan_blocks)
+        return verify_reserves(reserves, readers, max_scan_blocks,
+                               accept_past_control=accept_past_control,
+                               accept_noncanonical=accepted)
 
     report: ReservesReport = run_check(as_json, check)
     if as_json:

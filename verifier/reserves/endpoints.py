@@ -5,7 +5,11 @@ Owns the rule of spec §11.4 that a node's password never travels on a command l
 user or password, and the credentials of chain NAME come from the environment variable
 ``POR_RPC_<NAME>_AUTH`` (``user:password``) or from a file named by ``--rpc-cookie NAME=PATH``
 (one line ``user:password``, the format of Bitcoin Core's ``.cookie``) that others cannot
-read or write. Pure functions over strings, a mapping of the environment and ``os.stat``.
+read or write. A node URL with a path or a query (``https://eth.example/v2/API-KEY``, where
+hosted node providers put the key) is refused on the command line too: ``--rpc NAME`` without
+``=URL`` takes it from ``POR_RPC_<NAME>_URL``. Messages name a node by scheme, host and port
+only (:func:`redact`). Pure functions over strings, a mapping of the environment and
+``os.stat``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from verifier.errors import FormatError
 
 AUTH_ENV_PREFIX = "POR_RPC_"
 AUTH_ENV_SUFFIX = "_AUTH"
+URL_ENV_SUFFIX = "_URL"
 MAX_COOKIE_BYTES = 4096
 
 
@@ -32,14 +37,34 @@ def auth_env_name(chain: str) -> str:
     return f"{AUTH_ENV_PREFIX}{chain.upper().replace('-', '_')}{AUTH_ENV_SUFFIX}"
 
 
+def url_env_name(chain: str) -> str:
+    """The environment variable holding chain ``chain``'s node URL (``POR_RPC_<NAME>_URL``)."""
+    return f"{AUTH_ENV_PREFIX}{chain.upper().replace('-', '_')}{URL_ENV_SUFFIX}"
+
+
 def redact(url: str) -> str:
-    """``url`` without user, password, query or fragment, to name a node in messages."""
+    """``url`` as messages show it: scheme, host and port; a path becomes ``/…``.
+
+    User, password, path, query and fragment are dropped: hosted node providers put API
+    keys in the path (``/v2/KEY``) or the query (``?apikey=KEY``).
+    """
     try:
         parts = urllib.parse.urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<unparsable URL>"
-    return f"{parts.scheme}://{parts.hostname or '?'}{port}{parts.path}"
+    path = parts.path if parts.path in ("", "/") else "/…"
+    hidden = "?…" if parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}{path}{hidden}"
+
+
+def has_secret_part(url: str) -> bool:
+    """Whether ``url`` has a path beyond ``/``, a query or a fragment (where keys travel)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return True
+    return parts.path not in ("", "/") or bool(parts.query) or bool(parts.fragment)
 
 
 @dataclass(frozen=True)
@@ -54,13 +79,25 @@ class Endpoint:
     auth: str | None = field(default=None, repr=False)
 
 
-def _pairs(values: tuple[str, ...], option: str, what: str) -> dict[str, str]:
+def _pairs(values: tuple[str, ...], option: str, what: str,
+           environ: Mapping[str, str] | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values:
         name, sep, rest = value.partition("=")
+        if environ is not None and not sep and name and "/" not in name and ":" not in name:
+            # --rpc NAME: the URL (which may carry an API key) is in the environment.
+            from_env = environ.get(url_env_name(name))
+            if not from_env:
+                raise FormatError(f"{option} {name}: {url_env_name(name)} is not set; put the "
+                                  "node's URL there")
+            if name in out:
+                raise FormatError(f"{option}: chain {name} given twice")
+            out[name] = from_env
+            continue
         if not sep or not name or not rest:
-            # Only the part after a possible '@' is echoed: never a password.
-            raise FormatError(f"{option} {value.split('@')[-1]!r}: expected NAME={what}")
+            # Never echo the value: it may be a URL with a password or an API key.
+            raise FormatError(f"{option}: expected NAME={what}"
+                              + (" or NAME (URL in $POR_RPC_<NAME>_URL)" if environ else ""))
         if name in out:
             raise FormatError(f"{option}: chain {name} given twice")
         out[name] = rest
@@ -106,17 +143,27 @@ def read_cookie(path: Path, chain: str) -> str:
 def parse_endpoints(
     rpc: tuple[str, ...], cookies: tuple[str, ...], environ: Mapping[str, str]
 ) -> dict[str, Endpoint]:
-    """Build one endpoint per ``--rpc NAME=URL``, with credentials from env or a file.
+    """Build one endpoint per ``--rpc NAME=URL`` or ``--rpc NAME`` (URL from
+    ``$POR_RPC_<NAME>_URL``), with credentials from the environment or a file.
 
     Raises:
-        FormatError: an option is malformed, a URL carries a user or password (refused
-            without echoing them), credentials are given twice for a chain, a cookie
-            names a chain without ``--rpc``, or a cookie file is unusable.
+        FormatError: an option is malformed, a URL on the command line carries a user,
+            password, path or query (refused without echoing them), ``--rpc NAME`` without
+            its environment variable, credentials given twice for a chain, a cookie naming
+            a chain without ``--rpc``, or an unusable cookie file.
     """
-    urls = _pairs(rpc, "--rpc", "URL")
+    urls = _pairs(rpc, "--rpc", "URL", environ)
+    argv = {name for name, value in _pairs(
+        tuple(v for v in rpc if "=" in v), "--rpc", "URL").items()}
     paths = _pairs(cookies, "--rpc-cookie", "PATH")
     endpoints: dict[str, Endpoint] = {}
     for name, url in urls.items():
+        if name in argv and has_secret_part(url):
+            raise FormatError(
+                f"--rpc {name}={redact(url)}: the URL has a path or a query, where node "
+                "providers put API keys, and the command line is no place for them (ps, shell "
+                f"history and logs show it): set {url_env_name(name)}=URL in the environment "
+                f"and give --rpc {name}")
         try:
             parts = urllib.parse.urlsplit(url)
             has_userinfo = parts.username is not None or parts.password is not None
@@ -125,7 +172,7 @@ def parse_endpoints(
             raise FormatError(f"--rpc {name}={redact(url)}: not a URL: {e}") from e
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FormatError(f"--rpc {name}={redact(url)}: expected an http(s) URL")
-        if has_userinfo or "@" in parts.netloc:
+        if name in argv and (has_userinfo or "@" in parts.netloc):
             raise FormatError(
                 f"--rpc {name}={redact(url)}: the URL carries a user name or password, and "
                 "credentials are refused on the command line (ps, shell history and logs "

@@ -112,6 +112,11 @@ class Chain:
     block_hash: str | None = None
 
     @property
+    def identity(self) -> tuple[str, str]:
+        """What the chain *is* (spec §11.1): ``(kind, network)``; the name is a label."""
+        return (self.kind, self.network)
+
+    @property
     def chain_id(self) -> int:
         """The EVM chain id.
 
@@ -205,6 +210,20 @@ def parse_chain(value: Any, where: str, *, with_snapshot: bool) -> Chain:
         assets.append(ChainAsset(symbol, token))
     if len({a.symbol for a in assets}) != len(assets) or not assets:
         raise FormatError(f"{where}.assets: expected at least one asset, none repeated")
+    # One balance under two symbols is counted twice (spec §11.1): a chain has at most one
+    # native asset, and a token contract (mint) appears once.
+    natives = [a.symbol for a in assets if a.token is None]
+    if len(natives) > 1:
+        raise FormatError(f"{where}.assets: the native coin is listed under {len(natives)} "
+                          f"symbols {natives}; it would be counted once per symbol")
+    tokens: dict[str, str] = {}
+    for a in assets:
+        if a.token is None:
+            continue
+        if a.token in tokens:
+            raise FormatError(f"{where}.assets: token {a.token} is listed as both "
+                              f"{tokens[a.token]} and {a.symbol}; it would be counted twice")
+        tokens[a.token] = a.symbol
     height = block_hash = None
     if with_snapshot:
         height = sj.integer(raw["height"], f"{where}.height")
@@ -230,6 +249,27 @@ def normalize_address(chain: Chain, address: str) -> str:
         return address.lower() if decoded.kind in ("p2wpkh", "p2wsh", "p2tr") else address
     decode_solana_address(address)
     return address
+
+
+def wallet_identity(chain: Chain, address: str) -> tuple[str, str, str]:
+    """What a wallet *is* (spec §11.4): ``(kind, network, canonical address)``.
+
+    EVM: the lowercase 20 bytes (checksum-insensitive); Bitcoin family: the output script
+    the address pays (its type and hash or witness program), so bech32 in any case and
+    Litecoin's two P2SH prefixes name one wallet; Solana: the 32-byte key.
+
+    Raises:
+        FormatError: the address cannot be decoded for this chain.
+    """
+    if chain.kind == "evm":
+        canonical = checksum_address(address).lower()
+    elif chain.kind == "bitcoin":
+        normalize_address(chain, address)
+        decoded = decode_address(address, chain.bitcoin_network)
+        canonical = f"{decoded.kind}:{decoded.program.hex()}"
+    else:
+        canonical = decode_solana_address(address).hex()
+    return (chain.kind, chain.network, canonical)
 
 
 @dataclass(frozen=True)
@@ -432,15 +472,79 @@ def parse_wallet(value: Any, where: str, *, full: bool) -> Wallet:
     )
 
 
-def _parse_chains(value: Any, where: str, *, with_snapshot: bool) -> tuple[Chain, ...]:
+def _parse_chains(value: Any, where: str, *, with_snapshot: bool,
+                  symbols: Sequence[str]) -> tuple[Chain, ...]:
     chains = tuple(
         parse_chain(c, f"{where}[{i}]", with_snapshot=with_snapshot)
         for i, c in enumerate(sj.array(value, where))
     )
+    check_chains(chains, where, symbols)
+    return chains
+
+
+def check_chains(chains: Sequence[Chain], where: str, symbols: Sequence[str]) -> None:
+    """The rules of spec §11.1 across chains: one entry per chain identity, known symbols.
+
+    A chain is identified by ``(kind, network)``, never by its name: two entries for one
+    network (``ethereum`` and ``ethereum-l1``, both chain id 1) would count every wallet
+    listed under each twice. Two snapshots with one block hash are one chain too.
+
+    Raises:
+        FormatError: no chain, a repeated name, identity or block hash, or an asset symbol
+            that is not in the file's asset list.
+    """
     names = [c.name for c in chains]
     if not chains or len(set(names)) != len(names):
         raise FormatError(f"{where}: expected at least one chain, no name repeated: {names}")
-    return chains
+    identities: dict[tuple[str, str], str] = {}
+    hashes: dict[str, str] = {}
+    for chain in chains:
+        first = identities.setdefault(chain.identity, chain.name)
+        if first != chain.name:
+            raise FormatError(
+                f"{where}: chains {first!r} and {chain.name!r} are the same chain ({chain.kind} "
+                f"network {chain.network}); a chain is listed once, or its wallets would be "
+                "counted twice")
+        if chain.block_hash is not None:
+            other = hashes.setdefault(chain.block_hash, chain.name)
+            if other != chain.name:
+                raise FormatError(f"{where}: chains {other!r} and {chain.name!r} name the same "
+                                  f"snapshot block {chain.block_hash}: one chain listed twice")
+        for entry in chain.assets:
+            if entry.symbol not in symbols:
+                raise FormatError(f"{where}: chain {chain.name} lists asset {entry.symbol}, "
+                                  f"which is not in the file's assets {list(symbols)}")
+
+
+def check_wallet_refs(chains: Sequence[Chain], wallets: Sequence[Wallet], where: str, *,
+                      balances: bool, allow_unread: bool = False) -> None:
+    """Each wallet names a chain of the file and lists assets of that chain (spec §11.1).
+
+    With ``balances``: exactly one balance per listed asset, in the order of ``assets``
+    (``allow_unread``: or none yet, in the operator's draft).
+
+    Raises:
+        FormatError: a wallet on a chain the file does not have, an asset its chain does
+            not list, or balances that are not exactly its assets.
+    """
+    by_name = {c.name: c for c in chains}
+    for i, wallet in enumerate(wallets):
+        at = f"{where}[{i}]"
+        chain = by_name.get(wallet.chain)
+        if chain is None:
+            raise FormatError(f"{at}.chain: {wallet.chain!r} is not a chain of the file "
+                              f"({list(by_name)})")
+        listed = {a.symbol for a in chain.assets}
+        for symbol in wallet.assets:
+            if symbol not in listed:
+                raise FormatError(f"{at}.assets: {symbol} is not an asset of chain "
+                                  f"{chain.name} ({sorted(listed)})")
+        if not balances or (allow_unread and not wallet.balances):
+            continue
+        found = [b.asset for b in wallet.balances]
+        if found != list(wallet.assets):
+            raise FormatError(f"{at}.balances: expected one balance per asset in the order of "
+                              f"assets {list(wallet.assets)}, found {found}")
 
 
 @dataclass(frozen=True)
@@ -463,14 +567,19 @@ class WalletList:
         """
         raw = sj.obj(sj.loads(data, what), what, set(cls.FIELDS))
         _parse_version(raw, what, WALLETS_SCHEME)
+        assets = parse_assets(raw["assets"], f"{what}.assets")
+        chains = _parse_chains(raw["chains"], f"{what}.chains", with_snapshot=False,
+                               symbols=[a.symbol for a in assets])
+        wallets = tuple(
+            parse_wallet(w, f"{what}.wallets[{i}]", full=False)
+            for i, w in enumerate(sj.array(raw["wallets"], f"{what}.wallets"))
+        )
+        check_wallet_refs(chains, wallets, f"{what}.wallets", balances=False)
         return cls(
             exchange=check_exchange_name(sj.string(raw["exchange"], f"{what}.exchange")),
-            assets=parse_assets(raw["assets"], f"{what}.assets"),
-            chains=_parse_chains(raw["chains"], f"{what}.chains", with_snapshot=False),
-            wallets=tuple(
-                parse_wallet(w, f"{what}.wallets[{i}]", full=False)
-                for i, w in enumerate(sj.array(raw["wallets"], f"{what}.wallets"))
-            ),
+            assets=assets,
+            chains=chains,
+            wallets=wallets,
         )
 
     def to_json(self) -> str:
@@ -505,11 +614,16 @@ class ReservesFile:
     })
 
     @classmethod
-    def from_json(cls, data: bytes | str, what: str = "reserves file") -> ReservesFile:
+    def from_json(cls, data: bytes | str, what: str = "reserves file", *,
+                  allow_unread: bool = False) -> ReservesFile:
         """Parse a reserves file strictly; the exact bytes are kept (``raw_bytes``).
 
+        ``allow_unread`` admits wallets without balances yet (the operator's draft only).
+
         Raises:
-            FormatError: anything malformed, unknown or missing.
+            FormatError: anything malformed, unknown or missing; two entries for one chain
+                or one token; a wallet on a chain the file does not have, or whose
+                balances are not exactly its assets (spec §11.1).
         """
         raw = sj.obj(sj.loads(data, what), what, set(cls.FIELDS))
         _parse_version(raw, what, RESERVES_SCHEME)
@@ -517,17 +631,22 @@ class ReservesFile:
         static = raw["static_message"]
         if static is not None:
             static = check_static_message(sj.string(static, f"{what}.static_message"))
+        chains = _parse_chains(raw["chains"], f"{what}.chains", with_snapshot=True,
+                               symbols=[a.symbol for a in assets])
+        wallets = tuple(
+            parse_wallet(w, f"{what}.wallets[{i}]", full=True)
+            for i, w in enumerate(sj.array(raw["wallets"], f"{what}.wallets"))
+        )
+        check_wallet_refs(chains, wallets, f"{what}.wallets", balances=True,
+                          allow_unread=allow_unread)
         return cls(
             exchange=check_exchange_name(sj.string(raw["exchange"], f"{what}.exchange")),
             round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
             liabilities_root=sj.hash_hex(raw["liabilities_root"], f"{what}.liabilities_root"),
             assets=assets,
-            chains=_parse_chains(raw["chains"], f"{what}.chains", with_snapshot=True),
+            chains=chains,
             static_message=static,
-            wallets=tuple(
-                parse_wallet(w, f"{what}.wallets[{i}]", full=True)
-                for i, w in enumerate(sj.array(raw["wallets"], f"{what}.wallets"))
-            ),
+            wallets=wallets,
             totals=tuple(sj.amounts(raw["totals"], f"{what}.totals", len(assets))),
             raw_bytes=data.encode() if isinstance(data, str) else data,
         )
@@ -535,6 +654,28 @@ class ReservesFile:
     def chain(self, name: str) -> Chain | None:
         """The chain called ``name``, or ``None``."""
         return next((c for c in self.chains if c.name == name), None)
+
+    def counted_wallets(self) -> tuple[Wallet, ...]:
+        """The wallets that may count, each wallet identity once (spec §11.4, §13.3).
+
+        A wallet is ``(kind, network, canonical address)``: a later entry with the identity
+        of an earlier one is a finding of the verifier (``duplicate-address``), never a
+        second count; an address that cannot be decoded counts for nothing.
+        """
+        seen: set[tuple[str, str, str]] = set()
+        out = []
+        for wallet in self.wallets:
+            chain = self.chain(wallet.chain)
+            if chain is None:
+                continue
+            try:
+                identity = wallet_identity(chain, wallet.address)
+            except FormatError:
+                continue
+            if identity not in seen:
+                seen.add(identity)
+                out.append(wallet)
+        return tuple(out)
 
     def snapshots(self) -> Sequence[ChainSnapshot]:
         """Every chain's snapshot, as the challenge message lists them.

@@ -5,8 +5,10 @@ Owns the checks and the report. Chains are read only through the reader protocol
 checked and every problem becomes a :class:`Finding`; :meth:`ReservesReport.raise_for_failures`
 is the one method that turns the report into a verdict. A balance counts as *confirmed* only
 when a node chosen by the verifier returned it at the snapshot block and the wallet's
-signature verified; anything else (reported offline, no node given, a failed check) stays
-out of the confirmed total, so it cannot pass silently.
+signature verified; anything else (reported offline, no node given, a failed check, a
+static signature that proves control at some past time only) stays out of the confirmed
+total, so it cannot pass silently. Each wallet identity (kind, network, canonical address)
+counts once, and every chain asset is judged against the token registry.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from verifier.reserves.chains import (
     SolanaReader,
     eip1271_calldata,
     token_balance,
+    token_decimals,
 )
 from verifier.reserves.challenge import STATIC_CAVEAT, challenge_message, eip712_challenge
 from verifier.reserves.model import (
@@ -37,7 +40,9 @@ from verifier.reserves.model import (
     ReservesFile,
     Wallet,
     normalize_address,
+    wallet_identity,
 )
+from verifier.reserves.tokens import NOT_CANONICAL, judge
 
 EIP1271_MAX_SIGNATURE_BYTES = 65 * 64  # up to 64 owner signatures
 _EIP1271_SIGNATURE_RE = re.compile(rf"0x(?:[0-9a-fA-F]{{2}}){{1,{EIP1271_MAX_SIGNATURE_BYTES}}}")
@@ -61,7 +66,8 @@ class Finding:
     ``code`` is one of: unknown-chain, undecodable-address, duplicate-address,
     unknown-scheme, malformed-signature, bad-signature, stale-message, static-not-allowed,
     missing-balance, unknown-asset, balance-mismatch, utxo-mismatch, utxo-spent,
-    block-hash-mismatch, not-confirmed, total-mismatch.
+    block-hash-mismatch, wrong-network, token-decimals-mismatch, token-not-canonical,
+    not-confirmed, total-mismatch (spec §11.4).
     """
 
     code: str
@@ -79,7 +85,11 @@ class Finding:
 
 @dataclass
 class AssetLine:
-    """Per asset: what the file claims, what the wallets list, what was confirmed."""
+    """Per asset: what the file claims, what the wallets list, what was confirmed.
+
+    ``confirmed`` never includes ``past_control_only`` (node-read balances of wallets that
+    signed a static message: control at some past time only) nor ``reported``.
+    """
 
     symbol: str
     decimals: int
@@ -88,6 +98,35 @@ class AssetLine:
     confirmed: int = 0
     reported: int = 0
     past_control_only: int = 0
+
+
+@dataclass(frozen=True)
+class TokenLine:
+    """One asset of one chain as the report shows it: symbol beside its contract (mint).
+
+    ``decimals_read`` is the ERC-20 ``decimals()`` at the snapshot block (None when not
+    read); ``registry`` is the token registry's judgement (canonical, no registry entry,
+    not canonical) and ``accepted`` says the auditor accepted a non-canonical one.
+    """
+
+    symbol: str
+    token: str | None
+    decimals_read: int | None
+    registry: str
+    registry_detail: str
+    accepted: bool = False
+
+
+@dataclass(frozen=True)
+class ChainLine:
+    """One chain of the file: its identity (kind, network id), snapshot and assets."""
+
+    name: str
+    kind: str
+    network: str
+    height: int | None
+    block_hash: str | None
+    assets: tuple[TokenLine, ...]
 
 
 @dataclass(frozen=True)
@@ -126,20 +165,33 @@ class ReservesReport:
     caveats: list[Finding] = field(default_factory=list)
     wallets_checked: int = 0
     scans: list[BlockScan] = field(default_factory=list)
+    chains: list[ChainLine] = field(default_factory=list)
+    accept_past_control: bool = False
+    accepted_noncanonical: tuple[str, ...] = ()
+
+    def accounted(self, line: AssetLine) -> int:
+        """What stands behind ``line``'s claim: confirmed, plus past-control-only balances
+        when the user accepted them (``--accept-past-control``)."""
+        return line.confirmed + (line.past_control_only if self.accept_past_control else 0)
 
     @property
     def ok(self) -> bool:
-        """No finding, and every claimed amount was confirmed by a node."""
-        return not self.findings and all(a.confirmed == a.claimed for a in self.assets)
+        """No finding, and every claimed amount was confirmed by a node (past-control-only
+        balances count only when the user accepted them)."""
+        return not self.findings and all(self.accounted(a) == a.claimed for a in self.assets)
 
     def shortfalls(self) -> list[str]:
         """One line per asset whose claimed total was not wholly confirmed."""
         lines = []
         for a in self.assets:
-            if a.confirmed != a.claimed:
+            if self.accounted(a) != a.claimed:
                 note = ""
                 if a.reported:
                     note = f" ({format_units(a.reported, a.decimals)} {REPORTED_CAVEAT})"
+                if a.past_control_only and not self.accept_past_control:
+                    note += (f" ({format_units(a.past_control_only, a.decimals)} in wallets "
+                             "whose static signature proves control at some past time only: "
+                             "never confirmed; --accept-past-control accepts them)")
                 lines.append(
                     f"{a.symbol}: claimed {format_units(a.claimed, a.decimals)}, confirmed "
                     f"{format_units(a.confirmed, a.decimals)}{note}"
@@ -172,6 +224,16 @@ class ReservesReport:
             "round": self.round_id,
             "liabilities_root": self.liabilities_root,
             "wallets_checked": self.wallets_checked,
+            "accept_past_control": self.accept_past_control,
+            "accepted_noncanonical_tokens": list(self.accepted_noncanonical),
+            "chains": [
+                {"name": c.name, "kind": c.kind, "network": c.network, "height": c.height,
+                 "block_hash": c.block_hash, "assets": [
+                     {"symbol": t.symbol, "token": t.token, "decimals_read": t.decimals_read,
+                      "registry": t.registry, "registry_detail": t.registry_detail,
+                      "accepted": t.accepted} for t in c.assets]}
+                for c in self.chains
+            ],
             "assets": [
                 {"symbol": a.symbol, "decimals": a.decimals, "claimed": str(a.claimed),
                  "listed": str(a.listed), "confirmed": str(a.confirmed),
@@ -205,10 +267,12 @@ def _stale_reason(signed: str, expected: str) -> str:
 
 class _Verifier:
     def __init__(self, reserves: ReservesFile, readers: Mapping[str, Reader],
-                 max_scan_blocks: int) -> None:
+                 max_scan_blocks: int, accept_past_control: bool,
+                 accept_noncanonical: frozenset[str]) -> None:
         self.file = reserves
         self.readers = readers
         self.max_scan_blocks = max_scan_blocks
+        self.accept_noncanonical = accept_noncanonical
         # (chain, txid, vout) -> how the node sees a recorded output now; see spent_since().
         self.spent: dict[tuple[str, str, int], tuple[str, int, str]] = {}
         self.report = ReservesReport(
@@ -216,9 +280,13 @@ class _Verifier:
             round_id=reserves.round_id,
             liabilities_root=reserves.liabilities_root.hex(),
             assets=[AssetLine(a.symbol, a.decimals) for a in reserves.assets],
+            accept_past_control=accept_past_control,
+            accepted_noncanonical=tuple(sorted(accept_noncanonical)),
         )
         self.lines = {a.symbol: a for a in self.report.assets}
         self.bad_chains: set[str] = set()
+        # (chain name, symbol) whose token failed a check: no balance of it is confirmed.
+        self.bad_assets: set[tuple[str, str]] = set()
 
     def fail(self, code: str, message: str, index: int | None = None,
              wallet: Wallet | None = None) -> None:
@@ -234,7 +302,7 @@ class _Verifier:
         for chain in self.file.chains:
             if chain.kind == "bitcoin" and chain.name not in self.bad_chains:
                 self.spent_since(chain)
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[tuple[str, str, str], int] = {}
         seen_utxos: dict[tuple[str, str, int], int] = {}
         for index, wallet in enumerate(self.file.wallets):
             self.check_wallet(index, wallet, seen, seen_utxos)
@@ -249,19 +317,81 @@ class _Verifier:
     def check_chains(self) -> None:
         for chain in self.file.chains:
             reader = self.readers.get(chain.name)
+            decimals: dict[str, int] = {}
             if reader is None:
                 self.bad_chains.add(chain.name)
                 self.fail("not-confirmed",
                           f"chain {chain.name}: no node given (--rpc {chain.name}=URL), so no "
                           "balance on it is confirmed")
-                continue
-            assert chain.height is not None
-            found = reader.block_hash(chain.height)
-            if found != chain.block_hash:
+            else:
+                self.check_node(chain, reader)
+                if chain.kind == "evm" and chain.name not in self.bad_chains:
+                    decimals = self.check_decimals(chain, reader)  # type: ignore[arg-type]
+            self.report.chains.append(ChainLine(
+                chain.name, chain.kind, chain.network, chain.height, chain.block_hash,
+                tuple(self.judge_token(chain, a.symbol, a.token, decimals.get(a.symbol))
+                      for a in chain.assets)))
+
+    def check_node(self, chain: Chain, reader: Reader) -> None:
+        assert chain.height is not None
+        if chain.kind == "evm":
+            # The network id is the chain's identity (spec §11.1): a node of another network
+            # must not confirm it, even where the block hash was copied from that network.
+            served = reader.chain_id()  # type: ignore[union-attr]
+            if served != chain.chain_id:
                 self.bad_chains.add(chain.name)
-                self.fail("block-hash-mismatch",
-                          f"chain {chain.name}: the file names block {chain.block_hash} at "
-                          f"height {chain.height}, the node has {found} (another chain or fork)")
+                self.fail("wrong-network", f"chain {chain.name}: the file says chain id "
+                          f"{chain.chain_id}, the node given serves chain id {served}")
+                return
+        found = reader.block_hash(chain.height)
+        if found != chain.block_hash:
+            self.bad_chains.add(chain.name)
+            self.fail("block-hash-mismatch",
+                      f"chain {chain.name}: the file names block {chain.block_hash} at "
+                      f"height {chain.height}, the node has {found} (another chain or fork)")
+
+    def check_decimals(self, chain: Chain, reader: EvmReader) -> dict[str, int]:
+        """Every ERC-20's ``decimals()`` at the snapshot block must be the asset's."""
+        assert chain.height is not None
+        found: dict[str, int] = {}
+        for entry in chain.assets:
+            if entry.token is None:
+                continue
+            expected = self.lines[entry.symbol].decimals
+            try:
+                value = token_decimals(reader, entry.token, chain.height)
+            except NodeAnswerError as e:
+                self.bad_assets.add((chain.name, entry.symbol))
+                self.fail("token-decimals-mismatch", f"chain {chain.name}: {entry.symbol} "
+                          f"token {entry.token} answered no decimals() at block "
+                          f"{chain.height}: {e}")
+                continue
+            found[entry.symbol] = value
+            if value != expected:
+                self.bad_assets.add((chain.name, entry.symbol))
+                self.fail("token-decimals-mismatch", f"chain {chain.name}: {entry.symbol} "
+                          f"token {entry.token} has {value} decimals at block {chain.height}, "
+                          f"the file's asset {entry.symbol} has {expected}")
+        return found
+
+    def judge_token(self, chain: Chain, symbol: str, token: str | None,
+                    decimals: int | None) -> TokenLine:
+        judgement = judge(chain.kind, chain.network, symbol, token)
+        accepted = False
+        if judgement.status == NOT_CANONICAL:
+            flag = f"{symbol}@{chain.network}"
+            if flag in self.accept_noncanonical:
+                accepted = True
+                self.report.caveats.append(Finding(
+                    "token-not-canonical-accepted", f"chain {chain.name}: {judgement.detail}; "
+                    f"accepted by the auditor (--accept-noncanonical-token {flag})",
+                    chain=chain.name))
+            else:
+                self.bad_assets.add((chain.name, symbol))
+                self.fail("token-not-canonical", f"chain {chain.name} (network "
+                          f"{chain.network}): {judgement.detail}; an auditor who knows why "
+                          f"may accept it with --accept-noncanonical-token {flag}")
+        return TokenLine(symbol, token, decimals, judgement.status, judgement.detail, accepted)
 
     def spent_since(self, chain: Chain) -> None:
         """Find when each recorded output that is spent *now* was spent (spec §11.4).
@@ -306,7 +436,7 @@ class _Verifier:
                     found += 1
         self.report.scans.append(BlockScan(chain.name, first, last, len(wanted), found))
 
-    def check_wallet(self, index: int, wallet: Wallet, seen: dict[tuple[str, str], int],
+    def check_wallet(self, index: int, wallet: Wallet, seen: dict[tuple[str, str, str], int],
                      seen_utxos: dict[tuple[str, str, int], int]) -> None:
         for balance in wallet.balances:
             line = self.lines.get(balance.asset)
@@ -322,13 +452,15 @@ class _Verifier:
             return
         try:
             address = normalize_address(chain, wallet.address)
+            key = wallet_identity(chain, wallet.address)
         except FormatError as e:
             self.fail("undecodable-address", str(e), index, wallet)
             return
-        key = (chain.name, address)
         if key in seen:
-            self.fail("duplicate-address", f"the same address is listed as wallet {seen[key]} "
-                      "too; it is counted once", index, wallet)
+            # A wallet is (kind, network, canonical address): a repeat is never counted.
+            self.fail("duplicate-address", f"the same wallet ({chain.kind} network "
+                      f"{chain.network}) is listed as wallet {seen[key]} too; it is counted "
+                      "once", index, wallet)
             return
         seen[key] = index
         signed, past_only = self.check_signature(index, wallet, chain, address)
@@ -466,13 +598,17 @@ class _Verifier:
                     "reported-balance", f"{balance.asset} {balance.amount}: {REPORTED_CAVEAT}",
                     index, wallet.chain, wallet.address))
                 continue
-            if not signed or chain.name in self.bad_chains:
+            if (not signed or chain.name in self.bad_chains
+                    or (chain.name, balance.asset) in self.bad_assets):
                 continue
             if self.confirm(index, wallet, chain, address, balance, chain_asset.token,
                             seen_utxos):
-                line.confirmed += balance.amount
+                # A static signature proves control at some past time only: never confirmed,
+                # counted apart (spec §11.4).
                 if past_only:
                     line.past_control_only += balance.amount
+                else:
+                    line.confirmed += balance.amount
 
     def confirm(self, index: int, wallet: Wallet, chain: Chain, address: str,
                 balance: Balance, token: str | None,
@@ -498,7 +634,7 @@ class _Verifier:
                 what = f"the token accounts of mint {token}"
                 expected = self.lines[balance.asset].decimals
                 if decimals is not None and decimals != expected:
-                    self.fail("balance-mismatch", f"{balance.asset}: mint {token} has "
+                    self.fail("token-decimals-mismatch", f"{balance.asset}: mint {token} has "
                               f"{decimals} decimals, the file's asset {expected}", index, wallet)
                     return False
             # Solana's JSON-RPC serves current state only: say so, in every report.
@@ -588,11 +724,16 @@ DEFAULT_MAX_SCAN_BLOCKS = 2016  # two weeks of Bitcoin blocks (3.5 days of Litec
 
 
 def verify_reserves(reserves: ReservesFile, readers: Mapping[str, Reader],
-                    max_scan_blocks: int = DEFAULT_MAX_SCAN_BLOCKS) -> ReservesReport:
+                    max_scan_blocks: int = DEFAULT_MAX_SCAN_BLOCKS, *,
+                    accept_past_control: bool = False,
+                    accept_noncanonical: frozenset[str] = frozenset()) -> ReservesReport:
     """Check every wallet of ``reserves`` against the nodes in ``readers`` (by chain name).
 
     ``max_scan_blocks`` bounds the Bitcoin-family blocks read after a snapshot to see when
-    recorded outputs that are spent now were spent.
+    recorded outputs that are spent now were spent. ``accept_past_control``: balances of
+    wallets that signed a static message stand behind the claim (they are still never
+    *confirmed*, and the report counts them apart). ``accept_noncanonical``: ``SYMBOL@NETWORK``
+    pairs whose non-canonical token the auditor accepts (reported as accepted).
 
     Returns:
         The report; call :meth:`ReservesReport.raise_for_failures` for the verdict.
@@ -601,4 +742,5 @@ def verify_reserves(reserves: ReservesFile, readers: Mapping[str, Reader],
         NodeError: a node could not be reached or answered garbage (naming node and call).
         FormatError: the file cannot be checked at all (a chain without a snapshot).
     """
-    return _Verifier(reserves, readers, max_scan_blocks).run()
+    return _Verifier(reserves, readers, max_scan_blocks, accept_past_control,
+                     accept_noncanonical).run()

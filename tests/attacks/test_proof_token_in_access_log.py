@@ -1,0 +1,89 @@
+"""Attack: read users' proof tokens from the server's log (issue 10: ``/api/v1//proofs/<token>``
+was logged in clear). Defence: every spelling of a proofs path is redacted in uvicorn's logs.
+A real ``por serve`` (uvicorn, its own access log) is started on loopback, every spelling is
+requested, and its output is read."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from api.app import _RedactTokens, redact_path
+
+SPELLINGS = (
+    "/api/v1/proofs/{t}",
+    "/api/v1//proofs/{t}",
+    "//api/v1/proofs/{t}",
+    "/api/v1/proofs//{t}",
+    "/API/V1/PROOFS/{t}",
+    "/api/v1/%70roofs/{t}",
+    "/api/v1/%2570roofs/{t}",
+    "/api/v1/proofs%2F{t}",
+    "/api/v1/proofs/{t}?x=1",
+    "/api/v1/proofs/{t}/extra",
+    "/api/v2/proofs/{t}",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_every_spelling_of_a_proof_path_is_redacted() -> None:
+    token = "0123456789abcdef0123456789abcdef"
+    for form in SPELLINGS:
+        assert token not in redact_path(form.format(t=token)), form
+    assert redact_path("/api/v1/rounds/2026-11") == "/api/v1/rounds/2026-11"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", f"/api/v1//proofs/{token}", "1.1", 404), None,
+    )
+    _RedactTokens().filter(record)
+    assert token not in record.getMessage()
+    assert "/api/v1/proofs/<redacted>" in record.getMessage()
+
+
+def test_served_access_log_never_holds_a_token(tmp_path: Path) -> None:
+    port = _free_port()
+    por = Path(sys.executable).parent / "por"
+    server = subprocess.Popen(
+        [str(por), "serve", "--db", f"sqlite:///{tmp_path / 'por.db'}", "--port", str(port),
+         "--proof-rate", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    origin = f"http://127.0.0.1:{port}"
+    tokens = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.2)
+        for form in SPELLINGS:
+            token = secrets.token_hex(16)
+            tokens.append(token)
+            try:
+                urllib.request.urlopen(origin + form.format(t=token), timeout=10).close()
+            except urllib.error.HTTPError as e:
+                assert e.code in (404, 405, 422), (form, e.code)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    log = server.stdout.read().decode() if server.stdout else ""
+    assert log.count("/proofs/<redacted>") >= len(SPELLINGS) - 1, log  # every request logged
+    leaked = [t for t in tokens if t in log]
+    assert leaked == [], log

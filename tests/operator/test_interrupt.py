@@ -1,0 +1,175 @@
+"""Failures leave nothing behind: ``por liabilities build`` and ``prove-all`` killed with
+SIGINT or SIGTERM at random points leave no partial output, no round secret, no spills and
+no worker process; a finished run leaves exactly its output.
+
+Each run is a real ``por`` process in its own session (so its process group id is its pid,
+and every worker it forks shares it); the signal goes to the main process only, as
+``kill PID``, ``timeout`` or a service manager sends it. The seed of the random kill points
+is printed, so a failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+POR = str(Path(sys.executable).with_name("por"))
+USERS = 40_000  # above PARALLEL_MIN_ROWS: the build forks its worker pool
+SEED = int(os.environ.get("POR_KILL_SEED", random.randrange(1 << 30)))
+POINTS = 2  # kill points per command and signal (POR_KILL_SEED replays a run)
+
+
+def _group(pgid: int) -> list[int]:
+    """Live (non-zombie) processes whose process group is ``pgid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _no_orphans(pgid: int) -> None:
+    # The parent waits for its workers before it exits; allow a moment for the kernel
+    # to finish tearing them down, polling by pgid (never a fixed sleep).
+    deadline = time.monotonic() + 10
+    while _group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _group(pgid) == [], f"processes left in group {pgid} (seed {SEED})"
+
+
+def _listing(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("kill")
+    with (root / "s.csv").open("w") as fh:
+        fh.write("user_id,asset,amount\n")
+        fh.writelines(f"user{i},BTC,{i}.5\n" for i in range(USERS))
+    (root / "a.json").write_text('[{"symbol": "BTC", "decimals": 8}]')
+    env = _env(root)
+    subprocess.run([POR, "liabilities", "build", str(root / "s.csv"), "--assets",
+                    str(root / "a.json"), "--round", "r0", "--out", str(root / "built"),
+                    "--quiet", "--workers", "2"], env=env, check=True, capture_output=True)
+    return root
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = dict(os.environ, XDG_DATA_HOME=str(root / "xdg"))
+    env.pop("POR_ROUND_SECRET_FILE", None)
+    return env
+
+
+def _run_and_kill(cmd: list[str], env: dict[str, str], sig: int, delay: float,
+                  watch: Path) -> tuple[int, str]:
+    """Run ``cmd``; ``delay`` seconds after it starts writing (a hidden staging entry
+    appears in ``watch``), send ``sig`` to its main process; its exit code and stderr."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while (proc.poll() is None and time.monotonic() < deadline
+               and not (watch.is_dir() and any(p.name.startswith(".")
+                                               for p in watch.iterdir()))):
+            time.sleep(0.01)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave it behind, even when the test fails
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _no_orphans(proc.pid)
+    return proc.returncode, err
+
+
+def _points(name: str, sig: int, longest: float) -> list[float]:
+    rng = random.Random(f"{SEED}-{name}-{sig}")
+    return sorted(rng.uniform(0.0, longest) for _ in range(POINTS))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_killed_build_leaves_nothing(world: Path, sig: int) -> None:
+    print(f"seed {SEED}")
+    for n, delay in enumerate(_points("build", sig, 3.0)):
+        case = world / f"build-{sig}-{n}"
+        case.mkdir()
+        env = _env(case)
+        before = _listing(case)
+        out = case / "rounds" / "r1"
+        rc, err = _run_and_kill([POR, "liabilities", "build", str(world / "s.csv"), "--assets",
+                                 str(world / "a.json"), "--round", "r1", "--out", str(out),
+                                 "--quiet", "--workers", "2"], env, sig, delay,
+                                out.parent)
+        secret = case / "xdg" / "por" / "secrets" / "r1.key"
+        if (out / "root.json").exists():
+            # Finished before the signal (or just after the round was moved into place,
+            # where the exit code may still say interrupted): complete output, nothing else.
+            assert sorted(p.name for p in out.iterdir()) == ["build-info.json", "root.json",
+                                                              "tree.bin"]
+            assert secret.exists() and (secret.stat().st_mode & 0o777) == 0o600
+            assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+        else:
+            assert rc != 0 and "Traceback" not in err, (delay, err[-2000:])
+            assert not out.exists()
+            left = _listing(case) - before - {"xdg", "xdg/por", "xdg/por/secrets"}
+            assert left == set(), f"left behind after {delay:.2f}s: {sorted(left)} (seed {SEED})"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("form", ["proofs.jsonl", "proofs"], ids=["jsonl", "directory"])
+def test_killed_prove_all_leaves_nothing(world: Path, sig: int, form: str) -> None:
+    print(f"seed {SEED}")
+    env = _env(world)
+    for n, delay in enumerate(_points(f"prove-{form}", sig, 2.0)):
+        case = world / f"prove-{form}-{sig}-{n}"
+        case.mkdir()
+        rc, err = _run_and_kill([POR, "liabilities", "prove-all", str(world / "built"),
+                                 "--snapshot", str(world / "s.csv"), "--out",
+                                 str(case / form), "--workers", "2"], env, sig, delay, case)
+        if rc == 0:  # finished before the signal: the output, complete, and nothing else
+            assert [p.name for p in case.iterdir()] == [form]
+            count = (len((case / form).read_text().splitlines()) if form.endswith(".jsonl")
+                     else len(list((case / form).iterdir())))
+            assert count == USERS
+            continue
+        assert "Traceback" not in err, (delay, err[-2000:])
+        assert list(case.iterdir()) == [], f"left after {delay:.2f}s (seed {SEED})"
+
+
+def test_sigkilled_build_leaves_only_a_private_staging_dir_the_next_build_removes(
+        world: Path) -> None:
+    # SIGKILL cannot be caught: the staging directory stays, but it is private (0700), its
+    # workers die with it (PR_SET_PDEATHSIG), and the next build into the place removes it.
+    case = world / "sigkill"
+    case.mkdir()
+    env = _env(case)
+    out = case / "rounds" / "r1"
+    cmd = [POR, "liabilities", "build", str(world / "s.csv"), "--assets", str(world / "a.json"),
+           "--round", "r1", "--out", str(out), "--quiet", "--workers", "2"]
+    rc, _ = _run_and_kill(cmd, env, signal.SIGKILL, 0.3, out.parent)
+    if rc == 0:
+        pytest.skip("the build finished before SIGKILL")
+    stale = [p for p in out.parent.iterdir() if p.name.startswith(".r1.building-")]
+    assert stale and all((p.stat().st_mode & 0o777) == 0o700 for p in stale)
+    assert not (case / "xdg" / "por" / "secrets" / "r1.key").exists()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in out.parent.iterdir()] == ["r1"]
