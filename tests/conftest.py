@@ -39,6 +39,8 @@ _SLOW_MODULES = frozenset({
     "api/test_api_schema.py",
     "reserves/test_contracts_compile.py",
     "api/test_demo_page.py",
+    "foreign/test_foreign_mutations.py",
+    "foreign/test_binance_gateio.py",
     "attacks/test_page_verdict_disagrees_with_bundle.py",
     "scale/test_native.py::test_builds_are_byte_identical_on_both_paths",
     "test_reference.py::test_parallel_build_matches_single_process",
