@@ -49,7 +49,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """A published round's bundle and a user's proof of it, as tests/bundle/ makes them."""
     tmp = tmp_path_factory.mktemp("bundle")
     world = make_world(tmp)
@@ -60,7 +60,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         out = publish(engine, world, "r1", tmp / "bundle-r1", 0)
     finally:
         engine.dispose()
-    return out, files["proof"]
+    return out, files["proof"], world.exchange_key.public.key_id
 
 
 def _verify(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -89,9 +89,10 @@ def test_fresh_venv_verifies_a_committed_proof(fresh_venv: Path, tmp_path: Path)
 
 
 def test_fresh_venv_verifies_a_bundle_without_chain(fresh_venv: Path, tmp_path: Path,
-                                                   bundle: tuple[Path, Path]) -> None:
-    directory, proof = bundle
-    state = ["--state", str(tmp_path / "heads.json")]
+                                                   bundle: tuple[Path, Path, str]) -> None:
+    directory, proof, key_id = bundle
+    state = ["--state", str(tmp_path / "heads.json"), "--pin", key_id,
+             "--now", "2026-11-26T00:00:00Z"]
     ok = _verify(fresh_venv, "bundle", str(directory), "--skip-chain", "--proof", str(proof),
                  *state)
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -102,9 +103,9 @@ def test_fresh_venv_verifies_a_bundle_without_chain(fresh_venv: Path, tmp_path: 
 
 
 def test_fresh_venv_asks_for_the_reserves_extra(fresh_venv: Path,
-                                                bundle: tuple[Path, Path]) -> None:
+                                                bundle: tuple[Path, Path, str]) -> None:
     # Checking the wallets' signatures needs eth-account: exit 2 and the install line.
-    directory, _ = bundle
+    directory, _, _ = bundle
     done = _verify(fresh_venv, "reserves", str(directory / "reserves.json"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert "pip install 'por-toolkit[reserves]'" in done.stderr
