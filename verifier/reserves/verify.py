@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verifier.artifacts import format_units
 from verifier.errors import FormatError, VerificationError
@@ -41,9 +41,9 @@ from verifier.reserves.model import (
     wallet_identity,
 )
 from verifier.reserves.tokens import NOT_CANONICAL, judge
-from verifier.signatures import SignatureProof, verify_eip1271_result
-from verifier.signatures.evm import personal_sign_digest
-from verifier.signatures.wallet import verify_wallet_signature
+
+if TYPE_CHECKING:
+    from verifier.signatures.proof import SignatureProof
 
 EIP1271_MAX_SIGNATURE_BYTES = 65 * 64  # up to 64 owner signatures
 _EIP1271_SIGNATURE_RE = re.compile(rf"0x(?:[0-9a-fA-F]{{2}}){{1,{EIP1271_MAX_SIGNATURE_BYTES}}}")
@@ -549,6 +549,10 @@ class _Verifier:
                          scheme: str) -> SignatureProof:
         # One dispatch for `por reserves import-signatures`, `write` and this verifier
         # (verifier.signatures.wallet); only EIP-1271 needs the node, so it stays here.
+        # Imported here, not at the top: the signature libraries are the [reserves] extra,
+        # and a bundle checked with --skip-chain never gets here (issue 12).
+        from verifier.signatures.wallet import verify_wallet_signature
+
         value = wallet.signature.value if wallet.signature else ""
         if scheme == "eip1271":
             if not isinstance(value, str):
@@ -563,6 +567,8 @@ class _Verifier:
 
     def verify_eip1271(self, chain: Chain, address: str, message: bytes,
                        value: str) -> SignatureProof:
+        from verifier.signatures.evm import personal_sign_digest, verify_eip1271_result
+
         # EIP-1271 signatures are opaque bytes the contract judges: one owner's 65 bytes, or
         # m of them for a Safe (each over Safe's SafeMessage hash, spec §11.1).
         if not _EIP1271_SIGNATURE_RE.fullmatch(value):
