@@ -302,7 +302,13 @@ def check_bundle(files: Mapping[str, bytes], auditors: tuple[PublicKey, ...]) ->
     tree head is remembered (the server is the exchange's own: its memory is no evidence).
     """
     try:
-        report = verify_bundle(files, BundleOptions(skip_chain=True, auditors=auditors))
+        # The key list is the server's own (--keylist): it is the anchor here, and each round
+        # is judged as of its tree head's time (a past round's head is old by design); the
+        # age and anchor rules of spec §12.2 are those of a user's `por-verify bundle`.
+        keys = KeyList.from_json(files["keylist.json"])
+        moment = SignedTreeHead.from_json(files["tree-head.json"]).head.timestamp
+        report = verify_bundle(files, BundleOptions(
+            skip_chain=True, auditors=auditors, pinned_key_id=keys.identity, now=moment))
     except FormatError as e:  # por-verify bundle exits 2: the bundle is not well formed
         return BundleCheck(VERDICT_MALFORMED, (Finding("malformed", str(e)),), (), (), None)
     except PorError as e:  # anything else the verifier raises: fail closed

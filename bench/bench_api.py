@@ -67,7 +67,7 @@ def ensure_wrk() -> str:
 
 def prepare_round(users: int) -> tuple[Path, list[str]]:
     """A built round of ``users`` users (4 assets) with a token issued to every user;
-    cached under bench/data/. Returns the rounds directory and a sample of tokens."""
+    cached under .bench-data/. Returns the rounds directory and a sample of tokens."""
     from por.build import build_tree
     from por.tokens import TOKEN_FILE, issue_tokens
 

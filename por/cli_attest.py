@@ -46,6 +46,9 @@ def _key(path: Path, what: str) -> SigningKey:
 def _print_attestation(att: Attestation) -> None:
     click.echo(f"round {att.round_id} of {att.exchange}, snapshot "
                f"{att.snapshot_time:%Y-%m-%dT%H:%M:%SZ}, signed by {att.key_id[:16]}..")
+    read = {True: "yes", False: "NO (--skip-chain)", None: "not recorded (version 1)"}
+    click.echo(f"  reserves re-read from the signer's nodes before signing: "
+               f"{read[att.signer_read_reserves]}")
     for s in att.solvency:
         gap = (f"surplus {format_units(s.surplus, s.decimals)}" if s.status == "covered"
                else f"SHORTFALL {format_units(s.shortfall, s.decimals)}")

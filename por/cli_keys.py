@@ -18,6 +18,7 @@ from por.cli import handle_errors
 from por.errors import InputError
 from por.keys import PASSPHRASE_ENV, SigningKey, new_key_list, passphrase_from, rotate
 from verifier.signed.keylist import KeyList
+from verifier.strictjson import hash_hex
 
 NEW_PASSPHRASE_ENV = "POR_NEW_KEY_PASSPHRASE"  # noqa: S105 (a variable's name)
 
@@ -80,7 +81,8 @@ def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str
 def list_cmd(keylist_file: Path, pinned: str | None) -> None:
     """Verify KEYLIST_FILE's rotation chain and print its keys, oldest first."""
     text = keylist_file.read_bytes() if keylist_file.exists() else b""
-    key_list = KeyList.from_json(text, pinned_key_id=pinned)
+    pin = hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None
+    key_list = KeyList.from_json(text, pinned_key_id=pin)
     click.echo(f"key list of {key_list.exchange}: {len(key_list.entries)} key(s), chain verified")
     for entry in key_list.entries:
         start = entry.valid_from.isoformat() if entry.valid_from else "the start"

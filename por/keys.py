@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from por.errors import FormatError, InputError, UsageError
+from por.errors import FormatError, InputError, UsageError, VerificationError
 from verifier.signed.canonical import canonical_bytes
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyEntry, KeyList, rotation_statement
@@ -163,18 +163,19 @@ def rotate(key_list: KeyList, old: SigningKey, new: SigningKey, at: datetime) ->
     """The key list with ``new`` admitted by a statement signed by ``old`` and ``new``.
 
     Raises:
-        UsageError: ``old`` is not the list's current key, ``new`` is already listed, or
-            ``at`` is not after the previous rotation.
+        VerificationError: ``old`` is not the list's current key, ``new`` is already
+            listed, or ``at`` is not after the previous rotation: the chain would break
+            (a wrong key for a well-formed list: exit 1, spec §9).
     """
     if old.public != key_list.current:
-        raise UsageError(
+        raise VerificationError(
             f"only the current key {key_list.current.key_id} can rotate; got {old.public.key_id}"
         )
     if any(e.key.key_id == new.public.key_id for e in key_list.entries):
-        raise UsageError(f"key {new.public.key_id} is already in the list")
+        raise VerificationError(f"key {new.public.key_id} is already in the list")
     last = key_list.entries[-1]
     if last.valid_from is not None and at <= last.valid_from:
-        raise UsageError("a rotation must come after the previous one")
+        raise VerificationError("a rotation must come after the previous one")
     statement = rotation_statement(key_list.exchange, old.public, new.public, at)
     signed = new.cosign(old.sign_document(statement))
     entries = (

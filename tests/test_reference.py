@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -19,11 +20,13 @@ from verifier.treefile import TreeFile, audit_tree
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 SECRET = bytes(range(32))
 
+# Any text the snapshot accepts as a user id (spec §4): Unicode in NFC, no surrounding
+# whitespace (categories L, N, P, S hold no whitespace).
 user_ids = st.text(
     alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S")),
     min_size=1,
     max_size=12,
-)
+).filter(lambda text: unicodedata.is_normalized("NFC", text))
 amount = st.one_of(st.integers(0, 10**12), st.integers(0, 2**120))
 balances = st.dictionaries(
     user_ids, st.lists(amount, min_size=3, max_size=3), min_size=1, max_size=40

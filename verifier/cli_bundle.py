@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -11,13 +12,15 @@ import click
 from verifier.attestation.bundle import BundleOptions, BundleReport, read_bundle, verify_bundle
 from verifier.cli_log import default_state_path
 from verifier.errors import FormatError, UsageError, VerificationError
-from verifier.log.state import TreeHeadMemory
-from verifier.log.sth import ConsistencyProof, SignedTreeHead
+from verifier.log.state import StateFile
+from verifier.log.sth import ConsistencyProof
+from verifier.log.trust import DEFAULT_MAX_AGE
 from verifier.proof import InclusionProof
 from verifier.reserves.cli import build_readers
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.verify import Reader
+from verifier.signed.canonical import parse_time
 from verifier.signed.keys import PublicKey
 from verifier.strictjson import hash_hex, loads
 
@@ -27,10 +30,6 @@ def _read(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
-
-
-def _bundle_head(files: Mapping[str, bytes]) -> SignedTreeHead:
-    return SignedTreeHead.from_json(files["tree-head.json"], "tree-head.json")
 
 
 @click.command("bundle")
@@ -48,12 +47,27 @@ def _bundle_head(files: Mapping[str, bytes]) -> SignedTreeHead:
 @click.option("--auditor-key", "auditor_files", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="An auditor's public key (por-public-key JSON) that must have co-signed.")
-@click.option("--pin", "pinned", help="A key id of the exchange you obtained out of band.")
+@click.option("--pin", "pinned", help="A key id of the exchange you obtained out of band. "
+              "Without it, the key list must chain to the one remembered for the exchange "
+              "(trust on first use); with neither, the verdict is UNANCHORED (exit 1).")
 @click.option("--round", "expected_round", help="The round you mean to check.")
 @click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
               envvar="POR_VERIFY_LOG_STATE",
-              help="File remembering the last tree head seen per log (default: in your "
-              "configuration directory; $POR_VERIFY_LOG_STATE).")
+              help="File remembering each exchange (by its first key): its key chain, log "
+              "and last tree head (default: in your configuration directory; "
+              "$POR_VERIFY_LOG_STATE).")
+@click.option("--now", "now_text", metavar="TIME",
+              help="The time to check at, e.g. 2026-11-25T12:00:00Z (default: the clock): "
+              "for auditors and tests.")
+@click.option("--max-age", "max_age_days", type=click.IntRange(min=0),
+              default=DEFAULT_MAX_AGE.days, show_default=True,
+              help="Days the tree head may be older than now.")
+@click.option("--accept-new-log", is_flag=True,
+              help="Accept that this known exchange now publishes another log (its history "
+              "so far is then no longer linked).")
+@click.option("--accept-new-identity", is_flag=True,
+              help="Accept a key list that does not chain to the one remembered under this "
+              "exchange's name.")
 @click.option("--consistency", "consistency_file",
               type=click.Path(path_type=Path, dir_okay=False),
               help="For a bundle older than the last tree head seen: the consistency proof "
@@ -71,19 +85,20 @@ def bundle_cmd(
     bundle_dir: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
     proof_file: Path | None,
     auditor_files: tuple[Path, ...], pinned: str | None, expected_round: str | None,
-    state_file: Path | None, consistency_file: Path | None, require_full_reserves: bool,
+    state_file: Path | None, now_text: str | None, max_age_days: int, accept_new_log: bool,
+    accept_new_identity: bool, consistency_file: Path | None, require_full_reserves: bool,
     witness_files: tuple[Path, ...], witness_quorum: int | None, timeout: float, as_json: bool,
 ) -> None:
     """Check a published round's bundle BUNDLE_DIR: signatures and key ids, every solvency
     figure, the liabilities root, the reserves (re-read with --rpc), the log inclusion and
     consistency with the last tree head seen, and your own proof (--proof).
 
-    Exit codes: 0 everything verified, 1 a check failed (every finding is listed),
-    2 unusable input or node.
+    Exit codes: 0 everything verified, 1 a check failed (every finding is listed; an
+    UNANCHORED key list is one), 2 unusable input or node.
     """
     from verifier.cli import fail, run_check
 
-    memory = TreeHeadMemory(state_file or default_state_path())
+    memory = StateFile(state_file or default_state_path())
 
     def check() -> BundleReport:
         if rpc and skip_chain:
@@ -94,6 +109,7 @@ def bundle_cmd(
             return build_readers(reserves, endpoints, timeout)
 
         files = read_bundle(bundle_dir)
+        state = memory.read()
         options = BundleOptions(
             readers=readers if endpoints else None,
             skip_chain=skip_chain,
@@ -101,7 +117,11 @@ def bundle_cmd(
                 PublicKey.from_dict(loads(_read(p, "auditor key"), str(p)), str(p))
                 for p in auditor_files),
             pinned_key_id=hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None,
-            remembered=memory.last(_bundle_head(files).head.log),
+            state=state,
+            now=parse_time(now_text, "--now") if now_text else None,
+            max_age=timedelta(days=max_age_days),
+            accept_new_log=accept_new_log,
+            accept_new_identity=accept_new_identity,
             newer_consistency=ConsistencyProof.from_json(
                 _read(consistency_file, "consistency proof"), str(consistency_file))
             if consistency_file else None,
@@ -114,10 +134,15 @@ def bundle_cmd(
             witness_quorum=witness_quorum,
         )
         report = verify_bundle(files, options)
-        if report.remember is not None:
-            memory.remember(report.remember)
-            report.notes.append(f"tree head of size {report.remember.head.tree_size} "
-                                f"remembered in {memory.path}")
+        if report.memory is not None:
+            state.exchanges[report.memory.identity] = report.memory
+            memory.write(state)
+            first = report.verdict == "UNANCHORED"
+            size = report.memory.head.head.tree_size if report.memory.head else 0
+            report.notes.append(
+                (f"first use RECORDED (trust on first use): this exchange's first key "
+                 f"{report.memory.identity[:16]}.. and " if first else "remembered: ")
+                + f"log {report.memory.log!r} at size {size}, in {memory.path}")
         return report
 
     report: BundleReport = run_check(as_json, check)
@@ -130,6 +155,9 @@ def bundle_cmd(
         report.raise_for_failures()
     except VerificationError as err:
         if as_json:
+            raise SystemExit(1) from err
+        if report.verdict == "UNANCHORED":
+            click.echo(f"UNANCHORED: {err}", err=True)
             raise SystemExit(1) from err
         fail(err, as_json=False)
     if not as_json:

@@ -1,22 +1,27 @@
 """``por-verify log``: check that a log's new signed tree head extends the history seen.
 
-The verifier remembers the last tree head it accepted per log (``--state``, default in
-the user's configuration directory) and refuses a head that does not extend it.
+The verifier remembers, per exchange identity (the first key of its key list, or the
+``--key`` given), its log and the last tree head it accepted (``--state``, default in the
+user's configuration directory), and refuses a head that does not extend it, a key list
+that does not continue the chain remembered, and another log of a known exchange unless
+``--accept-new-log`` (docs/spec.md §12.2).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from verifier.cli import run_check
 from verifier.errors import FormatError, VerificationError
-from verifier.log.state import STATE_FILE_NAME, TreeHeadMemory
+from verifier.log.state import ANCHOR_FIRST_USE, STATE_FILE_NAME, ExchangeMemory, StateFile
 from verifier.log.sth import ConsistencyProof, SignedTreeHead, check_extends
-from verifier.signed.keylist import KeyList
+from verifier.log.trust import anchor_key_list, check_log_name
+from verifier.signed.keylist import KeyList, keylist_sha256
 from verifier.signed.keys import PublicKey
 from verifier.strictjson import loads
 
@@ -35,7 +40,7 @@ def _read(path: Path, what: str) -> bytes:
 
 def _keys(key_file: Path | None, keylist_file: Path | None) -> KeyList | PublicKey:
     if keylist_file is not None:
-        return KeyList.from_json(_read(keylist_file, "key list"))
+        return KeyList.from_json(_read(keylist_file, "key list"))  # chain checked here
     if key_file is not None:
         return PublicKey.from_dict(
             loads(_read(key_file, "public key"), str(key_file)), str(key_file)
@@ -63,24 +68,47 @@ def check_log(
     proof_file: Path | None,
     key_file: Path | None,
     keylist_file: Path | None,
-    memory: TreeHeadMemory,
+    memory: StateFile,
+    accept_new_log: bool = False,
 ) -> LogVerdict:
-    """Verify the new head's signature, its consistency with ``--old`` and with the last
-    head remembered, then remember it.
+    """Verify the new head's signature (and, for a version 2 head and a key list, its
+    binding to that list), its consistency with ``--old`` and with the last head remembered
+    for the exchange's identity, then remember it.
 
     Raises:
         FormatError: an unreadable or malformed input.
-        VerificationError: a signature fails, or the new head does not extend a head seen.
+        VerificationError: a signature fails, the head binds another key list or exchange,
+            the key list does not continue the remembered chain, another log of a known
+            exchange, or the new head does not extend a head seen.
     """
     keys = _keys(key_file, keylist_file)
     new = SignedTreeHead.from_json(_read(new_file, "new tree head"), f"{new_file}")
     new.verify_signature(keys, f"{new_file}")
+    if isinstance(keys, KeyList) and new.head.keylist_sha256 is not None:
+        assert keylist_file is not None
+        if new.head.keylist_sha256 != keylist_sha256(_read(keylist_file, "key list")) or (
+                new.head.exchange != keys.exchange):
+            raise VerificationError(f"{new_file}: the tree head binds another key list or "
+                                    "exchange than the one given")
     proof = (
         ConsistencyProof.from_json(_read(proof_file, "consistency proof"), f"{proof_file}")
         if proof_file is not None
         else None
     )
-    remembered = memory.last(new.head.log)
+    state = memory.read()
+    key_ids = keys.key_ids if isinstance(keys, KeyList) else (keys.key_id,)
+    if isinstance(keys, KeyList):
+        known = anchor_key_list(keys, state, None).memory  # a forked or cut chain fails
+    else:
+        known = state.exchanges.get(keys.key_id)
+    if known is None:
+        legacy = state.claim_legacy(new.head.log, key_ids)
+        if legacy is not None:
+            known = ExchangeMemory(key_ids[0], _name(keys), ANCHOR_FIRST_USE,
+                                   datetime.now(UTC).replace(microsecond=0), key_ids,
+                                   legacy.head.log, legacy)
+    new_log = check_log_name(known, new, accept_new_log)
+    remembered = known.head if known is not None and not new_log else None
     if old_file is not None:
         old: SignedTreeHead | None = SignedTreeHead.from_json(
             _read(old_file, "old tree head"), f"{old_file}"
@@ -108,7 +136,14 @@ def check_log(
                 f" starts at size {old.head.tree_size}. Check from the remembered head"
                 " (omit --old) so the whole history seen is linked"
             )
-    memory.remember(new)
+    state.exchanges[key_ids[0]] = ExchangeMemory(
+        key_ids[0], known.exchange if known else _name(keys),
+        known.anchored_by if known else ANCHOR_FIRST_USE,
+        known.first_seen if known else datetime.now(UTC).replace(microsecond=0),
+        key_ids, new.head.log,
+        new if remembered is None or remembered.head.tree_size <= new.head.tree_size
+        else remembered)
+    memory.write(state)
     return LogVerdict(
         new.head.log,
         old.head.tree_size,
@@ -116,6 +151,10 @@ def check_log(
         new.head.root_hash.hex(),
         remembered.head.tree_size if remembered else None,
     )
+
+
+def _name(keys: KeyList | PublicKey) -> str:
+    return keys.exchange if isinstance(keys, KeyList) else keys.label
 
 
 @click.command("log")
@@ -155,9 +194,11 @@ def check_log(
     "state_file",
     type=click.Path(path_type=Path, dir_okay=False),
     envvar="POR_VERIFY_LOG_STATE",
-    help="File remembering the last tree head seen per log"
+    help="File remembering each exchange (by its first key): its log and last tree head"
     " (default: in your configuration directory; $POR_VERIFY_LOG_STATE).",
 )
+@click.option("--accept-new-log", is_flag=True,
+              help="Accept that this known exchange now publishes another log.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def log_cmd(
     old_file: Path | None,
@@ -166,6 +207,7 @@ def log_cmd(
     key_file: Path | None,
     keylist_file: Path | None,
     state_file: Path | None,
+    accept_new_log: bool,
     as_json: bool,
 ) -> None:
     """Check that a signed tree head only extends the log's history (RFC 9162).
@@ -174,10 +216,11 @@ def log_cmd(
     not (rewritten history, smaller size, different root at the same size, bad signature),
     2 unusable input.
     """
-    memory = TreeHeadMemory(state_file or default_state_path())
+    memory = StateFile(state_file or default_state_path())
     verdict: LogVerdict = run_check(
         as_json,
-        lambda: check_log(old_file, new_file, proof_file, key_file, keylist_file, memory),
+        lambda: check_log(old_file, new_file, proof_file, key_file, keylist_file, memory,
+                          accept_new_log),
     )
     if as_json:
         click.echo(

@@ -475,8 +475,9 @@
     }
     const raw = parseJson(text);
     if (!(raw instanceof Map)) throw new Malformed("attestation: expected an object");
-    if (raw.get("scheme") !== "por-attestation" || raw.get("version") !== 1n) {
-      throw new Malformed("attestation: not a por-attestation version 1 document");
+    // Version 2 adds signer_read_reserves (docs/spec.md §13.1); no figure depends on it.
+    if (raw.get("scheme") !== "por-attestation" || (raw.get("version") !== 1n && raw.get("version") !== 2n)) {
+      throw new Malformed("attestation: not a por-attestation version 1 or 2 document");
     }
     const round = str(raw.get("round"), "attestation.round");
     const keyId = str(raw.get("key_id"), "attestation.key_id");

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from por.attest.rounds import SignedRound, check_signed_round, load_round
-from por.errors import UsageError
+from por.errors import PorError, UsageError, VerificationError
 from por.keys import SigningKey
 from por.log import appender
 from por.store.models import Attestation, AttestationSignature, LogEntry
@@ -61,6 +61,11 @@ def _exit_before_commit(engine: Engine) -> Iterator[None]:
         yield
     finally:
         event.remove(engine, "commit", die)
+
+
+class BundleWriteError(PorError):
+    """The bundle could not be written (a full disk, a file size limit, permissions);
+    nothing half-written is left, and the log append, if done, stays (re-run publish)."""
 
 
 @dataclass(frozen=True)
@@ -157,25 +162,37 @@ def write_bundle(out: Path, files: dict[str, bytes]) -> bool:
     The new bundle is written beside ``out`` and renamed into place; an existing bundle is
     first renamed aside, so a reader sees the old bundle, no bundle for an instant, or the
     new one, never a mixture.
+
+    Raises:
+        BundleWriteError: a write, fsync or rename failed (a full disk, say): the temporary
+            copy is removed and the old bundle, if any, is back in place.
     """
     out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(out)
-    if _read_tree(out) == files:
-        return False
     tmp = out.parent / f".{out.name}.new-{os.getpid()}"
-    _write_tree(tmp, files)
-    _exit_at("bundle-written")
-    if out.exists():
-        aside = out.parent / f".{out.name}.old-{os.getpid()}"
-        os.rename(out, aside)
-        _exit_at("between-renames")
-        os.rename(tmp, out)
-        _fsync_dir(out.parent)
-        shutil.rmtree(aside)
-    else:
-        os.rename(tmp, out)
-        _fsync_dir(out.parent)
+    aside = out.parent / f".{out.name}.old-{os.getpid()}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _clean_leftovers(out)
+        if _read_tree(out) == files:
+            return False
+        _write_tree(tmp, files)
+        _exit_at("bundle-written")
+        if out.exists():
+            os.rename(out, aside)
+            _exit_at("between-renames")
+            os.rename(tmp, out)
+            _fsync_dir(out.parent)
+            shutil.rmtree(aside)
+        else:
+            os.rename(tmp, out)
+            _fsync_dir(out.parent)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if aside.exists() and not out.exists():
+            os.rename(aside, out)
+        raise BundleWriteError(f"cannot write the bundle {out}: {e.strerror or e}; nothing "
+                               "was left half-written (the log entry, if appended, is kept: "
+                               "re-run `por publish` once there is room)") from e
     return True
 
 
@@ -202,8 +219,9 @@ def publish_round(
     keys = KeyList.from_json(keylist)
     check_signed_round(stored, keys)
     if key.public.key_id != keys.current.key_id:
-        raise UsageError(f"the log is signed with the key list's current key "
-                         f"{keys.current.key_id}, not {key.public.key_id}")
+        # A wrong key for a well-formed key list: a failed check (exit 1), spec §9.
+        raise VerificationError(f"the log is signed with the key list's current key "
+                                f"{keys.current.key_id}, not {key.public.key_id}")
     latest = appender.latest_tree_head(engine)
     log = latest.head.log if latest else (log_name or stored.attestation.exchange)
     if log_name is not None and log_name != log:
@@ -227,7 +245,7 @@ def publish_round(
         # A tree head is never dated before the attestation it covers was signed.
         moment = max(now or datetime.now(UTC), stored.attestation.attested_at)
         with _exit_before_commit(engine):
-            done = appender.append(engine, log, payload, key, moment)
+            done = appender.append(engine, log, payload, key, moment, keylist=keylist)
         leaf_index, appended = done.leaf_index, done.new
     else:
         leaf_index = entry.leaf_index

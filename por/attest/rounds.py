@@ -194,7 +194,7 @@ def sign_round(
     att = build_attestation(
         record.exchange, summary, reserves, snapshot_time=_utc(record.snapshot_time),
         attested_at=now or _now(), key_id=key.public.key_id,
-        previous=last_logged_attestation(engine))
+        previous=last_logged_attestation(engine), signer_read_reserves=readers is not None)
     problems = check_figures(att) + compare_with_files(att, summary, reserves)
     if problems:  # pragma: no cover - the builder and the checker share every function
         raise VerificationError("; ".join(str(p) for p in problems))

@@ -26,6 +26,7 @@ from por.store.models import LogEntry, TreeHeadRecord
 from verifier.log.rfc6962 import hash_leaf, root_from_leaf_hashes
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead, TreeHead
 from verifier.signed.envelope import Signature, SignedDocument
+from verifier.signed.keylist import KeyList, keylist_sha256
 
 RETRIES = 10
 # pg_advisory_xact_lock key of the log's appenders ("PORLOG" in ASCII).
@@ -80,15 +81,25 @@ def tree_head(engine: Engine, size: int) -> SignedTreeHead:
 
 
 def append(
-    engine: Engine, log: str, entry: bytes, key: SigningKey, now: datetime | None = None
+    engine: Engine, log: str, entry: bytes, key: SigningKey, now: datetime | None = None,
+    *, keylist: bytes,
 ) -> Appended:
     """Append ``entry`` and sign the new tree head, atomically; idempotent per entry.
+
+    The head (version 2, spec §12.2) binds the exchange's name and the hash of ``keylist``,
+    the key list in force, whose current key must be ``key``.
 
     Raises:
         VerificationError: the stored log does not match its latest tree head (the store
             was tampered with: nothing is appended to it).
         UsageError: the appends kept colliding with concurrent ones.
+        VerificationError: ``key`` is not the key list's current key.
     """
+    keys = KeyList.from_json(keylist)
+    if key.public.key_id != keys.current.key_id:
+        raise VerificationError(f"tree heads are signed by the key list's current key "
+                                f"{keys.current.key_id}, not by {key.public.key_id}")
+    binding = keylist_sha256(keylist)
     leaf = hash_leaf(entry)
     for attempt in range(RETRIES):
         with _LOCAL_WRITER, Session(engine) as session:
@@ -112,7 +123,8 @@ def append(
             if last is not None and moment < last.timestamp:
                 moment = last.timestamp  # heads never go back in time
             head = TreeHead(
-                log, size + 1, root_from_leaf_hashes([*leaves, leaf]), moment, key.public.key_id
+                log, size + 1, root_from_leaf_hashes([*leaves, leaf]), moment,
+                key.public.key_id, exchange=keys.exchange, keylist_sha256=binding,
             )
             signed = key.sign_document(head.to_dict())
             session.add(

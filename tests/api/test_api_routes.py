@@ -155,7 +155,7 @@ def test_bundle_download_is_what_publish_wrote_and_verifies(
         res = CliRunner().invoke(verify_main, [
             "bundle", str(tmp_path / round_id), "--skip-chain", "--pin",
             world.exchange_key.public.key_id, "--auditor-key", str(world.auditor_key_file),
-            "--round", round_id, "--state", str(state)])
+            "--round", round_id, "--state", str(state), "--now", "2026-11-01T13:00:00Z"])
         assert res.exit_code == 0, res.output
         assert "co-signed by auditor Example Auditor" in res.output
     assert client.get("/api/v1/rounds/2099-01/bundle").status_code == 404

@@ -134,7 +134,8 @@ def test_an_unknown_witness_is_listed_never_counted(logs: tuple[World, Path]) ->
     assert code == 1 and "0 valid co-signature(s)" in str(report["error"])
     bundle = CliRunner().invoke(verify_main, [
         "bundle", str(fork), "--skip-chain", "--state", str(tmp / "user-state.json"),
-        "--witness-key", str(tmp / "w1.pub.json"), "--json"])
+        "--witness-key", str(tmp / "w1.pub.json"), "--json",
+        "--pin", w.exchange_key.public.key_id, "--now", "2026-12-01T00:00:00Z"])
     assert bundle.exit_code == 1
     result = json.loads(bundle.output)
     assert any("not checked" in n and "not counted" in n for n in result["notes"])

@@ -84,7 +84,8 @@ def rerun_and_check(w: World, tmp: Path, url: str, engine: Engine, out: Path) ->
     assert appender.check_log(engine) == 2 and entries_of_r2(engine) == 1
     assert not list(out.parent.glob(f".{out.name}.*"))  # no leftovers
     report = verify_bundle(read_bundle(out), BundleOptions(
-        readers=w.readers, auditors=(w.auditor_key.public,)))
+        readers=w.readers, auditors=(w.auditor_key.public,),
+        pinned_key_id=w.exchange_key.public.key_id))
     assert report.ok, report.findings
     assert report.leaf_index == 1
 

@@ -13,6 +13,8 @@ import base64
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,9 @@ from verifier.attestation.bundle import (
     verify_bundle,
 )
 from verifier.cli import main as verify_main
-from verifier.log.sth import SignedTreeHead, TreeHead
+from verifier.errors import FormatError
+from verifier.log.state import VerifierState
+from verifier.log.sth import SignedTreeHead
 from verifier.proof import InclusionProof as UserProof
 from verifier.signed.envelope import Signature, SignedDocument
 
@@ -66,8 +70,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
     return w, tmp
 
 
+# The verifier's clock in these tests (tuf's reference time): the rounds are published
+# from T0 (2026-11-25) on.
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
 def check(w: World, directory: Path, **changes: Any) -> BundleReport:
-    options: dict[str, Any] = {"readers": w.readers, "auditors": (w.auditor_key.public,)}
+    options: dict[str, Any] = {"readers": w.readers, "auditors": (w.auditor_key.public,),
+                               "pinned_key_id": w.exchange_key.public.key_id, "now": NOW}
     options.update(changes)
     return verify_bundle(read_bundle(directory), BundleOptions(**options))
 
@@ -124,7 +134,8 @@ def test_cli_passes_and_fails_closed_without_nodes(world: tuple[World, Path]) ->
     w, tmp = world
     state = tmp / "cli-state.json"
     base = ["bundle", str(tmp / "bundle-r2"), "--auditor-key", str(tmp / "auditor.pub.json"),
-            "--state", str(state), "--pin", w.exchange_key.public.key_id]
+            "--state", str(state), "--pin", w.exchange_key.public.key_id,
+            "--now", "2026-12-01T00:00:00Z"]
     runner = CliRunner()
     closed = runner.invoke(verify_main, base)
     assert closed.exit_code == 1
@@ -254,7 +265,7 @@ def test_tree_head_that_does_not_extend_the_last_seen_fails(world: tuple[World, 
     assert older.remember is None
     # Another root at the same size, signed by the exchange's own key: a split view.
     head = head_of(tmp / "bundle-r2").head
-    fork = TreeHead(head.log, head.tree_size, bytes(32), head.timestamp, head.key_id)
+    fork = replace(head, root_hash=bytes(32))
     split = tmp / "split-view"
     shutil.copytree(tmp / "bundle-r2", split)
     (split / TREE_HEAD_FILE).write_text(w.exchange_key.sign_document(fork.to_dict()).to_json())
@@ -297,3 +308,82 @@ def test_signer_refuses_what_the_verifier_would_reject(world: tuple[World, Path]
     payload = json.loads(base64.b64decode(raw["payload"]))
     assert payload["reserves"]["counted"] == "node-read-round-signed"
     assert all(isinstance(v, str) for v in payload["liabilities"]["totals"])
+
+
+def _resigned_head(w: World, directory: Path, out: Path, **fields: Any) -> Path:
+    """A copy of the bundle whose tree head the exchange's key re-signed with ``fields``."""
+    shutil.copytree(directory, out)
+    head = replace(head_of(directory).head, **fields)
+    (out / TREE_HEAD_FILE).write_text(w.exchange_key.sign_document(head.to_dict()).to_json())
+    return out
+
+
+def test_the_tree_head_binds_its_exchange_and_key_list(world: tuple[World, Path]) -> None:
+    """Spec §12.2: a bundle's head is version 2, bound to the exchange and the key list."""
+    w, tmp = world
+    head = head_of(tmp / "bundle-r1").head
+    assert head.version == 2 and head.exchange == "Example Exchange"
+    legacy = check(w, _resigned_head(w, tmp / "bundle-r1", tmp / "v1-head", exchange=None,
+                                     keylist_sha256=None))
+    assert "tree-head" in codes(legacy)
+    assert any("version 1" in f.message for f in legacy.findings)
+    other_list = check(w, _resigned_head(w, tmp / "bundle-r1", tmp / "other-list-head",
+                                         keylist_sha256=bytes(32)))
+    assert codes(other_list) == {"tree-head"}
+    assert "binds another key list" in other_list.findings[0].message
+    renamed = tmp / "renamed-keylist"
+    shutil.copytree(tmp / "bundle-r1", renamed)
+    data = json.loads((renamed / "keylist.json").read_text())
+    data["exchange"] = "Another Exchange"
+    (renamed / "keylist.json").write_text(json.dumps(data))
+    assert {"key-list", "tree-head"} <= codes(check(w, renamed))
+
+
+def test_bundle_files_beyond_the_layout_are_refused(world: tuple[World, Path]) -> None:
+    """Spec §13.4: previous-* files at i = 0 and files in consistency/ that are not
+    proofs are refused (exit 2); every consistency file present is checked."""
+    w, tmp = world
+    first = tmp / "previous-at-0"
+    shutil.copytree(tmp / "bundle-r1", first)
+    shutil.copy(first / ATTESTATION_FILE, first / "previous-attestation.json")
+    with pytest.raises(FormatError, match="first entry"):
+        check(w, first)
+    stray = tmp / "stray-consistency"
+    shutil.copytree(tmp / "bundle-r2", stray)
+    (stray / "consistency" / "notes.txt").write_text("x")
+    with pytest.raises(FormatError, match="not a consistency proof"):
+        read_bundle(stray)
+    padded = tmp / "padded-consistency"
+    shutil.copytree(tmp / "bundle-r2", padded)
+    proof = json.loads((padded / "consistency" / "from-1.json").read_text())
+    proof["proof"].append("00" * 32)
+    (padded / "consistency" / "from-1.json").write_text(json.dumps(proof))
+    report = check(w, padded)  # no memory: the file is unused, and still checked
+    assert codes(report) == {"log-consistency"}
+
+
+def test_a_round_dated_before_the_last_head_seen_fails(world: tuple[World, Path]) -> None:
+    """Spec §12.2: an entry after the remembered head cannot be dated before it."""
+    w, tmp = world
+    seen = head_of(tmp / "bundle-r1")
+    later = replace(seen.head, timestamp=seen.head.timestamp + timedelta(days=4))
+    remembered = SignedTreeHead(later, w.exchange_key.sign_document(later.to_dict()))
+    report = check(w, tmp / "bundle-r2", remembered=remembered)
+    assert "backdated" in codes(report)
+
+
+def test_without_pin_or_memory_the_key_list_is_unanchored(world: tuple[World, Path]) -> None:
+    w, tmp = world
+    report = check(w, tmp / "bundle-r1", pinned_key_id=None)
+    assert report.verdict == "UNANCHORED" and codes(report) == {"unanchored"}
+    assert report.memory is not None and report.memory.anchored_by == "first-use"
+    assert report.memory.identity == w.exchange_key.public.key_id
+    state = VerifierState({report.memory.identity: report.memory})
+    again = check(w, tmp / "bundle-r2", pinned_key_id=None, state=state)
+    assert again.ok, again.findings
+    assert any("anchored by first use" in p for p in again.passed)
+    out = CliRunner().invoke(verify_main, [
+        "bundle", str(tmp / "bundle-r1"), "--skip-chain", "--json", "--now",
+        "2026-12-01T00:00:00Z", "--state", str(tmp / "json-state.json")])
+    assert out.exit_code == 1
+    assert json.loads(out.output)["verdict"] == "UNANCHORED"

@@ -85,3 +85,36 @@ def test_no_passphrase_and_no_terminal_is_refused(
     r = CliRunner().invoke(main, ["keys", "new", str(tmp_path / "k.pem"), "--label", "Ex"])
     assert r.exit_code == 2
     assert not (tmp_path / "k.pem").exists()
+
+
+def test_exit_codes_follow_the_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spec §9: a wrong key or a broken chain in a well-formed list exits 1; a malformed
+    list or pin exits 2."""
+    runner = CliRunner()
+    monkeypatch.setenv("POR_KEY_PASSPHRASE", PASS)
+    monkeypatch.setenv("POR_NEW_KEY_PASSPHRASE", PASS)
+    kl = tmp_path / "keylist.json"
+    for name, extra in (("k1", ["--keylist", str(kl)]), ("k2", []), ("k3", [])):
+        r = runner.invoke(main, ["keys", "new", str(tmp_path / f"{name}.pem"), "--label",
+                                 name, *extra])
+        assert r.exit_code == 0, r.output
+    # rotate with a key that is not the current one: a wrong key
+    r = runner.invoke(main, ["keys", "rotate", str(kl), "--old", str(tmp_path / "k2.pem"),
+                             "--new", str(tmp_path / "k3.pem")])
+    assert r.exit_code == 1, r.output
+    # a pin that is not in the chain: 1; a pin that is not a key id: 2; upper case is fine
+    first = json.loads((tmp_path / "k1.pem.pub.json").read_text())["key_id"]
+    assert runner.invoke(main, ["keys", "list", str(kl), "--pin", "ab" * 32]).exit_code == 1
+    assert runner.invoke(main, ["keys", "list", str(kl), "--pin", "xyz"]).exit_code == 2
+    assert runner.invoke(main, ["keys", "list", str(kl), "--pin", first.upper()]).exit_code == 0
+    # a key injected without its rotation: a broken chain, 1
+    data = json.loads(kl.read_text())
+    data["keys"].append(json.loads((tmp_path / "k3.pem.pub.json").read_text()))
+    kl.write_text(json.dumps(data))
+    r = runner.invoke(main, ["keys", "list", str(kl)])
+    assert r.exit_code == 1, r.output
+    # a key whose stated id is not its hash: the file contradicts itself, 2
+    data["keys"] = data["keys"][:1]
+    data["keys"][0]["key_id"] = "00" * 32
+    kl.write_text(json.dumps(data))
+    assert runner.invoke(main, ["keys", "list", str(kl)]).exit_code == 2

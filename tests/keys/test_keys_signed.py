@@ -157,7 +157,7 @@ def test_key_list_rotation_chain(exchange: SigningKey) -> None:
         parsed.key(third.public.key_id, T0)
     with pytest.raises(VerificationError, match="pinned"):
         KeyList.from_json(kl.to_json(), pinned_key_id="ab" * 32)
-    with pytest.raises(UsageError, match="only the current key"):
+    with pytest.raises(VerificationError, match="only the current key"):
         rotate(kl, exchange, SigningKey.generate("x"), T0 + timedelta(days=60))
 
 
@@ -168,7 +168,7 @@ def test_key_list_attacks(exchange: SigningKey) -> None:
     # key-injected-without-rotation: an extra key with no statement
     injected = json.loads(kl.to_json())
     injected["keys"].append(SigningKey.generate("thief").public.to_dict())
-    with pytest.raises(FormatError, match="rotations"):
+    with pytest.raises(VerificationError, match="rotations"):  # a broken chain: exit 1
         KeyList.from_json(json.dumps(injected))
     # rotation-signed-by-the-new-key-only: a thief admits their own key
     thief = SigningKey.generate("thief")
@@ -182,3 +182,53 @@ def test_key_list_attacks(exchange: SigningKey) -> None:
     replaced["keys"][1] = thief.public.to_dict()
     with pytest.raises(VerificationError, match="another key"):
         KeyList.from_json(json.dumps(replaced))
+
+
+def test_rotation_instant_belongs_to_the_new_key(exchange: SigningKey) -> None:
+    """Spec §12.3: key i is valid on [its rotation in, the next rotation): at the rotation
+    instant the old key is already out and the new one in."""
+    second = SigningKey.generate("Example Exchange 2")
+    parsed = KeyList.from_json(rotate(new_key_list("Example", exchange.public), exchange,
+                                      second, T0).to_json())
+    with pytest.raises(VerificationError, match="rotated out"):
+        parsed.key(exchange.public.key_id, T0)
+    assert parsed.key(second.public.key_id, T0) == second.public
+    assert parsed.key(exchange.public.key_id, T0 - timedelta(seconds=1)) == exchange.public
+
+
+def test_rotation_rules_are_verification_failures(exchange: SigningKey) -> None:
+    """Spec §12.3: in a well-formed list, a broken chain is a failed check (exit 1): the
+    rotation's exchange must be the list's, its new key the next listed key, times strictly
+    increasing, no key twice; only a malformed object is exit 2."""
+    second, third = SigningKey.generate("E2"), SigningKey.generate("E3")
+    kl = rotate(rotate(new_key_list("Example", exchange.public), exchange, second, T0),
+                second, third, T0 + timedelta(days=1))
+    renamed = json.loads(kl.to_json())
+    renamed["exchange"] = "Another Exchange"
+    with pytest.raises(VerificationError, match="rotation is for exchange"):
+        KeyList.from_json(json.dumps(renamed))
+    swapped = json.loads(kl.to_json())
+    swapped["keys"][1], swapped["keys"][2] = swapped["keys"][2], swapped["keys"][1]
+    with pytest.raises(VerificationError):
+        KeyList.from_json(json.dumps(swapped))
+    twice = json.loads(kl.to_json())
+    twice["keys"][2] = twice["keys"][0]
+    with pytest.raises(VerificationError, match="twice"):
+        KeyList.from_json(json.dumps(twice))
+    # A later chain must continue the remembered one: cut back or forked lists fail.
+    parsed = KeyList.from_json(kl.to_json())
+    parsed.check_extends(parsed.key_ids[:2])
+    with pytest.raises(VerificationError, match="does not continue"):
+        KeyList.from_json(rotate(new_key_list("Example", exchange.public), exchange,
+                                 third, T0).to_json()).check_extends(parsed.key_ids)
+    assert parsed.identity == exchange.public.key_id
+
+
+def test_keylist_hash_ignores_layout_not_content(exchange: SigningKey) -> None:
+    from verifier.signed.keylist import keylist_sha256
+
+    text = new_key_list("Example", exchange.public).to_json()
+    assert keylist_sha256(text) == keylist_sha256(json.dumps(json.loads(text)))
+    other = json.loads(text)
+    other["exchange"] = "Other"
+    assert keylist_sha256(text) != keylist_sha256(json.dumps(other))

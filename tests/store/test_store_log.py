@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from store_fixtures import *  # noqa: F403 (the store fixtures: SQLite and PostgreSQL)
 
 from por.errors import VerificationError
-from por.keys import SigningKey
+from por.keys import SigningKey, new_key_list
 from por.log import appender
 from por.store.db import migrate
 from por.store.models import LogEntry, SQLModel, TreeHeadRecord
@@ -21,6 +21,7 @@ from verifier.log.sth import SignedTreeHead, check_extends
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 KEY = SigningKey.generate("Example Exchange log")
+KEYLIST = new_key_list("Example Exchange", KEY.public).to_json().encode()
 
 
 def test_migrations_build_exactly_the_models_and_rerun_cleanly(store: Engine) -> None:
@@ -48,8 +49,8 @@ def test_appends_sign_heads_that_match_the_log(store: Engine) -> None:
     heads = []
     for i in range(7):
         done = appender.append(
-            store, "example", f"attestation {i}".encode(), KEY, T0 + timedelta(days=i)
-        )
+            store, "example", f"attestation {i}".encode(), KEY, T0 + timedelta(days=i),
+                keylist=KEYLIST)
         assert done.new and done.leaf_index == i
         heads.append(done.tree_head)
     assert appender.check_log(store) == 7
@@ -66,8 +67,9 @@ def test_appends_sign_heads_that_match_the_log(store: Engine) -> None:
 
 
 def test_append_is_idempotent(store: Engine) -> None:
-    first = appender.append(store, "example", b"round 1", KEY, T0)
-    again = appender.append(store, "example", b"round 1", KEY, T0 + timedelta(hours=1))
+    first = appender.append(store, "example", b"round 1", KEY, T0, keylist=KEYLIST)
+    again = appender.append(store, "example", b"round 1", KEY, T0 + timedelta(hours=1),
+        keylist=KEYLIST)
     assert not again.new and again.leaf_index == first.leaf_index
     assert appender.check_log(store) == 1
 
@@ -75,7 +77,7 @@ def test_append_is_idempotent(store: Engine) -> None:
 def test_killed_append_leaves_nothing_and_rerun_adds_one(
     store: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    appender.append(store, "example", b"round 1", KEY, T0)
+    appender.append(store, "example", b"round 1", KEY, T0, keylist=KEYLIST)
 
     def killed(self: Session) -> None:
         raise KeyboardInterrupt("killed before commit")
@@ -83,16 +85,17 @@ def test_killed_append_leaves_nothing_and_rerun_adds_one(
     with monkeypatch.context() as m:
         m.setattr(Session, "commit", killed)
         with pytest.raises(KeyboardInterrupt):
-            appender.append(store, "example", b"round 2", KEY, T0 + timedelta(days=1))
+            appender.append(store, "example", b"round 2", KEY, T0 + timedelta(days=1),
+                keylist=KEYLIST)
     assert appender.check_log(store) == 1  # no entry without its head, no head without entry
-    appender.append(store, "example", b"round 2", KEY, T0 + timedelta(days=1))
-    appender.append(store, "example", b"round 2", KEY, T0 + timedelta(days=1))
+    appender.append(store, "example", b"round 2", KEY, T0 + timedelta(days=1), keylist=KEYLIST)
+    appender.append(store, "example", b"round 2", KEY, T0 + timedelta(days=1), keylist=KEYLIST)
     assert appender.check_log(store) == 2
 
 
 def test_rewritten_entry_is_detected_and_blocks_appends(store: Engine) -> None:
     for i in range(3):
-        appender.append(store, "example", f"round {i}".encode(), KEY, T0)
+        appender.append(store, "example", f"round {i}".encode(), KEY, T0, keylist=KEYLIST)
     with Session(store) as s:
         s.exec(update(LogEntry).where(col(LogEntry.leaf_index) == 1).values(entry=b"forged"))
         s.commit()
@@ -110,7 +113,7 @@ def test_rewritten_entry_is_detected_and_blocks_appends(store: Engine) -> None:
     with pytest.raises(VerificationError, match="root does not match"):
         appender.check_log(store)
     with pytest.raises(VerificationError, match="does not match its tree head"):
-        appender.append(store, "example", b"round 3", KEY, T0)
+        appender.append(store, "example", b"round 3", KEY, T0, keylist=KEYLIST)
 
 
 def test_concurrent_appends_each_land_once(store: Engine) -> None:
@@ -119,7 +122,7 @@ def test_concurrent_appends_each_land_once(store: Engine) -> None:
     def worker(n: int) -> None:
         try:
             for i in range(4):
-                appender.append(store, "example", f"w{n} e{i}".encode(), KEY, T0)
+                appender.append(store, "example", f"w{n} e{i}".encode(), KEY, T0, keylist=KEYLIST)
         except BaseException as e:  # noqa: BLE001 (reported below)
             errors.append(e)
 
@@ -138,7 +141,7 @@ def test_concurrent_appends_each_land_once(store: Engine) -> None:
 
 
 def test_stored_heads_parse_as_published(store: Engine) -> None:
-    done = appender.append(store, "example", b"x", KEY, T0)
+    done = appender.append(store, "example", b"x", KEY, T0, keylist=KEYLIST)
     published = done.tree_head.signed.to_json()
     again = SignedTreeHead.from_json(published)
     again.verify_signature(KEY.public)

@@ -4,8 +4,11 @@ Owns the bundle's layout and :func:`verify_bundle`: signatures and key ids again
 list, the arithmetic of every solvency figure, the liabilities root, the reserves file
 (through :func:`verifier.reserves.verify.verify_reserves`), the log inclusion of the
 attestation, its link to the previous round's, consistency with the last tree head seen,
-and the user's own proof. Files come in as bytes and nodes behind the reader protocols, so
-the only I/O is :func:`read_bundle`. Every problem becomes a :class:`Finding`;
+and the user's own proof; and whom to trust (:mod:`verifier.log.trust`): the key list
+anchored by a pin or the verifier's memory of the exchange's identity, a tree head signed by
+the current key, bound to this key list and recent. Files come in as bytes, the memory as a
+value, "now" as an argument, nodes behind the reader protocols, so the only I/O is
+:func:`read_bundle`. Every problem becomes a :class:`Finding`;
 :meth:`BundleReport.raise_for_failures` is the one place a report becomes a verdict.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +32,27 @@ from verifier.attestation.model import (
     payload_hash,
 )
 from verifier.errors import FormatError, VerificationError
+from verifier.log.proof import consistency_proof_length
+from verifier.log.state import ANCHOR_FIRST_USE, ANCHOR_PIN, ExchangeMemory, VerifierState
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead, check_extends
-from verifier.log.witness import check_bundle_witnesses, read_cosignature_files
+from verifier.log.trust import (
+    DEFAULT_MAX_AGE,
+    UNANCHORED,
+    KeyAnchor,
+    TrustFailure,
+    anchor_key_list,
+    check_log_name,
+    remembered_after,
+    tree_head_findings,
+)
+from verifier.log.witness import COSIGNED_BY, check_bundle_witnesses, read_cosignature_files
 from verifier.proof import InclusionProof as UserProof
 from verifier.proof import verify_proof
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.verify import Reader, ReservesReport, verify_reserves
+from verifier.signed.canonical import format_time
 from verifier.signed.envelope import SignedDocument
-from verifier.signed.keylist import KeyList
+from verifier.signed.keylist import KeyList, keylist_sha256
 from verifier.signed.keys import PublicKey
 
 # The bundle's files (spec §13.4).
@@ -52,6 +69,11 @@ REQUIRED = (ATTESTATION_FILE, ROOT_FILE, RESERVES_FILE, KEYLIST_FILE, TREE_HEAD_
             INCLUSION_FILE)
 OPTIONAL = (PREVIOUS_ATTESTATION_FILE, PREVIOUS_INCLUSION_FILE)
 _CONSISTENCY_RE = re.compile(r"from-([1-9][0-9]{0,15})\.json")
+# Findings after which nothing of the bundle is remembered (spec §12.2).
+_TRUST_CODES = frozenset({"key-list", "key-anchor", "new-log", "tree-head", "stale",
+                          "log-consistency", "log-inclusion", "backdated", "signature",
+                          "previous-attestation", "witness-signature",
+                          "witness-quorum"})
 
 
 def consistency_name(old_size: int) -> str:
@@ -78,8 +100,15 @@ def read_bundle(directory: Path) -> dict[str, bytes]:
     proofs = directory / CONSISTENCY_DIR
     if proofs.is_dir():
         for path in sorted(proofs.iterdir()):
-            if _CONSISTENCY_RE.fullmatch(path.name):
+            # Every file present is checked (spec §13.4): an unexpected one is refused,
+            # not skipped.
+            if not _CONSISTENCY_RE.fullmatch(path.name) or not path.is_file():
+                raise FormatError(f"{path}: not a consistency proof file of the bundle "
+                                  "(expected consistency/from-<m>.json)")
+            try:
                 files[f"{CONSISTENCY_DIR}/{path.name}"] = path.read_bytes()
+            except OSError as e:
+                raise FormatError(f"{path}: cannot read: {e.strerror}") from e
     files.update(read_cosignature_files(directory))  # witnesses/ (spec §14.3)
     return files
 
@@ -93,12 +122,19 @@ class BundleOptions:
         skip_chain: The user accepts that reserves are not re-read (stated in the report).
         auditors: Auditors' keys that must have co-signed the attestation.
         pinned_key_id: A key id obtained out of band; the key list must contain it.
-        remembered: The last tree head this verifier accepted for the bundle's log.
+        remembered: The last tree head accepted for this exchange, when no ``state`` is
+            given (the older call form).
         newer_consistency: A proof from the bundle's tree size to the remembered (larger)
             one, for a bundle older than the last head seen.
         user_proof: The user's own inclusion proof.
         expected_round: The round the user means to check.
         require_full_reserves: An under-reserved asset fails the check.
+        state: The verifier's memory of every exchange identity (``--state``).
+        now: The verifier's time (tuf's reference time); None: the clock, read once.
+        max_age: How old the tree head may be (``--max-age``).
+        accept_new_log: The user accepts a new log for a known exchange.
+        accept_new_identity: The user accepts a key list that does not chain to the one
+            remembered under this exchange's name.
         witness_keys: Witnesses the verifier knows; only their co-signatures count.
         witness_quorum: Valid co-signatures of known witnesses required (None: all given).
     """
@@ -112,6 +148,11 @@ class BundleOptions:
     user_proof: UserProof | None = None
     expected_round: str | None = None
     require_full_reserves: bool = False
+    state: VerifierState | None = None
+    now: datetime | None = None
+    max_age: timedelta = DEFAULT_MAX_AGE
+    accept_new_log: bool = False
+    accept_new_identity: bool = False
     witness_keys: tuple[PublicKey, ...] = ()
     witness_quorum: int | None = None
 
@@ -133,11 +174,25 @@ class BundleReport:
     leaf_index: int = 0
     remember: SignedTreeHead | None = None
     user_balances: dict[str, str] | None = None
+    memory: ExchangeMemory | None = None
+    identity: str = ""
+    anchor: str = ""
+    signer_read_reserves: bool | None = None
 
     @property
     def ok(self) -> bool:
         """No finding at all."""
         return not self.findings
+
+    @property
+    def verdict(self) -> str:
+        """VERIFIED; UNANCHORED when the only finding is that nothing anchors the key
+        list (still a failure, exit 1); else FAILED."""
+        if not self.findings:
+            return "VERIFIED"
+        if all(f.code == UNANCHORED for f in self.findings):
+            return "UNANCHORED"
+        return "FAILED"
 
     def fail(self, code: str, message: str) -> None:
         """Record a finding."""
@@ -157,9 +212,12 @@ class BundleReport:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready report (amounts as decimal strings of base units)."""
         return {
-            "verdict": "VERIFIED" if self.ok else "FAILED",
+            "verdict": self.verdict,
             "ok": self.ok,
             "exchange": self.exchange,
+            "identity": self.identity,
+            "anchor": self.anchor,
+            "signer_read_reserves": self.signer_read_reserves,
             "round": self.round_id,
             "all_covered": self.all_covered,
             "solvency": [s.to_dict() for s in self.solvency],
@@ -176,6 +234,13 @@ class BundleReport:
         """The human-readable report, one line per item."""
         out = [f"bundle of {self.exchange}, round {self.round_id}: log {self.log!r} entry "
                f"{self.leaf_index} of {self.tree_size}"]
+        if self.identity:
+            out.append(f"  exchange identity (first key) {self.identity}")
+        read = {True: "yes: the signer re-read the reserves from its own nodes before signing",
+                False: "NO: the signer signed without re-reading the reserves from its nodes "
+                       "(--skip-chain)",
+                None: "not recorded (attestation version 1)"}[self.signer_read_reserves]
+        out.append(f"  signer's chain check: {read}")
         for s in self.solvency:
             ratio = s.ratio if s.ratio is not None else "n/a (no liabilities)"
             gap = (f"surplus {format_units(s.surplus, s.decimals)}" if s.status == "covered"
@@ -214,37 +279,119 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     inclusion = InclusionProof.from_json(files[INCLUSION_FILE], INCLUSION_FILE)
     report = BundleReport(att.exchange, att.round_id, att.solvency, att.all_covered,
                           log=head.head.log, tree_size=head.head.tree_size,
-                          leaf_index=inclusion.leaf_index)
+                          leaf_index=inclusion.leaf_index,
+                          signer_read_reserves=att.signer_read_reserves)
+    now = options.now or datetime.now(UTC).replace(microsecond=0)
     if options.expected_round is not None and options.expected_round != att.round_id:
         report.fail("another-round", f"this bundle attests round {att.round_id!r}, not the "
                     f"round {options.expected_round!r} you asked for")
-    keys = _check_keys(files, att, options, report)
+    keys = _check_keys(files, att, report)
+    anchor = _check_anchor(keys, head, options, now, report)
     _check_signatures(doc, att, keys, options, report)
     _check_figures(att, summary, reserves, options, report)
     _check_reserves(att, reserves, options, report)
-    _check_log(files, doc, att, head, inclusion, keys, options, report)
+    remembered = (anchor.memory.head if anchor is not None and anchor.memory is not None
+                  and anchor.memory.log == head.head.log else None)
+    history_ok = _check_log(files, doc, att, head, inclusion, keys, remembered, options, now,
+                            report)
     check_bundle_witnesses(files, head, options.witness_keys, options.witness_quorum, report)
+    _anchor_by_witnesses(anchor, options, report)
     if options.user_proof is not None:
         _check_user_proof(options.user_proof, summary, report)
+    if keys is not None and anchor is not None and history_ok:
+        _decide_memory(keys, anchor, head, options, now, report)
     return report
 
 
-def _check_keys(files: Mapping[str, bytes], att: Attestation, options: BundleOptions,
+def _anchor_by_witnesses(anchor: KeyAnchor | None, options: BundleOptions,
+                         report: BundleReport) -> None:
+    """Spec §12.2: co-signatures meeting the quorum of witnesses the user names (at least
+    one valid) anchor an otherwise unanchored key list: each such witness co-signed this
+    head, which binds the key list's hash, only as extending the history it remembers for
+    the exchange's identity (§14.2). The user named them out of band, as with a pin."""
+    if anchor is None or anchor.how != UNANCHORED or not options.witness_keys:
+        return
+    if any(f.code in ("witness-signature", "witness-quorum") for f in report.findings):
+        return
+    if not any(line.startswith(COSIGNED_BY) for line in report.passed):
+        return
+    report.findings = [f for f in report.findings if f.code != UNANCHORED]
+    report.anchor = "witnesses"
+    report.passed.append("key list anchored by the co-signatures of the witnesses you named "
+                         "(no --pin, no memory of this exchange)")
+
+
+def _decide_memory(keys: KeyList, anchor: KeyAnchor, head: SignedTreeHead,
+                   options: BundleOptions, now: datetime, report: BundleReport) -> None:
+    """What the verifier remembers after this check (spec §12.2): nothing after a failed
+    trust check; a first use (TOFU) only when nothing else failed."""
+    codes = {f.code for f in report.findings}
+    trusted = (codes <= {UNANCHORED}) if anchor.how == UNANCHORED else not (codes & _TRUST_CODES)
+    if trusted:
+        report.memory = remembered_after(keys, anchor, head, options.pinned_key_id, now)
+
+
+def _check_keys(files: Mapping[str, bytes], att: Attestation,
                 report: BundleReport) -> KeyList | None:
     try:
-        keys = KeyList.from_json(files[KEYLIST_FILE], options.pinned_key_id)
+        keys = KeyList.from_json(files[KEYLIST_FILE])
     except VerificationError as e:
         report.fail("key-list", str(e))
         return None
+    report.identity = keys.identity
     if keys.exchange != att.exchange:
         report.fail("key-list", f"the key list is of exchange {keys.exchange!r}, the "
                     f"attestation of {att.exchange!r}")
-    if options.pinned_key_id is None:
-        report.notes.append("key list not pinned: pass --pin KEY_ID with a key id you got "
-                            "from the exchange out of band; until then it is trusted as given")
-    else:
-        report.passed.append(f"key list contains the pinned key {options.pinned_key_id[:16]}..")
     return keys
+
+
+def _memory_of(keys: KeyList, options: BundleOptions, now: datetime) -> VerifierState:
+    """The memory to anchor against: the state given, else one built from the older call
+    form's ``remembered`` head."""
+    if options.state is not None:
+        state = options.state
+    else:
+        state = VerifierState()
+        if options.remembered is not None:
+            state.legacy[options.remembered.head.log] = options.remembered
+    if keys.identity not in state.exchanges:
+        for log, legacy in list(state.legacy.items()):
+            claimed = state.claim_legacy(log, keys.key_ids)
+            if claimed is not None:  # a head by a key of this chain: this exchange's memory
+                state.exchanges[keys.identity] = ExchangeMemory(
+                    keys.identity, keys.exchange,
+                    ANCHOR_PIN if options.pinned_key_id else ANCHOR_FIRST_USE, now,
+                    (keys.identity,), legacy.head.log, claimed)
+                break
+    return state
+
+
+def _check_anchor(keys: KeyList | None, head: SignedTreeHead, options: BundleOptions,
+                  now: datetime, report: BundleReport) -> KeyAnchor | None:
+    if keys is None:
+        return None
+    pinned = options.pinned_key_id
+    try:
+        anchor = anchor_key_list(keys, _memory_of(keys, options, now), pinned,
+                                 options.accept_new_identity)
+        if check_log_name(anchor.memory, head, options.accept_new_log):
+            report.notes.append(f"you accepted a NEW log {head.head.log!r} for this exchange "
+                                f"(--accept-new-log); the history of its previous log "
+                                f"{anchor.memory.log if anchor.memory else ''!r} is no longer "
+                                "linked to it")
+    except TrustFailure as e:
+        report.fail(e.code, str(e))
+        return None
+    report.anchor = anchor.how
+    if anchor.how == UNANCHORED:
+        report.fail(UNANCHORED, f"the key list is UNANCHORED: no --pin, and this verifier "
+                    f"remembers no exchange with first key {keys.identity[:16]}..; nothing you "
+                    "hold vouches for it. If the rest of the bundle verifies, its first key is "
+                    "recorded now (trust on first use) and later bundles must chain to it; "
+                    "pin a key id you got from the exchange out of band (--pin) to anchor it")
+    else:
+        report.passed.append(anchor.describe(pinned))
+    return anchor
 
 
 def _check_signatures(doc: SignedDocument, att: Attestation, keys: KeyList | None,
@@ -326,18 +473,30 @@ def _check_reserves(att: Attestation, reserves: ReservesFile, options: BundleOpt
 
 def _check_log(files: Mapping[str, bytes], doc: SignedDocument, att: Attestation,
                head: SignedTreeHead, inclusion: InclusionProof, keys: KeyList | None,
-               options: BundleOptions, report: BundleReport) -> None:
+               remembered: SignedTreeHead | None, options: BundleOptions, now: datetime,
+               report: BundleReport) -> bool:
     log_ok = True
     if keys is None:
         report.fail("tree-head", "the tree head's signature cannot be checked without a "
                     "valid key list")
         log_ok = False
     else:
-        try:
-            head.verify_signature(keys, TREE_HEAD_FILE)
-        except VerificationError as e:
-            report.fail("tree-head", str(e))
-            log_ok = False
+        found = tree_head_findings(head, keys, keylist_sha256(files[KEYLIST_FILE]), now,
+                                   options.max_age)
+        for failure in found:
+            report.fail(failure.code, str(failure))
+        log_ok = not found
+        if log_ok:
+            report.passed.append(f"tree head signed by the current key "
+                                 f"{keys.current.key_id[:16]}.., bound to this key list, "
+                                 f"dated {format_time(head.head.timestamp)} (at most "
+                                 f"{options.max_age.days} days before {format_time(now)})")
+    if remembered is not None and inclusion.leaf_index >= remembered.head.tree_size and (
+            att.attested_at < remembered.head.timestamp):
+        report.fail("backdated", f"the attestation is entry {inclusion.leaf_index}, after the "
+                    f"last tree head you saw (size {remembered.head.tree_size}, dated "
+                    f"{format_time(remembered.head.timestamp)}), but is dated "
+                    f"{format_time(att.attested_at)}, before it")
     if head.head.timestamp < att.attested_at:
         report.fail("tree-head", "the tree head is dated before the attestation was signed")
     try:
@@ -348,10 +507,11 @@ def _check_log(files: Mapping[str, bytes], doc: SignedDocument, att: Attestation
         report.fail("log-inclusion", f"the attestation is not in the log under this tree "
                     f"head: {e}")
     _check_previous(files, att, head, inclusion, keys, report)
-    if _check_history(files, head, options, report) and log_ok:
-        remembered = options.remembered
-        if remembered is None or remembered.head.tree_size <= head.head.tree_size:
-            report.remember = head
+    history_ok = _check_history(files, head, remembered, options, report)
+    if history_ok and log_ok and (remembered is None
+                                  or remembered.head.tree_size <= head.head.tree_size):
+        report.remember = head
+    return history_ok and log_ok
 
 
 def _check_previous(files: Mapping[str, bytes], att: Attestation, head: SignedTreeHead,
@@ -361,6 +521,11 @@ def _check_previous(files: Mapping[str, bytes], att: Attestation, head: SignedTr
         if att.previous is not None:
             report.fail("previous-attestation", "the attestation names a previous one, but "
                         "it is the log's first entry")
+        # Spec §13.4: at i = 0 there is no previous entry; files claiming one are refused.
+        for name in (PREVIOUS_ATTESTATION_FILE, PREVIOUS_INCLUSION_FILE):
+            if name in files:
+                raise FormatError(f"{name}: the attestation is the log's first entry, so the "
+                                  "bundle must not hold a previous one")
         return
     if att.previous is None:
         report.fail("previous-attestation", f"the attestation is entry {inclusion.leaf_index} "
@@ -406,13 +571,14 @@ def _check_previous(files: Mapping[str, bytes], att: Attestation, head: SignedTr
                          f"entry {proof.leaf_index})")
 
 
-def _check_history(files: Mapping[str, bytes], head: SignedTreeHead, options: BundleOptions,
+def _check_history(files: Mapping[str, bytes], head: SignedTreeHead,
+                   remembered: SignedTreeHead | None, options: BundleOptions,
                    report: BundleReport) -> bool:
-    remembered = options.remembered
     new = head.head
+    _check_every_consistency_file(files, head, report)
     if remembered is None:
-        report.notes.append(f"first tree head seen for log {new.log!r}: nothing to compare "
-                            "it with; it is remembered for the next check")
+        report.notes.append(f"first tree head seen for log {new.log!r} of this exchange: "
+                            "nothing to compare it with")
         return True
     old = remembered.head
     try:
@@ -441,6 +607,27 @@ def _check_history(files: Mapping[str, bytes], head: SignedTreeHead, options: Bu
         report.fail("log-consistency", f"the tree head does not extend the last one seen: {e}")
         return False
     return True
+
+
+def _check_every_consistency_file(files: Mapping[str, bytes], head: SignedTreeHead,
+                                  report: BundleReport) -> None:
+    """Spec §13.4: every consistency file present is checked, used or not: its name is its
+    old size, below the head's; it leads to the head's size with the number of hashes RFC
+    9162 gives for those sizes. The one from the remembered size is then verified against
+    the remembered root (:func:`_check_history`); the others' roots are not known here."""
+    for name in sorted(n for n in files if n.startswith(f"{CONSISTENCY_DIR}/")):
+        proof = ConsistencyProof.from_json(files[name], name)
+        if name != consistency_name(proof.old_size) or not (
+                0 < proof.old_size < head.head.tree_size):
+            raise FormatError(f"{name}: a proof from size {proof.old_size} under this name, "
+                              f"in a bundle of tree size {head.head.tree_size}")
+        if proof.new_size != head.head.tree_size:
+            report.fail("log-consistency", f"{name} leads to tree size {proof.new_size}, not "
+                        f"to the head's {head.head.tree_size}")
+        elif len(proof.proof) != consistency_proof_length(proof.old_size, proof.new_size):
+            report.fail("log-consistency", f"{name} holds {len(proof.proof)} hashes; a proof "
+                        f"from {proof.old_size} to {proof.new_size} holds "
+                        f"{consistency_proof_length(proof.old_size, proof.new_size)}")
 
 
 def _check_user_proof(proof: UserProof, summary: RootSummary, report: BundleReport) -> None:

@@ -23,7 +23,10 @@ from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
 from verifier.signed.canonical import check_scheme, format_time, parse_time
 
 ATTESTATION_SCHEME = "por-attestation"
-ATTESTATION_VERSION = 1
+# Version 2 adds ``signer_read_reserves`` (spec §13.1); version 1 is still read (the field
+# is then unknown, and reports say "not recorded").
+ATTESTATION_VERSION = 2
+ATTESTATION_LEGACY_VERSION = 1
 # §13.2: the ratio is reserves / liabilities rounded down to this many decimal places, so
 # it never overstates: it reads 1.000000 or more only when reserves cover liabilities.
 RATIO_DIGITS = 6
@@ -193,13 +196,25 @@ class ReservesFigures:
         rule = sj.string(raw["counted"], f"{where}.counted")
         if rule != COUNTED_RULE:
             raise FormatError(f"{where}.counted: rule {rule!r} is not {COUNTED_RULE!r}")
+        assets = tuple(ReserveAssetFigures.from_dict(a, f"{where}.assets[{i}]")
+                       for i, a in enumerate(sj.array(raw["assets"], f"{where}.assets")))
+        _no_repeated_symbol([a.symbol for a in assets], f"{where}.assets")
         return cls(
             sj.hash_hex(raw["file_sha256"], f"{where}.file_sha256"),
             tuple(ChainFigures.from_dict(c, f"{where}.chains[{i}]")
                   for i, c in enumerate(sj.array(raw["chains"], f"{where}.chains"))),
-            tuple(ReserveAssetFigures.from_dict(a, f"{where}.assets[{i}]")
-                  for i, a in enumerate(sj.array(raw["assets"], f"{where}.assets"))),
+            assets,
         )
+
+
+def _no_repeated_symbol(symbols: Sequence[str], where: str) -> None:
+    """A symbol listed twice is refused: the checks index lines by symbol, and a copy would
+    otherwise vanish unchecked (issue 10, ``test_repeated_reserves_asset_line``)."""
+    seen: set[str] = set()
+    for i, symbol in enumerate(symbols):
+        if symbol in seen:
+            raise FormatError(f"{where}[{i}]: asset {symbol!r} is listed twice")
+        seen.add(symbol)
 
 
 @dataclass(frozen=True)
@@ -273,17 +288,26 @@ class Attestation:
     reserves: ReservesFigures
     solvency: tuple[SolvencyLine, ...]
     all_covered: bool
+    # Whether the signer re-read the reserves from its own nodes before signing (version
+    # 2); None: a version 1 attestation, which does not say.
+    signer_read_reserves: bool | None = None
 
     FIELDS = frozenset({
         "scheme", "version", "exchange", "round", "snapshot_time", "attested_at", "key_id",
         "previous_attestation", "liabilities", "reserves", "solvency", "all_covered",
     })
+    FIELDS_V2 = FIELDS | {"signer_read_reserves"}
 
     def to_dict(self) -> dict[str, Any]:
-        """The payload, ready for RFC 8785 canonicalisation and signing."""
-        return {
+        """The payload, ready for RFC 8785 canonicalisation and signing (version 2; a
+        version 1 attestation, read back, keeps its version 1 form)."""
+        extra: dict[str, Any] = {}
+        if self.signer_read_reserves is not None:
+            extra["signer_read_reserves"] = self.signer_read_reserves
+        return extra | {
             "scheme": ATTESTATION_SCHEME,
-            "version": ATTESTATION_VERSION,
+            "version": (ATTESTATION_VERSION if self.signer_read_reserves is not None
+                        else ATTESTATION_LEGACY_VERSION),
             "exchange": self.exchange,
             "round": self.round_id,
             "snapshot_time": format_time(self.snapshot_time),
@@ -304,12 +328,20 @@ class Attestation:
             FormatError: another scheme or version, a missing or unknown field, a malformed
                 value.
         """
-        raw = sj.obj(data, where, set(cls.FIELDS))
-        check_scheme(raw, where, ATTESTATION_SCHEME, ATTESTATION_VERSION)
+        legacy = data.get("version") == ATTESTATION_LEGACY_VERSION
+        raw = sj.obj(data, where, set(cls.FIELDS if legacy else cls.FIELDS_V2))
+        check_scheme(raw, where, ATTESTATION_SCHEME,
+                     ATTESTATION_LEGACY_VERSION if legacy else ATTESTATION_VERSION)
         previous = raw["previous_attestation"]
         all_covered = raw["all_covered"]
         if not isinstance(all_covered, bool):
             raise FormatError(f"{where}.all_covered: expected true or false")
+        read = None if legacy else raw["signer_read_reserves"]
+        if not legacy and not isinstance(read, bool):
+            raise FormatError(f"{where}.signer_read_reserves: expected true or false")
+        solvency = tuple(SolvencyLine.from_dict(s, f"{where}.solvency[{i}]")
+                         for i, s in enumerate(sj.array(raw["solvency"], f"{where}.solvency")))
+        _no_repeated_symbol([s.symbol for s in solvency], f"{where}.solvency")
         return cls(
             exchange=check_exchange_name(sj.string(raw["exchange"], f"{where}.exchange")),
             round_id=check_round_id(sj.string(raw["round"], f"{where}.round")),
@@ -320,10 +352,9 @@ class Attestation:
                 previous, f"{where}.previous_attestation"),
             liabilities=LiabilitiesFigures.from_dict(raw["liabilities"], f"{where}.liabilities"),
             reserves=ReservesFigures.from_dict(raw["reserves"], f"{where}.reserves"),
-            solvency=tuple(SolvencyLine.from_dict(s, f"{where}.solvency[{i}]")
-                           for i, s in enumerate(sj.array(raw["solvency"],
-                                                          f"{where}.solvency"))),
+            solvency=solvency,
             all_covered=all_covered,
+            signer_read_reserves=read,
         )
 
 
@@ -435,8 +466,12 @@ def build_attestation(
     attested_at: datetime,
     key_id: str,
     previous: bytes | None,
+    signer_read_reserves: bool = False,
 ) -> Attestation:
     """The attestation of one round, every figure computed here (``por attest sign``).
+
+    ``signer_read_reserves`` records whether the signer re-read the reserves from its own
+    nodes before signing (false with ``--skip-chain``).
 
     Raises:
         VerificationError: the files are not of this round and exchange, or an asset's
@@ -459,6 +494,7 @@ def build_attestation(
         reserves=reserve_figures,
         solvency=lines,
         all_covered=all(line.status == STATUS_COVERED for line in lines),
+        signer_read_reserves=signer_read_reserves,
     )
 
 

@@ -186,6 +186,25 @@ def root_from_consistency_proof(
     return _root_from_subtree_consistency(0, size1, size2, proof, root1)
 
 
+def consistency_proof_length(size1: int, size2: int) -> int:
+    """How many hashes an RFC 9162 consistency proof from ``size1`` to ``size2`` holds.
+
+    Raises:
+        FormatError: a size is not a uint64.
+        VerificationError: ``size1`` is 0 or above ``size2``.
+    """
+    _uint64(size1, "old tree size")
+    _uint64(size2, "new tree size")
+    if not 0 < size1 <= size2:
+        raise VerificationError(f"no consistency proof from size {size1} to {size2}")
+    if size1 == size2:
+        return 0
+    fork_level, border = _decomp_inclusion(size1 - 1, size2)
+    shift = _trailing_zeros(size1)
+    first = 0 if size1 == 1 << shift else 1
+    return first + fork_level - shift + border
+
+
 def verify_consistency(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> None:

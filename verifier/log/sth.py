@@ -3,9 +3,14 @@
 A tree head is an RFC 8785 payload signed with Ed25519 in the ``por-signed`` envelope:
 
 ```json
-{"scheme": "por-log-sth", "version": 1, "log": "example-exchange", "tree_size": 7,
+{"scheme": "por-log-sth", "version": 2, "exchange": "Example Exchange",
+ "keylist_sha256": "<64 hex>", "log": "example-exchange", "tree_size": 7,
  "root_hash": "<64 hex>", "timestamp": "2026-11-25T12:00:00Z", "key_id": "<64 hex>"}
 ```
+
+Version 2 binds the exchange's name and the hash of the key list in force when it was
+signed; version 1 heads (no binding) are still parsed, for stored logs, remembered heads
+and ``por-verify log``, but a bundle's own head must be version 2 (spec §12.2).
 
 Proof files are not signed (they prove themselves against signed heads):
 ``{"scheme": "por-log-consistency", "version": 1, "old_size", "new_size", "proof": [hex]}``
@@ -23,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from verifier import strictjson as sj
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import FormatError, UsageError, VerificationError
 from verifier.log.proof import MAX_UINT64, verify_consistency, verify_inclusion
 from verifier.log.rfc6962 import EMPTY_ROOT, hash_leaf
 from verifier.signed.canonical import check_scheme, format_time, parse_time
@@ -32,6 +37,8 @@ from verifier.signed.keylist import KeyList
 from verifier.signed.keys import PublicKey
 
 STH_SCHEME = "por-log-sth"
+STH_VERSION = 2
+STH_LEGACY_VERSION = 1
 CONSISTENCY_SCHEME = "por-log-consistency"
 INCLUSION_SCHEME = "por-log-inclusion"
 LOG_VERSION = 1
@@ -48,38 +55,60 @@ class TreeHead:
     root_hash: bytes
     timestamp: datetime
     key_id: str
+    # Version 2 (None only in a version 1 head): the exchange's name and the SHA-256 of
+    # its key list (:func:`verifier.signed.keylist.keylist_sha256`) when the head was signed.
+    exchange: str | None = None
+    keylist_sha256: bytes | None = None
+
+    @property
+    def version(self) -> int:
+        """2 when the head binds an exchange and a key list, else 1 (legacy)."""
+        return STH_VERSION if self.exchange is not None else STH_LEGACY_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The payload, ready for RFC 8785 canonicalisation and signing."""
-        return {
+        out: dict[str, Any] = {
             "scheme": STH_SCHEME,
-            "version": LOG_VERSION,
+            "version": self.version,
             "log": self.log,
             "tree_size": self.tree_size,
             "root_hash": self.root_hash.hex(),
             "timestamp": format_time(self.timestamp),
             "key_id": self.key_id,
         }
+        if self.exchange is not None:
+            if self.keylist_sha256 is None:
+                raise UsageError("a version 2 tree head needs its key list's hash")
+            out["exchange"] = self.exchange
+            out["keylist_sha256"] = self.keylist_sha256.hex()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> TreeHead:
-        """Parse a tree head payload.
+        """Parse a tree head payload (version 2, or a legacy version 1 head).
 
         Raises:
             FormatError: a missing or unknown field, or a malformed value.
         """
         fields = {"scheme", "version", "log", "tree_size", "root_hash", "timestamp", "key_id"}
+        version = data.get("version") if isinstance(data, Mapping) else None
+        if version == STH_VERSION:
+            fields |= {"exchange", "keylist_sha256"}
         sj.obj(data, where, fields)
-        check_scheme(data, where, STH_SCHEME, LOG_VERSION)
-        log = sj.string(data["log"], f"{where}.log")
-        if not 1 <= len(log) <= 128 or not log.isprintable():
-            raise FormatError(f"{where}.log: expected 1-128 printable characters")
+        check_scheme(data, where, STH_SCHEME,
+                     STH_LEGACY_VERSION if version == STH_LEGACY_VERSION else STH_VERSION)
+        exchange = keylist_hash = None
+        if version == STH_VERSION:
+            exchange = _label(data["exchange"], f"{where}.exchange")
+            keylist_hash = sj.hash_hex(data["keylist_sha256"], f"{where}.keylist_sha256")
         return cls(
-            log=log,
+            log=_label(data["log"], f"{where}.log"),
             tree_size=_size(data["tree_size"], f"{where}.tree_size"),
             root_hash=sj.hash_hex(data["root_hash"], f"{where}.root_hash"),
             timestamp=parse_time(data["timestamp"], f"{where}.timestamp"),
             key_id=sj.hash_hex(data["key_id"], f"{where}.key_id").hex(),
+            exchange=exchange,
+            keylist_sha256=keylist_hash,
         )
 
 
@@ -116,6 +145,13 @@ class SignedTreeHead:
                     f"{what}: signed by key {self.head.key_id}, expected {key.key_id}"
                 )
         self.signed.verify_signed_by(key, what)
+
+
+def _label(value: Any, where: str) -> str:
+    text = sj.string(value, where)
+    if not 1 <= len(text) <= 128 or not text.isprintable():
+        raise FormatError(f"{where}: expected 1-128 printable characters, found {text!r}")
+    return text
 
 
 def _size(value: Any, where: str) -> int:

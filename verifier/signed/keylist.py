@@ -15,10 +15,13 @@ pins one key id it got out of band (or remembered) and checks the chain reaches 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import rfc8785
 
 from verifier import strictjson as sj
 from verifier.errors import FormatError, VerificationError
@@ -30,6 +33,20 @@ KEYLIST_SCHEME = "por-keylist"
 KEYLIST_VERSION = 1
 ROTATION_SCHEME = "por-key-rotation"
 ROTATION_VERSION = 1
+
+
+def keylist_sha256(data: bytes | str, what: str = "key list") -> bytes:
+    """The key list's hash that tree heads bind (spec §12.2): SHA-256 of the RFC 8785
+    canonical form of the key list's JSON value, so re-indenting the file keeps it.
+
+    Raises:
+        FormatError: the key list is not strict JSON.
+    """
+    value = sj.loads(data, what)
+    try:
+        return hashlib.sha256(rfc8785.dumps(value)).digest()
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as e:
+        raise FormatError(f"{what}: not encodable as RFC 8785 canonical JSON: {e}") from e
 
 
 def rotation_statement(
@@ -67,6 +84,31 @@ class KeyList:
     def current(self) -> PublicKey:
         """The newest key: the one that signs now."""
         return self.entries[-1].key
+
+    @property
+    def identity(self) -> str:
+        """The exchange's identity: its first key's id (spec §12.2), never its name."""
+        return self.entries[0].key.key_id
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every key's id, oldest first."""
+        return tuple(e.key.key_id for e in self.entries)
+
+    def check_extends(self, remembered: tuple[str, ...]) -> None:
+        """Check this list continues the chain of key ids a verifier remembered: same first
+        key, and every remembered key in the same place (a list cut back to an older key,
+        or forked from one by a rotated-out key, fails).
+
+        Raises:
+            VerificationError: the chains differ.
+        """
+        mine = self.key_ids
+        if mine[: len(remembered)] != remembered:
+            raise VerificationError(
+                f"the key list's chain ({_short(mine)}) does not continue the one remembered"
+                f" for this exchange ({_short(remembered)}): a key list cut back or forked"
+            )
 
     def key(self, key_id: str, at: datetime | None = None) -> PublicKey:
         """The key with ``key_id``, checked valid at ``at`` when a time is given.
@@ -133,13 +175,15 @@ class KeyList:
         raw_rotations = sj.array(value["rotations"], f"{what}.rotations")
         if not keys:
             raise FormatError(f"{what}.keys: the list holds no key")
+        # A key without its rotation statement, or listed twice, breaks the chain of
+        # authority in a well-formed file: a failed check (exit 1), spec §12.3.
         if len(raw_rotations) != len(keys) - 1:
-            raise FormatError(
+            raise VerificationError(
                 f"{what}: {len(keys)} keys need {len(keys) - 1} rotations,"
-                f" found {len(raw_rotations)}"
+                f" found {len(raw_rotations)}: a key is not admitted by a rotation"
             )
         if len({k.key_id for k in keys}) != len(keys):
-            raise FormatError(f"{what}.keys: a key appears twice")
+            raise VerificationError(f"{what}.keys: a key appears twice")
         rotations = [
             SignedDocument.from_json(json.dumps(r), f"{what}.rotations[{i}]")
             for i, r in enumerate(raw_rotations)
@@ -163,6 +207,10 @@ class KeyList:
         if pinned_key_id is not None and all(k.key_id != pinned_key_id for k in keys):
             raise VerificationError(f"{what}: the pinned key {pinned_key_id} is not in the chain")
         return result
+
+
+def _short(ids: tuple[str, ...]) -> str:
+    return " -> ".join(i[:16] + ".." for i in ids)
 
 
 def _check_rotation(
