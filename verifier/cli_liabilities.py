@@ -16,8 +16,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from verifier.artifacts import RootSummary, assets_to_json, format_units
 from verifier.cli import EXIT_FAILED, run_check
 from verifier.errors import FormatError, UsageError
-from verifier.mst import Asset
-from verifier.proof import InclusionProof, ProofReport, verify_proof
+from verifier.margin_round import MarginAuditReport, MarginRootSummary, audit_margin_tree
+from verifier.mst import MARGIN_SCHEME, Asset
+from verifier.proof import (
+    InclusionProof,
+    MarginInclusionProof,
+    MarginProofReport,
+    ProofReport,
+    verify_margin_proof,
+    verify_proof,
+)
+from verifier.risk import RiskParams
+from verifier.strictjson import loads as strict_loads
 from verifier.treefile import AuditReport, TreeFile, audit_tree
 
 
@@ -157,6 +167,10 @@ def proof_cmd(
     given, 2 unusable input.
     """
     notes: list[str] = []
+    if _is_margin(proof_file):
+        flags = bool(pinned or witness_files or witness_quorum is not None)
+        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        return
 
     def check() -> ProofReport:
         if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
@@ -205,6 +219,82 @@ def proof_cmd(
         sys.exit(EXIT_FAILED)
 
 
+def _is_margin(proof_file: Path) -> bool:
+    """True when the file names the margin scheme (spec §15.7); anything else is read as a
+    spot proof, whose strict parser reports what is wrong."""
+    try:
+        data = strict_loads(proof_file.read_bytes(), str(proof_file))
+    except (OSError, FormatError):
+        return False
+    return isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME
+
+
+def _margin_proof_cmd(
+    proof_file: Path,
+    root_hex: str | None,
+    summary_file: Path | None,
+    bundle_dir: Path | None,
+    as_json: bool,
+    bundle_flags: bool,
+) -> None:
+    def check() -> MarginProofReport:
+        if bundle_dir is not None or bundle_flags:
+            raise UsageError(
+                "a margin proof (spec §15.7) is checked against --root or --summary only in"
+                " this version"
+            )
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        proof = MarginInclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+        report = verify_margin_proof(proof, expected_root=expected)
+        if summary_file is not None:
+            summary = MarginRootSummary.from_json(
+                _read(summary_file, "root summary"), str(summary_file)
+            )
+            summary.check_proof(report)
+            report = replace(report, anchor="published root summary")
+        return report
+
+    rep: MarginProofReport = run_check(as_json, check)
+    verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
+    if as_json:
+        out = {
+            "verdict": verdict,
+            "ok": rep.anchored,
+            "round": rep.round_id,
+            "user_id": rep.user_id,
+            "positions": {
+                a.symbol: {"equity": str(p.equity), "debt": str(p.debt),
+                           "collateral": str(p.collateral)}
+                for a, p in zip(rep.assets, rep.positions, strict=True)
+            },
+            "debt_value": str(rep.rule.debt_value),
+            "haircut_collateral_value": str(rep.rule.collateral_value),
+            "risk_hash": rep.risk_hash.hex(),
+            "leaf_index": rep.leaf_index,
+            "leaf_count": rep.leaf_count,
+            "root_hash": rep.root_hash.hex(),
+            "anchor": rep.anchor,
+        }
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(
+            f"{verdict}: margin proof of user {rep.user_id!r}, round {rep.round_id}: debt"
+            f" value {rep.rule.debt_value} covered by haircut collateral value"
+            f" {rep.rule.collateral_value}"
+        )
+        for a, p in zip(rep.assets, rep.positions, strict=True):
+            click.echo(
+                f"  {a.symbol:>8}  equity {format_units(p.equity, a.decimals)}"
+                f"  debt {format_units(p.debt, a.decimals)}"
+                f"  collateral {format_units(p.collateral, a.decimals)}"
+            )
+        click.echo(f"  risk hash    {rep.risk_hash.hex()}")
+        click.echo(f"  root hash    {rep.root_hash.hex()}")
+        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
+    if not rep.anchored:
+        sys.exit(EXIT_FAILED)
+
+
 @click.command("liabilities")
 @click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--root", "root_hex", help="The published root hash to compare with.")
@@ -218,7 +308,12 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     in asset units (base units with --json).
 
     Exit codes: 0 verified, 1 a check failed (every finding listed), 2 unusable input.
+    A margin round (root.json of scheme por-mst-margin, spec §15.10) is checked with its
+    risk.json: every leaf's rule too, and totals of equity, debt and collateral.
     """
+    if _is_margin(round_dir / "root.json"):
+        _margin_liabilities(round_dir, root_hex, as_json)
+        return
 
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:
         expected = parse_root_option(root_hex) if root_hex is not None else None
@@ -269,3 +364,59 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     click.echo("  totals")
     for asset, total in zip(assets, report.totals, strict=True):
         click.echo(f"    {asset.symbol:>8}  {format_units(total, asset.decimals)}")
+
+
+def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
+    def check() -> MarginAuditReport:
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        summary = MarginRootSummary.from_json(
+            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+        )
+        risk = RiskParams.from_json(
+            _read(round_dir / "risk.json", "risk file"), str(round_dir / "risk.json")
+        )
+        with TreeFile(round_dir / "tree.bin") as tree:
+            report = audit_margin_tree(tree, risk, summary)
+        if expected is not None and expected != report.root_hash:
+            report.add(
+                f"root: computed {report.root_hash.hex()} but the published root is"
+                f" {expected.hex()}"
+            )
+        report.raise_if_failed()
+        return report
+
+    report: MarginAuditReport = run_check(as_json, check)
+    assets = MarginRootSummary.from_json(_read(round_dir / "root.json", "root summary")).assets
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "verdict": "VERIFIED",
+                    "ok": True,
+                    "scheme": MARGIN_SCHEME,
+                    "leaf_count": report.leaf_count,
+                    "root_hash": report.root_hash.hex(),
+                    "totals_by_asset": {
+                        a.symbol: {
+                            "equity": str(t.equity),
+                            "debt": str(t.debt),
+                            "collateral": str(t.collateral),
+                        }
+                        for a, t in zip(assets, report.totals, strict=True)
+                    },
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(
+        f"VERIFIED: margin round of {report.leaf_count} leaves recomputed, every account's"
+        " debt covered by its own haircut collateral"
+    )
+    click.echo(f"  root hash  {report.root_hash.hex()}")
+    click.echo("  totals: equity / debt (borrowed by users) / collateral")
+    for a, t in zip(assets, report.totals, strict=True):
+        click.echo(
+            f"    {a.symbol:>8}  {format_units(t.equity, a.decimals)}"
+            f" / {format_units(t.debt, a.decimals)} / {format_units(t.collateral, a.decimals)}"
+        )

@@ -233,3 +233,118 @@ def levels_for(leaf_count: int) -> int:
     ):
         raise FormatError(f"leaf count {leaf_count!r}: expected a power of two, 1..2^{MAX_LEVELS}")
     return leaf_count.bit_length() - 1
+
+
+# ---------------------------------------------------------------------------------------
+# Margin scheme ``por-mst-margin`` version 1 (spec §15). Salt, user commitment, padding
+# commitment, leaf order and levels are the spot scheme's (§4, §5); the leaf, node and root
+# hashes have tags of their own, and each per-asset slot is a triple of separate sums.
+
+MARGIN_SCHEME = "por-mst-margin"  # spec §15.1
+MARGIN_VERSION = 1  # spec §15.1
+TRIPLE_SIZE = 3 * AMOUNT_SIZE  # spec §15.2: equity ‖ debt ‖ collateral, 48 bytes per asset
+
+TAG_MARGIN_LEAF = b"POR-MRG-V1:LEAF:"  # spec §15.3, margin leaf hash
+TAG_MARGIN_NODE = b"POR-MRG-V1:NODE:"  # spec §15.3, margin inner node hash
+TAG_MARGIN_ROOT = b"POR-MRG-V1:ROOT:"  # spec §15.4, margin root hash (binds the risk hash)
+TAG_RISK = b"POR-RISK-V1:PRM:"  # spec §15.5, hash of the risk parameters file
+
+
+@dataclass(frozen=True)
+class Position:
+    """One user's (or one subtree's) figures in one asset, in base units (spec §15.2).
+
+    ``equity`` is what the exchange owes the user, ``debt`` what the user borrowed,
+    ``collateral`` the part of ``equity`` pledged against debt. Never a net.
+    """
+
+    equity: int
+    debt: int
+    collateral: int
+
+
+def encode_positions(positions: Sequence[Position]) -> bytes:
+    """``u128(equity) ‖ u128(debt) ‖ u128(collateral)`` per asset, in asset order (§15.2).
+
+    Raises:
+        VerificationError: a figure is negative or does not fit in 128 bits.
+    """
+    out = bytearray()
+    for i, p in enumerate(positions):
+        for name, value in (("equity", p.equity), ("debt", p.debt), ("collateral", p.collateral)):
+            if not 0 <= value <= MAX_AMOUNT:
+                raise VerificationError(f"asset #{i}: {name} {value} is outside 0..2^128-1")
+            out += value.to_bytes(AMOUNT_SIZE, "big")
+    return bytes(out)
+
+
+def decode_positions(raw: bytes) -> list[Position]:
+    """Inverse of :func:`encode_positions`."""
+    vals = decode_amounts(raw)
+    return [Position(*vals[i : i + 3]) for i in range(0, len(vals), 3)]
+
+
+def add_positions(
+    left: Sequence[Position], right: Sequence[Position], where: str
+) -> list[Position]:
+    """Exact per-asset, per-component sums of two children (§15.3); overflow is an error.
+
+    Raises:
+        VerificationError: a sum exceeds 2^128-1.
+    """
+    out = []
+    for i, (a, b) in enumerate(zip(left, right, strict=True)):
+        e, d, c = a.equity + b.equity, a.debt + b.debt, a.collateral + b.collateral
+        for name, total in (("equity", e), ("debt", d), ("collateral", c)):
+            if total > MAX_AMOUNT:
+                raise VerificationError(
+                    f"{where}: {name} sum of asset #{i} overflows 2^128-1 ({total})"
+                )
+        out.append(Position(e, d, c))
+    return out
+
+
+def margin_leaf_hash(commitment: bytes, positions_be: bytes) -> bytes:
+    """H(MARGIN LEAF tag ‖ commitment ‖ positions) (spec §15.3)."""
+    return hashlib.sha256(TAG_MARGIN_LEAF + commitment + positions_be).digest()
+
+
+def margin_node_hash(
+    left_hash: bytes, left_sums_be: bytes, right_hash: bytes, right_sums_be: bytes
+) -> bytes:
+    """H(MARGIN NODE tag ‖ left hash ‖ left sums ‖ right hash ‖ right sums) (spec §15.3).
+
+    Equity, debt and collateral sums of both children are bound separately: a tree that
+    bound only net sums (equity − debt) would let fake accounts with debt shrink the
+    liabilities (the flaw raised against several exchanges' margin trees).
+    """
+    return hashlib.sha256(
+        TAG_MARGIN_NODE + left_hash + left_sums_be + right_hash + right_sums_be
+    ).digest()
+
+
+def risk_hash(canonical_risk: bytes) -> bytes:
+    """H(RISK tag ‖ the risk file's canonical bytes) (spec §15.5)."""
+    return hashlib.sha256(TAG_RISK + canonical_risk).digest()
+
+
+def margin_root_hash(
+    round_id: str,
+    assets: Sequence[Asset],
+    leaf_count: int,
+    risk: bytes,
+    top_hash: bytes,
+    top_sums_be: bytes,
+) -> bytes:
+    """H(MARGIN ROOT tag ‖ round ‖ assets ‖ N ‖ risk hash ‖ top hash ‖ top sums) (§15.4).
+
+    The risk hash (prices and haircut tiers) is bound, so a proof cannot be replayed
+    under other prices.
+
+    Raises:
+        FormatError: the risk hash is not 32 bytes.
+    """
+    if len(risk) != HASH_SIZE:
+        raise FormatError(f"risk hash: expected {HASH_SIZE} bytes, found {len(risk)}")
+    prefix = TAG_MARGIN_ROOT + root_prefix(round_id, assets, leaf_count)[len(TAG_ROOT) :]
+    return hashlib.sha256(prefix + risk + top_hash + top_sums_be).digest()

@@ -21,33 +21,42 @@ from verifier.errors import FormatError, VerificationError
 from verifier.mst import (
     AMOUNT_SIZE,
     HASH_SIZE,
+    MARGIN_SCHEME,
+    MARGIN_VERSION,
     SCHEME,
     VERSION,
     Asset,
     add_sums,
     check_round_id,
     decode_amounts,
+    decode_positions,
     leaf_hash,
     levels_for,
+    margin_root_hash,
     node_hash,
     root_hash,
 )
-from verifier.proof import PathStep
+from verifier.proof import MarginPathStep, PathStep
 
 MAGIC = b"PORMST\x00\x01"  # spec §8.3
 ALIGN = 64
 HEADER_FIELDS = frozenset({"scheme", "version", "round", "assets", "leaf_count"})
 
 
-def header_bytes(round_id: str, assets: tuple[Asset, ...], leaf_count: int) -> bytes:
-    """The canonical JSON header of a tree file (sorted keys, no spaces)."""
-    header = {
+def header_bytes(
+    round_id: str, assets: tuple[Asset, ...], leaf_count: int, risk_hash: bytes | None = None
+) -> bytes:
+    """The canonical JSON header of a tree file (sorted keys, no spaces); with a risk hash,
+    the header of a margin tree file (spec §15.10)."""
+    header: dict[str, Any] = {
         "assets": assets_to_json(assets),
         "leaf_count": leaf_count,
         "round": round_id,
         "scheme": SCHEME,
         "version": VERSION,
     }
+    if risk_hash is not None:
+        header.update(scheme=MARGIN_SCHEME, version=MARGIN_VERSION, risk_hash=risk_hash.hex())
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -59,14 +68,31 @@ class Layout:
     assets: tuple[Asset, ...]
     leaf_count: int
     header: bytes = field(repr=False)
+    risk_hash: bytes | None = None  # set for a margin tree (spec §15.10)
 
     @classmethod
-    def for_tree(cls, round_id: str, assets: tuple[Asset, ...], leaf_count: int) -> Layout:
-        """The layout of a tree of ``leaf_count`` leaves (a power of two)."""
+    def for_tree(
+        cls,
+        round_id: str,
+        assets: tuple[Asset, ...],
+        leaf_count: int,
+        risk_hash: bytes | None = None,
+    ) -> Layout:
+        """The layout of a tree of ``leaf_count`` leaves (a power of two); a margin tree's
+        when ``risk_hash`` is given."""
         levels_for(leaf_count)
         return cls(
-            check_round_id(round_id), assets, leaf_count, header_bytes(round_id, assets, leaf_count)
+            check_round_id(round_id),
+            assets,
+            leaf_count,
+            header_bytes(round_id, assets, leaf_count, risk_hash),
+            risk_hash,
         )
+
+    @property
+    def is_margin(self) -> bool:
+        """True for a margin tree (three sums per asset, spec §15.10)."""
+        return self.risk_hash is not None
 
     @property
     def levels(self) -> int:
@@ -75,8 +101,9 @@ class Layout:
 
     @property
     def record_size(self) -> int:
-        """Bytes of one node record: hash then per-asset sums."""
-        return HASH_SIZE + AMOUNT_SIZE * len(self.assets)
+        """Bytes of one node record: hash then per-asset sums (three per asset in a margin
+        tree: equity, debt, collateral)."""
+        return HASH_SIZE + AMOUNT_SIZE * len(self.assets) * (3 if self.is_margin else 1)
 
     @property
     def commitments_offset(self) -> int:
@@ -131,12 +158,21 @@ class TreeFile:
         if hlen > 1 << 20 or start + hlen > size:
             raise FormatError(f"{where}: header length {hlen} is out of range")
         header_raw = bytes(self._mm[start : start + hlen])
-        raw = sj.obj(sj.loads(header_raw, f"{where} header"), f"{where} header", set(HEADER_FIELDS))
-        parse_scheme(raw, f"{where} header")
+        loaded = sj.loads(header_raw, f"{where} header")
+        margin = isinstance(loaded, dict) and loaded.get("scheme") == MARGIN_SCHEME
+        fields = set(HEADER_FIELDS) | ({"risk_hash"} if margin else set())
+        raw = sj.obj(loaded, f"{where} header", fields)
+        risk: bytes | None = None
+        if margin:
+            if sj.integer(raw["version"], f"{where} header.version") != MARGIN_VERSION:
+                raise FormatError(f"{where} header: unknown {MARGIN_SCHEME} version")
+            risk = sj.hash_hex(raw["risk_hash"], f"{where} header.risk_hash")
+        else:
+            parse_scheme(raw, f"{where} header")
         assets = parse_assets(raw["assets"], f"{where} header.assets")
         leaf_count = sj.integer(raw["leaf_count"], f"{where} header.leaf_count")
         round_id = check_round_id(sj.string(raw["round"], f"{where} header.round"))
-        layout = Layout.for_tree(round_id, assets, leaf_count)
+        layout = Layout.for_tree(round_id, assets, leaf_count, risk)
         if layout.header != header_raw:
             raise FormatError(f"{where}: header is not in canonical form")
         if layout.file_size != size:
@@ -198,7 +234,13 @@ class TreeFile:
         return None
 
     def path(self, index: int) -> tuple[PathStep, ...]:
-        """The sibling path of leaf ``index``: one read per level."""
+        """The sibling path of leaf ``index``: one read per level.
+
+        Raises:
+            FormatError: a margin tree file (its paths are :meth:`margin_path`).
+        """
+        if self.layout.is_margin:
+            raise FormatError(f"{self.file_path}: a margin tree file has margin paths")
         steps = []
         for level in range(self.layout.levels):
             sibling = index ^ 1
@@ -213,14 +255,41 @@ class TreeFile:
             index >>= 1
         return tuple(steps)
 
+    def margin_path(self, index: int) -> tuple[MarginPathStep, ...]:
+        """The sibling path of leaf ``index`` in a margin tree file (spec §15.10).
+
+        Raises:
+            FormatError: a spot tree file.
+        """
+        if not self.layout.is_margin:
+            raise FormatError(f"{self.file_path}: not a margin tree file")
+        steps = []
+        for level in range(self.layout.levels):
+            sibling = index ^ 1
+            sib_hash, sib_sums = self.record(level, sibling)
+            steps.append(
+                MarginPathStep(
+                    side="left" if sibling < index else "right",
+                    hash=sib_hash,
+                    sums=tuple(decode_positions(sib_sums)),
+                )
+            )
+            index >>= 1
+        return tuple(steps)
+
     def top(self) -> tuple[bytes, bytes]:
         """Hash and sums of the top node."""
         return self.record(self.layout.levels, 0)
 
     def root_hash(self) -> bytes:
-        """The root hash, binding round, assets and leaf count to the top node (spec §7)."""
+        """The root hash, binding round, assets and leaf count to the top node (spec §7);
+        for a margin tree, also the risk hash (spec §15.4)."""
         top_hash, top_sums = self.top()
         lay = self.layout
+        if lay.risk_hash is not None:
+            return margin_root_hash(
+                lay.round_id, lay.assets, lay.leaf_count, lay.risk_hash, top_hash, top_sums
+            )
         return root_hash(lay.round_id, lay.assets, lay.leaf_count, top_hash, top_sums)
 
     def iter_records(
@@ -297,6 +366,11 @@ def audit_tree(
         The report; call ``raise_if_failed`` on it.
     """
     lay = tree.layout
+    if lay.is_margin:
+        raise FormatError(
+            f"{tree.file_path}: a margin tree file (spec §15.10); it is audited with its risk"
+            " parameters (verifier.margin_round.audit_margin_tree)"
+        )
     report = AuditReport(path=str(tree.file_path), leaf_count=lay.leaf_count)
     step = 4096
     previous = b""

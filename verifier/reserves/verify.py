@@ -43,17 +43,6 @@ from verifier.reserves.model import (
     wallet_identity,
 )
 from verifier.reserves.tokens import NOT_CANONICAL, judge
-from verifier.signatures import (
-    verify_bip137,
-    verify_bip322,
-    verify_eip1271_result,
-    verify_multisig_bip137,
-    verify_personal_sign,
-    verify_solana_message,
-    verify_solana_offchain_message,
-    verify_typed_data,
-)
-from verifier.signatures.evm import personal_sign_digest
 
 EIP1271_MAX_SIGNATURE_BYTES = 65 * 64  # up to 64 owner signatures
 _EIP1271_SIGNATURE_RE = re.compile(rf"0x(?:[0-9a-fA-F]{{2}}){{1,{EIP1271_MAX_SIGNATURE_BYTES}}}")
@@ -524,6 +513,18 @@ class _Verifier:
 
     def verify_signature(self, wallet: Wallet, chain: Chain, address: str, message: bytes,
                          scheme: str) -> None:
+        # Imported here, not at the top: the signature libraries are the [reserves] extra,
+        # and a bundle checked with --skip-chain never gets here (issue 12).
+        from verifier.signatures import (
+            verify_bip137,
+            verify_bip322,
+            verify_multisig_bip137,
+            verify_personal_sign,
+            verify_solana_message,
+            verify_solana_offchain_message,
+            verify_typed_data,
+        )
+
         value = wallet.signature.value if wallet.signature else ""
         if scheme == "bip137-multisig":
             if not isinstance(value, tuple):
@@ -552,6 +553,8 @@ class _Verifier:
                 verify_solana_message(address, message, signature)
 
     def verify_eip1271(self, chain: Chain, address: str, message: bytes, value: str) -> None:
+        from verifier.signatures.evm import personal_sign_digest, verify_eip1271_result
+
         # EIP-1271 signatures are opaque bytes the contract judges: one owner's 65 bytes, or
         # m of them for a Safe (each over Safe's SafeMessage hash, spec §11.1).
         if not _EIP1271_SIGNATURE_RE.fullmatch(value):
