@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from por import __version__
 from por.errors import FormatError, PorError, VerificationError
-from por.reserves.cli import reserves_group
+from verifier.cli_lazy import LazyGroup
 
 err_console = Console(stderr=True)
 
@@ -84,17 +84,40 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
     return wrapper
 
 
-class _Main(click.Group):
+# Subcommands defined in other modules, imported only when run (verifier/cli_lazy.py):
+# name → ("module:attr", help line that ``--help`` lists). One line per command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "reserves": ("por.reserves.cli:reserves_group", "The reserves side: wallets, signatures "
+                 "over the round, balances at the snapshot."),
+    "keys": ("por.cli_keys:keys_group",
+             "Ed25519 signing keys, the published key list, and rotation."),
+    "round": ("por.cli_attest:round_group", "Rounds in the store."),
+    "attest": ("por.cli_attest:attest_group",
+               "Sign a round's attestation (exchange) and co-sign it (auditors)."),
+    "publish": ("por.cli_attest:publish_cmd", "Append ROUND_ID's attestation to the transparency "
+                "log, sign the tree head and write the public bundle."),
+    "serve": ("por.cli_serve:serve_cmd",
+              "Serve the public proof-of-reserves page and the JSON API under /api/v1/."),
+    "tokens": ("por.cli_serve:tokens_group",
+               "Proof tokens: the code each user gets to fetch their own proof from the page."),
+    "witness": ("por.log.witness_files:witness_group",
+                "Witnesses' co-signatures of the log's tree heads (docs/spec.md §14)."),
+}
+
+
+class _Main(LazyGroup):
     """The ``por`` group: refuses a database password on the command line, for every
     subcommand that takes ``--db`` (the value is redacted in the message)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        from por.store.db import refuse_password_on_argv
-
         for i, arg in enumerate(args):
             value = (args[i + 1] if arg == "--db" and i + 1 < len(args)
                      else arg[len("--db="):] if arg.startswith("--db=") else None)
             if value is not None:
+                # Imported here: the store's libraries (the [exchange] extra) only when a
+                # --db is given, so that `por --help` stays light (issue 12).
+                from por.store.db import refuse_password_on_argv
+
                 try:
                     refuse_password_on_argv(value)
                 except PorError as e:
@@ -102,13 +125,21 @@ class _Main(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, lazy_commands=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por")
 def main() -> None:
     """Operate a proof-of-reserves round: build the liabilities tree, hand out proofs."""
 
 
-@main.group()
+# Subcommands of `por liabilities` defined in other modules, loaded when run (as COMMANDS).
+LIABILITIES_COMMANDS: dict[str, tuple[str, str]] = {
+    "import-ledger": ("por.cli_margin:import_ledger_cmd",
+                      "Convert LEDGER into a margin round's snapshot, asset list and risk file."),
+}
+
+
+@main.group(cls=LazyGroup, lazy_commands=LIABILITIES_COMMANDS)
 def liabilities() -> None:
     """The liabilities side: the Merkle-sum tree of every user's balances."""
 
@@ -390,29 +421,3 @@ def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
     from por.demo import run_demo
 
     run_demo(out_dir, users=users, asset_count=asset_count, seed=seed)
-
-
-main.add_command(reserves_group)
-
-from por.cli_keys import keys_group  # noqa: E402 (it imports handle_errors from here)
-
-main.add_command(keys_group)
-
-from por.cli_attest import attest_group, publish_cmd, round_group  # noqa: E402 (as above)
-
-main.add_command(round_group)
-main.add_command(attest_group)
-main.add_command(publish_cmd)
-
-from por.cli_serve import serve_cmd, tokens_group  # noqa: E402 (imports handle_errors)
-
-main.add_command(serve_cmd)
-main.add_command(tokens_group)
-
-from por.log.witness_files import witness_group  # noqa: E402 (spec §14.3)
-
-main.add_command(witness_group)
-
-from por.cli_margin import import_ledger_cmd  # noqa: E402 (spec §15.9; imports handle_errors)
-
-liabilities.add_command(import_ledger_cmd)

@@ -25,6 +25,7 @@ from verifier.attestation.model import Attestation
 from verifier.reserves.cli import build_readers
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
+from verifier.reserves.verify import parse_accepted_tokens
 from verifier.signed.canonical import parse_time
 from verifier.signed.keylist import KeyList
 
@@ -97,11 +98,19 @@ def attest_group() -> None:
               help="A file holding user:password for chain NAME's node.")
 @click.option("--skip-chain", is_flag=True, help="Sign without re-reading the reserves.")
 @click.option("--replace", is_flag=True, help="Replace this round's unpublished attestation.")
+@click.option("--accept-past-control", is_flag=True,
+              help="As por-verify reserves, for the check with --rpc (stated in the output; "
+                   "the attestation has no field for it).")
+@click.option("--accept-noncanonical-token", "accept_noncanonical", multiple=True,
+              metavar="SYMBOL@NETWORK",
+              help="As por-verify reserves, for the check with --rpc (stated in the output; "
+                   "the attestation has no field for it).")
 @_db
 @handle_errors
 def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, key_file: Path,
              rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
-             replace: bool, db_url: str) -> None:
+             replace: bool, accept_past_control: bool, accept_noncanonical: tuple[str, ...],
+             db_url: str) -> None:
     """Compute ROUND_ID's solvency figures, sign the attestation, keep it in the store.
 
     Reserves count only where a verifier can confirm them (spec §13.3); an under-reserved
@@ -110,17 +119,31 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, key_file: P
     if bool(rpc) == skip_chain:
         raise UsageError("give --rpc NAME=URL for every chain of the reserves file (checked "
                          "before signing), or --skip-chain to sign without that check")
+    if skip_chain and (accept_past_control or accept_noncanonical):
+        raise UsageError("--accept-* choose what the check with --rpc accepts; with "
+                         "--skip-chain there is no check")
     reserves_bytes = _read(reserves_file, "reserves file")
     readers = None
+    accepted: frozenset[str] = frozenset()
     if rpc:
         reserves = ReservesFile.from_json(reserves_bytes, str(reserves_file))
+        accepted = parse_accepted_tokens(accept_noncanonical, reserves)
         readers = build_readers(reserves, parse_endpoints(rpc, rpc_cookie, environment()),
                                 15.0)
     engine = open_store(db_url)
     key = _key(key_file, "the exchange's key")
     signed = sign_round(engine, round_id, _read(summary_file, "root summary"), reserves_bytes,
-                        key, readers=readers, replace=replace)
+                        key, readers=readers, replace=replace,
+                        accept_past_control=accept_past_control, accept_noncanonical=accepted)
     _print_attestation(Attestation.from_dict(signed.document))
+    # The attestation format has no field for these choices: they are stated here only.
+    for token in sorted(accepted):
+        click.echo(f"ACCEPTED in the reserves check: non-canonical token {token} "
+                   "(--accept-noncanonical-token; not recorded in the attestation)")
+    if accept_past_control:
+        click.echo("ACCEPTED in the reserves check: past-control-only balances "
+                   "(--accept-past-control; not recorded in the attestation, which counts "
+                   "them apart)")
     click.echo("signed; auditors co-sign with `por attest cosign`, then `por publish`")
 
 

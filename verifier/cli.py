@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from verifier import __version__
+from verifier.cli_lazy import LazyGroup
 from verifier.errors import FormatError, PorError, VerificationError
 
 EXIT_OK = 0
@@ -44,7 +45,29 @@ def run_check(as_json: bool, check: Callable[[], Any]) -> Any:
         fail(err, as_json=as_json)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommands, imported only when run (verifier/cli_lazy.py): name → ("module:attr", help
+# line that ``--help`` lists). One line per command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "proof": ("verifier.cli_liabilities:proof_cmd", "Verify a user's inclusion proof PROOF_FILE."),
+    "liabilities": ("verifier.cli_liabilities:liabilities_cmd",
+                    "Recompute a whole round from its tree file (the auditor's check)."),
+    "foreign": ("verifier.foreign.cli:foreign_group",
+                "Check other exchanges' Merkle liability proofs with their own published rules."),
+    "log": ("verifier.cli:log_group",
+            "Check that a signed tree head only extends the log's history (RFC 9162)."),
+    "reserves": ("verifier.reserves.cli:reserves_cmd", "Check every signature and re-read every "
+                 "balance of RESERVES_FILE at its snapshot."),
+    "bundle": ("verifier.cli_bundle:bundle_cmd", "Check a published round's bundle BUNDLE_DIR: "
+               "signatures and key ids, every solvency figure, the liabilities root, the "
+               "reserves (re-read with --rpc), the log inclusion and consistency with the last "
+               "tree head seen, and your own proof (--proof)."),
+    "cross-check": ("verifier.cli_crosscheck:cross_check_cmd", "Report every wallet or UTXO "
+                    "that two of FILES claim for overlapping snapshots."),
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por-verify")
 def main() -> None:
     """Verify proof-of-reserves artifacts, failing closed.
@@ -72,26 +95,8 @@ class _LogGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _register() -> None:
-    from verifier.cli_liabilities import liabilities_cmd, proof_cmd
-
-    main.add_command(proof_cmd)
-    main.add_command(liabilities_cmd)
-    from verifier.foreign.cli import foreign_group
-
-    main.add_command(foreign_group)
+def log_group() -> click.Command:
+    """``por-verify log``, with ``log witness`` beside the default check."""
     from verifier.cli_log import log_cmd, witness_cmd
 
-    main.add_command(_LogGroup(log_cmd, witness_cmd))
-    from verifier.reserves.cli import reserves_cmd
-
-    main.add_command(reserves_cmd)
-    from verifier.cli_bundle import bundle_cmd
-
-    main.add_command(bundle_cmd)
-    from verifier.cli_crosscheck import cross_check_cmd
-
-    main.add_command(cross_check_cmd)
-
-
-_register()
+    return _LogGroup(log_cmd, witness_cmd)

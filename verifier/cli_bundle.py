@@ -78,6 +78,13 @@ def _read(path: Path, what: str) -> bytes:
               help="A witness's public key you trust (repeat); spec §14.3.")
 @click.option("--witness-quorum", type=click.IntRange(min=0),
               help="Valid known-witness co-signatures required (default: every --witness-key).")
+@click.option("--accept-past-control", is_flag=True,
+              help="As por-verify reserves: balances of wallets that signed a static message "
+                   "(control at some past time only) are accepted; the report says so.")
+@click.option("--accept-noncanonical-token", "accept_noncanonical", multiple=True,
+              metavar="SYMBOL@NETWORK",
+              help="As por-verify reserves: accept an asset whose contract (mint) is not the "
+                   "token registry's for that symbol on that network; the report says so.")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds per node call.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
 def bundle_cmd(
@@ -86,7 +93,8 @@ def bundle_cmd(
     auditor_files: tuple[Path, ...], pinned: str | None, expected_round: str | None,
     state_file: Path | None, now_text: str | None, max_age_days: int, accept_new_log: bool,
     accept_new_identity: bool, consistency_file: Path | None, require_full_reserves: bool,
-    witness_files: tuple[Path, ...], witness_quorum: int | None, timeout: float, as_json: bool,
+    witness_files: tuple[Path, ...], witness_quorum: int | None, accept_past_control: bool,
+    accept_noncanonical: tuple[str, ...], timeout: float, as_json: bool,
 ) -> None:
     """Check a published round's bundle BUNDLE_DIR: signatures and key ids, every solvency
     figure, the liabilities root, the reserves (re-read with --rpc), the log inclusion and
@@ -131,6 +139,8 @@ def bundle_cmd(
             witness_keys=tuple(PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
                                for p in witness_files),
             witness_quorum=witness_quorum,
+            accept_past_control=accept_past_control,
+            accept_noncanonical=accept_noncanonical,
         )
         report = verify_bundle(files, options)
         if report.memory is not None:

@@ -9,17 +9,28 @@ Identity, not spelling (STYLE "Identities, not names"): a chain is (kind, networ
 address is its 20 bytes (EIP-55 case is spelling); a Bitcoin-family address is the
 scriptPubKey it pays (bech32 case, and Litecoin's ``3…``/``M…`` P2SH forms, are spellings of
 one script; a P2PKH and a P2WPKH of one key are two scripts, so two different coins); a
-Solana address is its 32 bytes; a UTXO is (chain, txid, vout). A claimant is one input file:
-the exchange name inside it is the file's own claim, so two files naming the same exchange
-are still compared.
+Solana address is its 32 bytes; a UTXO is (chain, txid, vout). A claimant is one input file.
+Claimants are compared exchange against exchange: each file is its own exchange unless the
+verifier groups files (``--exchange NAME=FILE,FILE``), or says to trust the exchange names
+inside our reserves files (``--trust-exchange-names``: the name is the file's own claim, so
+this is the user's choice, never the default).
+
+Snapshots: a claim carries its chain's height where the file states one, and a snapshot
+time where the file states one (OKX's ``snapshot time``/``snapshot date`` column; a
+BitMEX-style list's ``snapshot_time``, ``time`` or ``date``). A time is an interval: an
+ISO 8601 time with a zone is an instant; without a zone it is any instant from 14 hours
+before to 12 hours after (every UTC offset in use); a date is the whole of that day in any
+zone. Two claims of one wallet are apart only when a window is given for at least one
+measure both claims state, and every such measure puts them further apart than its window.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import base58
@@ -69,6 +80,49 @@ _SCRIPT_TEMPLATES = {
     "p2tr": ("5120", ""),
 }
 _TXID = re.compile(r"[0-9a-f]{64}")
+# A local time without a zone may be any of UTC-12..UTC+14: its instant lies in this span.
+_BEFORE_UTC = 14 * 3600
+_AFTER_UTC = 12 * 3600
+_DAY = 86400
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+TimeSpan = tuple[int, int]  # Unix seconds, first and last instant the snapshot may be at
+
+
+def snapshot_span(value: object, where: str) -> TimeSpan:
+    """The instants a stated snapshot time may denote (see the module docstring).
+
+    Accepts an ISO 8601 string (``2026-11-25T00:00:00Z``, ``...+02:00``, a time without a
+    zone, or a date ``2026-11-25``) or the date/datetime YAML reads from one.
+
+    Raises:
+        FormatError: anything else (a number is refused: seconds or milliseconds?).
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = (
+                dt.date.fromisoformat(text)
+                if _DATE.fullmatch(text)
+                else dt.datetime.fromisoformat(text)
+            )
+        except ValueError as e:
+            raise FormatError(f"{where}: snapshot time {text!r} is not ISO 8601") from e
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            t = int(value.replace(tzinfo=dt.UTC).timestamp())
+            return t - _BEFORE_UTC, t + _AFTER_UTC
+        t = int(value.timestamp())
+        return t, t
+    if isinstance(value, dt.date):
+        start = int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp())
+        return start - _BEFORE_UTC, start + _DAY - 1 + _AFTER_UTC
+    raise FormatError(f"{where}: a snapshot time is an ISO 8601 time or date, not {value!r}")
+
+
+def span_distance(a: TimeSpan, b: TimeSpan) -> int:
+    """Seconds between the nearest instants of two spans (0 when they meet)."""
+    return max(0, b[0] - a[1], a[0] - b[1])
 
 
 @dataclass(frozen=True)
@@ -83,6 +137,9 @@ class Claim:
         address: the address as the claimant published it.
         height: the snapshot height of that chain in the claim, ``None`` when not given.
         amounts: what the claimant counts there, {asset: amount as published}.
+        time: the snapshot time as published, ``None`` when not given.
+        span: the instants ``time`` may denote (:func:`snapshot_span`).
+        exchange: the exchange the claim counts for (the claimant itself, unless grouped).
     """
 
     claimant: str
@@ -91,13 +148,23 @@ class Claim:
     address: str
     height: int | None
     amounts: dict[str, str] = field(default_factory=dict)
+    time: str | None = None
+    span: TimeSpan | None = None
+    exchange: str = ""
+
+    @property
+    def owner(self) -> str:
+        """The exchange this claim is compared as."""
+        return self.exchange or self.claimant
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready form."""
         return {
             "claimant": self.claimant,
+            "exchange": self.owner,
             "address": self.address,
             "height": self.height,
+            "time": self.time,
             "amounts": self.amounts,
         }
 
@@ -130,11 +197,13 @@ class CrossCheckReport:
     window_blocks: int | None
     overlaps: list[Overlap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    window_seconds: int | None = None
+    exchanges: dict[str, list[str]] = field(default_factory=dict)  # exchange -> claimants
 
     @property
     def ok(self) -> bool:
-        """True when at least two claimants were compared and no coin is claimed twice."""
-        return len(self.claimants) >= 2 and not self.overlaps
+        """True when at least two exchanges were compared and no coin is claimed twice."""
+        return len(self.exchanges) >= 2 and not self.overlaps
 
     def raise_if_failed(self) -> None:
         """Raise if any coin is claimed by two claimants (or fewer than two were given).
@@ -142,12 +211,12 @@ class CrossCheckReport:
         Raises:
             VerificationError: naming every overlap.
         """
-        if len(self.claimants) < 2:
-            raise VerificationError("cross-check needs the claims of at least two claimants")
+        if len(self.exchanges) < 2:
+            raise VerificationError("cross-check needs the claims of at least two exchanges")
         if self.overlaps:
             raise VerificationError(
                 f"{len(self.overlaps)} wallet(s)/output(s) claimed by more than one "
-                "claimant: " + "; ".join(f"{o.coin} ({o.why})" for o in self.overlaps[:5])
+                "exchange: " + "; ".join(f"{o.coin} ({o.why})" for o in self.overlaps[:5])
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +227,8 @@ class CrossCheckReport:
             "claimants": self.claimants,
             "claims": self.claims,
             "window_blocks": self.window_blocks,
+            "window_seconds": self.window_seconds,
+            "exchanges": self.exchanges,
             "overlaps": [o.to_dict() for o in self.overlaps],
             "notes": self.notes,
         }
@@ -166,23 +237,34 @@ class CrossCheckReport:
         """Return the human-readable report."""
         verdict = "VERIFIED" if self.ok else "FAILED"
         lines = [
-            f"{verdict}: cross-check of {len(self.claimants)} claimant(s), {self.claims} claims",
+            f"{verdict}: cross-check of {len(self.exchanges)} exchange(s) in "
+            f"{len(self.claimants)} file(s), {self.claims} claims",
         ]
-        lines.extend(f"  claimant: {c}" for c in self.claimants)
-        window = (
-            "any two snapshot heights"
-            if self.window_blocks is None
-            else f"snapshot heights at most {self.window_blocks} block(s) apart"
+        for exchange, members in self.exchanges.items():
+            if members == [exchange]:
+                lines.append(f"  claimant: {exchange}")
+            else:
+                lines.append(f"  exchange {exchange!r}: " + "; ".join(members))
+        windows = []
+        if self.window_blocks is not None:
+            windows.append(f"snapshot heights more than {self.window_blocks} block(s) apart")
+        if self.window_seconds is not None:
+            windows.append(f"snapshot times more than {self.window_seconds} s apart")
+        lines.append(
+            "overlap: the same coin claimed by two exchanges, unless "
+            + (" / ".join(windows) + " (every stated measure)" if windows else "never")
         )
-        lines.append(f"overlap: the same coin claimed by two claimants at {window}")
         for o in self.overlaps:
             lines.append(f"  CLAIMED TWICE {o.chain[0]}:{o.chain[1]} {o.coin} ({o.why})")
             for c in o.claims:
                 amounts = ", ".join(f"{a} {v}" for a, v in c.amounts.items()) or "amount not given"
                 height = "height not given" if c.height is None else f"height {c.height}"
-                lines.append(f"      {c.claimant}: {c.address} at {height}: {amounts}")
+                if c.time is not None:
+                    height += f", time {c.time}"
+                who = c.claimant if c.owner == c.claimant else f"{c.owner}: {c.claimant}"
+                lines.append(f"      {who}: {c.address} at {height}: {amounts}")
         if not self.overlaps:
-            lines.append("  no wallet or output is claimed by two claimants")
+            lines.append("  no wallet or output is claimed by two exchanges")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -266,7 +348,9 @@ def claims_from_okx(data: bytes, label: str) -> tuple[str, list[Claim]]:
         except FormatError as e:
             raise FormatError(f"{label} line {row.line}: {e}") from e
         amounts = {row.coin: row.amount} if row.amount else {}
-        out.append(Claim(claimant, chain, coin, row.address, height, amounts))
+        time = row.snapshot_time.strip() or None
+        span = None if time is None else snapshot_span(time, f"{label} line {row.line}")
+        out.append(Claim(claimant, chain, coin, row.address, height, amounts, time, span))
     return claimant, out
 
 
@@ -309,6 +393,14 @@ def claims_from_bitmex(data: bytes, label: str) -> tuple[str, list[Claim]]:
     height = doc.get("height")
     if not isinstance(height, int) or isinstance(height, bool) or height < 0:
         raise FormatError(f"{label}.height: expected a block height")
+    time_keys = [k for k in ("snapshot_time", "time", "date") if k in doc]
+    if len(time_keys) > 1:
+        raise FormatError(f"{label}: snapshot time given twice ({', '.join(time_keys)})")
+    time = span = None
+    if time_keys:
+        raw_time = doc[time_keys[0]]
+        span = snapshot_span(raw_time, f"{label}.{time_keys[0]}")
+        time = raw_time.isoformat() if isinstance(raw_time, dt.date) else str(raw_time)
     claimant = f"{label} (BitMEX-style address list)"
     out = []
     for i, entry in enumerate(doc["address"]):
@@ -321,7 +413,7 @@ def claims_from_bitmex(data: bytes, label: str) -> tuple[str, list[Claim]]:
             raise FormatError(f"{label}.address[{i}]: {e}") from e
         balance = entry.get("balance")
         amounts = {"BTC": str(balance)} if isinstance(balance, int | str) and balance != "" else {}
-        out.append(Claim(claimant, chain, coin, address, height, amounts))
+        out.append(Claim(claimant, chain, coin, address, height, amounts, time, span))
     return claimant, out
 
 
@@ -343,6 +435,12 @@ def read_claims(data: bytes, label: str) -> tuple[str, list[Claim], str]:
     Raises:
         FormatError: the file is none of the accepted kinds, or is malformed.
     """
+    name, claims, kind, _ = _read(data, label)
+    return name, claims, kind
+
+
+def _read(data: bytes, label: str) -> tuple[str, list[Claim], str, str | None]:
+    """:func:`read_claims`, and the exchange name a reserves file states (else ``None``)."""
     stripped = data.lstrip()
     if stripped.startswith(b"{"):
         try:
@@ -351,19 +449,19 @@ def read_claims(data: bytes, label: str) -> tuple[str, list[Claim], str]:
             doc = None
         if isinstance(doc, dict) and doc.get("scheme") == RESERVES_SCHEME:
             name, claims = claims_from_reserves(data, label)
-            return name, claims, "reserves file"
+            return name, claims, "reserves file", ReservesFile.from_json(data, label).exchange
         if isinstance(doc, dict) and "address" in doc:
             name, claims = claims_from_bitmex(data, label)
-            return name, claims, "BitMEX-style address list"
+            return name, claims, "BitMEX-style address list", None
         raise FormatError(f"{label}: JSON, but neither a por-reserves file nor an address list")
     head = stripped[:4096].decode("utf-8", "replace").lower()
     first = head.splitlines()[0] if head else ""
     if ("address" in first and "," in first) or first.startswith("coin,snapshot"):
         name, claims = claims_from_okx(data, label)
-        return name, claims, "OKX address file"
+        return name, claims, "OKX address file", None
     if re.search(r"^address\s*:", head, re.MULTILINE):
         name, claims = claims_from_bitmex(data, label)
-        return name, claims, "BitMEX-style address list"
+        return name, claims, "BitMEX-style address list", None
     raise FormatError(
         f"{label}: not a por-reserves file, an OKX address file or a BitMEX-style address list"
     )
@@ -373,41 +471,62 @@ def read_claims(data: bytes, label: str) -> tuple[str, list[Claim], str]:
 
 
 def cross_check(
-    inputs: Sequence[tuple[str, list[Claim]]], *, window_blocks: int | None = None
+    inputs: Sequence[tuple[str, list[Claim]]],
+    *,
+    window_blocks: int | None = None,
+    window_seconds: int | None = None,
+    exchange_of: Mapping[str, str] | None = None,
 ) -> CrossCheckReport:
-    """Find every wallet or output claimed by two claimants for overlapping snapshots.
+    """Find every wallet or output claimed by two exchanges for overlapping snapshots.
 
-    Two claims of one wallet overlap when their snapshot heights on that chain are at most
-    ``window_blocks`` apart (``None``: any heights, the default: a wallet cannot belong to
-    two exchanges at all), or when either height is unknown (it cannot be shown apart).
-    A UTXO claimed by two claimants always overlaps: each says it was unspent at its
-    snapshot, so it was unspent, in one place, between the two.
+    ``exchange_of`` maps a claimant to the exchange it is compared as (default: itself);
+    claims of one exchange are never compared with each other. Two claims of one wallet are
+    apart only when at least one measure has a window (``window_blocks`` for heights,
+    ``window_seconds`` for snapshot times) and both claims state it, and every such measure
+    puts them further apart than its window. Otherwise they overlap: with no window, a
+    wallet cannot belong to two exchanges at all; with an unstated height or time, the
+    periods cannot be shown apart. A UTXO claimed by two exchanges always overlaps: each
+    says it was unspent at its snapshot, so it was unspent, in one place, between the two.
 
     Raises:
-        FormatError: ``window_blocks`` is negative.
+        FormatError: a window is negative.
     """
     if window_blocks is not None and window_blocks < 0:
         raise FormatError("--window-blocks: expected a number of blocks >= 0")
+    if window_seconds is not None and window_seconds < 0:
+        raise FormatError("--window-seconds: expected a number of seconds >= 0")
+    groups = dict(exchange_of or {})
+    exchanges: dict[str, list[str]] = {}
+    for name, _ in inputs:
+        exchanges.setdefault(groups.get(name, name), []).append(name)
     report = CrossCheckReport(
         claimants=[name for name, _ in inputs],
         claims=sum(len(c) for _, c in inputs),
         window_blocks=window_blocks,
+        window_seconds=window_seconds,
+        exchanges=exchanges,
     )
     by_coin: dict[tuple[ChainId, str], list[Claim]] = {}
-    for _, claims in inputs:
+    for name, claims in inputs:
         for claim in claims:
-            by_coin.setdefault((claim.chain, claim.coin), []).append(claim)
+            owned = replace(claim, exchange=groups.get(name, name))
+            by_coin.setdefault((claim.chain, claim.coin), []).append(owned)
     apart = 0
+    within = 0
     for (chain, coin), claims in by_coin.items():
-        if len({c.claimant for c in claims}) < 2:
+        if len({c.claimant for c in claims}) > len({c.owner for c in claims}):
+            within += 1  # two files of one exchange list it
+        if len({c.owner for c in claims}) < 2:
             continue
         pairs = [
             (a, b)
             for i, a in enumerate(claims)
             for b in claims[i + 1 :]
-            if a.claimant != b.claimant
+            if a.owner != b.owner
         ]
-        overlapping = [(a, b) for a, b in pairs if _overlap(a, b, coin, window_blocks)]
+        overlapping = [
+            (a, b) for a, b in pairs if not _apart(a, b, coin, window_blocks, window_seconds)
+        ]
         if not overlapping:
             apart += 1
             continue
@@ -416,56 +535,100 @@ def cross_check(
         report.overlaps.append(Overlap(chain, coin, shown, _why(overlapping, coin)))
     if apart:
         report.notes.append(
-            f"{apart} wallet(s) listed by two claimants at snapshot heights more than "
-            f"{window_blocks} block(s) apart are not counted as overlaps (--window-blocks)"
+            f"{apart} wallet(s) listed by two exchanges at snapshots further apart than the "
+            "window (--window-blocks / --window-seconds) are not counted as overlaps"
         )
-    if len(report.claimants) < 2:
-        report.notes.append("only one claimant was given: there is nothing to compare")
+    if within:
+        report.notes.append(
+            f"{within} wallet(s) or output(s) listed in several files of one exchange are not "
+            "overlaps (the files were grouped as one exchange)"
+        )
+    if len(exchanges) < 2:
+        report.notes.append("only one exchange was given: there is nothing to compare")
     report.notes.append(
-        "a pass means that no wallet or output appears in two of these files for overlapping "
-        "snapshots; it does not check signatures or balances (por-verify reserves does), and "
-        "coins moved between exchanges' different addresses are not visible here"
+        "a pass means that no wallet or output appears in the files of two exchanges for "
+        "overlapping snapshots; it does not check signatures or balances (por-verify reserves "
+        "does), and coins moved between exchanges' different addresses are not visible here"
     )
     return report
 
 
-def _overlap(a: Claim, b: Claim, coin: str, window: int | None) -> bool:
-    if coin.startswith("utxo:") or window is None or a.height is None or b.height is None:
-        return True
-    return abs(a.height - b.height) <= window
+def _apart(
+    a: Claim, b: Claim, coin: str, window_blocks: int | None, window_seconds: int | None
+) -> bool:
+    if coin.startswith("utxo:"):
+        return False
+    verdicts = []
+    if window_blocks is not None and a.height is not None and b.height is not None:
+        verdicts.append(abs(a.height - b.height) > window_blocks)
+    if window_seconds is not None and a.span is not None and b.span is not None:
+        verdicts.append(span_distance(a.span, b.span) > window_seconds)
+    return bool(verdicts) and all(verdicts)
 
 
 def _why(pairs: list[tuple[Claim, Claim]], coin: str) -> str:
     if coin.startswith("utxo:"):
         return "the same unspent output, counted by both"
     spellings = {c.address for pair in pairs for c in pair}
-    unknown = any(c.height is None for pair in pairs for c in pair)
+    unknown = any(c.height is None and c.span is None for pair in pairs for c in pair)
     why = "the same wallet"
     if len(spellings) > 1:
         why += " under different spellings (" + ", ".join(sorted(spellings)) + ")"
     if unknown:
-        why += "; a snapshot height is not given, so the periods cannot be shown apart"
+        why += "; a snapshot height or time is not given, so the periods cannot be shown apart"
     return why
 
 
-def run(files: Sequence[tuple[str, bytes]], *, window_blocks: int | None) -> CrossCheckReport:
+def run(
+    files: Sequence[tuple[str, bytes]],
+    *,
+    window_blocks: int | None,
+    window_seconds: int | None = None,
+    exchanges: Mapping[str, str] | None = None,
+    trust_exchange_names: bool = False,
+) -> CrossCheckReport:
     """Read every file's claims and cross-check them.
 
+    ``exchanges`` maps a file's label to the exchange the verifier groups it under.
+    ``trust_exchange_names`` groups our reserves files not in ``exchanges`` by the exchange
+    name they state (the file's own claim: a file naming another exchange then hides its
+    overlaps with that exchange, so it is the user's choice).
+
     Raises:
-        FormatError: a file is malformed or of no accepted kind.
+        FormatError: a file is malformed or of no accepted kind, or a grouping names a
+            file that is not given.
     """
+    given = dict(exchanges or {})
+    labels = {label for label, _ in files}
+    missing = sorted(set(given) - labels)
+    if missing:
+        raise FormatError(f"--exchange names file(s) not given: {', '.join(missing)}")
     inputs = []
     kinds = []
+    exchange_of: dict[str, str] = {}
     for label, data in files:
         try:
-            name, claims, kind = read_claims(data, label)
+            name, claims, kind, stated = _read(data, label)
         except FormatError:
             raise
         except PorError as e:  # a reader's other error is still about the input
             raise FormatError(f"{label}: {e}") from e
         inputs.append((name, claims))
         kinds.append(f"{label}: read as {kind}, {len(claims)} claim(s)")
-    report = cross_check(inputs, window_blocks=window_blocks)
+        if label in given:
+            exchange_of[name] = given[label]
+        elif trust_exchange_names and stated is not None:
+            exchange_of[name] = stated
+    report = cross_check(
+        inputs,
+        window_blocks=window_blocks,
+        window_seconds=window_seconds,
+        exchange_of=exchange_of,
+    )
+    if trust_exchange_names:
+        kinds.append(
+            "--trust-exchange-names: reserves files are grouped by the exchange name they "
+            "state; that name is the file's own claim"
+        )
     report.notes[:0] = kinds
     return report
-

@@ -133,14 +133,18 @@ def _claims(round_id: str, reserves: ReservesFile) -> list[WalletClaim]:
     ]
 
 
-def check_reserves_on_chain(reserves: ReservesFile, readers: Mapping[str, Reader]) -> None:
-    """Verify the reserves file against the operator's nodes, as an auditor will.
+def check_reserves_on_chain(reserves: ReservesFile, readers: Mapping[str, Reader], *,
+                            accept_past_control: bool = False,
+                            accept_noncanonical: frozenset[str] = frozenset()) -> None:
+    """Verify the reserves file against the operator's nodes, as an auditor will (with the
+    same ``--accept-*`` choices as ``por-verify reserves``).
 
     Raises:
         VerificationError: any finding of the reserves verifier, or a counted balance that
             the nodes did not confirm.
     """
-    report = verify_reserves(reserves, readers)
+    report = verify_reserves(reserves, readers, accept_past_control=accept_past_control,
+                             accept_noncanonical=accept_noncanonical)
     if report.findings:
         report.raise_for_failures()
 
@@ -155,6 +159,8 @@ def sign_round(
     readers: Mapping[str, Reader] | None,
     replace: bool = False,
     now: datetime | None = None,
+    accept_past_control: bool = False,
+    accept_noncanonical: frozenset[str] = frozenset(),
 ) -> SignedDocument:
     """Build, check, sign and store the round's attestation (``por attest sign``).
 
@@ -162,6 +168,9 @@ def sign_round(
         readers: the operator's nodes per chain, or None to sign without re-reading the
             chains (the caller has decided so, explicitly).
         replace: replace an attestation of this round that is not published yet.
+        accept_past_control, accept_noncanonical: as ``por-verify reserves``'s
+            ``--accept-*`` options, for the check with ``readers``; the attestation has
+            no field for them, so the caller states them.
 
     Raises:
         UsageError: no such round; already signed (without ``replace``) or published; an
@@ -175,7 +184,8 @@ def sign_round(
     if summary.round_id != round_id:
         raise VerificationError(f"root.json is of round {summary.round_id!r}, not {round_id!r}")
     if readers is not None:
-        check_reserves_on_chain(reserves, readers)
+        check_reserves_on_chain(reserves, readers, accept_past_control=accept_past_control,
+                                accept_noncanonical=accept_noncanonical)
     assert record.snapshot_time is not None, "rounds are created with a snapshot time"
     with Session(engine) as session:
         existing = session.exec(select(Attestation).where(Attestation.round_id == round_id)

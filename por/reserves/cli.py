@@ -17,6 +17,7 @@ import click
 from por.errors import FormatError, InputError, PorError, VerificationError
 from por.reserves.round import (
     DEFAULT_MAX_BLOCKS,
+    SignatureCheck,
     check_signatures,
     import_signatures,
     load_draft,
@@ -146,6 +147,35 @@ def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, 
                f"`por reserves import-signatures {out} SIGNATURES.json`")
 
 
+def _refuse_failed(checks: list[SignatureCheck], allow_failed: bool,
+                   kept: str) -> list[SignatureCheck]:
+    """Print one line per check; refuse (nothing written) if any failed, unless allowed.
+
+    Returns:
+        The checks that failed (kept, under ``--allow-failed``).
+
+    Raises:
+        InputError: a signature is malformed or its scheme not allowed (exit 2).
+        VerificationError: a signature does not verify (exit 1).
+    """
+    for check in checks:
+        click.echo(str(check))
+    failed = [c for c in checks if c.outcome in ("failed", "malformed")]
+    if failed and not allow_failed:
+        listing = "\n  ".join(str(c) for c in failed)
+        summary = (f"{len(failed)} of {len(checks)} signature(s) did not verify; nothing was "
+                   f"written (--allow-failed {kept} them for por-verify to report):\n  "
+                   f"{listing}")
+        if any(c.outcome == "malformed" for c in failed):
+            raise InputError(summary)
+        raise VerificationError(summary)
+    return failed
+
+
+ALLOW_FAILED_HELP = ("Keep signatures that fail to verify (por-verify will report them); by "
+                     "default nothing is written if any fails.")
+
+
 @reserves_group.command("import-signatures")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -154,9 +184,7 @@ def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, 
                    "the contract and are not checked without one. " + RPC_HELP)
 @click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
 @click.option("--timeout", default=15.0, show_default=True)
-@click.option("--allow-failed", "allow_failed", is_flag=True,
-              help="Keep signatures that fail to verify (por-verify will report them); by "
-                   "default nothing is written if any fails.")
+@click.option("--allow-failed", "allow_failed", is_flag=True, help=ALLOW_FAILED_HELP)
 @_handle
 def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
                rpc_cookie: tuple[str, ...], timeout: float, allow_failed: bool) -> None:
@@ -170,16 +198,7 @@ def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
     draft = import_signatures(draft, signatures.read_bytes(), str(signatures), imported)
     readers = make_readers(draft.chains, rpc, timeout, rpc_cookie) if rpc else {}
     checks = check_signatures(draft, imported, readers)
-    for check in checks:
-        click.echo(str(check))
-    failed = [c for c in checks if c.outcome in ("failed", "malformed")]
-    if failed and not allow_failed:
-        listing = "\n  ".join(str(c) for c in failed)
-        summary = (f"{len(failed)} of {len(checks)} signature(s) did not verify; nothing was "
-                   f"written (--allow-failed keeps them for por-verify to report):\n  {listing}")
-        if any(c.outcome == "malformed" for c in failed):
-            raise InputError(summary)
-        raise VerificationError(summary)
+    failed = _refuse_failed(checks, allow_failed, "keeps")
     save_draft(directory, draft)
     missing = sum(1 for w in draft.wallets if w.signature is None)
     unchecked = sum(1 for c in checks if c.outcome == "not-checked")
@@ -223,10 +242,28 @@ def balances_cmd(directory: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, .
 @reserves_group.command("write")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rpc", multiple=True, metavar="NAME=URL",
+              help="A node for contract wallets' chains: EIP-1271 signatures are judged by "
+                   "the contract and are not checked without one. " + RPC_HELP)
+@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
+@click.option("--timeout", default=15.0, show_default=True)
+@click.option("--allow-failed", "allow_failed", is_flag=True, help=ALLOW_FAILED_HELP)
 @_handle
-def write_cmd(directory: Path, out: Path) -> None:
-    """Write the round's reserves file (every wallet signed, every balance read)."""
+def write_cmd(directory: Path, out: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
+              timeout: float, allow_failed: bool) -> None:
+    """Write the round's reserves file (every wallet signed, every balance read).
+
+    Every signature is verified against its wallet's challenge first, as
+    ``import-signatures`` does (the draft may have been edited, or imported with
+    --allow-failed): if any fails, nothing is written (exit 1; 2 if malformed).
+    """
     from por.reserves.round import finish
 
-    write_atomic(out, finish(load_draft(directory)))
-    click.echo(f"wrote {out}; check it with `por-verify reserves {out} --rpc NAME=URL ...`")
+    draft = load_draft(directory)
+    text = finish(draft)
+    readers = make_readers(draft.chains, rpc, timeout, rpc_cookie) if rpc else {}
+    checks = check_signatures(draft, list(range(len(draft.wallets))), readers)
+    failed = _refuse_failed(checks, allow_failed, "writes")
+    write_atomic(out, text)
+    kept = f" ({len(failed)} signature(s) that failed, kept by --allow-failed)" if failed else ""
+    click.echo(f"wrote {out}{kept}; check it with `por-verify reserves {out} --rpc NAME=URL ...`")

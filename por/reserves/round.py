@@ -50,6 +50,7 @@ from verifier.reserves.model import (
     normalize_address,
     parse_chain,
     parse_custody,
+    wallet_identity,
 )
 from verifier.reserves.verify import EIP1271_MAX_SIGNATURE_BYTES, SCHEMES, Reader
 from verifier.signatures.evm import (
@@ -92,19 +93,20 @@ def _check_wallets(wallets: list[Wallet], chains: tuple[Chain, ...], symbols: se
     """Decode every address and check chain, custody and assets; normalise addresses."""
     by_name = {c.name: c for c in chains}
     out = []
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str, str], str] = {}
     for wallet, at in zip(wallets, where, strict=True):
         chain = by_name.get(wallet.chain)
         if chain is None:
             raise InputError(f"{at}, column chain: {wallet.chain!r} is not one of {list(by_name)}")
         try:
             address = normalize_address(chain, wallet.address)
+            identity = wallet_identity(chain, address)
         except FormatError as e:
             raise InputError(f"{at}, column address: {e}") from e
-        if (chain.name, address) in seen:
-            first = seen[chain.name, address]
-            raise InputError(f"{at}: address {address} is already listed ({first})")
-        seen[chain.name, address] = at
+        # A wallet is (kind, network, canonical address) as por-verify counts it (§11.4).
+        if identity in seen:
+            raise InputError(f"{at}: address {address} is already listed ({seen[identity]})")
+        seen[identity] = at
         for symbol in wallet.assets:
             if symbol not in symbols:
                 raise InputError(f"{at}, column assets: {symbol} is not in the asset list")
@@ -224,8 +226,14 @@ def new_draft(wallets: WalletList, summary: RootSummary, chains: tuple[Chain, ..
               static_message: str | None = None) -> ReservesFile:
     """A reserves file without signatures and balances, each wallet's message filled in.
 
+    The one entry point to a draft: every address is put in its canonical form here (EIP-55
+    for EVM, as :func:`~verifier.reserves.model.normalize_address` gives it), whoever built
+    ``wallets``, because the challenge names the address and ``por-verify`` rebuilds it from
+    the canonical form (a lowercase EVM address would give a challenge it calls stale).
+
     Raises:
-        InputError: the liabilities and reserves asset lists disagree.
+        InputError: the liabilities and reserves asset lists disagree, or a wallet is not
+            usable (undecodable address, unknown chain or asset, a wallet listed twice).
         FormatError: a field cannot enter a challenge message.
     """
     liability_symbols = {a.symbol: a.decimals for a in summary.assets}
@@ -233,9 +241,12 @@ def new_draft(wallets: WalletList, summary: RootSummary, chains: tuple[Chain, ..
         if liability_symbols.get(asset.symbol, asset.decimals) != asset.decimals:
             raise InputError(f"asset {asset.symbol}: {asset.decimals} decimals in the wallet "
                              f"list, {liability_symbols[asset.symbol]} in the liabilities")
+    canonical = _check_wallets(
+        list(wallets.wallets), chains, {a.symbol for a in wallets.assets},
+        [f"wallet {i} ({w.chain} {w.address})" for i, w in enumerate(wallets.wallets)])
     snapshots = [c.snapshot() for c in chains]
     drafted = []
-    for wallet in wallets.wallets:
+    for wallet in canonical:
         message = challenge_message(wallets.exchange, summary.round_id, summary.root_hash,
                                     snapshots, wallet.chain, wallet.address)
         drafted.append(Wallet(wallet.chain, wallet.address, wallet.custody, wallet.assets,
@@ -337,25 +348,49 @@ def import_signatures(draft: ReservesFile, data: bytes, where: str,
     Raises:
         InputError: malformed, or naming a wallet that is not in the draft.
     """
+    chains = {c.name: c for c in draft.chains}
+    # Keyed by wallet identity (spec §11.4): any spelling of a wallet's address finds it, and
+    # two signatures for one wallet are refused rather than the last silently kept.
+    entries: dict[tuple[str, str, str], tuple[str, str | tuple[str, ...], str]] = {}
+    named: dict[tuple[str, str, str], tuple[str, str]] = {}
     try:
         items = sj.array(sj.loads(data, where), where)
-        entries = {}
         for i, item in enumerate(items):
             at = f"{where}[{i}]"
             raw = sj.obj(item, at, {"chain", "address", "scheme", "value"},
                          frozenset({"message"}))
+            chain_name = sj.string(raw["chain"], f"{at}.chain")
+            address = sj.string(raw["address"], f"{at}.address")
+            scheme = sj.string(raw["scheme"], f"{at}.scheme")
             value = raw["value"]
             value = (tuple(sj.string(v, at) for v in value) if isinstance(value, list)
                      else sj.string(value, f"{at}.value"))
             message = sj.string(raw.get("message", "round"), f"{at}.message")
             if message not in ("round", "static"):
                 raise FormatError(f"{at}.message: 'round' or 'static', found {message!r}")
-            entries[(raw["chain"], raw["address"].lower())] = (raw["scheme"], value, message)
+            chain = chains.get(chain_name)
+            if chain is None:
+                raise FormatError(f"{at}: a signature for {chain_name} {address}, which is not "
+                                  f"a wallet of this round (its chains: {list(chains)})")
+            try:
+                key = wallet_identity(chain, address)
+            except FormatError as e:
+                raise FormatError(f"{at}.address: {e}") from e
+            if key in entries:
+                raise FormatError(f"{at}: a second signature for {chain_name} {address}")
+            entries[key] = (scheme, value, message)
+            named[key] = (chain_name, address)
     except FormatError as e:
         raise InputError(str(e)) from e
     wallets = []
     for wallet in draft.wallets:
-        entry = entries.pop((wallet.chain, wallet.address.lower()), None)
+        wallet_chain = chains.get(wallet.chain)
+        try:
+            entry = (entries.pop(wallet_identity(wallet_chain, wallet.address), None)
+                     if wallet_chain is not None else None)
+        except FormatError as e:
+            raise InputError(f"the draft's wallet {wallet.chain} {wallet.address}: {e} (run "
+                             "`por reserves init` again)") from e
         if entry is None:
             wallets.append(wallet)
             continue
@@ -374,8 +409,8 @@ def import_signatures(draft: ReservesFile, data: bytes, where: str,
         if imported is not None:
             imported.append(len(wallets) - 1)
     if entries:
-        chain, address = next(iter(entries))
-        raise InputError(f"{where}: a signature for {chain} {address}, which is not a wallet "
+        chain_name, address = named[next(iter(entries))]
+        raise InputError(f"{where}: a signature for {chain_name} {address}, which is not a wallet "
                          "of this round")
     return _replace_wallets(draft, tuple(wallets))
 
@@ -431,6 +466,21 @@ def _check_one(draft: ReservesFile, index: int,
                       f"{wallet.custody.kind} custody on a {chain.kind} chain")
     message = wallet.signed_message.encode("utf-8")
     try:
+        # por-verify rebuilds the challenge (or takes the opted-in static message): a draft
+        # whose signed message is anything else would be called stale there.
+        if wallet.message == "static":
+            expected = (draft.static_message.encode("ascii")
+                        if draft.static_message is not None else None)
+        else:
+            expected = challenge_message(
+                draft.exchange, draft.round_id, draft.liabilities_root, draft.snapshots(),
+                chain.name, normalize_address(chain, wallet.address))
+        if expected is None:
+            return result("failed", "a static signature, but the round did not opt in to a "
+                          "static message (--static-message)")
+        if message != expected:
+            return result("failed", "the signed message is not this wallet's challenge of "
+                          "this round (stale): por-verify would refuse it")
         if scheme == "eip1271":
             return _check_eip1271(chain, wallet, message, readers, result)
         proof = verify_wallet_signature(

@@ -49,7 +49,12 @@ from verifier.log.witness import COSIGNED_BY, check_bundle_witnesses, read_cosig
 from verifier.proof import InclusionProof as UserProof
 from verifier.proof import verify_proof
 from verifier.reserves.model import ReservesFile
-from verifier.reserves.verify import Reader, ReservesReport, verify_reserves
+from verifier.reserves.verify import (
+    Reader,
+    ReservesReport,
+    parse_accepted_tokens,
+    verify_reserves,
+)
 from verifier.signed.canonical import format_time
 from verifier.signed.envelope import SignedDocument
 from verifier.signed.keylist import KeyList, keylist_sha256
@@ -137,6 +142,9 @@ class BundleOptions:
             remembered under this exchange's name.
         witness_keys: Witnesses the verifier knows; only their co-signatures count.
         witness_quorum: Valid co-signatures of known witnesses required (None: all given).
+        accept_past_control: As ``por-verify reserves --accept-past-control`` (stated).
+        accept_noncanonical: ``SYMBOL@NETWORK`` pairs whose non-canonical token the user
+            accepts, as ``por-verify reserves --accept-noncanonical-token`` (stated).
     """
 
     readers: Callable[[ReservesFile], Mapping[str, Reader]] | None = None
@@ -155,6 +163,8 @@ class BundleOptions:
     accept_new_identity: bool = False
     witness_keys: tuple[PublicKey, ...] = ()
     witness_quorum: int | None = None
+    accept_past_control: bool = False
+    accept_noncanonical: tuple[str, ...] = ()
 
     @classmethod
     def choose(cls, *, skip_chain: bool = False, auditors: tuple[PublicKey, ...] = (),
@@ -196,6 +206,8 @@ class BundleReport:
     identity: str = ""
     anchor: str = ""
     signer_read_reserves: bool | None = None
+    accepted_past_control: bool = False
+    accepted_noncanonical: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -236,6 +248,9 @@ class BundleReport:
             "identity": self.identity,
             "anchor": self.anchor,
             "signer_read_reserves": self.signer_read_reserves,
+            # What the user accepted (--accept-*): the attestation has no field for it.
+            "accepted": {"past_control": self.accepted_past_control,
+                         "noncanonical_tokens": list(self.accepted_noncanonical)},
             "round": self.round_id,
             "all_covered": self.all_covered,
             "solvency": [s.to_dict() for s in self.solvency],
@@ -465,7 +480,13 @@ def _check_figures(att: Attestation, summary: RootSummary, reserves: ReservesFil
 
 def _check_reserves(att: Attestation, reserves: ReservesFile, options: BundleOptions,
                     report: BundleReport) -> None:
+    accepted = parse_accepted_tokens(options.accept_noncanonical, reserves)
+    report.accepted_noncanonical = tuple(sorted(accepted))
+    report.accepted_past_control = options.accept_past_control
     if options.readers is None:
+        if accepted or options.accept_past_control:
+            report.notes.append("--accept-* given, but the reserves were not re-read: "
+                                "nothing was accepted")
         if options.skip_chain:
             report.notes.append("reserves NOT re-read from any node (--skip-chain): the "
                                 "balances and wallet signatures on chain are unchecked")
@@ -473,14 +494,29 @@ def _check_reserves(att: Attestation, reserves: ReservesFile, options: BundleOpt
             report.fail("reserves-not-read", "no node given (--rpc NAME=URL per chain), so "
                         "no reserve was confirmed; pass --skip-chain to accept that")
         return
-    result = verify_reserves(reserves, options.readers(reserves))
+    result = verify_reserves(reserves, options.readers(reserves),
+                             accept_past_control=options.accept_past_control,
+                             accept_noncanonical=accepted)
     report.reserves = result
     for finding in result.findings:
         report.fail(f"reserves:{finding.code}", str(finding).removeprefix(f"[{finding.code}] "))
+    for caveat in result.caveats:
+        if caveat.code == "token-not-canonical-accepted":
+            report.notes.append(f"you ACCEPTED a non-canonical token: {caveat.message}")
     lines = {a.symbol: a for a in result.assets}
+    if options.accept_past_control:
+        past = [f"{format_units(a.past_control_only, a.decimals)} {a.symbol}"
+                for a in result.assets if a.past_control_only]
+        report.notes.append(
+            "you ACCEPTED past-control-only balances (--accept-past-control): "
+            + (", ".join(past) if past else "none in this file")
+            + "; the attestation counts them apart (past_control_only), never as counted")
     for figures in att.reserves.assets:
         line = lines.get(figures.symbol)
-        confirmed = line.confirmed - line.past_control_only if line else 0
+        # `confirmed` already leaves out past-control-only balances (spec §11.4), as
+        # `counted` does (§13.3): subtracting them again failed every bundle with a
+        # static-message wallet.
+        confirmed = line.confirmed if line else 0
         if confirmed < figures.counted:
             report.fail("reserves-unconfirmed", f"{figures.symbol}: the attestation counts "
                         f"{figures.counted}, the nodes confirmed {confirmed}")

@@ -29,7 +29,7 @@ from typing import Literal
 from verifier.errors import FormatError
 from verifier.foreign.parsing import Obj, load_json
 from verifier.foreign.poseidon_bn254 import BINANCE_CHUNK, fork_hash
-from verifier.foreign.report import ForeignReport, Weakness
+from verifier.foreign.report import SRC_OURS, ForeignReport, Weakness
 from verifier.foreign.zkmerkle import (
     account_index,
     base_report,
@@ -246,6 +246,9 @@ def verify(proof: Proof) -> ForeignReport:
                 "Binance's sample user_config.json fails main.go -user of the same commit "
                 "(its tree was built with 350 dense assets and 12-input Poseidon chaining); "
                 "a user cannot tell from a file which build made it.",
+                SRC_OURS + " (binance/zkmerkle-proof-of-solvency src/verifier/config/"
+                "user_config.json @5d26d4f against src/verifier/main.go of the same commit; "
+                "tests/foreign/test_binance_gateio.py)",
             )
         )
     else:
@@ -259,6 +262,8 @@ def verify(proof: Proof) -> ForeignReport:
             "TotalEquity, TotalDebt (and TotalCollateral) are values in the exchange's price "
             "unit; the leaf binds them as given, and only the (unchecked) circuit ties them to "
             "the asset amounts and prices.",
+            SRC_OURS + " (binance/zkmerkle-proof-of-solvency src/utils/account_tree.go: the "
+            "leaf hashes the totals as given; src/circuit ties them to the assets)",
         )
     )
     return report

@@ -19,7 +19,7 @@ from typing import Literal
 from verifier.errors import FormatError
 from verifier.foreign.parsing import Obj, load_json
 from verifier.foreign.poseidon_bn254 import GATEIO_CHUNK, fork_hash
-from verifier.foreign.report import ForeignReport, Weakness
+from verifier.foreign.report import SRC_DUMMY_USER, ForeignReport, Weakness
 from verifier.foreign.zkmerkle import (
     account_index,
     base_report,
@@ -163,6 +163,8 @@ def verify(proof: Proof) -> ForeignReport:
             "Gate.io's leaf has Equity and Debt only, the design Binance replaced in 2024 "
             "because it admits the dummy user attack; the order of AssetDetails is not bound "
             "(assets are placed by Index).",
+            SRC_DUMMY_USER + "; gateio/proof-of-reserves utils/account_tree.go (the "
+            "(Equity, Debt) leaf)",
         )
     )
     return report

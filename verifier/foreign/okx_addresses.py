@@ -53,6 +53,8 @@ _COLUMNS: dict[str, str] = {
     "type": "row_type",
     "network": "network",
     "snapshot height": "snapshot_height",
+    "snapshot time": "snapshot_time",
+    "snapshot date": "snapshot_time",
     "address": "address",
     "amount": "amount",
     "message": "message",
@@ -106,6 +108,7 @@ class AddressRow:
     eoa2: str
     snapshot_height: str = ""
     amount: str = ""
+    snapshot_time: str = ""  # read by por-verify cross-check only (ISO 8601 time or date)
 
     @property
     def chain(self) -> str:
@@ -248,7 +251,7 @@ def parse_okx_address_csv(data: bytes) -> tuple[str, list[AddressRow]]:
                     name: values.get(name, "")
                     for name in ("coin", "network", "row_type", "address", "message",
                                  "signature1", "signature2", "script_or_key", "eoa1", "eoa2",
-                                 "snapshot_height", "amount")
+                                 "snapshot_height", "amount", "snapshot_time")
                 },
             )
         )

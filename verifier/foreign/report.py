@@ -268,6 +268,14 @@ SRC_GENERALIZED_POL = (
     "ACM CCS 2021, ePrint 2021/1350"
 )
 SRC_OURS = "por-toolkit docs/formats.md, from the exchange's published verifier source"
+SRC_ZK_CIRCUIT = (
+    "Chaliasos et al., 'SoK: What Don't We Know? "
+    "Understanding Security Vulnerabilities in SNARKs', USENIX Security 2024"
+)
+SRC_DUMMY_USER = (
+    "binance/zkmerkle-proof-of-solvency, docs/updated_proof_of_solvency_to_mitigate_dummy_"
+    "user_attack.md (the dummy user attack, reported by E. Bottazzi)"
+)
 
 
 def unbound_audit_id(report: ForeignReport, fields: Iterable[str]) -> None:

@@ -18,7 +18,15 @@ from typing import Any
 from verifier.errors import FormatError
 from verifier.foreign.parsing import Obj, describe
 from verifier.foreign.poseidon_bn254 import P, fork_hash
-from verifier.foreign.report import NOT_RESERVES, ROOT_SELF_ASSERTED, ForeignReport, Weakness
+from verifier.foreign.report import (
+    NOT_RESERVES,
+    ROOT_SELF_ASSERTED,
+    SRC_DUMMY_USER,
+    SRC_OURS,
+    SRC_ZK_CIRCUIT,
+    ForeignReport,
+    Weakness,
+)
 
 DEPTH = 28  # AccountTreeDepth in both repositories
 U64 = 1 << 64
@@ -274,6 +282,7 @@ def zk_weaknesses(exchange: str) -> list[Weakness]:
             "A key made for a circuit without the range and sum constraints verifies anything "
             "(a zk verifier is only as sound as the circuit: Chaliasos et al., 'SoK: What Don't "
             "We Know? Understanding Security Vulnerabilities in SNARKs', USENIX Security 2024).",
+            SRC_ZK_CIRCUIT,
         ),
         Weakness(
             "dummy accounts",
@@ -282,6 +291,7 @@ def zk_weaknesses(exchange: str) -> list[Weakness]:
             "reported by E. Bottazzi) in docs/updated_proof_of_solvency_to_mitigate_dummy_user_"
             "attack.md of binance/zkmerkle-proof-of-solvency, and mitigates it with collateral "
             "tiers from 2024-09; Gate.io's circuit predates that change.",
+            SRC_DUMMY_USER,
         ),
         Weakness(
             "the hash is a moving target",
@@ -289,6 +299,8 @@ def zk_weaknesses(exchange: str) -> list[Weakness]:
             "1) changed between builds of the bnb-chain gnark-crypto fork, and the empty leaf "
             "changed with the leaf layout, so a proof verifies only under the exact build that "
             "made it; neither format names its build or layout.",
+            SRC_OURS + " (the Poseidon builds: bnb-chain/gnark-crypto @6e0195f2, @7c643ad1, "
+            "@30223a67, @609ab3a7; gatechain/gnark-crypto v0.7.1)",
         ),
         Weakness(
             "lenient parsing in the exchange's tool",
@@ -296,6 +308,8 @@ def zk_weaknesses(exchange: str) -> list[Weakness]:
             "big.Int.Bytes() drops a total's sign, a sibling at or above the field modulus is "
             "silently dropped by Poseidon Write, and the older tools ignore position bits above "
             "27; por-verify refuses all of these (exit 2).",
+            SRC_OURS + " (binance/zkmerkle-proof-of-solvency src/verifier/main.go and "
+            "src/utils/utils.go; gateio/proof-of-reserves service/verify_service/service.go)",
         ),
     ]
 

@@ -21,6 +21,7 @@ from verifier.reserves.verify import (
     DEFAULT_MAX_SCAN_BLOCKS,
     Reader,
     ReservesReport,
+    parse_accepted_tokens,
     verify_reserves,
 )
 
@@ -59,21 +60,6 @@ def build_readers(
     return readers
 
 
-def parse_accepted_tokens(values: tuple[str, ...], reserves: ReservesFile) -> frozenset[str]:
-    """Check ``--accept-noncanonical-token SYMBOL@NETWORK`` values against the file.
-
-    Raises:
-        FormatError: not ``SYMBOL@NETWORK``, or no chain of the file lists that symbol on
-            that network (a typo must not pass silently).
-    """
-    listed = {f"{a.symbol}@{c.network}" for c in reserves.chains for a in c.assets}
-    for value in values:
-        if value not in listed:
-            raise FormatError(f"--accept-noncanonical-token {value!r}: expected SYMBOL@NETWORK "
-                              f"of an asset of the file, one of {sorted(listed)}")
-    return frozenset(values)
-
-
 def _print_report(report: ReservesReport) -> None:
     click.echo(f"reserves of {report.exchange}, round {report.round_id}, liabilities root "
                f"{report.liabilities_root[:16]}..., {report.wallets_checked} wallets")
@@ -97,6 +83,8 @@ def _print_report(report: ReservesReport) -> None:
             click.echo(f"           {format_units(a.past_control_only, a.decimals)} in wallets "
                        "whose static signature proves control at some past time only: "
                        f"{verdict}")
+    for signature in report.signatures:
+        click.echo(f"  signature: {signature}")
     for scan in report.scans:
         click.echo(f"  blocks: {scan}")
     for caveat in report.caveats:

@@ -24,16 +24,16 @@ from verifier.reserves.challenge import (
     check_exchange_name,
     check_static_message,
 )
-from verifier.signatures import (
+from verifier.signatures.bitcoin import (
     BITCOIN,
     BITCOIN_TESTNET,
     DOGECOIN,
     LITECOIN,
     BitcoinNetwork,
-    checksum_address,
     decode_address,
-    decode_solana_address,
 )
+from verifier.signatures.eip55 import checksum_address
+from verifier.signatures.solana import decode_solana_address
 
 RESERVES_SCHEME = "por-reserves"  # spec §11.1
 WALLETS_SCHEME = "por-wallets"  # spec §11.3

@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import base58
+from typing import TYPE_CHECKING, Any
 
 from verifier.artifacts import format_units
 from verifier.errors import FormatError, VerificationError
@@ -43,21 +41,12 @@ from verifier.reserves.model import (
     wallet_identity,
 )
 from verifier.reserves.tokens import NOT_CANONICAL, judge
-from verifier.signatures import (
-    verify_bip137,
-    verify_bip322,
-    verify_eip1271_result,
-    verify_multisig_bip137,
-    verify_personal_sign,
-    verify_solana_message,
-    verify_solana_offchain_message,
-    verify_typed_data,
-)
-from verifier.signatures.evm import personal_sign_digest
+
+if TYPE_CHECKING:
+    from verifier.signatures.proof import SignatureProof
 
 EIP1271_MAX_SIGNATURE_BYTES = 65 * 64  # up to 64 owner signatures
 _EIP1271_SIGNATURE_RE = re.compile(rf"0x(?:[0-9a-fA-F]{{2}}){{1,{EIP1271_MAX_SIGNATURE_BYTES}}}")
-_BASE58_ALPHABET = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 Reader = EvmReader | BitcoinReader | SolanaReader
 
 # Signature schemes per (chain kind, custody kind): spec §11.1.
@@ -92,6 +81,30 @@ class Finding:
         if self.wallet is not None:
             where = f"wallet {self.wallet} ({self.chain} {self.address}): "
         return f"[{self.code}] {where}{self.message}"
+
+
+@dataclass(frozen=True)
+class SignatureLine:
+    """One wallet's signature that verified, and which accepted encoding did (spec §11.6).
+
+    ``scheme`` is the file's; ``rule`` the exact rule that verified (e.g. ``bip322-simple``,
+    ``btc-multisig-bip137``); ``form`` the encoding (``strict`` or ``electrum-segwit``,
+    ``65-byte`` or ``eip2098-compact``, ``cli-v0`` or ``anza-v0``), empty where the scheme
+    has one encoding.
+    """
+
+    wallet: int
+    chain: str
+    address: str
+    scheme: str
+    rule: str
+    form: str
+    detail: str
+
+    def __str__(self) -> str:
+        form = f", form {self.form}" if self.form else ""
+        return (f"wallet {self.wallet} ({self.chain} {self.address}): {self.scheme} verified "
+                f"as {self.rule}{form} ({self.detail})")
 
 
 @dataclass
@@ -177,6 +190,7 @@ class ReservesReport:
     wallets_checked: int = 0
     scans: list[BlockScan] = field(default_factory=list)
     chains: list[ChainLine] = field(default_factory=list)
+    signatures: list[SignatureLine] = field(default_factory=list)
     accept_past_control: bool = False
     accepted_noncanonical: tuple[str, ...] = ()
 
@@ -251,6 +265,12 @@ class ReservesReport:
                  "reported_not_read": str(a.reported),
                  "past_control_only": str(a.past_control_only)}
                 for a in self.assets
+            ],
+            "signatures": [
+                {"wallet": s.wallet, "chain": s.chain, "address": s.address,
+                 "scheme": s.scheme, "rule": s.rule, "form": s.form or None,
+                 "detail": s.detail}
+                for s in self.signatures
             ],
             "findings": [finding(f) for f in self.findings],
             "caveats": [finding(f) for f in self.caveats],
@@ -513,45 +533,42 @@ class _Verifier:
                       f"custody on a {chain.kind} chain; expected {allowed}", index, wallet)
             return False, past_only
         try:
-            self.verify_signature(wallet, chain, address, message, scheme)
+            proof = self.verify_signature(wallet, chain, address, message, scheme)
         except FormatError as e:
             self.fail("malformed-signature", str(e), index, wallet)
             return False, past_only
         except VerificationError as e:
             self.fail("bad-signature", str(e), index, wallet)
             return False, past_only
+        self.report.signatures.append(SignatureLine(
+            index, wallet.chain, wallet.address, scheme, proof.scheme, proof.variant,
+            proof.detail))
         return True, past_only
 
     def verify_signature(self, wallet: Wallet, chain: Chain, address: str, message: bytes,
-                         scheme: str) -> None:
-        value = wallet.signature.value if wallet.signature else ""
-        if scheme == "bip137-multisig":
-            if not isinstance(value, tuple):
-                raise FormatError("bip137-multisig: expected a list of signatures")
-            assert wallet.custody.script is not None
-            verify_multisig_bip137(address, message, value, wallet.custody.script,
-                                   chain.bitcoin_network)
-            return
-        if not isinstance(value, str):
-            raise FormatError(f"{scheme}: expected one signature string, found a list")
-        if scheme == "bip137":
-            verify_bip137(address, message, value, chain.bitcoin_network)
-        elif scheme == "bip322":
-            verify_bip322(address, message, value, chain.bitcoin_network)
-        elif scheme == "eip191":
-            verify_personal_sign(address, message, value)
-        elif scheme == "eip712":
-            verify_typed_data(address, eip712_challenge(message, chain.chain_id), value)
-        elif scheme == "eip1271":
-            self.verify_eip1271(chain, address, message, value)
-        else:
-            signature = _base58_signature(value)
-            if scheme == "solana-offchain":
-                verify_solana_offchain_message(address, message, signature)
-            else:
-                verify_solana_message(address, message, signature)
+                         scheme: str) -> SignatureProof:
+        # One dispatch for `por reserves import-signatures`, `write` and this verifier
+        # (verifier.signatures.wallet); only EIP-1271 needs the node, so it stays here.
+        # Imported here, not at the top: the signature libraries are the [reserves] extra,
+        # and a bundle checked with --skip-chain never gets here (issue 12).
+        from verifier.signatures.wallet import verify_wallet_signature
 
-    def verify_eip1271(self, chain: Chain, address: str, message: bytes, value: str) -> None:
+        value = wallet.signature.value if wallet.signature else ""
+        if scheme == "eip1271":
+            if not isinstance(value, str):
+                raise FormatError("eip1271: expected one signature string, found a list")
+            return self.verify_eip1271(chain, address, message, value)
+        return verify_wallet_signature(
+            scheme, address, message, value,
+            bitcoin_network=chain.bitcoin_network if chain.kind == "bitcoin" else None,
+            typed_data=(eip712_challenge(message, chain.chain_id) if scheme == "eip712"
+                        else None),
+            redeem_script=wallet.custody.script)
+
+    def verify_eip1271(self, chain: Chain, address: str, message: bytes,
+                       value: str) -> SignatureProof:
+        from verifier.signatures.evm import personal_sign_digest, verify_eip1271_result
+
         # EIP-1271 signatures are opaque bytes the contract judges: one owner's 65 bytes, or
         # m of them for a Safe (each over Safe's SafeMessage hash, spec §11.1).
         if not _EIP1271_SIGNATURE_RE.fullmatch(value):
@@ -570,7 +587,7 @@ class _Verifier:
         except NodeAnswerError as e:
             raise VerificationError(f"EIP-1271 isValidSignature at block {chain.height} "
                                     f"failed: {e}") from e
-        verify_eip1271_result(address, digest, answer)
+        return verify_eip1271_result(address, digest, answer)
 
     def check_balances(self, index: int, wallet: Wallet, chain: Chain, address: str,
                        signed: bool, past_only: bool,
@@ -710,11 +727,21 @@ class _Verifier:
         return ok
 
 
-def _base58_signature(value: str) -> bytes:
-    """Decode a base58 Ed25519 signature (Solana tools print signatures in base58)."""
-    if not value or not set(value) <= _BASE58_ALPHABET:
-        raise FormatError(f"Ed25519 signature {value[:16]!r}...: not base58")
-    return bytes(base58.b58decode(value))
+def parse_accepted_tokens(values: tuple[str, ...], reserves: ReservesFile) -> frozenset[str]:
+    """Check ``--accept-noncanonical-token SYMBOL@NETWORK`` values against the file.
+
+    Shared by ``por-verify reserves``, ``por-verify bundle`` and ``por attest sign``.
+
+    Raises:
+        FormatError: not ``SYMBOL@NETWORK``, or no chain of the file lists that symbol on
+            that network (a typo must not pass silently).
+    """
+    listed = {f"{a.symbol}@{c.network}" for c in reserves.chains for a in c.assets}
+    for value in values:
+        if value not in listed:
+            raise FormatError(f"--accept-noncanonical-token {value!r}: expected SYMBOL@NETWORK "
+                              f"of an asset of the file, one of {sorted(listed)}")
+    return frozenset(values)
 
 
 DEFAULT_MAX_SCAN_BLOCKS = 2016  # two weeks of Bitcoin blocks (3.5 days of Litecoin's)

@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import base58
-import coincurve
-from btclib import bech32 as btclib_bech32
-from btclib.b32 import bytes_from_witness_program, power_of_2_base_conversion
-from btclib.hashes import hash160, hash256
-from btclib.script.solver import solver
-from btclib.var_bytes import serialize as varstr
 
+# btclib and coincurve are the [reserves] extra: they are imported inside the functions that
+# use them, so that parsing a reserves file (BitcoinNetwork, Base58Check) needs neither
+# (issue 12).
 from verifier.errors import FormatError, VerificationError
 from verifier.signatures.proof import SignatureProof
 
@@ -113,6 +110,9 @@ def decode_address(address: str, network: BitcoinNetwork = BITCOIN) -> DecodedAd
 
 
 def _decode_segwit(address: str, network: BitcoinNetwork, hrp: str) -> DecodedAddress:
+    from btclib import bech32 as btclib_bech32
+    from btclib.b32 import bytes_from_witness_program, power_of_2_base_conversion
+
     if len(address) > _BECH32_MAX_LENGTH or any(c in string.whitespace for c in address):
         raise FormatError(f"address {address!r}: not a valid bech32 address (length/whitespace)")
     try:
@@ -138,6 +138,9 @@ def _decode_segwit(address: str, network: BitcoinNetwork, hrp: str) -> DecodedAd
 
 def message_hash(message: bytes, network: BitcoinNetwork = BITCOIN) -> bytes:
     """The digest ``signmessage`` signs: sha256d(varstr(magic) || varstr(message))."""
+    from btclib.hashes import hash256
+    from btclib.var_bytes import serialize as varstr
+
     return hash256(varstr(network.message_magic.encode()) + varstr(message))
 
 
@@ -191,6 +194,8 @@ def recover_public_key(digest: bytes, header: int, rs: bytes) -> bytes:
     Raises:
         VerificationError: No public key can be recovered (r or s out of range, no point).
     """
+    import coincurve
+
     recovery_id = (header - 27) & 0b11
     compressed = header >= 31
     try:
@@ -285,6 +290,8 @@ def _bip137_commitment(
     uncompressed key (27..30) never proves a segwit address (BIP-143 takes compressed keys
     only), and a P2SH address proves nothing but P2SH-P2WPKH of the key.
     """
+    from btclib.hashes import hash160
+
     key_hash = hash160(public_key)
     p2sh_p2wpkh = hash160(b"\x00\x14" + key_hash)
     if claimed == "p2sh-p2wpkh":
@@ -313,6 +320,8 @@ def parse_multisig_script(script: bytes) -> MultisigScript:
     Raises:
         FormatError: The script is not a standard m-of-n multisig script.
     """
+    from btclib.script.solver import solver
+
     try:
         script_type, payload = solver(script)
     except (ValueError, TypeError) as e:
@@ -332,6 +341,8 @@ def parse_multisig_script(script: bytes) -> MultisigScript:
 
 def _script_commitment(address: str, decoded: DecodedAddress, script: bytes) -> str:
     """Check that the address is the hash of ``script``; return how it commits."""
+    from btclib.hashes import hash160
+
     witness_program = hashlib.sha256(script).digest()
     if decoded.kind == "p2wsh" and decoded.program == witness_program:
         return "P2WSH(script)"

@@ -16,41 +16,18 @@ from eth_account import Account
 from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from verifier.errors import FormatError, VerificationError
+from verifier.signatures.eip55 import checksum_address as checksum_address
 from verifier.signatures.proof import SignatureProof
 
-_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 _HEX_RE = re.compile(r"(0x)?[0-9a-fA-F]*")
 SIGNATURE_LENGTH = 65  # r (32) || s (32) || v (1)
 COMPACT_SIGNATURE_LENGTH = 64  # EIP-2098: r (32) || yParity (1 bit) + s (255 bits)
 # EIP-1271: isValidSignature(bytes32,bytes) returns this selector when the signature is valid.
 EIP1271_MAGIC_VALUE = bytes.fromhex("1626ba7e")
-
-
-def checksum_address(address: str) -> str:
-    """Validate an EVM address and return its EIP-55 checksummed form.
-
-    An all-lowercase or all-uppercase address carries no checksum and is accepted as is;
-    a mixed-case address must carry a correct EIP-55 checksum (a wrong one is a typo that
-    would otherwise name a different account).
-
-    Raises:
-        FormatError: Not ``0x`` + 40 hex digits, or mixed case with a wrong checksum.
-    """
-    if not _ADDRESS_RE.fullmatch(address):
-        raise FormatError(f"EVM address {address!r}: expected 0x followed by 40 hex digits")
-    checksummed: str = to_checksum_address(address)
-    body = address[2:]
-    if body not in (body.lower(), body.upper()) and address != checksummed:
-        raise FormatError(
-            f"EVM address {address}: mixed case with a wrong EIP-55 checksum "
-            f"(expected {checksummed})"
-        )
-    return checksummed
 
 
 def _signature_bytes(signature: bytes | str) -> bytes:
