@@ -62,7 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "reserves (re-read with --rpc), the log inclusion and consistency with the last "
                "tree head seen, and your own proof (--proof)."),
     "cross-check": ("verifier.cli_crosscheck:cross_check_cmd", "Report every wallet or UTXO "
-                    "that two of FILES claim for overlapping snapshots."),
+                    "that two exchanges' FILES claim for overlapping snapshots."),
 }
 
 
