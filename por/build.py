@@ -692,6 +692,13 @@ def stop_workers(executor: Executor) -> None:
         for work_id, item in list(pending.items()):
             if item.future.cancelled():
                 pending.pop(work_id, None)
+        # The call queue's feeder thread may be blocked writing a task into a full pipe that
+        # no worker will read any more; joining it at shutdown would then hang for ever
+        # (seen as a prove-all that never exits after SIGINT). The tasks are abandoned.
+        call_queue = getattr(executor, "_call_queue", None)
+        if call_queue is not None:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                call_queue.cancel_join_thread()
         processes = list((getattr(executor, "_processes", None) or {}).values())
         for proc in processes:
             with contextlib.suppress(OSError, ValueError):
