@@ -1,6 +1,8 @@
 """``por``: the operator's command line (exchange side).
 
-Errors become messages and exit codes in one place: 1 verification failed, 2 bad input.
+Errors become messages and exit codes in one place, :func:`exit_for_error`, called by the
+group's ``invoke``: 1 verification failed, 2 bad input or misuse. Commands raise; they never
+exit.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -19,6 +23,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from por import __version__
 from por.errors import FormatError, PorError, VerificationError
 from verifier.cli.lazy import LazyGroup
+from verifier.errors import exit_code
 
 err_console = Console(stderr=True)
 
@@ -55,34 +60,24 @@ class RichProgress:
             self._progress.advance(self._task, done)
 
 
-def handle_errors(fn):  # type: ignore[no-untyped-def]
-    """Turn por-toolkit errors into a message and exit code (1 failed, 2 bad input)."""
-    import functools
+def exit_for_error(err: PorError, *, verbose: bool) -> NoReturn:
+    """The one place where an error of the package becomes a message and an exit code:
+    ``FAILED: ...`` and 1 for a failed check, ``ERROR: ...`` and 2 for unusable input or
+    misuse (:func:`verifier.errors.exit_code`); ``--verbose`` adds the traceback."""
+    word = "FAILED" if isinstance(err, VerificationError) else "ERROR"
+    err_console.print(f"[red]{word}[/red]: {escape(str(err))}", highlight=False, soft_wrap=True)
+    if verbose:
+        click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
+    sys.exit(exit_code(err))
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return fn(*args, **kwargs)
-        except VerificationError as e:
-            err_console.print(
-                f"[red]FAILED[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
-            )
-            sys.exit(1)
-        except (FormatError, PorError) as e:
-            err_console.print(
-                f"[red]ERROR[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
-            )
-            sys.exit(2)
-        except KeyboardInterrupt as e:
-            # SIGINT, or SIGTERM/SIGHUP turned into an exception by
-            # por.liabilities.build.stop_on_signals:
-            # by now the partial output is removed and the workers are stopped.
-            signum = getattr(e, "signum", 2)
-            err_console.print(f"[red]interrupted[/red] (signal {signum}): nothing partial was"
-                              " left behind", highlight=False, soft_wrap=True)
-            sys.exit(128 + signum)
 
-    return wrapper
+def exit_for_interrupt(signum: int) -> NoReturn:
+    """SIGINT, or SIGTERM/SIGHUP turned into ``KeyboardInterrupt`` by
+    :func:`por.liabilities.build.stop_on_signals`: by now the partial output is removed and
+    the workers are stopped. Exit 128 + the signal's number, as a shell does."""
+    err_console.print(f"[red]interrupted[/red] (signal {signum}): nothing partial was"
+                      " left behind", highlight=False, soft_wrap=True)
+    sys.exit(128 + signum)
 
 
 # Subcommands defined in other modules, imported only when run (verifier/cli/lazy.py):
@@ -107,8 +102,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _Main(LazyGroup):
-    """The ``por`` group: refuses a database password on the command line, for every
-    subcommand that takes ``--db`` (the value is redacted in the message)."""
+    """The ``por`` group: its :meth:`invoke` is the catch point; it refuses a database
+    password on the command line, for every subcommand that takes ``--db`` (the value is
+    redacted in the message)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PorError as err:
+            exit_for_error(err, verbose=bool(ctx.params.get("verbose")))
+        except KeyboardInterrupt as e:
+            exit_for_interrupt(getattr(e, "signum", signal.SIGINT))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for i, arg in enumerate(args):
@@ -129,7 +133,8 @@ class _Main(LazyGroup):
 @click.group(cls=_Main, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="On an error, print its traceback too.")
+def main(verbose: bool) -> None:
     """Operate a proof-of-reserves round: build the liabilities tree, hand out proofs."""
 
 
@@ -256,7 +261,6 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     help="Risk parameters (docs/spec.md §15.5): build a margin round from a snapshot with"
     " equity,debt[,collateral] or signed amounts.",
 )
-@handle_errors
 def build_cmd(
     snapshot: Path,
     assets_file: Path,
@@ -341,7 +345,6 @@ def build_cmd(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the proof here instead of standard output.",
 )
-@handle_errors
 def prove_cmd(
     round_dir: Path, user_id: str, secret_file: Path | None, out_file: Path | None
 ) -> None:
@@ -388,7 +391,6 @@ def prove_cmd(
 @click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
 @click.option("--force", is_flag=True,
               help="Replace an existing OUT (file, or non-empty directory) once all is written.")
-@handle_errors
 def prove_all_cmd(
     round_dir: Path, snapshot: Path, out_path: Path, secret_file: Path | None,
     workers: int | None, force: bool,
@@ -416,7 +418,6 @@ def prove_all_cmd(
 @click.option("--users", default=10_000, show_default=True, help="Synthetic users.")
 @click.option("--assets", "asset_count", default=5, show_default=True, help="Assets (1-8).")
 @click.option("--seed", default=2026, show_default=True, help="Seed of the synthetic data.")
-@handle_errors
 def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
     """Run the whole flow on a synthetic exchange, on embedded defaults."""
     from por.demo.run import run_demo

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from por.cli import _secret_for_prove, handle_errors
+from por.cli import _secret_for_prove
 from por.errors import InputError
 
 
@@ -123,7 +123,6 @@ def served_leftovers(rounds_dir: Path) -> list[Path]:
     " separated IPs or networks, e.g. 127.0.0.1 or 10.0.0.0/8). Default: none; the client"
     " is the TCP peer, so a client cannot pick its own address to escape the rate limit.",
 )
-@handle_errors
 def serve_cmd(
     db_url: str | None,
     rounds_dir: Path | None,
@@ -213,7 +212,6 @@ def tokens_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
 )
-@handle_errors
 def issue_cmd(
     round_dir: Path, users_file: Path, out_file: Path, secret_file: Path | None
 ) -> None:

@@ -173,26 +173,20 @@ def add_cmd(paths: tuple[Path, ...], db_url: str | None) -> None:
     A bundle's witnesses/ is rewritten by `por publish`: keep co-signatures in the store so
     that every bundle written from it (and the server's download) carries them.
     """
-    from por.cli import handle_errors
+    if db_url is not None:
+        from por.store.db import open_store, refuse_password_on_argv
 
-    @handle_errors
-    def run() -> None:
-        if db_url is not None:
-            from por.store.db import open_store, refuse_password_on_argv
-
-            refuse_password_on_argv(db_url)
-            engine = open_store(db_url)
-            try:
-                for size, key_id in store_cosignatures(engine, paths):
-                    click.echo(f"stored the co-signature of witness {key_id} of the tree head "
-                               f"of size {size}")
-            finally:
-                engine.dispose()
-            return
-        bundle, cosignatures = paths[0], paths[1:]
-        if not bundle.is_dir() or not cosignatures:
-            raise InputError("usage: por witness add BUNDLE COSIG... (or --db URL COSIG...)")
-        for name in add_cosignatures(bundle, cosignatures):
-            click.echo(f"added {bundle / name}")
-
-    run()
+        refuse_password_on_argv(db_url)
+        engine = open_store(db_url)
+        try:
+            for size, key_id in store_cosignatures(engine, paths):
+                click.echo(f"stored the co-signature of witness {key_id} of the tree head "
+                           f"of size {size}")
+        finally:
+            engine.dispose()
+        return
+    bundle, cosignatures = paths[0], paths[1:]
+    if not bundle.is_dir() or not cosignatures:
+        raise InputError("usage: por witness add BUNDLE COSIG... (or --db URL COSIG...)")
+    for name in add_cosignatures(bundle, cosignatures):
+        click.echo(f"added {bundle / name}")

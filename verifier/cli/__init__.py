@@ -1,48 +1,111 @@
 """``por-verify``: the command line of users and auditors.
 
-This is the one place where the package's errors become messages and exit codes:
-0 verified, 1 verification failed, 2 unusable input (sigstore's ``_cli.py`` habit).
+:func:`exit_for_error`, called by the group's ``invoke``, is the one place where the
+package's errors become messages and exit codes: 0 verified, 1 verification failed, 2
+unusable input or misuse (sigstore's ``_cli.py`` habit). Commands raise; they never exit.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from verifier import __version__
 from verifier.cli.lazy import LazyGroup
-from verifier.errors import FormatError, PorError, VerificationError
+from verifier.errors import (
+    FormatError,
+    PorError,
+    UnanchoredError,
+    UnreadableInputError,
+    VerificationError,
+    exit_code,
+)
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_MALFORMED = 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+# What a command has told the catch point, in ``click.Context.meta`` (shared by every
+# context of one run): that it prints JSON, and that its report is already printed.
+_JSON = "verifier.cli.json"
+_SHOWN = "verifier.cli.shown"
+_REPORT, _REPORT_AND_WHY = "report", "report-and-why"
 
 
-def fail(err: PorError, *, as_json: bool) -> NoReturn:
-    """Print ``err`` as the CLI's verdict and exit with the code of its kind."""
+def verdict_word(err: PorError) -> str:
+    """The word a failure of ``err``'s kind is printed under."""
+    if isinstance(err, UnanchoredError):
+        return "UNANCHORED"
     if isinstance(err, VerificationError):
-        code, verdict = EXIT_FAILED, "FAILED"
-    elif isinstance(err, FormatError):
-        code, verdict = EXIT_MALFORMED, "MALFORMED"
-    else:
-        code, verdict = EXIT_MALFORMED, "ERROR"
-    if as_json:
-        click.echo(json.dumps({"verdict": verdict, "ok": False, "error": str(err)}, indent=2))
-    else:
-        click.echo(f"{verdict}: {err}", err=True)
-    sys.exit(code)
+        return "FAILED"
+    if isinstance(err, FormatError):
+        return "MALFORMED"
+    return "ERROR"
 
 
-def run_check(as_json: bool, check: Callable[[], Any]) -> Any:
-    """Run ``check`` and turn any por-toolkit error into the CLI's verdict and exit code."""
+def exit_for_error(err: PorError, meta: dict[str, Any], *, verbose: bool) -> NoReturn:
+    """The one place where an error of the package becomes a message and an exit code.
+
+    In text mode the message is one line on stderr, ``WORD: message``; in ``--json`` mode
+    it is a JSON verdict on stdout, unless the command's JSON report is already printed
+    (the report is then the output). ``--verbose`` adds the traceback. The exit code is
+    the kind's (:func:`verifier.errors.exit_code`): 1 failed, 2 malformed or misused.
+    """
+    word, shown = verdict_word(err), meta.get(_SHOWN)
+    if meta.get(_JSON):
+        if shown is None:
+            click.echo(json.dumps({"verdict": word, "ok": False, "error": str(err)}, indent=2))
+    elif shown != _REPORT_AND_WHY:
+        click.echo(f"{word}: {err}", err=True)
+    if verbose:
+        click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
+    sys.exit(exit_code(err))
+
+
+def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[_JSON] = True
+    return value
+
+
+def json_option(help_text: str = "Print a machine-readable report.") -> Callable[[F], F]:
+    """The ``--json`` option (parameter ``as_json``); it tells the catch point to answer
+    in JSON too."""
+    return click.option("--json", "as_json", is_flag=True, callback=_note_json,
+                        help=help_text)
+
+
+def report_shown(*, with_why: bool = False) -> None:
+    """Say that the command's report is printed: a failure raised after this adds only its
+    one-line message in text mode (nothing with ``with_why``: the report said why), and
+    nothing in JSON mode."""
+    click.get_current_context().meta[_SHOWN] = _REPORT_AND_WHY if with_why else _REPORT
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file the user named.
+
+    Raises:
+        UnreadableInputError: it cannot be read.
+    """
     try:
-        return check()
-    except PorError as err:
-        fail(err, as_json=as_json)
+        return path.read_bytes()
+    except OSError as e:
+        raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
+
+
+class _Main(LazyGroup):
+    """The ``por-verify`` group: its :meth:`invoke` is the catch point."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PorError as err:
+            exit_for_error(err, ctx.meta, verbose=bool(ctx.params.get("verbose")))
 
 
 # Subcommands, imported only when run (verifier/cli/lazy.py): name → ("module:attr", help
@@ -66,10 +129,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+@click.group(cls=_Main, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por-verify")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="On an error, print its traceback too.")
+def main(verbose: bool) -> None:
     """Verify proof-of-reserves artifacts, failing closed.
 
     Exit codes (docs/spec.md §9, every command): 0 verified; 1 the input is well formed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.cli import EXIT_FAILED, run_check
+from verifier.cli import json_option, read_input, report_shown
 from verifier.encoding.strictjson import loads as strict_loads
-from verifier.errors import FormatError, UsageError
+from verifier.errors import FormatError, UnanchoredError, UsageError
 from verifier.liabilities.margin_round import (
     MarginAuditReport,
     MarginRootSummary,
@@ -33,14 +32,6 @@ from verifier.liabilities.proof import (
 from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary, assets_to_json, format_units
 from verifier.liabilities.treefile import AuditReport, TreeFile, audit_tree
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
-
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -102,7 +93,7 @@ def _bundle_anchor(
         pinned_key_id=parse_root_option(pinned, "--pin").hex() if pinned else None,
         user_proof=proof,
         witness_keys=tuple(
-            PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
+            PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
             for p in witness_files
         ),
         witness_quorum=quorum,
@@ -149,7 +140,7 @@ def _bundle_anchor(
     help="With --bundle: valid co-signatures of known witnesses required (default: all"
     " --witness-key given).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def proof_cmd(
     proof_file: Path,
     root_hex: str | None,
@@ -181,11 +172,11 @@ def proof_cmd(
             raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = (
-            RootSummary.from_json(_read(summary_file, "root summary"), str(summary_file))
+            RootSummary.from_json(read_input(summary_file, "root summary"), str(summary_file))
             if summary_file
             else None
         )
-        proof = InclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+        proof = InclusionProof.from_json(read_input(proof_file, "proof"), str(proof_file))
         anchor = None
         if bundle_dir is not None:
             if summary is not None:
@@ -197,7 +188,7 @@ def proof_cmd(
         report = verify_proof(proof, expected_root=expected, summary=summary)
         return report if anchor is None else replace(report, anchor=anchor)
 
-    rep: ProofReport = run_check(as_json, check)
+    rep: ProofReport = check()
     if as_json:
         out = _report_json(rep)
         out["notes"] = notes
@@ -220,7 +211,9 @@ def proof_cmd(
         for note in notes:
             click.echo(f"  note  {note}")
     if not rep.anchored:
-        sys.exit(EXIT_FAILED)
+        report_shown(with_why=True)
+        raise UnanchoredError(f"the proof of user {rep.user_id!r} was checked against its own"
+                              " root only")
 
 
 def _is_margin(proof_file: Path) -> bool:
@@ -248,17 +241,17 @@ def _margin_proof_cmd(
                 " this version"
             )
         expected = parse_root_option(root_hex) if root_hex is not None else None
-        proof = MarginInclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+        proof = MarginInclusionProof.from_json(read_input(proof_file, "proof"), str(proof_file))
         report = verify_margin_proof(proof, expected_root=expected)
         if summary_file is not None:
             summary = MarginRootSummary.from_json(
-                _read(summary_file, "root summary"), str(summary_file)
+                read_input(summary_file, "root summary"), str(summary_file)
             )
             summary.check_proof(report)
             report = replace(report, anchor="published root summary")
         return report
 
-    rep: MarginProofReport = run_check(as_json, check)
+    rep: MarginProofReport = check()
     verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
     if as_json:
         out = {
@@ -296,13 +289,15 @@ def _margin_proof_cmd(
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
     if not rep.anchored:
-        sys.exit(EXIT_FAILED)
+        report_shown(with_why=True)
+        raise UnanchoredError(f"the margin proof of user {rep.user_id!r} was checked against"
+                              " its own root only")
 
 
 @click.command("liabilities")
 @click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--root", "root_hex", help="The published root hash to compare with.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
     """Recompute a whole round from its tree file (the auditor's check).
 
@@ -322,7 +317,7 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = RootSummary.from_json(
-            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+            read_input(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
         )
         with (
             TreeFile(round_dir / "tree.bin") as tree,
@@ -343,7 +338,7 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
         report.raise_if_failed()
         return report, assets
 
-    report, assets = run_check(as_json, check)
+    report, assets = check()
     if as_json:
         click.echo(
             json.dumps(
@@ -374,10 +369,10 @@ def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) ->
     def check() -> MarginAuditReport:
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = MarginRootSummary.from_json(
-            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+            read_input(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
         )
         risk = RiskParams.from_json(
-            _read(round_dir / "risk.json", "risk file"), str(round_dir / "risk.json")
+            read_input(round_dir / "risk.json", "risk file"), str(round_dir / "risk.json")
         )
         with TreeFile(round_dir / "tree.bin") as tree:
             report = audit_margin_tree(tree, risk, summary)
@@ -389,8 +384,8 @@ def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) ->
         report.raise_if_failed()
         return report
 
-    report: MarginAuditReport = run_check(as_json, check)
-    assets = MarginRootSummary.from_json(_read(round_dir / "root.json", "root summary")).assets
+    report: MarginAuditReport = check()
+    assets = MarginRootSummary.from_json(read_input(round_dir / "root.json", "root summary")).assets
     if as_json:
         click.echo(
             json.dumps(

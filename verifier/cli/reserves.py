@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from verifier.cli import json_option, report_shown
 from verifier.errors import FormatError, VerificationError
 from verifier.liabilities.summary import RootSummary, format_units
 from verifier.reserves.chains import (
@@ -117,7 +118,7 @@ def _print_report(report: ReservesReport) -> None:
               metavar="SYMBOL@NETWORK",
               help="Accept an asset whose contract (mint) is not the token registry's for "
                    "that symbol on that network (e.g. USDT@1); the report says so.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def reserves_cmd(
     reserves_file: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
     summary: Path | None, timeout: float, max_scan_blocks: int, accept_past_control: bool,
@@ -129,8 +130,6 @@ def reserves_cmd(
     1 with every finding listed otherwise; 2 when the file or a node is unusable. A node
     URL with a path or query (an API key) goes in $POR_RPC_<NAME>_URL, with --rpc NAME.
     """
-    from verifier.cli import fail, run_check
-
     def check() -> ReservesReport:
         reserves = ReservesFile.from_json(reserves_file.read_bytes(), str(reserves_file))
         if summary is not None:
@@ -147,16 +146,12 @@ def reserves_cmd(
                                accept_past_control=accept_past_control,
                                accept_noncanonical=accepted)
 
-    report: ReservesReport = run_check(as_json, check)
+    report = check()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _print_report(report)
-    try:
-        report.raise_for_failures()
-    except VerificationError as err:
-        if as_json:
-            raise SystemExit(1) from err
-        fail(err, as_json=False)
+    report_shown()
+    report.raise_for_failures()
     if not as_json:
         click.echo("VERIFIED: every signature checked and every balance confirmed by a node")
