@@ -143,3 +143,12 @@ def test_exchange_and_server_commands_without_their_extra(tmp_path: Path) -> Non
     _assert_asks_for(run("por", ["serve", "--db", f"sqlite:///{tmp_path / 'por.db'}",
                                  "--rounds", str(tmp_path), "--port", "1"], server_only),
                      "server")
+
+
+def test_foreign_formats_do_not_load_the_wallet_libraries(tmp_path: Path) -> None:
+    # Only okx-addresses checks wallet signatures (eth-utils, btclib: the [reserves] extra);
+    # the other foreign formats, and the group's help, must not import them (issue 12).
+    done, heavy = modules_at_exit(tmp_path, "verifier.cli:main", ["foreign", "--help"])
+    assert done.returncode == 0, done.stderr
+    assert "okx-addresses" in done.stdout
+    assert heavy == []

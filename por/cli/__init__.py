@@ -96,7 +96,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Serve the public proof-of-reserves page and the JSON API under /api/v1/."),
     "tokens": ("por.cli.serve:tokens_group",
                "Proof tokens: the code each user gets to fetch their own proof from the page."),
-    "witness": ("por.log.witness_files:witness_group",
+    "witness": ("por.cli.witness:witness_group",
                 "Witnesses' co-signatures of the log's tree heads (docs/spec.md §14)."),
 }
 

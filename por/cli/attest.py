@@ -20,11 +20,11 @@ from por.errors import InputError, UsageError
 from por.keys import PASSPHRASE_ENV, SigningKey, passphrase_from
 from por.store.db import DEFAULT_URL, open_store
 from verifier.attestation.model import Attestation
-from verifier.cli.reserves import build_readers
 from verifier.encoding.canonical import parse_time
 from verifier.liabilities.summary import format_units
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
+from verifier.reserves.readers import build_readers
 from verifier.reserves.verify import parse_accepted_tokens
 from verifier.signed.keylist import KeyList
 

@@ -27,10 +27,10 @@ from por.reserves.round import (
     write_atomic,
     write_challenges,
 )
-from verifier.cli.reserves import reader_for
 from verifier.liabilities.summary import RootSummary
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import Chain
+from verifier.reserves.readers import reader_for
 from verifier.reserves.verify import Reader
 
 

@@ -25,8 +25,6 @@ from verifier.errors import FormatError, VerificationError
 from verifier.liabilities.summary import RootSummary, parse_assets
 from verifier.reserves.chains import (
     EvmReader,
-    NodeAnswerError,
-    NodeError,
     RpcBitcoinReader,
     RpcEvmReader,
     SolanaReader,
@@ -52,6 +50,7 @@ from verifier.reserves.model import (
     parse_custody,
     wallet_identity,
 )
+from verifier.reserves.rpc import NodeAnswerError, NodeError
 from verifier.reserves.verify import EIP1271_MAX_SIGNATURE_BYTES, SCHEMES, Reader
 from verifier.signatures.evm import (
     ethers_typed_data,

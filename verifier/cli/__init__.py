@@ -10,30 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import click
 
 from verifier import __version__
 from verifier.cli.lazy import LazyGroup
-from verifier.errors import (
-    FormatError,
-    PorError,
-    UnanchoredError,
-    UnreadableInputError,
-    VerificationError,
-    exit_code,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# What a command has told the catch point, in ``click.Context.meta`` (shared by every
-# context of one run): that it prints JSON, and that its report is already printed.
-_JSON = "verifier.cli.json"
-_SHOWN = "verifier.cli.shown"
-_REPORT, _REPORT_AND_WHY = "report", "report-and-why"
+from verifier.cli.options import JSON_MODE, REPORT_AND_WHY, SHOWN
+from verifier.errors import FormatError, PorError, UnanchoredError, VerificationError, exit_code
 
 
 def verdict_word(err: PorError) -> str:
@@ -55,47 +39,15 @@ def exit_for_error(err: PorError, meta: dict[str, Any], *, verbose: bool) -> NoR
     (the report is then the output). ``--verbose`` adds the traceback. The exit code is
     the kind's (:func:`verifier.errors.exit_code`): 1 failed, 2 malformed or misused.
     """
-    word, shown = verdict_word(err), meta.get(_SHOWN)
-    if meta.get(_JSON):
+    word, shown = verdict_word(err), meta.get(SHOWN)
+    if meta.get(JSON_MODE):
         if shown is None:
             click.echo(json.dumps({"verdict": word, "ok": False, "error": str(err)}, indent=2))
-    elif shown != _REPORT_AND_WHY:
+    elif shown != REPORT_AND_WHY:
         click.echo(f"{word}: {err}", err=True)
     if verbose:
         click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
     sys.exit(exit_code(err))
-
-
-def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-    if value:
-        ctx.meta[_JSON] = True
-    return value
-
-
-def json_option(help_text: str = "Print a machine-readable report.") -> Callable[[F], F]:
-    """The ``--json`` option (parameter ``as_json``); it tells the catch point to answer
-    in JSON too."""
-    return click.option("--json", "as_json", is_flag=True, callback=_note_json,
-                        help=help_text)
-
-
-def report_shown(*, with_why: bool = False) -> None:
-    """Say that the command's report is printed: a failure raised after this adds only its
-    one-line message in text mode (nothing with ``with_why``: the report said why), and
-    nothing in JSON mode."""
-    click.get_current_context().meta[_SHOWN] = _REPORT_AND_WHY if with_why else _REPORT
-
-
-def read_input(path: Path, what: str) -> bytes:
-    """The bytes of a file the user named.
-
-    Raises:
-        UnreadableInputError: it cannot be read.
-    """
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
 
 
 class _Main(LazyGroup):
@@ -116,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                     "Recompute a whole round from its tree file (the auditor's check)."),
     "foreign": ("verifier.cli.foreign:foreign_group",
                 "Check other exchanges' Merkle liability proofs with their own published rules."),
-    "log": ("verifier.cli:log_group",
+    "log": ("verifier.cli.log:log_group",
             "Check that a signed tree head only extends the log's history (RFC 9162)."),
     "reserves": ("verifier.cli.reserves:reserves_cmd", "Check every signature and re-read every "
                  "balance of RESERVES_FILE at its snapshot."),
@@ -140,27 +92,3 @@ def main(verbose: bool) -> None:
     and a check failed (including UNANCHORED: nothing published to check against);
     2 the input is not well formed or not usable.
     """
-
-
-class _LogGroup(click.Group):
-    """``por-verify log``: the log check itself, unless the first word names a subcommand
-    (``por-verify log witness ...``, spec §14.2)."""
-
-    def __init__(self, default: click.Command, *subcommands: click.Command) -> None:
-        super().__init__(name=default.name, help=default.help,
-                         context_settings={"help_option_names": ["-h", "--help"]})
-        self.add_command(default, name="check")
-        for command in subcommands:
-            self.add_command(command)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
-            args = ["check", *args]
-        return super().parse_args(ctx, args)
-
-
-def log_group() -> click.Command:
-    """``por-verify log``, with ``log witness`` beside the default check."""
-    from verifier.cli.log import log_cmd, witness_cmd
-
-    return _LogGroup(log_cmd, witness_cmd)

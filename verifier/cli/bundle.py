@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 
 from verifier.attestation.bundle import BundleOptions, BundleReport, read_bundle, verify_bundle
-from verifier.cli import json_option, read_input, report_shown
 from verifier.cli.log import default_state_path
-from verifier.cli.reserves import build_readers
+from verifier.cli.options import json_option, read_input, report_shown
 from verifier.encoding.canonical import parse_time
 from verifier.encoding.strictjson import hash_hex, loads
 from verifier.errors import StaleError, UnanchoredError, UsageError, VerificationError
@@ -21,6 +20,7 @@ from verifier.log.sth import ConsistencyProof
 from verifier.log.trust import DEFAULT_MAX_AGE
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
+from verifier.reserves.readers import build_readers
 from verifier.reserves.verify import Reader
 from verifier.signed.keys import PublicKey
 

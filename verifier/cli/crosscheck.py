@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli import json_option, report_shown
+from verifier.cli.options import json_option, report_shown
 from verifier.crosscheck import CrossCheckReport, run
 from verifier.errors import FormatError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli import json_option, report_shown
+from verifier.cli.options import json_option, report_shown
 from verifier.errors import FormatError
 from verifier.foreign import binance, bitget, bitmex, bybit, coinex, gateio, mexc, okx
 from verifier.foreign.detect import OKX_V2_TREE, Detection, detect

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.cli import json_option, read_input, report_shown
+from verifier.cli.options import json_option, read_input, report_shown
 from verifier.encoding.strictjson import loads as strict_loads
 from verifier.errors import FormatError, UnanchoredError, UsageError
 from verifier.liabilities.margin_round import (

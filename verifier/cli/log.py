@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli import json_option, read_input
+from verifier.cli.options import json_option, read_input
 from verifier.encoding.strictjson import loads
 from verifier.errors import FormatError, VerificationError
 from verifier.log.state import ANCHOR_FIRST_USE, STATE_FILE_NAME, ExchangeMemory, StateFile
@@ -307,3 +307,25 @@ def witness_cmd(head_file: Path, witness_key_file: Path, witness_state_file: Pat
              else f"extends size {result.previous_size}")
     click.echo(f"COSIGNED: {result.exchange} log {result.log!r} at size {result.tree_size}"
                f" ({since}); identity {result.identity[:16]}..", err=True)
+
+
+class _LogGroup(click.Group):
+    """``por-verify log``: the log check itself, unless the first word names a subcommand
+    (``por-verify log witness ...``, spec §14.2)."""
+
+    def __init__(self, default: click.Command, *subcommands: click.Command) -> None:
+        super().__init__(name=default.name, help=default.help,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+        self.add_command(default, name="check")
+        for command in subcommands:
+            self.add_command(command)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def log_group() -> click.Command:
+    """``por-verify log``, with ``log witness`` beside the default check."""
+    return _LogGroup(log_cmd, witness_cmd)

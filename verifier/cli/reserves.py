@@ -7,58 +7,18 @@ from pathlib import Path
 
 import click
 
-from verifier.cli import json_option, report_shown
-from verifier.errors import FormatError, VerificationError
+from verifier.cli.options import json_option, report_shown
+from verifier.errors import VerificationError
 from verifier.liabilities.summary import RootSummary, format_units
-from verifier.reserves.chains import (
-    JsonRpcClient,
-    RpcBitcoinReader,
-    RpcEvmReader,
-    RpcSolanaReader,
-)
-from verifier.reserves.endpoints import Endpoint, environment, parse_endpoints
-from verifier.reserves.model import Chain, ReservesFile
+from verifier.reserves.endpoints import environment, parse_endpoints
+from verifier.reserves.model import ReservesFile
+from verifier.reserves.readers import build_readers
 from verifier.reserves.verify import (
     DEFAULT_MAX_SCAN_BLOCKS,
-    Reader,
     ReservesReport,
     parse_accepted_tokens,
     verify_reserves,
 )
-
-
-def reader_for(chain: Chain, endpoint: Endpoint, timeout: float) -> Reader:
-    """The RPC reader of ``chain``'s kind over ``endpoint`` (credentials in a header only).
-
-    Raises:
-        NodeError: the URL is not http(s).
-    """
-    client = JsonRpcClient(endpoint.url, name=endpoint.name, timeout=timeout,
-                           auth=endpoint.auth)
-    if chain.kind == "evm":
-        return RpcEvmReader(client)
-    if chain.kind == "bitcoin":
-        return RpcBitcoinReader(client)
-    return RpcSolanaReader(client)
-
-
-def build_readers(
-    reserves: ReservesFile, endpoints: dict[str, Endpoint], timeout: float
-) -> dict[str, Reader]:
-    """One reader per chain of the file that has a node.
-
-    Raises:
-        FormatError: a node names a chain the file does not have.
-        NodeError: a URL is not http(s).
-    """
-    readers: dict[str, Reader] = {}
-    for name, endpoint in endpoints.items():
-        chain = reserves.chain(name)
-        if chain is None:
-            known = [c.name for c in reserves.chains]
-            raise FormatError(f"--rpc {name}=...: the file has no chain {name} (it has {known})")
-        readers[name] = reader_for(chain, endpoint, timeout)
-    return readers
 
 
 def _print_report(report: ReservesReport) -> None:

@@ -13,14 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from verifier.encoding.bounds import HASH_SIZE as HASH_SIZE  # spec §2, re-exported
+from verifier.encoding.bounds import MAX_AMOUNT as MAX_AMOUNT
 from verifier.errors import FormatError, VerificationError
 
 SCHEME = "por-mst"  # spec §1
 VERSION = 1  # spec §1
 
-HASH_SIZE = 32  # spec §2: SHA-256, full width, never truncated
 AMOUNT_SIZE = 16  # spec §2: unsigned 128-bit, big-endian
-MAX_AMOUNT = (1 << 128) - 1  # spec §2
 MAX_ASSETS = 64  # spec §3
 MAX_DECIMALS = 38  # spec §3: 10**38 < 2**128
 MAX_USER_ID_BYTES = 128  # spec §4

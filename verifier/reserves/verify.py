@@ -23,7 +23,6 @@ from verifier.liabilities.summary import format_units
 from verifier.reserves.chains import (
     BitcoinReader,
     EvmReader,
-    NodeAnswerError,
     SolanaReader,
     eip1271_calldata,
     token_balance,
@@ -40,6 +39,7 @@ from verifier.reserves.model import (
     normalize_address,
     wallet_identity,
 )
+from verifier.reserves.rpc import NodeAnswerError
 from verifier.reserves.tokens import NOT_CANONICAL, judge
 
 if TYPE_CHECKING:

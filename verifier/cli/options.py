@@ -1,0 +1,54 @@
+"""Options and helpers shared by ``por-verify``'s commands.
+
+A command tells the catch point (:func:`verifier.cli.exit_for_error`) two things through
+``click.Context.meta`` (shared by every context of one run): that it answers in JSON
+(:func:`json_option`), and that its report is already printed (:func:`report_shown`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from verifier.errors import UnreadableInputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_MODE = "verifier.cli.json"
+SHOWN = "verifier.cli.shown"
+REPORT, REPORT_AND_WHY = "report", "report-and-why"
+
+
+def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_MODE] = True
+    return value
+
+
+def json_option(help_text: str = "Print a machine-readable report.") -> Callable[[F], F]:
+    """The ``--json`` option (parameter ``as_json``); it tells the catch point to answer
+    in JSON too."""
+    return click.option("--json", "as_json", is_flag=True, callback=_note_json,
+                        help=help_text)
+
+
+def report_shown(*, with_why: bool = False) -> None:
+    """Say that the command's report is printed: a failure raised after this adds only its
+    one-line message in text mode (nothing with ``with_why``: the report said why), and
+    nothing in JSON mode."""
+    click.get_current_context().meta[SHOWN] = REPORT_AND_WHY if with_why else REPORT
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file the user named.
+
+    Raises:
+        UnreadableInputError: it cannot be read.
+    """
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
