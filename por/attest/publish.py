@@ -30,6 +30,7 @@ from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry
 from verifier.attestation import bundle as layout
 from verifier.attestation.model import payload_hash
+from verifier.files import fsync_dir
 from verifier.log.rfc6962 import hash_leaf
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyList
@@ -131,14 +132,6 @@ def _read_tree(directory: Path) -> dict[str, bytes] | None:
             for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_tree(directory: Path, files: dict[str, bytes]) -> None:
     directory.mkdir(parents=True)
     for i, (name, data) in enumerate(sorted(files.items())):
@@ -151,7 +144,7 @@ def _write_tree(directory: Path, files: dict[str, bytes]) -> None:
         if i == 0:
             _exit_at("bundle-file")
     for sub in {(directory / n).parent for n in files}:
-        _fsync_dir(sub)
+        fsync_dir(sub)
 
 
 def _clean_leftovers(out: Path) -> None:
@@ -185,11 +178,11 @@ def write_bundle(out: Path, files: dict[str, bytes]) -> bool:
             os.rename(out, aside)
             _exit_at("between-renames")
             os.rename(tmp, out)
-            _fsync_dir(out.parent)
+            fsync_dir(out.parent)
             shutil.rmtree(aside)
         else:
             os.rename(tmp, out)
-            _fsync_dir(out.parent)
+            fsync_dir(out.parent)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if aside.exists() and not out.exists():

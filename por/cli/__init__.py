@@ -24,6 +24,7 @@ from por import __version__
 from por.errors import FormatError, PorError, VerificationError
 from verifier.cli.lazy import LazyGroup
 from verifier.errors import exit_code
+from verifier.liabilities.rounddir import LEGACY_SECRET_FILE, root_path, tree_path
 
 err_console = Console(stderr=True)
 
@@ -153,14 +154,13 @@ def liabilities() -> None:
 def _secret_path(out: Path, secret_file: Path | None, round_id: str | None) -> Path:
     """The round secret's file: --secret-file, else $POR_ROUND_SECRET_FILE, else the round's
     file in the private secrets directory (``~/.local/share/por/secrets/ROUND.key``)."""
-    from por.liabilities.build import SECRET_FILE
     from por.liabilities.secret import default_secret_path
 
     env = os.environ.get("POR_ROUND_SECRET_FILE")
     if secret_file or env:
         return secret_file or Path(str(env))
     if round_id is None:  # no root.json to name the round: the legacy place, for the message
-        return out / SECRET_FILE
+        return out / LEGACY_SECRET_FILE
     return default_secret_path(round_id)
 
 
@@ -186,7 +186,7 @@ def _round_of(round_dir: Path) -> str | None:
     from verifier.liabilities.summary import RootSummary
 
     try:
-        return RootSummary.from_json((round_dir / "root.json").read_bytes()).round_id
+        return RootSummary.from_json(root_path(round_dir).read_bytes()).round_id
     except (OSError, FormatError):
         return None
 
@@ -194,12 +194,11 @@ def _round_of(round_dir: Path) -> str | None:
 def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     """The secret of the round built in ``out`` (the file of rounds built before the
     secrets directory, ``out/round-secret.key``, is still read when it is the only one)."""
-    from por.liabilities.build import SECRET_FILE
     from por.liabilities.secret import load_secret
 
     path = _secret_path(out, secret_file, _round_of(out))
-    if not path.exists() and not secret_file and (out / SECRET_FILE).exists():
-        path = out / SECRET_FILE
+    if not path.exists() and not secret_file and (out / LEGACY_SECRET_FILE).exists():
+        path = out / LEGACY_SECRET_FILE
     if not path.exists():
         raise FormatError(f"{path}: no round secret there; pass --secret-file (or set"
                           " $POR_ROUND_SECRET_FILE) to the file the build wrote")
@@ -284,7 +283,7 @@ def build_cmd(
     # Every check that reads no row comes first: a mistake here creates nothing.
     check_round_id(round_id)
     assets = load_assets(assets_file)
-    if (out_dir / "root.json").exists() or (out_dir / "tree.bin").exists():
+    if root_path(out_dir).exists() or tree_path(out_dir).exists():
         raise FormatError(f"{out_dir}: a tree was already built there; choose another --out")
     if risk_file is not None:  # a margin round (docs/spec.md §15), in por.liabilities.margin
         from por.cli.margin import margin_build

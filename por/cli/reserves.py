@@ -24,9 +24,9 @@ from por.reserves.round import (
     read_balances,
     save_draft,
     snapshot_chain,
-    write_atomic,
     write_challenges,
 )
+from verifier.files import write_atomic
 from verifier.liabilities.summary import RootSummary
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import Chain

@@ -54,10 +54,10 @@ from verifier.liabilities.mst import (
     user_id_bytes,
 )
 from verifier.liabilities.proof import InclusionProof, verify_proof
+from verifier.liabilities.rounddir import TOKEN_FILE, root_path, tree_path
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 
-TOKEN_FILE = "proof-tokens.bin"  # noqa: S105 (a file name, not a token)
 MAGIC = b"PORTOK\x00\x01"
 HEADER_SIZE = len(MAGIC) + 8
 TOKEN_BYTES = 16  # 128 random bits
@@ -166,7 +166,7 @@ def issue_tokens(
         InputError: a user is not in the round, or the directory holds no tree.
     """
     try:
-        tree = TreeFile(round_dir / "tree.bin")
+        tree = TreeFile(tree_path(round_dir))
     except FormatError as e:
         raise InputError(f"{round_dir}: no usable tree.bin: {e}") from e
     try:
@@ -247,8 +247,8 @@ class TokenIndex:
                 f" {HEADER_SIZE + self.count * RECORD_SIZE}"
             )
         try:
-            self.summary = RootSummary.from_json((round_dir / "root.json").read_bytes())
-            self.tree = TreeFile(round_dir / "tree.bin")
+            self.summary = RootSummary.from_json(root_path(round_dir).read_bytes())
+            self.tree = TreeFile(tree_path(round_dir))
         except (OSError, FormatError) as e:
             raise InputError(f"{round_dir}: the round's root.json or tree.bin: {e}") from e
         if self.tree.root_hash() != self.summary.root_hash:

@@ -13,8 +13,6 @@ signatures are checked by whoever knows the witness's key: ``por-verify bundle
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,10 +23,10 @@ from sqlmodel import Session, select
 
 from por.errors import InputError
 from por.store.models import TreeHeadRecord, WitnessCosignature
+from verifier.attestation.bundle import TREE_HEAD_FILE
+from verifier.files import fsync_dir, write_atomic
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import WITNESS_DIR, Cosignature, head_payload_hash
-
-TREE_HEAD_FILE = "tree-head.json"  # spec §13.4
 
 
 def add_cosignatures(bundle: Path, cosignature_files: Sequence[Path]) -> list[str]:
@@ -67,18 +65,9 @@ def add_cosignatures(bundle: Path, cosignature_files: Sequence[Path]) -> list[st
     try:
         folder.mkdir(exist_ok=True)
         for cosig, data in parsed:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cosignature-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, folder / f"{cosig.witness_key_id}.json")
+            write_atomic(folder / f"{cosig.witness_key_id}.json", data)
             written.append(f"{WITNESS_DIR}/{cosig.witness_key_id}.json")
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(folder)
     except OSError as e:
         raise InputError(f"{folder}: cannot write: {e.strerror}") from e
     return written

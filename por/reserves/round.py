@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any, Literal
 from por.errors import InputError
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
+from verifier.files import write_atomic
 from verifier.liabilities.summary import RootSummary, parse_assets
 from verifier.reserves.chains import (
     EvmReader,
@@ -65,26 +64,6 @@ DRAFT_FILE = "draft.json"
 CHALLENGES_DIR = "challenges"
 CSV_COLUMNS = ("chain", "address", "custody", "assets", "script")
 DEFAULT_MAX_BLOCKS = 1000  # blocks walked from the snapshot to the tip (spec §11.5)
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``path`` through a temporary file in the same folder and an atomic rename.
-
-    Raises:
-        OSError: the folder is not writable.
-    """
-    data = text.encode() if isinstance(text, str) else text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_wallets(wallets: list[Wallet], chains: tuple[Chain, ...], symbols: set[str],

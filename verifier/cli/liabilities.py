@@ -30,6 +30,7 @@ from verifier.liabilities.proof import (
     verify_proof,
 )
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import risk_path, root_path, tree_path
 from verifier.liabilities.summary import RootSummary, assets_to_json, format_units
 from verifier.liabilities.treefile import AuditReport, TreeFile, audit_tree
 
@@ -310,17 +311,17 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     A margin round (root.json of scheme por-mst-margin, spec §15.10) is checked with its
     risk.json: every leaf's rule too, and totals of equity, debt and collateral.
     """
-    if _is_margin(round_dir / "root.json"):
+    if _is_margin(root_path(round_dir)):
         _margin_liabilities(round_dir, root_hex, as_json)
         return
 
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = RootSummary.from_json(
-            read_input(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+            read_input(root_path(round_dir), "root summary"), str(root_path(round_dir))
         )
         with (
-            TreeFile(round_dir / "tree.bin") as tree,
+            TreeFile(tree_path(round_dir)) as tree,
             Progress(
                 TextColumn("recomputing"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                 TimeElapsedColumn(), console=Console(stderr=True), disable=as_json,
@@ -369,12 +370,12 @@ def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) ->
     def check() -> MarginAuditReport:
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = MarginRootSummary.from_json(
-            read_input(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+            read_input(root_path(round_dir), "root summary"), str(root_path(round_dir))
         )
         risk = RiskParams.from_json(
-            read_input(round_dir / "risk.json", "risk file"), str(round_dir / "risk.json")
+            read_input(risk_path(round_dir), "risk file"), str(risk_path(round_dir))
         )
-        with TreeFile(round_dir / "tree.bin") as tree:
+        with TreeFile(tree_path(round_dir)) as tree:
             report = audit_margin_tree(tree, risk, summary)
         if expected is not None and expected != report.root_hash:
             report.add(
@@ -385,7 +386,7 @@ def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) ->
         return report
 
     report: MarginAuditReport = check()
-    assets = MarginRootSummary.from_json(read_input(round_dir / "root.json", "root summary")).assets
+    assets = MarginRootSummary.from_json(read_input(root_path(round_dir), "root summary")).assets
     if as_json:
         click.echo(
             json.dumps(
