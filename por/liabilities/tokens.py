@@ -61,7 +61,6 @@ from verifier.liabilities.treefile import TreeFile
 MAGIC = b"PORTOK\x00\x01"
 HEADER_SIZE = len(MAGIC) + 8
 TOKEN_BYTES = 16  # 128 random bits
-TOKEN_HEX = 2 * TOKEN_BYTES
 # Domain separation between the lookup key and the sealing key, 16 ASCII bytes each.
 TAG_TOKEN_ID = b"POR-TOKEN-V1:ID:"
 TAG_TOKEN_KEY = b"POR-TOKEN-V1:KEY"

@@ -140,4 +140,4 @@ def cross_check_cmd(
     report = check()
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render_text())
     report_shown()
-    report.raise_if_failed()
+    report.raise_for_failures()

@@ -129,7 +129,7 @@ def _emit(report: ForeignReport, as_json: bool, auto: list[Detection] | None = N
                 click.echo(f"auto: recognised {d.format} ({d.reason})")
         click.echo(report.render_text())
     report_shown()
-    report.raise_if_failed()
+    report.raise_for_failures()
 
 
 def _run(fmt: str, files: tuple[Path, ...], as_json: bool, strict: bool) -> None:

@@ -336,7 +336,7 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
                 f"root: computed {report.root_hash.hex()} but the published root is"
                 f" {expected.hex()}"
             )
-        report.raise_if_failed()
+        report.raise_for_failures()
         return report, assets
 
     report, assets = check()
@@ -382,7 +382,7 @@ def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) ->
                 f"root: computed {report.root_hash.hex()} but the published root is"
                 f" {expected.hex()}"
             )
-        report.raise_if_failed()
+        report.raise_for_failures()
         return report
 
     report: MarginAuditReport = check()

@@ -34,7 +34,6 @@ TAG_PAD = b"POR-MST-V1:PADL:"  # spec §5, padding-leaf commitment (HMAC input)
 TAG_LEAF = b"POR-MST-V1:LEAF:"  # spec §6, leaf hash
 TAG_NODE = b"POR-MST-V1:NODE:"  # spec §6, inner node hash
 TAG_ROOT = b"POR-MST-V1:ROOT:"  # spec §7, root hash binding round, assets and size
-TAG_ORDER = b"POR-MST-V1:ORDR:"  # spec §5, reserved: leaf order is by commitment
 
 _ROUND_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}")
