@@ -54,7 +54,8 @@ from verifier.liabilities.mst import (
     user_id_bytes,
 )
 from verifier.liabilities.proof import InclusionProof, verify_proof
-from verifier.liabilities.rounddir import TOKEN_FILE, root_path, tree_path
+from verifier.liabilities.rounddir import TOKEN_FILE as TOKEN_FILE  # re-exported
+from verifier.liabilities.rounddir import root_path, tree_path
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 

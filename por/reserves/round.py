@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -475,7 +475,8 @@ def _check_one(draft: ReservesFile, index: int,
 
 
 def _check_eip1271(chain: Chain, wallet: Wallet, message: bytes,
-                   readers: Mapping[str, Reader], result: Any) -> SignatureCheck:
+                   readers: Mapping[str, Reader],
+                   result: Callable[[SignatureOutcome, str], SignatureCheck]) -> SignatureCheck:
     """isValidSignature at the snapshot block, when a node for the chain was given.
 
     Raises:
