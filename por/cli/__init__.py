@@ -127,7 +127,8 @@ class _Main(LazyGroup):
                 try:
                     refuse_password_on_argv(value)
                 except PorError as e:
-                    raise click.UsageError(str(e), ctx) from e
+                    # Before click parses (and could echo) anything: to the catch point now.
+                    exit_for_error(e, verbose="--verbose" in args)
         return super().parse_args(ctx, args)
 
 
