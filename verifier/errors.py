@@ -32,7 +32,7 @@ class VerificationError(PorError):
 
 
 class CheckFailedError(VerificationError):
-    """A check failed, and the report listing every finding has been shown."""
+    """A report's checks failed (``raise_for_failures``); the report lists every finding."""
 
 
 class UnanchoredError(VerificationError):
