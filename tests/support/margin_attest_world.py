@@ -129,3 +129,40 @@ def sign_publish(engine: Engine, world: World, r: MarginRound, round_id: str, da
     publish_round(engine, round_id, world.exchange_key, world.keylist, out,
                   now=T0 + timedelta(days=day, hours=2))
     return out
+
+
+@dataclass
+class ServedMargin:
+    """A published margin round, ready for ``por serve``: the store, the rounds directory
+    (tree, root.json, risk.json, reserves.json, proof tokens), the key list and the
+    auditor's public key."""
+
+    world: World
+    round: MarginRound
+    database_url: str
+    rounds_dir: Path
+    keylist: Path
+    auditor_key_file: Path
+    tokens: dict[str, str]
+
+
+def served_margin(tmp: Path) -> ServedMargin:
+    """Round ``m1`` built, signed, co-signed and published, with tokens for two users (a
+    borrower and a saver)."""
+    from attest_helpers import make_world
+
+    from por.store.db import open_store
+    from por.tokens import issue_tokens
+
+    w = make_world(tmp)
+    rounds = tmp / "rounds"
+    r = build_margin_round(w, rounds, "m1")
+    url = f"sqlite:///{tmp / 'por.db'}"
+    engine = open_store(url)
+    try:
+        sign_publish(engine, w, r, "m1", 0, tmp / "bundle-m1")
+    finally:
+        engine.dispose()
+    tokens = dict(issue_tokens(r.directory, SECRET, ["m-borrower-2", "m-saver"]))
+    return ServedMargin(w, r, url, rounds, tmp / "keylist.json", tmp / "auditor.pub.json",
+                        tokens)
