@@ -39,14 +39,14 @@ from api.source import (
     solvency_rows,
 )
 from por.errors import InputError
-from verifier.artifacts import format_units
 from verifier.attestation.model import AnySummary
+from verifier.encoding.canonical import format_time
 from verifier.errors import PorError
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.summary import format_units
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import COSIGNED_BY
-from verifier.margin_round import MarginRootSummary
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED
-from verifier.signed.canonical import format_time
 from verifier.signed.keys import PublicKey
 
 HERE = Path(__file__).parent

@@ -378,7 +378,7 @@ class ProofRootOut(Public):
 
 class UserProof(Public):
     """A user's inclusion proof, exactly the file of docs/spec.md §8.2 (in a margin round,
-    the margin proof of §15.7, whose fields are those of ``verifier.proof``)."""
+    the margin proof of §15.7, whose fields are those of ``verifier.liabilities.proof``)."""
 
     scheme: Literal["por-mst"]
     version: Literal[1]

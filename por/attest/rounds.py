@@ -29,8 +29,6 @@ from por.store.models import (
     RoundFile,
     WalletClaim,
 )
-from verifier import strictjson as sj
-from verifier.artifacts import RootSummary
 from verifier.attestation.model import (
     AnySummary,
     build_attestation,
@@ -41,13 +39,15 @@ from verifier.attestation.model import (
 from verifier.attestation.model import (
     Attestation as AttestationDoc,
 )
+from verifier.encoding import strictjson as sj
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.mst import MARGIN_SCHEME, check_round_id
+from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.summary import RootSummary
 from verifier.log.rfc6962 import hash_leaf
-from verifier.margin_round import MarginRootSummary
-from verifier.mst import MARGIN_SCHEME, check_round_id
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, ReservesFile
 from verifier.reserves.verify import Reader, verify_reserves
-from verifier.risk import RiskParams
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyList
 

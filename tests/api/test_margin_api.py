@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from margin_attest_world import BTC, ETH, ServedMargin, served_margin
 
 from api.app import Settings, create_app
-from verifier.margin_round import MarginRootSummary
-from verifier.proof import MarginInclusionProof, verify_margin_proof
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
 
 @pytest.fixture(scope="module")

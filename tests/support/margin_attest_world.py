@@ -1,7 +1,7 @@
 """A margin round taken through attestation and publication, for the bundle, attest and
-attack tests (spec §13.6): a real margin tree (``por.margin``), reserves signed and read on
-an in-process EVM chain (eth-tester on py-evm, a real EVM: no node runs here for it), the
-exchange's and an auditor's keys, and a store on SQLite.
+attack tests (spec §13.6): a real margin tree (``por.liabilities.margin``), reserves signed
+and read on an in-process EVM chain (eth-tester on py-evm, a real EVM: no node runs here for
+it), the exchange's and an auditor's keys, and a store on SQLite.
 
 Assets ETH and BTC. Users hold ETH; two borrow BTC against their ETH (debt in BTC, ETH
 pledged as collateral) and one borrows ETH against BTC. The wallets hold only ETH, so ETH
@@ -24,15 +24,15 @@ from sqlalchemy import Engine
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.margin import MarginAccount, build_margin_tree, write_margin_round
-from por.reserves.demo import CHAIN_ID
+from por.demo.reserves import CHAIN_ID
+from por.liabilities.margin import MarginAccount, build_margin_tree, write_margin_round
 from por.reserves.round import finish, import_signatures, new_draft, read_balances
-from verifier.artifacts import RootSummary
-from verifier.margin_round import MarginRootSummary
-from verifier.mst import Asset, Position
-from verifier.proof import MarginInclusionProof
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.mst import Asset, Position
+from verifier.liabilities.proof import MarginInclusionProof
+from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
-from verifier.risk import RiskParams
 
 ASSETS = (Asset("ETH", 18), Asset("BTC", 8))
 ETH = 10**18
@@ -151,8 +151,8 @@ def served_margin(tmp: Path) -> ServedMargin:
     borrower and a saver)."""
     from attest_helpers import make_world
 
+    from por.liabilities.tokens import issue_tokens
     from por.store.db import open_store
-    from por.tokens import issue_tokens
 
     w = make_world(tmp)
     rounds = tmp / "rounds"

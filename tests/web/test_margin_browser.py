@@ -3,11 +3,12 @@
 margin verifier (api/static/verify.js) against the library and the CLI.
 
 Every committed margin vector (tests/vectors/margin.json) gets the same verdict from
-``verifier.proof``, from ``por-verify proof`` and from the page; mutants of the valid ones get
-the same verdict from the page as from the library. A token link opens a borrower's proof,
-which the page checks at once (path, both sums per node, the user's own rule at the round's
-prices and haircuts) against the signed version 3 attestation. No request may leave the
-server's origin. Screenshots at 360 and 1280 px go to tests/web/artifacts/ (git-ignored).
+``verifier.liabilities.proof``, from ``por-verify proof`` and from the page; mutants of the
+valid ones get the same verdict from the page as from the library. A token link opens a
+borrower's proof, which the page checks at once (path, both sums per node, the user's own
+rule at the round's prices and haircuts) against the signed version 3 attestation. No request
+may leave the server's origin. Screenshots at 360 and 1280 px go to tests/web/artifacts/
+(git-ignored).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from margin_attest_world import ServedMargin, served_margin
 
 from verifier.cli import main as verify_main
 from verifier.errors import FormatError, VerificationError
-from verifier.proof import MarginInclusionProof, verify_margin_proof
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
