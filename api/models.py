@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
+# A margin round's extra figure (docs/spec.md §13.6, §15): left out of a spot round's
+# answer altogether, so a spot round's lines stay exactly the signed payload's.
+MarginOnly = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Public(BaseModel):
@@ -55,7 +58,7 @@ class LiabilitiesRoot(Public):
     leaf_count: int
     root_hash: str = Hex64
     totals: list[str] | list[PositionOut]
-    risk_hash: str | None = None
+    risk_hash: str | None = MarginOnly
 
 
 class AssetSolvency(Public):
@@ -78,9 +81,9 @@ class AssetSolvency(Public):
     surplus: str
     shortfall: str
     status: Literal["covered", "under-reserved"] | None
-    total_equity: str | None = None
-    total_debt: str | None = None
-    total_collateral: str | None = None
+    total_equity: str | None = MarginOnly
+    total_debt: str | None = MarginOnly
+    total_collateral: str | None = MarginOnly
 
 
 class SignedSolvency(Public):
@@ -95,9 +98,9 @@ class SignedSolvency(Public):
     surplus: str
     shortfall: str
     status: Literal["covered", "under-reserved"]
-    total_equity: str | None = None
-    total_debt: str | None = None
-    total_collateral: str | None = None
+    total_equity: str | None = MarginOnly
+    total_debt: str | None = MarginOnly
+    total_collateral: str | None = MarginOnly
 
 
 class SignedChain(Public):
