@@ -13,6 +13,9 @@
   // Ratios are exact decimal strings ("1.0532"); a chart needs a number, and the picture
   // does not need more precision than a float gives. The exact figures are in the tables.
   const pct = (ratio) => (ratio === null || ratio === undefined ? null : Number(ratio) * 100);
+  // A margin round sets reserves against net liabilities (equity − debt, spec §13.6).
+  const owedText = data.current && data.current.liabilities.scheme === "por-mst-margin"
+    ? "reserves as % of what users are owed, net of their debts" : "reserves as % of what users are owed";
   const GREEN = "#1a7f37";
   const RED = "#b3141f";
   const INK = "#1f2328";
@@ -81,7 +84,7 @@
         maintainAspectRatio: false,
         layout: { padding: { top: 18, right: 8 } },
         scales: {
-          x: { min: 0, max: top, title: { display: true, text: "reserves as % of what users are owed", color: INK }, ticks: { color: INK, callback: (v) => `${v} %` } },
+          x: { min: 0, max: top, title: { display: true, text: owedText, color: INK }, ticks: { color: INK, callback: (v) => `${v} %` } },
           y: { ticks: { color: INK, font: { weight: "bold" } } },
         },
         plugins: {
