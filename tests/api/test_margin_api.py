@@ -6,6 +6,8 @@ and the round's verdict is the verifier's own bundle check's (api/source.check_b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from margin_attest_world import BTC, ETH, ServedMargin, served_margin
@@ -73,3 +75,39 @@ def test_page_explains_debt_and_lists_totals(client: TestClient) -> None:
     assert "so it is subtracted from what the exchange owes" in html
     assert "every debt is covered by the borrower's own collateral" in html
     assert "owed to users, net" in html
+
+
+def test_swapped_risk_file_in_the_store_fails_the_page(margin: ServedMargin,
+                                                       tmp_path: Path) -> None:
+    # The server's own store altered: the page's verdict is the bundle check's, which fails
+    # closed (risk-file), and the risk route serves nothing that is not bound to the root.
+    import shutil
+
+    from margin_attest_world import risk_bytes
+    from sqlmodel import Session
+
+    from por.store.db import open_store
+    from por.store.models import RoundFile
+
+    db = tmp_path / "copy.db"
+    shutil.copy(margin.database_url.removeprefix("sqlite:///"), db)
+    engine = open_store(f"sqlite:///{db}")
+    try:
+        with Session(engine) as session:
+            row = session.get(RoundFile, ("m1", "risk"))
+            assert row is not None
+            row.content = risk_bytes(btc_price="90000")
+            session.add(row)
+            session.commit()
+    finally:
+        engine.dispose()
+    settings = Settings(database_url=f"sqlite:///{db}", rounds_dir=margin.rounds_dir,
+                        keylist=margin.keylist, auditor_keys=(margin.auditor_key_file,),
+                        proof_rate_per_minute=0)
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/api/v1/rounds/m1").json()
+        risk = client.get("/api/v1/rounds/m1/risk")
+    assert r["attestation"]["verdict"] == "failed"
+    assert "risk-file" in {f["code"] for f in r["attestation"]["findings"]}
+    assert r["headline"]["state"] == "failed"
+    assert risk.status_code == 404
