@@ -167,6 +167,12 @@ def proof_cmd(
     given, 2 unusable input.
     """
     notes: list[str] = []
+    from verifier.private.cli import is_private, private_proof_cmd  # spec §16: scheme dispatch
+
+    if is_private(proof_file):
+        flags = bool(pinned or witness_files or witness_quorum is not None)
+        private_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        return
     if _is_margin(proof_file):
         flags = bool(pinned or witness_files or witness_quorum is not None)
         _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
