@@ -5,8 +5,8 @@ trial). Blindings derive from the round secret with the round id in every input 
 
 from __future__ import annotations
 
-from por.private import build_private_tree
-from verifier.mst import Asset
+from por.liabilities.private import build_private_tree
+from verifier.liabilities.mst import Asset
 from verifier.private.scheme import left_blinding, root_blinding
 
 ASSETS = [Asset("BTC", 8)]

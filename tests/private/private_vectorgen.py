@@ -23,8 +23,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from por.private import build_private_tree, prove, write_private_round  # noqa: E402
-from verifier.mst import Asset, derive_salt, encode_amounts, user_commitment  # noqa: E402
+from por.liabilities.private import build_private_tree, prove, write_private_round  # noqa: E402
+from verifier.liabilities.mst import Asset, derive_salt, encode_amounts, user_commitment  # noqa: E402
 from verifier.private import commitments as pc  # noqa: E402
 from verifier.private.proof import PrivateProof, PrivateRoot, PrivateStep  # noqa: E402
 from verifier.private.scheme import (  # noqa: E402

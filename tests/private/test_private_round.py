@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from por.cli import main as por_main
-from por.private import build_private_tree, prove, tree_file_bytes, write_private_round
+from por.liabilities.private import build_private_tree, prove, tree_file_bytes, write_private_round
 from verifier.cli import main as verify_main
 from verifier.errors import FormatError, VerificationError
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 from verifier.private import commitments as pc
 from verifier.private.proof import PrivateProof, verify_private_proof
 from verifier.private.scheme import node_blinding, root_blinding

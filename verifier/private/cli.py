@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
+from verifier.encoding.strictjson import loads as strict_loads
 from verifier.errors import FormatError, UsageError
-from verifier.strictjson import loads as strict_loads
 
 PRIVATE_SCHEME = "por-mst-private"  # spec §16.1 (verifier.private.scheme.SCHEME)
 
@@ -34,7 +34,7 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
     2 unusable input (a missing ``[private]`` extra too: the group says what to install).
     """
     from verifier.cli import EXIT_FAILED, run_check
-    from verifier.cli_liabilities import parse_root_option
+    from verifier.cli.liabilities import parse_root_option
     from verifier.private.proof import (
         PrivateProof,
         PrivateProofReport,

@@ -15,10 +15,16 @@ from typing import Any, Literal
 
 import rfc8785
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
-from verifier.mst import HASH_SIZE, check_round_id, encode_amounts, levels_for, user_commitment
-from verifier.mst import user_id_bytes as check_user_id
+from verifier.liabilities.mst import (
+    HASH_SIZE,
+    check_round_id,
+    encode_amounts,
+    levels_for,
+    user_commitment,
+)
+from verifier.liabilities.mst import user_id_bytes as check_user_id
 from verifier.private import commitments as pc
 from verifier.private.scheme import (
     SCHEME,

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verifier.errors import FormatError
-from verifier.mst import MAX_AMOUNT, MAX_DECIMALS, Asset, check_assets, check_round_id, encode_str
+from verifier.liabilities.mst import (
+    MAX_AMOUNT,
+    MAX_DECIMALS,
+    Asset,
+    check_assets,
+    check_round_id,
+    encode_str,
+)
 from verifier.private.commitments import COMMITMENT_SIZE, GROUP_ORDER, MAX_VALUE
 
 SCHEME = "por-mst-private"  # spec §16.1

@@ -13,9 +13,15 @@ from dataclasses import dataclass
 
 import rfc8785
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
-from verifier.mst import AMOUNT_SIZE, HASH_SIZE, check_round_id, decode_amounts, levels_for
+from verifier.liabilities.mst import (
+    AMOUNT_SIZE,
+    HASH_SIZE,
+    check_round_id,
+    decode_amounts,
+    levels_for,
+)
 from verifier.private import commitments as pc
 from verifier.private.scheme import (
     SCHEME,

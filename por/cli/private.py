@@ -14,7 +14,7 @@ from por.errors import InputError
 
 
 def _secret_path(secret_file: Path | None, round_id: str) -> Path:
-    from por.secret import default_secret_path
+    from por.liabilities.secret import default_secret_path
 
     env = os.environ.get("POR_ROUND_SECRET_FILE")
     return secret_file or (Path(env) if env else default_secret_path(round_id))
@@ -38,10 +38,10 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
 
     Exit codes: 0 built, 1 a check failed, 2 unusable input.
     """
-    from por.assets import load_assets
-    from por.private import build_private_tree, write_private_round
-    from por.secret import create_secret, load_secret, new_secret
-    from por.snapshot import read_snapshot
+    from por.liabilities.assets import load_assets
+    from por.liabilities.private import build_private_tree, write_private_round
+    from por.liabilities.secret import create_secret, load_secret, new_secret
+    from por.liabilities.snapshot import read_snapshot
 
     path = _secret_path(secret_file, round_id)
     if path.absolute().resolve().is_relative_to(out_dir.absolute().resolve()):
@@ -79,8 +79,8 @@ def prove_private_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
 
     Exit codes: 0 written, 2 unusable input (the user is not in the round, say).
     """
-    from por.private import ROOT_FILE, prove
-    from por.secret import load_secret
+    from por.liabilities.private import ROOT_FILE, prove
+    from por.liabilities.secret import load_secret
     from verifier.private.proof import PrivateRoot
 
     try:

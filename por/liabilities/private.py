@@ -23,7 +23,7 @@ from pathlib import Path
 
 from por.errors import InputError
 from verifier.errors import VerificationError
-from verifier.mst import (
+from verifier.liabilities.mst import (
     Asset,
     check_assets,
     check_round_id,
