@@ -45,8 +45,15 @@ _U64_RE_MAX_DIGITS = 20
 
 
 def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
-    """The RFC 8785 (JCS) bytes of ``obj``, no trailing newline: a private file's only form."""
-    return rfc8785.dumps(obj)
+    """The RFC 8785 (JCS) bytes of ``obj``, no trailing newline: a private file's only form.
+
+    Raises:
+        FormatError: ``obj`` has no RFC 8785 form (an integer beyond 2^53, a lone surrogate).
+    """
+    try:
+        return rfc8785.dumps(obj)
+    except rfc8785.CanonicalizationError as e:
+        raise FormatError(f"no RFC 8785 serialization: {e}") from e
 
 
 def _load_canonical(data: bytes, what: str) -> Mapping[str, Any]:
