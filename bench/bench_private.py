@@ -66,13 +66,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=4096)
     parser.add_argument("--assets", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     assets = [Asset(s, 8) for s in ("BTC", "ETH", "USDT", "SOL", "XRP", "ADA")[:args.assets]]
     users = [(f"u{i}", [(i * 7919 + j * 104729) % 10**12 for j in range(args.assets)])
              for i in range(args.users)]
     prim = primitives()
     start = time.perf_counter()
-    tree = build_private_tree("bench", assets, SECRET, users)
+    tree = build_private_tree("bench", assets, SECRET, users, workers=args.workers)
     build_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "round"
@@ -100,7 +101,8 @@ def main() -> None:
         "machine": f"{platform.machine()} {platform.python_version()}",
         "users": args.users, "assets": k, "leaf_count": tree.leaf_count, "levels": levels,
         "primitives": prim,
-        "build_s": build_s, "build_us_per_node_asset": per_node_asset_us,
+        "build_s": build_s, "build_workers": args.workers,
+        "build_us_per_node_asset": per_node_asset_us,
         "tree_file_bytes": tree_bytes,
         "proof_create_s_median": statistics.median(prove_times),
         "proof_verify_s_median": statistics.median(verify_times),
@@ -114,7 +116,7 @@ def main() -> None:
         },
     }
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"private-{args.users:09d}u-{k}a.json"
+    path = RESULTS / f"private-{args.users:09d}u-{k}a-{args.workers}w.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

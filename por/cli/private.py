@@ -31,9 +31,11 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
               help="The round secret's file (default: $POR_ROUND_SECRET_FILE, else"
               " ~/.local/share/por/secrets/ROUND.key); written only once the round is.")
 @click.option("--pad-to", type=click.IntRange(min=1), help="Pad to at least N leaves.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes that make the commitments (one per node and asset).")
 @handle_errors
 def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
-                      secret_file: Path | None, pad_to: int | None) -> None:
+                      secret_file: Path | None, pad_to: int | None, workers: int) -> None:
     """Build a private round (spec §16) from SNAPSHOT: proofs hide every other balance.
 
     Exit codes: 0 built, 1 a check failed, 2 unusable input.
@@ -54,7 +56,7 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     ids = snap.user_ids.to_pylist()
     balances = [(str(ids[i]), [int(snap.hi[i, j]) << 64 | int(snap.lo[i, j])
                                for j in range(len(assets))]) for i in range(len(ids))]
-    tree = build_private_tree(round_id, assets, secret, balances, pad_to)
+    tree = build_private_tree(round_id, assets, secret, balances, pad_to, workers)
     root = write_private_round(tree, out_dir)
     if not existing:
         create_secret(path, secret)

@@ -83,8 +83,10 @@ class PrivateTree:
 def build_private_tree(
     round_id: str, assets: Sequence[Asset], secret: bytes,
     balances: Sequence[tuple[str, Sequence[int]]], pad_to: int | None = None,
+    workers: int = 1,
 ) -> PrivateTree:
-    """Build a private round (spec §16.3–§16.6).
+    """Build a private round (spec §16.3–§16.6); ``workers`` processes make the commitments
+    (one per node and asset, the build's cost).
 
     Raises:
         InputError: a user twice, a wrong number of amounts, or an amount outside u128.
@@ -133,12 +135,12 @@ def build_private_tree(
             row.append(tuple(p[0] for p in pairs))
             row.append(tuple(p[1] for p in pairs))
         blindings[level] = row
+    commitments = _commit_all(values, blindings, gens, workers)
     nodes: list[list[Node]] = []
     for level in range(levels + 1):
         row_nodes = []
         for i, (vals, blinds) in enumerate(zip(values[level], blindings[level], strict=True)):
-            commits = tuple(pc.commit(v, r, gens[j], f"level {level} node {i}")
-                            for j, (v, r) in enumerate(zip(vals, blinds, strict=True)))
+            commits = commitments[level][i]
             if level == 0:
                 digest = leaf_hash(leaves[i][0], encode_amounts(leaves[i][1]), commits)
             else:
@@ -153,6 +155,38 @@ def build_private_tree(
                        top.values, top.blindings)
     return PrivateTree(round_id, private, [c for c, _ in leaves], [a for _, a in leaves],
                        nodes, root)
+
+
+_CHUNK = 4096  # nodes per task handed to a worker process
+
+
+def _commit_chunk(task: tuple[list[tuple[int, ...]], list[tuple[int, ...]], list[bytes]]
+                  ) -> list[tuple[bytes, ...]]:
+    values, blindings, gens = task
+    return [tuple(pc.commit(v, r, gens[j], "node")
+                  for j, (v, r) in enumerate(zip(vals, blinds, strict=True)))
+            for vals, blinds in zip(values, blindings, strict=True)]
+
+
+def _commit_all(values: list[list[tuple[int, ...]]], blindings: list[list[tuple[int, ...]]],
+                gens: list[bytes], workers: int) -> list[list[tuple[bytes, ...]]]:
+    """Every node's commitments, level by level, in ``workers`` processes when it pays."""
+    flat_values = [v for row in values for v in row]
+    flat_blindings = [b for row in blindings for b in row]
+    tasks = [(flat_values[i:i + _CHUNK], flat_blindings[i:i + _CHUNK], gens)
+             for i in range(0, len(flat_values), _CHUNK)]
+    if workers > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = [c for chunk in pool.map(_commit_chunk, tasks) for c in chunk]
+    else:
+        done = [c for task in tasks for c in _commit_chunk(task)]
+    out, at = [], 0
+    for row in values:
+        out.append(done[at:at + len(row)])
+        at += len(row)
+    return out
 
 
 def tree_file_bytes(tree: PrivateTree) -> bytes:

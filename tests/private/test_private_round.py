@@ -139,6 +139,13 @@ def test_build_is_deterministic() -> None:
     assert a == b
 
 
+def test_two_workers_build_the_same_bytes() -> None:
+    users = [(f"w{i}", [i]) for i in range(2100)]  # 4096 leaves: 8191 nodes, two tasks
+    one = build_private_tree("r-w", ASSETS[:1], SECRET, users)
+    two = build_private_tree("r-w", ASSETS[:1], SECRET, users, workers=2)
+    assert tree_file_bytes(one) == tree_file_bytes(two)
+
+
 def test_duplicate_user_is_refused() -> None:
     with pytest.raises(Exception, match="twice"):
         build_private_tree("r-1", ASSETS, SECRET, [*USERS, USERS[0]])
