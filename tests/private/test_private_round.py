@@ -112,6 +112,17 @@ def test_cli_build_prove_verify(tmp_path: Path) -> None:
                                           str(out / "root.json"), "--json"])
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.output)["balances"] == {"BTC": "150000000"}
+    audited = runner.invoke(verify_main, ["liabilities", str(out), "--json"])
+    assert audited.exit_code == 0, audited.output
+    assert json.loads(audited.output)["totals"]["BTC"]["value"] == "175000000"
+    tree = out / "tree.bin"
+    data = bytearray(tree.read_bytes())
+    data[-100] ^= 1  # inside the top node's record
+    tree.write_bytes(bytes(data))
+    audited = runner.invoke(verify_main, ["liabilities", str(out)])
+    assert audited.exit_code == 1, audited.output
+    tree.write_bytes(bytes(data[:-1]))
+    assert runner.invoke(verify_main, ["liabilities", str(out)]).exit_code == 2
     missing = runner.invoke(por_main, ["liabilities", "prove-private", str(out), "mallory",
                                        "--secret-file", str(secret)])
     assert missing.exit_code == 2

@@ -324,6 +324,11 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     if _is_margin(round_dir / "root.json"):
         _margin_liabilities(round_dir, root_hex, as_json)
         return
+    from verifier.private.cli import is_private_round, private_liabilities_cmd  # spec §16.10
+
+    if is_private_round(round_dir):
+        private_liabilities_cmd(round_dir, root_hex, as_json)
+        return
 
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:
         expected = parse_root_option(root_hex) if root_hex is not None else None

@@ -83,3 +83,51 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
     if not rep.anchored:
         sys.exit(EXIT_FAILED)
+
+
+def is_private_round(round_dir: Path) -> bool:
+    """True when ROUND_DIR's root.json names the private scheme."""
+    return is_private(round_dir / "root.json")
+
+
+def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
+    """The auditor's check of a private round (spec §16.10): every commitment opened, every
+    sum and hash recomputed, root.json compared; exit 0, 1 (every finding listed) or 2."""
+    from verifier.cli import run_check
+    from verifier.cli.liabilities import parse_root_option
+    from verifier.private.proof import PrivateRoot
+    from verifier.private.treefile import (
+        PrivateAuditReport,
+        PrivateTreeFile,
+        audit_private_round,
+    )
+
+    def read(path: Path, what: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as e:
+            raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+    def check() -> PrivateAuditReport:
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        summary = PrivateRoot.from_json(read(round_dir / "root.json", "root summary"),
+                                        str(round_dir / "root.json"))
+        tree = PrivateTreeFile(read(round_dir / "tree.bin", "tree file"),
+                               str(round_dir / "tree.bin"))
+        report = audit_private_round(tree, summary, expected)
+        report.raise_if_failed()
+        return report
+
+    rep: PrivateAuditReport = run_check(as_json, check)
+    if as_json:
+        click.echo(json.dumps({
+            "verdict": "VERIFIED", "ok": True, "scheme": PRIVATE_SCHEME, "round": rep.round_id,
+            "leaf_count": rep.leaf_count, "root_hash": rep.root_hash.hex(),
+            "totals": {a.symbol: {"value": str(t), "unit_exponent": a.unit_exponent}
+                       for a, t in zip(rep.assets, rep.totals, strict=True)}}, indent=2))
+    else:
+        click.echo(f"VERIFIED: private round {rep.round_id}, {rep.leaf_count} leaves: every"
+                   " commitment opens, every sum and hash recomputes")
+        for a, t in zip(rep.assets, rep.totals, strict=True):
+            click.echo(f"  total {a.symbol:>8}  {t} x 10^{a.unit_exponent} base units")
+        click.echo(f"  root hash    {rep.root_hash.hex()}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import rfc8785
 
@@ -221,3 +222,52 @@ def tree_root_hash(tree: PrivateTreeFile) -> bytes:
     top = tree.node(tree.levels, 0)
     return root_hash(tree.round_id, tree.assets, tree.leaf_count, top.hash, top.commitments,
                      top.values, top.blindings)
+
+
+@dataclass(frozen=True)
+class PrivateAuditReport:
+    """The auditor's recomputation of a private round: its figures and every finding."""
+
+    round_id: str
+    assets: tuple[PrivateAsset, ...]
+    leaf_count: int
+    root_hash: bytes
+    totals: tuple[int, ...]
+    findings: tuple[str, ...]
+
+    def raise_if_failed(self) -> None:
+        """Raise if anything failed.
+
+        Raises:
+            VerificationError: listing every finding.
+        """
+        if self.findings:
+            raise VerificationError(f"{len(self.findings)} finding(s): "
+                                    + "; ".join(self.findings[:50]))
+
+
+def audit_private_round(tree: PrivateTreeFile, summary: Any,
+                        expected_root: bytes | None = None) -> PrivateAuditReport:
+    """Recompute the tree file (:func:`audit_private_tree`) and compare it with the
+    published ``root.json`` (a :class:`verifier.private.proof.PrivateRoot`): round, assets,
+    N, totals, blindings and root hash must all match, and ``expected_root`` if given.
+
+    Raises:
+        FormatError: a stored value out of range.
+    """
+    findings = audit_private_tree(tree)
+    top = tree.node(tree.levels, 0)
+    computed = tree_root_hash(tree)
+    for name, mine, theirs in (
+            ("round", tree.round_id, summary.round_id), ("assets", tree.assets, summary.assets),
+            ("leaf_count", tree.leaf_count, summary.leaf_count),
+            ("totals", top.values, summary.totals), ("blindings", top.blindings,
+                                                     summary.blindings),
+            ("root_hash", computed, summary.root_hash)):
+        if mine != theirs:
+            findings.append(f"root.json: {name} differs from the tree file's")
+    if expected_root is not None and expected_root != computed:
+        findings.append(f"root: computed {computed.hex()} but the published root is"
+                        f" {expected_root.hex()}")
+    return PrivateAuditReport(tree.round_id, tree.assets, tree.leaf_count, computed,
+                              top.values, tuple(findings))
