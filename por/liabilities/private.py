@@ -6,11 +6,11 @@ top-down from the round secret (§16.3), every node's commitments and hash; writ
 public ``root.json`` and the auditors' ``tree.bin``; makes a user's proof on demand from
 the tree file, with 64-bit range proofs bound to their positions (§16.5).
 
-Cost (measured, bench/bench_private.py): each node and asset is one commitment (about
-40 µs), so 2^20 users × 4 assets is about 8.4 million commitments, some 5-6 minutes on one
-core, and this in-memory builder holds every node (some 1.5 GB of Python objects at that
-size): it is meant for rounds up to about 2^18 users until it shares the spot builder's
-bounded-memory pipeline.
+Cost (bench/bench_private.py, spec §16.13): each node and asset is one commitment (38 µs
+on an idle core), so 2^20 users × 4 assets is about 8.4 million commitments: some 5-6
+minutes on one core, about half with ``workers=2``. This in-memory builder holds every node
+(309 MB measured at 2^16 users × 4 assets, so some 5 GB at 2^20) until it shares the spot
+builder's bounded-memory pipeline.
 """
 
 from __future__ import annotations
