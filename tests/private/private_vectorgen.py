@@ -218,6 +218,30 @@ def main() -> None:
         "root-opening-does-not-match-totals",
         "the published BTC total is one unit short of what the top commitment opens to; the"
         " root hash is recomputed over the short total", lying, "failed"))
+    # The exchange shows a sibling commitment (one unit more, with a valid range proof, and
+    # parents and totals that add up) other than the one its tree hashed.
+    sib0 = tree.levels[0][leaf_index ^ 1]
+    shown = pc.commit(sib0.values[0] + 1, sib0.blindings[0], gens[0], "shown")
+    shown_proof = pc.prove_range(sib0.values[0] + 1, sib0.blindings[0], shown, gens[0],
+                                 seeds[0], range_nonce(SECRET, ROUND, 0, leaf_index ^ 1, 0),
+                                 range_position(ROUND, 0, leaf_index ^ 1, 0))
+    path = []
+    for level, step in enumerate(alice.path):
+        parent = tree.levels[level + 1][(leaf_index >> level) >> 1]
+        parents = (pc.commit(parent.values[0] + 1, parent.blindings[0], gens[0], "p"),
+                   *step.parents[1:])
+        if level == 0:
+            step = replace(step, commitments=(shown, *step.commitments[1:]),
+                           range_proofs=(shown_proof, *step.range_proofs[1:]))
+        path.append(replace(step, parents=parents))
+    unbound = replace(alice, path=tuple(path), root=replace(
+        alice.root, totals=(alice.root.totals[0] + 1, *alice.root.totals[1:])))
+    vectors.append(vector(
+        "commitment-does-not-match-hash",
+        "the sibling's commitment shown is not the one its parent's hash bound (sums, range"
+        " proof and root opening all consistent with it): the node hash binds both children's"
+        " commitments, so the root no longer recomputes", unbound, "failed",
+        root=alice.root.root_hash))
     inflated = replace(alice, amounts=(alice.amounts[0] + 1, *alice.amounts[1:]))
     vectors.append(vector(
         "balance-inflated-in-proof",
