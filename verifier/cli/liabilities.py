@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.cli.options import json_option, read_input, report_shown
+from verifier.cli.options import json_option, parse_root_option, read_input, report_shown
 from verifier.encoding.strictjson import loads as strict_loads
 from verifier.errors import FormatError, UnanchoredError, UsageError
 from verifier.liabilities.margin_round import (
@@ -33,23 +32,6 @@ from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.rounddir import risk_path, root_path, tree_path
 from verifier.liabilities.summary import RootSummary, assets_to_json, format_units
 from verifier.liabilities.treefile import AuditReport, TreeFile, audit_tree
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-
-
-def parse_root_option(text: str, option: str = "--root") -> bytes:
-    """A root hash typed or pasted by a person (spec §8.2): 64 hex digits in either case,
-    surrounding ASCII whitespace ignored. (Files carry lowercase only.)
-
-    Raises:
-        FormatError: anything else (a truncated hash, a non-ASCII look-alike digit).
-    """
-    value = text.strip(" \t\r\n")
-    if not _HEX64.fullmatch(value):
-        raise FormatError(
-            f"{option}: expected 64 hex digits, found {len(value)} characters {value[:16]!r}"
-        )
-    return bytes.fromhex(value)
 
 
 def _report_json(rep: ProofReport) -> dict[str, Any]:
@@ -163,6 +145,12 @@ def proof_cmd(
     given, 2 unusable input.
     """
     notes: list[str] = []
+    from verifier.cli.private import is_private, private_proof_cmd  # spec §16: scheme dispatch
+
+    if is_private(proof_file):
+        flags = bool(pinned or witness_files or witness_quorum is not None)
+        private_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        return
     if _is_margin(proof_file):
         flags = bool(pinned or witness_files or witness_quorum is not None)
         _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
@@ -313,6 +301,11 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     """
     if _is_margin(root_path(round_dir)):
         _margin_liabilities(round_dir, root_hex, as_json)
+        return
+    from verifier.cli.private import is_private_round, private_liabilities_cmd  # spec §16.10
+
+    if is_private_round(round_dir):
+        private_liabilities_cmd(round_dir, root_hex, as_json)
         return
 
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:

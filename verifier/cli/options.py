@@ -7,13 +7,14 @@ A command tells the catch point (:func:`verifier.cli.exit_for_error`) two things
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from verifier.errors import UnreadableInputError
+from verifier.errors import FormatError, UnreadableInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,3 +53,21 @@ def read_input(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def parse_root_option(text: str, option: str = "--root") -> bytes:
+    """A root hash typed or pasted by a person (spec §8.2): 64 hex digits in either case,
+    surrounding ASCII whitespace ignored. (Files carry lowercase only.)
+
+    Raises:
+        FormatError: anything else (a truncated hash, a non-ASCII look-alike digit).
+    """
+    value = text.strip(" \t\r\n")
+    if not _HEX64.fullmatch(value):
+        raise FormatError(
+            f"{option}: expected 64 hex digits, found {len(value)} characters {value[:16]!r}"
+        )
+    return bytes.fromhex(value)
