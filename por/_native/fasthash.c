@@ -13,6 +13,10 @@
  * 119 ns for a 112-byte message), which is most of a leaf's budget; it is deprecated in
  * OpenSSL 3.0 but present, hence OPENSSL_API_COMPAT.
  *
+ * margin_rule() is not hashing: it is the per-user margin rule (spec §15.6) in 128-bit
+ * integers, a first pass that only ever clears a user when the exact arithmetic fits;
+ * every other user goes to the verifier's own rule in Python (verifier/risk.py).
+ *
  * Every loop runs with the GIL released, so threads can use several cores.
  */
 #define PY_SSIZE_T_CLEAN
@@ -222,7 +226,142 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(margin_rule_doc,
+"margin_rule(sums, k, prices, tier_offsets, bounds, accumulated, ratios) -> bytes\n\n"
+"A first pass of the margin rule (spec §15.6) over n users: ``sums`` holds n records of\n"
+"positions(...) (48k bytes each: big-endian u128 equity, debt, collateral per asset).\n"
+"``prices``: k big-endian u128 price units; asset j's tiers are entries\n"
+"tier_offsets[j]..tier_offsets[j+1] (native int64, k+1 of them) of ``bounds`` (big-endian\n"
+"u128 up_to) and ``ratios`` (one byte, percent), and ``accumulated`` holds, per asset,\n"
+"its tiers' precomputed values before each tier and after the last (big-endian u128,\n"
+"tier_offsets[j] + j .. tier_offsets[j+1] + j). One byte per user: 0 when collateral <=\n"
+"equity in every asset and the haircut collateral value covers the debt value, computed\n"
+"exactly in 128 bits; 1 otherwise, or when a value would not fit in 128 bits (the caller\n"
+"then decides that user with the verifier's exact rule, which also words the refusal).");
+
+typedef unsigned __int128 u128;
+
+static inline u128 read_u128(const unsigned char *p) {
+    u128 v = 0;
+    for (int i = 0; i < 16; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Binance's tiered haircut (spec §15.6) of cv for one asset; 0 on success, 1 on overflow. */
+static inline int haircut128(u128 cv, const u128 *bounds, const unsigned char *ratios,
+                             const u128 *acc, int64_t m, u128 *out) {
+    u128 previous = 0;
+    for (int64_t i = 0; i < m; i++) {
+        if (cv <= bounds[i]) {
+            u128 part;
+            if (__builtin_mul_overflow(cv - previous, (u128)ratios[i], &part)) return 1;
+            return __builtin_add_overflow(acc[i], part / 100, out);
+        }
+        previous = bounds[i];
+    }
+    *out = acc[m];
+    return 0;
+}
+
+static PyObject *margin_rule(PyObject *self, PyObject *args) {
+    Py_buffer sums, prices, offsets, bounds, accumulated, ratios;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "y*ny*y*y*y*y*:margin_rule", &sums, &k, &prices, &offsets,
+                          &bounds, &accumulated, &ratios))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *off = NULL;
+    u128 *price = NULL, *bound = NULL, *acc = NULL;
+    unsigned char *ratio = NULL;
+    Py_ssize_t width = 48 * k, tiers = bounds.len / 16;
+    if (k <= 0 || k > 64 || sums.len % width != 0 || prices.len != 16 * k
+        || offsets.len != (Py_ssize_t)sizeof(int64_t) * (k + 1) || bounds.len % 16 != 0
+        || ratios.len != tiers || accumulated.len != 16 * (tiers + k)) {
+        PyErr_SetString(PyExc_ValueError, "margin_rule: buffers of inconsistent sizes");
+        goto done;
+    }
+    /* Private copies, checked with the GIL held (as in commitments()). */
+    off = PyMem_Malloc((size_t)offsets.len);
+    price = PyMem_Malloc(sizeof(u128) * (size_t)k);
+    bound = PyMem_Malloc(sizeof(u128) * (size_t)(tiers + 1));
+    acc = PyMem_Malloc(sizeof(u128) * (size_t)(tiers + k));
+    ratio = PyMem_Malloc((size_t)tiers + 1);
+    if (!off || !price || !bound || !acc || !ratio) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(off, offsets.buf, (size_t)offsets.len);
+    if (tiers) memcpy(ratio, ratios.buf, (size_t)tiers);
+    for (Py_ssize_t j = 0; j < k; j++) price[j] = read_u128((unsigned char *)prices.buf + 16 * j);
+    for (Py_ssize_t t = 0; t < tiers; t++) {
+        bound[t] = read_u128((unsigned char *)bounds.buf + 16 * t);
+        if (ratio[t] > 100) {
+            PyErr_SetString(PyExc_ValueError, "margin_rule: a ratio above 100");
+            goto done;
+        }
+    }
+    for (Py_ssize_t t = 0; t < tiers + k; t++)
+        acc[t] = read_u128((unsigned char *)accumulated.buf + 16 * t);
+    if (off[0] != 0 || off[k] != tiers) {
+        PyErr_SetString(PyExc_ValueError, "margin_rule: tier offsets do not cover the tiers");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        if (off[j + 1] < off[j]) {
+            PyErr_SetString(PyExc_ValueError, "margin_rule: tier offsets decrease");
+            goto done;
+        }
+    }
+    Py_ssize_t n = sums.len / width;
+    result = PyBytes_FromStringAndSize(NULL, n);
+    if (!result) goto done;
+    unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *src = sums.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t u = 0; u < n; u++) {
+        const unsigned char *rec = src + u * width;
+        u128 debt_value = 0, collateral_value = 0;
+        int undecided = 0;
+        for (Py_ssize_t j = 0; j < k && !undecided; j++) {
+            u128 equity = read_u128(rec + 48 * j), debt = read_u128(rec + 48 * j + 16),
+                 collateral = read_u128(rec + 48 * j + 32), v, h;
+            if (collateral > equity) {
+                undecided = 1;
+                break;
+            }
+            if (debt && (__builtin_mul_overflow(debt, price[j], &v)
+                         || __builtin_add_overflow(debt_value, v, &debt_value))) {
+                undecided = 1;
+                break;
+            }
+            if (collateral) {
+                const int64_t first = off[j], m = off[j + 1] - off[j];
+                if (__builtin_mul_overflow(collateral, price[j], &v)
+                    || haircut128(v, bound + first, ratio + first, acc + first + j, m, &h)
+                    || __builtin_add_overflow(collateral_value, h, &collateral_value))
+                    undecided = 1;
+            }
+        }
+        status[u] = (unsigned char)(undecided || collateral_value < debt_value);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyMem_Free(off);
+    PyMem_Free(price);
+    PyMem_Free(bound);
+    PyMem_Free(acc);
+    PyMem_Free(ratio);
+    PyBuffer_Release(&sums);
+    PyBuffer_Release(&prices);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&bounds);
+    PyBuffer_Release(&accumulated);
+    PyBuffer_Release(&ratios);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"margin_rule", margin_rule, METH_VARARGS, margin_rule_doc},
     {"hash_records", hash_records, METH_VARARGS, hash_records_doc},
     {"commitments", commitments, METH_VARARGS, commitments_doc},
     {"pad_commitments", pad_commitments, METH_VARARGS, pad_commitments_doc},
