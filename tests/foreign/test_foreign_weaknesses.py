@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from verifier.cli import main
+from verifier.cli.foreign import FORMATS, verify_files
 from verifier.foreign import bitmex
-from verifier.foreign.cli import FORMATS, verify_files
 from verifier.foreign.report import ForeignReport
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "foreign"

@@ -1,5 +1,5 @@
-"""The streaming margin build (por.build.build_margin) against the
-in-memory reference builder (por.margin.build_margin_tree): the same tree.bin, root.json
+"""The streaming margin build (por.liabilities.build.build_margin) against the
+in-memory reference builder (por.liabilities.margin.build_margin_tree): the same tree.bin, root.json
 and risk.json byte for byte, on random rounds (Hypothesis) in every snapshot form, in many
 buckets and in two worker processes; the same refusal, word for word, for an account under
 water; and the 128-bit first pass of the rule (C) never clears a user the exact rule
@@ -27,13 +27,13 @@ from margin_vectorgen import ROUND as VECTOR_ROUND
 from margin_vectorgen import TEST_SECRET as VECTOR_SECRET
 from snapshots import units
 
-from por import buckets
-from por import snapshot as snapshot_mod
-from por.build import build_margin, build_tree
 from por.errors import InputError, VerificationError
-from por.margin import build_margin_tree, read_margin_snapshot, write_margin_round
-from verifier.mst import MAX_AMOUNT, Asset, Position, encode_positions
-from verifier.risk import RiskParams, check_rule
+from por.liabilities import buckets
+from por.liabilities import snapshot as snapshot_mod
+from por.liabilities.build import build_margin, build_tree
+from por.liabilities.margin import build_margin_tree, read_margin_snapshot, write_margin_round
+from verifier.liabilities.mst import MAX_AMOUNT, Asset, Position, encode_positions
+from verifier.liabilities.risk import RiskParams, check_rule
 
 SECRET = bytes(range(32))
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
@@ -193,7 +193,7 @@ def _refusal(fn: Any) -> tuple[type, str]:
 ])
 def test_refusals_match_the_reference_word_for_word(bad: tuple[str, list[Triple]],
                                                     tmp_path: Path) -> None:
-    from por.margin import run_margin_build, run_margin_build_in_memory
+    from por.liabilities.margin import run_margin_build, run_margin_build_in_memory
 
     rng = random.Random(3)
     accounts = {f"u{i}": [(rng.randrange(10**8), 0, 0), (0, 0, 0), (rng.randrange(10**6), 0, 0)]

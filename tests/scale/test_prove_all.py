@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from snapshots import balances_to_rows, write_assets, write_csv
 
-from por import snapshot as snapshot_mod
 from por.cli import main as por_main
 from por.errors import InputError
-from por.prove import proof_file_name, prove_all
-from por.secret import default_secret_path, load_secret
-from verifier.artifacts import RootSummary
-from verifier.proof import InclusionProof, verify_proof
+from por.liabilities import snapshot as snapshot_mod
+from por.liabilities.prove import proof_file_name, prove_all
+from por.liabilities.secret import default_secret_path, load_secret
+from verifier.liabilities.proof import InclusionProof, verify_proof
+from verifier.liabilities.summary import RootSummary
 
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 
