@@ -227,9 +227,11 @@ done:
 }
 
 PyDoc_STRVAR(margin_rule_doc,
-"margin_rule(sums, k, prices, tier_offsets, bounds, accumulated, ratios) -> bytes\n\n"
-"A first pass of the margin rule (spec §15.6) over n users: ``sums`` holds n records of\n"
-"positions(...) (48k bytes each: big-endian u128 equity, debt, collateral per asset).\n"
+"margin_rule(records, stride, offset, k, prices, tier_offsets, bounds, accumulated,\n"
+"            ratios) -> bytes\n\n"
+"A first pass of the margin rule (spec §15.6) over n users: ``records`` holds n records of\n"
+"``stride`` bytes, each with positions(...) at ``offset`` (48k bytes: big-endian u128\n"
+"equity, debt, collateral per asset), e.g. a merged leaf (commitment, then positions).\n"
 "``prices``: k big-endian u128 price units; asset j's tiers are entries\n"
 "tier_offsets[j]..tier_offsets[j+1] (native int64, k+1 of them) of ``bounds`` (big-endian\n"
 "u128 up_to) and ``ratios`` (one byte, percent), and ``accumulated`` holds, per asset,\n"
@@ -265,16 +267,17 @@ static inline int haircut128(u128 cv, const u128 *bounds, const unsigned char *r
 
 static PyObject *margin_rule(PyObject *self, PyObject *args) {
     Py_buffer sums, prices, offsets, bounds, accumulated, ratios;
-    Py_ssize_t k;
-    if (!PyArg_ParseTuple(args, "y*ny*y*y*y*y*:margin_rule", &sums, &k, &prices, &offsets,
-                          &bounds, &accumulated, &ratios))
+    Py_ssize_t stride, start, k;
+    if (!PyArg_ParseTuple(args, "y*nnny*y*y*y*y*:margin_rule", &sums, &stride, &start, &k,
+                          &prices, &offsets, &bounds, &accumulated, &ratios))
         return NULL;
     PyObject *result = NULL;
     int64_t *off = NULL;
     u128 *price = NULL, *bound = NULL, *acc = NULL;
     unsigned char *ratio = NULL;
     Py_ssize_t width = 48 * k, tiers = bounds.len / 16;
-    if (k <= 0 || k > 64 || sums.len % width != 0 || prices.len != 16 * k
+    if (k <= 0 || k > 64 || start < 0 || stride < start + width || sums.len % stride != 0
+        || prices.len != 16 * k
         || offsets.len != (Py_ssize_t)sizeof(int64_t) * (k + 1) || bounds.len % 16 != 0
         || ratios.len != tiers || accumulated.len != 16 * (tiers + k)) {
         PyErr_SetString(PyExc_ValueError, "margin_rule: buffers of inconsistent sizes");
@@ -312,14 +315,14 @@ static PyObject *margin_rule(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    Py_ssize_t n = sums.len / width;
+    Py_ssize_t n = sums.len / stride;
     result = PyBytes_FromStringAndSize(NULL, n);
     if (!result) goto done;
     unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
     const unsigned char *src = sums.buf;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t u = 0; u < n; u++) {
-        const unsigned char *rec = src + u * width;
+        const unsigned char *rec = src + u * stride + start;
         u128 debt_value = 0, collateral_value = 0;
         int undecided = 0;
         for (Py_ssize_t j = 0; j < k && !undecided; j++) {
@@ -360,7 +363,136 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(parse_decimals_doc,
+"parse_decimals(offsets, wide, data, asset_idx, decimals, signed) -> (bytes, bytes) | None\n\n"
+"Decimal strings in asset units to exact u128 base units, with no Python object per value\n"
+"(the snapshot's fast path, spec §8 and §15.11). Value i is data[offsets[i]:offsets[i+1]]\n"
+"(``offsets``: n + 1 native int32, or int64 when ``wide``: an Arrow string column's);\n"
+"``asset_idx`` (native int16, n) names its asset and ``decimals`` (native int64) each\n"
+"asset's decimals. A value is accepted exactly when the reference parser accepts it:\n"
+"[0-9]+(\\.[0-9]+)?, optionally after one '-' when ``signed``, with at most the asset's\n"
+"decimals, and at most 2^128-1 base units. Returns (limbs, negative): limbs holds n pairs\n"
+"of native uint64 (low, high), negative one byte per value (1: a leading '-'); or None as\n"
+"soon as one value is not accepted (the caller then reads the batch row by row, which\n"
+"names the value and says what is wrong with it).");
+
+static PyObject *parse_decimals(PyObject *self, PyObject *args) {
+    Py_buffer offsets, data, asset_idx, decimals;
+    int wide, is_signed;
+    if (!PyArg_ParseTuple(args, "y*py*y*y*p:parse_decimals", &offsets, &wide, &data, &asset_idx,
+                          &decimals, &is_signed))
+        return NULL;
+    PyObject *result = NULL, *limbs = NULL, *negative = NULL;
+    int64_t *dec = NULL;
+    int16_t *idx = NULL;
+    Py_ssize_t width = wide ? 8 : 4;
+    Py_ssize_t n = asset_idx.len / 2;
+    Py_ssize_t k = decimals.len / 8;
+    if (asset_idx.len % 2 || decimals.len % 8 || offsets.len != width * (n + 1)) {
+        PyErr_SetString(PyExc_ValueError, "parse_decimals: buffers of inconsistent sizes");
+        goto done;
+    }
+    /* Private copies checked with the GIL held (as in commitments()). */
+    int64_t *off = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    dec = PyMem_Malloc(sizeof(int64_t) * (size_t)(k + 1));
+    idx = PyMem_Malloc(sizeof(int16_t) * (size_t)(n + 1));
+    if (!off || !dec || !idx) {
+        PyMem_Free(off);
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (wide) {
+            memcpy(&off[i], (char *)offsets.buf + 8 * i, 8);
+        } else {
+            int32_t o;
+            memcpy(&o, (char *)offsets.buf + 4 * i, 4);
+            off[i] = o;
+        }
+    }
+    if (k) memcpy(dec, decimals.buf, (size_t)decimals.len);
+    if (n) memcpy(idx, asset_idx.buf, (size_t)asset_idx.len);
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = off[i] < 0 || off[i + 1] < off[i] || off[i + 1] > data.len || idx[i] < 0
+              || idx[i] >= k;
+    for (Py_ssize_t j = 0; j < k && !bad; j++) bad = dec[j] < 0 || dec[j] > 38;
+    if (bad) {
+        PyMem_Free(off);
+        PyErr_SetString(PyExc_ValueError, "parse_decimals: offsets, assets or decimals out of range");
+        goto done;
+    }
+    limbs = PyBytes_FromStringAndSize(NULL, 16 * n);
+    negative = PyBytes_FromStringAndSize(NULL, n);
+    if (!limbs || !negative) {
+        PyMem_Free(off);
+        goto done;
+    }
+    uint64_t *out = (uint64_t *)PyBytes_AS_STRING(limbs);
+    unsigned char *neg = (unsigned char *)PyBytes_AS_STRING(negative);
+    const unsigned char *text = data.buf;
+    int rejected = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *p = text + off[i], *end = text + off[i + 1];
+        neg[i] = 0;
+        if (is_signed && p < end && *p == '-') {
+            neg[i] = 1;
+            p++;
+        }
+        u128 value = 0;
+        Py_ssize_t whole = 0, frac = -1; /* frac: digits after the point, -1 if none */
+        for (; p < end; p++) {
+            unsigned c = *p;
+            if (c == '.') {
+                if (frac >= 0 || whole == 0) break; /* a second point, or none before */
+                frac = 0;
+                continue;
+            }
+            if (c - '0' > 9) break;
+            u128 digit = c - '0';
+            if (__builtin_mul_overflow(value, (u128)10, &value)
+                || __builtin_add_overflow(value, digit, &value))
+                break;
+            if (frac >= 0) frac++; else whole++;
+        }
+        int64_t places = dec[idx[i]];
+        if (p != end || whole == 0 || frac == 0 || frac > places) {
+            rejected = 1;
+            break;
+        }
+        for (int64_t s = frac < 0 ? 0 : frac; s < places; s++) {
+            if (__builtin_mul_overflow(value, (u128)10, &value)) {
+                rejected = 1;
+                break;
+            }
+        }
+        if (rejected) break;
+        out[2 * i] = (uint64_t)value;
+        out[2 * i + 1] = (uint64_t)(value >> 64);
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(off);
+    if (rejected) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        result = PyTuple_Pack(2, limbs, negative);
+    }
+done:
+    Py_XDECREF(limbs);
+    Py_XDECREF(negative);
+    PyMem_Free(dec);
+    PyMem_Free(idx);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&asset_idx);
+    PyBuffer_Release(&decimals);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"parse_decimals", parse_decimals, METH_VARARGS, parse_decimals_doc},
     {"margin_rule", margin_rule, METH_VARARGS, margin_rule_doc},
     {"hash_records", hash_records, METH_VARARGS, hash_records_doc},
     {"commitments", commitments, METH_VARARGS, commitments_doc},

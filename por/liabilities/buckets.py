@@ -112,7 +112,7 @@ def check_native() -> None:
     salt = mst.derive_salt(secret, round_id, user)
     sums = bytes(range(48))
     record = mst.leaf_hash(b"\x01" * HASH_SIZE, sums) + sums
-    checks = [
+    checks: list[tuple[object, object]] = [
         (native.commitments(secret, mst.TAG_SALT + rid, mst.TAG_USER + rid, raw,
                             np.array([0, len(raw)], np.int64).tobytes()),
          mst.user_commitment(round_id, user, salt)),
@@ -133,6 +133,13 @@ def check_native() -> None:
          mst.margin_node_hash(margin_record[:HASH_SIZE], margin_sums, margin_record[:HASH_SIZE],
                               margin_sums)),
     ]
+    if hasattr(native, "parse_decimals"):  # the snapshot's decimal parser (issue 16)
+        text = b"12.5-0.000000001"  # "12.5" and the signed "-0.000000001", 9 decimals each
+        parsed = native.parse_decimals(np.array([0, 4, 16], np.int32).data, False, text,
+                                       np.zeros(2, np.int16).data,
+                                       np.array([9], np.int64).data, True)
+        checks.append((parsed, ((12500000000).to_bytes(16, "little")
+                                + (1).to_bytes(16, "little"), b"\x00\x01")))
     for got, want in checks:
         if got != want:
             raise VerificationError("the C accelerator por._fasthash disagrees with"
@@ -426,7 +433,8 @@ def rule_tables(risk: bytes) -> tuple[RiskParams, tuple[bytes, bytes, bytes, byt
 
 
 def rule_candidates(risk: bytes, sums: np.ndarray) -> np.ndarray:
-    """Indexes of the users (rows of encoded positions) whose rule needs the exact check.
+    """Indexes of the users whose rule needs the exact check: ``sums`` holds a user's
+    encoded positions per row (a uint8 matrix, or the ``s`` field of merged leaves).
 
     Natively: every user the 128-bit pass could not clear (spec §15.6 computed exactly in
     128 bits, where it fits). Without the extension: every user with a debt or with
@@ -437,7 +445,18 @@ def rule_candidates(risk: bytes, sums: np.ndarray) -> np.ndarray:
     if len(sums) == 0:
         return np.zeros(0, np.int64)
     if native is not None and packed is not None:
-        status = native.margin_rule(np.ascontiguousarray(sums).data, k, *packed)
+        # The rows in place (no copy): a field of merged leaves is a strided view of them.
+        stride = sums.strides[0]
+        base = sums if sums.base is None else sums.base
+        if (sums.ndim == 2 and sums.strides[1] == 1 and isinstance(base, np.ndarray)
+                and base.flags.c_contiguous and base.itemsize * base.size == len(sums) * stride
+                and sums.shape[1] == 48 * k):
+            start = sums.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+            status = native.margin_rule(base.view(np.uint8).reshape(-1).data, stride, start, k,
+                                        *packed)
+        else:
+            rows = np.ascontiguousarray(sums)
+            status = native.margin_rule(rows.data, rows.shape[1], 0, k, *packed)
         return np.flatnonzero(np.frombuffer(status, np.uint8))
     return rule_candidates_python(sums, k)
 

@@ -33,6 +33,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from por.errors import InputError
+
+try:
+    from por import _fasthash as native
+except ImportError:  # installed without a compiler: the Arrow kernels below
+    native = None  # type: ignore[assignment]
 from verifier.errors import FormatError
 from verifier.liabilities.mst import MAX_AMOUNT, MAX_USER_ID_BYTES, Asset, user_id_bytes
 
@@ -375,28 +380,20 @@ class _Reader:
         if idx.null_count:
             return None
         asset_idx = idx.to_numpy(zero_copy_only=False).astype(np.int16)
-        if not self.margin:
-            column = self._fast_values(values[0], asset_idx)
-            if column is None:
-                return None
-            return _Batch(users, asset_idx, column[0], column[1])
-        if self.signed:
-            # A signed amount (spec §15.11): the sign is taken off, the digits are checked
-            # and converted as any amount's; "-" alone or "--1" fail the shape check.
-            negative = pc.starts_with(values[0], "-")
-            values = [pc.if_else(negative, pc.utf8_slice_codeunits(values[0], 1), values[0])]
         columns = []
         for v in values:
-            column = self._fast_values(v, asset_idx)
+            column = self._fast_values(v, asset_idx, self.signed)
             if column is None:
                 return None
             columns.append(column)
+        if not self.margin:
+            return _Batch(users, asset_idx, columns[0][0], columns[0][1])
         n = len(users)
         lo = np.empty((n, POSITION_PARTS), np.uint64)
         hi = np.empty((n, POSITION_PARTS), np.uint64)
         if self.signed:
-            neg = negative.to_numpy(zero_copy_only=False)
-            (a_lo, a_hi), zero = columns[0], np.zeros(n, np.uint64)
+            a_lo, a_hi, neg = columns[0]
+            zero = np.zeros(n, np.uint64)
             lo[:, 0] = lo[:, 2] = np.where(neg, zero, a_lo)
             hi[:, 0] = hi[:, 2] = np.where(neg, zero, a_hi)
             lo[:, 1], hi[:, 1] = np.where(neg, a_lo, zero), np.where(neg, a_hi, zero)
@@ -404,15 +401,45 @@ class _Reader:
             by_name = dict(zip(self.value_columns, columns, strict=True))
             parts = (by_name["equity"], by_name["debt"],
                      by_name.get("collateral", by_name["equity"]))
-            for j, (p_lo, p_hi) in enumerate(parts):
+            for j, (p_lo, p_hi, _) in enumerate(parts):
                 lo[:, j], hi[:, j] = p_lo, p_hi
         return _Batch(users, asset_idx, lo, hi)
 
-    def _fast_values(self, amounts: pa.Array, asset_idx: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """One column of plain decimal strings as u128 base units (low, high limbs), or None
-        when some value needs the row-by-row path (which names it)."""
+    def _fast_values(self, amounts: pa.Array, asset_idx: np.ndarray, signed: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """One column of decimal strings as u128 base units (low, high limbs) and, for a
+        signed column, which were negative; None when some value needs the row-by-row
+        path (which names it and says what is wrong).
+
+        With the C extension, one pass over the column's bytes (``parse_decimals``: no
+        Python object per value); without it, Arrow's kernels (the shape checked on the
+        column's bytes, then a cast to decimal128 per asset). Both accept exactly what
+        :func:`parse_amount` accepts, and give the same integers (tests/scale/test_native.py).
+        """
+        if native is not None and hasattr(native, "parse_decimals"):
+            wide = pa.types.is_large_string(amounts.type)
+            offsets = np.frombuffer(amounts.buffers()[1], np.int64 if wide else np.int32)
+            offsets = offsets[amounts.offset : amounts.offset + len(amounts) + 1]
+            data = amounts.buffers()[2]
+            parsed = native.parse_decimals(offsets.data, wide, b"" if data is None else data,
+                                           np.ascontiguousarray(asset_idx, np.int16).data,
+                                           self.decimals.data, signed)
+            if parsed is None:
+                return None
+            limbs = np.frombuffer(parsed[0], np.uint64).reshape(-1, 2)
+            return limbs[:, 0], limbs[:, 1], np.frombuffer(parsed[1], np.bool_)
+        return self._fast_values_arrow(amounts, asset_idx, signed)
+
+    def _fast_values_arrow(self, amounts: pa.Array, asset_idx: np.ndarray, signed: bool
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         n = len(amounts)
+        negative = np.zeros(n, np.bool_)
+        if signed:
+            # A signed amount (spec §15.11): the sign is taken off, the digits are checked
+            # and converted as any amount's; "-" alone or "--1" fail the shape check.
+            starts = pc.starts_with(amounts, "-")
+            negative = starts.to_numpy(zero_copy_only=False)
+            amounts = pc.if_else(starts, pc.utf8_slice_codeunits(amounts, 1), amounts)
         length = pc.binary_length(amounts).to_numpy(zero_copy_only=False).astype(np.int64)
         dot = pc.find_substring(amounts, ".").to_numpy(zero_copy_only=False).astype(np.int64)
         if not _plain_decimals(amounts, length, dot):
@@ -434,7 +461,7 @@ class _Reader:
             limbs = limbs[2 * exact.offset : 2 * (exact.offset + len(exact))].reshape(-1, 2)
             lo[mask] = limbs[:, 0]
             hi[mask] = limbs[:, 1]
-        return lo, hi
+        return lo, hi, negative
 
     def _slow(self, users: pa.Array, assets: pa.Array, values: list[pa.Array],
               first_row: int) -> _Batch:
