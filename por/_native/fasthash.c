@@ -376,6 +376,17 @@ PyDoc_STRVAR(parse_decimals_doc,
 "soon as one value is not accepted (the caller then reads the batch row by row, which\n"
 "names the value and says what is wrong with it).");
 
+static u128 pow10_128[39], max_over_pow10[39]; /* 10^e and (2^128 - 1) / 10^e, e = 0..38 */
+
+static void init_pow10(void) {
+    u128 p = 1;
+    for (int e = 0; e <= 38; e++) {
+        pow10_128[e] = p;
+        max_over_pow10[e] = ~(u128)0 / p;
+        p *= 10;
+    }
+}
+
 static PyObject *parse_decimals(PyObject *self, PyObject *args) {
     Py_buffer offsets, data, asset_idx, decimals;
     int wide, is_signed;
@@ -440,7 +451,11 @@ static PyObject *parse_decimals(PyObject *self, PyObject *args) {
             neg[i] = 1;
             p++;
         }
+        /* The first 19 digits go into 64 bits (10^19 - 1 < 2^64), any further ones into
+         * 128 bits with an overflow check: an overflow means more than 2^128 - 1. */
+        uint64_t small = 0;
         u128 value = 0;
+        int digits = 0, overflow = 0;
         Py_ssize_t whole = 0, frac = -1; /* frac: digits after the point, -1 if none */
         for (; p < end; p++) {
             unsigned c = *p;
@@ -450,24 +465,31 @@ static PyObject *parse_decimals(PyObject *self, PyObject *args) {
                 continue;
             }
             if (c - '0' > 9) break;
-            u128 digit = c - '0';
-            if (__builtin_mul_overflow(value, (u128)10, &value)
-                || __builtin_add_overflow(value, digit, &value))
-                break;
+            if (digits < 19) {
+                small = small * 10 + (c - '0');
+            } else {
+                if (digits == 19) value = small;
+                if (__builtin_mul_overflow(value, (u128)10, &value)
+                    || __builtin_add_overflow(value, (u128)(c - '0'), &value))
+                    overflow = 1;
+            }
+            digits++;
             if (frac >= 0) frac++; else whole++;
         }
         int64_t places = dec[idx[i]];
-        if (p != end || whole == 0 || frac == 0 || frac > places) {
+        if (p != end || whole == 0 || frac == 0 || frac > places || overflow) {
             rejected = 1;
             break;
         }
-        for (int64_t s = frac < 0 ? 0 : frac; s < places; s++) {
-            if (__builtin_mul_overflow(value, (u128)10, &value)) {
+        if (digits <= 19) value = small;
+        int64_t shift = places - (frac < 0 ? 0 : frac); /* 0..38 */
+        if (shift) {
+            if (value > max_over_pow10[shift]) { /* value x 10^shift > 2^128 - 1 */
                 rejected = 1;
                 break;
             }
+            value *= pow10_128[shift];
         }
-        if (rejected) break;
         out[2 * i] = (uint64_t)value;
         out[2 * i + 1] = (uint64_t)(value >> 64);
     }
@@ -506,4 +528,7 @@ static struct PyModuleDef module = {
     methods,
 };
 
-PyMODINIT_FUNC PyInit__fasthash(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__fasthash(void) {
+    init_pow10();
+    return PyModule_Create(&module);
+}
