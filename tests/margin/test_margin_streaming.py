@@ -288,3 +288,18 @@ def test_first_pass_clears_covered_users_natively() -> None:
     sums = np.frombuffer(encode_positions(ok) * 3, np.uint8).reshape(3, -1)
     assert buckets.rule_candidates(risk.canonical, sums).tolist() == []
     assert buckets.rule_candidates_python(sums, 3).tolist() == [0, 1, 2]
+
+
+def test_a_debt_value_past_128_bits_is_not_wrapped_into_cover() -> None:
+    """A debt whose value is just past 2^128 value units would, in wrapping 128-bit
+    arithmetic, be worth less than one price unit, and a small collateral would seem to
+    cover it: the first pass must leave the user to the exact rule, which refuses."""
+    risk = _risk(prices=("1", "2000", "1"))
+    price = risk.assets[0].price_units
+    debt = -(-(1 << 128) // price)  # debt x price = 2^128 + (less than one price unit)
+    assert (debt * price) % (1 << 128) < price
+    user = [Position(0, debt, 0), Position(0, 0, 0), Position(10**6, 0, 10**6)]
+    assert not _holds(risk, [(p.equity, p.debt, p.collateral) for p in user])
+    sums = np.frombuffer(encode_positions(user), np.uint8).reshape(1, -1)
+    assert buckets.rule_candidates(risk.canonical, sums).tolist() == [0]
+    assert buckets.first_under_water(risk.canonical, sums, np.zeros(1, np.int64)) is not None
