@@ -243,10 +243,37 @@ PyDoc_STRVAR(margin_rule_doc,
 
 typedef unsigned __int128 u128;
 
-static inline u128 read_u128(const unsigned char *p) {
-    u128 v = 0;
-    for (int i = 0; i < 16; i++) v = (v << 8) | p[i];
+static inline uint64_t read_be64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
+}
+
+static inline u128 read_u128(const unsigned char *p) {
+    return ((u128)read_be64(p) << 64) | read_be64(p + 8);
+}
+
+/* a x b with an overflow check (1 when above 2^128 - 1). Two 64-bit operands need one
+ * multiply; a 64-bit b (a price, a ratio) two: a x b = (a_hi x b) 2^64 + a_lo x b. */
+static inline int mul128(u128 a, u128 b, u128 *out) {
+    if (!((a | b) >> 64)) {
+        *out = a * b;
+        return 0;
+    }
+    if (!(b >> 64)) {
+        u128 high = (u128)(uint64_t)(a >> 64) * (uint64_t)b;
+        if (high >> 64) return 1;
+        return __builtin_add_overflow((u128)(uint64_t)a * (uint64_t)b, high << 64, out);
+    }
+    return __builtin_mul_overflow(a, b, out);
+}
+
+/* x / 100, rounded down; in 64 bits when x fits (a multiply, not a 128-bit division). */
+static inline u128 div100(u128 x) {
+    return (x >> 64) ? x / 100 : (u128)((uint64_t)x / 100);
 }
 
 /* Binance's tiered haircut (spec §15.6) of cv for one asset; 0 on success, 1 on overflow. */
@@ -256,8 +283,8 @@ static inline int haircut128(u128 cv, const u128 *bounds, const unsigned char *r
     for (int64_t i = 0; i < m; i++) {
         if (cv <= bounds[i]) {
             u128 part;
-            if (__builtin_mul_overflow(cv - previous, (u128)ratios[i], &part)) return 1;
-            return __builtin_add_overflow(acc[i], part / 100, out);
+            if (mul128(cv - previous, (u128)ratios[i], &part)) return 1;
+            return __builtin_add_overflow(acc[i], div100(part), out);
         }
         previous = bounds[i];
     }
@@ -332,14 +359,14 @@ static PyObject *margin_rule(PyObject *self, PyObject *args) {
                 undecided = 1;
                 break;
             }
-            if (debt && (__builtin_mul_overflow(debt, price[j], &v)
+            if (debt && (mul128(debt, price[j], &v)
                          || __builtin_add_overflow(debt_value, v, &debt_value))) {
                 undecided = 1;
                 break;
             }
             if (collateral) {
                 const int64_t first = off[j], m = off[j + 1] - off[j];
-                if (__builtin_mul_overflow(collateral, price[j], &v)
+                if (mul128(collateral, price[j], &v)
                     || haircut128(v, bound + first, ratio + first, acc + first + j, m, &h)
                     || __builtin_add_overflow(collateral_value, h, &collateral_value))
                     undecided = 1;
