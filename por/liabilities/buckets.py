@@ -313,7 +313,7 @@ def _equal_to_next(sorted_c: np.ndarray) -> np.ndarray:
     return (sorted_c[1:] == sorted_c[:-1]).all(axis=1)
 
 
-def _take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
+def take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``recs[order]`` for a contiguous structured array, moved as rows of bytes.
 
     Why: numpy gathers a structured array field by field, element by element (0.5 s for
@@ -343,7 +343,7 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None
     """
     work = Work(work_url)
     recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(k))
-    recs = _take_rows(recs, sort_commitments(recs["c"]))
+    recs = take_rows(recs, sort_commitments(recs["c"]))
     n = len(recs)
     dup: tuple[int, int] | None = None
     if n:
@@ -387,7 +387,7 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None
     under = None
     if risk is not None and first_rows is not None:
         under = first_under_water(risk, out["s"], first_rows)
-    work.write(f"users/{bucket:05d}/merged", out.tobytes())
+    work.write(f"users/{bucket:05d}/merged", out.view(np.uint8).reshape(-1).data)  # no copy
     work.remove(f"rows/{bucket:05d}")
     return len(out), dup, under
 
