@@ -540,7 +540,73 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(parent_records_doc,
+"parent_records(tag, children, width) -> bytes | None\n\n"
+"The parents of consecutive pairs of ``width``-byte records (hash (32) then big-endian u128\n"
+"sums): per parent, the slot-wise sums of its two children and SHA-256(tag ‖ left ‖ right)\n"
+"(spec §6; with the margin tag, §15.3, whose slots are equity, debt and collateral per\n"
+"asset). Records of ``width`` bytes, hash first. None if a sum exceeds 2^128 - 1 (the\n"
+"caller's Python twin then words the error).");
+
+static PyObject *parent_records(PyObject *self, PyObject *args) {
+    Py_buffer tag, children;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*n:parent_records", &tag, &children, &width)) return NULL;
+    PyObject *result = NULL;
+    if (width < HASH || (width - HASH) % 16 || children.len % (2 * width)) {
+        PyErr_SetString(PyExc_ValueError, "parent_records: not whole pairs of records");
+        goto done;
+    }
+    Py_ssize_t m = children.len / (2 * width), slots = (width - HASH) / 16;
+    if (m > PY_SSIZE_T_MAX / width) {
+        PyErr_SetString(PyExc_OverflowError, "too many records");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, m * width);
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *src = children.buf;
+    int overflow = 0;
+    Py_BEGIN_ALLOW_THREADS
+    SHA256_CTX base, c;
+    SHA256_Init(&base);
+    SHA256_Update(&base, tag.buf, (size_t)tag.len);
+    for (Py_ssize_t i = 0; i < m && !overflow; i++) {
+        const unsigned char *left = src + 2 * i * width, *right = left + width;
+        unsigned char *rec = out + i * width;
+        for (Py_ssize_t j = 0; j < slots; j++) {
+            Py_ssize_t at = HASH + 16 * j;
+            u128 sum;
+            if (__builtin_add_overflow(read_u128(left + at), read_u128(right + at), &sum)) {
+                overflow = 1;
+                break;
+            }
+            uint64_t hi = (uint64_t)(sum >> 64), lo = (uint64_t)sum;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            hi = __builtin_bswap64(hi);
+            lo = __builtin_bswap64(lo);
+#endif
+            memcpy(rec + at, &hi, 8);
+            memcpy(rec + at + 8, &lo, 8);
+        }
+        c = base;
+        SHA256_Update(&c, left, (size_t)(2 * width));
+        SHA256_Final(rec, &c);
+    }
+    Py_END_ALLOW_THREADS
+    if (overflow) {
+        Py_DECREF(result);
+        result = Py_None;
+        Py_INCREF(result);
+    }
+done:
+    PyBuffer_Release(&tag);
+    PyBuffer_Release(&children);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"parent_records", parent_records, METH_VARARGS, parent_records_doc},
     {"parse_decimals", parse_decimals, METH_VARARGS, parse_decimals_doc},
     {"margin_rule", margin_rule, METH_VARARGS, margin_rule_doc},
     {"hash_records", hash_records, METH_VARARGS, hash_records_doc},

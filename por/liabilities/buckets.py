@@ -133,6 +133,20 @@ def check_native() -> None:
          mst.margin_node_hash(margin_record[:HASH_SIZE], margin_sums, margin_record[:HASH_SIZE],
                               margin_sums)),
     ]
+    if hasattr(native, "parent_records"):  # sums and hash of a node in one pass
+        left, right = sums, sums[::-1]
+        node_sums = mst.encode_amounts(mst.add_sums(mst.decode_amounts(left),
+                                                    mst.decode_amounts(right), "check"))
+        checks.append((native.parent_records(mst.TAG_NODE, record + record[:HASH_SIZE] + right,
+                                             len(record)),
+                       mst.node_hash(record[:HASH_SIZE], left, record[:HASH_SIZE], right)
+                       + node_sums))
+        m_left = mst.decode_positions(margin_sums)
+        checks.append((native.parent_records(mst.TAG_MARGIN_NODE, margin_record * 2,
+                                             len(margin_record)),
+                       mst.margin_node_hash(margin_record[:HASH_SIZE], margin_sums,
+                                            margin_record[:HASH_SIZE], margin_sums)
+                       + mst.encode_positions(mst.add_positions(m_left, m_left, "check"))))
     if hasattr(native, "parse_decimals"):  # the snapshot's decimal parser (issue 16)
         text = b"12.5-0.000000001"  # "12.5" and the signed "-0.000000001", 9 decimals each
         parsed = native.parse_decimals(np.array([0, 4, 16], np.int32).data, False, text,
@@ -623,6 +637,24 @@ def parent_records(children: np.ndarray, margin: bool = False) -> np.ndarray:
 
     A margin record's sums are equity, debt and collateral per asset, each summed
     separately (spec §15.3): the same slot-wise u128 addition, with the margin node tag.
+
+    Raises:
+        InputError: a sum exceeds 2^128-1.
+    """
+    m = children.shape[0] // 2
+    width = children.shape[1]
+    if native is not None and hasattr(native, "parent_records"):
+        # Sums and hash in one pass over each pair (no 128-bit limb arrays in numpy);
+        # None means a sum overflowed: the numpy twin below says so.
+        records = native.parent_records(tags(margin)[1], np.ascontiguousarray(children).data,
+                                        width)
+        if records is not None:
+            return np.frombuffer(records, np.uint8).reshape(m, width)
+    return parent_records_python(children, margin)
+
+
+def parent_records_python(children: np.ndarray, margin: bool = False) -> np.ndarray:
+    """:func:`parent_records` in numpy and :func:`hash_records`.
 
     Raises:
         InputError: a sum exceeds 2^128-1.

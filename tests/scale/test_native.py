@@ -343,3 +343,29 @@ def test_native_and_arrow_ingest_build_the_same_tree(tmp_path: Path,
     assert fast.summary == arrow.summary
     assert (tmp_path / "fast/tree.bin").read_bytes() == (tmp_path / "arrow/tree.bin").read_bytes()
     assert fast.summary.root_hash == reference_tree("r", ASSETS, bal, SECRET, 2048)["root"]
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(slots=st.integers(1, 12), pairs=st.integers(1, 9), margin=st.booleans(),
+       big=st.booleans(), seed=st.integers(0, 2**32))
+def test_parent_records_match_their_numpy_twin(slots: int, pairs: int, margin: bool,
+                                               big: bool, seed: int) -> None:
+    rng = random.Random(seed)
+    width = 32 + 16 * slots
+    top = (1 << 128) - 1 if big else (1 << 100)  # big: some sums overflow 2^128-1
+    rows = [rng.randbytes(32) + b"".join(rng.randrange(top).to_bytes(16, "big")
+                                         for _ in range(slots)) for _ in range(2 * pairs)]
+    children = np.frombuffer(b"".join(rows), np.uint8).reshape(2 * pairs, width)
+    try:
+        want = buckets.parent_records_python(children, margin).tobytes()
+    except InputError:
+        assert native.parent_records(buckets.tags(margin)[1], children.data, width) is None
+        with pytest.raises(InputError, match="overflows"):
+            buckets.parent_records(children, margin)
+        return
+    assert native.parent_records(buckets.tags(margin)[1], children.data, width) == want
+    assert buckets.parent_records(children, margin).tobytes() == want
+    left, right = rows[0], rows[1]
+    hasher = mst.margin_node_hash if margin else mst.node_hash
+    assert want[:32] == hasher(left[:32], left[32:], right[:32], right[32:])
