@@ -442,10 +442,10 @@ def _render_margin(margin: list[dict[str, Any]], local: list[dict[str, Any]]) ->
         "## Margin rounds (issue 11): the same users, with equity and debt",
         "",
         "| users x assets | spot build s | margin build s | margin / spot (target <= 1.5)"
-        " | CPU s, all processes, spot / margin (ratio)"
+        " | each pair's ratio | CPU s, all processes, spot / margin (ratio)"
         " | stages, margin: ingest / merge + rule / padding / hashing | spot: same"
         " | peak PSS spot / margin | tree file spot / margin | load at start |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in margin:
         twin = r.get("spot")  # the spot build of the same users, measured in the same run
@@ -462,6 +462,7 @@ def _render_margin(margin: list[dict[str, Any]], local: list[dict[str, Any]]) ->
         lines.append(
             f"| {r['users']:,} x {r['asset_count']} | {a:.2f} | {b:.2f}"
             f" | **{b / a:.2f}x** ({'met' if b / a <= 1.5 else 'not met'})"
+            f" | {', '.join(f'{m / s:.2f}x' for s, m in r.get('pairs', []))}"
             f" | {cpu_a:.2f} / {cpu_b:.2f} ({cpu_b / cpu_a:.2f}x)"
             f" | {stages(r)} | {stages(twin)}"
             f" | {_mib(twin['peak']['Pss'])} / {_mib(r['peak']['Pss'])}"
@@ -471,7 +472,8 @@ def _render_margin(margin: list[dict[str, Any]], local: list[dict[str, Any]]) ->
         "",
         "Both builds run in the same run, alternately (`--margin-repeat` times each, 3 by",
         "default), and the row keeps each one's fastest: the machine is shared, and the",
-        "fastest of a few runs is the one least disturbed by others' jobs. CPU seconds (of",
+        "fastest of a few runs is the one least disturbed by others' jobs (each pair's own",
+        "ratio shows how far the load moves it). CPU seconds (of",
         "the build and its workers, from `getrusage`) drift less with the load than wall",
         "time, hence the second ratio.",
         "",
