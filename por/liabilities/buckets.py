@@ -58,7 +58,6 @@ from verifier.liabilities.mst import (
     TAG_PAD,
     TAG_SALT,
     TAG_USER,
-    TRIPLE_SIZE,
     decode_positions,
     encode_str,
 )
@@ -340,14 +339,17 @@ def take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------ stage 2
 
 
-def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None
+def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
+                 spilled: int | None = None
                  ) -> tuple[int, tuple[int, int] | None, tuple[int, bytes] | None]:
     """Merge one bucket's spilled records into one sorted leaf per user.
 
     Reads ``rows/BUCKET/*``, writes ``users/BUCKET`` (leaf records sorted by commitment)
     and removes the spilled records. ``k`` counts amount slots (assets, or 3 x assets in a
     margin round); ``risk``, a margin round's risk file (canonical bytes): every merged
-    user's rule is checked (spec §15.6).
+    user's rule is checked (spec §15.6). ``spilled``: amount slots of the spilled records
+    when fewer than ``k`` (a margin snapshot without a collateral column spills equity
+    and debt only; collateral = equity is restored here, spec §15.11).
 
     Returns:
         The number of users in the bucket; ``(row, asset)`` of a duplicate (user, asset)
@@ -356,7 +358,7 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None
         (their encoded positions, to word the refusal), else None.
     """
     work = Work(work_url)
-    recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(k))
+    recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(spilled or k))
     recs = take_rows(recs, sort_commitments(recs["c"]))
     n = len(recs)
     dup: tuple[int, int] | None = None
@@ -392,6 +394,8 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None
     else:
         lo, hi, c = recs["lo"], recs["hi"], recs["c"]
         first_rows = recs["row"]
+    if spilled and spilled != k:  # (equity, debt) per asset -> (equity, debt, equity)
+        lo, hi = _with_collateral(lo, k), _with_collateral(hi, k)
     out = np.empty(len(starts), leaf_dtype(k))
     out["c"] = c
     sums = out["s"].view(">u8").reshape(len(starts), k, 2)
@@ -404,6 +408,15 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None
     work.write(f"users/{bucket:05d}/merged", out.view(np.uint8).reshape(-1).data)  # no copy
     work.remove(f"rows/{bucket:05d}")
     return len(out), dup, under
+
+
+def _with_collateral(limbs: np.ndarray, k: int) -> np.ndarray:
+    """Per user, (equity, debt) per asset widened to (equity, debt, collateral = equity)."""
+    pairs = limbs.reshape(len(limbs), k // 3, 2)
+    out = np.empty((len(limbs), k // 3, 3), np.uint64)
+    out[..., :2] = pairs
+    out[..., 2] = pairs[..., 0]
+    return out.reshape(len(limbs), k)
 
 
 # ------------------------------------------------------------------------ the margin rule
@@ -504,10 +517,6 @@ def first_under_water(risk: bytes, sums: np.ndarray, rows: np.ndarray
                 found = (row, raw)
     return found
 
-
-def margin_slots(assets: int) -> int:
-    """Amount slots of a margin record: equity, debt and collateral per asset (§15.2)."""
-    return assets * (TRIPLE_SIZE // 16)
 
 
 # ------------------------------------------------------------------------ stage 3

@@ -341,6 +341,7 @@ def _id_buffers(ids: pa.Array) -> tuple[bytes, bytes]:
 class _Ingest:
     rows: int = 0
     duplicate: tuple[int, int] | None = None
+    parts: int = 1  # amounts per (user, asset) in the spilled records
 
 
 def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
@@ -348,9 +349,10 @@ def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     """Stage 1: read, validate, commit and spill every user record into its bucket."""
     k = len(assets)
     reader = open_snapshot(snapshot, assets, margin)
+    reader.check_header()  # the columns say how many amounts a row holds
     spill = _Spill(Work(plan.work_url), plan.bits, plan.flush_bytes)
-    dtype = spill_dtype(k * (POSITION_PARTS if margin else 1))
-    state = _Ingest()
+    dtype = spill_dtype(k * reader.parts)
+    state = _Ingest(parts=reader.parts)
     in_flight: deque[tuple[Future[bytes], _Grouped]] = deque()
 
     def settle(fut: Future[bytes], g: _Grouped) -> None:
@@ -442,7 +444,8 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     t = time.perf_counter()
     progress.start("merging buckets", plan.bucket_count)
     futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k,
-                               risk.canonical if risk is not None else None)
+                               risk.canonical if risk is not None else None,
+                               len(assets) * ingest.parts)
                for b in range(plan.bucket_count)]
     users = np.zeros(plan.bucket_count, np.int64)
     dups = []

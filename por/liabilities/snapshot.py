@@ -251,6 +251,15 @@ class _Reader:
         return self.columns[2:]
 
     @property
+    def parts(self) -> int:
+        """Amounts per row as converted: 1 (spot); in a margin snapshot equity and debt,
+        and collateral only when the snapshot has a column for it (otherwise it is the
+        equity, spec §15.11, and the merge restores it: smaller spills)."""
+        if not self.margin:
+            return 1
+        return POSITION_PARTS if "collateral" in self.columns else 2
+
+    @property
     def signed(self) -> bool:
         """A margin snapshot with one signed ``amount`` column (spec §15.11)."""
         return self.margin and self.columns == MARGIN_COLUMNS[2]
@@ -389,18 +398,18 @@ class _Reader:
         if not self.margin:
             return _Batch(users, asset_idx, columns[0][0], columns[0][1])
         n = len(users)
-        lo = np.empty((n, POSITION_PARTS), np.uint64)
-        hi = np.empty((n, POSITION_PARTS), np.uint64)
-        if self.signed:
+        lo = np.empty((n, self.parts), np.uint64)
+        hi = np.empty((n, self.parts), np.uint64)
+        if self.signed:  # x >= 0: equity x; x < 0: debt -x (collateral = equity, restored)
             a_lo, a_hi, neg = columns[0]
             zero = np.zeros(n, np.uint64)
-            lo[:, 0] = lo[:, 2] = np.where(neg, zero, a_lo)
-            hi[:, 0] = hi[:, 2] = np.where(neg, zero, a_hi)
+            lo[:, 0], hi[:, 0] = np.where(neg, zero, a_lo), np.where(neg, zero, a_hi)
             lo[:, 1], hi[:, 1] = np.where(neg, a_lo, zero), np.where(neg, a_hi, zero)
         else:
             by_name = dict(zip(self.value_columns, columns, strict=True))
-            parts = (by_name["equity"], by_name["debt"],
-                     by_name.get("collateral", by_name["equity"]))
+            parts = [by_name["equity"], by_name["debt"]]
+            if "collateral" in by_name:
+                parts.append(by_name["collateral"])
             for j, (p_lo, p_hi, _) in enumerate(parts):
                 lo[:, j], hi[:, j] = p_lo, p_hi
         return _Batch(users, asset_idx, lo, hi)
@@ -468,7 +477,7 @@ class _Reader:
         by_symbol = {a.symbol: (i, a) for i, a in enumerate(self.assets)}
         n = len(users)
         asset_idx = np.zeros(n, dtype=np.int16)
-        shape = (n, POSITION_PARTS) if self.margin else (n,)
+        shape = (n, self.parts) if self.margin else (n,)
         lo = np.zeros(shape, dtype=np.uint64)
         hi = np.zeros(shape, dtype=np.uint64)
         names = self.value_columns
@@ -486,7 +495,8 @@ class _Reader:
                       for text, name in zip(texts, names, strict=True)]
             asset_idx[i] = j
             if self.margin:
-                for part, value in enumerate(margin_position(parsed, self.columns)):
+                triple = margin_position(parsed, self.columns)
+                for part, value in enumerate(triple[: self.parts]):
                     lo[i, part] = value & 0xFFFFFFFFFFFFFFFF
                     hi[i, part] = value >> 64
             else:
