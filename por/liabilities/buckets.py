@@ -394,13 +394,19 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
     else:
         lo, hi, c = recs["lo"], recs["hi"], recs["c"]
         first_rows = recs["row"]
-    if spilled and spilled != k:  # (equity, debt) per asset -> (equity, debt, equity)
-        lo, hi = _with_collateral(lo, k), _with_collateral(hi, k)
     out = np.empty(len(starts), leaf_dtype(k))
     out["c"] = c
     sums = out["s"].view(">u8").reshape(len(starts), k, 2)
-    sums[..., 0] = hi
-    sums[..., 1] = lo
+    if spilled and spilled != k:
+        # (equity, debt) per asset spilled: written as (equity, debt, collateral = equity).
+        triples = sums.reshape(len(starts), k // 3, 3, 2)
+        for limb, values in ((0, hi), (1, lo)):
+            pairs = values.reshape(len(starts), k // 3, 2)
+            triples[:, :, :2, limb] = pairs
+            triples[:, :, 2, limb] = pairs[:, :, 0]
+    else:
+        sums[..., 0] = hi
+        sums[..., 1] = lo
     del recs, lo, hi, c
     under = None
     if risk is not None and first_rows is not None:
@@ -408,15 +414,6 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
     work.write(f"users/{bucket:05d}/merged", out.view(np.uint8).reshape(-1).data)  # no copy
     work.remove(f"rows/{bucket:05d}")
     return len(out), dup, under
-
-
-def _with_collateral(limbs: np.ndarray, k: int) -> np.ndarray:
-    """Per user, (equity, debt) per asset widened to (equity, debt, collateral = equity)."""
-    pairs = limbs.reshape(len(limbs), k // 3, 2)
-    out = np.empty((len(limbs), k // 3, 3), np.uint64)
-    out[..., :2] = pairs
-    out[..., 2] = pairs[..., 0]
-    return out.reshape(len(limbs), k)
 
 
 # ------------------------------------------------------------------------ the margin rule
