@@ -605,7 +605,49 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(leaf_records_doc,
+"leaf_records(tag, commitments, sums, width) -> bytes\n\n"
+"Level-0 records: for each commitment (32 bytes) and its ``width`` bytes of sums,\n"
+"SHA-256(tag ‖ commitment ‖ sums) ‖ sums (spec §6; margin tag and positions, §15.3).");
+
+static PyObject *leaf_records(PyObject *self, PyObject *args) {
+    Py_buffer tag, commitments, sums;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*y*n:leaf_records", &tag, &commitments, &sums, &width))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = commitments.len / HASH;
+    if (width < 0 || commitments.len % HASH || sums.len != n * width
+        || n > PY_SSIZE_T_MAX / (HASH + (width ? width : 1))) {
+        PyErr_SetString(PyExc_ValueError, "leaf_records: commitments and sums do not match");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, n * (HASH + width));
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *cs = commitments.buf, *ss = sums.buf;
+    Py_BEGIN_ALLOW_THREADS
+    SHA256_CTX base, c;
+    SHA256_Init(&base);
+    SHA256_Update(&base, tag.buf, (size_t)tag.len);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char *rec = out + i * (HASH + width);
+        c = base;
+        SHA256_Update(&c, cs + i * HASH, HASH);
+        SHA256_Update(&c, ss + i * width, (size_t)width);
+        memcpy(rec + HASH, ss + i * width, (size_t)width);
+        SHA256_Final(rec, &c);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&tag);
+    PyBuffer_Release(&commitments);
+    PyBuffer_Release(&sums);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"leaf_records", leaf_records, METH_VARARGS, leaf_records_doc},
     {"parent_records", parent_records, METH_VARARGS, parent_records_doc},
     {"parse_decimals", parse_decimals, METH_VARARGS, parse_decimals_doc},
     {"margin_rule", margin_rule, METH_VARARGS, margin_rule_doc},

@@ -132,6 +132,11 @@ def check_native() -> None:
          mst.margin_node_hash(margin_record[:HASH_SIZE], margin_sums, margin_record[:HASH_SIZE],
                               margin_sums)),
     ]
+    if hasattr(native, "leaf_records"):  # a leaf's hash and record in one pass
+        checks.append((native.leaf_records(mst.TAG_LEAF, b"\x01" * HASH_SIZE, sums, len(sums)),
+                       record))
+        checks.append((native.leaf_records(mst.TAG_MARGIN_LEAF, b"\x02" * HASH_SIZE,
+                                           margin_sums, len(margin_sums)), margin_record))
     if hasattr(native, "parent_records"):  # sums and hash of a node in one pass
         left, right = sums, sums[::-1]
         node_sums = mst.encode_amounts(mst.add_sums(mst.decode_amounts(left),
@@ -632,6 +637,16 @@ def tags(margin: bool) -> tuple[bytes, bytes]:
 def leaf_records(c: np.ndarray, sums: np.ndarray, margin: bool = False) -> np.ndarray:
     """Level-0 records ``H(LEAF ‖ c ‖ amounts) ‖ amounts`` (spec §6; margin: §15.3, where
     the amounts are the positions, 48 bytes per asset)."""
+    if native is not None and hasattr(native, "leaf_records"):
+        width = sums.shape[1]
+        records = native.leaf_records(tags(margin)[0], np.ascontiguousarray(c).data,
+                                      np.ascontiguousarray(sums).data, width)
+        return np.frombuffer(records, np.uint8).reshape(len(c), HASH_SIZE + width)
+    return leaf_records_python(c, sums, margin)
+
+
+def leaf_records_python(c: np.ndarray, sums: np.ndarray, margin: bool = False) -> np.ndarray:
+    """:func:`leaf_records` in numpy and :func:`hash_records`."""
     rec = np.empty((len(c), HASH_SIZE + sums.shape[1]), np.uint8)
     rec[:, HASH_SIZE:] = sums
     rec[:, :HASH_SIZE] = _hash_rows(tags(margin)[0], np.concatenate((c, sums), axis=1))

@@ -369,3 +369,19 @@ def test_parent_records_match_their_numpy_twin(slots: int, pairs: int, margin: b
     left, right = rows[0], rows[1]
     hasher = mst.margin_node_hash if margin else mst.node_hash
     assert want[:32] == hasher(left[:32], left[32:], right[:32], right[32:])
+
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(width=st.sampled_from([0, 16, 48, 144, 1024]), count=st.integers(0, 40),
+       margin=st.booleans(), seed=st.integers(0, 2**32))
+def test_leaf_records_match_their_numpy_twin(width: int, count: int, margin: bool,
+                                             seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, 256, (count, 32), np.uint8)
+    sums = rng.integers(0, 256, (count, width), np.uint8)
+    want = buckets.leaf_records_python(c, sums, margin)
+    assert buckets.leaf_records(c, sums, margin).tobytes() == want.tobytes()
+    hasher = mst.margin_leaf_hash if margin else mst.leaf_hash
+    for i in range(min(count, 3)):
+        assert bytes(want[i, :32]) == hasher(bytes(c[i]), bytes(sums[i]))
