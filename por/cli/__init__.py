@@ -293,8 +293,11 @@ def build_cmd(
     if risk_file is not None:  # a margin round (docs/spec.md §15), in por.liabilities.margin
         from por.cli.margin import margin_build
 
+        check_snapshot_file(snapshot, margin=True)
         return margin_build(snapshot, assets_file, risk_file, round_id, out_dir,
-                            _secret_for_build(out_dir, secret_file, round_id), pad_to)
+                            _secret_for_build(out_dir, secret_file, round_id), pad_to,
+                            quiet=quiet, workers=workers, memory=parse_memory(memory),
+                            work_dir=work_dir, cluster=cluster)
     check_snapshot_file(snapshot)
     byte_limit = parse_memory(memory)
     secret, secret_path, created = _secret_for_build(out_dir, secret_file, round_id)
