@@ -38,13 +38,13 @@ from api.source import (
     load_public_key,
 )
 from por.errors import InputError
-from verifier.artifacts import RootSummary, format_units
 from verifier.attestation.model import liabilities_figures, reserves_figures, solvency_lines
+from verifier.encoding.canonical import format_time
 from verifier.errors import PorError, VerificationError
+from verifier.liabilities.summary import RootSummary, format_units
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import COSIGNED_BY
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED
-from verifier.signed.canonical import format_time
 from verifier.signed.keys import PublicKey
 
 HERE = Path(__file__).parent

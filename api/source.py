@@ -42,19 +42,19 @@ from sqlmodel import Session, col, select
 from por.attest.publish import bundle_files
 from por.attest.rounds import RESERVES_KIND, ROOT_KIND, load_round
 from por.errors import InputError
+from por.liabilities.tokens import TOKEN_FILE, TokenIndex
 from por.log import appender
 from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry, Round, RoundFile
-from por.tokens import TOKEN_FILE, TokenIndex
-from verifier import strictjson as sj
-from verifier.artifacts import RootSummary
 from verifier.attestation.bundle import BundleOptions, BundleReport, verify_bundle
 from verifier.attestation.model import Attestation as AttestationDoc
 from verifier.attestation.model import Finding
+from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, PorError
+from verifier.liabilities.mst import check_round_id
+from verifier.liabilities.summary import RootSummary
 from verifier.log.rfc6962 import hash_leaf
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead
-from verifier.mst import check_round_id
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.verify import verify_reserves
 from verifier.signed.envelope import Signature, SignedDocument

@@ -68,8 +68,8 @@ def ensure_wrk() -> str:
 def prepare_round(users: int) -> tuple[Path, list[str]]:
     """A built round of ``users`` users (4 assets) with a token issued to every user;
     cached under .bench-data/. Returns the rounds directory and a sample of tokens."""
-    from por.build import build_tree
-    from por.tokens import TOKEN_FILE, issue_tokens
+    from por.liabilities.build import build_tree
+    from por.liabilities.tokens import TOKEN_FILE, issue_tokens
 
     base = DATA_DIR / f"api-{users}u"
     round_dir = base / "rounds" / ROUND

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from snapshot_gen import DATA_DIR, assets_for, snapshot_path
 
-from verifier.mst import AMOUNT_SIZE, HASH_SIZE
+from verifier.liabilities.mst import AMOUNT_SIZE, HASH_SIZE
 
 README = Path(__file__).resolve().parent / "README.md"
 ROUND = "bench-round"
@@ -55,8 +55,8 @@ def _child_build(snapshot: str, asset_count: int, out: str, cluster: bool = Fals
     With ``cluster``, the build runs on a dask.distributed LocalCluster of 2 single-threaded
     worker processes started here (so their memory is sampled with the build's).
     """
-    from por.buckets import native
-    from por.build import build_tree
+    from por.liabilities.buckets import native
+    from por.liabilities.build import build_tree
 
     if cluster:
         from distributed import LocalCluster
@@ -207,8 +207,8 @@ def _quantiles(samples_ns: list[int]) -> tuple[float, float]:
 
 def time_proofs(out: Path, users: int, count: int) -> dict[str, tuple[float, float]]:
     """Median and p99 (µs) of proof reads, verifications and their yardsticks."""
-    from por.prove import Prover
-    from verifier.proof import verify_proof
+    from por.liabilities.prove import Prover
+    from verifier.liabilities.proof import verify_proof
 
     prover = Prover(out, SECRET)
     rng = random.Random(7)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 
 # Generated snapshots and built trees (gigabytes at 100M users): under the repository's
 # ignored .bench-data/, which `make bench` removes at the end ($POR_BENCH_DATA moves it).

@@ -1,4 +1,7 @@
-"""Types of the optional C accelerator built from por/_native/fasthash.c (see por.buckets)."""
+"""Types of the optional C accelerator built from por/_native/fasthash.c.
+
+See por.liabilities.buckets.
+"""
 
 from typing_extensions import Buffer
 

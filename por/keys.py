@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from por.errors import FormatError, InputError, UsageError, VerificationError
-from verifier.signed.canonical import canonical_bytes
+from verifier.encoding.canonical import canonical_bytes
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyEntry, KeyList, rotation_statement
 from verifier.signed.keys import PublicKey

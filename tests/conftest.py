@@ -71,7 +71,8 @@ def _is_slow(rel: str, nodeid: str) -> bool:
 @pytest.fixture(autouse=True)
 def _private_data_home(tmp_path_factory: pytest.TempPathFactory,
                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets its own $XDG_DATA_HOME, where round secrets default to (por/secret.py):
+    """Each test gets its own $XDG_DATA_HOME, where round secrets default to
+    (por/liabilities/secret.py):
     tests never write into the real home, and two tests of the same round id never meet."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
 

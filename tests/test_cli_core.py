@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from snapshots import write_assets, write_csv
 
 from por.cli import main as por_main
-from por.secret import default_secret_path
+from por.liabilities.secret import default_secret_path
 from verifier.cli import main as verify_main
 
 ASSETS = [("BTC", 8), ("ETH", 18)]
@@ -160,7 +160,7 @@ def test_auditor_recomputes_and_catches_corruption(round_dir: Path) -> None:
     assert json.loads(ok.output)["nodes_checked"] == 127
     tree = round_dir / "tree.bin"
     data = bytearray(tree.read_bytes())
-    from verifier.treefile import TreeFile
+    from verifier.liabilities.treefile import TreeFile
 
     with TreeFile(tree) as t:
         lay = t.layout
@@ -175,7 +175,7 @@ def test_auditor_recomputes_and_catches_corruption(round_dir: Path) -> None:
 
 def test_auditor_catches_reordered_commitments(round_dir: Path) -> None:
     tree = round_dir / "tree.bin"
-    from verifier.treefile import TreeFile
+    from verifier.liabilities.treefile import TreeFile
 
     with TreeFile(tree) as t:
         lay = t.layout

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verifier.errors import FormatError, PorError, VerificationError
-from verifier.proof import InclusionProof, verify_proof
+from verifier.liabilities.proof import InclusionProof, verify_proof
 
 DATA = json.loads((Path(__file__).parent / "vectors" / "liabilities.json").read_text())
 VALID = next(v["proof"] for v in DATA["vectors"] if v["name"] == "valid-alice")
@@ -113,8 +113,8 @@ def test_any_changed_byte_before_the_commitments_fails_closed(
 ) -> None:
     # Magic, header length, header and padding (spec §8.3): one changed byte is refused as
     # malformed, or the audit fails; never VERIFIED, never a bare exception.
-    from verifier.artifacts import RootSummary
-    from verifier.treefile import TreeFile, audit_tree
+    from verifier.liabilities.summary import RootSummary
+    from verifier.liabilities.treefile import TreeFile, audit_tree
 
     if TREE[offset] == byte:
         return

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from reference import reference_tree
 from snapshots import balances_to_rows, write_csv
 
-from por.build import build_tree
-from por.prove import Prover
-from verifier.mst import Asset, decode_amounts
-from verifier.proof import verify_proof
-from verifier.treefile import TreeFile, audit_tree
+from por.liabilities.build import build_tree
+from por.liabilities.prove import Prover
+from verifier.liabilities.mst import Asset, decode_amounts
+from verifier.liabilities.proof import verify_proof
+from verifier.liabilities.treefile import TreeFile, audit_tree
 
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 SECRET = bytes(range(32))

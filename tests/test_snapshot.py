@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from snapshots import write_csv
 
-from por.assets import load_assets
-from por.build import build_tree
 from por.errors import InputError
-from por.snapshot import read_snapshot
-from verifier.mst import Asset
+from por.liabilities.assets import load_assets
+from por.liabilities.build import build_tree
+from por.liabilities.snapshot import read_snapshot
+from verifier.liabilities.mst import Asset
 
 ASSETS = (Asset("BTC", 8), Asset("ETH", 18), Asset("USDT", 6))
 

@@ -30,7 +30,7 @@ from por.cli import LIABILITIES_COMMANDS, liabilities
 from por.cli import main as por_main
 from verifier.cli import COMMANDS as VERIFY_COMMANDS
 from verifier.cli import main as verify_main
-from verifier.cli_lazy import listed_help
+from verifier.cli.lazy import listed_help
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "liabilities.json").read_text())
 ALL_EXTRAS = RESERVES_MODULES + EXCHANGE_MODULES + SERVER_MODULES
@@ -44,7 +44,7 @@ def _valid_proof(tmp_path: Path) -> tuple[Path, str]:
 
 
 def test_import_verifier_proof_is_light() -> None:
-    code = ("import json, sys, verifier.proof; "
+    code = ("import json, sys, verifier.liabilities.proof; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from verifier.cli import main as verify_main
 from verifier.errors import FormatError, PorError, VerificationError
-from verifier.proof import InclusionProof, verify_proof
+from verifier.liabilities.proof import InclusionProof, verify_proof
 
 VECTORS_FILE = Path(__file__).parent / "vectors" / "liabilities.json"
 DATA = json.loads(VECTORS_FILE.read_text())
@@ -79,7 +79,7 @@ def test_anchor_vector_cli_verdict(vector: dict[str, Any], tmp_path: Path) -> No
 
 @pytest.mark.parametrize("vector", DATA["anchor_vectors"], ids=lambda v: v["name"])
 def test_anchor_vector_library_verdict(vector: dict[str, Any]) -> None:
-    from verifier.cli_liabilities import parse_root_option
+    from verifier.cli.liabilities import parse_root_option
 
     try:
         root = (parse_root_option(vector["root_option"])

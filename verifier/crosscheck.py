@@ -3,7 +3,7 @@
 Owns reading the claims (our reserves files, spec §11.1; OKX address files; BitMEX-style
 address lists), reducing every address to the coin it designates on its chain, and finding
 the wallets and outputs that two claimants list for overlapping snapshots. No I/O: bytes in,
-a report out; the CLI (:mod:`verifier.cli_crosscheck`) reads the files.
+a report out; the CLI (:mod:`verifier.cli.crosscheck`) reads the files.
 
 Identity, not spelling (STYLE "Identities, not names"): a chain is (kind, network); an EVM
 address is its 20 bytes (EIP-55 case is spelling); a Bitcoin-family address is the

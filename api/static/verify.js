@@ -2,7 +2,7 @@
 // checked against the round's signed attestation (§13.1, §12.3).
 //
 // It runs in the user's browser and trusts nothing the server says but the exchange's
-// published key list: it parses the proof as strictly as verifier/proof.py (unknown, missing
+// published key list: it parses the proof as strictly as verifier/liabilities/proof.py (unknown, missing
 // or repeated fields, floats, wrong widths, out-of-range amounts and anything it cannot
 // check are "malformed"), recomputes the user's commitment, the leaf and every parent with
 // WebCrypto SHA-256 and exact BigInt u128 sums, and compares the root. Verdicts are those of
@@ -41,7 +41,7 @@
   const UINT_RE = /^(0|[1-9][0-9]{0,38})$/;
   const HEX_RE = /^[0-9a-f]*$/;
 
-  // --- strict JSON: what verifier/strictjson.py accepts, and nothing else ---------------
+  // --- strict JSON: what verifier/encoding/strictjson.py accepts, and nothing else ---------------
 
   function parseJson(text) {
     let i = 0;
@@ -141,7 +141,7 @@
     return v;
   }
 
-  // --- field readers (verifier/strictjson.py) -----------------------------------------------
+  // --- field readers (verifier/encoding/strictjson.py) -----------------------------------------------
 
   function obj(v, where, required) {
     if (!(v instanceof Map)) throw new Malformed(`${where}: expected an object`);

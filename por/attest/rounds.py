@@ -29,7 +29,6 @@ from por.store.models import (
     RoundFile,
     WalletClaim,
 )
-from verifier.artifacts import RootSummary
 from verifier.attestation.model import (
     Attestation as AttestationDoc,
 )
@@ -39,8 +38,9 @@ from verifier.attestation.model import (
     compare_with_files,
     payload_hash,
 )
+from verifier.liabilities.mst import check_round_id
+from verifier.liabilities.summary import RootSummary
 from verifier.log.rfc6962 import hash_leaf
-from verifier.mst import check_round_id
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, ReservesFile
 from verifier.reserves.verify import Reader, verify_reserves

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from por.errors import InputError
-from verifier import strictjson as sj
-from verifier.artifacts import RootSummary, parse_assets
+from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.summary import RootSummary, parse_assets
 from verifier.reserves.chains import (
     EvmReader,
     NodeAnswerError,

@@ -1,5 +1,6 @@
 """A published world for the API and page tests: two real rounds (trees built by the
-builder, reserves files with real EIP-191 signatures, tokens issued by ``por.tokens``), a
+builder, reserves files with real EIP-191 signatures, tokens issued by
+``por.liabilities.tokens``), a
 store (SQLite or PostgreSQL) into which each round is taken by the operator's own flow
 (``por round new``, ``por attest sign``, ``por attest cosign``, ``por publish``: real
 attestations, co-signed by an auditor, appended to the log with signed tree heads, bundles
@@ -24,12 +25,12 @@ from sqlalchemy import Engine
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.build import build_tree
 from por.keys import SigningKey, new_key_list
-from por.prove import Prover
-from por.tokens import issue_tokens
-from verifier.artifacts import RootSummary
-from verifier.mst import Asset
+from por.liabilities.build import build_tree
+from por.liabilities.prove import Prover
+from por.liabilities.tokens import issue_tokens
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves.challenge import challenge_message
 from verifier.reserves.model import (
     Balance,

@@ -20,11 +20,11 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from por.store.models import AttestationSignature, RoundFile
-from verifier.artifacts import RootSummary
 from verifier.cli import main as verify_main
+from verifier.liabilities.proof import InclusionProof as UserProof
+from verifier.liabilities.proof import verify_proof
+from verifier.liabilities.summary import RootSummary
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead, check_extends
-from verifier.proof import InclusionProof as UserProof
-from verifier.proof import verify_proof
 from verifier.signed.envelope import SignedDocument
 from verifier.signed.keylist import KeyList
 
@@ -272,7 +272,7 @@ def test_wrong_unknown_and_malformed_tokens_get_one_answer(
 def test_wrong_and_unknown_tokens_take_the_same_steps(
     client: TestClient, world: World, monkeypatch: Any
 ) -> None:
-    import por.tokens as tokens
+    import por.liabilities.tokens as tokens
 
     opened: list[str] = []
     real_open = tokens._open
@@ -291,7 +291,7 @@ def test_wrong_and_unknown_tokens_take_the_same_steps(
 
 
 def test_reissued_tokens_replace_the_old_ones(client: TestClient, world: World) -> None:
-    from por.tokens import issue_tokens
+    from por.liabilities.tokens import issue_tokens
 
     published = world.rounds["2026-10"]
     old = published.tokens["user-005"]

@@ -29,10 +29,10 @@ from por.log import appender
 from por.log.witness_files import store_cosignatures
 from verifier.attestation.bundle import BundleOptions, read_bundle, verify_bundle
 from verifier.cli import main as verify_main
+from verifier.encoding.canonical import format_time
 from verifier.log.sth import SignedTreeHead
 from verifier.log.trust import DEFAULT_MAX_AGE
 from verifier.log.witness import sign_cosignature
-from verifier.signed.canonical import format_time
 from verifier.signed.keylist import KeyList
 
 LATEST = ROUNDS[-1]

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.app import Settings, create_app
 from por.cli import main as por_main
-from por.demo import SHORT_ROUND
+from por.demo.run import SHORT_ROUND
 
 
 def test_demo_publishes_rounds_the_page_and_the_verifier_agree_on(tmp_path: Path) -> None:
@@ -72,8 +72,8 @@ def test_demo_publishes_rounds_the_page_and_the_verifier_agree_on(tmp_path: Path
 
 
 def test_demo_rpc_server_is_gone_after_the_demo(tmp_path: Path) -> None:
-    from por.reserves.demo import DemoReserves, serve_chain
-    from verifier.mst import Asset
+    from por.demo.reserves import DemoReserves, serve_chain
+    from verifier.liabilities.mst import Asset
 
     demo = DemoReserves((Asset("ETH", 18),))
     with serve_chain(demo.chain) as url:

@@ -23,12 +23,12 @@ from reserves_world import EvmWorld, craft_reserves
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.build import build_tree
-from por.reserves.demo import serve_chain
-from verifier.artifacts import RootSummary
+from por.demo.reserves import serve_chain
+from por.liabilities.build import build_tree
 from verifier.attestation.model import reserves_figures
 from verifier.errors import FormatError
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves import model
 
 

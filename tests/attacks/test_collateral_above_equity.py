@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from verifier.cli import main as verify_main
 from verifier.errors import VerificationError
-from verifier.proof import MarginInclusionProof, verify_margin_proof
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "margin.json").read_text())
 VECTOR = next(v for v in VECTORS["vectors"] if v["name"] == "collateral-above-equity")

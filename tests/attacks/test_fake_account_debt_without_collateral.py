@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from verifier.cli import main as verify_main
 from verifier.errors import VerificationError
-from verifier.proof import MarginInclusionProof, verify_margin_proof
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "margin.json").read_text())
 VECTOR = next(v for v in VECTORS["vectors"] if v["name"] == "fake-account-debt-without-collateral")
@@ -43,7 +43,7 @@ def test_auditor_finds_the_fake_account_in_the_tree_file(tmp_path: Path) -> None
 
     from margin_vectorgen import ACCOUNTS, ATTACKERS, _build
 
-    from por import margin
+    from por.liabilities import margin
 
     tree = _build({**ACCOUNTS, "mallory": ATTACKERS[VECTOR["name"]]}, skip_rule=True)
     with mock.patch.object(margin, "check_rule", lambda *a: None):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import verifier.cli  # noqa: F401  (registers the command groups before foreign.cli)
-from verifier.foreign.cli import verify_files
+from verifier.cli.foreign import verify_files
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "foreign"
 BYBIT = ["mock_user_merkle_tree_path_40.json", "mock_user_merkle_tree_path_40_v5.json"]

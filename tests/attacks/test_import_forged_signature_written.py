@@ -15,8 +15,8 @@ from eth_account.messages import encode_defunct
 from reserves_helpers import por
 
 from por.reserves.round import DRAFT_FILE, new_draft, save_draft, write_challenges
-from verifier.artifacts import RootSummary
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 
 OWNER = Account.from_key(bytes([1]) * 32)

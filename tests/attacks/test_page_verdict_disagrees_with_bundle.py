@@ -55,9 +55,9 @@ from verifier.attestation.bundle import (
     read_bundle,
 )
 from verifier.cli import main as verify_main
+from verifier.encoding.canonical import format_time
 from verifier.errors import PorError
 from verifier.log.sth import SignedTreeHead, TreeHead
-from verifier.signed.canonical import format_time
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyList
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from verifier.cli import main as verify_main
-from verifier.mst import Asset, encode_amounts, leaf_hash, root_hash, user_commitment
+from verifier.liabilities.mst import Asset, encode_amounts, leaf_hash, root_hash, user_commitment
 
 
 def fabricated_one_leaf_proof() -> dict[str, object]:

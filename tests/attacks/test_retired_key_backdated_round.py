@@ -14,7 +14,7 @@ from attest_helpers import build_round, make_world
 from trust_world import NOW, publish_history, verify
 
 from por.keys import SigningKey, rotate
-from verifier.signed.canonical import format_time
+from verifier.encoding.canonical import format_time
 from verifier.signed.keylist import KeyList
 
 

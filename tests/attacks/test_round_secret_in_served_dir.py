@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from por.cli import main as por_main
-from por.cli_serve import served_leftovers
+from por.cli.serve import served_leftovers
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from reserves_helpers import por, por_verify, write_root
 from reserves_nodes import free_port
 from reserves_world import EXCHANGE, craft_reserves, make_evm_world
 
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 
 SECRET = "k3y-d0-n0t-l3ak-9f8e7d"
 

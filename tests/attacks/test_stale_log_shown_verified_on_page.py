@@ -22,8 +22,8 @@ from api_world import ROUNDS, build_world
 from api.app import Settings, create_app, headline
 from por.store.db import open_store
 from verifier.cli import main as verify_main
+from verifier.encoding.canonical import format_time
 from verifier.log.sth import SignedTreeHead
-from verifier.signed.canonical import format_time
 from verifier.signed.keylist import KeyList
 
 

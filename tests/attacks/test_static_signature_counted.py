@@ -16,7 +16,7 @@ import pytest
 from reserves_helpers import por_verify
 from reserves_world import ETHER, craft_reserves, make_evm_world
 
-from por.reserves.demo import serve_chain
+from por.demo.reserves import serve_chain
 
 
 @pytest.fixture(scope="module")

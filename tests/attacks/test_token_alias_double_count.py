@@ -17,8 +17,8 @@ from attest_helpers import EXCHANGE, PASSPHRASE, make_world
 from reserves_helpers import por, por_verify, write_root
 from reserves_world import craft_reserves, make_evm_world
 
-from por.reserves.demo import serve_chain
-from verifier.mst import Asset
+from por.demo.reserves import serve_chain
+from verifier.liabilities.mst import Asset
 
 ASSETS = [("ETH", 18), ("USDT", 6), ("USDC", 6)]
 

@@ -21,7 +21,7 @@ from eth_account.messages import encode_defunct
 from reserves_helpers import deploy, erc20_transfer, por, por_verify, send, write_root
 from reserves_nodes import Node, start_hardhat
 
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 from verifier.signatures import checksum_address
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from reserves_world import craft_reserves, make_evm_world
 
-from por.reserves.demo import EthTesterReader
+from por.demo.reserves import EthTesterReader
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.tokens import CANONICAL, NO_ENTRY, NOT_CANONICAL, judge, registry
 from verifier.reserves.verify import verify_reserves

@@ -4,7 +4,7 @@ Spec §8.3 says the bytes between the header and the commitments section are zer
 that hides data there (a second header, a marker that tells one reader from another) is not
 the file the spec defines; an independent verifier written from the spec refuses it, so
 ``por-verify liabilities`` must too (malformed, exit 2), or two verifiers disagree on one
-file. Defence: verifier/treefile.py checks every padding byte.
+file. Defence: verifier/liabilities/treefile.py checks every padding byte.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from snapshots import write_assets, write_csv
 from por.cli import main as por_main
 from verifier.cli import main as verify_main
 from verifier.errors import FormatError
-from verifier.treefile import MAGIC, TreeFile
+from verifier.liabilities.treefile import MAGIC, TreeFile
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ import base58
 from reserves_helpers import por_verify
 from reserves_world import ETHER, craft_reserves, make_evm_world
 
-from por.reserves.demo import serve_chain
+from por.demo.reserves import serve_chain
 from verifier.attestation.model import reserves_figures
 from verifier.reserves.model import Chain, ChainAsset, ReservesFile, wallet_identity
 

@@ -26,8 +26,8 @@ from por.reserves.round import (
     save_draft,
     write_challenges,
 )
-from verifier.artifacts import RootSummary
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 
 OWNER = Account.from_key(bytes([1]) * 32)

@@ -43,9 +43,9 @@ from verifier.attestation.bundle import (
 )
 from verifier.cli import main as verify_main
 from verifier.errors import FormatError
+from verifier.liabilities.proof import InclusionProof as UserProof
 from verifier.log.state import VerifierState
 from verifier.log.sth import SignedTreeHead
-from verifier.proof import InclusionProof as UserProof
 from verifier.signed.envelope import Signature, SignedDocument
 
 

@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from verifier.cli import main
+from verifier.cli.foreign import verify_files
 from verifier.errors import FormatError
-from verifier.foreign.cli import verify_files
 from verifier.foreign.parsing import load_json
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "foreign"

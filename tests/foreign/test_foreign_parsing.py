@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verifier.cli import main
+from verifier.cli.foreign import FORMATS, verify_files
 from verifier.errors import FormatError, PorError
-from verifier.foreign.cli import FORMATS, verify_files
 from verifier.foreign.parsing import (
     go_decimal_string,
     go_round_down,

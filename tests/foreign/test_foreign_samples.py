@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from verifier.cli import main
+from verifier.cli.foreign import detect_files, verify_files
 from verifier.foreign import bitget, bybit, coinex, mexc, okx
-from verifier.foreign.cli import detect_files, verify_files
 from verifier.foreign.report import ForeignReport
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "foreign"

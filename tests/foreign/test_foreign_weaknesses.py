@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from verifier.cli import main
+from verifier.cli.foreign import FORMATS, verify_files
 from verifier.foreign import bitmex
-from verifier.foreign.cli import FORMATS, verify_files
 from verifier.foreign.report import ForeignReport
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "foreign"
@@ -115,3 +115,14 @@ def test_every_weakness_of_every_format_names_its_source(fmt: str, tmp_path: Pat
         assert w.source.strip(), f"{fmt}: weakness {w.title!r} has no source"
     out = report.to_dict()
     assert all(w["source"] for w in out["weaknesses"])
+
+
+@pytest.mark.parametrize("fmt", ["binance", "binance-350x5"])
+def test_binance_reports_what_its_builder_drops_and_truncates(fmt: str) -> None:
+    # Binance's builder (src/utils/utils.go @9a3e5b7) skips invalid or under-water accounts
+    # with only a printed count, and truncates amounts beyond 10^-8: invisible in any proof
+    # file, so each report of the collateral layouts says so.
+    report = verify_files(fmt, [DATA / "binance" / "user_config.json"])
+    titles = [w.title for w in report.weaknesses]
+    assert "accounts can be dropped from the tree" in titles
+    assert "balances truncated to the asset's unit" in titles

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from por.cli import main
-from por.cli_keys import keys_group
+from por.cli.keys import keys_group
 
 PASS = "a long enough passphrase"
 

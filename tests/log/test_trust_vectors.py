@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import trust_vectorgen
 
+from verifier.encoding.canonical import parse_time
 from verifier.errors import FormatError, VerificationError
 from verifier.log.sth import SignedTreeHead
 from verifier.log.trust import tree_head_findings
-from verifier.signed.canonical import parse_time
 from verifier.signed.keylist import KeyList, keylist_sha256
 
 VECTORS = Path(__file__).parent / "vectors" / "trust_rules.json"

@@ -17,8 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from por.keys import SigningKey, new_key_list, rotate
+from verifier.encoding.canonical import format_time
 from verifier.log.sth import TreeHead
-from verifier.signed.canonical import format_time
 from verifier.signed.keylist import KeyList, keylist_sha256
 
 OUT = Path(__file__).parent / "vectors" / "trust_rules.json"

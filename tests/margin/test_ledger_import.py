@@ -12,10 +12,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from por.cli import main as por_main
-from por.ledger_import import convert_otter_porv2
-from por.margin import MarginAccount, build_margin_tree
-from verifier.proof import verify_margin_proof
-from verifier.risk import RiskParams
+from por.liabilities.ledger_import import convert_otter_porv2
+from por.liabilities.margin import MarginAccount, build_margin_tree
+from verifier.liabilities.proof import verify_margin_proof
+from verifier.liabilities.risk import RiskParams
 
 LEDGER = Path(__file__).parents[1] / "data" / "otter_por_v2" / "generated-private_ledger.json"
 SECRET = bytes(32)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verifier.errors import PorError, VerificationError
-from verifier.mst import MAX_AMOUNT, Position, add_positions, encode_positions
-from verifier.proof import MarginInclusionProof, verify_margin_proof
+from verifier.liabilities.mst import MAX_AMOUNT, Position, add_positions, encode_positions
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
 DATA = json.loads((Path(__file__).parents[1] / "vectors" / "margin.json").read_text())
 VALID = next(v for v in DATA["vectors"] if v["name"] == "valid-margin-proof-alice")

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from margin_reference import ref_haircut, ref_margin_tree, ref_rule
 
 from por.errors import InputError
-from por.margin import MarginAccount, build_margin_tree, padded_size
-from verifier.mst import Asset, Position
-from verifier.proof import verify_margin_proof
-from verifier.risk import RiskParams, Tier, evaluate_rule, haircut
+from por.liabilities.margin import MarginAccount, build_margin_tree, padded_size
+from verifier.liabilities.mst import Asset, Position
+from verifier.liabilities.proof import verify_margin_proof
+from verifier.liabilities.risk import RiskParams, Tier, evaluate_rule, haircut
 
 SECRET = bytes(range(32))
 ASSETS = [("AAA", 2), ("BBB", 0), ("CCC", 4)]

@@ -13,16 +13,21 @@ import pytest
 from click.testing import CliRunner
 
 from por.errors import InputError
-from por.ledger_import import import_ledger
-from por.margin import build_margin_tree, prove_from_round, read_margin_snapshot, write_margin_round
-from verifier.artifacts import parse_assets
+from por.liabilities.ledger_import import import_ledger
+from por.liabilities.margin import (
+    build_margin_tree,
+    prove_from_round,
+    read_margin_snapshot,
+    write_margin_round,
+)
 from verifier.cli import main as verify_main
+from verifier.encoding.strictjson import loads
 from verifier.errors import FormatError
-from verifier.mst import Position
-from verifier.proof import verify_margin_proof
-from verifier.risk import RiskParams
-from verifier.strictjson import loads
-from verifier.treefile import TreeFile, audit_tree
+from verifier.liabilities.mst import Position
+from verifier.liabilities.proof import verify_margin_proof
+from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.summary import parse_assets
+from verifier.liabilities.treefile import TreeFile, audit_tree
 
 LEDGER = Path(__file__).parents[1] / "data" / "otter_por_v2" / "generated-private_ledger.json"
 SECRET = bytes(range(32))
@@ -113,7 +118,7 @@ def test_snapshot_forms_and_refusals(tmp_path: Path) -> None:
 
 
 def test_margin_build_refuses_an_under_water_account_and_writes_nothing(tmp_path: Path) -> None:
-    from por.margin import is_margin_round, margin_proof_text, run_margin_build
+    from por.liabilities.margin import is_margin_round, margin_proof_text, run_margin_build
     from verifier.errors import VerificationError
 
     inputs = tmp_path / "inputs"

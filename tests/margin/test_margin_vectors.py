@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from verifier.cli import main as verify_main
 from verifier.errors import FormatError, VerificationError
-from verifier.proof import MarginInclusionProof, verify_margin_proof
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
 VECTORS_FILE = Path(__file__).parents[1] / "vectors" / "margin.json"
 DATA = json.loads(VECTORS_FILE.read_text())

@@ -13,7 +13,7 @@ import pytest
 import rfc8785
 
 from verifier.errors import FormatError
-from verifier.risk import RiskParams, Tier, haircut
+from verifier.liabilities.risk import RiskParams, Tier, haircut
 
 DATA = Path(__file__).parents[1] / "data" / "binance_margin"
 GOOD: dict[str, Any] = {

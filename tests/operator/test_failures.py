@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from por import buckets
-from por.build import build_tree
 from por.cli import main as por_main
 from por.errors import PorError
-from verifier.mst import Asset
+from por.liabilities import buckets
+from por.liabilities.build import build_tree
+from verifier.liabilities.mst import Asset
 
 POR = str(Path(sys.executable).with_name("por"))
 HEADER = "user_id,asset,amount\n"

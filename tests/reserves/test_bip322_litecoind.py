@@ -30,7 +30,7 @@ from ecc.ecc import dsa
 from reserves_helpers import por, por_verify, write_root
 from reserves_nodes import Node, start_litecoind
 
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 
 HRP = "rltc"  # Litecoin regtest (chainparams.cpp: bech32_hrp)
 

@@ -23,7 +23,7 @@ import pytest
 from reserves_helpers import por, por_verify, write_root
 from reserves_nodes import Node, start_litecoind
 
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 from verifier.reserves.model import LITECOIN_REGTEST
 from verifier.signatures.bitcoin import message_hash
 

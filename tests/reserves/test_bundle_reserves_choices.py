@@ -21,14 +21,14 @@ from reserves_world import EXCHANGE, ROOT, ROUND, EvmWorld, craft_reserves, make
 
 from por.attest.publish import publish_round
 from por.attest.rounds import new_round, sign_round
+from por.demo.reserves import EthTesterReader
 from por.keys import SigningKey, new_key_list
-from por.reserves.demo import EthTesterReader
 from por.store.db import open_store
-from verifier.artifacts import RootSummary
 from verifier.attestation.bundle import BundleOptions, read_bundle, verify_bundle
 from verifier.cli import main as verify_main
 from verifier.errors import VerificationError
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The committed contract bytecode (por/reserves/contracts/compiled.json) is what solc-js
+"""The committed contract bytecode (por/demo/contracts/compiled.json) is what solc-js
 compiles from the committed sources: generate-then-check, so the demo's embedded bytecode
 cannot drift from its Solidity source."""
 

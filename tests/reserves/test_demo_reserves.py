@@ -7,12 +7,12 @@ from pathlib import Path
 
 from reserves_helpers import write_root
 
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 from verifier.reserves.model import ReservesFile
 
 
 def test_reserves_demo_writes_a_file_that_verifies(tmp_path: Path) -> None:
-    from por.reserves.demo import run_reserves_demo
+    from por.demo.reserves import run_reserves_demo
 
     summary = write_root(tmp_path / "root.json", "demo-1", [Asset("BTC", 8), Asset("ETH", 18),
                                                             Asset("USDT", 6)])
@@ -28,7 +28,7 @@ def test_reserves_demo_writes_a_file_that_verifies(tmp_path: Path) -> None:
 def test_demo_reserves_round_after_round(tmp_path: Path) -> None:
     # Two rounds on one chain: the second tops up, and the first round's file still
     # verifies at its own snapshot block (reserves are never taken out).
-    from por.reserves.demo import DemoReserves
+    from por.demo.reserves import DemoReserves
     from verifier.reserves.verify import verify_reserves
 
     assets = (Asset("ETH", 18), Asset("WBTC", 8))

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from snapshots import balances_to_rows, write_csv
 
-from por.build import build_tree
-from por.prove import Prover
-from verifier.mst import Asset
+from por.liabilities.build import build_tree
+from por.liabilities.prove import Prover
+from verifier.liabilities.mst import Asset
 
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 ASSET_OBJS = tuple(Asset(s, k) for s, k in ASSETS)

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from reference import reference_tree
 from snapshots import balances_to_rows, write_csv
 
-from por import buckets
-from por.build import build_tree
 from por.errors import VerificationError
-from verifier import mst
-from verifier.mst import Asset
+from por.liabilities import buckets
+from por.liabilities.build import build_tree
+from verifier.liabilities import mst
+from verifier.liabilities.mst import Asset
 
 native = buckets.native
 needs_native = pytest.mark.skipif(native is None, reason="por._fasthash not built")
@@ -35,7 +35,7 @@ def test_native_accelerator_is_built_in_this_environment() -> None:
     # make setup builds it (gcc and libssl-dev are here); if this fails, the build of the
     # extension failed silently and every build is on the slow pure-Python path.
     assert native is not None, "por._fasthash is not importable: pip install -e . to see why"
-    assert Path(native.__file__).parent == Path(buckets.__file__).parent
+    assert Path(native.__file__).parent == Path(buckets.__file__).parent.parent  # por/
 
 
 def _offsets(ids: list[bytes]) -> bytes:
@@ -150,7 +150,7 @@ def test_commitments_read_unaligned_offsets_exactly() -> None:
 
 _MUTATOR = r"""
 import threading, numpy as np
-from por import buckets
+from por.liabilities import buckets
 n = 200_000
 data = b"u" * n
 good = np.arange(n + 1, dtype=np.int64)
@@ -240,7 +240,7 @@ def test_a_disagreeing_accelerator_stops_the_build(tmp_path: Path,
 
     monkeypatch.setattr(buckets, "native", Wrong)
     snap = write_csv(tmp_path / "s.csv", balances_to_rows({"a": [1, 2, 3]}, ASSETS))
-    with pytest.raises(VerificationError, match=r"disagrees with verifier\.mst"):
+    with pytest.raises(VerificationError, match=r"disagrees with verifier\.liabilities\.mst"):
         build_tree(snap, tuple(Asset(s, d) for s, d in ASSETS), "r", SECRET, tmp_path / "o",
                    workers=1)
     assert not (tmp_path / "o/tree.bin").exists()

@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from snapshots import balances_to_rows, write_assets, write_csv
 
-from por import snapshot as snapshot_mod
 from por.cli import main as por_main
 from por.errors import InputError
-from por.prove import proof_file_name, prove_all
-from por.secret import default_secret_path, load_secret
-from verifier.artifacts import RootSummary
-from verifier.proof import InclusionProof, verify_proof
+from por.liabilities import snapshot as snapshot_mod
+from por.liabilities.prove import proof_file_name, prove_all
+from por.liabilities.secret import default_secret_path, load_secret
+from verifier.liabilities.proof import InclusionProof, verify_proof
+from verifier.liabilities.summary import RootSummary
 
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 
@@ -91,7 +91,7 @@ ODD_IDS = ["quote\"d", "back\\slash", "tab\tnot printable?", "é-accent", "日�
 
 
 def _reference_lines(round_dir: Path, users: list[str], secret: bytes) -> dict[str, bytes]:
-    from por.prove import Prover
+    from por.liabilities.prove import Prover
 
     prover = Prover(round_dir, secret)
     try:
@@ -103,7 +103,7 @@ def _reference_lines(round_dir: Path, users: list[str], secret: bytes) -> dict[s
 @pytest.mark.parametrize(("shard_bits", "chunk_bits"), [(16, 12), (4, 2), (3, 1)])
 def test_bulk_proofs_are_the_reference_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              shard_bits: int, chunk_bits: int) -> None:
-    from por import prove as prove_mod
+    from por.liabilities import prove as prove_mod
 
     monkeypatch.setattr(prove_mod, "SHARD_BITS", shard_bits)
     monkeypatch.setattr(prove_mod, "CHUNK_BITS", chunk_bits)
@@ -140,8 +140,8 @@ def test_bulk_proofs_are_the_reference_bytes(tmp_path: Path, monkeypatch: pytest
 
 def test_bulk_margin_proofs_are_the_reference_bytes(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from por import prove as prove_mod
-    from por.margin import margin_proof_text
+    from por.liabilities import prove as prove_mod
+    from por.liabilities.margin import margin_proof_text
 
     monkeypatch.setattr(prove_mod, "SHARD_BITS", 5)
     monkeypatch.setattr(prove_mod, "CHUNK_BITS", 3)

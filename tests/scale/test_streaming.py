@@ -12,10 +12,10 @@ import pytest
 from reference import reference_tree
 from snapshots import balances_to_rows, write_csv
 
-from por import snapshot as snapshot_mod
-from por.build import build_tree, make_plan, parse_memory
 from por.errors import InputError
-from verifier.mst import Asset
+from por.liabilities import snapshot as snapshot_mod
+from por.liabilities.build import build_tree, make_plan, parse_memory
+from verifier.liabilities.mst import Asset
 
 ASSETS = [("BTC", 8), ("ETH", 18), ("USDT", 6)]
 ASSET_OBJS = tuple(Asset(s, k) for s, k in ASSETS)

@@ -18,7 +18,7 @@ from reserves_helpers import deploy, por, write_root
 from reserves_nodes import start_hardhat
 
 from por.reserves.round import DRAFT_FILE
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
 from verifier.signatures.evm import personal_sign_digest
 
 

@@ -26,8 +26,8 @@ from reserves_helpers import por, por_verify
 
 from por.errors import InputError
 from por.reserves.round import DRAFT_FILE, new_draft, save_draft, write_challenges
-from verifier.artifacts import RootSummary
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 from verifier.signatures.bitcoin import message_hash
 from verifier.signatures.evm import checksum_address

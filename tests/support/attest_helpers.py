@@ -22,13 +22,13 @@ from sqlalchemy import Engine
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.build import build_tree
+from por.demo.reserves import CHAIN_ID, EthTesterReader
 from por.keys import SigningKey, new_key_list
-from por.prove import Prover
-from por.reserves.demo import CHAIN_ID, EthTesterReader
+from por.liabilities.build import build_tree
+from por.liabilities.prove import Prover
 from por.reserves.round import finish, import_signatures, new_draft, read_balances
-from verifier.artifacts import RootSummary
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 from verifier.signed.keylist import KeyList
 

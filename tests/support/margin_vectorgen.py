@@ -1,7 +1,7 @@
 """Generator of the committed margin vectors (tests/vectors/margin.json, spec §15.8).
 
 Run ``python tests/support/margin_vectorgen.py`` to rewrite the file. It builds tiny margin
-rounds with the builder (:mod:`por.margin`) and a PUBLIC test secret (never for a real
+rounds with the builder (:mod:`por.liabilities.margin`) and a PUBLIC test secret (never for a real
 round). Where an attack needs a tree the honest builder refuses to make (an account under
 water, a parent that binds net sums), the builder's rule check or node hasher is patched
 for that build only: the vector is what a dishonest exchange would publish. Each vector has
@@ -77,7 +77,7 @@ ATTACKERS: dict[str, list[tuple[int, int, int]]] = {
 
 
 def _positions(ps: list[tuple[int, int, int]]) -> tuple[Any, ...]:
-    from verifier.mst import Position
+    from verifier.liabilities.mst import Position
 
     return tuple(Position(*p) for p in ps)
 
@@ -90,9 +90,9 @@ def _build(
 ) -> Any:
     import rfc8785
 
-    from por import margin
-    from verifier.mst import Asset
-    from verifier.risk import RiskParams
+    from por.liabilities import margin
+    from verifier.liabilities.mst import Asset
+    from verifier.liabilities.risk import RiskParams
 
     params = RiskParams.from_json(rfc8785.dumps(risk or RISK))
     accs = [margin.MarginAccount(u, _positions(ps)) for u, ps in accounts.items()]
@@ -115,7 +115,7 @@ class _null:
 
 def _net_node_hash(lh: bytes, ls: bytes, rh: bytes, rs: bytes) -> bytes:
     """The flawed parent: binds only equity − debt per asset (clamped at 0 to fit u128)."""
-    from verifier.mst import decode_positions
+    from verifier.liabilities.mst import decode_positions
 
     def net(raw: bytes) -> bytes:
         return b"".join(

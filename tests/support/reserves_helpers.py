@@ -10,12 +10,12 @@ from click.testing import CliRunner, Result
 from eth_abi import encode
 
 from por.cli import main as por_main
-from verifier.artifacts import RootSummary
 from verifier.cli import main as verify_main
-from verifier.mst import Asset
+from verifier.liabilities.mst import Asset
+from verifier.liabilities.summary import RootSummary
 
 CONTRACTS = json.loads(
-    (Path(__file__).resolve().parents[2] / "por/reserves/contracts/compiled.json").read_text()
+    (Path(__file__).resolve().parents[2] / "por/demo/contracts/compiled.json").read_text()
 )
 
 

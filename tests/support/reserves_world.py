@@ -19,7 +19,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
 
-from por.reserves.demo import CHAIN_ID, CONTRACTS_FILE, EthTesterReader
+from por.demo.reserves import CHAIN_ID, CONTRACTS_FILE, EthTesterReader
 from verifier.reserves.chains import token_balance
 from verifier.reserves.challenge import ChainSnapshot, challenge_message
 

@@ -48,17 +48,18 @@ def _build(
     sys.path.insert(0, str(ROOT / "tests" / "support"))
     from snapshots import balances_to_rows, write_csv
 
-    from por import build
-    from por.prove import Prover
-    from verifier.mst import Asset
+    from por.liabilities import build
+    from por.liabilities.prove import Prover
+    from verifier.liabilities.mst import Asset
 
     balances = BALANCES if balances is None else balances
     snap = write_csv(tmp / f"{round_id}.csv", balances_to_rows(balances, ASSETS))
     assets = tuple(Asset(s, d) for s, d in ASSETS)
     out = tmp / f"out-{round_id}-{bool(node_tag)}"
-    # The node tag lives where the builder hashes nodes (por.buckets); workers=1 keeps the
+    # The node tag lives where the builder hashes nodes (por.liabilities.buckets); workers=1
+    # keeps the
     # build in this process, so the patch applies.
-    from por import buckets
+    from por.liabilities import buckets
 
     patch = (
         mock.patch.object(buckets, "TAG_NODE", node_tag) if node_tag else contextlib.nullcontext()
@@ -293,7 +294,13 @@ def generate() -> dict[str, Any]:
 
 def _fabricated_one_leaf_proof() -> dict[str, Any]:
     # Made without any exchange: a one-leaf tree whose root is whatever its data hashes to.
-    from verifier.mst import Asset, encode_amounts, leaf_hash, root_hash, user_commitment
+    from verifier.liabilities.mst import (
+        Asset,
+        encode_amounts,
+        leaf_hash,
+        root_hash,
+        user_commitment,
+    )
 
     round_id, user, salt = "vectors-2026-11", "alice", bytes(32)
     assets = tuple(Asset(s, d) for s, d in ASSETS)
@@ -344,8 +351,8 @@ def _anchor_vectors(
 
 def _tree_file_vectors(tree: bytes, aligned: bytes) -> list[dict[str, Any]]:
     """Whole tree files (spec §8.3) with the verdict of ``por-verify liabilities``."""
-    from verifier.mst import HASH_SIZE
-    from verifier.treefile import MAGIC
+    from verifier.liabilities.mst import HASH_SIZE
+    from verifier.liabilities.treefile import MAGIC
 
     def offsets(data: bytes) -> tuple[int, int]:
         header_end = len(MAGIC) + 4 + int.from_bytes(data[8:12], "big")

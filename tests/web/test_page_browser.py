@@ -35,7 +35,7 @@ from sqlmodel import Session
 from por.store.db import open_store
 from por.store.models import RoundFile
 from verifier.errors import FormatError, VerificationError
-from verifier.proof import InclusionProof, verify_proof
+from verifier.liabilities.proof import InclusionProof, verify_proof
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -436,7 +436,8 @@ def _mutations(rng: random.Random, text: str) -> list[str]:
 
 def test_page_and_python_agree_on_mutated_proofs(browser_page: Any) -> None:
     # Generate-then-verify, in two languages: each mutant gets the same verdict from the
-    # page's verifier as from verifier/proof.py, including every way a file can be malformed.
+    # page's verifier as from verifier/liabilities/proof.py, including every way a file can
+    # be malformed.
     page, _, _ = browser_page
     rng = random.Random(2026)
     cases: list[tuple[str, str | None]] = []

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from verifier.artifacts import RootSummary, format_units
 from verifier.attestation.model import (
     ATTESTATION_SCHEME,
     Attestation,
@@ -31,7 +30,11 @@ from verifier.attestation.model import (
     compare_with_files,
     payload_hash,
 )
+from verifier.encoding.canonical import format_time
 from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.proof import InclusionProof as UserProof
+from verifier.liabilities.proof import verify_proof
+from verifier.liabilities.summary import RootSummary, format_units
 from verifier.log.proof import consistency_proof_length
 from verifier.log.state import ANCHOR_FIRST_USE, ANCHOR_PIN, ExchangeMemory, VerifierState
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead, check_extends
@@ -46,8 +49,6 @@ from verifier.log.trust import (
     tree_head_findings,
 )
 from verifier.log.witness import COSIGNED_BY, check_bundle_witnesses, read_cosignature_files
-from verifier.proof import InclusionProof as UserProof
-from verifier.proof import verify_proof
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.verify import (
     Reader,
@@ -55,7 +56,6 @@ from verifier.reserves.verify import (
     parse_accepted_tokens,
     verify_reserves,
 )
-from verifier.signed.canonical import format_time
 from verifier.signed.envelope import SignedDocument
 from verifier.signed.keylist import KeyList, keylist_sha256
 from verifier.signed.keys import PublicKey

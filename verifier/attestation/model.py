@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from verifier import strictjson as sj
-from verifier.artifacts import RootSummary, assets_to_json, parse_assets
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, VerificationError
-from verifier.mst import Asset, check_round_id, levels_for
+from verifier.liabilities.mst import Asset, check_round_id, levels_for
+from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
-from verifier.signed.canonical import check_scheme, format_time, parse_time
 
 ATTESTATION_SCHEME = "por-attestation"
 # Version 2 adds ``signer_read_reserves`` (spec §13.1); version 1 is still read (the field

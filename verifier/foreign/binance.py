@@ -97,6 +97,29 @@ class Proof:
     path: tuple[int, ...]
 
 
+
+# What Binance's own tree builder does with its input (src/utils/utils.go
+# ReadUserDataFromCsvFile and ConvertFloatStrToUint64 @9a3e5b7): not visible in any proof
+# file, so every report of the current layouts states it.
+BUILDER_WEAKNESSES = (
+    Weakness(
+        "accounts can be dropped from the tree",
+        "the builder skips every account row that fails to parse, has collateral above "
+        "equity, or has debt above its haircut collateral, and prints only a count: those "
+        "accounts' equity and debt leave the totals, and no published file says how many.",
+        "binance/zkmerkle-proof-of-solvency src/utils/utils.go ReadUserDataFromCsvFile "
+        "@9a3e5b7 (invalidCounts)",
+    ),
+    Weakness(
+        "balances truncated to the asset's unit",
+        "amounts are scaled by 10^8 (10^2 for some assets) and cut toward zero: digits "
+        "beyond the unit are dropped without an error, so a balance can be stated below the "
+        "user's own.",
+        "binance/zkmerkle-proof-of-solvency src/utils/utils.go ConvertFloatStrToUint64 "
+        "@9a3e5b7 (decimal.BigInt truncates)",
+    ),
+)
+
 def parse(data: bytes, where: str = "proof", layout: Layout = "binance") -> Proof:
     """Parse a Binance ``user_config.json`` in ``layout``.
 
@@ -256,6 +279,8 @@ def verify(proof: Proof) -> ForeignReport:
             "binance-v1: the 2023-04..2024-09 layout (Equity and Debt of 350 assets, no "
             "collateral); proofs published from 2024-09 use FORMAT binance"
         )
+    if layout != "binance-v1":
+        report.weaknesses.extend(BUILDER_WEAKNESSES)
     report.weaknesses.append(
         Weakness(
             "totals are not tied to the assets in the file",

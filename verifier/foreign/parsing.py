@@ -25,8 +25,8 @@ from decimal import (
 )
 from typing import Any
 
+from verifier.encoding.strictjson import check_depth
 from verifier.errors import FormatError
-from verifier.strictjson import check_depth
 
 # Amounts longer than this are refused rather than hashed: no exchange prints one, and
 # a bound keeps a hostile file from making exact arithmetic slow.

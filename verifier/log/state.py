@@ -25,10 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError
 from verifier.log.sth import SignedTreeHead
-from verifier.signed.canonical import check_scheme, format_time, parse_time
 
 STATE_SCHEME = "por-verify-state"
 STATE_VERSION = 2

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, UsageError, VerificationError
 from verifier.log.proof import MAX_UINT64, verify_consistency, verify_inclusion
 from verifier.log.rfc6962 import EMPTY_ROOT, hash_leaf
-from verifier.signed.canonical import check_scheme, format_time, parse_time
 from verifier.signed.envelope import SignedDocument
 from verifier.signed.keylist import KeyList
 from verifier.signed.keys import PublicKey

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from verifier.encoding.canonical import format_time
 from verifier.errors import VerificationError
 from verifier.log.state import ANCHOR_FIRST_USE, ANCHOR_PIN, ExchangeMemory, VerifierState
 from verifier.log.sth import STH_VERSION, SignedTreeHead
-from verifier.signed.canonical import format_time
 from verifier.signed.keylist import KeyList
 
 DEFAULT_MAX_AGE = timedelta(days=35)

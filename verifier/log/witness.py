@@ -30,10 +30,10 @@ from typing import Protocol
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, UsageError, VerificationError
 from verifier.log.sth import ConsistencyProof, SignedTreeHead, check_extends
-from verifier.signed.canonical import check_scheme, format_time, parse_time
 from verifier.signed.keylist import KeyList
 from verifier.signed.keys import SIGNATURE_SIZE, PublicKey
 

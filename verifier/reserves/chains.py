@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import base58
 
+from verifier.encoding.strictjson import check_depth
 from verifier.errors import FormatError, PorError
 from verifier.reserves.endpoints import auth_env_name, redact
-from verifier.strictjson import check_depth
 
 __all__ = ["redact"]  # re-exported: callers name nodes without credentials through it
 

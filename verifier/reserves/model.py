@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier import strictjson as sj
-from verifier.artifacts import assets_to_json, parse_assets
+from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError
-from verifier.mst import Asset, check_round_id
+from verifier.liabilities.mst import Asset, check_round_id
+from verifier.liabilities.summary import assets_to_json, parse_assets
 from verifier.reserves.challenge import (
     ChainSnapshot,
     check_chain_name,

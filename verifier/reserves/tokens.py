@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError
 from verifier.signatures import checksum_address
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from verifier.artifacts import format_units
 from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.summary import format_units
 from verifier.reserves.chains import (
     BitcoinReader,
     EvmReader,

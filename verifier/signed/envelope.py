@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme, parse_canonical
 from verifier.errors import FormatError, UsageError, VerificationError
-from verifier.signed.canonical import check_scheme, parse_canonical
 from verifier.signed.keys import SIGNATURE_SIZE, PublicKey
 
 ENVELOPE_SCHEME = "por-signed"

@@ -23,9 +23,9 @@ from typing import Any
 
 import rfc8785
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, VerificationError
-from verifier.signed.canonical import check_scheme, format_time, parse_time
 from verifier.signed.envelope import SignedDocument
 from verifier.signed.keys import PublicKey
 

@@ -14,9 +14,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from verifier import strictjson as sj
+from verifier.encoding import strictjson as sj
+from verifier.encoding.canonical import check_scheme
 from verifier.errors import FormatError, VerificationError
-from verifier.signed.canonical import check_scheme
 
 PUBLIC_KEY_SCHEME = "por-public-key"
 PUBLIC_KEY_VERSION = 1

@@ -1,11 +1,11 @@
-// Compiles por/reserves/contracts/*.sol with solc-js (offline, from node_modules) and prints
+// Compiles por/demo/contracts/*.sol with solc-js (offline, from node_modules) and prints
 // {"<Contract>": {"abi": [...], "bytecode": "<hex>"}} with sorted keys, so the committed
-// por/reserves/contracts/compiled.json can be checked against a fresh compilation.
+// por/demo/contracts/compiled.json can be checked against a fresh compilation.
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
 
-const dir = path.resolve(__dirname, "../../../por/reserves/contracts");
+const dir = path.resolve(__dirname, "../../../por/demo/contracts");
 const sources = {};
 for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".sol")).sort()) {
   sources[file] = { content: fs.readFileSync(path.join(dir, file), "utf8") };

@@ -1,0 +1,70 @@
+"""Margin rounds on the command line (spec §15.9-15.11): ``import-ledger``, and the margin
+branches of ``por liabilities build --risk`` and ``prove``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from por.cli import handle_errors
+from por.liabilities.ledger_import import import_ledger
+from por.liabilities.margin import run_margin_build
+from por.liabilities.secret import create_secret
+
+
+@click.command("import-ledger")
+@click.argument("ledger", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["otter-porv2"]),
+    required=True,
+    help="The ledger's format: otter-porv2 (OtterSec PoRv2's private_ledger.json).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Directory for snapshot.csv, assets.json and risk.json (created if missing).",
+)
+@handle_errors
+def import_ledger_cmd(ledger: Path, fmt: str, out_dir: Path) -> None:
+    """Convert LEDGER into a margin round's snapshot, asset list and risk file.
+
+    Every account's rule is checked first (Σ balance × price ≥ 0 for PoRv2); an account
+    under water is refused with its id and both sides, and nothing is written. Exit codes:
+    0 written, 1 an account is under water, 2 unusable input.
+    """
+    written = import_ledger(ledger, fmt, out_dir)
+    for path in written.values():
+        click.echo(f"wrote {path}")
+
+
+def margin_build(
+    snapshot: Path,
+    assets_file: Path,
+    risk_file: Path,
+    round_id: str,
+    out_dir: Path,
+    secret_info: tuple[bytes, Path, bool],
+    pad_to: int | None,
+) -> None:
+    """The margin branch of ``por liabilities build --risk`` (spec §15.10-15.11): the round,
+    then the new secret's file (only once the round is written), then the summary.
+
+    Raises:
+        InputError, FormatError: unusable inputs.
+        VerificationError: an account under water; nothing is written.
+    """
+    secret, secret_path, pending = secret_info
+    summary = run_margin_build(snapshot, assets_file, risk_file, round_id, out_dir, secret, pad_to)
+    if pending:
+        create_secret(secret_path, secret)
+    click.echo(f"built margin round {summary.round_id}: {summary.leaf_count} leaves (padded)")
+    click.echo(f"  root hash    {summary.root_hash.hex()}")
+    click.echo(f"  root.json, risk.json in {out_dir}   (publish these)")
+    click.echo(f"  tree.bin     {out_dir / 'tree.bin'}   (private: for auditors only)")
+    note = "created (0600); keep it private, never publish" if pending else "used"
+    click.echo(f"  secret       {secret_path}   ({note})")

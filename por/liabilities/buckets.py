@@ -1,0 +1,642 @@
+"""The bounded-memory stages of a build: commitment buckets, merged users, padding, subtrees.
+
+Leaves are ordered by commitment (spec §5). A commitment's leading ``bits`` bits name its
+bucket, so the buckets, each sorted within, concatenate into the global leaf order: no
+stage ever holds more than one bucket (or one chunk of a subtree) in memory, whatever the
+number of users. Every function here that runs as a task takes and returns only bytes,
+ints and strings, and reads and writes the work directory through fsspec, so the same task
+runs in a local process pool or on a dask.distributed worker against shared storage.
+
+The stages, in order:
+
+1. :func:`commit_users`: the commitments of a batch of user ids (spec §4).
+2. :func:`merge_bucket`: one bucket's spilled records sorted by commitment; a user whose
+   rows were spread over batches is merged into one leaf, and a (user, asset) seen twice
+   is reported (by the rows that hold it, so the caller can name file and line).
+3. :func:`pad_range`: padding commitments (spec §5), scattered into the same buckets.
+4. :func:`build_subtree`: one power-of-two aligned range of leaf positions: leaves merged
+   from the buckets that cover it, then every level up to the range's own root, written
+   section by section (commitments, level 0, level 1, ...) in increasing position order.
+
+Every byte hashed follows :mod:`verifier.liabilities.mst`; the tests compare the result
+with the slow reference and with the committed vectors.
+
+The bulk hashing (commitments, padding, leaves, nodes) goes through one function per kind
+(:func:`user_commitments`, :func:`pad_commitments`, :func:`hash_records`): each runs the C
+accelerator ``por._fasthash`` (``por/_native/fasthash.c``, OpenSSL's SHA-256 in loops
+outside the interpreter) when it was built, and its pure-Python twin here otherwise. The
+twins are kept, and tests/scale/test_native.py checks both give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import numpy as np
+
+from por.errors import InputError, VerificationError
+from verifier.liabilities import mst
+from verifier.liabilities.mst import (
+    HASH_SIZE,
+    TAG_LEAF,
+    TAG_NODE,
+    TAG_PAD,
+    TAG_SALT,
+    TAG_USER,
+    encode_str,
+)
+
+try:
+    from por import _fasthash as native
+except ImportError:  # installed without a compiler or OpenSSL headers: hashlib below
+    native = None  # type: ignore[assignment]
+
+MAX_BUCKET_BITS = 16
+CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a subtree: bounds its memory
+
+_SHA256_BLOCK = 64
+
+
+def hmac_sha256_keyed(key: bytes, prefix: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 (RFC 2104) with the key schedule done once: (inner, outer) hash states.
+
+    ``inner`` has absorbed ``key ^ ipad`` and ``prefix``; ``outer`` has absorbed
+    ``key ^ opad``. For a message ``m``: ``HMAC(key, prefix + m)`` is
+    ``outer.copy()`` updated with ``inner.copy()`` updated with ``m``, digested.
+    Why: ``hmac.digest`` sets up the key (two compressions and an OpenSSL context) on
+    every call, which was most of the cost of a commitment; copying a hash state is cheap.
+    The builder checks the result against ``hmac.digest`` before use.
+    """
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\x00")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(prefix)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def check_native() -> None:
+    """Refuse to build if the C accelerator disagrees with :mod:`verifier.liabilities.mst`.
+
+    A known-answer check at the start of every build (microseconds): a miscompiled or
+    mislinked extension stops the build instead of writing a wrong tree. It uses the tags
+    of :mod:`verifier.liabilities.mst` itself, not this module's names (a test patches those).
+
+    Raises:
+        VerificationError: a native result differs from the verifier's hashing.
+    """
+    if native is None:
+        return
+    secret, round_id, user = bytes(range(32)), "check", "user-é"
+    rid = encode_str(round_id.encode())
+    raw = user.encode()
+    salt = mst.derive_salt(secret, round_id, user)
+    sums = bytes(range(48))
+    record = mst.leaf_hash(b"\x01" * HASH_SIZE, sums) + sums
+    checks = (
+        (native.commitments(secret, mst.TAG_SALT + rid, mst.TAG_USER + rid, raw,
+                            np.array([0, len(raw)], np.int64).tobytes()),
+         mst.user_commitment(round_id, user, salt)),
+        (native.pad_commitments(secret, mst.TAG_PAD + rid, 7, 8),
+         mst.padding_commitment(secret, round_id, 7)),
+        (native.hash_records(mst.TAG_LEAF, b"\x01" * HASH_SIZE + sums, HASH_SIZE + len(sums)),
+         record[:HASH_SIZE]),
+        (native.hash_records(mst.TAG_NODE, record + record[::-1], 2 * len(record)),
+         mst.node_hash(record[:HASH_SIZE], record[HASH_SIZE:], record[::-1][:HASH_SIZE],
+                       record[::-1][HASH_SIZE:])),
+    )
+    for got, want in checks:
+        if got != want:
+            raise VerificationError("the C accelerator por._fasthash disagrees with"
+                                    " verifier.liabilities.mst; refusing to build (reinstall, or"
+                                    " remove"
+                                    " the extension to use the pure-Python path)")
+
+
+# ------------------------------------------------------------------------ record formats
+
+
+def spill_dtype(k: int) -> np.dtype:
+    """One user's rows of one batch: commitment, u128 amounts as limbs, assets present, row.
+
+    ``mask`` has bit ``j`` set when the batch held a row for asset ``j`` (at most 64 assets,
+    spec §3); ``row`` is the user's first row in the file (0-based), to name it in errors.
+    """
+    return np.dtype([("c", np.uint8, HASH_SIZE), ("lo", np.uint64, k), ("hi", np.uint64, k),
+                     ("mask", np.uint64), ("row", np.int64)])
+
+
+def leaf_dtype(k: int) -> np.dtype:
+    """One merged user: commitment and big-endian u128 amounts, the bytes of spec §8.3."""
+    return np.dtype([("c", np.uint8, HASH_SIZE), ("s", np.uint8, 16 * k)])
+
+
+def bucket_of(commitments: np.ndarray, bits: int) -> np.ndarray:
+    """The bucket of each commitment (rows of 32 bytes): its leading ``bits`` bits."""
+    top = (commitments[:, 0].astype(np.uint32) << 8) | commitments[:, 1]
+    return (top >> (16 - bits)).astype(np.int64) if bits else np.zeros(len(top), np.int64)
+
+
+@dataclass(frozen=True)
+class Work:
+    """The work directory of one build: a local path or an fsspec URL (shared storage)."""
+
+    url: str
+
+    def fs(self) -> tuple[Any, str]:
+        """The filesystem and the root path inside it."""
+        fs, root = fsspec.core.url_to_fs(self.url)
+        return fs, root.rstrip("/")
+
+    def write(self, name: str, data: bytes | memoryview) -> None:
+        """Write one object (files are never appended: object stores cannot)."""
+        fs, root = self.fs()
+        path = f"{root}/{name}"
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as fh:
+            fh.write(data)
+
+    def list(self, folder: str) -> list[str]:
+        """Names under ``folder`` (relative to the root), sorted; empty if none."""
+        fs, root = self.fs()
+        try:
+            found = fs.ls(f"{root}/{folder}", detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(f"{folder}/{p.rstrip('/').rsplit('/', 1)[-1]}" for p in found)
+
+    def read(self, name: str) -> bytes:
+        """The bytes of one object."""
+        fs, root = self.fs()
+        data: bytes = fs.cat_file(f"{root}/{name}")
+        return data
+
+    def remove(self, folder: str) -> None:
+        """Remove ``folder`` and everything under it, if it exists."""
+        fs, root = self.fs()
+        if fs.exists(f"{root}/{folder}"):
+            fs.rm(f"{root}/{folder}", recursive=True)
+
+
+def _read_records(work: Work, folder: str, dtype: np.dtype) -> np.ndarray:
+    parts = [work.read(name) for name in work.list(folder)]
+    raw = b"".join(parts)
+    del parts
+    if len(raw) % dtype.itemsize:
+        raise VerificationError(f"{work.url}/{folder}: truncated spill file")
+    return np.frombuffer(raw, dtype)
+
+
+# ------------------------------------------------------------------------ stage 1
+
+
+def commit_users(offsets: bytes, data: bytes, secret: bytes, round_id: str) -> bytes:
+    """Commitments of a batch of user ids (spec §4), 32 bytes each, in the batch's order.
+
+    Args:
+        offsets: int64 offsets of each id in ``data`` (one more than there are ids).
+        data: the ids' UTF-8 bytes, concatenated (already checked by the ingest).
+        secret: the round secret.
+        round_id: the round id.
+
+    salt = HMAC(secret, SALT ‖ round ‖ id) and H(USER ‖ round ‖ id ‖ salt): exactly
+    :func:`verifier.liabilities.mst.derive_salt` and
+    :func:`verifier.liabilities.mst.user_commitment`.
+    """
+    rid = encode_str(round_id.encode())
+    return user_commitments(secret, TAG_SALT + rid, TAG_USER + rid, data, offsets)
+
+
+def user_commitments(secret: bytes, salt_prefix: bytes, user_prefix: bytes, data: bytes,
+                     offsets: bytes) -> bytes:
+    """Commitments of the ids ``data[offsets[i]:offsets[i+1]]`` (spec §4), natively if built."""
+    if native is not None:
+        return native.commitments(secret, salt_prefix, user_prefix, data, offsets)
+    return user_commitments_python(secret, salt_prefix, user_prefix, data, offsets)
+
+
+def user_commitments_python(secret: bytes, salt_prefix: bytes, user_prefix: bytes, data: bytes,
+                            offsets: bytes) -> bytes:
+    """:func:`user_commitments` with hashlib: the per-call overhead taken out (one loop,
+    bound methods in locals, the HMAC key schedule done once)."""
+    bounds = np.frombuffer(offsets, np.int64).tolist()
+    inner, outer = hmac_sha256_keyed(secret, salt_prefix)
+    inner_copy, outer_copy, sha = inner.copy, outer.copy, hashlib.sha256
+    out: list[bytes] = []
+    append = out.append
+    for a, b in itertools.pairwise(bounds):
+        raw = data[a:b]
+        enc = len(raw).to_bytes(2, "big") + raw  # encode_str (spec §2)
+        salt_state = inner_copy()
+        salt_state.update(enc)
+        mac = outer_copy()
+        mac.update(salt_state.digest())
+        append(sha(user_prefix + enc + mac.digest()).digest())
+    return b"".join(out)
+
+
+# ------------------------------------------------------------------------ sorting
+
+
+def sort_commitments(c: np.ndarray) -> np.ndarray:
+    """Indexes that sort rows of 32 bytes bytewise (spec §5); equal rows stay adjacent.
+
+    The first 8 bytes, read big-endian, order all rows but those sharing them; a run that
+    shares them but is not all one commitment (about n^2 / 2^65 pairs: almost never) is
+    sorted by its full 32 bytes. Runs of one repeated commitment (one user's rows spread
+    over batches) need no work: their order does not matter.
+    """
+    n = c.shape[0]
+    prefix = np.ascontiguousarray(c[:, :8]).view(">u8").ravel().astype(np.uint64)
+    order = np.argsort(prefix, kind="stable")
+    if n < 2:
+        return order
+    sp = prefix[order]
+    same_prefix = sp[1:] == sp[:-1]
+    if not same_prefix.any():
+        return order
+    sc = c[order]
+    full_equal = (sc[1:] == sc[:-1]).all(axis=1)
+    odd = np.flatnonzero(same_prefix & ~full_equal)
+    done_to = 0
+    for i in odd.tolist():
+        if i < done_to:
+            continue
+        start = i
+        while start > 0 and sp[start - 1] == sp[i]:
+            start -= 1
+        stop = i + 2
+        while stop < n and sp[stop] == sp[i]:
+            stop += 1
+        run = order[start:stop].tolist()
+        run.sort(key=lambda j: c[j].tobytes())
+        order[start:stop] = run
+        done_to = stop
+    return order
+
+
+def _equal_to_next(sorted_c: np.ndarray) -> np.ndarray:
+    return (sorted_c[1:] == sorted_c[:-1]).all(axis=1)
+
+
+def _take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``recs[order]`` for a contiguous structured array, moved as rows of bytes.
+
+    Why: numpy gathers a structured array field by field, element by element (0.5 s for
+    500,000 spill records here); as a (n, itemsize) byte matrix it is one copy per row.
+    """
+    rows = recs.view(np.uint8).reshape(len(recs), recs.dtype.itemsize)
+    return rows[order].view(recs.dtype).reshape(-1)
+
+
+# ------------------------------------------------------------------------ stage 2
+
+
+def merge_bucket(work_url: str, bucket: int, k: int) -> tuple[int, tuple[int, int] | None]:
+    """Merge one bucket's spilled records into one sorted leaf per user.
+
+    Reads ``rows/BUCKET/*``, writes ``users/BUCKET`` (leaf records sorted by commitment)
+    and removes the spilled records.
+
+    Returns:
+        The number of users in the bucket, and ``(row, asset)`` of a duplicate (user,
+        asset) if there is one (the user's earliest row in the file), else None.
+    """
+    work = Work(work_url)
+    recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(k))
+    recs = _take_rows(recs, sort_commitments(recs["c"]))
+    n = len(recs)
+    dup: tuple[int, int] | None = None
+    if n:
+        starts = np.flatnonzero(np.concatenate(([True], ~_equal_to_next(recs["c"]))))
+    else:
+        starts = np.zeros(0, np.int64)
+    if len(starts) != n:
+        # One user's rows came in several batches: at most one record may hold each asset.
+        mask = recs["mask"]
+        merged_mask = np.bitwise_or.reduceat(mask, starts)
+        bits = np.add.reduceat(np.bitwise_count(mask).astype(np.int64), starts)
+        clash = np.flatnonzero(np.bitwise_count(merged_mask).astype(np.int64) != bits)
+        if len(clash):
+            rows = np.minimum.reduceat(recs["row"], starts)[clash]
+            g = int(clash[int(np.argmin(rows))])
+            # The asset: the lowest bit held by two records of this user.
+            stop = int(starts[g + 1]) if g + 1 < len(starts) else n
+            seen = 0
+            asset = 0
+            for m in recs["mask"][int(starts[g]) : stop].tolist():
+                if seen & m:
+                    asset = ((seen & m) & -(seen & m)).bit_length() - 1
+                    break
+                seen |= m
+            dup = (int(rows.min()), asset)
+        # Masks are disjoint, so each asset's value comes from one record: summing the
+        # limbs separately is exact.
+        lo = np.add.reduceat(recs["lo"], starts, axis=0)
+        hi = np.add.reduceat(recs["hi"], starts, axis=0)
+        c = recs["c"][starts]
+    else:
+        lo, hi, c = recs["lo"], recs["hi"], recs["c"]
+    out = np.empty(len(starts), leaf_dtype(k))
+    out["c"] = c
+    sums = out["s"].view(">u8").reshape(len(starts), k, 2)
+    sums[..., 0] = hi
+    sums[..., 1] = lo
+    del recs, lo, hi, c
+    work.write(f"users/{bucket:05d}/merged", out.tobytes())
+    work.remove(f"rows/{bucket:05d}")
+    return len(out), dup
+
+
+# ------------------------------------------------------------------------ stage 3
+
+
+def pad_range(work_url: str, secret: bytes, round_id: str, start: int, stop: int, bits: int,
+              part: int) -> list[int]:
+    """Padding commitments ``start..stop`` (spec §5), written to ``pad/BUCKET/PART``.
+
+    Returns:
+        How many of them fell in each bucket.
+    """
+    rid = encode_str(round_id.encode())
+    c = np.frombuffer(pad_commitments(secret, TAG_PAD + rid, start, stop),
+                      np.uint8).reshape(-1, HASH_SIZE)
+    buckets = bucket_of(c, bits)
+    order = np.argsort(buckets, kind="stable")
+    c, buckets = c[order], buckets[order]
+    counts = np.bincount(buckets, minlength=1 << bits)
+    work = Work(work_url)
+    edges = np.concatenate(([0], np.cumsum(counts)))
+    for b in np.flatnonzero(counts).tolist():
+        work.write(f"pad/{b:05d}/{part:05d}", c[edges[b] : edges[b + 1]].tobytes())
+    return [int(x) for x in counts]
+
+
+def pad_commitments(secret: bytes, prefix: bytes, start: int, stop: int) -> bytes:
+    """``HMAC(secret, prefix ‖ u64(i))`` for ``i`` in ``start..stop`` (spec §5), natively
+    if built."""
+    if native is not None:
+        return native.pad_commitments(secret, prefix, start, stop)
+    return pad_commitments_python(secret, prefix, start, stop)
+
+
+def pad_commitments_python(secret: bytes, prefix: bytes, start: int, stop: int) -> bytes:
+    """:func:`pad_commitments` with hashlib."""
+    inner, outer = hmac_sha256_keyed(secret, prefix)
+    inner_copy, outer_copy = inner.copy, outer.copy
+    out: list[bytes] = []
+    for i in range(start, stop):
+        state = inner_copy()
+        state.update(i.to_bytes(8, "big"))
+        mac = outer_copy()
+        mac.update(state.digest())
+        out.append(mac.digest())
+    return b"".join(out)
+
+
+# ------------------------------------------------------------------------ stage 4
+
+
+def _bucket_leaves(work: Work, bucket: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A bucket's leaves in order: commitments (n x 32) and big-endian sums (n x 16k)."""
+    users = _read_records(work, f"users/{bucket:05d}", leaf_dtype(k))
+    pads = _read_records(work, f"pad/{bucket:05d}", np.dtype((np.uint8, HASH_SIZE)))
+    c = np.concatenate((users["c"], pads)) if len(pads) else users["c"]
+    sums = np.zeros((len(c), 16 * k), np.uint8)
+    sums[: len(users)] = users["s"]
+    del users, pads
+    order = sort_commitments(c)
+    c = c[order]
+    if len(c) > 1 and _equal_to_next(c).any():
+        raise VerificationError("two leaves share a commitment; refusing to build")
+    return c, sums[order]
+
+
+def _leaf_pieces(work: Work, k: int, table: list[tuple[int, int, int]], first: int,
+                 count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Leaves ``first .. first+count`` as pieces, loading one bucket at a time.
+
+    ``table`` lists ``(bucket, start, size)`` of every bucket, in order.
+    """
+    stop = first + count
+    for bucket, start, size in table:
+        if start + size <= first or start >= stop or size == 0:
+            continue
+        c, sums = _bucket_leaves(work, bucket, k)
+        a, b = max(first, start) - start, min(stop, start + size) - start
+        yield c[a:b], sums[a:b]
+
+
+def _hash_rows(tag: bytes, rows: np.ndarray) -> np.ndarray:
+    """SHA-256 of ``tag ‖ row`` for every row of a uint8 matrix: an (m, 32) matrix."""
+    m, width = rows.shape
+    digests = hash_records(tag, np.ascontiguousarray(rows).data, width)
+    return np.frombuffer(digests, np.uint8).reshape(m, HASH_SIZE)
+
+
+def hash_records(prefix: bytes, data: bytes | memoryview, width: int) -> bytes:
+    """SHA-256 of ``prefix ‖ record`` for each ``width``-byte record of ``data`` (contiguous),
+    natively if built."""
+    if native is not None:
+        return native.hash_records(prefix, data, width)
+    return hash_records_python(prefix, data, width)
+
+
+def hash_records_python(prefix: bytes, data: bytes | memoryview, width: int) -> bytes:
+    """:func:`hash_records` with hashlib: the preimages laid out once, one call per record."""
+    rows = np.frombuffer(data, np.uint8).reshape(-1, width)
+    m = rows.shape[0]
+    w = len(prefix) + width
+    pre = np.empty((m, w), np.uint8)
+    pre[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+    pre[:, len(prefix) :] = rows
+    buf = pre.tobytes()
+    del pre
+    sha = hashlib.sha256
+    return b"".join([sha(buf[i : i + w]).digest() for i in range(0, m * w, w)])
+
+
+def leaf_records(c: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Level-0 records ``H(LEAF ‖ c ‖ amounts) ‖ amounts`` (spec §6)."""
+    rec = np.empty((len(c), HASH_SIZE + sums.shape[1]), np.uint8)
+    rec[:, HASH_SIZE:] = sums
+    rec[:, :HASH_SIZE] = _hash_rows(TAG_LEAF, np.concatenate((c, sums), axis=1))
+    return rec
+
+
+def parent_records(children: np.ndarray) -> np.ndarray:
+    """The parents of consecutive pairs of records: hash and exact u128 sums (spec §6).
+
+    Raises:
+        InputError: a sum exceeds 2^128-1.
+    """
+    m = children.shape[0] // 2
+    width = children.shape[1]
+    k = (width - HASH_SIZE) // 16
+    limbs = np.ascontiguousarray(children[:, HASH_SIZE:]).view(">u8").reshape(2 * m, k, 2)
+    hi = limbs[..., 0].astype(np.uint64)
+    lo = limbs[..., 1].astype(np.uint64)
+    a_lo, b_lo, a_hi, b_hi = lo[0::2], lo[1::2], hi[0::2], hi[1::2]
+    s_lo = a_lo + b_lo
+    carry = (s_lo < a_lo).astype(np.uint64)
+    t = a_hi + b_hi
+    s_hi = t + carry
+    if ((t < a_hi) | (s_hi < t)).any():
+        raise InputError("the per-asset total overflows 2^128-1 base units")
+    rec = np.empty((m, width), np.uint8)
+    out = rec[:, HASH_SIZE:].view(">u8").reshape(m, k, 2)
+    out[..., 0] = s_hi
+    out[..., 1] = s_lo
+    rec[:, :HASH_SIZE] = _hash_rows(TAG_NODE, children.reshape(m, 2 * width))
+    return rec
+
+
+class Sink:
+    """Where a subtree's sections go: one append-only stream per section, in position order.
+
+    Section ``-1`` is the commitments, section ``l`` the records of level ``l``.
+    """
+
+    def append(self, section: int, data: np.ndarray | memoryview) -> None:
+        """Append rows to ``section``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release."""
+
+
+class TreeFileSink(Sink):
+    """Writes a subtree straight into the tree file at its offsets (one machine)."""
+
+    def __init__(self, path: str, commitments_offset: int, level_offsets: list[int],
+                 record_size: int, first_leaf: int) -> None:
+        """Open ``path`` for writing the subtree whose first leaf is ``first_leaf``."""
+        self._fd = os.open(path, os.O_WRONLY)
+        self._next = {-1: commitments_offset + HASH_SIZE * first_leaf}
+        for level, off in enumerate(level_offsets):
+            self._next[level] = off + record_size * (first_leaf >> level)
+
+    def append(self, section: int, data: np.ndarray | memoryview) -> None:
+        """Write rows at the section's next offset (pwrite: no mapping, no page kept)."""
+        raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
+        off = self._next[section]
+        done = 0
+        while done < len(raw):
+            done += os.pwrite(self._fd, raw[done:], off + done)
+        self._next[section] = off + len(raw)
+
+    def close(self) -> None:
+        """Close the file."""
+        os.close(self._fd)
+
+
+class ShardSink(Sink):
+    """Writes a subtree as one object per section under ``shards/SHARD/`` (shared storage)."""
+
+    def __init__(self, work_url: str, shard: int) -> None:
+        """Open nothing yet: a section's object is created by its first append."""
+        self._work = Work(work_url)
+        self._fs, self._root = self._work.fs()
+        self._shard = shard
+        self._files: dict[int, Any] = {}
+
+    def append(self, section: int, data: np.ndarray | memoryview) -> None:
+        """Append rows to the section's object."""
+        fh = self._files.get(section)
+        if fh is None:
+            folder = f"{self._root}/shards/{self._shard:05d}"
+            self._fs.makedirs(folder, exist_ok=True)
+            fh = self._fs.open(f"{folder}/{section_name(section)}", "wb")
+            self._files[section] = fh
+        fh.write(np.ascontiguousarray(data).tobytes())
+
+    def close(self) -> None:
+        """Close every section's object."""
+        for fh in self._files.values():
+            fh.close()
+
+
+def section_name(section: int) -> str:
+    """The object name of a section of a shard."""
+    return "commitments" if section < 0 else f"level-{section:02d}"
+
+
+def build_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
+                  height: int, sink: Sink) -> bytes:
+    """Build the aligned subtree of ``2**height`` leaves from position ``first``.
+
+    Leaves come from the buckets (``table``: ``(bucket, start, size)`` in order); every
+    section is written to ``sink`` in position order. The subtree is built in chunks of
+    :data:`CHUNK_LEAVES` leaves, each up to its own root, then the chunk roots up to the
+    subtree's root, so memory holds one bucket and one chunk whatever the subtree's size.
+
+    Returns:
+        The record (hash ‖ sums) of the subtree's root.
+
+    Raises:
+        InputError: a sum overflows 2^128-1.
+        VerificationError: two leaves share a commitment.
+    """
+    work = Work(work_url)
+    count = 1 << height
+    chunk = min(count, CHUNK_LEAVES)
+    chunk_height = chunk.bit_length() - 1
+    roots: list[np.ndarray] = []
+    pending_c: list[np.ndarray] = []
+    pending_s: list[np.ndarray] = []
+    held = 0
+    try:
+        for c, sums in _leaf_pieces(work, k, table, first, count):
+            pos = 0
+            while pos < len(c):
+                take = min(chunk - held, len(c) - pos)
+                pending_c.append(c[pos : pos + take])
+                pending_s.append(sums[pos : pos + take])
+                held += take
+                pos += take
+                if held == chunk:
+                    roots.append(_chunk(np.concatenate(pending_c), np.concatenate(pending_s),
+                                        chunk_height, sink))
+                    pending_c, pending_s, held = [], [], 0
+        if held or len(roots) != count // chunk:
+            raise VerificationError(
+                f"leaves {first}..{first + count}: the buckets hold"
+                f" {len(roots) * chunk + held} of them, expected {count}")
+        level = np.concatenate(roots) if len(roots) > 1 else roots[0]
+        for lvl in range(chunk_height + 1, height + 1):
+            level = parent_records(level)
+            sink.append(lvl, level)
+    finally:
+        sink.close()
+    return bytes(level[0])
+
+
+def _chunk(c: np.ndarray, sums: np.ndarray, height: int, sink: Sink) -> np.ndarray:
+    sink.append(-1, c)
+    level = leaf_records(c, sums)
+    sink.append(0, level)
+    for lvl in range(1, height + 1):
+        level = parent_records(level)
+        sink.append(lvl, level)
+    return level
+
+
+def build_local_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
+                        height: int, tree_path: str, commitments_offset: int,
+                        level_offsets: list[int], record_size: int) -> bytes:
+    """:func:`build_subtree` writing into the tree file (a task of the local pool)."""
+    sink = TreeFileSink(tree_path, commitments_offset, level_offsets, record_size, first)
+    return build_subtree(work_url, k, table, first, height, sink)
+
+
+def build_shard(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
+                height: int, shard: int) -> bytes:
+    """:func:`build_subtree` writing the shard's sections to shared storage (a Dask task)."""
+    return build_subtree(work_url, k, table, first, height, ShardSink(work_url, shard))

@@ -1,0 +1,814 @@
+"""Build a round's Merkle-sum tree from a snapshot and write it to the tree file (spec §5-8).
+
+One pipeline, in memory bounded by a setting whatever the number of users:
+
+1. ingest: the snapshot is read in batches (columnar, exact); each batch's rows are grouped
+   per user, the users' commitments are derived in worker processes (spec §4), and each
+   user's record is spilled to the bucket named by its commitment's leading bits;
+2. merge: each bucket is sorted by commitment and a user whose rows were spread over
+   batches becomes one leaf; a (user, asset) given twice is named by file and line;
+3. padding: the padding commitments (spec §5) go to the same buckets;
+4. hashing: the leaf positions are split into power-of-two aligned subtrees; each is built
+   from the buckets that cover it, leaves to its own root, straight into the tree file;
+   the levels above them and the root are built here.
+
+The buckets concatenated are the keyed leaf order, so a small snapshot is simply the
+one-bucket case. The same stages run on a dask.distributed cluster
+(:mod:`por.liabilities.distributed`),
+with subtrees written as shards to shared storage and assembled here. Every byte hashed
+comes from :mod:`verifier.liabilities.mst` (through :mod:`por.liabilities.buckets`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hmac
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from por.errors import InputError, PorError, VerificationError
+from por.liabilities import buckets
+from por.liabilities.buckets import Work, hmac_sha256_keyed, spill_dtype
+from por.liabilities.snapshot import (
+    check_snapshot_file,
+    describe_duplicate,
+    estimate_rows,
+    iter_batches,
+    open_snapshot,
+)
+from verifier.liabilities.mst import (
+    HASH_SIZE,
+    TAG_SALT,
+    Asset,
+    check_round_id,
+    encode_str,
+    levels_for,
+    root_hash,
+)
+from verifier.liabilities.summary import RootSummary
+from verifier.liabilities.treefile import Layout
+
+__all__ = ["BuildResult", "Interrupted", "Progress", "build_tree", "hmac_sha256_keyed",
+           "padded_size", "parse_memory", "stop_on_signals", "stop_workers"]
+
+TREE_FILE = "tree.bin"
+ROOT_FILE = "root.json"
+INFO_FILE = "build-info.json"
+SECRET_FILE = "round-secret.key"  # noqa: S105 - a file name, not a secret (legacy place)
+PARALLEL_MIN_ROWS = 1 << 14  # below this, worker processes cost more than they save
+DEFAULT_MEMORY = 3 << 30  # --memory default: bytes the whole build may hold
+MAIN_RESERVE = 384 << 20  # this process while ingesting: batches in flight, Arrow, numpy
+
+
+class Progress(Protocol):
+    """Where a long step reports how far it got (the CLI draws it with rich)."""
+
+    def start(self, stage: str, total: int) -> None:
+        """A new stage of ``total`` units begins."""
+
+    def advance(self, done: int) -> None:
+        """``done`` more units of the current stage are finished."""
+
+
+class _Silent:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote and measured."""
+
+    out_dir: Path
+    summary: RootSummary
+    user_count: int
+    rows: int
+    seconds: dict[str, float]
+
+    @property
+    def tree_path(self) -> Path:
+        """The tree file (private: every balance, for auditors only)."""
+        return self.out_dir / TREE_FILE
+
+    @property
+    def root_path(self) -> Path:
+        """The root summary (public)."""
+        return self.out_dir / ROOT_FILE
+
+
+def padded_size(user_count: int, pad_to: int | None) -> int:
+    """Leaf count: the next power of two at or above the user count and ``pad_to``.
+
+    Raises:
+        InputError: ``pad_to`` is not a power of two.
+    """
+    if pad_to is not None:
+        try:
+            levels_for(pad_to)
+        except Exception as e:
+            raise InputError(f"--pad-to {pad_to}: expected a power of two") from e
+    size = 1
+    while size < max(user_count, pad_to or 1):
+        size <<= 1
+    return size
+
+
+
+def parse_memory(text: str) -> int:
+    """Bytes from a size such as ``3GB``, ``512MiB`` or ``2000000000``.
+
+    Raises:
+        InputError: not a positive size.
+    """
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
+             "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+             "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}
+    raw = text.strip().lower()
+    number = raw.rstrip("abgikmt")
+    unit = raw[len(number):].strip()
+    if not number.isdigit() or unit not in units or int(number) == 0:
+        raise InputError(f"--memory {text!r}: expected a size such as 3GB, 512MB or 2000000000")
+    return int(number) * units[unit]
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once in this process: the one-worker case, with no second path."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn`` now; its result or exception is in the returned future."""
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller, as a pool does
+            fut.set_exception(e)
+        return fut
+
+
+def _noop() -> None:
+    return None
+
+
+def local_executor(workers: int, rows: int) -> Executor:
+    """A process pool of ``workers`` (forked now, while this process is small and has no
+    threads), or the inline executor for one worker or a small snapshot."""
+    if workers <= 1 or rows < PARALLEL_MIN_ROWS:
+        return InlineExecutor()
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    for fut in [pool.submit(_noop) for _ in range(workers)]:
+        fut.result()
+    return pool
+
+
+@dataclass
+class Plan:
+    """How a build is cut: buckets, spill buffers, and where the work files go."""
+
+    work_url: str
+    bits: int
+    flush_bytes: int
+    workers: int
+    memory: int
+
+    @property
+    def bucket_count(self) -> int:
+        """Number of buckets (a power of two)."""
+        return 1 << self.bits
+
+
+def make_plan(work_url: str, est_rows: int, k: int, pad_to: int | None, workers: int,
+              memory: int) -> Plan:
+    """Choose the bucket count so that one bucket's work fits a worker's share of memory.
+
+    A bucket is worked on by one task at a time: its spilled records, their sorted copy,
+    the merged leaves and its padding, about four times its records. ``est_rows`` bounds
+    the users from above (a user has at least one row), so buckets err on the small side.
+    """
+    per_task = max(256 << 10, (memory - MAIN_RESERVE - memory // 8) // max(1, workers))
+    est_leaves = max(2 * est_rows, pad_to or 1)
+    need = 4 * max(est_rows * spill_dtype(k).itemsize,
+                   est_leaves * buckets.leaf_dtype(k).itemsize)
+    bits = 0
+    while bits < buckets.MAX_BUCKET_BITS and (need >> bits) > per_task:
+        bits += 1
+    flush = max(64 << 10, (memory // 8) >> bits)
+    return Plan(work_url, bits, flush, workers, memory)
+
+
+@dataclass
+class _Spill:
+    """Per-bucket buffers of spilled records, written out as objects when full."""
+
+    work: Work
+    bits: int
+    flush_bytes: int
+    buffers: dict[int, list[bytes]] = field(default_factory=dict)
+    sizes: dict[int, int] = field(default_factory=dict)
+    seq: int = 0
+
+    def add(self, records: np.ndarray, commitments: np.ndarray) -> None:
+        b = buckets.bucket_of(commitments, self.bits)
+        if self.bits:
+            order = np.argsort(b, kind="stable")
+            records = records[order]
+            counts = np.bincount(b, minlength=1 << self.bits)
+        else:
+            counts = np.array([len(records)])
+        edges = np.concatenate(([0], np.cumsum(counts)))
+        for bucket in np.flatnonzero(counts).tolist():
+            part = records[edges[bucket] : edges[bucket + 1]].tobytes()
+            self.buffers.setdefault(bucket, []).append(part)
+            self.sizes[bucket] = self.sizes.get(bucket, 0) + len(part)
+            if self.sizes[bucket] >= self.flush_bytes:
+                self._flush(bucket)
+
+    def _flush(self, bucket: int) -> None:
+        self.seq += 1
+        self.work.write(f"rows/{bucket:05d}/{self.seq:08d}", b"".join(self.buffers.pop(bucket)))
+        self.sizes[bucket] = 0
+
+    def close(self) -> None:
+        for bucket in list(self.buffers):
+            self._flush(bucket)
+
+
+@dataclass
+class _Grouped:
+    """One batch's rows grouped per user."""
+
+    ids: pa.Array
+    lo: np.ndarray
+    hi: np.ndarray
+    mask: np.ndarray
+    first_row: np.ndarray
+    duplicate: tuple[int, int] | None
+
+
+def _group(batch: Any, first_row: int, k: int) -> _Grouped:
+    """Group a converted batch per user: amounts, assets present, the user's first row."""
+    encoded = batch.users.dictionary_encode()
+    idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    ids = encoded.dictionary
+    u = len(ids)
+    key = idx * k + batch.asset_idx
+    dup = None
+    counts = np.bincount(key, minlength=u * k)
+    if (counts > 1).any():
+        dup_key = int(np.flatnonzero(counts > 1)[0])
+        dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
+    lo = np.zeros((u, k), np.uint64)
+    hi = np.zeros((u, k), np.uint64)
+    lo.reshape(-1)[key] = batch.lo
+    hi.reshape(-1)[key] = batch.hi
+    present = np.zeros(u * k, np.uint64)
+    present[key] = 1
+    mask = (present.reshape(u, k) << np.arange(k, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+    # dictionary_encode numbers users in order of first appearance, so user j's first row
+    # is where the running maximum of the indices first reaches j.
+    running = np.maximum.accumulate(idx)
+    new = np.concatenate(([True], running[1:] > running[:-1]))
+    return _Grouped(ids, lo, hi, mask, first_row + np.flatnonzero(new), dup)
+
+
+def _id_buffers(ids: pa.Array) -> tuple[bytes, bytes]:
+    """int64 offsets and UTF-8 bytes of a string array, rebased to start at zero."""
+    wide = pa.types.is_large_string(ids.type)
+    offsets = np.frombuffer(ids.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[ids.offset : ids.offset + len(ids) + 1].astype(np.int64)
+    base = int(offsets[0])
+    data = memoryview(ids.buffers()[2])[base : int(offsets[-1])].tobytes() if len(ids) else b""
+    return (offsets - base).tobytes(), data
+
+
+@dataclass
+class _Ingest:
+    rows: int = 0
+    duplicate: tuple[int, int] | None = None
+
+
+def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
+            plan: Plan, executor: Executor, progress: Progress) -> _Ingest:
+    """Stage 1: read, validate, commit and spill every user record into its bucket."""
+    k = len(assets)
+    reader = open_snapshot(snapshot, assets)
+    spill = _Spill(Work(plan.work_url), plan.bits, plan.flush_bytes)
+    dtype = spill_dtype(k)
+    state = _Ingest()
+    in_flight: deque[tuple[Future[bytes], _Grouped]] = deque()
+
+    def settle(fut: Future[bytes], g: _Grouped) -> None:
+        c = np.frombuffer(fut.result(), np.uint8).reshape(-1, HASH_SIZE)
+        rec = np.empty(len(c), dtype)
+        rec["c"], rec["lo"], rec["hi"] = c, g.lo, g.hi
+        rec["mask"], rec["row"] = g.mask, g.first_row
+        spill.add(rec, c)
+
+    for batch, first in iter_batches(reader, progress.advance):
+        state.rows += len(batch.lo)
+        g = _group(batch, first, k)
+        if g.duplicate and (state.duplicate is None or g.duplicate < state.duplicate):
+            state.duplicate = g.duplicate
+        offsets, data = _id_buffers(g.ids)
+        g.ids = pa.array([], pa.string())
+        in_flight.append((executor.submit(buckets.commit_users, offsets, data, secret,
+                                          round_id), g))
+        while len(in_flight) > 2 * plan.workers or (in_flight and in_flight[0][0].done()):
+            settle(*in_flight.popleft())
+    while in_flight:
+        settle(*in_flight.popleft())
+    spill.close()
+    if state.rows == 0:
+        raise InputError(f"{snapshot}: the snapshot has no rows")
+    return state
+
+
+def _check_hmac(key: bytes, prefix: bytes, message: bytes) -> None:
+    """Refuse to build if the precomputed HMAC ever disagrees with the standard library."""
+    inner, outer = hmac_sha256_keyed(key, prefix)
+    inner.update(message)
+    outer.update(inner.digest())
+    if outer.digest() != hmac.digest(key, prefix + message, "sha256"):
+        raise VerificationError("precomputed HMAC-SHA256 differs from hmac.digest")
+
+
+def _split(total: int, parts: int) -> list[tuple[int, int]]:
+    step = max(1, -(-total // parts))
+    return [(s, min(s + step, total)) for s in range(0, total, step)]
+
+
+def _results(futures: list[Future[Any]]) -> Iterator[Any]:
+    """Results in submission order; the first failure cancels the rest and is raised."""
+    try:
+        for fut in futures:
+            yield fut.result()
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+
+
+@dataclass
+class Stages:
+    """What stages 1-3 found: user count, rows, and the bucket table of leaf positions."""
+
+    users: int
+    rows: int
+    layout: Layout
+    table: list[tuple[int, int, int]]  # (bucket, first leaf position, leaves)
+
+
+def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
+            plan: Plan, executor: Executor, pad_to: int | None, progress: Progress,
+            timings: dict[str, float]) -> Stages:
+    """Stages 1-3: ingest and spill, merge each bucket, add the padding.
+
+    Raises:
+        InputError: a bad value (by file, line and column), a duplicate (user, asset), an
+            empty snapshot.
+    """
+    k = len(assets)
+    rid = encode_str(round_id.encode())
+    _check_hmac(secret, TAG_SALT + rid, encode_str(b"user"))
+    buckets.check_native()
+    t = time.perf_counter()
+    size = os.path.getsize(snapshot) if os.path.exists(snapshot) else 0
+    progress.start("reading snapshot", max(estimate_rows(snapshot), 1) if size else 1)
+    ingest = _ingest(snapshot, assets, round_id, secret, plan, executor, progress)
+    if ingest.duplicate:
+        raise describe_duplicate(snapshot, assets, *ingest.duplicate)
+    timings["ingest"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    progress.start("merging buckets", plan.bucket_count)
+    futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k)
+               for b in range(plan.bucket_count)]
+    users = np.zeros(plan.bucket_count, np.int64)
+    dups = []
+    for b, (count, dup) in enumerate(_results(futures)):
+        users[b] = count
+        if dup:
+            dups.append(dup)
+        progress.advance(1)
+    if dups:
+        raise describe_duplicate(snapshot, assets, *min(dups))
+    timings["merge"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    n_users = int(users.sum())
+    layout = Layout.for_tree(round_id, assets, padded_size(n_users, pad_to))
+    n_pad = layout.leaf_count - n_users
+    parts = _split(n_pad, 4 * plan.workers) if n_pad else []
+    progress.start("padding", max(n_pad, 1))
+    pad_futures = [executor.submit(buckets.pad_range, plan.work_url, secret, round_id, s, e,
+                               plan.bits, part) for part, (s, e) in enumerate(parts)]
+    pads = np.zeros(plan.bucket_count, np.int64)
+    for (s, e), counts in zip(parts, _results(pad_futures), strict=True):
+        pads += np.array(counts, np.int64)
+        progress.advance(e - s)
+    sizes = users + pads
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    table = [(b, int(starts[b]), int(sizes[b])) for b in range(plan.bucket_count)]
+    timings["padding"] = time.perf_counter() - t
+    return Stages(n_users, ingest.rows, layout, table)
+
+
+def shard_height(layout: Layout, shards: int) -> int:
+    """Height of each aligned subtree when the leaves are cut into about ``shards`` parts."""
+    split = min(layout.levels, max(0, (shards - 1).bit_length()))
+    return layout.levels - split
+
+
+def top_levels(layout: Layout, roots: list[bytes], height: int, sink: buckets.Sink) -> bytes:
+    """Levels above the subtrees (``height + 1 .. L``) from their roots; the top record."""
+    level = np.frombuffer(b"".join(roots), np.uint8).reshape(len(roots), layout.record_size)
+    try:
+        for lvl in range(height + 1, layout.levels + 1):
+            level = buckets.parent_records(level)
+            sink.append(lvl, level)
+    finally:
+        sink.close()
+    return bytes(level[0])
+
+
+def tree_sink(path: Path, layout: Layout, first_leaf: int) -> buckets.TreeFileSink:
+    """A sink writing into the tree file at ``path`` from leaf ``first_leaf`` on."""
+    return buckets.TreeFileSink(
+        str(path), layout.commitments_offset,
+        [layout.level_offset(lvl) for lvl in range(layout.levels + 1)],
+        layout.record_size, first_leaf)
+
+
+def new_tree_file(path: Path, layout: Layout) -> None:
+    """Create the tree file at its exact size, with its header written."""
+    with open(path, "wb") as fh:
+        fh.truncate(layout.file_size)
+        fh.write(layout.prefix())
+
+
+def summary_of(layout: Layout, top: bytes) -> RootSummary:
+    """The root summary of a tree whose top record is ``top``."""
+    top_hash, top_sums_be = top[:HASH_SIZE], top[HASH_SIZE:]
+    return RootSummary(
+        round_id=layout.round_id,
+        assets=layout.assets,
+        leaf_count=layout.leaf_count,
+        root_hash=root_hash(layout.round_id, layout.assets, layout.leaf_count, top_hash,
+                            top_sums_be),
+        totals=tuple(int.from_bytes(top_sums_be[i : i + 16], "big")
+                     for i in range(0, len(top_sums_be), 16)),
+    )
+
+
+def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
+                progress: Progress) -> bytes:
+    """Stage 4 on this machine: subtrees written by the workers straight into the file."""
+    layout = stages.layout
+    new_tree_file(tmp, layout)
+    parallel = not isinstance(executor, InlineExecutor)
+    height = shard_height(layout, 4 * plan.workers if parallel else 1)
+    offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
+    progress.start("hashing", layout.leaf_count)
+    futures = [
+        executor.submit(buckets.build_local_subtree, plan.work_url, len(layout.assets),
+                        stages.table, first, height, str(tmp), layout.commitments_offset,
+                        offsets, layout.record_size)
+        for first in range(0, layout.leaf_count, 1 << height)
+    ]
+    roots = []
+    for root in _results(futures):
+        roots.append(root)
+        progress.advance(1 << height)
+    return top_levels(layout, roots, height, tree_sink(tmp, layout, 0))
+
+
+def build_tree(
+    snapshot_path: str | Path,
+    assets: tuple[Asset, ...],
+    round_id: str,
+    secret: bytes,
+    out_dir: str | Path,
+    *,
+    pad_to: int | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    memory: int = DEFAULT_MEMORY,
+    work_dir: str | None = None,
+    cluster: str | None = None,
+    secret_out: Path | None = None,
+) -> BuildResult:
+    """Build the tree of a round and write ``tree.bin``, ``root.json`` and ``build-info.json``.
+
+    Nothing is created until the cheap checks pass (the snapshot's file, header and
+    columns; the output directory); then everything is made in a private staging directory
+    beside ``out_dir`` (mode 0700, with the spilled buckets) and moved into ``out_dir`` only
+    once the whole snapshot is valid and the tree is built. A failure, SIGINT or SIGTERM
+    removes the staging directory, the spills and any directory the build created, and
+    stops the worker processes: a failed build leaves nothing behind.
+
+    Args:
+        snapshot_path: CSV or Parquet, long format (``user_id, asset, amount``), in any
+            row order.
+        assets: the round's asset list.
+        round_id: the round id.
+        secret: the round secret.
+        out_dir: where the round's files go.
+        pad_to: pad to at least this many leaves (a power of two).
+        workers: processes on this machine (default: every core).
+        progress: where stages report progress.
+        memory: bytes the build may hold; buckets are sized so that it never needs more.
+        work_dir: where spilled buckets go (a path or an fsspec URL; default: the private
+            staging directory). With ``cluster`` it must be storage every worker reaches.
+        cluster: a dask.distributed scheduler address (``tcp://host:8786``), or
+            ``"config"`` to use the scheduler named in the Dask configuration.
+        secret_out: a new file to write ``secret`` to (0600, in a 0700 directory) once the
+            tree is built, before it is moved into place (nothing is written on failure).
+
+    Raises:
+        InputError: bad snapshot, sums that overflow, or an output directory already built.
+        PorError: the disk is full or a file cannot be written (nothing is left behind).
+        KeyboardInterrupt: SIGINT, or :class:`Interrupted` for SIGTERM (cleaned up).
+    """
+    check_round_id(round_id)
+    progress = progress or _Silent()
+    out = Path(out_dir)
+    if (out / ROOT_FILE).exists() or (out / TREE_FILE).exists():
+        raise InputError(f"{out}: a tree was already built there; choose another --out")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    snapshot = Path(snapshot_path)
+    check_snapshot_file(snapshot)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with stop_on_signals(), contextlib.ExitStack() as stack:
+        try:
+            created = make_parents(out.parent)
+            stack.callback(remove_empty_dirs, created)
+            remove_stale(out.parent, f".{out.name}.building-")
+            staging = out.parent / f".{out.name}.building-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            staging.mkdir(mode=0o700)
+            stack.callback(shutil.rmtree, staging, True)
+            if work_dir is None:
+                work_url = str(staging / "work")
+            else:
+                work_url = f"{work_dir.rstrip('/')}/build-{uuid.uuid4().hex}"
+            work = Work(work_url)
+            made_work_dir = (work_dir is not None and "://" not in work_dir
+                             and not Path(work_dir).exists())
+            stack.callback(_remove_work, work, work_dir if made_work_dir else None)
+            _private_local_dir(work_url)
+            tmp = staging / TREE_FILE
+            if cluster:
+                from por.liabilities.distributed import connect, hash_on_cluster
+
+                executor, n_workers = connect(cluster, stack)
+                plan = make_plan(work_url, estimate_rows(snapshot), len(assets), pad_to,
+                                 n_workers, memory)
+                stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
+                                 progress, timings)
+                t = time.perf_counter()
+                top = hash_on_cluster(stages, plan, executor, tmp, progress)
+            else:
+                n_workers = max(1, workers or os.cpu_count() or 1)
+                rows = estimate_rows(snapshot)
+                pool = stack.enter_context(stopping(local_executor(n_workers, rows)))
+                plan = make_plan(work_url, rows, len(assets), pad_to, n_workers, memory)
+                stages = prepare(snapshot, assets, round_id, secret, plan, pool, pad_to,
+                                 progress, timings)
+                t = time.perf_counter()
+                top = _hash_local(stages, plan, pool, tmp, progress)
+            timings["hashing"] = time.perf_counter() - t
+            summary = summary_of(stages.layout, top)
+            (staging / ROOT_FILE).write_text(summary.to_json())
+            timings["total"] = time.perf_counter() - t0
+            info = {"round": round_id, "users": stages.users, "rows": stages.rows,
+                    "leaf_count": stages.layout.leaf_count, "seconds": timings,
+                    "workers": plan.workers, "buckets": plan.bucket_count,
+                    "memory": plan.memory, "cluster": bool(cluster)}
+            (staging / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+            work.remove("")
+            if secret_out is not None:
+                write_secret(secret_out, secret)
+                stack.callback(_unlink_unless, secret_out, (out / ROOT_FILE).exists)
+            _publish(staging, out)
+            created.clear()  # out's parents now hold the round: keep them
+        except OSError as e:
+            raise write_error(e, out) from e
+    return BuildResult(out, summary, stages.users, stages.rows, timings)
+
+
+# ------------------------------------------------------------- leaving nothing behind
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) received: raised like Ctrl-C so that every cleanup runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Interrupted` (SIGINT already
+    raises KeyboardInterrupt), so ``finally`` blocks remove partial output and stop the
+    workers; a second signal during that cleanup is ignored. Only in the main thread (the
+    only one Python delivers signals to); elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = False
+
+    def handler(signum: int, _frame: Any) -> None:
+        nonlocal caught
+        if caught:
+            return
+        caught = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(signum)
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent, leave Ctrl-C to the parent, die on SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers itself
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        # PR_SET_PDEATHSIG (Linux): if the parent is killed outright (SIGKILL, OOM), the
+        # kernel kills this worker too instead of leaving it blocked on the result pipe.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def stopping(executor: Executor) -> Iterator[Executor]:
+    """Shut ``executor`` down on leaving; on an error or a signal, terminate its worker
+    processes first (waiting for a pool's pending tasks could take minutes)."""
+    try:
+        yield executor
+    except BaseException:
+        stop_workers(executor)
+        raise
+    executor.shutdown()
+
+
+def stop_workers(executor: Executor) -> None:
+    """Terminate a process pool's workers, wait for them, and shut the pool down."""
+    if isinstance(executor, ProcessPoolExecutor):
+        # Python 3.11's pool marks every pending item broken once its workers die, and
+        # fails (a traceback in its manager thread) on items the caller already cancelled:
+        # drop those first.
+        pending = getattr(executor, "_pending_work_items", None) or {}
+        for work_id, item in list(pending.items()):
+            if item.future.cancelled():
+                pending.pop(work_id, None)
+        # The call queue's feeder thread may be blocked writing a task into a full pipe that
+        # no worker will read any more; joining it at shutdown would then hang for ever
+        # (seen as a prove-all that never exits after SIGINT). The tasks are abandoned.
+        call_queue = getattr(executor, "_call_queue", None)
+        if call_queue is not None:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                call_queue.cancel_join_thread()
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        for proc in processes:
+            with contextlib.suppress(OSError, ValueError):
+                proc.terminate()
+        for proc in processes:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                proc.join(10)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(5)
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def make_parents(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; the ones created, deepest first."""
+    missing = []
+    p = path.absolute()
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_stale(folder: Path, prefix: str) -> None:
+    """Remove staging directories ``PREFIX<pid>-<hex>`` in ``folder`` whose process is gone
+    (a build or prove-all killed outright, SIGKILL or a power cut, could not clean up)."""
+    for entry in folder.glob(f"{prefix}*"):
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass  # alive (another user's, or no permission to ask): leave it
+
+
+def remove_empty_dirs(dirs: list[Path]) -> None:
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def _remove_work(work: Work, created_dir: str | None) -> None:
+    """Remove this build's folder of spills, and the --work-dir if this build created it."""
+    with contextlib.suppress(OSError):
+        work.remove("")
+    if created_dir is not None:
+        with contextlib.suppress(OSError):
+            Path(created_dir).rmdir()  # only if empty: never another build's spills
+
+
+def _private_local_dir(url: str) -> None:
+    """Create a local work folder with mode 0700 (spills hold every balance)."""
+    if "://" in url and not url.startswith("file://"):
+        return
+    path = Path(url.removeprefix("file://"))
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
+def _unlink_unless(path: Path, kept: Callable[[], bool]) -> None:
+    if not kept():
+        path.unlink(missing_ok=True)
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the built files into ``out``: the whole staging directory when ``out`` does not
+    exist, else file by file, root.json last (its presence marks a finished build)."""
+    shutil.rmtree(staging / "work", ignore_errors=True)
+    if not out.exists():
+        staging.chmod(0o777 & ~_umask())  # as mkdir would have made it
+        os.rename(staging, out)
+        return
+    moved = []
+    try:
+        for name in (TREE_FILE, INFO_FILE, ROOT_FILE):
+            os.replace(staging / name, out / name)
+            moved.append(out / name)
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_error(e: OSError, out: Path) -> PorError:
+    """A clear message for a write that failed (full disk, quota, file size limit)."""
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    what = "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror
+    where = f" ({e.filename})" if e.filename else ""
+    hint = ("; free space or set --work-dir elsewhere" if full else "")
+    return PorError(f"{out}: cannot write the build's files: {what}{where}{hint}; the"
+                    " partial output was removed")
+
+
+def write_secret(path: Path, secret: bytes) -> None:
+    """Write a new round secret file (0600) in a private directory (0700 if created).
+
+    Raises:
+        InputError: the file exists already or cannot be written.
+    """
+    from por.liabilities.secret import create_secret
+
+    create_secret(path, secret)

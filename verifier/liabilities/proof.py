@@ -1,0 +1,534 @@
+"""A user's inclusion proof (spec §8.2) and its verification.
+
+Bytes in, a report or an exception out; no I/O. The verifier recomputes the user's
+commitment from their id and salt, the leaf from their amounts, and every parent up the
+path, with both children's sums bound at each level, and fails closed on anything it
+cannot check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from verifier.encoding import strictjson as sj
+from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.mst import (
+    MARGIN_SCHEME,
+    MARGIN_VERSION,
+    SCHEME,
+    VERSION,
+    Asset,
+    Position,
+    add_positions,
+    add_sums,
+    check_round_id,
+    encode_amounts,
+    encode_positions,
+    leaf_hash,
+    levels_for,
+    margin_leaf_hash,
+    margin_node_hash,
+    margin_root_hash,
+    node_hash,
+    root_hash,
+    user_commitment,
+    user_id_bytes,
+)
+from verifier.liabilities.risk import RiskParams, RuleCheck, check_rule
+from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets, parse_scheme
+
+Side = Literal["left", "right"]
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One level of the path: the sibling's hash and sums, and the side the sibling is on."""
+
+    side: Side
+    hash: bytes
+    sums: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """A user's inclusion proof, parsed and validated in shape (not yet verified)."""
+
+    round_id: str
+    assets: tuple[Asset, ...]
+    user_id: str
+    salt: bytes
+    amounts: tuple[int, ...]
+    path: tuple[PathStep, ...]
+    root_hash: bytes
+    root_sums: tuple[int, ...]
+    leaf_count: int
+
+    FIELDS = frozenset(
+        {"scheme", "version", "round", "assets", "user_id", "salt", "amounts", "path", "root"}
+    )
+
+    @classmethod
+    def from_json(cls, data: bytes | str, what: str = "proof") -> InclusionProof:
+        """Parse a proof strictly: unknown fields, wrong widths and bad numbers all fail.
+
+        Raises:
+            FormatError: the proof is malformed in any way.
+        """
+        raw = sj.obj(sj.loads(data, what), what, set(cls.FIELDS))
+        parse_scheme(raw, what)
+        assets = parse_assets(raw["assets"], f"{what}.assets")
+        n = len(assets)
+        user_id = sj.string(raw["user_id"], f"{what}.user_id")
+        try:
+            user_id_bytes(user_id)
+        except FormatError as e:
+            raise FormatError(f"{what}.user_id: {e}") from e
+        root = sj.obj(raw["root"], f"{what}.root", {"hash", "sums", "leaf_count"})
+        leaf_count = sj.integer(root["leaf_count"], f"{what}.root.leaf_count")
+        try:
+            levels_for(leaf_count)
+        except FormatError as e:
+            raise FormatError(f"{what}.root.leaf_count: {e}") from e
+        steps = []
+        for i, item in enumerate(sj.array(raw["path"], f"{what}.path")):
+            where = f"{what}.path[{i}]"
+            step = sj.obj(item, where, {"side", "hash", "sums"})
+            side = sj.string(step["side"], f"{where}.side")
+            if side not in ("left", "right"):
+                raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
+            steps.append(
+                PathStep(
+                    side="left" if side == "left" else "right",
+                    hash=sj.hash_hex(step["hash"], f"{where}.hash"),
+                    sums=tuple(sj.amounts(step["sums"], f"{where}.sums", n)),
+                )
+            )
+        return cls(
+            round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
+            assets=assets,
+            user_id=user_id,
+            salt=sj.hash_hex(raw["salt"], f"{what}.salt"),
+            amounts=tuple(sj.amounts(raw["amounts"], f"{what}.amounts", n)),
+            path=tuple(steps),
+            root_hash=sj.hash_hex(root["hash"], f"{what}.root.hash"),
+            root_sums=tuple(sj.amounts(root["sums"], f"{what}.root.sums", n)),
+            leaf_count=leaf_count,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this proof (spec §8.2)."""
+        return {
+            "scheme": SCHEME,
+            "version": VERSION,
+            "round": self.round_id,
+            "assets": assets_to_json(self.assets),
+            "user_id": self.user_id,
+            "salt": self.salt.hex(),
+            "amounts": [str(a) for a in self.amounts],
+            "path": [
+                {"side": s.side, "hash": s.hash.hex(), "sums": [str(x) for x in s.sums]}
+                for s in self.path
+            ],
+            "root": {
+                "hash": self.root_hash.hex(),
+                "sums": [str(x) for x in self.root_sums],
+                "leaf_count": self.leaf_count,
+            },
+        }
+
+    def to_json(self) -> str:
+        """Serialise with a stable key order and a trailing newline."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class ProofReport:
+    """What a proof established, and against what.
+
+    ``anchor`` names the publication the root was compared with (spec §8.2). None means
+    the proof was checked against its own root only: anyone can write a proof that passes
+    that, so a caller must never report it as verified (the CLI's verdict is UNANCHORED).
+    """
+
+    round_id: str
+    assets: tuple[Asset, ...]
+    user_id: str
+    amounts: tuple[int, ...]
+    leaf_index: int
+    path_length: int
+    root_hash: bytes
+    root_sums: tuple[int, ...]
+    leaf_count: int
+    anchor: str | None
+
+    @property
+    def anchored(self) -> bool:
+        """True when the root was compared with a published one."""
+        return self.anchor is not None
+
+    def require_anchor(self) -> None:
+        """Raise unless the root was compared with a published one.
+
+        Raises:
+            VerificationError: the proof was checked against itself only (UNANCHORED).
+        """
+        if self.anchor is None:
+            raise VerificationError(
+                "UNANCHORED: the proof was checked against its own root only; compare it with"
+                " the root the exchange published (spec §8.2)"
+            )
+
+
+def verify_proof(
+    proof: InclusionProof,
+    *,
+    expected_root: bytes | None = None,
+    summary: RootSummary | None = None,
+) -> ProofReport:
+    """Recompute the proof from the user's own data up to the root.
+
+    Without ``expected_root`` or ``summary`` the report's ``anchor`` is None: the proof is
+    only consistent with itself (see :meth:`ProofReport.require_anchor`).
+
+    Args:
+        proof: a parsed proof.
+        expected_root: the published root hash, if the caller has it.
+        summary: the published root summary, if the caller has it; its round, assets,
+            leaf count, totals and hash must all match.
+
+    Returns:
+        A report of what was proven.
+
+    Raises:
+        VerificationError: any recomputed value differs from the proof or the published root.
+    """
+    levels = levels_for(proof.leaf_count)
+    if len(proof.path) != levels:
+        raise VerificationError(
+            f"path has {len(proof.path)} levels but a tree of {proof.leaf_count} leaves"
+            f" needs exactly {levels}"
+        )
+    salt_commitment = user_commitment(proof.round_id, proof.user_id, proof.salt)
+    current_hash = leaf_hash(salt_commitment, encode_amounts(proof.amounts))
+    current_sums = list(proof.amounts)
+    index = 0
+    for level, step in enumerate(proof.path, start=1):
+        mine, theirs = encode_amounts(current_sums), encode_amounts(step.sums)
+        if step.side == "left":
+            current_hash = node_hash(step.hash, theirs, current_hash, mine)
+            current_sums = add_sums(step.sums, current_sums, f"level {level}")
+            index |= 1 << (level - 1)
+        else:
+            current_hash = node_hash(current_hash, mine, step.hash, theirs)
+            current_sums = add_sums(current_sums, step.sums, f"level {level}")
+    if tuple(current_sums) != proof.root_sums:
+        raise VerificationError(
+            f"root: computed sums {current_sums} but the proof's root holds {list(proof.root_sums)}"
+        )
+    computed = root_hash(
+        proof.round_id, proof.assets, proof.leaf_count, current_hash, encode_amounts(current_sums)
+    )
+    if computed != proof.root_hash:
+        raise VerificationError(
+            f"root: computed hash {computed.hex()} but the proof's root holds"
+            f" {proof.root_hash.hex()}"
+        )
+    checked: str | None = None
+    if summary is not None:
+        _check_against_summary(proof, summary)
+        checked = "published root summary"
+    if expected_root is not None:
+        if computed != expected_root:
+            raise VerificationError(
+                f"root: computed hash {computed.hex()} but the published root is"
+                f" {expected_root.hex()} (a proof from another round, or a different tree)"
+            )
+        checked = "published root"
+    return ProofReport(
+        round_id=proof.round_id,
+        assets=proof.assets,
+        user_id=proof.user_id,
+        amounts=proof.amounts,
+        leaf_index=index,
+        path_length=levels,
+        root_hash=computed,
+        root_sums=tuple(current_sums),
+        leaf_count=proof.leaf_count,
+        anchor=checked,
+    )
+
+
+def _check_against_summary(proof: InclusionProof, summary: RootSummary) -> None:
+    for name, mine, published in (
+        ("round", proof.round_id, summary.round_id),
+        ("assets", proof.assets, summary.assets),
+        ("leaf count", proof.leaf_count, summary.leaf_count),
+        ("totals", proof.root_sums, summary.totals),
+    ):
+        if mine != published:
+            raise VerificationError(
+                f"root summary: the proof's {name} {mine!r} differs from the published"
+                f" {published!r}"
+            )
+    if proof.root_hash != summary.root_hash:
+        raise VerificationError(
+            f"root summary: computed hash {proof.root_hash.hex()} but the published root is"
+            f" {summary.root_hash.hex()}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Margin proofs, scheme ``por-mst-margin`` version 1 (spec §15.7).
+
+
+def parse_positions(value: Any, where: str, count: int) -> tuple[Position, ...]:
+    """Decode exactly ``count`` positions ``{"equity","debt","collateral"}`` (spec §15.7).
+
+    Raises:
+        FormatError: not a list of ``count`` valid positions.
+    """
+    items = sj.array(value, where)
+    if len(items) != count:
+        raise FormatError(
+            f"{where}: expected {count} positions (one per asset), found {len(items)}"
+        )
+    out = []
+    for i, item in enumerate(items):
+        w = f"{where}[{i}]"
+        entry = sj.obj(item, w, {"equity", "debt", "collateral"})
+        out.append(
+            Position(
+                sj.amount(entry["equity"], f"{w}.equity"),
+                sj.amount(entry["debt"], f"{w}.debt"),
+                sj.amount(entry["collateral"], f"{w}.collateral"),
+            )
+        )
+    return tuple(out)
+
+
+def positions_to_json(positions: tuple[Position, ...] | list[Position]) -> list[dict[str, str]]:
+    """Positions as JSON objects of decimal strings (spec §15.7)."""
+    return [
+        {"equity": str(p.equity), "debt": str(p.debt), "collateral": str(p.collateral)}
+        for p in positions
+    ]
+
+
+@dataclass(frozen=True)
+class MarginPathStep:
+    """One level of a margin path: the sibling's hash and per-asset sums."""
+
+    side: Side
+    hash: bytes
+    sums: tuple[Position, ...]
+
+
+@dataclass(frozen=True)
+class MarginInclusionProof:
+    """A user's margin inclusion proof, parsed and validated in shape (not yet verified)."""
+
+    round_id: str
+    assets: tuple[Asset, ...]
+    risk: RiskParams
+    user_id: str
+    salt: bytes
+    positions: tuple[Position, ...]
+    path: tuple[MarginPathStep, ...]
+    root_hash: bytes
+    root_sums: tuple[Position, ...]
+    leaf_count: int
+
+    FIELDS = frozenset(
+        {
+            "scheme",
+            "version",
+            "round",
+            "assets",
+            "risk",
+            "user_id",
+            "salt",
+            "positions",
+            "path",
+            "root",
+        }
+    )
+
+    @classmethod
+    def from_json(cls, data: bytes | str, what: str = "proof") -> MarginInclusionProof:
+        """Parse a margin proof strictly.
+
+        Raises:
+            FormatError: the proof is malformed, or its risk parameters do not price
+                exactly the round's assets.
+        """
+        raw = sj.obj(sj.loads(data, what), what, set(cls.FIELDS))
+        scheme = sj.string(raw["scheme"], f"{what}.scheme")
+        version = sj.integer(raw["version"], f"{what}.version")
+        if scheme != MARGIN_SCHEME or version != MARGIN_VERSION:
+            raise FormatError(
+                f"{what}: scheme {scheme!r} version {version} is not"
+                f" {MARGIN_SCHEME!r} version {MARGIN_VERSION}"
+            )
+        assets = parse_assets(raw["assets"], f"{what}.assets")
+        risk = RiskParams.from_obj(raw["risk"], f"{what}.risk")
+        risk.check_round_assets(assets, f"{what}.risk")
+        n = len(assets)
+        user_id = sj.string(raw["user_id"], f"{what}.user_id")
+        try:
+            user_id_bytes(user_id)
+        except FormatError as e:
+            raise FormatError(f"{what}.user_id: {e}") from e
+        root = sj.obj(raw["root"], f"{what}.root", {"hash", "sums", "leaf_count"})
+        leaf_count = sj.integer(root["leaf_count"], f"{what}.root.leaf_count")
+        try:
+            levels_for(leaf_count)
+        except FormatError as e:
+            raise FormatError(f"{what}.root.leaf_count: {e}") from e
+        steps = []
+        for i, item in enumerate(sj.array(raw["path"], f"{what}.path")):
+            where = f"{what}.path[{i}]"
+            step = sj.obj(item, where, {"side", "hash", "sums"})
+            side = sj.string(step["side"], f"{where}.side")
+            if side not in ("left", "right"):
+                raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
+            steps.append(
+                MarginPathStep(
+                    side="left" if side == "left" else "right",
+                    hash=sj.hash_hex(step["hash"], f"{where}.hash"),
+                    sums=parse_positions(step["sums"], f"{where}.sums", n),
+                )
+            )
+        return cls(
+            round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
+            assets=assets,
+            risk=risk,
+            user_id=user_id,
+            salt=sj.hash_hex(raw["salt"], f"{what}.salt"),
+            positions=parse_positions(raw["positions"], f"{what}.positions", n),
+            path=tuple(steps),
+            root_hash=sj.hash_hex(root["hash"], f"{what}.root.hash"),
+            root_sums=parse_positions(root["sums"], f"{what}.root.sums", n),
+            leaf_count=leaf_count,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this proof (spec §15.7)."""
+        return {
+            "scheme": MARGIN_SCHEME,
+            "version": MARGIN_VERSION,
+            "round": self.round_id,
+            "assets": assets_to_json(self.assets),
+            "risk": self.risk.to_obj(),
+            "user_id": self.user_id,
+            "salt": self.salt.hex(),
+            "positions": positions_to_json(self.positions),
+            "path": [
+                {"side": s.side, "hash": s.hash.hex(), "sums": positions_to_json(s.sums)}
+                for s in self.path
+            ],
+            "root": {
+                "hash": self.root_hash.hex(),
+                "sums": positions_to_json(self.root_sums),
+                "leaf_count": self.leaf_count,
+            },
+        }
+
+    def to_json(self) -> str:
+        """Serialise with a stable key order and a trailing newline."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class MarginProofReport:
+    """What a margin proof established: the path, the user's own rule, and the anchor."""
+
+    round_id: str
+    assets: tuple[Asset, ...]
+    user_id: str
+    positions: tuple[Position, ...]
+    rule: RuleCheck
+    risk_hash: bytes
+    leaf_index: int
+    path_length: int
+    root_hash: bytes
+    root_sums: tuple[Position, ...]
+    leaf_count: int
+    anchor: str | None
+
+    @property
+    def anchored(self) -> bool:
+        """True when the root was compared with a published one."""
+        return self.anchor is not None
+
+
+def verify_margin_proof(
+    proof: MarginInclusionProof, *, expected_root: bytes | None = None
+) -> MarginProofReport:
+    """Check the user's own margin rule, then recompute the path to the root (spec §15.7).
+
+    Raises:
+        VerificationError: the user's collateral exceeds equity or does not cover the debt
+            at the round's prices and haircuts, or a recomputed value differs from the proof
+            or the published root.
+    """
+    levels = levels_for(proof.leaf_count)
+    if len(proof.path) != levels:
+        raise VerificationError(
+            f"path has {len(proof.path)} levels but a tree of {proof.leaf_count} leaves"
+            f" needs exactly {levels}"
+        )
+    rule = check_rule(proof.risk, proof.positions, f"user {proof.user_id!r}")
+    commitment = user_commitment(proof.round_id, proof.user_id, proof.salt)
+    current_hash = margin_leaf_hash(commitment, encode_positions(proof.positions))
+    current = list(proof.positions)
+    index = 0
+    for level, step in enumerate(proof.path, start=1):
+        mine, theirs = encode_positions(current), encode_positions(step.sums)
+        if step.side == "left":
+            current_hash = margin_node_hash(step.hash, theirs, current_hash, mine)
+            current = add_positions(step.sums, current, f"level {level}")
+            index |= 1 << (level - 1)
+        else:
+            current_hash = margin_node_hash(current_hash, mine, step.hash, theirs)
+            current = add_positions(current, step.sums, f"level {level}")
+    if tuple(current) != proof.root_sums:
+        raise VerificationError(
+            f"root: computed sums {current} but the proof's root holds {list(proof.root_sums)}"
+        )
+    computed = margin_root_hash(
+        proof.round_id,
+        proof.assets,
+        proof.leaf_count,
+        proof.risk.hash,
+        current_hash,
+        encode_positions(current),
+    )
+    if computed != proof.root_hash:
+        raise VerificationError(
+            f"root: computed hash {computed.hex()} but the proof's root holds"
+            f" {proof.root_hash.hex()} (other prices or tiers than the round's, or another tree)"
+        )
+    anchor: str | None = None
+    if expected_root is not None:
+        if computed != expected_root:
+            raise VerificationError(
+                f"root: computed hash {computed.hex()} but the published root is"
+                f" {expected_root.hex()}"
+            )
+        anchor = "published root"
+    return MarginProofReport(
+        round_id=proof.round_id,
+        assets=proof.assets,
+        user_id=proof.user_id,
+        positions=proof.positions,
+        rule=rule,
+        risk_hash=proof.risk.hash,
+        leaf_index=index,
+        path_length=levels,
+        root_hash=computed,
+        root_sums=tuple(current),
+        leaf_count=proof.leaf_count,
+        anchor=anchor,
+    )
