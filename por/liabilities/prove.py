@@ -22,21 +22,20 @@ import re
 import shutil
 import signal
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from por.errors import InputError, PorError
-from verifier.errors import FormatError
+from verifier.errors import FormatError, VerificationError
 from verifier.liabilities.mst import (
+    AMOUNT_SIZE,
     HASH_SIZE,
     TAG_SALT,
     TAG_USER,
@@ -45,6 +44,9 @@ from verifier.liabilities.mst import (
     decode_positions,
     derive_salt,
     encode_str,
+    leaf_hash,
+    node_hash,
+    root_hash,
     user_commitment,
 )
 from verifier.liabilities.proof import (
@@ -57,6 +59,12 @@ from verifier.liabilities.proof import (
 from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported where the snapshot is read: `por serve` imports this module for
+# served_proof_text and has no use for it.
 
 
 class Prover:
@@ -136,6 +144,8 @@ _TOKEN = re.compile(r'"\\u0000([a-z0-9_]+)\\u0000"')
 _FIELD = {"equity": 0, "debt": 1, "collateral": 2}  # spec §15.2: the byte order of a position
 _PLAIN_ID = re.compile(rb"[ !#-\[\]-~]+")  # printable ASCII but '"' and '\\': JSON as is
 STYLES = ("line", "file")  # one JSON line (prove-all's .jsonl), or `por liabilities prove`'s file
+SERVED_CACHE_LEVELS = 12  # served proofs: levels whose checked text is kept (top of the tree)
+SERVED_CACHE = 1 << 12  # nodes kept (about 2.5 KiB each at 4 assets)
 
 
 def _mark(name: str) -> str:
@@ -174,6 +184,8 @@ class ProofText:
         """
         lay = tree.layout
         self._mm = tree_bytes(tree)
+        self.layout = lay
+        self._upper: dict[tuple[bytes, tuple[int, ...], int], tuple[bytes, bytes, bytes]] = {}
         self.record_size = lay.record_size
         self.values = len(lay.assets) * (3 if lay.is_margin else 1)
         self.levels = lay.levels
@@ -229,6 +241,81 @@ class ProofText:
                  for j, v in enumerate(vals)]
         return texts, vals
 
+    def checked(self, summary: RootSummary, user_id: str, salt: bytes, leaf: int) -> bytes:
+        """One spot proof, verified against ``summary`` on the raw records (see
+        :func:`served_proof_text`).
+
+        The upper levels are shared by every proof: the text of the steps from level ``cut``
+        up, with the hash and sums at ``cut`` that were verified to lead to the published
+        root, is kept for up to :data:`SERVED_CACHE` nodes. A later proof through the same
+        node recomputes its path up to ``cut`` and must arrive at exactly those bytes; its
+        text is the checked lower steps followed by the checked upper ones.
+
+        Raises:
+            VerificationError: the proof would not verify against ``summary``.
+        """
+        lay = self.layout
+        if lay.is_margin or not 0 <= leaf < lay.leaf_count or (
+                summary.round_id, summary.assets, summary.leaf_count) != (
+                lay.round_id, lay.assets, lay.leaf_count):
+            raise VerificationError("the proof's leaf or round is not the published round's")
+        mm, size, offsets = self._mm, self.record_size, self._level_offsets
+        commitment = user_commitment(lay.round_id, user_id, salt)
+        at = lay.commitments_offset + HASH_SIZE * leaf
+        if mm[at:at + HASH_SIZE] != commitment:
+            raise VerificationError("the user's commitment is not the leaf's")
+        at = offsets[0] + size * leaf
+        mine = mm[at + HASH_SIZE:at + size]
+        own = decode_amounts(mine)
+        current, sums = leaf_hash(commitment, mine), own
+        cut = max(0, lay.levels - SERVED_CACHE_LEVELS)
+        key = (summary.root_hash, summary.totals, leaf >> cut)
+        known = self._upper.get(key)
+        steps: list[bytes] = []
+        body, index, lanes = self.body, leaf, range(0, size - HASH_SIZE, AMOUNT_SIZE)
+        for level in range(lay.levels if known is None else cut):
+            if level == cut:
+                at_cut = (current, mine)
+                lower = len(steps)
+            sibling = index ^ 1
+            at = offsets[level] + size * sibling
+            rec = mm[at:at + size]
+            their_hash, theirs = rec[:HASH_SIZE], rec[HASH_SIZE:]
+            their_sums = [int.from_bytes(theirs[i:i + AMOUNT_SIZE], "big") for i in lanes]
+            if sibling < index:
+                current = node_hash(their_hash, theirs, current, mine)
+            else:
+                current = node_hash(current, mine, their_hash, theirs)
+            # Exact sums (spec §6), as add_sums and encode_amounts make them: a sum past
+            # 2^128-1 does not fit in its 16 bytes and fails.
+            sums = [a + b for a, b in zip(sums, their_sums, strict=True)]
+            try:
+                mine = b"".join([x.to_bytes(AMOUNT_SIZE, "big") for x in sums])
+            except OverflowError as e:
+                raise VerificationError(f"level {level + 1}: a sum overflows 2^128-1") from e
+            steps.append(body[sibling & 1] % (binascii.hexlify(their_hash), *their_sums))
+            index >>= 1
+        if known is not None:
+            if (current, mine) != known[:2]:
+                raise VerificationError("the proof does not lead to the published root")
+            if known[2]:
+                steps.append(known[2])
+        else:
+            if (tuple(sums) != summary.totals
+                    or root_hash(lay.round_id, lay.assets, lay.leaf_count, current, mine)
+                    != summary.root_hash):
+                raise VerificationError("the proof does not lead to the published root")
+            if cut == lay.levels:
+                at_cut, lower = (current, mine), len(steps)
+            if len(self._upper) >= SERVED_CACHE:
+                self._upper.pop(next(iter(self._upper)))
+            self._upper[key] = (*at_cut, self.join.join(steps[lower:]))
+        raw = user_id.encode("utf-8")
+        uid = (b'"' + raw + b'"' if _PLAIN_ID.fullmatch(raw)
+               else json.dumps(user_id).encode("ascii"))
+        return (self.head % (uid, binascii.hexlify(salt), *own) + self.join.join(steps)
+                + self.tail)
+
     def chunk(self, start: int, bits: int, users: list[tuple[int, bytes, bytes]]) -> list[bytes]:
         """The proofs of ``users`` (leaf index, id as JSON, salt as hex; in leaf order), all
         in the aligned range of ``2**bits`` leaves from ``start`` (1 <= ``bits`` <= levels).
@@ -269,6 +356,41 @@ class ProofText:
                 path = step0 + join + above[i >> 1]
             out.append(head % (uid, salt, *vals0[i]) + path + tail)
         return out
+
+
+def served_proof_text(tree: TreeFile, summary: RootSummary, user_id: str, salt: bytes,
+                      leaf: int) -> bytes:
+    """``Prover.prove(user_id).to_json()``'s exact bytes for a user whose salt and leaf are
+    known (what a proof token opens), checked as :func:`verifier.liabilities.proof.
+    verify_proof` checks it against ``summary`` before anything is returned.
+
+    The check runs on the tree's raw records: the user's commitment must be the leaf's, each
+    level's hash is recomputed from both children's hashes and sums (spec §6), the sums are
+    added exactly (an overflow fails), and the root (spec §7) and the totals must be the
+    published ones. The text is made from the same bytes that were checked.
+
+    Raises:
+        VerificationError: any of those differs (a corrupt or replaced file): nothing is
+            handed out then.
+    """
+    if tree.layout.levels == 0:  # one leaf: an empty path, rendered by the reference path
+        lay = tree.layout
+        _, amounts = tree.record(0, leaf)
+        proof = InclusionProof(lay.round_id, lay.assets, user_id, salt,
+                               tuple(decode_amounts(amounts)), (), summary.root_hash,
+                               tuple(decode_amounts(tree.top()[1])), lay.leaf_count)
+        if not 0 <= leaf < lay.leaf_count or tree.commitment(leaf) != user_commitment(
+                lay.round_id, user_id, salt):
+            raise VerificationError("the user's commitment is not the leaf's")
+        verify_proof(proof, summary=summary)
+        return proof.to_json().encode()
+    maker = _SERVED.get(tree)
+    if maker is None:
+        maker = _SERVED[tree] = ProofText(tree, "file", None)
+    return maker.checked(summary, user_id, salt, leaf)
+
+
+_SERVED: weakref.WeakKeyDictionary[TreeFile, ProofText] = weakref.WeakKeyDictionary()
 
 
 def _sample_proof(tree: TreeFile, risk: RiskParams | None) -> InclusionProof | MarginInclusionProof:
@@ -393,6 +515,8 @@ _FRAME_HEAD = 16
 
 def _id_buffers(ids: pa.Array) -> tuple[np.ndarray, bytes]:
     """int64 offsets (from zero) and UTF-8 bytes of a string array."""
+    import pyarrow as pa
+
     wide = pa.types.is_large_string(ids.type)
     offsets = np.frombuffer(ids.buffers()[1], np.int64 if wide else np.int32)
     offsets = offsets[ids.offset:ids.offset + len(ids) + 1].astype(np.int64)
@@ -412,6 +536,8 @@ class _Spill:
         self.counts: dict[int, int] = {}
 
     def add(self, leaves: np.ndarray, ids: pa.Array) -> None:
+        import pyarrow as pa
+
         order = np.argsort(leaves, kind="stable")
         leaves = leaves[order]
         offsets, data = _id_buffers(ids.take(pa.array(order)))
@@ -521,6 +647,10 @@ def _prove_shard(round_dir: str, secret: bytes, style: str, spill: str, out: str
 def _snapshot_ids(snapshot: Path, tree: TreeFile) -> Iterator[pa.Array]:
     """The user ids of the snapshot, batch by batch, each batch's ids once (a user whose
     rows lie in several batches comes again in each)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
     if tree.layout.is_margin:
         # A margin snapshot (spec §15.11) is CSV whose first column is user_id: only that
         # column is read. An id read otherwise than the builder read it is not in the
@@ -577,6 +707,8 @@ def _locate(snapshot: Path, round_dir: Path, tree: TreeFile, secret: bytes, spil
     Raises:
         InputError: a user of the snapshot is not in the round.
     """
+    import pyarrow as pa
+
     from por.liabilities import buckets
 
     buckets.check_native()
