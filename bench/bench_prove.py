@@ -88,7 +88,7 @@ def margin_round(users: int) -> tuple[Path, Path]:
     base.mkdir(parents=True)
     assets = assets_for(4)
     risk = RiskParams.from_json(rfc8785.dumps({
-        "scheme": "por-risk", "version": 1, "quote": "USD", "value_decimals": 6,
+        "scheme": "por-risk", "version": 1, "quote": "USD", "value_decimals": 18,
         "assets": [{"symbol": a.symbol, "decimals": a.decimals, "price": "1",
                     "tiers": [{"up_to": "1000000000000", "ratio": 100}]} for a in assets]}))
     rng = random.Random(5)

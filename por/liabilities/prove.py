@@ -13,7 +13,6 @@ import bisect
 import contextlib
 import errno
 import hashlib
-import hmac
 import itertools
 import json
 import mmap
@@ -599,12 +598,19 @@ def _prove_shard(round_dir: str, secret: bytes, style: str, spill: str, out: str
     leaves, ids = _read_spill(Path(spill))
     if not len(ids):
         return 0
-    rid = encode_str(lay.round_id.encode())
-    salt_prefix = TAG_SALT + rid
+    from por.liabilities.buckets import hmac_sha256_keyed
+
+    # derive_salt (spec §4) with the HMAC key schedule done once per shard; the shard's
+    # first proof is compared with the reference's below, salt included.
+    inner, outer = hmac_sha256_keyed(secret, TAG_SALT + encode_str(lay.round_id.encode()))
     bits = min(CHUNK_BITS, lay.levels)
     users = []
     for leaf, raw in zip(leaves.tolist(), ids, strict=True):
-        salt = hmac.digest(secret, salt_prefix + len(raw).to_bytes(2, "big") + raw, "sha256")
+        h = inner.copy()
+        h.update(len(raw).to_bytes(2, "big") + raw)
+        o = outer.copy()
+        o.update(h.digest())
+        salt = o.digest()
         uid = (b'"' + raw + b'"' if _PLAIN_ID.fullmatch(raw)
                else json.dumps(raw.decode("utf-8")).encode("ascii"))
         users.append((leaf, uid, binascii.hexlify(salt)))
