@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import sys
 import time
@@ -51,13 +50,7 @@ class Run:
     seconds: float
     cpu: float
     out_bytes: int
-    peak_rss: int  # bytes, the largest of the main process and any worker
-
-
-def _cpu() -> float:
-    self_, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
-        resource.RUSAGE_CHILDREN)
-    return self_.ru_utime + self_.ru_stime + kids.ru_utime + kids.ru_stime
+    peak_rss: int  # bytes: the largest RSS of the prove-all process and of any worker
 
 
 def spot_round(users: int) -> tuple[Path, Path]:
@@ -107,16 +100,29 @@ def margin_round(users: int) -> tuple[Path, Path]:
     return snap, round_dir
 
 
-def prove_all_run(round_dir: Path, snap: Path, out: Path) -> Run:
-    from por.liabilities.prove import prove_all
+_RUN = """
+import json, os, resource, sys, time
+from pathlib import Path
+from por.liabilities.prove import prove_all
+t0 = time.perf_counter()
+r = prove_all(Path(sys.argv[1]), bytes(range(32)), Path(sys.argv[2]), Path(sys.argv[3]),
+              workers=os.cpu_count(), force=True)
+seconds = time.perf_counter() - t0
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"users": r.users, "seconds": seconds,
+                  "cpu": me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime,
+                  "peak": max(me.ru_maxrss, kids.ru_maxrss) * 1024}))
+"""
 
-    cpu0 = _cpu()
-    t0 = time.perf_counter()
-    result = prove_all(round_dir, SECRET, snap, out, workers=os.cpu_count(), force=True)
-    seconds = time.perf_counter() - t0
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) * 1024
-    return Run(result.users, seconds, _cpu() - cpu0, out.stat().st_size, peak)
+
+def prove_all_run(round_dir: Path, snap: Path, out: Path) -> Run:
+    """prove-all in a fresh process (its peak memory and CPU time are its own)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _RUN, str(round_dir), str(snap), str(out)],
+                          capture_output=True, text=True, check=True)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return Run(got["users"], got["seconds"], got["cpu"], out.stat().st_size, got["peak"])
 
 
 def disk_yardstick(folder: Path, size: int) -> float:
@@ -237,12 +243,16 @@ ran at {disk / spot.seconds:.2f}x that speed. Per-user path: `Prover.prove` and 
 per user (prove-all before issue 16), one core over a sample, times {cores}. Lines =
 `prove`: 200 random lines compared byte for byte with the reference prover's text.
 
-Target (issue 16): >= {TARGET:,} proofs/s at 1M users: {verdict}. Where the time goes (per
-proof, CPU): the salt (one HMAC in Python), each node's text made once (hex of its hash,
-{4} decimal u128s: about two nodes per proof), the path strings joined level by level, and
-pass 1 (reading the snapshot's ids, commitments in C, sorted searches of the commitments
-section); the output is {spot.out_bytes / spot.users:,.0f} bytes a proof, so the disk
-yardstick bounds the rate at {spot.users / disk:,.0f} proofs/s on this machine.
+Target (issue 16): >= {TARGET:,} proofs/s at 1M users: {verdict}. What dominates is CPU,
+not the disk: the output is {spot.out_bytes / spot.users:,.0f} bytes a proof, and the disk
+yardstick alone would allow {spot.users / disk:,.0f} proofs/s. Profiled (one shard, CPU
+time): pass 2 is about nine tenths, pass 1 (reading the ids, commitments in C, sorted
+searches) a tenth; in pass 2 about 60 % is making each node's text (hex of its hash and k
+decimal u128s, Python ints: about two nodes per proof), the rest the per-user salt (HMAC
+states copied) and id, and joining the path strings. With the machine to itself the CPU
+column is what bounds the rate: {cores} x proofs per CPU-s. The next step would be the
+node texts in numpy (u128 to decimal digits by 32-bit limb division, scattered into one
+buffer per level).
 {END}"""
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     if START in text and END in text:
