@@ -137,6 +137,10 @@ def main() -> None:
 LIABILITIES_COMMANDS: dict[str, tuple[str, str]] = {
     "import-ledger": ("por.cli.margin:import_ledger_cmd",
                       "Convert LEDGER into a margin round's snapshot, asset list and risk file."),
+    "build-private": ("por.cli.private:build_private_cmd", "Build a private round (spec §16) "
+                      "from SNAPSHOT: proofs hide every other balance."),
+    "prove-private": ("por.cli.private:prove_private_cmd",
+                      "Write USER_ID's private proof of the round in ROUND_DIR (spec §16.8)."),
 }
 
 

@@ -27,6 +27,7 @@ EXTRA_OF_MODULE: Mapping[str, str] = {
     **dict.fromkeys(("numpy", "pyarrow", "dask", "distributed", "fsspec", "sqlmodel",
                      "sqlalchemy", "alembic", "psycopg", "eth_tester", "eth"), "exchange"),
     **dict.fromkeys(("fastapi", "starlette", "uvicorn", "jinja2"), "server"),
+    **dict.fromkeys(("wallycore", "_wallycore"), "private"),
 }
 
 

@@ -171,6 +171,12 @@ def proof_cmd(
     given, 2 unusable input.
     """
     notes: list[str] = []
+    from verifier.private.cli import is_private, private_proof_cmd  # spec §16: scheme dispatch
+
+    if is_private(proof_file):
+        flags = bool(pinned or witness_files or witness_quorum is not None)
+        private_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        return
     if _is_margin(proof_file):
         flags = bool(pinned or witness_files or witness_quorum is not None)
         _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
@@ -317,6 +323,11 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     """
     if _is_margin(round_dir / "root.json"):
         _margin_liabilities(round_dir, root_hex, as_json)
+        return
+    from verifier.private.cli import is_private_round, private_liabilities_cmd  # spec §16.10
+
+    if is_private_round(round_dir):
+        private_liabilities_cmd(round_dir, root_hex, as_json)
         return
 
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:

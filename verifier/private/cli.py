@@ -1,0 +1,133 @@
+"""``por-verify proof`` on a private proof (spec §16.9): called by the proof command when
+the file names the scheme ``por-mst-private``; needs the ``[private]`` extra (wallycore),
+imported only here and only when such a proof is checked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from verifier.encoding.strictjson import loads as strict_loads
+from verifier.errors import FormatError, UsageError
+
+PRIVATE_SCHEME = "por-mst-private"  # spec §16.1 (verifier.private.scheme.SCHEME)
+
+
+def is_private(proof_file: Path) -> bool:
+    """True when the file is a JSON object naming the private scheme; anything else is
+    left to the other schemes' strict parsers, which report what is wrong."""
+    try:
+        data = strict_loads(proof_file.read_bytes(), str(proof_file))
+    except (OSError, FormatError):
+        return False
+    return isinstance(data, dict) and data.get("scheme") == PRIVATE_SCHEME
+
+
+def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path | None,
+                      bundle_dir: Path | None, as_json: bool, bundle_flags: bool) -> None:
+    """Check a private proof against --root or --summary and print the verdict.
+
+    Exit codes: 0 verified against a published root, 1 a check failed or no anchor,
+    2 unusable input (a missing ``[private]`` extra too: the group says what to install).
+    """
+    from verifier.cli import EXIT_FAILED, run_check
+    from verifier.cli.liabilities import parse_root_option
+    from verifier.private.proof import (
+        PrivateProof,
+        PrivateProofReport,
+        PrivateRoot,
+        verify_private_proof,
+    )
+
+    def read(path: Path, what: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as e:
+            raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+    def check() -> PrivateProofReport:
+        if bundle_dir is not None or bundle_flags:
+            raise UsageError("a private proof (spec §16.9) is checked against --root or"
+                             " --summary only in this version")
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        summary = (PrivateRoot.from_json(read(summary_file, "root summary"), str(summary_file))
+                   if summary_file is not None else None)
+        proof = PrivateProof.from_json(read(proof_file, "proof"), str(proof_file))
+        return verify_private_proof(proof, expected_root=expected, summary=summary)
+
+    rep: PrivateProofReport = run_check(as_json, check)
+    verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
+    if as_json:
+        click.echo(json.dumps({
+            "verdict": verdict, "ok": rep.anchored, "scheme": PRIVATE_SCHEME,
+            "round": rep.round_id, "user_id": rep.user_id,
+            "balances": {a.symbol: str(x) for a, x in zip(rep.assets, rep.amounts, strict=True)},
+            "committed_units": {a.symbol: {"value": str(v), "unit_exponent": a.unit_exponent}
+                                for a, v in zip(rep.assets, rep.values, strict=True)},
+            "leaf_index": rep.leaf_index, "path_length": rep.path_length,
+            "leaf_count": rep.leaf_count, "range_proofs_checked": rep.range_proofs_checked,
+            "root_hash": rep.root_hash.hex(), "root_totals": [str(t) for t in rep.totals],
+            "anchor": rep.anchor}, indent=2))
+    else:
+        click.echo(f"{verdict}: private proof of user {rep.user_id!r}, round {rep.round_id}:"
+                   f" {rep.range_proofs_checked} range proofs and every commitment sum checked;"
+                   " no other user's balance is in the proof")
+        for a, x, v in zip(rep.assets, rep.amounts, rep.values, strict=True):
+            click.echo(f"  {a.symbol:>8}  {x} base units, committed as {v} x 10^{a.unit_exponent}")
+        for a, t in zip(rep.assets, rep.totals, strict=True):
+            click.echo(f"  total {a.symbol:>8}  {t} x 10^{a.unit_exponent} base units")
+        click.echo(f"  root hash    {rep.root_hash.hex()}")
+        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
+    if not rep.anchored:
+        sys.exit(EXIT_FAILED)
+
+
+def is_private_round(round_dir: Path) -> bool:
+    """True when ROUND_DIR's root.json names the private scheme."""
+    return is_private(round_dir / "root.json")
+
+
+def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
+    """The auditor's check of a private round (spec §16.10): every commitment opened, every
+    sum and hash recomputed, root.json compared; exit 0, 1 (every finding listed) or 2."""
+    from verifier.cli import run_check
+    from verifier.cli.liabilities import parse_root_option
+    from verifier.private.proof import PrivateRoot
+    from verifier.private.treefile import (
+        PrivateAuditReport,
+        PrivateTreeFile,
+        audit_private_round,
+    )
+
+    def read(path: Path, what: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as e:
+            raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+    def check() -> PrivateAuditReport:
+        expected = parse_root_option(root_hex) if root_hex is not None else None
+        summary = PrivateRoot.from_json(read(round_dir / "root.json", "root summary"),
+                                        str(round_dir / "root.json"))
+        tree = PrivateTreeFile(read(round_dir / "tree.bin", "tree file"),
+                               str(round_dir / "tree.bin"))
+        report = audit_private_round(tree, summary, expected)
+        report.raise_if_failed()
+        return report
+
+    rep: PrivateAuditReport = run_check(as_json, check)
+    if as_json:
+        click.echo(json.dumps({
+            "verdict": "VERIFIED", "ok": True, "scheme": PRIVATE_SCHEME, "round": rep.round_id,
+            "leaf_count": rep.leaf_count, "root_hash": rep.root_hash.hex(),
+            "totals": {a.symbol: {"value": str(t), "unit_exponent": a.unit_exponent}
+                       for a, t in zip(rep.assets, rep.totals, strict=True)}}, indent=2))
+    else:
+        click.echo(f"VERIFIED: private round {rep.round_id}, {rep.leaf_count} leaves: every"
+                   " commitment opens, every sum and hash recomputes")
+        for a, t in zip(rep.assets, rep.totals, strict=True):
+            click.echo(f"  total {a.symbol:>8}  {t} x 10^{a.unit_exponent} base units")
+        click.echo(f"  root hash    {rep.root_hash.hex()}")
