@@ -219,26 +219,33 @@ class ProofText:
         self.join = lits[2 * m + 4].encode("ascii")  # closes a step, opens the next
         self.tail = lits[-1].encode("ascii")
 
-    def nodes(self, level: int, start: int, stop: int) -> tuple[list[bytes], list[list[int]]]:
+    def nodes(self, level: int, start: int, stop: int,
+              values: bool = False) -> tuple[list[bytes], list[tuple[int, ...]]]:
         """The path-step text of nodes ``start..stop-1`` of ``level`` (as a sibling: the side
-        is "left" for an even index, spec §8.2) and their values as ints."""
+        is "left" for an even index, spec §8.2), and with ``values`` their values as ints."""
         n, size, m = stop - start, self.record_size, self.values
         off = self._level_offsets[level] + size * start
         raw = np.frombuffer(self._mm[off:off + n * size], np.uint8).reshape(n, size)
         hexes = binascii.hexlify(raw[:, :HASH_SIZE].tobytes())
         limbs = np.ascontiguousarray(raw[:, HASH_SIZE:]).view(">u8").reshape(n, m, 2)
-        vals: list[list[int]] = limbs[:, :, 1].astype(np.uint64).tolist()
-        high = limbs[:, :, 0]
+        low = limbs[:, :, 1].astype(np.uint64)
+        cols: list[list[int]] = low.T.tolist()  # one list per value: zip makes the tuples
+        high = limbs[:, :, 0].astype(np.uint64)
         rows = np.flatnonzero(high.any(axis=1))  # sums past 2^64 (wei)
         if len(rows):
-            wide = zip(high[rows].astype(np.uint64).tolist(),
-                       limbs[rows, :, 1].astype(np.uint64).tolist(), strict=True)
-            for r, (hs, los) in zip(rows.tolist(), wide, strict=True):
-                vals[r] = [(h << 64) | lo for h, lo in zip(hs, los, strict=True)]
-        body = self.body
-        texts = [body[(start + j) & 1] % (hexes[64 * j:64 * j + 64], *v)
-                 for j, v in enumerate(vals)]
-        return texts, vals
+            where = rows.tolist()
+            for col, his, los in zip(cols, high[rows].T.tolist(), low[rows].T.tolist(),
+                                     strict=True):
+                for r, h, lo in zip(where, his, los, strict=True):
+                    col[r] = (h << 64) | lo
+        hx = [hexes[i:i + 64] for i in range(0, 64 * n, 64)]
+        texts: list[bytes] = [b""] * n
+        for parity in (0, 1):
+            fmt = self.body[(start + parity) & 1]
+            texts[parity::2] = [fmt % t for t in zip(hx[parity::2],
+                                                     *[c[parity::2] for c in cols],
+                                                     strict=True)]
+        return texts, (list(zip(*cols, strict=True)) if values else [])
 
     def checked(self, summary: RootSummary, user_id: str, salt: bytes, leaf: int) -> bytes:
         """One spot proof, verified against ``summary`` on the raw records (see
@@ -325,7 +332,8 @@ class ProofText:
         size, levels, join = 1 << bits, self.levels, self.join
         bodies, vals0 = [], []
         for level in range(bits):
-            texts, vals = self.nodes(level, start >> level, (start + size) >> level)
+            texts, vals = self.nodes(level, start >> level, (start + size) >> level,
+                                     level == 0)
             bodies.append(texts)
             if level == 0:
                 vals0 = vals
@@ -341,19 +349,20 @@ class ProofText:
                 above = [b[j ^ 1] + rest for j in range(size >> level)]
             else:
                 up = above
-                above = [b[j ^ 1] + join + up[j >> 1] for j in range(size >> level)]
+                above = [b"".join((b[j ^ 1], join, up[j >> 1])) for j in range(size >> level)]
         head, tail, out = self.head, self.tail, []
         b0 = bodies[0]
+        if above is None:
+            return [b"".join((head % (uid, salt, *vals0[leaf - start]), b0[(leaf - start) ^ 1],
+                              tail)) for leaf, uid, salt in users]
+        if isinstance(above, bytes):
+            rest = join + above + tail
+            return [b"".join((head % (uid, salt, *vals0[leaf - start]), b0[(leaf - start) ^ 1],
+                              rest)) for leaf, uid, salt in users]
         for leaf, uid, salt in users:
             i = leaf - start
-            step0 = b0[i ^ 1]
-            if above is None:
-                path = step0
-            elif isinstance(above, bytes):
-                path = step0 + join + above
-            else:
-                path = step0 + join + above[i >> 1]
-            out.append(head % (uid, salt, *vals0[i]) + path + tail)
+            out.append(b"".join((head % (uid, salt, *vals0[i]), b0[i ^ 1], join, above[i >> 1],
+                                 tail)))
         return out
 
 
