@@ -36,13 +36,15 @@ from api.source import (
     b64,
     env_path,
     load_public_key,
+    solvency_rows,
 )
 from por.errors import InputError
 from por.liabilities.prove import served_proof_text
-from verifier.attestation.model import liabilities_figures, reserves_figures, solvency_lines
+from verifier.attestation.model import AnySummary
 from verifier.encoding.canonical import format_time
-from verifier.errors import PorError, VerificationError
-from verifier.liabilities.summary import RootSummary, format_units
+from verifier.errors import PorError
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.summary import format_units
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import COSIGNED_BY
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED
@@ -197,29 +199,11 @@ def percent(ratio: str | None) -> str:
     return f"{scaled // 10_000}.{scaled % 10_000:04d}%"
 
 
-def _solvency(summary: RootSummary, reserves: LoadedReserves | None) -> list[m.AssetSolvency]:
+def _solvency(summary: AnySummary, reserves: LoadedReserves | None) -> list[m.AssetSolvency]:
     """The figures recomputed from the files by the attestation's own functions (one way
     of computing a figure only); without a reserves file, every liability is uncovered."""
-    liabilities = liabilities_figures(summary)
-    if reserves is not None:
-        try:
-            lines = solvency_lines(liabilities, reserves_figures(reserves.file))
-        except VerificationError:
-            lines = None  # decimals differ: the figures are not comparable
-        if lines is not None:
-            return [
-                m.AssetSolvency(symbol=s.symbol, decimals=s.decimals,
-                                liabilities=str(s.liabilities), reserves=str(s.reserves),
-                                ratio=s.ratio, surplus=str(s.surplus),
-                                shortfall=str(s.shortfall), status=s.status)  # type: ignore[arg-type]
-                for s in lines
-            ]
-    return [
-        m.AssetSolvency(symbol=a.symbol, decimals=a.decimals, liabilities=str(owed),
-                        reserves=None, ratio=None, surplus="0", shortfall=str(owed),
-                        status=None)
-        for a, owed in zip(summary.assets, summary.totals, strict=True)
-    ]
+    return [m.AssetSolvency.model_validate(row)
+            for row in solvency_rows(summary, reserves.file if reserves else None)]
 
 
 CHECKED_AS = ("por-verify bundle BUNDLE --skip-chain --auditor-key KEY (for each auditor key "
@@ -247,11 +231,7 @@ def _signed_out(check: AttestationCheck) -> m.SignedAttestationOut:
         chains=[m.SignedChain(name=c.name, kind=c.kind, network=c.network, height=c.height,
                               block_hash=c.block_hash)
                 for c in (att.reserves.chains if att else ())],
-        solvency=[m.SignedSolvency(symbol=s.symbol, decimals=s.decimals,
-                                   reserves=str(s.reserves), liabilities=str(s.liabilities),
-                                   ratio=s.ratio, surplus=str(s.surplus),
-                                   shortfall=str(s.shortfall),
-                                   status=s.status)  # type: ignore[arg-type]
+        solvency=[m.SignedSolvency.model_validate(s.to_dict())
                   for s in (att.solvency if att else ())],
         all_covered=att.all_covered if att else None,
         signers=[m.SignerOut(key_id=s.key_id, label=s.label, role=s.role,  # type: ignore[arg-type]
@@ -594,6 +574,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 wallets=f"{base}/wallets" if reserves else None,
                 attestation=f"{base}/attestation" if attestation else None,
                 bundle=f"{base}/bundle" if bundle else None,
+                risk=f"{base}/risk" if isinstance(summary, MarginRootSummary) else None,
             ),
         )
 
@@ -680,6 +661,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def reserves_file(round_id: RoundId) -> Response:
         """The round's reserves file, its exact published bytes (spec §11.1)."""
         return Response(pub.reserves(round_id).file.raw_bytes, media_type="application/json")
+
+    @app.get(
+        f"{API}/rounds/{{round_id}}/risk",
+        response_class=Response,
+        responses={200: {"content": {"application/json": {}}}, **missing},
+        tags=["rounds"],
+    )
+    def risk_file(round_id: RoundId) -> Response:
+        """A margin round's risk.json (prices and haircuts), exact bytes (spec §15.5)."""
+        return Response(pub.risk(round_id), media_type="application/json")
 
     @app.get(f"{API}/rounds/{{round_id}}/wallets", response_model=m.WalletList,
              responses=missing, tags=["rounds"])
@@ -812,10 +803,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if record is None:
                 continue
             try:
-                # The reference's bytes (Prover.prove(..).to_json()), checked against the
-                # published root on the raw records before anything is sent.
-                text = served_proof_text(index.tree, index.summary, record.user_id,
-                                         record.salt, record.leaf_index)
+                if isinstance(index.summary, MarginRootSummary):  # the reference path
+                    text = index.proof(record).to_json().encode()
+                else:
+                    # The reference's bytes (Prover.prove(..).to_json()), checked against
+                    # the published root on the raw records before anything is sent.
+                    text = served_proof_text(index.tree, index.summary, record.user_id,
+                                             record.salt, record.leaf_index)
             except PorError:
                 return JSONResponse(
                     {"detail": "this proof cannot be served right now"},

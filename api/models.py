@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
+# A margin round's extra figure (docs/spec.md §13.6, §15): left out of a spot round's
+# answer altogether, so a spot round's lines stay exactly the signed payload's.
+MarginOnly = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Public(BaseModel):
@@ -34,16 +37,28 @@ class AssetOut(Public):
     decimals: int
 
 
-class LiabilitiesRoot(Public):
-    """The round's published root summary (root.json, docs/spec.md §8.1)."""
+class PositionOut(Public):
+    """A margin round's figures in one asset (docs/spec.md §15.2): what users own, what they
+    borrowed, and what of their holdings they pledged against it; never a net."""
 
-    scheme: Literal["por-mst"]
+    equity: str
+    debt: str
+    collateral: str
+
+
+class LiabilitiesRoot(Public):
+    """The round's published root summary (root.json): a spot round's (docs/spec.md §8.1),
+    or a margin round's (§15.10), whose ``totals`` are equity, debt and collateral per asset
+    and whose ``risk_hash`` binds its prices and haircuts (``risk.json``)."""
+
+    scheme: Literal["por-mst", "por-mst-margin"]
     version: Literal[1]
     round: str
     assets: list[AssetOut]
     leaf_count: int
     root_hash: str = Hex64
-    totals: list[str]
+    totals: list[str] | list[PositionOut]
+    risk_hash: str | None = MarginOnly
 
 
 class AssetSolvency(Public):
@@ -54,6 +69,8 @@ class AssetSolvency(Public):
     ``ratio`` is reserves/liabilities as a decimal string rounded down to 6 places
     (``null`` when there are no liabilities); at most one of ``surplus`` and ``shortfall``
     is non-zero. ``reserves`` and ``status`` are ``null`` when no reserves file is published.
+    In a margin round (§13.6) ``liabilities`` is the net, max(0, total equity − total
+    debt), and the three totals are given beside it; they are ``null`` in a spot round.
     """
 
     symbol: str
@@ -64,10 +81,14 @@ class AssetSolvency(Public):
     surplus: str
     shortfall: str
     status: Literal["covered", "under-reserved"] | None
+    total_equity: str | None = MarginOnly
+    total_debt: str | None = MarginOnly
+    total_collateral: str | None = MarginOnly
 
 
 class SignedSolvency(Public):
-    """One asset's solvency figures exactly as the attestation states them (§13.2)."""
+    """One asset's solvency figures exactly as the attestation states them (§13.2; a margin
+    round's, version 3, with net ``liabilities`` and the totals beside them, §13.6)."""
 
     symbol: str
     decimals: int
@@ -77,6 +98,9 @@ class SignedSolvency(Public):
     surplus: str
     shortfall: str
     status: Literal["covered", "under-reserved"]
+    total_equity: str | None = MarginOnly
+    total_debt: str | None = MarginOnly
+    total_collateral: str | None = MarginOnly
 
 
 class SignedChain(Public):
@@ -180,6 +204,7 @@ class RoundLinks(Public):
     wallets: str | None
     attestation: str | None
     bundle: str | None
+    risk: str | None = None  # a margin round's risk.json
 
 
 class CheckLine(Public):
@@ -355,7 +380,8 @@ class ProofRootOut(Public):
 
 
 class UserProof(Public):
-    """A user's inclusion proof, exactly the file of docs/spec.md §8.2."""
+    """A user's inclusion proof, exactly the file of docs/spec.md §8.2 (in a margin round,
+    the margin proof of §15.7, whose fields are those of ``verifier.liabilities.proof``)."""
 
     scheme: Literal["por-mst"]
     version: Literal[1]

@@ -40,19 +40,26 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from por.attest.publish import bundle_files
-from por.attest.rounds import RESERVES_KIND, ROOT_KIND, load_round
+from por.attest.rounds import RESERVES_KIND, RISK_KIND, ROOT_KIND, load_round, parse_summary
 from por.errors import InputError
 from por.liabilities.tokens import TOKEN_FILE, TokenIndex
 from por.log import appender
 from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry, Round, RoundFile
 from verifier.attestation.bundle import BundleOptions, BundleReport, verify_bundle
+from verifier.attestation.model import (
+    AnySummary,
+    Finding,
+    liabilities_figures,
+    reserves_figures,
+    solvency_lines,
+)
 from verifier.attestation.model import Attestation as AttestationDoc
-from verifier.attestation.model import Finding
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, PorError
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import check_round_id
-from verifier.liabilities.summary import RootSummary
+from verifier.liabilities.risk import RiskParams
 from verifier.log.rfc6962 import hash_leaf
 from verifier.log.sth import ConsistencyProof, InclusionProof, SignedTreeHead
 from verifier.reserves.model import ReservesFile
@@ -64,6 +71,7 @@ from verifier.signed.keys import PublicKey
 T = TypeVar("T")
 ROOT_FILE = "root.json"
 RESERVES_FILE = "reserves.json"
+RISK_FILE = "risk.json"  # a margin round's risk parameters (spec §15.5)
 # Findings of an offline reserves check that mean the wallet's own claim is bad.
 _WALLET_FAILURES = frozenset(
     {
@@ -265,14 +273,39 @@ def _load_reserves(path: Path) -> LoadedReserves:
     return _parse_reserves(raw)
 
 
-def _parse_root(raw: bytes) -> tuple[bytes, RootSummary]:
+def _parse_root(raw: bytes) -> tuple[bytes, AnySummary]:
     try:
-        return raw, RootSummary.from_json(raw, ROOT_FILE)
+        return raw, parse_summary(raw, ROOT_FILE)  # spot (§8.1) or margin (§15.10)
     except FormatError as e:
         raise Unavailable(f"{ROOT_FILE} is not readable") from e
 
 
-def _load_root(path: Path) -> tuple[bytes, RootSummary]:
+def solvency_rows(summary: AnySummary, reserves: ReservesFile | None) -> list[dict[str, Any]]:
+    """Per asset, the solvency figures recomputed from the files by the attestation's own
+    functions (one way of computing a figure only), as JSON objects of the API's
+    ``AssetSolvency``; a margin round's lines set reserves against net liabilities (total
+    equity − total debt, spec §13.6) with the totals beside them. Without a reserves file
+    (or with other decimals in it), every liability is uncovered and no reserve is shown."""
+    liabilities = liabilities_figures(summary)
+    if reserves is not None:
+        try:
+            return [s.to_dict() for s in solvency_lines(liabilities, reserves_figures(reserves))]
+        except PorError:
+            pass  # decimals differ: the figures are not comparable
+    rows = []
+    for k, (asset, owed) in enumerate(zip(liabilities.assets, liabilities.totals, strict=True)):
+        row: dict[str, Any] = {"symbol": asset.symbol, "decimals": asset.decimals,
+                               "liabilities": str(owed), "reserves": None, "ratio": None,
+                               "surplus": "0", "shortfall": str(owed), "status": None}
+        if liabilities.positions is not None:
+            p = liabilities.positions[k]
+            row |= {"total_equity": str(p.equity), "total_debt": str(p.debt),
+                    "total_collateral": str(p.collateral)}
+        rows.append(row)
+    return rows
+
+
+def _load_root(path: Path) -> tuple[bytes, AnySummary]:
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -515,7 +548,7 @@ class Publication:
 
         return sorted(ids, key=order, reverse=True)
 
-    def root(self, round_id: str) -> tuple[bytes, RootSummary]:
+    def root(self, round_id: str) -> tuple[bytes, AnySummary]:
         """The round's root summary, exact bytes and parsed: the attested one from the store,
         else the round directory's.
 
@@ -539,6 +572,30 @@ class Publication:
             raw, _ = self._files.get(self._round_dir(round_id) / ROOT_FILE, "root", _load_root)
         except Unavailable:
             return None
+        return raw
+
+    def risk(self, round_id: str) -> bytes:
+        """A margin round's ``risk.json``, exact bytes: the attested one from the store,
+        else the round directory's, only if its hash is the one the round's root binds.
+
+        Raises:
+            Unavailable: not a margin round, or no readable risk file bound to its root.
+        """
+        _, summary = self.root(round_id)
+        if not isinstance(summary, MarginRootSummary):
+            raise Unavailable("not a margin round: no risk file")
+        raw = self.store_file(round_id, RISK_KIND)
+        if raw is None:
+            try:
+                raw = (self._round_dir(round_id) / RISK_FILE).read_bytes()
+            except OSError as e:
+                raise Unavailable(f"{RISK_FILE} is not readable") from e
+        try:
+            risk = self._parsed_once("risk", raw, lambda b: RiskParams.from_json(b, RISK_FILE))
+        except FormatError as e:
+            raise Unavailable(f"{RISK_FILE} is not readable") from e
+        if risk.hash != summary.risk_hash:
+            raise Unavailable(f"{RISK_FILE} is not the file the round's root binds")
         return raw
 
     def reserves(self, round_id: str) -> LoadedReserves:

@@ -13,6 +13,9 @@
   // Ratios are exact decimal strings ("1.0532"); a chart needs a number, and the picture
   // does not need more precision than a float gives. The exact figures are in the tables.
   const pct = (ratio) => (ratio === null || ratio === undefined ? null : Number(ratio) * 100);
+  // A margin round sets reserves against net liabilities (equity − debt, spec §13.6).
+  const owedText = data.current && data.current.liabilities.scheme === "por-mst-margin"
+    ? "reserves as % of what users are owed, net of their debts" : "reserves as % of what users are owed";
   const GREEN = "#1a7f37";
   const RED = "#b3141f";
   const INK = "#1f2328";
@@ -81,7 +84,7 @@
         maintainAspectRatio: false,
         layout: { padding: { top: 18, right: 8 } },
         scales: {
-          x: { min: 0, max: top, title: { display: true, text: "reserves as % of what users are owed", color: INK }, ticks: { color: INK, callback: (v) => `${v} %` } },
+          x: { min: 0, max: top, title: { display: true, text: owedText, color: INK }, ticks: { color: INK, callback: (v) => `${v} %` } },
           y: { ticks: { color: INK, font: { weight: "bold" } } },
         },
         plugins: {
@@ -174,7 +177,7 @@
     if (result.verdict !== "verified") return;
     const r = result.report;
     const p = document.createElement("p");
-    p.textContent = `Your balances are included in round ${r.round} (leaf ${r.leafIndex}, ${r.pathLength} levels), checked in this browser against ${r.checkedAgainst} ${r.rootHash}.`;
+    p.textContent = `Your ${r.margin ? "positions are" : "balances are"} included in round ${r.round} (leaf ${r.leafIndex}, ${r.pathLength} levels), checked in this browser against ${r.checkedAgainst} ${r.rootHash}.`;
     out.appendChild(p);
     const sig = document.createElement("p");
     sig.id = "verify-signature";
@@ -187,6 +190,10 @@
       sig.textContent = "This browser cannot check Ed25519 signatures: the attestation's signature is checked by the server only. Check it yourself with por-verify bundle.";
     }
     if (r.signature) out.appendChild(sig);
+    if (r.margin) {
+      showMargin(r);
+      return;
+    }
     const table = document.createElement("table");
     table.id = "verify-balances";
     table.createCaption().textContent = "Your balances in this round, in coin units";
@@ -202,6 +209,60 @@
       row.insertCell().textContent = PorVerify.formatUnits(r.amounts[k], a.decimals);
     });
     out.appendChild(table);
+  }
+
+  // A value in units of 10^-V of the quote, shown to the cent, rounded down (the exact
+  // integers are in the title); never a float.
+  function money(value, decimals, quote) {
+    const exact = PorVerify.formatUnits(value, decimals);
+    const [whole, frac = ""] = exact.split(".");
+    const cents = decimals ? `.${frac.slice(0, 2).padEnd(2, "0")}` : "";
+    return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${cents} ${quote}`;
+  }
+
+  // A margin proof: the user's own rule (checked in this browser) and their positions.
+  function showMargin(r) {
+    const rule = document.createElement("p");
+    rule.id = "verify-rule";
+    const debt = BigInt(r.rule.debt);
+    rule.textContent = debt === 0n
+      ? `You owe nothing in this round: your holdings are yours in full (the round's prices and haircuts are in risk.json, hash ${r.riskHash.slice(0, 16)}…).`
+      : `Your debt is covered by your own collateral, checked in this browser at this round's prices and haircuts: collateral after haircuts ${money(r.rule.collateral, r.valueDecimals, r.quote)} ≥ debt ${money(r.rule.debt, r.valueDecimals, r.quote)}.`;
+    rule.title = `exact, in units of 10^-${r.valueDecimals} ${r.quote}: haircut collateral ${r.rule.collateral}, debt ${r.rule.debt}; risk hash ${r.riskHash}`;
+    out.appendChild(rule);
+    const table = document.createElement("table");
+    table.id = "verify-balances";
+    table.className = "reflow";
+    table.createCaption().textContent = "Your positions in this round, in coin units";
+    const hrow = table.createTHead().insertRow();
+    const body = table.createTBody();
+    for (const h of ["asset", "you hold", "you owe", "pledged as collateral", `price (${r.quote})`]) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = h;
+      hrow.appendChild(th);
+    }
+    r.assets.forEach((a, k) => {
+      const row = body.insertRow();
+      const p = r.positions[k];
+      const th = document.createElement("th");
+      th.scope = "row";
+      th.textContent = a.symbol;
+      row.appendChild(th);
+      for (const [label, text] of [["you hold", PorVerify.formatUnits(p.equity, a.decimals)],
+        ["you owe", PorVerify.formatUnits(p.debt, a.decimals)],
+        ["pledged as collateral", PorVerify.formatUnits(p.collateral, a.decimals)],
+        [`price (${r.quote})`, r.prices[k]]]) {
+        const cell = row.insertCell();
+        cell.className = "num";
+        cell.dataset.label = label;
+        cell.textContent = text;
+      }
+    });
+    const scroll = document.createElement("div");
+    scroll.className = "scroll reflow";
+    scroll.appendChild(table);
+    out.appendChild(scroll);
   }
 
   // The key id the user pinned: from the link (#pin=KEY_ID), then remembered in this

@@ -14,6 +14,13 @@
 // Given the key list's exact text, its rotation chain is checked here too (both keys sign
 // each rotation), the signing key must be valid at the signing time, and a key id the user
 // pinned (#pin=KEY_ID, or remembered in this browser) must be in the chain.
+// A margin proof (docs/spec.md §15, scheme por-mst-margin v1, as verifier/proof.py's
+// MarginInclusionProof) is checked the same way: its risk parameters parsed as strictly as
+// verifier/risk.py and hashed from their RFC 8785 bytes, the user's own rule (collateral at
+// most equity; Binance's tiered haircut of the collateral value, rounded down, at least the
+// debt value, in exact BigInt arithmetic), equity, debt and collateral sums at every node,
+// and the root that binds the risk hash; against a version 3 (margin) attestation, whose
+// totals and risk hash must be the proof's.
 // Needs nonprintable.js (Python's isprintable table) first.
 "use strict";
 (function (global) {
@@ -40,6 +47,16 @@
   const SYMBOL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/;
   const UINT_RE = /^(0|[1-9][0-9]{0,38})$/;
   const HEX_RE = /^[0-9a-f]*$/;
+  // Margin scheme, spec §15.1-15.5.
+  const MARGIN_SCHEME = "por-mst-margin";
+  const TAG_MARGIN_LEAF = utf8("POR-MRG-V1:LEAF:");
+  const TAG_MARGIN_NODE = utf8("POR-MRG-V1:NODE:");
+  const TAG_MARGIN_ROOT = utf8("POR-MRG-V1:ROOT:");
+  const TAG_RISK = utf8("POR-RISK-V1:PRM:");
+  const DECIMAL_RE = /^(0|[1-9][0-9]{0,59})(\.[0-9]{0,37}[1-9])?$/;
+  const QUOTE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/;
+  const MAX_VALUE_DECIMALS = 38n;
+  const MAX_TIERS = 32;
 
   // --- strict JSON: what verifier/encoding/strictjson.py accepts, and nothing else ---------------
 
@@ -209,25 +226,40 @@
     return count.toString(2).length - 1;
   }
 
-  function parseProof(text) {
+  function asset(symbol, decimals) {
+    if (!SYMBOL_RE.test(symbol)) throw new Malformed(`asset symbol ${symbol}: not a valid symbol`);
+    if (decimals < 0n || decimals > MAX_DECIMALS) throw new Malformed(`asset ${symbol}: decimals out of range`);
+    return { symbol, decimals: Number(decimals) };
+  }
+  function checkAssetList(assets) {
+    if (assets.length < 1 || assets.length > MAX_ASSETS) throw new Malformed("asset list: expected 1..64 assets");
+    if (new Set(assets.map((a) => a.symbol)).size !== assets.length) throw new Malformed("asset list: a symbol appears twice");
+    return assets;
+  }
+  function parseAssets(v, where) {
+    return checkAssetList(arr(v, where).map((item, k) => {
+      const a = obj(item, `${where}[${k}]`, ["symbol", "decimals"]);
+      return asset(str(a.get("symbol"), `${where}[${k}].symbol`), integer(a.get("decimals"), `${where}[${k}].decimals`));
+    }));
+  }
+
+  // The proof's scheme decides which rules apply (spec §15.1), as por-verify proof does.
+  function parseAnyProof(text) {
+    const doc = parseJson(text);
+    if (doc instanceof Map && doc.get("scheme") === MARGIN_SCHEME) return parseMarginProof(doc);
+    return parseProof(doc);
+  }
+
+  function parseProof(doc) {
     const what = "proof";
-    const raw = obj(parseJson(text), what,
+    const raw = obj(doc, what,
       ["scheme", "version", "round", "assets", "user_id", "salt", "amounts", "path", "root"]);
     const scheme = str(raw.get("scheme"), `${what}.scheme`);
     const version = integer(raw.get("version"), `${what}.version`);
     if (scheme !== SCHEME || version !== VERSION) {
       throw new Malformed(`${what}: scheme ${scheme} version ${version} is not known to this verifier`);
     }
-    const assets = arr(raw.get("assets"), `${what}.assets`).map((item, k) => {
-      const a = obj(item, `${what}.assets[${k}]`, ["symbol", "decimals"]);
-      const symbol = str(a.get("symbol"), `${what}.assets[${k}].symbol`);
-      const decimals = integer(a.get("decimals"), `${what}.assets[${k}].decimals`);
-      if (!SYMBOL_RE.test(symbol)) throw new Malformed(`asset symbol ${symbol}: not a valid symbol`);
-      if (decimals < 0n || decimals > MAX_DECIMALS) throw new Malformed(`asset ${symbol}: decimals out of range`);
-      return { symbol, decimals: Number(decimals) };
-    });
-    if (assets.length < 1 || assets.length > MAX_ASSETS) throw new Malformed("asset list: expected 1..64 assets");
-    if (new Set(assets.map((a) => a.symbol)).size !== assets.length) throw new Malformed("asset list: a symbol appears twice");
+    const assets = parseAssets(raw.get("assets"), `${what}.assets`);
     const k = assets.length;
     const userId = str(raw.get("user_id"), `${what}.user_id`);
     if (!userId || !isPrintable(userId)) throw new Malformed(`${what}.user_id: must be non-empty printable text`);
@@ -250,6 +282,112 @@
       amounts: amounts(raw.get("amounts"), `${what}.amounts`, k),
       rootHash: hashHex(root.get("hash"), `${what}.root.hash`),
       rootSums: amounts(root.get("sums"), `${what}.root.sums`, k),
+    };
+  }
+
+
+  // --- margin proofs: risk parameters, positions (spec §15.2, §15.5, §15.7) ---------------
+
+  // The decimal string `v` times 10^scale, which must be an exact integer (verifier/risk.py).
+  function scaled(v, scale, where) {
+    const t = str(v, where);
+    if (!DECIMAL_RE.test(t)) {
+      throw new Malformed(`${where}: expected a canonical decimal string (no sign, exponent, leading zero or trailing fractional zero)`);
+    }
+    const [whole, frac = ""] = t.split(".");
+    if (frac.length > scale) throw new Malformed(`${where}: ${t} has ${frac.length} decimals but at most ${scale} are exact here`);
+    return BigInt(whole + frac) * 10n ** BigInt(scale - frac.length);
+  }
+
+  function parseRisk(v, what) {
+    const raw = obj(v, what, ["scheme", "version", "quote", "value_decimals", "assets"]);
+    const scheme = str(raw.get("scheme"), `${what}.scheme`);
+    const version = integer(raw.get("version"), `${what}.version`);
+    if (scheme !== "por-risk" || version !== 1n) throw new Malformed(`${what}: scheme ${scheme} version ${version} is not known`);
+    const quote = str(raw.get("quote"), `${what}.quote`);
+    if (!QUOTE_RE.test(quote)) throw new Malformed(`${what}.quote: expected 1-16 characters of A-Z a-z 0-9 . _ -`);
+    const vdec = integer(raw.get("value_decimals"), `${what}.value_decimals`);
+    if (vdec < 0n || vdec > MAX_VALUE_DECIMALS) throw new Malformed(`${what}.value_decimals: expected 0..38`);
+    const V = Number(vdec);
+    const assets = arr(raw.get("assets"), `${what}.assets`).map((item, i) => {
+      const where = `${what}.assets[${i}]`;
+      const entry = obj(item, where, ["symbol", "decimals", "price", "tiers"]);
+      const a = asset(str(entry.get("symbol"), `${where}.symbol`), integer(entry.get("decimals"), `${where}.decimals`));
+      if (a.decimals > V) throw new Malformed(`${where}: ${a.symbol} has more decimals than value_decimals`);
+      const priceText = str(entry.get("price"), `${where}.price`);
+      const priceUnits = scaled(priceText, V - a.decimals, `${where}.price`);
+      if (priceUnits === 0n) throw new Malformed(`${where}.price: must be above 0`);
+      const items = arr(entry.get("tiers"), `${where}.tiers`);
+      if (items.length > MAX_TIERS) throw new Malformed(`${where}.tiers: at most ${MAX_TIERS} tiers`);
+      const tiers = [];
+      items.forEach((t, k) => {
+        const tw = `${where}.tiers[${k}]`;
+        const tier = obj(t, tw, ["up_to", "ratio"]);
+        const upText = str(tier.get("up_to"), `${tw}.up_to`);
+        const upTo = scaled(upText, V, `${tw}.up_to`);
+        const ratio = integer(tier.get("ratio"), `${tw}.ratio`);
+        if (ratio < 0n || ratio > 100n) throw new Malformed(`${tw}.ratio: expected 0..100 percent`);
+        if (upTo <= (tiers.length ? tiers[tiers.length - 1].upTo : 0n)) throw new Malformed(`${tw}.up_to: bounds must be above 0 and strictly increasing`);
+        tiers.push({ upTo, ratio, upText });
+      });
+      return { ...a, priceText, priceUnits, tiers };
+    });
+    checkAssetList(assets);
+    // RFC 8785 bytes of the parsed object: keys in sorted order; every string is printable
+    // ASCII of the shapes above and every number a small integer, so JSON.stringify writes
+    // exactly what RFC 8785 does.
+    const canonical = JSON.stringify({
+      assets: assets.map((a) => ({ decimals: a.decimals, price: a.priceText, symbol: a.symbol,
+        tiers: a.tiers.map((t) => ({ ratio: Number(t.ratio), up_to: t.upText })) })),
+      quote, scheme: "por-risk", value_decimals: V, version: 1,
+    });
+    return { quote, valueDecimals: V, assets, canonical: utf8(canonical) };
+  }
+
+  function positionsOf(v, where, count) {
+    const items = arr(v, where);
+    if (items.length !== count) throw new Malformed(`${where}: expected ${count} positions (one per asset), found ${items.length}`);
+    return items.map((item, k) => {
+      const w = `${where}[${k}]`;
+      const e = obj(item, w, ["equity", "debt", "collateral"]);
+      return { equity: amount(e.get("equity"), `${w}.equity`), debt: amount(e.get("debt"), `${w}.debt`),
+        collateral: amount(e.get("collateral"), `${w}.collateral`) };
+    });
+  }
+
+  function parseMarginProof(doc) {
+    const what = "proof";
+    const raw = obj(doc, what, ["scheme", "version", "round", "assets", "risk", "user_id", "salt", "positions", "path", "root"]);
+    const scheme = str(raw.get("scheme"), `${what}.scheme`);
+    const version = integer(raw.get("version"), `${what}.version`);
+    if (scheme !== MARGIN_SCHEME || version !== 1n) throw new Malformed(`${what}: scheme ${scheme} version ${version} is not ${MARGIN_SCHEME} version 1`);
+    const assets = parseAssets(raw.get("assets"), `${what}.assets`);
+    const risk = parseRisk(raw.get("risk"), `${what}.risk`);
+    const priced = risk.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
+    const listed = assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
+    if (priced !== listed) throw new Malformed(`${what}.risk: the risk parameters price [${priced}] but the round lists [${listed}]`);
+    const k = assets.length;
+    const userId = str(raw.get("user_id"), `${what}.user_id`);
+    if (!userId || !isPrintable(userId)) throw new Malformed(`${what}.user_id: must be non-empty printable text`);
+    if (utf8(userId).length > MAX_USER_ID_BYTES) throw new Malformed(`${what}.user_id: more than 128 bytes`);
+    const root = obj(raw.get("root"), `${what}.root`, ["hash", "sums", "leaf_count"]);
+    const leafCount = integer(root.get("leaf_count"), `${what}.root.leaf_count`);
+    levelsFor(leafCount, `${what}.root.leaf_count`);
+    const path = arr(raw.get("path"), `${what}.path`).map((item, s) => {
+      const where = `${what}.path[${s}]`;
+      const step = obj(item, where, ["side", "hash", "sums"]);
+      const side = str(step.get("side"), `${where}.side`);
+      if (side !== "left" && side !== "right") throw new Malformed(`${where}.side: expected 'left' or 'right'`);
+      return { side, hash: hashHex(step.get("hash"), `${where}.hash`), sums: positionsOf(step.get("sums"), `${where}.sums`, k) };
+    });
+    const round = str(raw.get("round"), `${what}.round`);
+    if (!ROUND_RE.test(round)) throw new Malformed(`round id ${round}: not a valid round id`);
+    return {
+      margin: true, round, assets, risk, userId, path, leafCount,
+      salt: hashHex(raw.get("salt"), `${what}.salt`),
+      positions: positionsOf(raw.get("positions"), `${what}.positions`, k),
+      rootHash: hashHex(root.get("hash"), `${what}.root.hash`),
+      rootSums: positionsOf(root.get("sums"), `${what}.root.sums`, k),
     };
   }
 
@@ -328,6 +466,116 @@
       userId: p.userId,
       assets: p.assets,
       amounts: p.amounts.map((a) => a.toString()),
+      leafIndex: index.toString(),
+      pathLength: levels,
+      rootHash: hex(computed),
+      checkedAgainst: checked,
+    };
+  }
+
+
+  // --- the margin rule and path (spec §15.3, §15.4, §15.6) --------------------------------
+
+  const encPositions = (list) => concat(list.flatMap((p) => [uint(p.equity, AMOUNT_SIZE), uint(p.debt, AMOUNT_SIZE), uint(p.collateral, AMOUNT_SIZE)]));
+
+  function addPositions(left, right, where) {
+    return left.map((a, k) => {
+      const b = right[k];
+      const out = { equity: a.equity + b.equity, debt: a.debt + b.debt, collateral: a.collateral + b.collateral };
+      for (const name of ["equity", "debt", "collateral"]) {
+        if (out[name] > MAX_AMOUNT) throw new Failed(`${where}: ${name} sum of asset #${k} overflows 2^128-1 (${out[name]})`);
+      }
+      return out;
+    });
+  }
+
+  // Binance's tiered haircut of a collateral value, rounded down (BigInt division of
+  // non-negative numbers truncates, i.e. floors); no tiers: nothing counts.
+  function haircut(value, tiers) {
+    let previous = 0n;
+    let accumulated = 0n;
+    for (const t of tiers) {
+      if (value <= t.upTo) return accumulated + ((value - previous) * t.ratio) / 100n;
+      accumulated += ((t.upTo - previous) * t.ratio) / 100n;
+      previous = t.upTo;
+    }
+    return accumulated;
+  }
+
+  // The user's own rule: collateral at most equity per asset, and the haircut collateral
+  // value at least the debt value (exact integers in units of 10^-V of the quote).
+  function checkRule(risk, positions, who) {
+    let equity = 0n;
+    let debt = 0n;
+    let collateral = 0n;
+    risk.assets.forEach((a, k) => {
+      const p = positions[k];
+      if (p.collateral > p.equity) throw new Failed(`${who}: ${a.symbol}: collateral ${p.collateral} exceeds equity ${p.equity}`);
+      equity += p.equity * a.priceUnits;
+      debt += p.debt * a.priceUnits;
+      collateral += haircut(p.collateral * a.priceUnits, a.tiers);
+    });
+    if (collateral < debt) {
+      throw new Failed(`${who}: under water: haircut collateral value ${collateral} < debt value ${debt} (value units of 10^-${risk.valueDecimals} ${risk.quote})`);
+    }
+    return { equity, debt, collateral };
+  }
+
+  async function verifyMarginProof(p, expectedRoot) {
+    const levels = levelsFor(p.leafCount, "leaf count");
+    if (p.path.length !== levels) {
+      throw new Failed(`path has ${p.path.length} levels but a tree of ${p.leafCount} leaves needs exactly ${levels}`);
+    }
+    const rule = checkRule(p.risk, p.positions, `user ${JSON.stringify(p.userId)}`);
+    const roundBytes = encStr(utf8(p.round));
+    const commitment = await sha256(concat([TAG_USER, roundBytes, encStr(utf8(p.userId)), p.salt]));
+    let hash = await sha256(concat([TAG_MARGIN_LEAF, commitment, encPositions(p.positions)]));
+    let sums = p.positions.slice();
+    let index = 0n;
+    for (let level = 1; level <= p.path.length; level++) {
+      const step = p.path[level - 1];
+      const mine = encPositions(sums);
+      const theirs = encPositions(step.sums);
+      if (step.side === "left") {
+        hash = await sha256(concat([TAG_MARGIN_NODE, step.hash, theirs, hash, mine]));
+        sums = addPositions(step.sums, sums, `level ${level}`);
+        index |= 1n << BigInt(level - 1);
+      } else {
+        hash = await sha256(concat([TAG_MARGIN_NODE, hash, mine, step.hash, theirs]));
+        sums = addPositions(sums, step.sums, `level ${level}`);
+      }
+    }
+    const same = (a, b) => a.equity === b.equity && a.debt === b.debt && a.collateral === b.collateral;
+    if (sums.some((s, k) => !same(s, p.rootSums[k]))) {
+      throw new Failed("root: computed equity, debt and collateral sums differ from the proof's root");
+    }
+    const riskHash = await sha256(concat([TAG_RISK, p.risk.canonical]));
+    const prefix = [TAG_MARGIN_ROOT, roundBytes, uint(p.assets.length, 1)];
+    for (const a of p.assets) prefix.push(encStr(utf8(a.symbol)), uint(a.decimals, 1));
+    prefix.push(uint(p.leafCount, 8), riskHash, hash, encPositions(sums));
+    const computed = await sha256(concat(prefix));
+    if (!sameBytes(computed, p.rootHash)) {
+      throw new Failed(`root: computed hash ${hex(computed)} but the proof's root holds ${hex(p.rootHash)} (other prices or tiers than the round's, or another tree)`);
+    }
+    let checked = "the proof's own root only";
+    if (expectedRoot !== null && expectedRoot !== undefined) {
+      if (hex(computed) !== expectedRoot) {
+        throw new Failed(`root: computed hash ${hex(computed)} but the published root is ${expectedRoot} (a proof from another round, or a different tree)`);
+      }
+      checked = "the published root";
+    }
+    const show = (x) => x.toString();
+    return {
+      margin: true,
+      round: p.round,
+      userId: p.userId,
+      assets: p.assets,
+      positions: p.positions.map((x) => ({ equity: show(x.equity), debt: show(x.debt), collateral: show(x.collateral) })),
+      rule: { equity: show(rule.equity), debt: show(rule.debt), collateral: show(rule.collateral) },
+      quote: p.risk.quote,
+      valueDecimals: p.risk.valueDecimals,
+      prices: p.risk.assets.map((a) => a.priceText),
+      riskHash: hex(riskHash),
       leafIndex: index.toString(),
       pathLength: levels,
       rootHash: hex(computed),
@@ -476,9 +724,13 @@
     const raw = parseJson(text);
     if (!(raw instanceof Map)) throw new Malformed("attestation: expected an object");
     // Version 2 adds signer_read_reserves (docs/spec.md §13.1); no figure depends on it.
-    if (raw.get("scheme") !== "por-attestation" || (raw.get("version") !== 1n && raw.get("version") !== 2n)) {
-      throw new Malformed("attestation: not a por-attestation version 1 or 2 document");
+    // Version 3 is a margin round's (§13.6): its liabilities are the margin root, with the
+    // risk hash and equity, debt and collateral totals.
+    const version = raw.get("version");
+    if (raw.get("scheme") !== "por-attestation" || (version !== 1n && version !== 2n && version !== 3n)) {
+      throw new Malformed("attestation: not a por-attestation version 1, 2 or 3 document");
     }
+    const margin = version === 3n;
     const round = str(raw.get("round"), "attestation.round");
     const keyId = str(raw.get("key_id"), "attestation.key_id");
     const liab = raw.get("liabilities");
@@ -493,7 +745,10 @@
       assets,
       rootHash: hex(hashHex(liab.get("root_hash"), "attestation.liabilities.root_hash")),
       leafCount: integer(liab.get("leaf_count"), "attestation.liabilities.leaf_count"),
-      totals: amounts(liab.get("totals"), "attestation.liabilities.totals", assets.length),
+      margin,
+      riskHash: margin ? hex(hashHex(liab.get("risk_hash"), "attestation.liabilities.risk_hash")) : null,
+      totals: margin ? positionsOf(liab.get("totals"), "attestation.liabilities.totals", assets.length)
+        : amounts(liab.get("totals"), "attestation.liabilities.totals", assets.length),
       signature: "verified",
       signer: null,
       auditors: [],
@@ -550,6 +805,17 @@
     const mine = p.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
     const theirs = a.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
     if (mine !== theirs) throw new Failed(`${where} lists assets [${theirs}], the proof [${mine}]`);
+    if (Boolean(p.margin) !== a.margin) {
+      throw new Failed(`${where} is of a ${a.margin ? "margin" : "spot"} round, the proof of a ${p.margin ? "margin" : "spot"} one`);
+    }
+    if (a.margin) {
+      if (a.riskHash !== p.riskHash) throw new Failed(`${where} binds risk parameters ${a.riskHash}, the proof's hash to ${p.riskHash}`);
+      const text = (list) => list.map((x) => `${x.equity}/${x.debt}/${x.collateral}`).join(", ");
+      if (text(a.totals) !== text(p.rootSums)) {
+        throw new Failed(`${where} states totals (equity/debt/collateral) [${text(a.totals)}], the proof's root holds [${text(p.rootSums)}]`);
+      }
+      return;
+    }
     if (a.totals.some((t, k) => t !== p.rootSums[k])) {
       throw new Failed(`${where} states totals [${a.totals.join(", ")}], the proof's root holds [${p.rootSums.join(", ")}]`);
     }
@@ -572,7 +838,7 @@
    */
   async function verifyProofText(text, published) {
     try {
-      const proof = parseProof(text);
+      const proof = parseAnyProof(text);
       let expected = published;
       let attested = null;
       if (typeof published === "function") {
@@ -588,8 +854,9 @@
         }
         expected = attested.rootHash;
       }
-      const report = await verifyProof(proof, expected);
+      const report = proof.margin ? await verifyMarginProof(proof, expected) : await verifyProof(proof, expected);
       if (attested !== null) {
+        if (proof.margin) proof.riskHash = report.riskHash;
         matchAttestation(proof, attested);
         report.checkedAgainst = "the root in the signed attestation";
         report.signature = attested.signature;

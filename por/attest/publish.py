@@ -96,7 +96,8 @@ def bundle_files(engine: Engine, stored: SignedRound, leaf_index: int,
     The tree head is the one of size ``leaf_index + 1`` (signed when this round was
     appended), so the bundle is the same whenever it is written; consistency proofs go from
     every earlier size to it, so a verifier that last saw any earlier head can link it.
-    Witnesses' co-signatures of that head kept in the store (``por witness add --db``) go
+    A margin round's bundle also holds its ``risk.json``. Witnesses' co-signatures of
+    that head kept in the store (``por witness add --db``) go
     in as ``witnesses/<key id>.json`` (spec §14.3), so re-publishing keeps them.
     """
     size = leaf_index + 1
@@ -109,6 +110,8 @@ def bundle_files(engine: Engine, stored: SignedRound, leaf_index: int,
         layout.INCLUSION_FILE:
             appender.prove_inclusion(engine, leaf_index, size).to_json().encode() + b"\n",
     }
+    if stored.risk is not None:  # a margin round's risk parameters (spec §13.6)
+        files[layout.RISK_FILE] = stored.risk
     for old in range(1, size):
         files[layout.consistency_name(old)] = (
             appender.prove_consistency(engine, old, size).to_json().encode() + b"\n")

@@ -30,15 +30,19 @@ from por.store.models import (
     WalletClaim,
 )
 from verifier.attestation.model import (
-    Attestation as AttestationDoc,
-)
-from verifier.attestation.model import (
+    AnySummary,
     build_attestation,
     check_figures,
     compare_with_files,
     payload_hash,
 )
-from verifier.liabilities.mst import check_round_id
+from verifier.attestation.model import (
+    Attestation as AttestationDoc,
+)
+from verifier.encoding import strictjson as sj
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.mst import MARGIN_SCHEME, check_round_id
+from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary
 from verifier.log.rfc6962 import hash_leaf
 from verifier.reserves.challenge import check_exchange_name
@@ -49,6 +53,7 @@ from verifier.signed.keylist import KeyList
 
 ROOT_KIND = "root"
 RESERVES_KIND = "reserves"
+RISK_KIND = "risk"  # a margin round's risk.json (spec §13.6), exact bytes
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,35 @@ class SignedRound:
     attestation: AttestationDoc
     root: bytes
     reserves: bytes
+    risk: bytes | None = None
+
+
+def parse_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
+    """A round's ``root.json``, spot (§8.1) or margin (§15.10), told apart by its scheme.
+
+    Raises:
+        FormatError: malformed.
+    """
+    data = sj.loads(root_bytes, what)
+    if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
+        return MarginRootSummary.from_json(root_bytes, what)
+    return RootSummary.from_json(root_bytes, what)
+
+
+def _risk(summary: AnySummary, risk_bytes: bytes | None) -> RiskParams | None:
+    """A margin round's risk file, parsed (its binding is checked with the figures).
+
+    Raises:
+        UsageError: a margin round without its risk file, or a spot round with one.
+        FormatError: a malformed or non-canonical risk file.
+    """
+    margin = isinstance(summary, MarginRootSummary)
+    if margin and risk_bytes is None:
+        raise UsageError("root.json is of a margin round: give its risk file (--risk "
+                         "risk.json), whose hash the root binds")
+    if not margin and risk_bytes is not None:
+        raise UsageError("--risk is for margin rounds; this root.json is of a spot round")
+    return None if risk_bytes is None else RiskParams.from_json(risk_bytes, "risk file")
 
 
 def _now() -> datetime:
@@ -161,6 +195,7 @@ def sign_round(
     now: datetime | None = None,
     accept_past_control: bool = False,
     accept_noncanonical: frozenset[str] = frozenset(),
+    risk_bytes: bytes | None = None,
 ) -> SignedDocument:
     """Build, check, sign and store the round's attestation (``por attest sign``).
 
@@ -171,6 +206,8 @@ def sign_round(
         accept_past_control, accept_noncanonical: as ``por-verify reserves``'s
             ``--accept-*`` options, for the check with ``readers``; the attestation has
             no field for them, so the caller states them.
+        risk_bytes: a margin round's ``risk.json`` (the file its root binds), stored and
+            published with the round; None for a spot round.
 
     Raises:
         UsageError: no such round; already signed (without ``replace``) or published; an
@@ -179,7 +216,8 @@ def sign_round(
         FormatError: a malformed file.
     """
     record = get_round(engine, round_id)
-    summary = RootSummary.from_json(root_bytes, "root.json")
+    summary = parse_summary(root_bytes)
+    risk = _risk(summary, risk_bytes)
     reserves = ReservesFile.from_json(reserves_bytes, "reserves file")
     if summary.round_id != round_id:
         raise VerificationError(f"root.json is of round {summary.round_id!r}, not {round_id!r}")
@@ -204,8 +242,9 @@ def sign_round(
     att = build_attestation(
         record.exchange, summary, reserves, snapshot_time=_utc(record.snapshot_time),
         attested_at=now or _now(), key_id=key.public.key_id,
-        previous=last_logged_attestation(engine), signer_read_reserves=readers is not None)
-    problems = check_figures(att) + compare_with_files(att, summary, reserves)
+        previous=last_logged_attestation(engine), signer_read_reserves=readers is not None,
+        risk=risk)
+    problems = check_figures(att) + compare_with_files(att, summary, reserves, risk)
     if problems:  # pragma: no cover - the builder and the checker share every function
         raise VerificationError("; ".join(str(p) for p in problems))
     signed = key.sign_document(att.to_dict())
@@ -226,7 +265,10 @@ def sign_round(
         assert row.id is not None
         session.add(AttestationSignature(attestation_id=row.id, key_id=key.public.key_id,
                                          signature=signed.signatures[0].signature))
-        for kind, data in ((ROOT_KIND, root_bytes), (RESERVES_KIND, reserves_bytes)):
+        kept = [(ROOT_KIND, root_bytes), (RESERVES_KIND, reserves_bytes)]
+        if risk_bytes is not None:
+            kept.append((RISK_KIND, risk_bytes))
+        for kind, data in kept:
             session.add(RoundFile(round_id=round_id, kind=kind,
                                   sha256=hashlib.sha256(data).hexdigest(), content=data))
         session.add_all(_claims(round_id, reserves))
@@ -252,7 +294,7 @@ def load_round(engine: Engine, round_id: str) -> SignedRound:
     signed = SignedDocument.from_payload(row.payload, [Signature(s.key_id, s.signature)
                                                        for s in sigs])
     return SignedRound(signed, AttestationDoc.from_dict(signed.document), files[ROOT_KIND],
-                       files[RESERVES_KIND])
+                       files[RESERVES_KIND], files.get(RISK_KIND))
 
 
 def check_signed_round(stored: SignedRound, keys: KeyList) -> None:
@@ -266,9 +308,10 @@ def check_signed_round(stored: SignedRound, keys: KeyList) -> None:
         raise VerificationError(f"the key list is of {keys.exchange!r}, the attestation of "
                                 f"{att.exchange!r}")
     stored.signed.verify_signed_by(keys.key(att.key_id, att.attested_at), "attestation")
-    summary = RootSummary.from_json(stored.root, "root.json")
+    summary = parse_summary(stored.root)
+    risk = None if stored.risk is None else RiskParams.from_json(stored.risk, "risk file")
     reserves = ReservesFile.from_json(stored.reserves, "reserves file")
-    problems = check_figures(att) + compare_with_files(att, summary, reserves)
+    problems = check_figures(att) + compare_with_files(att, summary, reserves, risk)
     if problems:
         raise VerificationError("; ".join(str(p) for p in problems))
 
@@ -292,5 +335,5 @@ def cosign_round(engine: Engine, round_id: str, key: SigningKey, keys: KeyList) 
         session.add(AttestationSignature(attestation_id=row.id, key_id=key.public.key_id,
                                          signature=signed.signatures[-1].signature))
         session.commit()
-    return SignedRound(signed, stored.attestation, stored.root, stored.reserves)
+    return SignedRound(signed, stored.attestation, stored.root, stored.reserves, stored.risk)
 

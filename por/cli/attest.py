@@ -50,12 +50,19 @@ def _print_attestation(att: Attestation) -> None:
     read = {True: "yes", False: "NO (--skip-chain)", None: "not recorded (version 1)"}
     click.echo(f"  reserves re-read from the signer's nodes before signing: "
                f"{read[att.signer_read_reserves]}")
+    if att.liabilities.margin:
+        click.echo("  margin round: reserves against net liabilities (total equity - total "
+                   "debt)")
     for s in att.solvency:
         gap = (f"surplus {format_units(s.surplus, s.decimals)}" if s.status == "covered"
                else f"SHORTFALL {format_units(s.shortfall, s.decimals)}")
+        label = "net liabilities" if s.margin is not None else "liabilities"
+        extra = (f"  (equity {format_units(s.margin.equity, s.decimals)}, debt "
+                 f"{format_units(s.margin.debt, s.decimals)}, collateral "
+                 f"{format_units(s.margin.collateral, s.decimals)})" if s.margin else "")
         click.echo(f"  {s.symbol:<8} reserves {format_units(s.reserves, s.decimals)}  "
-                   f"liabilities {format_units(s.liabilities, s.decimals)}  ratio "
-                   f"{s.ratio or 'n/a'}  {s.status}, {gap}")
+                   f"{label} {format_units(s.liabilities, s.decimals)}  ratio "
+                   f"{s.ratio or 'n/a'}  {s.status}, {gap}{extra}")
 
 
 @click.group("round")
@@ -90,6 +97,9 @@ def attest_group() -> None:
               type=click.Path(path_type=Path, dir_okay=False), help="The round's root.json.")
 @click.option("--reserves", "reserves_file", required=True,
               type=click.Path(path_type=Path, dir_okay=False), help="The reserves file.")
+@click.option("--risk", "risk_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A margin round's risk.json (the file its root binds); published with "
+              "the round.")
 @click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The exchange's signing key (encrypted PEM).")
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
@@ -107,7 +117,8 @@ def attest_group() -> None:
                    "the attestation has no field for it).")
 @_db
 @handle_errors
-def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, key_file: Path,
+def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: Path | None,
+             key_file: Path,
              rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
              replace: bool, accept_past_control: bool, accept_noncanonical: tuple[str, ...],
              db_url: str) -> None:
@@ -134,7 +145,8 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, key_file: P
     key = _key(key_file, "the exchange's key")
     signed = sign_round(engine, round_id, _read(summary_file, "root summary"), reserves_bytes,
                         key, readers=readers, replace=replace,
-                        accept_past_control=accept_past_control, accept_noncanonical=accepted)
+                        accept_past_control=accept_past_control, accept_noncanonical=accepted,
+                        risk_bytes=_read(risk_file, "risk file") if risk_file else None)
     _print_attestation(Attestation.from_dict(signed.document))
     # The attestation format has no field for these choices: they are stated here only.
     for token in sorted(accepted):

@@ -55,9 +55,11 @@ class AttestDemo:
         self.bundles: dict[str, Path] = {}
 
     def attest(self, round_id: str, root_bytes: bytes, reserves_bytes: bytes,
-               snapshot_time: datetime, readers: Mapping[str, Reader]) -> Attestation:
+               snapshot_time: datetime, readers: Mapping[str, Reader],
+               risk: bytes | None = None) -> Attestation:
         """Open the round, sign it an hour after the snapshot (the reserves re-read from
-        ``readers`` first), co-sign it as the auditor, and publish it to the log.
+        ``readers`` first), co-sign it as the auditor, and publish it to the log. A margin
+        round gives its ``risk`` file (published in its bundle).
 
         Raises:
             VerificationError: the reserves do not verify on the chain.
@@ -68,7 +70,8 @@ class AttestDemo:
             signed = sign_round(engine, round_id, root_bytes, reserves_bytes,
                                 SigningKey.load(self.out_dir / "keys" / "exchange.pem",
                                                 DEMO_PASSPHRASE),
-                                readers=readers, now=snapshot_time + timedelta(hours=1))
+                                readers=readers, now=snapshot_time + timedelta(hours=1),
+                                risk_bytes=risk)
             cosign_round(engine, round_id, self.auditor_key, self.keylist)
             bundle = self.out_dir / "bundles" / round_id
             publish_round(engine, round_id, self.exchange_key,

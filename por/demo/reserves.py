@@ -39,6 +39,7 @@ from por.reserves.round import (
     write_atomic,
     write_challenges,
 )
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import Asset
 from verifier.liabilities.summary import RootSummary, format_units
 from verifier.reserves.challenge import eip712_challenge
@@ -243,9 +244,11 @@ class DemoReserves:
                           data=_TRANSFER + encode(["address", "uint256"], [to, amount]))
             self.held[symbol] = target
 
-    def publish(self, out: Path, work: Path, summary: RootSummary, exchange: str) -> Path:
+    def publish(self, out: Path, work: Path, summary: RootSummary | MarginRootSummary,
+                exchange: str) -> Path:
         """Take the round's snapshot at the latest block, sign each wallet's challenge and
-        read every balance there, as ``por reserves`` does; write the reserves file.
+        read every balance there, as ``por reserves`` does; write the reserves file. A
+        margin round's challenge names its root as a spot round's does (spec §11.2).
 
         Raises:
             VerificationError: the file does not verify against the chain.
@@ -261,6 +264,11 @@ class DemoReserves:
         height = int(self.chain.get_block_by_number("latest")["number"])
         snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
                          self.reader.block_hash(height))
+        if isinstance(summary, MarginRootSummary):
+            # The draft reads only the round id, root hash and assets, which a margin
+            # summary has too; the totals are not used.
+            summary = RootSummary(summary.round_id, summary.assets, summary.leaf_count,
+                                  summary.root_hash, tuple(t.equity for t in summary.totals))
         draft = new_draft(wallets, summary, (snapshot,))
         write_challenges(work, draft)
         messages = [(w.signed_message or "").encode("ascii") for w in draft.wallets]

@@ -45,15 +45,23 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from por.errors import InputError, UsageError
 from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import (
     HASH_SIZE,
     MAX_USER_ID_BYTES,
     decode_amounts,
+    decode_positions,
     derive_salt,
     user_commitment,
     user_id_bytes,
 )
-from verifier.liabilities.proof import InclusionProof, verify_proof
+from verifier.liabilities.proof import (
+    InclusionProof,
+    MarginInclusionProof,
+    verify_margin_proof,
+    verify_proof,
+)
+from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 
@@ -246,13 +254,25 @@ class TokenIndex:
                 f"{path}: {size} bytes, but {self.count} records need"
                 f" {HEADER_SIZE + self.count * RECORD_SIZE}"
             )
+        # A margin round (spec §15.10) also needs its risk.json, the file its tree binds:
+        # a margin proof embeds the risk parameters.
+        self.risk: RiskParams | None = None
         try:
-            self.summary = RootSummary.from_json((round_dir / "root.json").read_bytes())
             self.tree = TreeFile(round_dir / "tree.bin")
+            raw = (round_dir / "root.json").read_bytes()
+            self.summary: RootSummary | MarginRootSummary
+            if self.tree.layout.risk_hash is None:
+                self.summary = RootSummary.from_json(raw)
+            else:
+                self.summary = MarginRootSummary.from_json(raw)
+                self.risk = RiskParams.from_json((round_dir / "risk.json").read_bytes())
         except (OSError, FormatError) as e:
-            raise InputError(f"{round_dir}: the round's root.json or tree.bin: {e}") from e
+            raise InputError(f"{round_dir}: the round's root.json, risk.json or tree.bin: "
+                             f"{e}") from e
         if self.tree.root_hash() != self.summary.root_hash:
             raise InputError(f"{round_dir}: tree.bin does not lead to root.json's root")
+        if self.risk is not None and self.risk.hash != self.tree.layout.risk_hash:
+            raise InputError(f"{round_dir}: risk.json is not the file the tree binds")
 
     def close(self) -> None:
         """Release the mappings."""
@@ -285,8 +305,9 @@ class TokenIndex:
         sealed = self._sealed(token_id(token))
         return _open(token, sealed if sealed is not None else _DECOY)
 
-    def proof(self, record: TokenRecord) -> InclusionProof:
-        """The inclusion proof of ``record``'s leaf, checked against the round's root.
+    def proof(self, record: TokenRecord) -> InclusionProof | MarginInclusionProof:
+        """The inclusion proof of ``record``'s leaf (a margin proof in a margin round),
+        checked against the round's root.
 
         Raises:
             VerificationError: the index and the tree disagree (a corrupt or replaced file):
@@ -299,6 +320,23 @@ class TokenIndex:
             raise VerificationError("the token index does not match the round's tree")
         _, amounts = self.tree.record(0, record.leaf_index)
         _, top_sums = self.tree.top()
+        if isinstance(self.summary, MarginRootSummary):
+            assert self.risk is not None
+            margin = MarginInclusionProof(
+                round_id=lay.round_id,
+                assets=lay.assets,
+                risk=self.risk,
+                user_id=record.user_id,
+                salt=record.salt,
+                positions=tuple(decode_positions(amounts)),
+                path=self.tree.margin_path(record.leaf_index),
+                root_hash=self.summary.root_hash,
+                root_sums=tuple(decode_positions(top_sums)),
+                leaf_count=lay.leaf_count,
+            )
+            self.summary.check_proof(verify_margin_proof(
+                margin, expected_root=self.summary.root_hash))
+            return margin
         proof = InclusionProof(
             round_id=lay.round_id,
             assets=lay.assets,

@@ -1,7 +1,8 @@
 """``por demo`` end to end (moved here from tests/test_cli_core.py when the demo became several
-rounds): it publishes four weekly rounds, the third under-reserved on one asset, checks each
-bundle with ``por-verify bundle`` over JSON-RPC, and ends with the ``por serve`` command and a
-link; the page served with exactly those options says what the verifier said, round by round.
+rounds): a margin exchange (users borrow against collateral) publishes four weekly margin
+rounds, the latest under-reserved on one asset against its net liabilities, checks each bundle
+with ``por-verify bundle`` over JSON-RPC, and ends with the ``por serve`` command and a link;
+the page served with exactly those options says what the verifier said, round by round.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_demo_publishes_rounds_the_page_and_the_verifier_agree_on(tmp_path: Path
                         res.output, re.MULTILINE)
     assert len(rounds) == 4, res.output
     states = [("short" if v.startswith("UNDER") else "covered") for _, v in rounds]
-    assert states == ["covered", "covered", "short", "covered"]
+    assert states == ["covered", "covered", "covered", "short"]
     assert "UNDER-RESERVED: USDC short" in rounds[SHORT_ROUND][1]
     assert len(list((out / "proofs").glob("*.json"))) == 3
     # The bundle checks re-read the reserves over JSON-RPC, and that server is gone now.
@@ -55,17 +56,30 @@ def test_demo_publishes_rounds_the_page_and_the_verifier_agree_on(tmp_path: Path
         assert [r["round"] for r in served] == [r for r, _ in reversed(rounds)]
         assert all(r["attestation"]["verdict"] == "verified" for r in served)
         assert [r["headline"]["state"] for r in reversed(served)] == [
-            "covered", "covered", "under-reserved", "covered"]
+            "covered", "covered", "covered", "under-reserved"]
         short = served[len(served) - 1 - SHORT_ROUND]["headline"]
         assert re.fullmatch(r"Under-reserved: USDC, short [0-9.]+ USDC \([0-9]+\.[0-9] %\)",
                             short["title"]), short["title"]
         latest = served[0]
-        assert latest["headline"]["title"] == "Covered: 3 of 3 assets"
+        assert latest["headline"]["title"] == short["title"]
         assert [s["role"] for s in latest["attestation"]["signers"]] == ["exchange", "auditor"]
+        # A margin round: net liabilities = equity - debt, users did borrow, and each line
+        # is the signed one.
+        assert latest["liabilities"]["scheme"] == "por-mst-margin"
+        for line in latest["attestation"]["solvency"]:
+            assert int(line["liabilities"]) == max(
+                0, int(line["total_equity"]) - int(line["total_debt"]))
+        assert any(int(line["total_debt"]) > 0 for line in latest["attestation"]["solvency"])
+        risk = client.get(latest["links"]["risk"])
+        assert risk.status_code == 200 and risk.json()["scheme"] == "por-risk"
         html = client.get("/").text
-        assert "Covered: 3 of 3 assets" in html and "Demo Auditor" in html
+        assert "Under-reserved: USDC" in html and "Demo Auditor" in html
+        assert "every debt is covered by the borrower's own collateral" in html
         proof = client.get(f"/api/v1/proofs/{token.group(1)}")
         assert proof.status_code == 200 and proof.json()["round"] == latest["round"]
+        # The link's user has borrowed: a margin proof with a debt.
+        assert proof.json()["scheme"] == "por-mst-margin"
+        assert any(int(p["debt"]) > 0 for p in proof.json()["positions"])
         wallets = client.get(f"/api/v1/rounds/{latest['round']}/wallets").json()["wallets"]
         assert [w["signature_check"] for w in wallets] == ["verified", "verified", "needs-node"]
         assert all(b["counted"] for w in wallets for b in w["balances"])

@@ -23,6 +23,7 @@ from typing import Any
 
 from verifier.attestation.model import (
     ATTESTATION_SCHEME,
+    AnySummary,
     Attestation,
     Finding,
     SolvencyLine,
@@ -32,8 +33,10 @@ from verifier.attestation.model import (
 )
 from verifier.encoding.canonical import format_time
 from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.proof import InclusionProof as UserProof
-from verifier.liabilities.proof import verify_proof
+from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof, verify_proof
+from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary, format_units
 from verifier.log.proof import consistency_proof_length
 from verifier.log.state import ANCHOR_FIRST_USE, ANCHOR_PIN, ExchangeMemory, VerifierState
@@ -70,9 +73,12 @@ INCLUSION_FILE = "inclusion-proof.json"
 CONSISTENCY_DIR = "consistency"
 PREVIOUS_ATTESTATION_FILE = "previous-attestation.json"
 PREVIOUS_INCLUSION_FILE = "previous-inclusion-proof.json"
+# A margin round's risk parameters (spec §13.6): required in the bundle of a version 3
+# attestation, refused in any other.
+RISK_FILE = "risk.json"
 REQUIRED = (ATTESTATION_FILE, ROOT_FILE, RESERVES_FILE, KEYLIST_FILE, TREE_HEAD_FILE,
             INCLUSION_FILE)
-OPTIONAL = (PREVIOUS_ATTESTATION_FILE, PREVIOUS_INCLUSION_FILE)
+OPTIONAL = (PREVIOUS_ATTESTATION_FILE, PREVIOUS_INCLUSION_FILE, RISK_FILE)
 _CONSISTENCY_RE = re.compile(r"from-([1-9][0-9]{0,15})\.json")
 # Findings after which nothing of the bundle is remembered (spec §12.2).
 _TRUST_CODES = frozenset({"key-list", "key-anchor", "new-log", "tree-head", "stale",
@@ -153,7 +159,7 @@ class BundleOptions:
     pinned_key_id: str | None = None
     remembered: SignedTreeHead | None = None
     newer_consistency: ConsistencyProof | None = None
-    user_proof: UserProof | None = None
+    user_proof: UserProof | MarginInclusionProof | None = None
     expected_round: str | None = None
     require_full_reserves: bool = False
     state: VerifierState | None = None
@@ -208,6 +214,13 @@ class BundleReport:
     signer_read_reserves: bool | None = None
     accepted_past_control: bool = False
     accepted_noncanonical: tuple[str, ...] = ()
+    # A margin round's risk parameters (the bundle's risk.json), once bound to its root.
+    risk: RiskParams | None = None
+
+    @property
+    def margin(self) -> bool:
+        """True for a margin round's bundle (attestation version 3, spec §13.6)."""
+        return any(s.margin is not None for s in self.solvency) or self.risk is not None
 
     @property
     def ok(self) -> bool:
@@ -252,6 +265,8 @@ class BundleReport:
             "accepted": {"past_control": self.accepted_past_control,
                          "noncanonical_tokens": list(self.accepted_noncanonical)},
             "round": self.round_id,
+            "margin": self.margin,
+            "risk": self.risk.to_obj() if self.risk is not None else None,
             "all_covered": self.all_covered,
             "solvency": [s.to_dict() for s in self.solvency],
             "log": {"name": self.log, "tree_size": self.tree_size,
@@ -274,13 +289,22 @@ class BundleReport:
                        "(--skip-chain)",
                 None: "not recorded (attestation version 1)"}[self.signer_read_reserves]
         out.append(f"  signer's chain check: {read}")
+        if self.margin:
+            out.append("  margin round: liabilities are net, total equity - total debt per "
+                       "asset (every debt is covered by the borrower's own collateral at the "
+                       "round's prices and haircuts, risk.json)")
         for s in self.solvency:
             ratio = s.ratio if s.ratio is not None else "n/a (no liabilities)"
             gap = (f"surplus {format_units(s.surplus, s.decimals)}" if s.status == "covered"
                    else f"SHORTFALL {format_units(s.shortfall, s.decimals)}")
+            label = "net liabilities" if s.margin is not None else "liabilities"
             out.append(f"  {s.symbol:<8} reserves {format_units(s.reserves, s.decimals):>30}"
-                       f"  liabilities {format_units(s.liabilities, s.decimals):>30}"
+                       f"  {label} {format_units(s.liabilities, s.decimals):>30}"
                        f"  ratio {ratio:>14}  {s.status}, {gap}")
+            if s.margin is not None:
+                out.append(f"  {'':<8} equity {format_units(s.margin.equity, s.decimals)}"
+                           f"  debt {format_units(s.margin.debt, s.decimals)}"
+                           f"  collateral {format_units(s.margin.collateral, s.decimals)}")
         if self.user_balances is not None:
             out.append("  your proof: " + ", ".join(f"{k} {v}" for k, v in
                                                     self.user_balances.items()))
@@ -306,14 +330,14 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     """
     doc = _signed(files, ATTESTATION_FILE)
     att = Attestation.from_dict(doc.document, f"{ATTESTATION_FILE}.payload")
-    summary = RootSummary.from_json(files[ROOT_FILE], ROOT_FILE)
+    summary, risk = _liabilities_files(files, att)
     reserves = ReservesFile.from_json(files[RESERVES_FILE], RESERVES_FILE)
     head = SignedTreeHead.from_json(files[TREE_HEAD_FILE], TREE_HEAD_FILE)
     inclusion = InclusionProof.from_json(files[INCLUSION_FILE], INCLUSION_FILE)
     report = BundleReport(att.exchange, att.round_id, att.solvency, att.all_covered,
                           log=head.head.log, tree_size=head.head.tree_size,
                           leaf_index=inclusion.leaf_index,
-                          signer_read_reserves=att.signer_read_reserves)
+                          signer_read_reserves=att.signer_read_reserves, risk=risk)
     now = options.now or datetime.now(UTC).replace(microsecond=0)
     if options.expected_round is not None and options.expected_round != att.round_id:
         report.fail("another-round", f"this bundle attests round {att.round_id!r}, not the "
@@ -321,7 +345,7 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     keys = _check_keys(files, att, report)
     anchor = _check_anchor(keys, head, options, now, report)
     _check_signatures(doc, att, keys, options, report)
-    _check_figures(att, summary, reserves, options, report)
+    _check_figures(att, summary, reserves, risk, options, report)
     _check_reserves(att, reserves, options, report)
     remembered = (anchor.memory.head if anchor is not None and anchor.memory is not None
                   and anchor.memory.log == head.head.log else None)
@@ -334,6 +358,28 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     if keys is not None and anchor is not None and history_ok:
         _decide_memory(keys, anchor, head, options, now, report)
     return report
+
+
+def _liabilities_files(files: Mapping[str, bytes],
+                       att: Attestation) -> tuple[AnySummary, RiskParams | None]:
+    """``root.json`` in the form the attestation's version names, and a margin round's
+    ``risk.json`` (spec §13.6). Which check applies is never guessed from the files: a
+    version 3 attestation needs a margin root and its risk file, any other a spot root and
+    no risk file (every file present is checked, §13.4).
+
+    Raises:
+        FormatError: a missing, extra or malformed file.
+    """
+    if not att.liabilities.margin:
+        if RISK_FILE in files:
+            raise FormatError(f"{RISK_FILE}: a spot round's bundle holds no risk file (the "
+                              "attestation is not of a margin round)")
+        return RootSummary.from_json(files[ROOT_FILE], ROOT_FILE), None
+    if RISK_FILE not in files:
+        raise FormatError(f"the attestation is of a margin round, but the bundle has no "
+                          f"{RISK_FILE}")
+    return (MarginRootSummary.from_json(files[ROOT_FILE], ROOT_FILE),
+            RiskParams.from_json(files[RISK_FILE], RISK_FILE))
 
 
 def _anchor_by_witnesses(anchor: KeyAnchor | None, options: BundleOptions,
@@ -459,17 +505,24 @@ def _check_signatures(doc: SignedDocument, att: Attestation, keys: KeyList | Non
                             "is not in the key list and was not given with --auditor-key")
 
 
-def _check_figures(att: Attestation, summary: RootSummary, reserves: ReservesFile,
-                   options: BundleOptions, report: BundleReport) -> None:
+def _check_figures(att: Attestation, summary: AnySummary, reserves: ReservesFile,
+                   risk: RiskParams | None, options: BundleOptions,
+                   report: BundleReport) -> None:
     arithmetic = check_figures(att)
-    files = compare_with_files(att, summary, reserves)
+    files = compare_with_files(att, summary, reserves, risk)
     report.findings.extend(arithmetic)
     report.findings.extend(files)
     if not arithmetic:
-        report.passed.append(f"every solvency figure recomputed ({len(att.solvency)} assets)")
+        report.passed.append(f"every solvency figure recomputed ({len(att.solvency)} assets)"
+                             + ("; reserves set against net liabilities, total equity - "
+                                "total debt" if att.liabilities.margin else ""))
     if not files:
         report.passed.append("liabilities root, totals and leaf count match root.json; "
                              "reserves figures match the reserves file's exact bytes")
+        if risk is not None:
+            report.passed.append(f"risk.json is the risk file the root binds (risk hash "
+                                 f"{risk.hash.hex()[:16]}..): {len(risk.assets)} assets "
+                                 f"priced in {risk.quote}")
     if not att.all_covered:
         short = ", ".join(s.symbol for s in att.solvency if s.shortfall)
         if options.require_full_reserves:
@@ -684,7 +737,11 @@ def _check_every_consistency_file(files: Mapping[str, bytes], head: SignedTreeHe
                         f"{consistency_proof_length(proof.old_size, proof.new_size)}")
 
 
-def _check_user_proof(proof: UserProof, summary: RootSummary, report: BundleReport) -> None:
+def _check_user_proof(proof: UserProof | MarginInclusionProof, summary: AnySummary,
+                      report: BundleReport) -> None:
+    if isinstance(proof, MarginInclusionProof) or isinstance(summary, MarginRootSummary):
+        _check_margin_user_proof(proof, summary, report)
+        return
     try:
         result = verify_proof(proof, summary=summary)
     except VerificationError as e:
@@ -695,3 +752,29 @@ def _check_user_proof(proof: UserProof, summary: RootSummary, report: BundleRepo
         for a, x in zip(result.assets, result.amounts, strict=True)
     }
     report.passed.append(f"your proof ({result.user_id!r}) leads to this round's root")
+
+
+def _check_margin_user_proof(proof: UserProof | MarginInclusionProof, summary: AnySummary,
+                             report: BundleReport) -> None:
+    """A margin proof against a margin round's root (spec §15.7): the user's own rule at
+    the round's prices and haircuts, the path, and every field of ``root.json``."""
+    if not isinstance(proof, MarginInclusionProof) or not isinstance(summary,
+                                                                     MarginRootSummary):
+        report.fail("user-proof", "the proof and the round are not of the same scheme (a "
+                    "margin proof needs a margin round's bundle, and the reverse)")
+        return
+    try:
+        result = verify_margin_proof(proof, expected_root=summary.root_hash)
+        summary.check_proof(result)
+    except VerificationError as e:
+        report.fail("user-proof", str(e))
+        return
+    report.user_balances = {
+        a.symbol: (f"{format_units(p.equity, a.decimals)} (debt "
+                   f"{format_units(p.debt, a.decimals)}, collateral "
+                   f"{format_units(p.collateral, a.decimals)})")
+        for a, p in zip(result.assets, result.positions, strict=True)
+    }
+    report.passed.append(f"your margin proof ({result.user_id!r}) leads to this round's root, "
+                         f"and your haircut collateral value {result.rule.collateral_value} "
+                         f"covers your debt value {result.rule.debt_value}")

@@ -17,7 +17,17 @@ from typing import Any
 from verifier.encoding import strictjson as sj
 from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, VerificationError
-from verifier.liabilities.mst import Asset, check_round_id, levels_for
+from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.mst import (
+    MARGIN_SCHEME,
+    MARGIN_VERSION,
+    Asset,
+    Position,
+    check_round_id,
+    levels_for,
+)
+from verifier.liabilities.proof import parse_positions, positions_to_json
+from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
@@ -27,6 +37,10 @@ ATTESTATION_SCHEME = "por-attestation"
 # is then unknown, and reports say "not recorded").
 ATTESTATION_VERSION = 2
 ATTESTATION_LEGACY_VERSION = 1
+# Version 3: the attestation of a margin round (spec §13.6): the liabilities are the margin
+# root (equity, debt and collateral totals, the risk hash), and each solvency line sets the
+# reserves against net liabilities, total equity − total debt. Spot rounds keep version 2.
+ATTESTATION_MARGIN_VERSION = 3
 # §13.2: the ratio is reserves / liabilities rounded down to this many decimal places, so
 # it never overstates: it reads 1.000000 or more only when reserves cover liabilities.
 RATIO_DIGITS = 6
@@ -46,17 +60,49 @@ class Finding:
         return f"[{self.code}] {self.message}"
 
 
+def net_liability(total: Position) -> int:
+    """A margin round's net liabilities in one asset (spec §13.6): total equity − total
+    debt, and 0 when users borrowed more than all users hold. The debt a user owes is an
+    asset of the exchange, so it is set against what the exchange owes in that asset; debt
+    beyond the equity is never counted as a reserve (of this asset or another)."""
+    return max(0, total.equity - total.debt)
+
+
 @dataclass(frozen=True)
 class LiabilitiesFigures:
-    """The liabilities root as published in ``root.json`` (spec §8.1)."""
+    """The liabilities root as published in ``root.json`` (spec §8.1, §15.10).
+
+    ``totals``: per asset, what reserves must cover: the spot root's totals, or, for a
+    margin round, the net liabilities derived from ``positions`` (never serialised).
+    ``positions`` and ``risk_hash``: a margin round's total equity, debt and collateral per
+    asset and the hash of its risk parameters; None for a spot round.
+    """
 
     root_hash: bytes
     leaf_count: int
     assets: tuple[Asset, ...]
     totals: tuple[int, ...]
+    risk_hash: bytes | None = None
+    positions: tuple[Position, ...] | None = None
+
+    @property
+    def margin(self) -> bool:
+        """True for a margin round's liabilities (attestation version 3)."""
+        return self.positions is not None
 
     def to_dict(self) -> dict[str, Any]:
         """The payload's ``liabilities`` object."""
+        if self.positions is not None:
+            assert self.risk_hash is not None
+            return {
+                "scheme": MARGIN_SCHEME,
+                "version": MARGIN_VERSION,
+                "root_hash": self.root_hash.hex(),
+                "leaf_count": self.leaf_count,
+                "assets": assets_to_json(self.assets),
+                "risk_hash": self.risk_hash.hex(),
+                "totals": positions_to_json(self.positions),
+            }
         return {
             "root_hash": self.root_hash.hex(),
             "leaf_count": self.leaf_count,
@@ -65,22 +111,29 @@ class LiabilitiesFigures:
         }
 
     @classmethod
-    def from_dict(cls, value: Any, where: str) -> LiabilitiesFigures:
-        """Parse the ``liabilities`` object.
+    def from_dict(cls, value: Any, where: str, margin: bool = False) -> LiabilitiesFigures:
+        """Parse the ``liabilities`` object (``margin``: the version 3 form, spec §13.6).
 
         Raises:
             FormatError: malformed or unknown fields.
         """
-        raw = sj.obj(value, where, {"root_hash", "leaf_count", "assets", "totals"})
+        if margin:
+            raw = sj.obj(value, where, {"scheme", "version", "root_hash", "leaf_count",
+                                        "assets", "risk_hash", "totals"})
+            check_scheme(raw, where, MARGIN_SCHEME, MARGIN_VERSION)
+        else:
+            raw = sj.obj(value, where, {"root_hash", "leaf_count", "assets", "totals"})
         assets = parse_assets(raw["assets"], f"{where}.assets")
         leaf_count = sj.integer(raw["leaf_count"], f"{where}.leaf_count")
         levels_for(leaf_count)
-        return cls(
-            sj.hash_hex(raw["root_hash"], f"{where}.root_hash"),
-            leaf_count,
-            assets,
-            tuple(sj.amounts(raw["totals"], f"{where}.totals", len(assets))),
-        )
+        root_hash = sj.hash_hex(raw["root_hash"], f"{where}.root_hash")
+        if margin:
+            positions = parse_positions(raw["totals"], f"{where}.totals", len(assets))
+            return cls(root_hash, leaf_count, assets,
+                       tuple(net_liability(p) for p in positions),
+                       sj.hash_hex(raw["risk_hash"], f"{where}.risk_hash"), positions)
+        return cls(root_hash, leaf_count, assets,
+                   tuple(sj.amounts(raw["totals"], f"{where}.totals", len(assets))))
 
 
 @dataclass(frozen=True)
@@ -229,9 +282,19 @@ class SolvencyLine:
     surplus: int
     shortfall: int
     status: str
+    # A margin round's line (version 3): the asset's totals over all users, beside the net
+    # ``liabilities`` = max(0, total_equity − total_debt) the reserves are set against.
+    margin: Position | None = None
+
+    MARGIN_FIELDS = ("total_equity", "total_debt", "total_collateral")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of this line."""
+        extra: dict[str, Any] = {}
+        if self.margin is not None:
+            extra = {"total_equity": str(self.margin.equity),
+                     "total_debt": str(self.margin.debt),
+                     "total_collateral": str(self.margin.collateral)}
         return {
             "symbol": self.symbol,
             "decimals": self.decimals,
@@ -241,10 +304,10 @@ class SolvencyLine:
             "surplus": str(self.surplus),
             "shortfall": str(self.shortfall),
             "status": self.status,
-        }
+        } | extra
 
     @classmethod
-    def from_dict(cls, value: Any, where: str) -> SolvencyLine:
+    def from_dict(cls, value: Any, where: str, margin: bool = False) -> SolvencyLine:
         """Parse one solvency line (form only; :func:`check_figures` checks the arithmetic).
 
         Raises:
@@ -252,6 +315,8 @@ class SolvencyLine:
         """
         fields = {"symbol", "decimals", "reserves", "liabilities", "ratio", "surplus",
                   "shortfall", "status"}
+        if margin:
+            fields |= set(cls.MARGIN_FIELDS)
         raw = sj.obj(value, where, fields)
         asset = Asset(sj.string(raw["symbol"], f"{where}.symbol"),
                       sj.integer(raw["decimals"], f"{where}.decimals"))
@@ -271,6 +336,8 @@ class SolvencyLine:
             sj.amount(raw["surplus"], f"{where}.surplus"),
             sj.amount(raw["shortfall"], f"{where}.shortfall"),
             status,
+            Position(*(sj.amount(raw[name], f"{where}.{name}") for name in cls.MARGIN_FIELDS))
+            if margin else None,
         )
 
 
@@ -298,6 +365,15 @@ class Attestation:
     })
     FIELDS_V2 = FIELDS | {"signer_read_reserves"}
 
+    @property
+    def version(self) -> int:
+        """1 (no ``signer_read_reserves``), 2 (a spot round) or 3 (a margin round)."""
+        if self.liabilities.margin:
+            return ATTESTATION_MARGIN_VERSION
+        if self.signer_read_reserves is None:
+            return ATTESTATION_LEGACY_VERSION
+        return ATTESTATION_VERSION
+
     def to_dict(self) -> dict[str, Any]:
         """The payload, ready for RFC 8785 canonicalisation and signing (version 2; a
         version 1 attestation, read back, keeps its version 1 form)."""
@@ -306,8 +382,7 @@ class Attestation:
             extra["signer_read_reserves"] = self.signer_read_reserves
         return extra | {
             "scheme": ATTESTATION_SCHEME,
-            "version": (ATTESTATION_VERSION if self.signer_read_reserves is not None
-                        else ATTESTATION_LEGACY_VERSION),
+            "version": self.version,
             "exchange": self.exchange,
             "round": self.round_id,
             "snapshot_time": format_time(self.snapshot_time),
@@ -328,10 +403,15 @@ class Attestation:
             FormatError: another scheme or version, a missing or unknown field, a malformed
                 value.
         """
-        legacy = data.get("version") == ATTESTATION_LEGACY_VERSION
+        version = data.get("version")
+        legacy = version == ATTESTATION_LEGACY_VERSION
+        # A margin attestation is told apart by its version only; its liabilities and lines
+        # then must have the margin form (and a version 2 one must not).
+        margin = version == ATTESTATION_MARGIN_VERSION and type(version) is int
         raw = sj.obj(data, where, set(cls.FIELDS if legacy else cls.FIELDS_V2))
         check_scheme(raw, where, ATTESTATION_SCHEME,
-                     ATTESTATION_LEGACY_VERSION if legacy else ATTESTATION_VERSION)
+                     ATTESTATION_LEGACY_VERSION if legacy
+                     else ATTESTATION_MARGIN_VERSION if margin else ATTESTATION_VERSION)
         previous = raw["previous_attestation"]
         all_covered = raw["all_covered"]
         if not isinstance(all_covered, bool):
@@ -339,7 +419,7 @@ class Attestation:
         read = None if legacy else raw["signer_read_reserves"]
         if not legacy and not isinstance(read, bool):
             raise FormatError(f"{where}.signer_read_reserves: expected true or false")
-        solvency = tuple(SolvencyLine.from_dict(s, f"{where}.solvency[{i}]")
+        solvency = tuple(SolvencyLine.from_dict(s, f"{where}.solvency[{i}]", margin)
                          for i, s in enumerate(sj.array(raw["solvency"], f"{where}.solvency")))
         _no_repeated_symbol([s.symbol for s in solvency], f"{where}.solvency")
         return cls(
@@ -350,7 +430,8 @@ class Attestation:
             key_id=sj.hash_hex(raw["key_id"], f"{where}.key_id").hex(),
             previous=None if previous is None else sj.hash_hex(
                 previous, f"{where}.previous_attestation"),
-            liabilities=LiabilitiesFigures.from_dict(raw["liabilities"], f"{where}.liabilities"),
+            liabilities=LiabilitiesFigures.from_dict(raw["liabilities"], f"{where}.liabilities",
+                                                     margin),
             reserves=ReservesFigures.from_dict(raw["reserves"], f"{where}.reserves"),
             solvency=solvency,
             all_covered=all_covered,
@@ -376,19 +457,30 @@ def ratio_string(reserves: int, liabilities: int) -> str | None:
     return f"{whole}.{frac:0{RATIO_DIGITS}d}"
 
 
-def solvency_line(symbol: str, decimals: int, reserves: int, liabilities: int) -> SolvencyLine:
-    """The one computation of an asset's solvency figures (spec §13.2)."""
+def solvency_line(symbol: str, decimals: int, reserves: int, liabilities: int,
+                  margin: Position | None = None) -> SolvencyLine:
+    """The one computation of an asset's solvency figures (spec §13.2); for a margin round
+    (``margin``: the asset's total equity, debt and collateral), ``liabilities`` must be
+    their net (:func:`net_liability`, spec §13.6)."""
     covered = reserves >= liabilities
     return SolvencyLine(
         symbol, decimals, reserves, liabilities, ratio_string(reserves, liabilities),
         reserves - liabilities if covered else 0,
         0 if covered else liabilities - reserves,
         STATUS_COVERED if covered else STATUS_UNDER,
+        margin,
     )
 
 
-def liabilities_figures(summary: RootSummary) -> LiabilitiesFigures:
-    """The liabilities figures of a published ``root.json``."""
+AnySummary = RootSummary | MarginRootSummary
+
+
+def liabilities_figures(summary: AnySummary) -> LiabilitiesFigures:
+    """The liabilities figures of a published ``root.json``, spot or margin."""
+    if isinstance(summary, MarginRootSummary):
+        return LiabilitiesFigures(summary.root_hash, summary.leaf_count, summary.assets,
+                                  tuple(net_liability(p) for p in summary.totals),
+                                  summary.risk_hash, summary.totals)
     return LiabilitiesFigures(summary.root_hash, summary.leaf_count, summary.assets,
                               summary.totals)
 
@@ -442,26 +534,35 @@ def solvency_lines(
     """
     held = {a.symbol: a for a in reserves.assets}
     lines = []
-    for asset, total in zip(liabilities.assets, liabilities.totals, strict=True):
+    margins: tuple[Position | None, ...] = (
+        liabilities.positions if liabilities.positions is not None
+        else (None,) * len(liabilities.assets))
+    for asset, total, margin in zip(liabilities.assets, liabilities.totals, margins,
+                                    strict=True):
         reserve = held.get(asset.symbol)
         if reserve is not None and reserve.decimals != asset.decimals:
             raise VerificationError(
                 f"{asset.symbol}: {reserve.decimals} decimals in the reserves file but "
                 f"{asset.decimals} in the liabilities; the figures are not comparable")
+        if margin is not None:
+            total = net_liability(margin)  # never the stored net: recomputed (§13.6)
         lines.append(solvency_line(asset.symbol, asset.decimals,
-                                   reserve.counted if reserve else 0, total))
+                                   reserve.counted if reserve else 0, total, margin))
     owed = {a.symbol for a in liabilities.assets}
+    nothing = Position(0, 0, 0) if liabilities.margin else None
     for reserve in reserves.assets:
         if reserve.symbol not in owed:
-            lines.append(solvency_line(reserve.symbol, reserve.decimals, reserve.counted, 0))
+            lines.append(solvency_line(reserve.symbol, reserve.decimals, reserve.counted, 0,
+                                       nothing))
     return tuple(lines)
 
 
 def build_attestation(
     exchange: str,
-    summary: RootSummary,
+    summary: AnySummary,
     reserves: ReservesFile,
     *,
+    risk: RiskParams | None = None,
     snapshot_time: datetime,
     attested_at: datetime,
     key_id: str,
@@ -471,13 +572,17 @@ def build_attestation(
     """The attestation of one round, every figure computed here (``por attest sign``).
 
     ``signer_read_reserves`` records whether the signer re-read the reserves from its own
-    nodes before signing (false with ``--skip-chain``).
+    nodes before signing (false with ``--skip-chain``). A margin round (a
+    :class:`MarginRootSummary`) needs its ``risk`` file, the one its root binds, and gets
+    a version 3 attestation (spec §13.6).
 
     Raises:
-        VerificationError: the files are not of this round and exchange, or an asset's
-            decimals differ between them.
+        VerificationError: the files are not of this round and exchange, an asset's
+            decimals differ between them, or a margin round's risk file is missing or not
+            the one its root binds.
     """
     problems = _binding_findings(exchange, summary.round_id, summary.root_hash, reserves)
+    problems += _risk_findings(summary, risk)
     if problems:
         raise VerificationError("; ".join(str(p) for p in problems))
     liabilities = liabilities_figures(summary)
@@ -512,6 +617,27 @@ def _binding_findings(
         found.append(Finding("reserves-root", f"the reserves file names liabilities root "
                              f"{reserves.liabilities_root.hex()}, not {root_hash.hex()}"))
     return found
+
+
+def _risk_findings(summary: AnySummary, risk: RiskParams | None) -> list[Finding]:
+    """A margin round's risk file must be the one its root binds and price its assets; a
+    spot round has none (spec §13.6)."""
+    if not isinstance(summary, MarginRootSummary):
+        if risk is not None:
+            return [Finding("risk-file", "a risk file was given for a spot round, whose "
+                            "root binds none")]
+        return []
+    if risk is None:
+        return [Finding("risk-file", "a margin round's attestation needs its risk file "
+                        "(risk.json), whose hash its root binds")]
+    if risk.hash != summary.risk_hash:
+        return [Finding("risk-file", f"the risk file's hash is {risk.hash.hex()}, the root "
+                        f"binds {summary.risk_hash.hex()}")]
+    try:
+        risk.check_round_assets(summary.assets, "risk file")
+    except FormatError as e:
+        return [Finding("risk-file", str(e))]
+    return []
 
 
 def check_figures(att: Attestation) -> list[Finding]:
@@ -558,24 +684,42 @@ def _line_findings(got: SolvencyLine, want: SolvencyLine) -> list[Finding]:
         if mine != right:
             found.append(Finding("solvency-figure", f"{want.symbol}.{name}: the attestation "
                                  f"says {mine!r}, recomputed {right!r}"))
+    if got.margin != want.margin:
+        for part in ("equity", "debt", "collateral"):
+            mine = getattr(got.margin, part, None)
+            right = getattr(want.margin, part, None)
+            if mine != right:
+                found.append(Finding("solvency-figure", f"{want.symbol}.total_{part}: the "
+                                     f"attestation says {mine!r}, the liabilities give "
+                                     f"{right!r}"))
     return found
 
 
 def compare_with_files(
-    att: Attestation, summary: RootSummary, reserves: ReservesFile
+    att: Attestation, summary: AnySummary, reserves: ReservesFile,
+    risk: RiskParams | None = None,
 ) -> list[Finding]:
     """Check the attestation's liabilities and reserves figures against the files.
 
-    ``root.json`` must be the attested root (round, hash, leaf count, assets, totals);
-    the reserves file must be the attested bytes (SHA-256), of this round, exchange and
-    root, and every counted, claimed and set-aside figure is recomputed from it.
+    ``root.json`` must be the attested root (round, hash, leaf count, assets, totals; for
+    a margin round also the risk hash and every equity, debt and collateral total, and
+    ``risk`` the file that hash names); the reserves file must be the attested bytes
+    (SHA-256), of this round, exchange and root, and every counted, claimed and set-aside
+    figure is recomputed from it.
     """
     found = _binding_findings(att.exchange, att.round_id, att.liabilities.root_hash, reserves)
     if summary.round_id != att.round_id:
         found.append(Finding("another-round", f"root.json is of round {summary.round_id!r}, "
                              f"the attestation of {att.round_id!r}"))
     mine = liabilities_figures(summary)
-    for name in ("root_hash", "leaf_count", "assets", "totals"):
+    if mine.margin != att.liabilities.margin:
+        found.append(Finding("liabilities-figure", "root.json is of "
+                             f"{'a margin' if mine.margin else 'a spot'} round, the "
+                             f"attestation of {'a margin' if att.liabilities.margin else 'a spot'}"
+                             " one"))
+        return found
+    found += _risk_findings(summary, risk)
+    for name in ("root_hash", "leaf_count", "assets", "totals", "risk_hash", "positions"):
         stated, published = getattr(att.liabilities, name), getattr(mine, name)
         if stated != published:
             found.append(Finding("liabilities-figure", f"liabilities.{name}: the attestation "
@@ -610,6 +754,8 @@ def compare_with_files(
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, tuple) and value and isinstance(value[0], Position):
+        return str(positions_to_json(value))
     if isinstance(value, tuple) and value and isinstance(value[0], Asset):
         return str([f"{a.symbol}/{a.decimals}" for a in value])
     if isinstance(value, tuple):

@@ -14,7 +14,8 @@ from verifier.cli.reserves import build_readers
 from verifier.encoding.canonical import parse_time
 from verifier.encoding.strictjson import hash_hex, loads
 from verifier.errors import FormatError, UsageError, VerificationError
-from verifier.liabilities.proof import InclusionProof
+from verifier.liabilities.mst import MARGIN_SCHEME
+from verifier.liabilities.proof import InclusionProof, MarginInclusionProof
 from verifier.log.state import StateFile
 from verifier.log.sth import ConsistencyProof
 from verifier.log.trust import DEFAULT_MAX_AGE
@@ -31,6 +32,19 @@ def _read(path: Path, what: str) -> bytes:
         raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
 
 
+def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
+    """The user's proof, spot or margin (told apart by its ``scheme``, spec §15.1).
+
+    Raises:
+        FormatError: unreadable or malformed.
+    """
+    raw = _read(path, "proof")
+    data = loads(raw, str(path))
+    if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
+        return MarginInclusionProof.from_json(raw, str(path))
+    return InclusionProof.from_json(raw, str(path))
+
+
 @click.command("bundle")
 @click.argument("bundle_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
@@ -42,7 +56,8 @@ def _read(path: Path, what: str) -> bytes:
 @click.option("--skip-chain", is_flag=True,
               help="Accept that reserves are not re-read from nodes (the report says so).")
 @click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Your own inclusion proof: it must lead to this round's root.")
+              help="Your own inclusion proof (spot or margin): it must lead to this round's "
+              "root; a margin proof's own rule is checked at the round's prices.")
 @click.option("--auditor-key", "auditor_files", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="An auditor's public key (por-public-key JSON) that must have co-signed.")
@@ -132,8 +147,7 @@ def bundle_cmd(
             newer_consistency=ConsistencyProof.from_json(
                 _read(consistency_file, "consistency proof"), str(consistency_file))
             if consistency_file else None,
-            user_proof=InclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
-            if proof_file else None,
+            user_proof=_user_proof(proof_file) if proof_file else None,
             expected_round=expected_round,
             require_full_reserves=require_full_reserves,
             witness_keys=tuple(PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
