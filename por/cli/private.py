@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from por.cli import handle_errors
 from por.errors import InputError
 
 
@@ -33,7 +32,6 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
 @click.option("--pad-to", type=click.IntRange(min=1), help="Pad to at least N leaves.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes that make the commitments (one per node and asset).")
-@handle_errors
 def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
                       secret_file: Path | None, pad_to: int | None, workers: int) -> None:
     """Build a private round (spec §16) from SNAPSHOT: proofs hide every other balance.
@@ -74,7 +72,6 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
               help="The round secret's file (default as build-private).")
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the proof here (default: standard output).")
-@handle_errors
 def prove_private_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
                       out_file: Path | None) -> None:
     """Write USER_ID's private proof of the round in ROUND_DIR (spec §16.8).

@@ -56,6 +56,7 @@ from verifier.liabilities.proof import (
     verify_proof,
 )
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import RISK_FILE, root_path, tree_path
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 
@@ -77,10 +78,10 @@ class Prover:
         """
         out = Path(out_dir)
         try:
-            self.summary = RootSummary.from_json((out / "root.json").read_bytes())
+            self.summary = RootSummary.from_json(root_path(out).read_bytes())
         except OSError as e:
             raise InputError(f"{out}: no root.json; build the round first") from e
-        self.tree = TreeFile(out / "tree.bin")
+        self.tree = TreeFile(tree_path(out))
         self.secret = secret
         self._root = self.tree.root_hash()
 
@@ -441,12 +442,12 @@ class _Round:
             InputError: a file is missing or unusable, or the tree does not lead to the
                 published root.
         """
-        from por.liabilities.margin import RISK_FILE, is_margin_round
+        from por.liabilities.margin import is_margin_round
         from verifier.liabilities.margin_round import MarginRootSummary
 
         margin = is_margin_round(round_dir)
         try:
-            raw = (round_dir / "root.json").read_bytes()
+            raw = root_path(round_dir).read_bytes()
             published = (MarginRootSummary.from_json(raw).root_hash if margin
                          else RootSummary.from_json(raw).root_hash)
             risk = (RiskParams.from_json((round_dir / RISK_FILE).read_bytes(),
@@ -456,7 +457,7 @@ class _Round:
                              " round first") from e
         except FormatError as e:
             raise InputError(f"{round_dir}: {e}") from e
-        tree = TreeFile(round_dir / "tree.bin")
+        tree = TreeFile(tree_path(round_dir))
         if (risk is not None and tree.layout.risk_hash != risk.hash) or (
                 risk is None and tree.layout.is_margin) or tree.root_hash() != published:
             tree.close()

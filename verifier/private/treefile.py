@@ -235,7 +235,7 @@ class PrivateAuditReport:
     totals: tuple[int, ...]
     findings: tuple[str, ...]
 
-    def raise_if_failed(self) -> None:
+    def raise_for_failures(self) -> None:
         """Raise if anything failed.
 
         Raises:
