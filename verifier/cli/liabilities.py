@@ -55,11 +55,14 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
 
 
 def _bundle_anchor(
-    bundle_dir: Path, proof: InclusionProof, pinned: str | None,
+    bundle_dir: Path, proof: InclusionProof | MarginInclusionProof, pinned: str | None,
     witness_files: tuple[Path, ...], quorum: int | None,
-) -> tuple[RootSummary, str, list[str]]:
+) -> tuple[bytes, str, list[str]]:
     """Check the bundle as ``por-verify bundle --skip-chain`` would, with the user's proof;
-    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3)."""
+    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3).
+
+    Returns the bundle's root.json bytes, the anchor's description and the bundle's notes.
+    """
     from verifier.attestation.bundle import (
         ROOT_FILE,
         BundleOptions,
@@ -83,14 +86,13 @@ def _bundle_anchor(
     )
     report = verify_bundle(files, options)
     report.raise_for_failures()
-    summary = RootSummary.from_json(files[ROOT_FILE], f"{bundle_dir}/{ROOT_FILE}")
     witnesses = sum(1 for line in report.passed if line.startswith(COSIGNED_BY))
     anchor = (
         f"bundle {bundle_dir}: the root attested by {report.exchange}, entry"
         f" {report.leaf_index} of log {report.log!r} (size {report.tree_size}), co-signed by"
         f" {witnesses} known witness(es)"
     )
-    return summary, anchor, report.notes
+    return files[ROOT_FILE], anchor, report.notes
 
 
 @click.command("proof")
@@ -152,8 +154,8 @@ def proof_cmd(
         private_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
         return
     if _is_margin(proof_file):
-        flags = bool(pinned or witness_files or witness_quorum is not None)
-        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json,
+                          (pinned, witness_files, witness_quorum))
         return
 
     def check() -> ProofReport:
@@ -170,9 +172,10 @@ def proof_cmd(
         if bundle_dir is not None:
             if summary is not None:
                 raise UsageError("give --summary or --bundle, not both")
-            summary, anchor, bundle_notes = _bundle_anchor(
+            root_bytes, anchor, bundle_notes = _bundle_anchor(
                 bundle_dir, proof, pinned, witness_files, witness_quorum
             )
+            summary = RootSummary.from_json(root_bytes, f"{bundle_dir}/root.json")
             notes.extend(bundle_notes)
         report = verify_proof(proof, expected_root=expected, summary=summary)
         return report if anchor is None else replace(report, anchor=anchor)
@@ -221,14 +224,16 @@ def _margin_proof_cmd(
     summary_file: Path | None,
     bundle_dir: Path | None,
     as_json: bool,
-    bundle_flags: bool,
+    bundle_args: tuple[str | None, tuple[Path, ...], int | None],
 ) -> None:
+    pinned, witness_files, witness_quorum = bundle_args
+    notes: list[str] = []
+
     def check() -> MarginProofReport:
-        if bundle_dir is not None or bundle_flags:
-            raise UsageError(
-                "a margin proof (spec §15.7) is checked against --root or --summary only in"
-                " this version"
-            )
+        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
+            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        if bundle_dir is not None and summary_file is not None:
+            raise UsageError("give --summary or --bundle, not both")
         expected = parse_root_option(root_hex) if root_hex is not None else None
         proof = MarginInclusionProof.from_json(read_input(proof_file, "proof"), str(proof_file))
         report = verify_margin_proof(proof, expected_root=expected)
@@ -238,6 +243,17 @@ def _margin_proof_cmd(
             )
             summary.check_proof(report)
             report = replace(report, anchor="published root summary")
+        elif bundle_dir is not None:
+            # The bundle's own check (attestation v3, spec §13.6) ties this proof to the
+            # attested root; the root summary it carries is then the anchor.
+            root_bytes, anchor, bundle_notes = _bundle_anchor(
+                bundle_dir, proof, pinned, witness_files, witness_quorum
+            )
+            MarginRootSummary.from_json(root_bytes, f"{bundle_dir}/root.json").check_proof(
+                report
+            )
+            notes.extend(bundle_notes)
+            report = replace(report, anchor=anchor)
         return report
 
     rep: MarginProofReport = check()
@@ -260,6 +276,7 @@ def _margin_proof_cmd(
             "leaf_count": rep.leaf_count,
             "root_hash": rep.root_hash.hex(),
             "anchor": rep.anchor,
+            "notes": notes,
         }
         click.echo(json.dumps(out, indent=2))
     else:
@@ -277,6 +294,8 @@ def _margin_proof_cmd(
         click.echo(f"  risk hash    {rep.risk_hash.hex()}")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
+        for note in notes:
+            click.echo(f"  note  {note}")
     if not rep.anchored:
         report_shown(with_why=True)
         raise UnanchoredError(f"the margin proof of user {rep.user_id!r} was checked against"
