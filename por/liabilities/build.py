@@ -202,8 +202,12 @@ def local_executor(workers: int, rows: int) -> Executor:
         return InlineExecutor()
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                initializer=_worker_init, initargs=(os.getpid(),))
-    for fut in [pool.submit(_noop) for _ in range(workers)]:
-        fut.result()
+    try:
+        for fut in [pool.submit(_noop) for _ in range(workers)]:
+            fut.result()
+    except BaseException:  # a signal while the workers start: none must be left
+        stop_workers(pool)
+        raise
     return pool
 
 
@@ -808,10 +812,11 @@ def stop_on_signals() -> Iterator[None]:
 
 
 def _worker_init(parent: int) -> None:
-    """In each worker: die with the parent, leave Ctrl-C to the parent, die on SIGTERM."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the workers itself
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    """In each worker: die with the parent, and leave SIGINT, SIGTERM and SIGHUP to it (a
+    signal to the whole process group, as Ctrl-C or a service manager sends, must not kill
+    workers under the pool's feet: the parent stops them, in order, in stop_workers)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
@@ -831,37 +836,52 @@ def stopping(executor: Executor) -> Iterator[Executor]:
     except BaseException:
         stop_workers(executor)
         raise
-    executor.shutdown()
+    try:
+        executor.shutdown()
+    except BaseException:  # a signal while waiting for the workers to exit
+        stop_workers(executor)
+        raise
 
 
 def stop_workers(executor: Executor) -> None:
-    """Terminate a process pool's workers, wait for them, and shut the pool down."""
-    if isinstance(executor, ProcessPoolExecutor):
-        # Python 3.11's pool marks every pending item broken once its workers die, and
-        # fails (a traceback in its manager thread) on items the caller already cancelled:
-        # drop those first.
-        pending = getattr(executor, "_pending_work_items", None) or {}
-        for work_id, item in list(pending.items()):
-            if item.future.cancelled():
-                pending.pop(work_id, None)
-        # The call queue's feeder thread may be blocked writing a task into a full pipe that
-        # no worker will read any more; joining it at shutdown would then hang for ever
-        # (seen as a prove-all that never exits after SIGINT). The tasks are abandoned.
-        call_queue = getattr(executor, "_call_queue", None)
-        if call_queue is not None:
-            with contextlib.suppress(AttributeError, OSError, ValueError):
-                call_queue.cancel_join_thread()
-        processes = list((getattr(executor, "_processes", None) or {}).values())
-        for proc in processes:
-            with contextlib.suppress(OSError, ValueError):
-                proc.terminate()
-        for proc in processes:
-            with contextlib.suppress(OSError, ValueError, AssertionError):
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join(5)
-    executor.shutdown(wait=True, cancel_futures=True)
+    """Terminate a process pool's workers, wait for them and for its manager thread, and
+    shut the pool down: no process, thread or traceback is left, whatever state it was in.
+
+    Only the pool's manager thread may touch its table of pending work and its queue of
+    work ids (removing an entry from here raced with it: ``KeyError`` in that thread).
+    So the pool is first told to shut down and cancel what has not started, and the
+    manager does it; only then are the workers killed, so that the manager, finding them
+    dead, fails only tasks that were running (Python 3.11's ``terminate_broken`` raises
+    ``InvalidStateError`` on a future the caller had already cancelled).
+    """
+    if not isinstance(executor, ProcessPoolExecutor):
+        executor.shutdown(wait=True, cancel_futures=True)
+        return
+    manager = getattr(executor, "_executor_manager_thread", None)
+    call_queue = getattr(executor, "_call_queue", None)
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    # The call queue's feeder thread may be blocked writing a task into a full pipe that
+    # no worker will read any more; joining it at shutdown would then hang for ever
+    # (seen as a prove-all that never exits after SIGINT). The tasks are abandoned.
+    if call_queue is not None:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            call_queue.cancel_join_thread()
+    # The manager clears the flag once it has dropped the cancelled and unstarted work
+    # (it is woken by shutdown, at once: it never blocks elsewhere for long).
+    deadline = time.monotonic() + 10
+    while (manager is not None and manager.is_alive()
+           and getattr(executor, "_cancel_pending_futures", False)
+           and time.monotonic() < deadline):
+        time.sleep(0.002)
+    for proc in processes:
+        with contextlib.suppress(OSError, ValueError):
+            proc.kill()  # workers ignore SIGINT, SIGTERM and SIGHUP (_worker_init)
+    for proc in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            proc.join(10)
+    if manager is not None:
+        manager.join()
 
 
 def make_parents(path: Path) -> list[Path]:
