@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +60,17 @@ from por.liabilities.snapshot import (
     open_snapshot,
     user_at_row,
 )
+from por.liabilities.stages import (
+    Plan,
+    Progress,
+    Stages,
+    new_tree_file,
+    results_in_order,
+    shard_height,
+    top_levels,
+    tree_sink,
+)
+from verifier.files import fsync_dir, write_atomic
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import (
     HASH_SIZE,
@@ -91,16 +102,6 @@ SECRET_FILE = LEGACY_SECRET_FILE  # the legacy place of a round's secret
 PARALLEL_MIN_ROWS = 1 << 14  # below this, worker processes cost more than they save
 DEFAULT_MEMORY = 3 << 30  # --memory default: bytes the whole build may hold
 MAIN_RESERVE = 384 << 20  # this process while ingesting: batches in flight, Arrow, numpy
-
-
-class Progress(Protocol):
-    """Where a long step reports how far it got (the CLI draws it with rich)."""
-
-    def start(self, stage: str, total: int) -> None:
-        """A new stage of ``total`` units begins."""
-
-    def advance(self, done: int) -> None:
-        """``done`` more units of the current stage are finished."""
 
 
 class _Silent:
@@ -209,22 +210,6 @@ def local_executor(workers: int, rows: int) -> Executor:
         stop_workers(pool)
         raise
     return pool
-
-
-@dataclass
-class Plan:
-    """How a build is cut: buckets, spill buffers, and where the work files go."""
-
-    work_url: str
-    bits: int
-    flush_bytes: int
-    workers: int
-    memory: int
-
-    @property
-    def bucket_count(self) -> int:
-        """Number of buckets (a power of two)."""
-        return 1 << self.bits
 
 
 def make_plan(work_url: str, est_rows: int, k: int, pad_to: int | None, workers: int,
@@ -402,27 +387,6 @@ def _split(total: int, parts: int) -> list[tuple[int, int]]:
     return [(s, min(s + step, total)) for s in range(0, total, step)]
 
 
-def _results(futures: list[Future[Any]]) -> Iterator[Any]:
-    """Results in submission order; the first failure cancels the rest and is raised."""
-    try:
-        for fut in futures:
-            yield fut.result()
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        raise
-
-
-@dataclass
-class Stages:
-    """What stages 1-3 found: user count, rows, and the bucket table of leaf positions."""
-
-    users: int
-    rows: int
-    layout: Layout
-    table: list[tuple[int, int, int]]  # (bucket, first leaf position, leaves)
-
-
 def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
             plan: Plan, executor: Executor, pad_to: int | None, progress: Progress,
             timings: dict[str, float], risk: RiskParams | None = None) -> Stages:
@@ -457,7 +421,7 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     users = np.zeros(plan.bucket_count, np.int64)
     dups = []
     unders = []
-    for b, (count, dup, under) in enumerate(_results(futures)):
+    for b, (count, dup, under) in enumerate(results_in_order(futures)):
         users[b] = count
         if dup:
             dups.append(dup)
@@ -481,7 +445,7 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     pad_futures = [executor.submit(buckets.pad_range, plan.work_url, secret, round_id, s, e,
                                plan.bits, part) for part, (s, e) in enumerate(parts)]
     pads = np.zeros(plan.bucket_count, np.int64)
-    for (s, e), counts in zip(parts, _results(pad_futures), strict=True):
+    for (s, e), counts in zip(parts, results_in_order(pad_futures), strict=True):
         pads += np.array(counts, np.int64)
         progress.advance(e - s)
     sizes = users + pads
@@ -511,39 +475,6 @@ def _under_water(snapshot: Path, assets: tuple[Asset, ...], risk: RiskParams, ro
         return InputError(f"{snapshot}, {where}: {e}")
     return VerificationError(f"{snapshot}, {where}: a worker found user {user!r} under water"
                              " but the rule holds here; refusing to build")
-
-
-def shard_height(layout: Layout, shards: int) -> int:
-    """Height of each aligned subtree when the leaves are cut into about ``shards`` parts."""
-    split = min(layout.levels, max(0, (shards - 1).bit_length()))
-    return layout.levels - split
-
-
-def top_levels(layout: Layout, roots: list[bytes], height: int, sink: buckets.Sink) -> bytes:
-    """Levels above the subtrees (``height + 1 .. L``) from their roots; the top record."""
-    level = np.frombuffer(b"".join(roots), np.uint8).reshape(len(roots), layout.record_size)
-    try:
-        for lvl in range(height + 1, layout.levels + 1):
-            level = buckets.parent_records(level, layout.is_margin)
-            sink.append(lvl, level)
-    finally:
-        sink.close()
-    return bytes(level[0])
-
-
-def tree_sink(path: Path, layout: Layout, first_leaf: int) -> buckets.TreeFileSink:
-    """A sink writing into the tree file at ``path`` from leaf ``first_leaf`` on."""
-    return buckets.TreeFileSink(
-        str(path), layout.commitments_offset,
-        [layout.level_offset(lvl) for lvl in range(layout.levels + 1)],
-        layout.record_size, first_leaf)
-
-
-def new_tree_file(path: Path, layout: Layout) -> None:
-    """Create the tree file at its exact size, with its header written."""
-    with open(path, "wb") as fh:
-        fh.truncate(layout.file_size)
-        fh.write(layout.prefix())
 
 
 def summary_of(layout: Layout, top: bytes) -> RootSummary | MarginRootSummary:
@@ -583,7 +514,7 @@ def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
         for first in range(0, layout.leaf_count, 1 << height)
     ]
     roots = []
-    for root in _results(futures):
+    for root in results_in_order(futures):
         roots.append(root)
         progress.advance(1 << height)
     return top_levels(layout, roots, height, tree_sink(tmp, layout, 0))
@@ -750,15 +681,15 @@ def _build(
             timings["hashing"] = time.perf_counter() - t
             summary = summary_of(stages.layout, top)
             if risk is not None:
-                (staging / RISK_FILE).write_bytes(risk.canonical)
-            (staging / ROOT_FILE).write_text(summary.to_json())
+                write_atomic(staging / RISK_FILE, risk.canonical)
+            write_atomic(staging / ROOT_FILE, summary.to_json())
             timings["total"] = time.perf_counter() - t0
             info = {"round": round_id, "users": stages.users, "rows": stages.rows,
                     "leaf_count": stages.layout.leaf_count, "seconds": timings,
                     "workers": plan.workers, "buckets": plan.bucket_count,
                     "memory": plan.memory, "cluster": bool(cluster),
                     "scheme": "por-mst-margin" if risk is not None else "por-mst"}
-            (staging / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+            write_atomic(staging / INFO_FILE, json.dumps(info, indent=2) + "\n")
             work.remove("")
             if secret_out is not None:
                 write_secret(secret_out, secret)
@@ -946,6 +877,7 @@ def _publish(staging: Path, out: Path) -> None:
     if not out.exists():
         staging.chmod(0o777 & ~_umask())  # as mkdir would have made it
         os.rename(staging, out)
+        fsync_dir(out.parent)
         return
     moved = []
     try:
@@ -954,6 +886,7 @@ def _publish(staging: Path, out: Path) -> None:
                 continue
             os.replace(staging / name, out / name)
             moved.append(out / name)
+        fsync_dir(out)
     except BaseException:
         for path in moved:
             path.unlink(missing_ok=True)

@@ -14,10 +14,19 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
 
 from por.errors import InputError, VerificationError
 from por.liabilities import buckets
+from por.liabilities.stages import (
+    Plan,
+    Progress,
+    Stages,
+    new_tree_file,
+    results_in_order,
+    shard_height,
+    top_levels,
+    tree_sink,
+)
 from verifier.liabilities.mst import HASH_SIZE
 
 COPY_BLOCK = 16 << 20
@@ -57,15 +66,13 @@ def connect(cluster: str, stack: contextlib.ExitStack) -> tuple[Executor, int]:
     return client.get_executor(pure=False), threads
 
 
-def hash_on_cluster(stages: Any, plan: Any, executor: Executor, tmp: Path,
-                    progress: Any) -> bytes:
+def hash_on_cluster(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
+                    progress: Progress) -> bytes:
     """Stage 4 on the cluster: shards on shared storage, assembled into ``tmp`` here.
 
     Returns:
         The top record (hash ‖ sums) of the tree.
     """
-    from por.liabilities.build import new_tree_file, shard_height, top_levels, tree_sink
-
     layout = stages.layout
     shards = max(1, min(4 * plan.workers, layout.leaf_count // SHARD_MIN_LEAVES))
     height = shard_height(layout, shards)
@@ -75,14 +82,9 @@ def hash_on_cluster(stages: Any, plan: Any, executor: Executor, tmp: Path,
     futures = [executor.submit(buckets.build_shard, plan.work_url, k, stages.table, first,
                                height, i, layout.is_margin) for i, first in enumerate(firsts)]
     roots = []
-    try:
-        for fut in futures:
-            roots.append(fut.result())
-            progress.advance(1 << height)
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        raise
+    for root in results_in_order(futures):
+        roots.append(root)
+        progress.advance(1 << height)
     progress.start("assembling", len(firsts) * (height + 2))
     new_tree_file(tmp, layout)
     sink = tree_sink(tmp, layout, 0)

@@ -11,8 +11,6 @@ its id and both sides of the inequality, and the output directory is left untouc
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import rfc8785
 from por.errors import InputError
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
+from verifier.files import fsync_dir, write_atomic
 from verifier.liabilities.mst import MAX_AMOUNT, Asset, Position, user_id_bytes
 from verifier.liabilities.risk import RiskParams, check_rule
 from verifier.liabilities.rounddir import RISK_FILE  # the round's name for it, spec §15.10
@@ -181,17 +180,14 @@ def import_ledger(ledger: Path, fmt: str, out_dir: Path) -> dict[str, Path]:
         ASSETS_FILE: rfc8785.dumps([{"symbol": a.symbol, "decimals": a.decimals} for a in assets]),
         RISK_FILE: risk.canonical,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
-    try:
+    written: list[Path] = []
+    try:  # each file whole (write_atomic); on a failure, none of the three is left
         for name, body in contents.items():
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-            staged.append((Path(tmp), targets[name]))
-        for tmp_path, final in staged:
-            os.replace(tmp_path, final)
-    finally:
-        for tmp_path, _ in staged:
-            tmp_path.unlink(missing_ok=True)
+            write_atomic(targets[name], body)
+            written.append(targets[name])
+        fsync_dir(out_dir)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return targets

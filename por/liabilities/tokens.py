@@ -45,11 +45,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from por.errors import InputError, UsageError
 from verifier.errors import FormatError, VerificationError
+from verifier.files import create_private, fsync_dir, write_atomic
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import (
     HASH_SIZE,
     MAX_USER_ID_BYTES,
-    decode_amounts,
     decode_positions,
     derive_salt,
     user_commitment,
@@ -59,7 +59,6 @@ from verifier.liabilities.proof import (
     InclusionProof,
     MarginInclusionProof,
     verify_margin_proof,
-    verify_proof,
 )
 from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.rounddir import TOKEN_FILE as TOKEN_FILE  # re-exported
@@ -163,8 +162,9 @@ def issue_tokens(
 ) -> list[tuple[str, str]]:
     """Give each user of the round a new token and write the sealed index.
 
-    The index is written to a temporary name and renamed, so a server never reads half of
-    one; issuing again replaces every token of the round (the old ones stop working).
+    The index is replaced whole (:func:`verifier.files.write_atomic`, mode 0600), so a
+    server never reads half of one; issuing again replaces every token of the round (the
+    old ones stop working).
 
     Returns:
         ``(user_id, token)`` pairs, in the order given: for the exchange's account system
@@ -198,15 +198,9 @@ def issue_tokens(
     for a, b in itertools.pairwise(records):
         if a[:HASH_SIZE] == b[:HASH_SIZE]:  # 2^-128 per pair; refuse rather than shadow one
             raise UsageError("two tokens collided; issue again")
-    target = round_dir / TOKEN_FILE
-    tmp = round_dir / f".{TOKEN_FILE}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(MAGIC + len(records).to_bytes(8, "big"))
-        for record in records:
-            f.write(record)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    write_atomic(round_dir / TOKEN_FILE, MAGIC + len(records).to_bytes(8, "big")
+                 + b"".join(records))
+    fsync_dir(round_dir)
     return pairs
 
 
@@ -221,13 +215,11 @@ def write_token_csv(path: Path, pairs: list[tuple[str, str]]) -> None:
     writer.writerow(["user_id", "token"])
     writer.writerows(pairs)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        create_private(path, buffer.getvalue())
     except FileExistsError as e:
         raise InputError(f"{path}: already exists; refusing to overwrite issued tokens") from e
     except OSError as e:
         raise InputError(f"{path}: cannot create: {e.strerror}") from e
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(buffer.getvalue())
 
 
 class TokenIndex:
@@ -305,14 +297,34 @@ class TokenIndex:
         sealed = self._sealed(token_id(token))
         return _open(token, sealed if sealed is not None else _DECOY)
 
-    def proof(self, record: TokenRecord) -> InclusionProof | MarginInclusionProof:
-        """The inclusion proof of ``record``'s leaf (a margin proof in a margin round),
-        checked against the round's root.
+    def proof_text(self, record: TokenRecord) -> bytes:
+        """The exact bytes ``por liabilities prove`` writes for ``record``'s user, checked
+        against the round's root before they are returned: in a spot round by the one
+        helper that makes a served proof from the tree file
+        (:func:`por.liabilities.prove.served_proof_text`), in a margin round by
+        :meth:`proof`.
 
         Raises:
             VerificationError: the index and the tree disagree (a corrupt or replaced file):
                 nothing is handed out then.
         """
+        if isinstance(self.summary, MarginRootSummary):
+            return self.proof(record).to_json().encode()
+        from por.liabilities.prove import served_proof_text  # numpy: only when serving
+
+        return served_proof_text(self.tree, self.summary, record.user_id, record.salt,
+                                 record.leaf_index)
+
+    def proof(self, record: TokenRecord) -> InclusionProof | MarginInclusionProof:
+        """The inclusion proof of ``record``'s leaf (a margin proof in a margin round),
+        checked against the round's root (a spot proof is :meth:`proof_text`'s, parsed).
+
+        Raises:
+            VerificationError: the index and the tree disagree (a corrupt or replaced file):
+                nothing is handed out then.
+        """
+        if not isinstance(self.summary, MarginRootSummary):
+            return InclusionProof.from_json(self.proof_text(record))
         lay = self.tree.layout
         if not 0 <= record.leaf_index < lay.leaf_count or self.tree.commitment(
             record.leaf_index
@@ -320,33 +332,18 @@ class TokenIndex:
             raise VerificationError("the token index does not match the round's tree")
         _, amounts = self.tree.record(0, record.leaf_index)
         _, top_sums = self.tree.top()
-        if isinstance(self.summary, MarginRootSummary):
-            assert self.risk is not None
-            margin = MarginInclusionProof(
-                round_id=lay.round_id,
-                assets=lay.assets,
-                risk=self.risk,
-                user_id=record.user_id,
-                salt=record.salt,
-                positions=tuple(decode_positions(amounts)),
-                path=self.tree.margin_path(record.leaf_index),
-                root_hash=self.summary.root_hash,
-                root_sums=tuple(decode_positions(top_sums)),
-                leaf_count=lay.leaf_count,
-            )
-            self.summary.check_proof(verify_margin_proof(
-                margin, expected_root=self.summary.root_hash))
-            return margin
-        proof = InclusionProof(
+        assert self.risk is not None
+        margin = MarginInclusionProof(
             round_id=lay.round_id,
             assets=lay.assets,
+            risk=self.risk,
             user_id=record.user_id,
             salt=record.salt,
-            amounts=tuple(decode_amounts(amounts)),
-            path=self.tree.path(record.leaf_index),
+            positions=tuple(decode_positions(amounts)),
+            path=self.tree.margin_path(record.leaf_index),
             root_hash=self.summary.root_hash,
-            root_sums=tuple(decode_amounts(top_sums)),
+            root_sums=tuple(decode_positions(top_sums)),
             leaf_count=lay.leaf_count,
         )
-        verify_proof(proof, summary=self.summary)
-        return proof
+        self.summary.check_proof(verify_margin_proof(margin, expected_root=self.summary.root_hash))
+        return margin
