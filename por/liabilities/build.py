@@ -70,7 +70,7 @@ from por.liabilities.stages import (
     top_levels,
     tree_sink,
 )
-from verifier.files import fsync_dir, write_atomic
+from verifier.files import fsync_dir
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import (
     HASH_SIZE,
@@ -681,15 +681,17 @@ def _build(
             timings["hashing"] = time.perf_counter() - t
             summary = summary_of(stages.layout, top)
             if risk is not None:
-                write_atomic(staging / RISK_FILE, risk.canonical)
-            write_atomic(staging / ROOT_FILE, summary.to_json())
+                (staging / RISK_FILE).write_bytes(risk.canonical)
+            # Plain writes: the private staging directory is what makes the round appear
+            # whole (_publish); these files are public, with the umask's mode.
+            (staging / ROOT_FILE).write_text(summary.to_json())
             timings["total"] = time.perf_counter() - t0
             info = {"round": round_id, "users": stages.users, "rows": stages.rows,
                     "leaf_count": stages.layout.leaf_count, "seconds": timings,
                     "workers": plan.workers, "buckets": plan.bucket_count,
                     "memory": plan.memory, "cluster": bool(cluster),
                     "scheme": "por-mst-margin" if risk is not None else "por-mst"}
-            write_atomic(staging / INFO_FILE, json.dumps(info, indent=2) + "\n")
+            (staging / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
             work.remove("")
             if secret_out is not None:
                 write_secret(secret_out, secret)
