@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from por.errors import UsageError, VerificationError
+from por.errors import FormatError, UsageError, VerificationError
 from por.keys import SigningKey
 from por.store.models import (
     Attestation,
@@ -71,11 +71,16 @@ def parse_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
     """A round's ``root.json``, spot (§8.1) or margin (§15.10), told apart by its scheme.
 
     Raises:
-        FormatError: malformed.
+        FormatError: malformed, or a private round's (not attestable yet, spec §16.12).
     """
     data = sj.loads(root_bytes, what)
     if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
         return MarginRootSummary.from_json(root_bytes, what)
+    if isinstance(data, dict) and data.get("scheme") == "por-mst-private":
+        raise FormatError(f"{what} is of a private round (spec §16): the attestation (§13) has"
+                          " no private liabilities yet, so it is neither signed nor co-signed;"
+                          " the auditor checks it with `por-verify liabilities ROUND_DIR`"
+                          " (spec §16.12)")
     return RootSummary.from_json(root_bytes, what)
 
 
