@@ -199,7 +199,10 @@ def test_hybrid_round_end_to_end(tmp_path: Path) -> None:
     result = CliRunner().invoke(verify_main, ["proof", str(tmp_path / "p.json"), "--summary",
                                               str(out / "root.json"), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["hidden_levels"] == 2
+    out_json = json.loads(result.output)
+    assert out_json["hidden_levels"] == 2
+    assert [o["level"] for o in out_json["opened_sums"]] == [2, 3]
+    assert out_json["opened_sums"][0]["sums"]["BTC"] == str(proof.path[2].sums[0])
     # L at or above the height is full hiding: version 1, one encoding for it.
     full = build_private_tree("r-h", ASSETS, SECRET, USERS, hidden_levels=9)
     assert full.root.hidden_levels is None and full.root.version == 1

@@ -71,11 +71,19 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
             "leaf_count": rep.leaf_count, "range_proofs_checked": rep.range_proofs_checked,
             "root_hash": rep.root_hash.hex(), "root_totals": [str(t) for t in rep.totals],
             "hidden_levels": rep.hidden_levels, "reveals": rep.reveals,
+            "opened_sums": [{"level": level, "leaves": 1 << level,
+                             "sums": {a.symbol: str(v) for a, v in zip(rep.assets, sums,
+                                                                       strict=True)}}
+                            for level, sums in rep.opened],
             "anchor": rep.anchor}, indent=2))
     else:
         click.echo(f"{verdict}: private proof of user {rep.user_id!r}, round {rep.round_id}:"
                    f" {rep.range_proofs_checked} range proofs and every commitment sum checked")
         click.echo(f"  the proof reveals: {rep.reveals}")
+        for level, sums in rep.opened:
+            shown = ", ".join(f"{a.symbol} {v} x 10^{a.unit_exponent}"
+                              for a, v in zip(rep.assets, sums, strict=True))
+            click.echo(f"    level {level} sibling ({1 << level} leaves): {shown}")
         for a, x, v in zip(rep.assets, rep.amounts, rep.values, strict=True):
             click.echo(f"  {a.symbol:>8}  {x} base units, committed as {v} x 10^{a.unit_exponent}")
         for a, t in zip(rep.assets, rep.totals, strict=True):

@@ -397,6 +397,7 @@ class PrivateProofReport:
     anchor: str | None
     hidden_levels: int | None = None
     reveals: str = ""
+    opened: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (level, sibling's sums) shown
 
     @property
     def anchored(self) -> bool:
@@ -501,4 +502,5 @@ def verify_private_proof(
         values=values, leaf_index=leaf_index, path_length=len(proof.path),
         root_hash=computed, totals=root.totals, leaf_count=root.leaf_count,
         range_proofs_checked=checked, anchor=anchor, hidden_levels=root.hidden_levels,
-        reveals=root.reveals())
+        reveals=root.reveals(),
+        opened=tuple((level, s.sums) for level, s in enumerate(proof.path) if s.opened))
