@@ -251,6 +251,10 @@
     const doc = parseJson(text);
     if (doc instanceof Map && doc.get("scheme") === MARGIN_SCHEME) return parseMarginProof(doc);
     if (doc instanceof Map && doc.get("scheme") === PRIVATE_SCHEME) {
+      // Its top-level shape is checked (spec §16.8), so a file that is no private proof at
+      // all stays malformed, as por-verify says; the rest is por-verify's to check.
+      obj(doc, "proof", ["scheme", "version", "round", "assets", "user_id", "salt", "amounts",
+        "blindings", "path", "root"]);
       throw new Unsupported("a private proof (por-mst-private, docs/spec.md §16) is not checked in this browser: its range proofs and commitment sums need libsecp256k1-zkp, which this page does not carry. Check it with `por-verify proof FILE --summary root.json` (pip install 'por-toolkit[private]')");
     }
     return parseProof(doc);
