@@ -406,9 +406,11 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
         checks.append(_witness_line(check))
         other = codes - _SIGNATURE_CODES - _AUDITOR_CODES - _LOG_CODES
         if verdict == "verified":
+            margin = att is not None and att.liabilities.margin
             checks.append(m.CheckLine(name="Figures", status="ok", text=(
-                "every figure recomputed; root.json and the reserves file are the ones "
-                "signed")))
+                "every figure recomputed; root.json, "
+                + ("risk.json (prices and haircuts) " if margin else "")
+                + "and the reserves file are the ones signed")))
         elif other:
             checks.append(m.CheckLine(name="Figures and files", status="fail",
                                       text="do NOT match: " + ", ".join(sorted(other))))

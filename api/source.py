@@ -46,7 +46,14 @@ from por.liabilities.tokens import TOKEN_FILE, TokenIndex
 from por.log import appender
 from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry, Round, RoundFile
-from verifier.attestation.bundle import BundleOptions, BundleReport, verify_bundle
+from verifier.attestation.bundle import (
+    RESERVES_FILE,
+    RISK_FILE,
+    ROOT_FILE,
+    BundleOptions,
+    BundleReport,
+    verify_bundle,
+)
 from verifier.attestation.model import (
     AnySummary,
     Finding,
@@ -69,9 +76,6 @@ from verifier.signed.keylist import KeyList
 from verifier.signed.keys import PublicKey
 
 T = TypeVar("T")
-ROOT_FILE = "root.json"
-RESERVES_FILE = "reserves.json"
-RISK_FILE = "risk.json"  # a margin round's risk parameters (spec §15.5)
 # Findings of an offline reserves check that mean the wallet's own claim is bad.
 _WALLET_FAILURES = frozenset(
     {

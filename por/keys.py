@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from por.errors import FormatError, InputError, UsageError, VerificationError
 from verifier.encoding.canonical import canonical_bytes
+from verifier.files import create_private
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyEntry, KeyList, rotation_statement
 from verifier.signed.keys import PublicKey
@@ -87,13 +88,11 @@ class SigningKey:
         )
         label_line = f"# por-toolkit key {self.public.key_id} label {self.public.label}\n"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            create_private(path, label_line.encode("utf-8") + pem)
         except FileExistsError as e:
             raise InputError(f"{path}: already exists; refusing to overwrite a key") from e
         except OSError as e:
             raise InputError(f"{path}: cannot create: {e.strerror}") from e
-        with os.fdopen(fd, "wb") as f:
-            f.write(label_line.encode("utf-8") + pem)
 
     @classmethod
     def load(cls, path: Path, passphrase: str) -> SigningKey:

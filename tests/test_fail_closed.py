@@ -125,7 +125,7 @@ def test_any_changed_byte_before_the_commitments_fails_closed(
     summary = RootSummary.from_json(json.dumps(DATA["tree_file_summaries"]["vectors-2026-11"]))
     try:
         with TreeFile(path) as tree:
-            audit_tree(tree, summary).raise_if_failed()
+            audit_tree(tree, summary).raise_for_failures()
     except (FormatError, VerificationError):
         return
     raise AssertionError(f"byte {offset} set to {byte:#04x} still verified")

@@ -123,7 +123,11 @@ def _assert_asks_for(done: subprocess.CompletedProcess[str], extra: str) -> None
 @pytest.mark.slow  # several subprocesses, each importing a CLI
 def test_reserves_without_its_extra_names_the_install_line(tmp_path: Path) -> None:
     env = blocked_env(tmp_path, RESERVES_MODULES)
-    _assert_asks_for(run("por-verify", ["foreign", "--help"], env), "reserves")
+    okx_addresses = Path(__file__).parent / "data" / "okx_addresses" / "example_test.csv"
+    _assert_asks_for(run("por-verify", ["foreign", "okx-addresses", str(okx_addresses)], env),
+                     "reserves")
+    # The other foreign formats need no extra (issue 12): their group's help runs.
+    assert run("por-verify", ["foreign", "--help"], env).returncode == 0
     # Its help needs no extra; checking a reserves file's signatures does: that is
     # tests/test_light_install.py, on a real reserves file in a venv without the extra.
     assert run("por-verify", ["reserves", "--help"], env).returncode == 0
@@ -143,3 +147,12 @@ def test_exchange_and_server_commands_without_their_extra(tmp_path: Path) -> Non
     _assert_asks_for(run("por", ["serve", "--db", f"sqlite:///{tmp_path / 'por.db'}",
                                  "--rounds", str(tmp_path), "--port", "1"], server_only),
                      "server")
+
+
+def test_foreign_formats_do_not_load_the_wallet_libraries(tmp_path: Path) -> None:
+    # Only okx-addresses checks wallet signatures (eth-utils, btclib: the [reserves] extra);
+    # the other foreign formats, and the group's help, must not import them (issue 12).
+    done, heavy = modules_at_exit(tmp_path, "verifier.cli:main", ["foreign", "--help"])
+    assert done.returncode == 0, done.stderr
+    assert "okx-addresses" in done.stdout
+    assert heavy == []

@@ -79,7 +79,7 @@ def test_anchor_vector_cli_verdict(vector: dict[str, Any], tmp_path: Path) -> No
 
 @pytest.mark.parametrize("vector", DATA["anchor_vectors"], ids=lambda v: v["name"])
 def test_anchor_vector_library_verdict(vector: dict[str, Any]) -> None:
-    from verifier.cli.liabilities import parse_root_option
+    from verifier.cli.options import parse_root_option
 
     try:
         root = (parse_root_option(vector["root_option"])

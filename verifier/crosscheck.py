@@ -36,7 +36,7 @@ from typing import Any
 import base58
 import yaml
 
-from verifier.errors import FormatError, PorError, VerificationError
+from verifier.errors import CheckFailedError, FormatError, PorError
 from verifier.foreign.okx_addresses import parse_okx_address_csv
 from verifier.reserves.model import (
     BITCOIN_NETWORKS,
@@ -205,16 +205,16 @@ class CrossCheckReport:
         """True when at least two exchanges were compared and no coin is claimed twice."""
         return len(self.exchanges) >= 2 and not self.overlaps
 
-    def raise_if_failed(self) -> None:
+    def raise_for_failures(self) -> None:
         """Raise if any coin is claimed by two claimants (or fewer than two were given).
 
         Raises:
-            VerificationError: naming every overlap.
+            CheckFailedError: naming every overlap.
         """
         if len(self.exchanges) < 2:
-            raise VerificationError("cross-check needs the claims of at least two exchanges")
+            raise CheckFailedError("cross-check needs the claims of at least two exchanges")
         if self.overlaps:
-            raise VerificationError(
+            raise CheckFailedError(
                 f"{len(self.overlaps)} wallet(s)/output(s) claimed by more than one "
                 "exchange: " + "; ".join(f"{o.coin} ({o.why})" for o in self.overlaps[:5])
             )

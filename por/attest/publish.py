@@ -5,21 +5,19 @@ head of the new size in one transaction, and is skipped when the attestation is 
 the log; the bundle is derived from the store alone (exact bytes, proofs recomputed), written
 into a fresh temporary directory with every file fsynced, and renamed into place. Killed at
 any point and re-run, publishing ends with exactly one log entry for the round, a tree head
-for every size, and a complete bundle. ``$POR_PUBLISH_EXIT_AT=<step>`` makes the process
-exit at one of :data:`STEPS` (for the tests that kill it there).
+for every size, and a complete bundle. :func:`_reached` marks the :data:`STEPS` where the
+kill tests make the process die (tests/support/publish_killer.py replaces it there).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from por.attest.rounds import SignedRound, check_signed_round, load_round
@@ -30,38 +28,19 @@ from por.log.witness_files import stored_cosignatures
 from por.store.models import Attestation, AttestationSignature, LogEntry
 from verifier.attestation import bundle as layout
 from verifier.attestation.model import payload_hash
+from verifier.files import fsync_dir
 from verifier.log.rfc6962 import hash_leaf
 from verifier.signed.envelope import Signature, SignedDocument
 from verifier.signed.keylist import KeyList
 
-EXIT_AT_ENV = "POR_PUBLISH_EXIT_AT"
-EXIT_CODE = 97
-# Where a test can make publish die: after loading; inside the append's transaction, just
-# before its commit; after the append; after the first bundle file; with the new bundle
-# written but not in place; with the old bundle moved aside and the new one not yet in.
-STEPS = ("loaded", "append-commit", "appended", "bundle-file", "bundle-written",
-         "between-renames")
+# The steps publishing passes: after loading; after the append; after the first bundle
+# file; with the new bundle written but not in place; with the old bundle moved aside and
+# the new one not yet in.
+STEPS = ("loaded", "appended", "bundle-file", "bundle-written", "between-renames")
 
 
-def _exit_at(step: str) -> None:
-    if os.environ.get(EXIT_AT_ENV) == step:
-        os._exit(EXIT_CODE)
-
-
-@contextmanager
-def _exit_before_commit(engine: Engine) -> Iterator[None]:
-    if os.environ.get(EXIT_AT_ENV) != "append-commit":
-        yield
-        return
-
-    def die(_connection: object) -> None:
-        os._exit(EXIT_CODE)
-
-    event.listen(engine, "commit", die)
-    try:
-        yield
-    finally:
-        event.remove(engine, "commit", die)
+def _reached(step: str) -> None:
+    """Publishing has reached ``step`` (one of :data:`STEPS`); nothing to do here."""
 
 
 class BundleWriteError(PorError):
@@ -134,14 +113,6 @@ def _read_tree(directory: Path) -> dict[str, bytes] | None:
             for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_tree(directory: Path, files: dict[str, bytes]) -> None:
     directory.mkdir(parents=True)
     for i, (name, data) in enumerate(sorted(files.items())):
@@ -152,9 +123,9 @@ def _write_tree(directory: Path, files: dict[str, bytes]) -> None:
             f.flush()
             os.fsync(f.fileno())
         if i == 0:
-            _exit_at("bundle-file")
+            _reached("bundle-file")
     for sub in {(directory / n).parent for n in files}:
-        _fsync_dir(sub)
+        fsync_dir(sub)
 
 
 def _clean_leftovers(out: Path) -> None:
@@ -183,16 +154,16 @@ def write_bundle(out: Path, files: dict[str, bytes]) -> bool:
         if _read_tree(out) == files:
             return False
         _write_tree(tmp, files)
-        _exit_at("bundle-written")
+        _reached("bundle-written")
         if out.exists():
             os.rename(out, aside)
-            _exit_at("between-renames")
+            _reached("between-renames")
             os.rename(tmp, out)
-            _fsync_dir(out.parent)
+            fsync_dir(out.parent)
             shutil.rmtree(aside)
         else:
             os.rename(tmp, out)
-            _fsync_dir(out.parent)
+            fsync_dir(out.parent)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if aside.exists() and not out.exists():
@@ -233,7 +204,7 @@ def publish_round(
     log = latest.head.log if latest else (log_name or stored.attestation.exchange)
     if log_name is not None and log_name != log:
         raise UsageError(f"the log is named {log!r}, not {log_name!r}")
-    _exit_at("loaded")
+    _reached("loaded")
     payload = stored.signed.payload
     with Session(engine) as session:
         entry = session.exec(select(LogEntry).where(LogEntry.leaf_hash == hash_leaf(payload))
@@ -251,12 +222,11 @@ def publish_round(
                 "sign it again (`por attest sign --replace`)")
         # A tree head is never dated before the attestation it covers was signed.
         moment = max(now or datetime.now(UTC), stored.attestation.attested_at)
-        with _exit_before_commit(engine):
-            done = appender.append(engine, log, payload, key, moment, keylist=keylist)
+        done = appender.append(engine, log, payload, key, moment, keylist=keylist)
         leaf_index, appended = done.leaf_index, done.new
     else:
         leaf_index = entry.leaf_index
-    _exit_at("appended")
+    _reached("appended")
     files = bundle_files(engine, stored, leaf_index, keylist)
     changed = write_bundle(out, files)
     return Published(leaf_index, leaf_index + 1, appended, out, changed)

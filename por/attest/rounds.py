@@ -256,10 +256,10 @@ def sign_round(
     with Session(engine) as session:
         if existing is not None:
             old = session.get(Attestation, existing.id)
-            session.exec(delete(AttestationSignature).where(  # type: ignore[call-overload]
+            session.exec(delete(AttestationSignature).where(
                 col(AttestationSignature.attestation_id) == existing.id))
             for table in (RoundFile, WalletClaim):
-                session.exec(delete(table).where(  # type: ignore[call-overload]
+                session.exec(delete(table).where(
                     col(table.round_id) == round_id))
             session.delete(old)
             session.flush()

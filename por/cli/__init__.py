@@ -1,6 +1,8 @@
 """``por``: the operator's command line (exchange side).
 
-Errors become messages and exit codes in one place: 1 verification failed, 2 bad input.
+Errors become messages and exit codes in one place, :func:`exit_for_error`, called by the
+group's ``invoke``: 1 verification failed, 2 bad input or misuse. Commands raise; they never
+exit.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -19,6 +23,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from por import __version__
 from por.errors import FormatError, PorError, VerificationError
 from verifier.cli.lazy import LazyGroup
+from verifier.errors import exit_code
+from verifier.liabilities.rounddir import LEGACY_SECRET_FILE, root_path, tree_path
 
 err_console = Console(stderr=True)
 
@@ -55,34 +61,24 @@ class RichProgress:
             self._progress.advance(self._task, done)
 
 
-def handle_errors(fn):  # type: ignore[no-untyped-def]
-    """Turn por-toolkit errors into a message and exit code (1 failed, 2 bad input)."""
-    import functools
+def exit_for_error(err: PorError, *, verbose: bool) -> NoReturn:
+    """The one place where an error of the package becomes a message and an exit code:
+    ``FAILED: ...`` and 1 for a failed check, ``ERROR: ...`` and 2 for unusable input or
+    misuse (:func:`verifier.errors.exit_code`); ``--verbose`` adds the traceback."""
+    word = "FAILED" if isinstance(err, VerificationError) else "ERROR"
+    err_console.print(f"[red]{word}[/red]: {escape(str(err))}", highlight=False, soft_wrap=True)
+    if verbose:
+        click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
+    sys.exit(exit_code(err))
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return fn(*args, **kwargs)
-        except VerificationError as e:
-            err_console.print(
-                f"[red]FAILED[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
-            )
-            sys.exit(1)
-        except (FormatError, PorError) as e:
-            err_console.print(
-                f"[red]ERROR[/red]: {escape(str(e))}", highlight=False, soft_wrap=True
-            )
-            sys.exit(2)
-        except KeyboardInterrupt as e:
-            # SIGINT, or SIGTERM/SIGHUP turned into an exception by
-            # por.liabilities.build.stop_on_signals:
-            # by now the partial output is removed and the workers are stopped.
-            signum = getattr(e, "signum", 2)
-            err_console.print(f"[red]interrupted[/red] (signal {signum}): nothing partial was"
-                              " left behind", highlight=False, soft_wrap=True)
-            sys.exit(128 + signum)
 
-    return wrapper
+def exit_for_interrupt(signum: int) -> NoReturn:
+    """SIGINT, or SIGTERM/SIGHUP turned into ``KeyboardInterrupt`` by
+    :func:`por.liabilities.build.stop_on_signals`: by now the partial output is removed and
+    the workers are stopped. Exit 128 + the signal's number, as a shell does."""
+    err_console.print(f"[red]interrupted[/red] (signal {signum}): nothing partial was"
+                      " left behind", highlight=False, soft_wrap=True)
+    sys.exit(128 + signum)
 
 
 # Subcommands defined in other modules, imported only when run (verifier/cli/lazy.py):
@@ -101,14 +97,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "Serve the public proof-of-reserves page and the JSON API under /api/v1/."),
     "tokens": ("por.cli.serve:tokens_group",
                "Proof tokens: the code each user gets to fetch their own proof from the page."),
-    "witness": ("por.log.witness_files:witness_group",
+    "witness": ("por.cli.witness:witness_group",
                 "Witnesses' co-signatures of the log's tree heads (docs/spec.md §14)."),
 }
 
 
 class _Main(LazyGroup):
-    """The ``por`` group: refuses a database password on the command line, for every
-    subcommand that takes ``--db`` (the value is redacted in the message)."""
+    """The ``por`` group: its :meth:`invoke` is the catch point; it refuses a database
+    password on the command line, for every subcommand that takes ``--db`` (the value is
+    redacted in the message)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PorError as err:
+            exit_for_error(err, verbose=bool(ctx.params.get("verbose")))
+        except KeyboardInterrupt as e:
+            exit_for_interrupt(getattr(e, "signum", signal.SIGINT))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         for i, arg in enumerate(args):
@@ -122,14 +127,16 @@ class _Main(LazyGroup):
                 try:
                     refuse_password_on_argv(value)
                 except PorError as e:
-                    raise click.UsageError(str(e), ctx) from e
+                    # Before click parses (and could echo) anything: to the catch point now.
+                    exit_for_error(e, verbose="--verbose" in args)
         return super().parse_args(ctx, args)
 
 
 @click.group(cls=_Main, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="On an error, print its traceback too.")
+def main(verbose: bool) -> None:
     """Operate a proof-of-reserves round: build the liabilities tree, hand out proofs."""
 
 
@@ -152,14 +159,13 @@ def liabilities() -> None:
 def _secret_path(out: Path, secret_file: Path | None, round_id: str | None) -> Path:
     """The round secret's file: --secret-file, else $POR_ROUND_SECRET_FILE, else the round's
     file in the private secrets directory (``~/.local/share/por/secrets/ROUND.key``)."""
-    from por.liabilities.build import SECRET_FILE
     from por.liabilities.secret import default_secret_path
 
     env = os.environ.get("POR_ROUND_SECRET_FILE")
     if secret_file or env:
         return secret_file or Path(str(env))
     if round_id is None:  # no root.json to name the round: the legacy place, for the message
-        return out / SECRET_FILE
+        return out / LEGACY_SECRET_FILE
     return default_secret_path(round_id)
 
 
@@ -185,7 +191,7 @@ def _round_of(round_dir: Path) -> str | None:
     from verifier.liabilities.summary import RootSummary
 
     try:
-        return RootSummary.from_json((round_dir / "root.json").read_bytes()).round_id
+        return RootSummary.from_json(root_path(round_dir).read_bytes()).round_id
     except (OSError, FormatError):
         return None
 
@@ -193,12 +199,11 @@ def _round_of(round_dir: Path) -> str | None:
 def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     """The secret of the round built in ``out`` (the file of rounds built before the
     secrets directory, ``out/round-secret.key``, is still read when it is the only one)."""
-    from por.liabilities.build import SECRET_FILE
     from por.liabilities.secret import load_secret
 
     path = _secret_path(out, secret_file, _round_of(out))
-    if not path.exists() and not secret_file and (out / SECRET_FILE).exists():
-        path = out / SECRET_FILE
+    if not path.exists() and not secret_file and (out / LEGACY_SECRET_FILE).exists():
+        path = out / LEGACY_SECRET_FILE
     if not path.exists():
         raise FormatError(f"{path}: no round secret there; pass --secret-file (or set"
                           " $POR_ROUND_SECRET_FILE) to the file the build wrote")
@@ -260,7 +265,6 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     help="Risk parameters (docs/spec.md §15.5): build a margin round from a snapshot with"
     " equity,debt[,collateral] or signed amounts.",
 )
-@handle_errors
 def build_cmd(
     snapshot: Path,
     assets_file: Path,
@@ -284,7 +288,7 @@ def build_cmd(
     # Every check that reads no row comes first: a mistake here creates nothing.
     check_round_id(round_id)
     assets = load_assets(assets_file)
-    if (out_dir / "root.json").exists() or (out_dir / "tree.bin").exists():
+    if root_path(out_dir).exists() or tree_path(out_dir).exists():
         raise FormatError(f"{out_dir}: a tree was already built there; choose another --out")
     if risk_file is not None:  # a margin round (docs/spec.md §15), in por.liabilities.margin
         from por.cli.margin import margin_build
@@ -345,7 +349,6 @@ def build_cmd(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the proof here instead of standard output.",
 )
-@handle_errors
 def prove_cmd(
     round_dir: Path, user_id: str, secret_file: Path | None, out_file: Path | None
 ) -> None:
@@ -392,7 +395,6 @@ def prove_cmd(
 @click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
 @click.option("--force", is_flag=True,
               help="Replace an existing OUT (file, or non-empty directory) once all is written.")
-@handle_errors
 def prove_all_cmd(
     round_dir: Path, snapshot: Path, out_path: Path, secret_file: Path | None,
     workers: int | None, force: bool,
@@ -423,7 +425,6 @@ def prove_all_cmd(
 @click.option("--private", is_flag=True,
               help="Also build, prove and check a private round (spec §16; needs the"
               " [private] extra) of the latest holdings.")
-@handle_errors
 def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int, private: bool) -> None:
     """Run the whole flow on a synthetic exchange, on embedded defaults."""
     from por.demo.run import run_demo

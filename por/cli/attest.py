@@ -15,17 +15,16 @@ import click
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.cli import handle_errors
 from por.cli.keys import _interactive
 from por.errors import InputError, UsageError
 from por.keys import PASSPHRASE_ENV, SigningKey, passphrase_from
 from por.store.db import DEFAULT_URL, open_store
 from verifier.attestation.model import Attestation
-from verifier.cli.reserves import build_readers
 from verifier.encoding.canonical import parse_time
 from verifier.liabilities.summary import format_units
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
+from verifier.reserves.readers import build_readers
 from verifier.reserves.verify import parse_accepted_tokens
 from verifier.signed.keylist import KeyList
 
@@ -76,7 +75,6 @@ def round_group() -> None:
 @click.option("--snapshot-time", help="UTC time of the balance snapshot, e.g. "
               "2026-11-25T00:00:00Z (default: now).")
 @_db
-@handle_errors
 def round_new_cmd(round_id: str, exchange: str, snapshot_time: str | None, db_url: str) -> None:
     """Record round ROUND_ID (then build its liabilities and reserves as usual)."""
     moment = (parse_time(snapshot_time, "--snapshot-time") if snapshot_time
@@ -116,7 +114,6 @@ def attest_group() -> None:
               help="As por-verify reserves, for the check with --rpc (stated in the output; "
                    "the attestation has no field for it).")
 @_db
-@handle_errors
 def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: Path | None,
              key_file: Path,
              rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
@@ -167,7 +164,6 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
               type=click.Path(path_type=Path, dir_okay=False),
               help="The exchange's published key list (to check its signature first).")
 @_db
-@handle_errors
 def cosign_cmd(round_id: str, key_file: Path, keylist_file: Path, db_url: str) -> None:
     """Co-sign ROUND_ID's attestation: the same payload bytes, after checking the exchange's
     signature and recomputing every figure from the attested files."""
@@ -190,7 +186,6 @@ def cosign_cmd(round_id: str, key_file: Path, keylist_file: Path, db_url: str) -
               help="The bundle directory to write (replaced as a whole).")
 @click.option("--log", "log_name", help="The log's name (default: the exchange's name).")
 @_db
-@handle_errors
 def publish_cmd(round_id: str, key_file: Path, keylist_file: Path, out_dir: Path,
                 log_name: str | None, db_url: str) -> None:
     """Append ROUND_ID's attestation to the transparency log, sign the tree head and write

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from por.cli import handle_errors
 from por.errors import InputError
 from por.keys import PASSPHRASE_ENV, SigningKey, new_key_list, passphrase_from, rotate
 from verifier.encoding.strictjson import hash_hex
@@ -53,7 +52,6 @@ def keys_group() -> None:
     help="Start a new key list (to publish) with this key as its first key.",
 )
 @click.option("--exchange", help="The exchange's name in the new key list.")
-@handle_errors
 def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str | None) -> None:
     """Create KEY_FILE (encrypted PEM, mode 0600) and KEY_FILE.pub.json.
 
@@ -77,7 +75,6 @@ def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str
 @keys_group.command("list")
 @click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--pin", "pinned", help="A key id you trust; the list's chain must contain it.")
-@handle_errors
 def list_cmd(keylist_file: Path, pinned: str | None) -> None:
     """Verify KEYLIST_FILE's rotation chain and print its keys, oldest first."""
     text = keylist_file.read_bytes() if keylist_file.exists() else b""
@@ -94,7 +91,6 @@ def list_cmd(keylist_file: Path, pinned: str | None) -> None:
 @click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--old", "old_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--new", "new_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@handle_errors
 def rotate_cmd(keylist_file: Path, old_file: Path, new_file: Path) -> None:
     """Admit the key in NEW into KEYLIST_FILE with a statement signed by OLD and NEW.
 

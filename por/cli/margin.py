@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from por.cli import handle_errors
 from por.liabilities.ledger_import import import_ledger
 from por.liabilities.margin import run_margin_build
 from por.liabilities.secret import create_secret
@@ -29,7 +28,6 @@ from por.liabilities.secret import create_secret
     required=True,
     help="Directory for snapshot.csv, assets.json and risk.json (created if missing).",
 )
-@handle_errors
 def import_ledger_cmd(ledger: Path, fmt: str, out_dir: Path) -> None:
     """Convert LEDGER into a margin round's snapshot, asset list and risk file.
 

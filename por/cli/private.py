@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from por.cli import handle_errors
 from por.errors import InputError
 
 
@@ -37,7 +36,6 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
               help="Hybrid hiding (spec §16.14): proofs hide the bottom L levels and show the"
               " sums of the subtrees above (of 2^L leaves and more). Default: every level"
               " hidden (full hiding, version 1).")
-@handle_errors
 def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
                       secret_file: Path | None, pad_to: int | None, workers: int,
                       hidden_levels: int | None) -> None:
@@ -81,7 +79,6 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
               help="The round secret's file (default as build-private).")
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the proof here (default: standard output).")
-@handle_errors
 def prove_private_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
                       out_file: Path | None) -> None:
     """Write USER_ID's private proof of the round in ROUND_DIR (spec §16.8).

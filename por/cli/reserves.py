@@ -1,20 +1,17 @@
 """``por reserves``: the operator's reserves commands (spec §11.5).
 
 init (wallet list -> snapshot -> challenge messages), import-signatures, read-balances,
-write. Errors become messages and exit codes as in ``por.cli`` (1 failed, 2 unusable input).
+write. Errors become messages and exit codes in ``por.cli``'s catch point.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
-from por.errors import FormatError, InputError, PorError, VerificationError
+from por.errors import FormatError, InputError, VerificationError
 from por.reserves.round import (
     DEFAULT_MAX_BLOCKS,
     SignatureCheck,
@@ -27,13 +24,13 @@ from por.reserves.round import (
     read_balances,
     save_draft,
     snapshot_chain,
-    write_atomic,
     write_challenges,
 )
-from verifier.cli.reserves import reader_for
+from verifier.files import write_atomic
 from verifier.liabilities.summary import RootSummary
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import Chain
+from verifier.reserves.readers import reader_for
 from verifier.reserves.verify import Reader
 
 
@@ -80,26 +77,6 @@ def _heights(values: tuple[str, ...]) -> dict[str, int]:
     return out
 
 
-def _handle(fn: Callable[..., None]) -> Callable[..., None]:
-    """Errors to exit codes as ``por.cli.handle_errors`` does (1 failed, 2 unusable input).
-
-    Kept here so that ``por.cli`` can import this module at its top without a cycle.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except VerificationError as e:
-            click.echo(f"FAILED: {e}", err=True)
-            sys.exit(1)
-        except PorError as e:
-            click.echo(f"ERROR: {e}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
 @click.group("reserves")
 def reserves_group() -> None:
     """The reserves side: wallets, signatures over the round, balances at the snapshot."""
@@ -120,7 +97,6 @@ def reserves_group() -> None:
               help="Opt in to a fixed message (reported as proving past control only).")
 @click.option("--timeout", default=15.0, show_default=True)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@_handle
 def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, ...],
              rpc_cookie: tuple[str, ...], height: tuple[str, ...],
              static_message: str | None, timeout: float, out: Path) -> None:
@@ -185,7 +161,6 @@ ALLOW_FAILED_HELP = ("Keep signatures that fail to verify (por-verify will repor
 @click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
 @click.option("--timeout", default=15.0, show_default=True)
 @click.option("--allow-failed", "allow_failed", is_flag=True, help=ALLOW_FAILED_HELP)
-@_handle
 def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
                rpc_cookie: tuple[str, ...], timeout: float, allow_failed: bool) -> None:
     """Verify SIGNATURES (JSON list of {chain, address, scheme, value}), attach to the draft.
@@ -218,7 +193,6 @@ def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
               type=click.IntRange(min=0),
               help="Bitcoin family: at most this many blocks after the snapshot are walked to "
                    "turn the current UTXO set into the one at the snapshot.")
-@_handle
 def balances_cmd(directory: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
                  reported: Path | None, timeout: float, max_blocks: int) -> None:
     """Read every wallet's balances at its chain's snapshot block.
@@ -248,7 +222,6 @@ def balances_cmd(directory: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, .
 @click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
 @click.option("--timeout", default=15.0, show_default=True)
 @click.option("--allow-failed", "allow_failed", is_flag=True, help=ALLOW_FAILED_HELP)
-@_handle
 def write_cmd(directory: Path, out: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
               timeout: float, allow_failed: bool) -> None:
     """Write the round's reserves file (every wallet signed, every balance read).

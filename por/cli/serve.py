@@ -15,8 +15,9 @@ from pathlib import Path
 
 import click
 
-from por.cli import _secret_for_prove, handle_errors
+from por.cli import _secret_for_prove
 from por.errors import InputError
+from verifier.liabilities.rounddir import LEGACY_SECRET_FILE, TOKEN_FILE
 
 
 def _db_without_password(_ctx: click.Context, _param: click.Parameter, value: str | None
@@ -45,7 +46,7 @@ def served_leftovers(rounds_dir: Path) -> list[Path]:
     for folder in levels:
         for entry in sorted(folder.iterdir()):
             name = entry.name
-            if name == "round-secret.key" or name == ".build-work" or (
+            if name == LEGACY_SECRET_FILE or name == ".build-work" or (
                     name.startswith(".") and (".building-" in name or ".partial-" in name)):
                 found.append(entry)
             elif name.endswith(".key") and entry.is_file():
@@ -123,7 +124,6 @@ def served_leftovers(rounds_dir: Path) -> list[Path]:
     " separated IPs or networks, e.g. 127.0.0.1 or 10.0.0.0/8). Default: none; the client"
     " is the TCP peer, so a client cannot pick its own address to escape the rate limit.",
 )
-@handle_errors
 def serve_cmd(
     db_url: str | None,
     rounds_dir: Path | None,
@@ -213,7 +213,6 @@ def tokens_group() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
 )
-@handle_errors
 def issue_cmd(
     round_dir: Path, users_file: Path, out_file: Path, secret_file: Path | None
 ) -> None:
@@ -223,7 +222,7 @@ def issue_cmd(
     OUT (every token in plain: hand it to the account system, never publish it). Issuing
     again replaces the round's tokens.
     """
-    from por.liabilities.tokens import TOKEN_FILE, issue_tokens, read_user_ids, write_token_csv
+    from por.liabilities.tokens import issue_tokens, read_user_ids, write_token_csv
 
     if out_file.exists():
         raise InputError(f"{out_file}: already exists; refusing to overwrite issued tokens")

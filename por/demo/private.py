@@ -15,10 +15,8 @@ import csv
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import click
 
 from por.errors import VerificationError
 from por.liabilities.private import build_private_tree, prove, write_private_round
@@ -28,7 +26,8 @@ from verifier.liabilities.mst import Asset
 
 def _base_units(text: str, decimals: int) -> int:
     whole, _, frac = text.partition(".")
-    return int(whole) * 10**decimals + int((frac or "0").ljust(decimals, "0")[:decimals])
+    fraction = (frac or "0").ljust(decimals, "0")[:decimals] or "0"
+    return int(whole) * int(10**decimals) + int(fraction)
 
 
 def holdings(snapshot: Path, assets: Sequence[Asset]) -> list[tuple[str, list[int]]]:
@@ -45,7 +44,7 @@ def holdings(snapshot: Path, assets: Sequence[Asset]) -> list[tuple[str, list[in
 
 def run_private_round(out_dir: Path, snapshot: Path, assets: Sequence[Asset], round_id: str,
                       users_with_proofs: Sequence[str], hidden_levels: int | None = None,
-                      workers: int = 2) -> Path:
+                      workers: int = 2, echo: Callable[[str], object] = print) -> Path:
     """Build, prove and check a private round of ``snapshot``'s holdings; return its
     directory (``out_dir/private/ROUND``; the secret in ``out_dir/secrets``).
 
@@ -62,7 +61,7 @@ def run_private_round(out_dir: Path, snapshot: Path, assets: Sequence[Asset], ro
                               hidden_levels=hidden_levels)
     root = write_private_round(tree, directory)
     seconds = time.perf_counter() - started
-    click.echo(f"7. private round {round_id} (spec §16): {len(balances)} users' holdings"
+    echo(f"7. private round {round_id} (spec §16): {len(balances)} users' holdings"
                f" committed, {root.leaf_count} leaves x {len(assets)} assets, built in"
                f" {seconds:.1f} s; a proof reveals: {root.reveals()}")
     proofs = directory.parent / f"{round_id}-proofs"
@@ -82,7 +81,7 @@ def run_private_round(out_dir: Path, snapshot: Path, assets: Sequence[Asset], ro
     if audit.returncode != 0:
         raise VerificationError(f"por-verify liabilities failed on {directory}:"
                                 f" {audit.stdout.strip()} {audit.stderr.strip()}")
-    click.echo(f"   {len(users_with_proofs)} private proofs in {proofs}: por-verify proof"
+    echo(f"   {len(users_with_proofs)} private proofs in {proofs}: por-verify proof"
                " --summary root.json passed (range proofs, commitment sums, root opening);"
                f" por-verify liabilities {directory}: every commitment opened and every sum"
                " recomputed, passed (not attested: the attestation has no private"

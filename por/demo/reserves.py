@@ -36,9 +36,9 @@ from por.reserves.round import (
     import_signatures,
     new_draft,
     read_balances,
-    write_atomic,
     write_challenges,
 )
+from verifier.files import write_atomic
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import Asset
 from verifier.liabilities.summary import RootSummary, format_units

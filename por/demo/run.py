@@ -301,7 +301,7 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int,
         from por.demo.private import run_private_round
 
         run_private_round(out_dir, out_dir / "snapshots" / f"{latest.round_id}.csv", assets,
-                          f"{latest.round_id}-private", users_with_proofs)
+                          f"{latest.round_id}-private", users_with_proofs, echo=click.echo)
     click.echo("\nWrote:")
     for label, path in (
         ("snapshots, risk files (private)", out_dir / "snapshots"),

@@ -61,16 +61,14 @@ from verifier.liabilities.mst import (
     levels_for,
     root_hash,
 )
+from verifier.liabilities.rounddir import INFO_FILE, LEGACY_SECRET_FILE, ROOT_FILE, TREE_FILE
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import Layout
 
 __all__ = ["BuildResult", "Interrupted", "Progress", "build_tree", "hmac_sha256_keyed",
            "padded_size", "parse_memory", "stop_on_signals", "stop_workers"]
 
-TREE_FILE = "tree.bin"
-ROOT_FILE = "root.json"
-INFO_FILE = "build-info.json"
-SECRET_FILE = "round-secret.key"  # noqa: S105 - a file name, not a secret (legacy place)
+SECRET_FILE = LEGACY_SECRET_FILE  # the legacy place of a round's secret
 PARALLEL_MIN_ROWS = 1 << 14  # below this, worker processes cost more than they save
 DEFAULT_MEMORY = 3 << 30  # --memory default: bytes the whole build may hold
 MAIN_RESERVE = 384 << 20  # this process while ingesting: batches in flight, Arrow, numpy

@@ -24,10 +24,10 @@ from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
 from verifier.liabilities.mst import MAX_AMOUNT, Asset, Position, user_id_bytes
 from verifier.liabilities.risk import RiskParams, check_rule
+from verifier.liabilities.rounddir import RISK_FILE  # the round's name for it, spec §15.10
 
 SNAPSHOT_FILE = "snapshot.csv"
 ASSETS_FILE = "assets.json"
-RISK_FILE = "risk.json"
 MAX_LEDGER_BYTES = 1 << 30
 
 

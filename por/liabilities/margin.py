@@ -43,6 +43,7 @@ from verifier.liabilities.mst import (
 )
 from verifier.liabilities.proof import MarginInclusionProof, MarginPathStep, Side
 from verifier.liabilities.risk import RiskParams, check_rule
+from verifier.liabilities.rounddir import RISK_FILE, ROOT_FILE, TREE_FILE
 from verifier.liabilities.treefile import Layout, TreeFile
 
 
@@ -178,9 +179,6 @@ def build_margin_tree(
     return MarginTree(round_id, assets, risk, [c for c, _ in leaves], levels, salts, root)
 
 
-TREE_FILE = "tree.bin"
-ROOT_FILE = "root.json"
-RISK_FILE = "risk.json"
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
@@ -364,7 +362,7 @@ def run_margin_build(
 def is_margin_round(round_dir: Path) -> bool:
     """True when ROUND_DIR's root.json names the margin scheme."""
     try:
-        data = strict_loads((round_dir / "root.json").read_bytes(), "root.json")
+        data = strict_loads((round_dir / ROOT_FILE).read_bytes(), ROOT_FILE)
     except (OSError, FormatError):
         return False
     return isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME

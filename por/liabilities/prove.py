@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from por.errors import InputError
 from verifier.liabilities.mst import decode_amounts, derive_salt, user_commitment
 from verifier.liabilities.proof import InclusionProof, verify_proof
+from verifier.liabilities.rounddir import root_path, tree_path
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 
@@ -41,10 +42,10 @@ class Prover:
         """
         out = Path(out_dir)
         try:
-            self.summary = RootSummary.from_json((out / "root.json").read_bytes())
+            self.summary = RootSummary.from_json(root_path(out).read_bytes())
         except OSError as e:
             raise InputError(f"{out}: no root.json; build the round first") from e
-        self.tree = TreeFile(out / "tree.bin")
+        self.tree = TreeFile(tree_path(out))
         self.secret = secret
         self._root = self.tree.root_hash()
 

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from por.errors import InputError
+from verifier.files import create_private
 
 SECRET_SIZE = 32
 
@@ -67,21 +68,12 @@ def create_secret(path: str | Path, secret: bytes | None = None) -> bytes:
     """
     path = Path(path)
     secret = new_secret() if secret is None else secret
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         if not path.parent.exists():
             path.parent.mkdir(mode=0o700, parents=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, (secret.hex() + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(tmp, path)  # fails if path exists: never overwrite a secret
+        create_private(path, secret.hex() + "\n")  # never overwrites a secret
     except FileExistsError as e:
         raise InputError(f"{path}: a round secret already exists; refusing to overwrite") from e
     except OSError as e:
         raise InputError(f"{path}: cannot create the round secret: {e.strerror}") from e
-    finally:
-        tmp.unlink(missing_ok=True)
     return secret

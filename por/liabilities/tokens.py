@@ -62,14 +62,14 @@ from verifier.liabilities.proof import (
     verify_proof,
 )
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import TOKEN_FILE as TOKEN_FILE  # re-exported
+from verifier.liabilities.rounddir import risk_path, root_path, tree_path
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 
-TOKEN_FILE = "proof-tokens.bin"  # noqa: S105 (a file name, not a token)
 MAGIC = b"PORTOK\x00\x01"
 HEADER_SIZE = len(MAGIC) + 8
 TOKEN_BYTES = 16  # 128 random bits
-TOKEN_HEX = 2 * TOKEN_BYTES
 # Domain separation between the lookup key and the sealing key, 16 ASCII bytes each.
 TAG_TOKEN_ID = b"POR-TOKEN-V1:ID:"
 TAG_TOKEN_KEY = b"POR-TOKEN-V1:KEY"
@@ -174,7 +174,7 @@ def issue_tokens(
         InputError: a user is not in the round, or the directory holds no tree.
     """
     try:
-        tree = TreeFile(round_dir / "tree.bin")
+        tree = TreeFile(tree_path(round_dir))
     except FormatError as e:
         raise InputError(f"{round_dir}: no usable tree.bin: {e}") from e
     try:
@@ -258,14 +258,14 @@ class TokenIndex:
         # a margin proof embeds the risk parameters.
         self.risk: RiskParams | None = None
         try:
-            self.tree = TreeFile(round_dir / "tree.bin")
-            raw = (round_dir / "root.json").read_bytes()
+            self.tree = TreeFile(tree_path(round_dir))
+            raw = root_path(round_dir).read_bytes()
             self.summary: RootSummary | MarginRootSummary
             if self.tree.layout.risk_hash is None:
                 self.summary = RootSummary.from_json(raw)
             else:
                 self.summary = MarginRootSummary.from_json(raw)
-                self.risk = RiskParams.from_json((round_dir / "risk.json").read_bytes())
+                self.risk = RiskParams.from_json(risk_path(round_dir).read_bytes())
         except (OSError, FormatError) as e:
             raise InputError(f"{round_dir}: the round's root.json, risk.json or tree.bin: "
                              f"{e}") from e

@@ -1,4 +1,5 @@
-"""Witness co-signatures into a published bundle (docs/spec.md §14.3): ``por witness add``.
+"""Witness co-signatures into a published bundle (docs/spec.md §14.3); the command is
+``por witness add`` (:mod:`por.cli.witness`).
 
 A witness runs ``por-verify log witness`` on the bundle's ``tree-head.json`` and hands back
 a co-signature file; the exchange drops it into the bundle as ``witnesses/<key id>.json``
@@ -12,23 +13,20 @@ signatures are checked by whoever knows the witness's key: ``por-verify bundle
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from por.errors import InputError
 from por.store.models import TreeHeadRecord, WitnessCosignature
+from verifier.attestation.bundle import TREE_HEAD_FILE
+from verifier.files import fsync_dir, write_atomic
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import WITNESS_DIR, Cosignature, head_payload_hash
-
-TREE_HEAD_FILE = "tree-head.json"  # spec §13.4
 
 
 def add_cosignatures(bundle: Path, cosignature_files: Sequence[Path]) -> list[str]:
@@ -67,18 +65,9 @@ def add_cosignatures(bundle: Path, cosignature_files: Sequence[Path]) -> list[st
     try:
         folder.mkdir(exist_ok=True)
         for cosig, data in parsed:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".cosignature-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, folder / f"{cosig.witness_key_id}.json")
+            write_atomic(folder / f"{cosig.witness_key_id}.json", data)
             written.append(f"{WITNESS_DIR}/{cosig.witness_key_id}.json")
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(folder)
     except OSError as e:
         raise InputError(f"{folder}: cannot write: {e.strerror}") from e
     return written
@@ -151,48 +140,3 @@ def stored_cosignatures(engine: Engine, tree_size: int) -> dict[str, bytes]:
         rows = session.exec(select(WitnessCosignature)
                             .where(WitnessCosignature.tree_size == tree_size)).all()
         return {f"{WITNESS_DIR}/{r.witness_key_id}.json": r.content for r in rows}
-
-
-@click.group("witness")
-def witness_group() -> None:
-    """Witnesses' co-signatures of the log's tree heads (docs/spec.md §14)."""
-
-
-@witness_group.command("add")
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(path_type=Path, exists=True))
-@click.option("--db", "db_url", default=None,
-              help="Keep the co-signatures in this store instead (then every PATH is a "
-              "co-signature file): every bundle written from the store carries them. Never "
-              "with a password: use $POR_DATABASE_URL or $POR_DATABASE_PASSWORD_FILE.")
-def add_cmd(paths: tuple[Path, ...], db_url: str | None) -> None:
-    """Put witnesses' co-signature files (from `por-verify log witness`) into a bundle
-    (`por witness add BUNDLE COSIG...`) or into the store (`por witness add --db URL
-    COSIG...`).
-
-    A bundle's witnesses/ is rewritten by `por publish`: keep co-signatures in the store so
-    that every bundle written from it (and the server's download) carries them.
-    """
-    from por.cli import handle_errors
-
-    @handle_errors
-    def run() -> None:
-        if db_url is not None:
-            from por.store.db import open_store, refuse_password_on_argv
-
-            refuse_password_on_argv(db_url)
-            engine = open_store(db_url)
-            try:
-                for size, key_id in store_cosignatures(engine, paths):
-                    click.echo(f"stored the co-signature of witness {key_id} of the tree head "
-                               f"of size {size}")
-            finally:
-                engine.dispose()
-            return
-        bundle, cosignatures = paths[0], paths[1:]
-        if not bundle.is_dir() or not cosignatures:
-            raise InputError("usage: por witness add BUNDLE COSIG... (or --db URL COSIG...)")
-        for name in add_cosignatures(bundle, cosignatures):
-            click.echo(f"added {bundle / name}")
-
-    run()

@@ -12,9 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,11 +20,10 @@ from typing import Any, Literal
 from por.errors import InputError
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
+from verifier.files import write_atomic
 from verifier.liabilities.summary import RootSummary, parse_assets
 from verifier.reserves.chains import (
     EvmReader,
-    NodeAnswerError,
-    NodeError,
     RpcBitcoinReader,
     RpcEvmReader,
     SolanaReader,
@@ -52,6 +49,7 @@ from verifier.reserves.model import (
     parse_custody,
     wallet_identity,
 )
+from verifier.reserves.rpc import NodeAnswerError, NodeError
 from verifier.reserves.verify import EIP1271_MAX_SIGNATURE_BYTES, SCHEMES, Reader
 from verifier.signatures.evm import (
     ethers_typed_data,
@@ -66,26 +64,6 @@ DRAFT_FILE = "draft.json"
 CHALLENGES_DIR = "challenges"
 CSV_COLUMNS = ("chain", "address", "custody", "assets", "script")
 DEFAULT_MAX_BLOCKS = 1000  # blocks walked from the snapshot to the tip (spec §11.5)
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write ``path`` through a temporary file in the same folder and an atomic rename.
-
-    Raises:
-        OSError: the folder is not writable.
-    """
-    data = text.encode() if isinstance(text, str) else text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_wallets(wallets: list[Wallet], chains: tuple[Chain, ...], symbols: set[str],
@@ -497,7 +475,8 @@ def _check_one(draft: ReservesFile, index: int,
 
 
 def _check_eip1271(chain: Chain, wallet: Wallet, message: bytes,
-                   readers: Mapping[str, Reader], result: Any) -> SignatureCheck:
+                   readers: Mapping[str, Reader],
+                   result: Callable[[SignatureOutcome, str], SignatureCheck]) -> SignatureCheck:
     """isValidSignature at the snapshot block, when a node for the chain was given.
 
     Raises:

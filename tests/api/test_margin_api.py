@@ -47,6 +47,8 @@ def test_round_shows_net_liabilities_with_totals(client: TestClient) -> None:
         str(250 * BTC // 100), str(250 * BTC // 100), "under-reserved")
     assert r["attestation"]["verdict"] == "verified", r["attestation"]["findings"]
     assert r["headline"]["state"] == "under-reserved"
+    figures = next(c for c in r["headline"]["checks"] if c["name"] == "Figures")
+    assert "risk.json" in figures["text"] and figures["status"] == "ok"
     assert r["links"]["risk"] == "/api/v1/rounds/m1/risk"
 
 

@@ -156,3 +156,27 @@ def test_por_attest_sign_cli_takes_risk(world: tuple[World, Path, MarginRound],
         "--key", str(tmp / "exchange.pem"), "--skip-chain", "--db", db])
     assert signed.exit_code == 0, signed.output
     assert "net liabilities" in signed.output and "SHORTFALL 2.5" in signed.output
+
+
+def test_margin_proof_anchored_by_its_bundle(world: tuple[World, Path, MarginRound],
+                                             tmp_path: Path) -> None:
+    # por-verify proof --bundle on a margin proof: the bundle's own check (attestation v3)
+    # is the anchor; a proof of another round's tree is refused with the bundle's finding.
+    w, tmp, r = world
+    runner = CliRunner()
+    args = ["proof", str(tmp / "proof-m-borrower-2.json"), "--bundle", str(tmp / "bundle-m1"),
+            "--pin", w.exchange_key.public.key_id]
+    ok = runner.invoke(verify_main, args)
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("VERIFIED: margin proof of user 'm-borrower-2'")
+    assert "checked against: bundle" in ok.output
+    other = json.loads(r.proof.to_json())
+    other["round"] = "m2"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    bad = runner.invoke(verify_main, ["proof", str(tmp_path / "other.json"), "--bundle",
+                                      str(tmp / "bundle-m1"), "--pin",
+                                      w.exchange_key.public.key_id])
+    assert bad.exit_code == 1, bad.output
+    assert "VERIFIED" not in bad.output
+    both = runner.invoke(verify_main, [*args, "--summary", str(tmp / "bundle-m1" / "root.json")])
+    assert both.exit_code == 2 and "not both" in both.output

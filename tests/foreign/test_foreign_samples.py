@@ -73,7 +73,7 @@ def test_published_sample_gets_expected_verdict(
     assert report.ok is ok, report.render_text()
     if ok:
         assert report.root_hash == root
-        report.raise_if_failed()
+        report.raise_for_failures()
 
 
 @pytest.mark.parametrize(("fmt", "files", "ok", "root"), SAMPLES, ids=IDS)

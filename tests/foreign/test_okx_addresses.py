@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from verifier.cli import main
 from verifier.errors import FormatError, VerificationError
 from verifier.foreign.okx_addresses import (
     check_okx_address_file,
-    okx_addresses_cmd,
     parse_okx_address_csv,
 )
 
@@ -25,7 +25,7 @@ EXPECTED = json.loads((DATA / "okx_address_signatures.json").read_text())
 
 
 def _run(path: Path, *extra: str) -> Any:
-    return CliRunner().invoke(okx_addresses_cmd, [str(path), *extra])
+    return CliRunner().invoke(main, ["foreign", "okx-addresses", str(path), *extra])
 
 
 def _expected_verdict(row: dict[str, Any]) -> str:
@@ -210,8 +210,6 @@ def test_ragged_rows_are_padded() -> None:
 
 
 def test_registered_under_por_verify_foreign() -> None:
-    from verifier.cli import main
-
     result = CliRunner().invoke(main, ["foreign", "okx-addresses", str(FILE_2022), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["counts"]["verified"] == 33

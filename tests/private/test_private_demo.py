@@ -51,7 +51,7 @@ def test_a_broken_tree_fails_the_demo(tmp_path: Path, monkeypatch: pytest.Monkey
 
     snap = tmp_path / "s.csv"
     snap.write_text(SNAPSHOT)
-    real = demo.write_private_round
+    real = demo.write_private_round  # type: ignore[attr-defined]
 
     def corrupt(tree, out):  # type: ignore[no-untyped-def]
         root = real(tree, out)

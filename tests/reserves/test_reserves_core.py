@@ -25,9 +25,10 @@ from eth_account.messages import encode_defunct
 from por.errors import InputError
 from por.reserves.round import load_wallet_list
 from verifier.errors import FormatError, VerificationError
-from verifier.reserves.chains import JsonRpcClient, NodeError, RpcSolanaReader
+from verifier.reserves.chains import RpcSolanaReader
 from verifier.reserves.challenge import ChainSnapshot, challenge_message
 from verifier.reserves.model import ReservesFile
+from verifier.reserves.rpc import JsonRpcClient, NodeError
 from verifier.reserves.verify import verify_reserves
 from verifier.signatures.solana import serialize_offchain_message
 

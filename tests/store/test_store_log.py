@@ -9,14 +9,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 from store_fixtures import *  # noqa: F403 (the store fixtures: SQLite and PostgreSQL)
 
 from por.errors import VerificationError
 from por.keys import SigningKey, new_key_list
 from por.log import appender
 from por.store.db import migrate
-from por.store.models import LogEntry, SQLModel, TreeHeadRecord
+from por.store.models import LogEntry, TreeHeadRecord
 from verifier.log.sth import SignedTreeHead, check_extends
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

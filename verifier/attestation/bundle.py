@@ -37,6 +37,8 @@ from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.proof import InclusionProof as UserProof
 from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof, verify_proof
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import RISK_FILE as RISK_FILE  # the bundle names it alike
+from verifier.liabilities.rounddir import ROOT_FILE as ROOT_FILE
 from verifier.liabilities.summary import RootSummary, format_units
 from verifier.log.proof import consistency_proof_length
 from verifier.log.state import ANCHOR_FIRST_USE, ANCHOR_PIN, ExchangeMemory, VerifierState
@@ -65,7 +67,6 @@ from verifier.signed.keys import PublicKey
 
 # The bundle's files (spec §13.4).
 ATTESTATION_FILE = "attestation.json"
-ROOT_FILE = "root.json"
 RESERVES_FILE = "reserves.json"
 KEYLIST_FILE = "keylist.json"
 TREE_HEAD_FILE = "tree-head.json"
@@ -73,9 +74,9 @@ INCLUSION_FILE = "inclusion-proof.json"
 CONSISTENCY_DIR = "consistency"
 PREVIOUS_ATTESTATION_FILE = "previous-attestation.json"
 PREVIOUS_INCLUSION_FILE = "previous-inclusion-proof.json"
-# A margin round's risk parameters (spec §13.6): required in the bundle of a version 3
-# attestation, refused in any other.
-RISK_FILE = "risk.json"
+# root.json and, for a margin round, risk.json (required in the bundle of a version 3
+# attestation, refused in any other, spec §13.6) are named as in a round's directory:
+# ROOT_FILE and RISK_FILE of verifier.liabilities.rounddir.
 REQUIRED = (ATTESTATION_FILE, ROOT_FILE, RESERVES_FILE, KEYLIST_FILE, TREE_HEAD_FILE,
             INCLUSION_FILE)
 OPTIONAL = (PREVIOUS_ATTESTATION_FILE, PREVIOUS_INCLUSION_FILE, RISK_FILE)

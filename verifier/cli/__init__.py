@@ -1,48 +1,63 @@
 """``por-verify``: the command line of users and auditors.
 
-This is the one place where the package's errors become messages and exit codes:
-0 verified, 1 verification failed, 2 unusable input (sigstore's ``_cli.py`` habit).
+:func:`exit_for_error`, called by the group's ``invoke``, is the one place where the
+package's errors become messages and exit codes: 0 verified, 1 verification failed, 2
+unusable input or misuse (sigstore's ``_cli.py`` habit). Commands raise; they never exit.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+import traceback
 from typing import Any, NoReturn
 
 import click
 
 from verifier import __version__
 from verifier.cli.lazy import LazyGroup
-from verifier.errors import FormatError, PorError, VerificationError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_MALFORMED = 2
+from verifier.cli.options import JSON_MODE, REPORT_AND_WHY, SHOWN
+from verifier.errors import FormatError, PorError, UnanchoredError, VerificationError, exit_code
 
 
-def fail(err: PorError, *, as_json: bool) -> NoReturn:
-    """Print ``err`` as the CLI's verdict and exit with the code of its kind."""
+def verdict_word(err: PorError) -> str:
+    """The word a failure of ``err``'s kind is printed under."""
+    if isinstance(err, UnanchoredError):
+        return "UNANCHORED"
     if isinstance(err, VerificationError):
-        code, verdict = EXIT_FAILED, "FAILED"
-    elif isinstance(err, FormatError):
-        code, verdict = EXIT_MALFORMED, "MALFORMED"
-    else:
-        code, verdict = EXIT_MALFORMED, "ERROR"
-    if as_json:
-        click.echo(json.dumps({"verdict": verdict, "ok": False, "error": str(err)}, indent=2))
-    else:
-        click.echo(f"{verdict}: {err}", err=True)
-    sys.exit(code)
+        return "FAILED"
+    if isinstance(err, FormatError):
+        return "MALFORMED"
+    return "ERROR"
 
 
-def run_check(as_json: bool, check: Callable[[], Any]) -> Any:
-    """Run ``check`` and turn any por-toolkit error into the CLI's verdict and exit code."""
-    try:
-        return check()
-    except PorError as err:
-        fail(err, as_json=as_json)
+def exit_for_error(err: PorError, meta: dict[str, Any], *, verbose: bool) -> NoReturn:
+    """The one place where an error of the package becomes a message and an exit code.
+
+    In text mode the message is one line on stderr, ``WORD: message``; in ``--json`` mode
+    it is a JSON verdict on stdout, unless the command's JSON report is already printed
+    (the report is then the output). ``--verbose`` adds the traceback. The exit code is
+    the kind's (:func:`verifier.errors.exit_code`): 1 failed, 2 malformed or misused.
+    """
+    word, shown = verdict_word(err), meta.get(SHOWN)
+    if meta.get(JSON_MODE):
+        if shown is None:
+            click.echo(json.dumps({"verdict": word, "ok": False, "error": str(err)}, indent=2))
+    elif shown != REPORT_AND_WHY:
+        click.echo(f"{word}: {err}", err=True)
+    if verbose:
+        click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
+    sys.exit(exit_code(err))
+
+
+class _Main(LazyGroup):
+    """The ``por-verify`` group: its :meth:`invoke` is the catch point."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PorError as err:
+            exit_for_error(err, ctx.meta, verbose=bool(ctx.params.get("verbose")))
 
 
 # Subcommands, imported only when run (verifier/cli/lazy.py): name → ("module:attr", help
@@ -53,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                     "Recompute a whole round from its tree file (the auditor's check)."),
     "foreign": ("verifier.cli.foreign:foreign_group",
                 "Check other exchanges' Merkle liability proofs with their own published rules."),
-    "log": ("verifier.cli:log_group",
+    "log": ("verifier.cli.log:log_group",
             "Check that a signed tree head only extends the log's history (RFC 9162)."),
     "reserves": ("verifier.cli.reserves:reserves_cmd", "Check every signature and re-read every "
                  "balance of RESERVES_FILE at its snapshot."),
@@ -66,37 +81,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+@click.group(cls=_Main, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="por-verify")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="On an error, print its traceback too.")
+def main(verbose: bool) -> None:
     """Verify proof-of-reserves artifacts, failing closed.
 
     Exit codes (docs/spec.md §9, every command): 0 verified; 1 the input is well formed
     and a check failed (including UNANCHORED: nothing published to check against);
     2 the input is not well formed or not usable.
     """
-
-
-class _LogGroup(click.Group):
-    """``por-verify log``: the log check itself, unless the first word names a subcommand
-    (``por-verify log witness ...``, spec §14.2)."""
-
-    def __init__(self, default: click.Command, *subcommands: click.Command) -> None:
-        super().__init__(name=default.name, help=default.help,
-                         context_settings={"help_option_names": ["-h", "--help"]})
-        self.add_command(default, name="check")
-        for command in subcommands:
-            self.add_command(command)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or args[0] not in self.commands:
-            args = ["check", *args]
-        return super().parse_args(ctx, args)
-
-
-def log_group() -> click.Command:
-    """``por-verify log``, with ``log witness`` beside the default check."""
-    from verifier.cli.log import log_cmd, witness_cmd
-
-    return _LogGroup(log_cmd, witness_cmd)

@@ -10,10 +10,10 @@ import click
 
 from verifier.attestation.bundle import BundleOptions, BundleReport, read_bundle, verify_bundle
 from verifier.cli.log import default_state_path
-from verifier.cli.reserves import build_readers
+from verifier.cli.options import json_option, read_input, report_shown
 from verifier.encoding.canonical import parse_time
 from verifier.encoding.strictjson import hash_hex, loads
-from verifier.errors import FormatError, UsageError, VerificationError
+from verifier.errors import StaleError, UnanchoredError, UsageError, VerificationError
 from verifier.liabilities.mst import MARGIN_SCHEME
 from verifier.liabilities.proof import InclusionProof, MarginInclusionProof
 from verifier.log.state import StateFile
@@ -21,15 +21,9 @@ from verifier.log.sth import ConsistencyProof
 from verifier.log.trust import DEFAULT_MAX_AGE
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
+from verifier.reserves.readers import build_readers
 from verifier.reserves.verify import Reader
 from verifier.signed.keys import PublicKey
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
 
 
 def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
@@ -38,7 +32,7 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
     Raises:
         FormatError: unreadable or malformed.
     """
-    raw = _read(path, "proof")
+    raw = read_input(path, "proof")
     data = loads(raw, str(path))
     if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
         return MarginInclusionProof.from_json(raw, str(path))
@@ -101,7 +95,7 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
               help="As por-verify reserves: accept an asset whose contract (mint) is not the "
                    "token registry's for that symbol on that network; the report says so.")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds per node call.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def bundle_cmd(
     bundle_dir: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
     proof_file: Path | None,
@@ -118,8 +112,6 @@ def bundle_cmd(
     Exit codes: 0 everything verified, 1 a check failed (every finding is listed; an
     UNANCHORED key list is one), 2 unusable input or node.
     """
-    from verifier.cli import fail, run_check
-
     memory = StateFile(state_file or default_state_path())
 
     def check() -> BundleReport:
@@ -136,7 +128,7 @@ def bundle_cmd(
             readers=readers if endpoints else None,
             skip_chain=skip_chain,
             auditors=tuple(
-                PublicKey.from_dict(loads(_read(p, "auditor key"), str(p)), str(p))
+                PublicKey.from_dict(loads(read_input(p, "auditor key"), str(p)), str(p))
                 for p in auditor_files),
             pinned_key_id=hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None,
             state=state,
@@ -145,13 +137,14 @@ def bundle_cmd(
             accept_new_log=accept_new_log,
             accept_new_identity=accept_new_identity,
             newer_consistency=ConsistencyProof.from_json(
-                _read(consistency_file, "consistency proof"), str(consistency_file))
+                read_input(consistency_file, "consistency proof"), str(consistency_file))
             if consistency_file else None,
             user_proof=_user_proof(proof_file) if proof_file else None,
             expected_round=expected_round,
             require_full_reserves=require_full_reserves,
-            witness_keys=tuple(PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
-                               for p in witness_files),
+            witness_keys=tuple(
+                PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
+                for p in witness_files),
             witness_quorum=witness_quorum,
             accept_past_control=accept_past_control,
             accept_noncanonical=accept_noncanonical,
@@ -168,21 +161,21 @@ def bundle_cmd(
                 + f"log {report.memory.log!r} at size {size}, in {memory.path}")
         return report
 
-    report: BundleReport = run_check(as_json, check)
+    report = check()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         for line in report.lines():
             click.echo(line)
+    report_shown()
     try:
         report.raise_for_failures()
     except VerificationError as err:
-        if as_json:
-            raise SystemExit(1) from err
         if report.verdict == "UNANCHORED":
-            click.echo(f"UNANCHORED: {err}", err=True)
-            raise SystemExit(1) from err
-        fail(err, as_json=False)
+            raise UnanchoredError(str(err)) from err
+        if all(f.code == "stale" for f in report.findings):
+            raise StaleError(str(err)) from err
+        raise
     if not as_json:
         click.echo("VERIFIED: every claim of the bundle checked" +
                    ("" if report.all_covered else "; the exchange states a SHORTFALL above"))

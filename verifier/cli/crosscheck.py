@@ -2,20 +2,19 @@
 
 Reads the files, runs :func:`verifier.crosscheck.run`, prints the report (text or
 ``--json``) and exits 0 (no overlap), 1 (a wallet or output claimed twice) or 2 (a file is
-malformed or of no accepted kind) through :func:`verifier.cli.run_check`.
+malformed or of no accepted kind) through the catch point, :func:`verifier.cli.exit_for_error`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from verifier.cli import EXIT_FAILED, fail, run_check
+from verifier.cli.options import json_option, report_shown
 from verifier.crosscheck import CrossCheckReport, run
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import FormatError
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -107,7 +106,7 @@ def _inputs(
     help="Group our reserves files by the exchange name inside them (that name is the "
     "file's own claim: a file naming another exchange would hide its overlaps with it).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def cross_check_cmd(
     files: tuple[Path, ...],
     window_blocks: int | None,
@@ -138,14 +137,7 @@ def cross_check_cmd(
             trust_exchange_names=trust_exchange_names,
         )
 
-    report: CrossCheckReport = run_check(as_json, check)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-        if not report.ok:
-            sys.exit(EXIT_FAILED)
-        return
-    click.echo(report.render_text())
-    try:
-        report.raise_if_failed()
-    except VerificationError as err:
-        fail(err, as_json=False)
+    report = check()
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render_text())
+    report_shown()
+    report.raise_for_failures()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,9 +11,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.cli import EXIT_FAILED, run_check
+from verifier.cli.options import json_option, parse_root_option, read_input, report_shown
 from verifier.encoding.strictjson import loads as strict_loads
-from verifier.errors import FormatError, UsageError
+from verifier.errors import FormatError, UnanchoredError, UsageError
 from verifier.liabilities.margin_round import (
     MarginAuditReport,
     MarginRootSummary,
@@ -31,33 +29,9 @@ from verifier.liabilities.proof import (
     verify_proof,
 )
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import risk_path, root_path, tree_path
 from verifier.liabilities.summary import RootSummary, assets_to_json, format_units
 from verifier.liabilities.treefile import AuditReport, TreeFile, audit_tree
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
-
-
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-
-
-def parse_root_option(text: str, option: str = "--root") -> bytes:
-    """A root hash typed or pasted by a person (spec §8.2): 64 hex digits in either case,
-    surrounding ASCII whitespace ignored. (Files carry lowercase only.)
-
-    Raises:
-        FormatError: anything else (a truncated hash, a non-ASCII look-alike digit).
-    """
-    value = text.strip(" \t\r\n")
-    if not _HEX64.fullmatch(value):
-        raise FormatError(
-            f"{option}: expected 64 hex digits, found {len(value)} characters {value[:16]!r}"
-        )
-    return bytes.fromhex(value)
 
 
 def _report_json(rep: ProofReport) -> dict[str, Any]:
@@ -81,11 +55,14 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
 
 
 def _bundle_anchor(
-    bundle_dir: Path, proof: InclusionProof, pinned: str | None,
+    bundle_dir: Path, proof: InclusionProof | MarginInclusionProof, pinned: str | None,
     witness_files: tuple[Path, ...], quorum: int | None,
-) -> tuple[RootSummary, str, list[str]]:
+) -> tuple[bytes, str, list[str]]:
     """Check the bundle as ``por-verify bundle --skip-chain`` would, with the user's proof;
-    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3)."""
+    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3).
+
+    Returns the bundle's root.json bytes, the anchor's description and the bundle's notes.
+    """
     from verifier.attestation.bundle import (
         ROOT_FILE,
         BundleOptions,
@@ -102,21 +79,20 @@ def _bundle_anchor(
         pinned_key_id=parse_root_option(pinned, "--pin").hex() if pinned else None,
         user_proof=proof,
         witness_keys=tuple(
-            PublicKey.from_dict(loads(_read(p, "witness key"), str(p)), str(p))
+            PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
             for p in witness_files
         ),
         witness_quorum=quorum,
     )
     report = verify_bundle(files, options)
     report.raise_for_failures()
-    summary = RootSummary.from_json(files[ROOT_FILE], f"{bundle_dir}/{ROOT_FILE}")
     witnesses = sum(1 for line in report.passed if line.startswith(COSIGNED_BY))
     anchor = (
         f"bundle {bundle_dir}: the root attested by {report.exchange}, entry"
         f" {report.leaf_index} of log {report.log!r} (size {report.tree_size}), co-signed by"
         f" {witnesses} known witness(es)"
     )
-    return summary, anchor, report.notes
+    return files[ROOT_FILE], anchor, report.notes
 
 
 @click.command("proof")
@@ -149,7 +125,7 @@ def _bundle_anchor(
     help="With --bundle: valid co-signatures of known witnesses required (default: all"
     " --witness-key given).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def proof_cmd(
     proof_file: Path,
     root_hex: str | None,
@@ -171,15 +147,15 @@ def proof_cmd(
     given, 2 unusable input.
     """
     notes: list[str] = []
-    from verifier.private.cli import is_private, private_proof_cmd  # spec §16: scheme dispatch
+    from verifier.cli.private import is_private, private_proof_cmd  # spec §16: scheme dispatch
 
     if is_private(proof_file):
         flags = bool(pinned or witness_files or witness_quorum is not None)
         private_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
         return
     if _is_margin(proof_file):
-        flags = bool(pinned or witness_files or witness_quorum is not None)
-        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json,
+                          (pinned, witness_files, witness_quorum))
         return
 
     def check() -> ProofReport:
@@ -187,23 +163,24 @@ def proof_cmd(
             raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = (
-            RootSummary.from_json(_read(summary_file, "root summary"), str(summary_file))
+            RootSummary.from_json(read_input(summary_file, "root summary"), str(summary_file))
             if summary_file
             else None
         )
-        proof = InclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+        proof = InclusionProof.from_json(read_input(proof_file, "proof"), str(proof_file))
         anchor = None
         if bundle_dir is not None:
             if summary is not None:
                 raise UsageError("give --summary or --bundle, not both")
-            summary, anchor, bundle_notes = _bundle_anchor(
+            root_bytes, anchor, bundle_notes = _bundle_anchor(
                 bundle_dir, proof, pinned, witness_files, witness_quorum
             )
+            summary = RootSummary.from_json(root_bytes, f"{bundle_dir}/root.json")
             notes.extend(bundle_notes)
         report = verify_proof(proof, expected_root=expected, summary=summary)
         return report if anchor is None else replace(report, anchor=anchor)
 
-    rep: ProofReport = run_check(as_json, check)
+    rep: ProofReport = check()
     if as_json:
         out = _report_json(rep)
         out["notes"] = notes
@@ -226,7 +203,9 @@ def proof_cmd(
         for note in notes:
             click.echo(f"  note  {note}")
     if not rep.anchored:
-        sys.exit(EXIT_FAILED)
+        report_shown(with_why=True)
+        raise UnanchoredError(f"the proof of user {rep.user_id!r} was checked against its own"
+                              " root only")
 
 
 def _is_margin(proof_file: Path) -> bool:
@@ -245,26 +224,39 @@ def _margin_proof_cmd(
     summary_file: Path | None,
     bundle_dir: Path | None,
     as_json: bool,
-    bundle_flags: bool,
+    bundle_args: tuple[str | None, tuple[Path, ...], int | None],
 ) -> None:
+    pinned, witness_files, witness_quorum = bundle_args
+    notes: list[str] = []
+
     def check() -> MarginProofReport:
-        if bundle_dir is not None or bundle_flags:
-            raise UsageError(
-                "a margin proof (spec §15.7) is checked against --root or --summary only in"
-                " this version"
-            )
+        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
+            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        if bundle_dir is not None and summary_file is not None:
+            raise UsageError("give --summary or --bundle, not both")
         expected = parse_root_option(root_hex) if root_hex is not None else None
-        proof = MarginInclusionProof.from_json(_read(proof_file, "proof"), str(proof_file))
+        proof = MarginInclusionProof.from_json(read_input(proof_file, "proof"), str(proof_file))
         report = verify_margin_proof(proof, expected_root=expected)
         if summary_file is not None:
             summary = MarginRootSummary.from_json(
-                _read(summary_file, "root summary"), str(summary_file)
+                read_input(summary_file, "root summary"), str(summary_file)
             )
             summary.check_proof(report)
             report = replace(report, anchor="published root summary")
+        elif bundle_dir is not None:
+            # The bundle's own check (attestation v3, spec §13.6) ties this proof to the
+            # attested root; the root summary it carries is then the anchor.
+            root_bytes, anchor, bundle_notes = _bundle_anchor(
+                bundle_dir, proof, pinned, witness_files, witness_quorum
+            )
+            MarginRootSummary.from_json(root_bytes, f"{bundle_dir}/root.json").check_proof(
+                report
+            )
+            notes.extend(bundle_notes)
+            report = replace(report, anchor=anchor)
         return report
 
-    rep: MarginProofReport = run_check(as_json, check)
+    rep: MarginProofReport = check()
     verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
     if as_json:
         out = {
@@ -284,6 +276,7 @@ def _margin_proof_cmd(
             "leaf_count": rep.leaf_count,
             "root_hash": rep.root_hash.hex(),
             "anchor": rep.anchor,
+            "notes": notes,
         }
         click.echo(json.dumps(out, indent=2))
     else:
@@ -301,14 +294,18 @@ def _margin_proof_cmd(
         click.echo(f"  risk hash    {rep.risk_hash.hex()}")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
+        for note in notes:
+            click.echo(f"  note  {note}")
     if not rep.anchored:
-        sys.exit(EXIT_FAILED)
+        report_shown(with_why=True)
+        raise UnanchoredError(f"the margin proof of user {rep.user_id!r} was checked against"
+                              " its own root only")
 
 
 @click.command("liabilities")
 @click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--root", "root_hex", help="The published root hash to compare with.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
     """Recompute a whole round from its tree file (the auditor's check).
 
@@ -321,10 +318,10 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     A margin round (root.json of scheme por-mst-margin, spec §15.10) is checked with its
     risk.json: every leaf's rule too, and totals of equity, debt and collateral.
     """
-    if _is_margin(round_dir / "root.json"):
+    if _is_margin(root_path(round_dir)):
         _margin_liabilities(round_dir, root_hex, as_json)
         return
-    from verifier.private.cli import is_private_round, private_liabilities_cmd  # spec §16.10
+    from verifier.cli.private import is_private_round, private_liabilities_cmd  # spec §16.10
 
     if is_private_round(round_dir):
         private_liabilities_cmd(round_dir, root_hex, as_json)
@@ -333,10 +330,10 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
     def check() -> tuple[AuditReport, tuple[Asset, ...]]:
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = RootSummary.from_json(
-            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+            read_input(root_path(round_dir), "root summary"), str(root_path(round_dir))
         )
         with (
-            TreeFile(round_dir / "tree.bin") as tree,
+            TreeFile(tree_path(round_dir)) as tree,
             Progress(
                 TextColumn("recomputing"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
                 TimeElapsedColumn(), console=Console(stderr=True), disable=as_json,
@@ -351,10 +348,10 @@ def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> Non
                 f"root: computed {report.root_hash.hex()} but the published root is"
                 f" {expected.hex()}"
             )
-        report.raise_if_failed()
+        report.raise_for_failures()
         return report, assets
 
-    report, assets = run_check(as_json, check)
+    report, assets = check()
     if as_json:
         click.echo(
             json.dumps(
@@ -385,23 +382,23 @@ def _margin_liabilities(round_dir: Path, root_hex: str | None, as_json: bool) ->
     def check() -> MarginAuditReport:
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = MarginRootSummary.from_json(
-            _read(round_dir / "root.json", "root summary"), str(round_dir / "root.json")
+            read_input(root_path(round_dir), "root summary"), str(root_path(round_dir))
         )
         risk = RiskParams.from_json(
-            _read(round_dir / "risk.json", "risk file"), str(round_dir / "risk.json")
+            read_input(risk_path(round_dir), "risk file"), str(risk_path(round_dir))
         )
-        with TreeFile(round_dir / "tree.bin") as tree:
+        with TreeFile(tree_path(round_dir)) as tree:
             report = audit_margin_tree(tree, risk, summary)
         if expected is not None and expected != report.root_hash:
             report.add(
                 f"root: computed {report.root_hash.hex()} but the published root is"
                 f" {expected.hex()}"
             )
-        report.raise_if_failed()
+        report.raise_for_failures()
         return report
 
-    report: MarginAuditReport = run_check(as_json, check)
-    assets = MarginRootSummary.from_json(_read(round_dir / "root.json", "root summary")).assets
+    report: MarginAuditReport = check()
+    assets = MarginRootSummary.from_json(read_input(root_path(round_dir), "root summary")).assets
     if as_json:
         click.echo(
             json.dumps(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli import run_check
+from verifier.cli.options import json_option, read_input
 from verifier.encoding.strictjson import loads
 from verifier.errors import FormatError, VerificationError
 from verifier.log.state import ANCHOR_FIRST_USE, STATE_FILE_NAME, ExchangeMemory, StateFile
@@ -31,19 +31,12 @@ def default_state_path() -> Path:
     return Path(click.get_app_dir("por-verify")) / STATE_FILE_NAME
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
-
-
 def _keys(key_file: Path | None, keylist_file: Path | None) -> KeyList | PublicKey:
     if keylist_file is not None:
-        return KeyList.from_json(_read(keylist_file, "key list"))  # chain checked here
+        return KeyList.from_json(read_input(keylist_file, "key list"))  # chain checked here
     if key_file is not None:
         return PublicKey.from_dict(
-            loads(_read(key_file, "public key"), str(key_file)), str(key_file)
+            loads(read_input(key_file, "public key"), str(key_file)), str(key_file)
         )
     raise FormatError(
         "give the log's key list (--keylist) or public key (--key): an unsigned"
@@ -82,16 +75,16 @@ def check_log(
             exchange, or the new head does not extend a head seen.
     """
     keys = _keys(key_file, keylist_file)
-    new = SignedTreeHead.from_json(_read(new_file, "new tree head"), f"{new_file}")
+    new = SignedTreeHead.from_json(read_input(new_file, "new tree head"), f"{new_file}")
     new.verify_signature(keys, f"{new_file}")
     if isinstance(keys, KeyList) and new.head.keylist_sha256 is not None:
         assert keylist_file is not None
-        if new.head.keylist_sha256 != keylist_sha256(_read(keylist_file, "key list")) or (
+        if new.head.keylist_sha256 != keylist_sha256(read_input(keylist_file, "key list")) or (
                 new.head.exchange != keys.exchange):
             raise VerificationError(f"{new_file}: the tree head binds another key list or "
                                     "exchange than the one given")
     proof = (
-        ConsistencyProof.from_json(_read(proof_file, "consistency proof"), f"{proof_file}")
+        ConsistencyProof.from_json(read_input(proof_file, "consistency proof"), f"{proof_file}")
         if proof_file is not None
         else None
     )
@@ -111,7 +104,7 @@ def check_log(
     remembered = known.head if known is not None and not new_log else None
     if old_file is not None:
         old: SignedTreeHead | None = SignedTreeHead.from_json(
-            _read(old_file, "old tree head"), f"{old_file}"
+            read_input(old_file, "old tree head"), f"{old_file}"
         )
     else:
         old = remembered
@@ -199,7 +192,7 @@ def _name(keys: KeyList | PublicKey) -> str:
 )
 @click.option("--accept-new-log", is_flag=True,
               help="Accept that this known exchange now publishes another log.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def log_cmd(
     old_file: Path | None,
     new_file: Path,
@@ -217,11 +210,8 @@ def log_cmd(
     2 unusable input.
     """
     memory = StateFile(state_file or default_state_path())
-    verdict: LogVerdict = run_check(
-        as_json,
-        lambda: check_log(old_file, new_file, proof_file, key_file, keylist_file, memory,
-                          accept_new_log),
-    )
+    verdict = check_log(old_file, new_file, proof_file, key_file, keylist_file, memory,
+                        accept_new_log)
     if as_json:
         click.echo(
             json.dumps(
@@ -265,7 +255,7 @@ def log_cmd(
 @click.option("--new-identity", is_flag=True,
               help="Accept a key list whose first key differs from the one already witnessed"
               " under the same exchange name (a restarted log; say so publicly).")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def witness_cmd(head_file: Path, witness_key_file: Path, witness_state_file: Path,
                 keylist_file: Path, proof_file: Path | None, out_file: Path | None,
                 now_text: str | None, new_identity: bool, as_json: bool) -> None:
@@ -289,9 +279,9 @@ def witness_cmd(head_file: Path, witness_key_file: Path, witness_state_file: Pat
         passphrase = os.environ.get("POR_KEY_PASSPHRASE") or click.prompt(
             "Passphrase for the witness key", hide_input=True, err=True)
         private = load_witness_key(witness_key_file, passphrase)
-        keys = KeyList.from_json(_read(keylist_file, "key list"))
-        head = SignedTreeHead.from_json(_read(head_file, "tree head"), str(head_file))
-        proof = (ConsistencyProof.from_json(_read(proof_file, "consistency proof"),
+        keys = KeyList.from_json(read_input(keylist_file, "key list"))
+        head = SignedTreeHead.from_json(read_input(head_file, "tree head"), str(head_file))
+        proof = (ConsistencyProof.from_json(read_input(proof_file, "consistency proof"),
                                             str(proof_file)) if proof_file else None)
         result = witness_head(private, WitnessState(witness_state_file), keys, head, proof,
                               now, new_identity=new_identity)
@@ -302,7 +292,7 @@ def witness_cmd(head_file: Path, witness_key_file: Path, witness_state_file: Pat
                 raise FormatError(f"{out_file}: cannot write: {e.strerror}") from e
         return result
 
-    result: WitnessResult = run_check(as_json, check)
+    result: WitnessResult = check()
     if as_json:
         click.echo(json.dumps({
             "verdict": "COSIGNED", "ok": True, "exchange": result.exchange,
@@ -317,3 +307,25 @@ def witness_cmd(head_file: Path, witness_key_file: Path, witness_state_file: Pat
              else f"extends size {result.previous_size}")
     click.echo(f"COSIGNED: {result.exchange} log {result.log!r} at size {result.tree_size}"
                f" ({since}); identity {result.identity[:16]}..", err=True)
+
+
+class _LogGroup(click.Group):
+    """``por-verify log``: the log check itself, unless the first word names a subcommand
+    (``por-verify log witness ...``, spec §14.2)."""
+
+    def __init__(self, default: click.Command, *subcommands: click.Command) -> None:
+        super().__init__(name=default.name, help=default.help,
+                         context_settings={"help_option_names": ["-h", "--help"]})
+        self.add_command(default, name="check")
+        for command in subcommands:
+            self.add_command(command)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def log_group() -> click.Command:
+    """``por-verify log``, with ``log witness`` beside the default check."""
+    return _LogGroup(log_cmd, witness_cmd)

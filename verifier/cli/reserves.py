@@ -7,57 +7,18 @@ from pathlib import Path
 
 import click
 
-from verifier.errors import FormatError, VerificationError
+from verifier.cli.options import json_option, report_shown
+from verifier.errors import VerificationError
 from verifier.liabilities.summary import RootSummary, format_units
-from verifier.reserves.chains import (
-    JsonRpcClient,
-    RpcBitcoinReader,
-    RpcEvmReader,
-    RpcSolanaReader,
-)
-from verifier.reserves.endpoints import Endpoint, environment, parse_endpoints
-from verifier.reserves.model import Chain, ReservesFile
+from verifier.reserves.endpoints import environment, parse_endpoints
+from verifier.reserves.model import ReservesFile
+from verifier.reserves.readers import build_readers
 from verifier.reserves.verify import (
     DEFAULT_MAX_SCAN_BLOCKS,
-    Reader,
     ReservesReport,
     parse_accepted_tokens,
     verify_reserves,
 )
-
-
-def reader_for(chain: Chain, endpoint: Endpoint, timeout: float) -> Reader:
-    """The RPC reader of ``chain``'s kind over ``endpoint`` (credentials in a header only).
-
-    Raises:
-        NodeError: the URL is not http(s).
-    """
-    client = JsonRpcClient(endpoint.url, name=endpoint.name, timeout=timeout,
-                           auth=endpoint.auth)
-    if chain.kind == "evm":
-        return RpcEvmReader(client)
-    if chain.kind == "bitcoin":
-        return RpcBitcoinReader(client)
-    return RpcSolanaReader(client)
-
-
-def build_readers(
-    reserves: ReservesFile, endpoints: dict[str, Endpoint], timeout: float
-) -> dict[str, Reader]:
-    """One reader per chain of the file that has a node.
-
-    Raises:
-        FormatError: a node names a chain the file does not have.
-        NodeError: a URL is not http(s).
-    """
-    readers: dict[str, Reader] = {}
-    for name, endpoint in endpoints.items():
-        chain = reserves.chain(name)
-        if chain is None:
-            known = [c.name for c in reserves.chains]
-            raise FormatError(f"--rpc {name}=...: the file has no chain {name} (it has {known})")
-        readers[name] = reader_for(chain, endpoint, timeout)
-    return readers
 
 
 def _print_report(report: ReservesReport) -> None:
@@ -117,7 +78,7 @@ def _print_report(report: ReservesReport) -> None:
               metavar="SYMBOL@NETWORK",
               help="Accept an asset whose contract (mint) is not the token registry's for "
                    "that symbol on that network (e.g. USDT@1); the report says so.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
+@json_option()
 def reserves_cmd(
     reserves_file: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
     summary: Path | None, timeout: float, max_scan_blocks: int, accept_past_control: bool,
@@ -129,8 +90,6 @@ def reserves_cmd(
     1 with every finding listed otherwise; 2 when the file or a node is unusable. A node
     URL with a path or query (an API key) goes in $POR_RPC_<NAME>_URL, with --rpc NAME.
     """
-    from verifier.cli import fail, run_check
-
     def check() -> ReservesReport:
         reserves = ReservesFile.from_json(reserves_file.read_bytes(), str(reserves_file))
         if summary is not None:
@@ -147,16 +106,12 @@ def reserves_cmd(
                                accept_past_control=accept_past_control,
                                accept_noncanonical=accepted)
 
-    report: ReservesReport = run_check(as_json, check)
+    report = check()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         _print_report(report)
-    try:
-        report.raise_for_failures()
-    except VerificationError as err:
-        if as_json:
-            raise SystemExit(1) from err
-        fail(err, as_json=False)
+    report_shown()
+    report.raise_for_failures()
     if not as_json:
         click.echo("VERIFIED: every signature checked and every balance confirmed by a node")

@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from verifier.encoding.bounds import HASH_SIZE, MAX_AMOUNT
 from verifier.errors import FormatError
-from verifier.liabilities.mst import HASH_SIZE, MAX_AMOUNT
 
 _UINT_RE = re.compile(r"0|[1-9][0-9]{0,38}")
 _JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')

@@ -229,7 +229,7 @@ def verify(proof: Proof) -> ForeignReport:
     """Recompute the leaf and the path of ``proof`` and report.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     layout = proof.layout
     report = base_report(layout, "Binance", RULES[layout])

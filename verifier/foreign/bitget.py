@@ -182,7 +182,7 @@ def verify(proof: Proof) -> ForeignReport:
     """Check a Bitget proof exactly as Bitget's validator does, and report.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     layout, me, path = proof.layout, proof.self_node, proof.path
     report = _report(layout)

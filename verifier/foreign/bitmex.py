@@ -179,7 +179,7 @@ def verify(
         expect_root: the root hash BitMEX published for this snapshot, if given.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
 
     Raises:
         FormatError: the account number does not fit in 64 bits.

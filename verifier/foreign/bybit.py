@@ -708,7 +708,7 @@ def verify(proof: Proof) -> ForeignReport:
     list whose assets match the leaf's keys, else the first) is returned.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     candidates = candidate_lists(proof)
     tried: list[str] = []

@@ -145,7 +145,7 @@ def verify(proof: Proof, variant: Variant = "published") -> ForeignReport:
     """Check a CoinEx proof with CoinEx's rule (or the named single-hash variant), and report.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     report = _report(variant)
     report.user_balances = _shown(proof.self_balances)

@@ -139,7 +139,7 @@ def verify(proof: Proof) -> ForeignReport:
     """Check a MEXC proof exactly as MEXC's validator does, and report.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     report = _report()
     me, path = proof.self_node, proof.path

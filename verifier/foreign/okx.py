@@ -200,7 +200,7 @@ def verify_v1(proof: V1Proof) -> ForeignReport:
     """Check an OKX v1 proof exactly as ``MerkleProof.Validate`` does, and report.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     report = _v1_report()
     me, path = proof.self_node, proof.path
@@ -557,7 +557,7 @@ def verify_v2(user: V2UserInfo, tree: Sequence[V2TreeLine] | None) -> ForeignRep
     internal-node recomputation is our extra check.
 
     Returns:
-        the report; call :meth:`ForeignReport.raise_if_failed` to turn a failure into an error.
+        the report; call :meth:`ForeignReport.raise_for_failures` to turn a failure into an error.
     """
     report = _v2_report(tree is not None)
     report.user_balances = user.total.as_dict()

@@ -21,15 +21,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal
-
-import click
-from btclib.var_bytes import serialize as varstr
-from eth_utils.crypto import keccak
 
 from verifier.errors import FormatError, PorError, VerificationError
 from verifier.signatures.bitcoin import (
@@ -260,6 +254,8 @@ def parse_okx_address_csv(data: bytes) -> tuple[str, list[AddressRow]]:
 
 def okx_evm_message(message: str) -> bytes:
     """What OKX's EVM signatures cover: personal_sign of keccak256(message), 32 bytes."""
+    from eth_utils.crypto import keccak  # the [reserves] extra, only when a row is checked
+
     return bytes(keccak(message.encode("utf-8")))
 
 
@@ -305,6 +301,9 @@ def _check_evm(row: AddressRow) -> RowResult:
 
 def okx_ecdsa_digest(message: str) -> bytes:
     """OKX's "Ecdsa" rule: keccak256(varstr("OKX Signed Message:\\n") || varstr(message))."""
+    from btclib.var_bytes import serialize as varstr  # the [reserves] extra
+    from eth_utils.crypto import keccak
+
     return bytes(keccak(varstr(OKX_MESSAGE_HEADER) + varstr(message.encode("utf-8"))))
 
 
@@ -399,45 +398,3 @@ def check_okx_address_file(data: bytes) -> OkxAddressReport:
             "shows the signer an opaque 32-byte hash"
         )
     return OkxAddressReport(layout, results, messages, tuple(weaknesses))
-
-
-def _print_human(report: OkxAddressReport) -> None:
-    click.echo(f"OKX address file, {report.layout}")
-    for row in report.rows:
-        click.echo(
-            f"  line {row.line:>3} {row.verdict.upper():<9} {row.chain:<9} {row.address} "
-            f"[{row.rule}] {row.reason}"
-        )
-    counts = ", ".join(f"{n} {verdict}" for verdict, n in report.counts.items())
-    click.echo(f"rows: {counts}")
-    for weakness in report.weaknesses:
-        click.echo(f"weakness: {weakness}")
-    if report.ok:
-        click.echo("VERIFIED: every row's signature verified")
-
-
-@click.command("okx-addresses")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def okx_addresses_cmd(file: Path, as_json: bool) -> None:
-    """Check the ownership signatures of an OKX proof-of-reserves address file.
-
-    Exit 0 only if every row verified; rows of chains without a rule here are "unchecked"
-    and fail the file (fail closed). Exit 1 when a row failed or was unchecked, 2 when the
-    file or a row cannot be decoded.
-    """
-    # Imported here: verifier.cli imports the foreign group, which imports this module.
-    from verifier.cli import fail, run_check
-
-    report: OkxAddressReport = run_check(
-        as_json, lambda: check_okx_address_file(file.read_bytes())
-    )
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        _print_human(report)
-    try:
-        report.raise_for_failures()
-    except PorError as err:
-        # The report is already on stdout; the verdict line goes to stderr.
-        fail(err, as_json=False)

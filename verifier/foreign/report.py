@@ -2,7 +2,7 @@
 
 A :class:`ForeignReport` records every check that was run (the exchange's own rule,
 reproduced, and any stricter check of ours, kept apart), what the user's proof shows, and
-what the format as published cannot show. :meth:`ForeignReport.raise_if_failed` is the one
+what the format as published cannot show. :meth:`ForeignReport.raise_for_failures` is the one
 place that turns a failed report into a :class:`~verifier.errors.VerificationError`.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from verifier.errors import VerificationError
+from verifier.errors import CheckFailedError
 
 # "exchange-rule": a check the exchange's own verifier makes, reproduced exactly.
 # "extra": a stricter check of ours; failing it also fails the verdict.
@@ -156,14 +156,14 @@ class ForeignReport:
             return f"{self.format}: no check was run"
         return "; ".join(f"{c.name}: {c.detail}" for c in self.failures)
 
-    def raise_if_failed(self) -> None:
+    def raise_for_failures(self) -> None:
         """Raise if any deciding check failed.
 
         Raises:
-            VerificationError: naming every failed check.
+            CheckFailedError: naming every failed check.
         """
         if not self.ok:
-            raise VerificationError(f"{self.format}: {self.failure_summary()}")
+            raise CheckFailedError(f"{self.format}: {self.failure_summary()}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the machine-readable report (the ``--json`` output)."""

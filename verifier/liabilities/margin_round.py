@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.encoding import strictjson as sj
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import CheckFailedError, FormatError, VerificationError
 from verifier.liabilities.mst import (
     MARGIN_SCHEME,
     MARGIN_VERSION,
@@ -126,14 +126,14 @@ class MarginAuditReport:
         if len(self.findings) < self.MAX_KEPT:
             self.findings.append(finding)
 
-    def raise_if_failed(self) -> None:
+    def raise_for_failures(self) -> None:
         """Raise if any check failed.
 
         Raises:
-            VerificationError: naming the count and the first findings.
+            CheckFailedError: naming the count and the first findings.
         """
         if self.finding_count:
-            raise VerificationError(
+            raise CheckFailedError(
                 f"{self.path}: {self.finding_count} finding(s): " + "; ".join(self.findings[:5])
             )
 

@@ -13,14 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from verifier.encoding.bounds import HASH_SIZE as HASH_SIZE  # spec §2, re-exported
+from verifier.encoding.bounds import MAX_AMOUNT as MAX_AMOUNT
 from verifier.errors import FormatError, VerificationError
 
 SCHEME = "por-mst"  # spec §1
 VERSION = 1  # spec §1
 
-HASH_SIZE = 32  # spec §2: SHA-256, full width, never truncated
 AMOUNT_SIZE = 16  # spec §2: unsigned 128-bit, big-endian
-MAX_AMOUNT = (1 << 128) - 1  # spec §2
 MAX_ASSETS = 64  # spec §3
 MAX_DECIMALS = 38  # spec §3: 10**38 < 2**128
 MAX_USER_ID_BYTES = 128  # spec §4
@@ -34,7 +34,6 @@ TAG_PAD = b"POR-MST-V1:PADL:"  # spec §5, padding-leaf commitment (HMAC input)
 TAG_LEAF = b"POR-MST-V1:LEAF:"  # spec §6, leaf hash
 TAG_NODE = b"POR-MST-V1:NODE:"  # spec §6, inner node hash
 TAG_ROOT = b"POR-MST-V1:ROOT:"  # spec §7, root hash binding round, assets and size
-TAG_ORDER = b"POR-MST-V1:ORDR:"  # spec §5, reserved: leaf order is by commitment
 
 _ROUND_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}")

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from verifier.encoding import strictjson as sj
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import CheckFailedError, FormatError, VerificationError
 from verifier.liabilities.mst import (
     AMOUNT_SIZE,
     HASH_SIZE,
@@ -332,15 +332,15 @@ class AuditReport:
         """True when nothing was found."""
         return self.finding_count == 0
 
-    def raise_if_failed(self) -> None:
+    def raise_for_failures(self) -> None:
         """Raise if any check failed.
 
         Raises:
-            VerificationError: naming the count and the first findings.
+            CheckFailedError: naming the count and the first findings.
         """
         if self.finding_count:
             shown = "; ".join(self.findings[:5])
-            raise VerificationError(
+            raise CheckFailedError(
                 f"{self.path}: {self.finding_count} finding(s): {shown}"
                 + (" ..." if self.finding_count > 5 else "")
             )
@@ -363,7 +363,7 @@ def audit_tree(
         progress: called with the number of nodes done since the last call.
 
     Returns:
-        The report; call ``raise_if_failed`` on it.
+        The report; call ``raise_for_failures`` on it.
     """
     lay = tree.layout
     if lay.is_margin:

@@ -17,8 +17,6 @@ key and whose log has that name claims it for its exchange identity.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +26,7 @@ from typing import Any
 from verifier.encoding import strictjson as sj
 from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError
+from verifier.files import write_atomic
 from verifier.log.sth import SignedTreeHead
 
 STATE_SCHEME = "por-verify-state"
@@ -202,17 +201,7 @@ def _write(path: Path, text: str) -> None:
     try:
         if not path.parent.exists():
             path.parent.mkdir(parents=True, mode=0o700)
-        # mkstemp creates the file with mode 0600.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, text)  # mode 0600
     except OSError as e:
         raise FormatError(f"{path}: cannot write the verifier's memory: {e}") from e
 
@@ -269,11 +258,6 @@ class TreeHeadMemory:
         )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".log-state-")
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomic(self.path, text)
         except OSError as e:
             raise FormatError(f"{self.path}: cannot write the remembered tree heads: {e}") from e

@@ -29,7 +29,7 @@ from typing import Any
 
 from verifier.encoding import strictjson as sj
 from verifier.encoding.canonical import check_scheme, format_time, parse_time
-from verifier.errors import FormatError, UsageError, VerificationError
+from verifier.errors import FormatError, StaleError, UsageError, VerificationError
 from verifier.log.proof import MAX_UINT64, verify_consistency, verify_inclusion
 from verifier.log.rfc6962 import EMPTY_ROOT, hash_leaf
 from verifier.signed.envelope import SignedDocument
@@ -266,17 +266,18 @@ def check_extends(old: TreeHead, new: TreeHead, proof: ConsistencyProof | None) 
     that does not show the old tree is a prefix of the new (RFC 9162 §2.1.4.2).
 
     Raises:
+        StaleError: ``new`` is smaller or older than ``old`` (a rollback).
         VerificationError: ``new`` does not extend ``old``, or the proof is for other sizes.
     """
     if new.log != old.log:
         raise VerificationError(f"tree heads of different logs: {old.log!r} and {new.log!r}")
     if new.tree_size < old.tree_size:
-        raise VerificationError(
+        raise StaleError(
             f"new tree head has size {new.tree_size}, smaller than the {old.tree_size} seen"
             " before: the log lost entries"
         )
     if new.timestamp < old.timestamp:
-        raise VerificationError(
+        raise StaleError(
             f"new tree head is dated {format_time(new.timestamp)}, before the one seen"
             f" ({format_time(old.timestamp)})"
         )

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from verifier.encoding import strictjson as sj
 from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, UsageError, VerificationError
+from verifier.files import write_atomic
 from verifier.log.sth import ConsistencyProof, SignedTreeHead, check_extends
 from verifier.signed.keylist import KeyList
 from verifier.signed.keys import SIGNATURE_SIZE, PublicKey
@@ -251,12 +250,7 @@ class WitnessState:
                            "witness_key_id": witness_key_id, "logs": logs}, indent=2) + "\n"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".witness-state-")
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            write_atomic(self.path, text)
         except OSError as e:
             raise FormatError(f"{self.path}: cannot write the witness state: {e}") from e
 

@@ -254,7 +254,7 @@ class PrivateAuditReport:
     findings: tuple[str, ...]
     hidden_levels: int | None = None
 
-    def raise_if_failed(self) -> None:
+    def raise_for_failures(self) -> None:
         """Raise if anything failed.
 
         Raises:

@@ -65,10 +65,8 @@ BITCOIN_NETWORKS: Mapping[str, BitcoinNetwork] = {
     "dogecoin": DOGECOIN,
 }
 SOLANA_NETWORKS = ("mainnet", "testnet", "devnet", "localnet")
-BITCOIN_DECIMALS = 8  # satoshi (litoshi, koinu): the RPC's amounts have 8 decimals
 
 _EVM_CHAIN_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
-_HEX64_RE = re.compile(r"[0-9a-f]{64}")
 _HEX_RE = re.compile(r"(?:[0-9a-f]{2})+")
 
 
@@ -703,8 +701,3 @@ class ReservesFile:
     def to_json(self) -> str:
         """Serialise with a stable key order and a trailing newline."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
-
-
-def is_hex64(text: str) -> bool:
-    """Whether ``text`` is 64 lowercase hex digits."""
-    return bool(_HEX64_RE.fullmatch(text))

@@ -18,12 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from verifier.errors import FormatError, VerificationError
+from verifier.errors import CheckFailedError, FormatError, VerificationError
 from verifier.liabilities.summary import format_units
 from verifier.reserves.chains import (
     BitcoinReader,
     EvmReader,
-    NodeAnswerError,
     SolanaReader,
     eip1271_calldata,
     token_balance,
@@ -40,6 +39,7 @@ from verifier.reserves.model import (
     normalize_address,
     wallet_identity,
 )
+from verifier.reserves.rpc import NodeAnswerError
 from verifier.reserves.tokens import NOT_CANONICAL, judge
 
 if TYPE_CHECKING:
@@ -227,12 +227,12 @@ class ReservesReport:
         """Raise if any wallet failed or any claimed amount was not confirmed.
 
         Raises:
-            VerificationError: listing every finding and every unconfirmed total.
+            CheckFailedError: listing every finding and every unconfirmed total.
         """
         if self.ok:
             return
         lines = [str(f) for f in self.findings] + self.shortfalls()
-        raise VerificationError(
+        raise CheckFailedError(
             f"reserves of {self.exchange} round {self.round_id}: {len(lines)} problem(s):\n  "
             + "\n  ".join(lines)
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlmodel import SQLModel
 
-from por.store.models import SQLModel
+import por.store.models  # noqa: F401 - defines the tables in SQLModel.metadata
 
 config = context.config
 engine = config.attributes["engine"]

@@ -5,13 +5,14 @@ imported only here and only when such a proof is checked."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from verifier.cli.options import parse_root_option, read_input, report_shown
 from verifier.encoding.strictjson import loads as strict_loads
-from verifier.errors import FormatError, UsageError
+from verifier.errors import FormatError, UnanchoredError, UsageError
+from verifier.liabilities.rounddir import root_path, tree_path
 
 PRIVATE_SCHEME = "por-mst-private"  # spec §16.1 (verifier.private.scheme.SCHEME)
 
@@ -33,8 +34,7 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
     Exit codes: 0 verified against a published root, 1 a check failed or no anchor,
     2 unusable input (a missing ``[private]`` extra too: the group says what to install).
     """
-    from verifier.cli import EXIT_FAILED, run_check
-    from verifier.cli.liabilities import parse_root_option
+    from verifier.cli.options import parse_root_option
     from verifier.private.proof import (
         PrivateProof,
         PrivateProofReport,
@@ -42,23 +42,18 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
         verify_private_proof,
     )
 
-    def read(path: Path, what: str) -> bytes:
-        try:
-            return path.read_bytes()
-        except OSError as e:
-            raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
-
     def check() -> PrivateProofReport:
         if bundle_dir is not None or bundle_flags:
             raise UsageError("a private proof (spec §16.9) is checked against --root or"
                              " --summary only in this version")
         expected = parse_root_option(root_hex) if root_hex is not None else None
-        summary = (PrivateRoot.from_json(read(summary_file, "root summary"), str(summary_file))
+        summary = (PrivateRoot.from_json(read_input(summary_file, "root summary"),
+                                         str(summary_file))
                    if summary_file is not None else None)
-        proof = PrivateProof.from_json(read(proof_file, "proof"), str(proof_file))
+        proof = PrivateProof.from_json(read_input(proof_file, "proof"), str(proof_file))
         return verify_private_proof(proof, expected_root=expected, summary=summary)
 
-    rep: PrivateProofReport = run_check(as_json, check)
+    rep: PrivateProofReport = check()
     verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
     if as_json:
         click.echo(json.dumps({
@@ -91,19 +86,19 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
     if not rep.anchored:
-        sys.exit(EXIT_FAILED)
+        report_shown(with_why=True)
+        raise UnanchoredError(f"the private proof of user {rep.user_id!r} was checked against"
+                              " its own root only")
 
 
 def is_private_round(round_dir: Path) -> bool:
     """True when ROUND_DIR's root.json names the private scheme."""
-    return is_private(round_dir / "root.json")
+    return is_private(root_path(round_dir))
 
 
 def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
     """The auditor's check of a private round (spec §16.10): every commitment opened, every
     sum and hash recomputed, root.json compared; exit 0, 1 (every finding listed) or 2."""
-    from verifier.cli import run_check
-    from verifier.cli.liabilities import parse_root_option
     from verifier.private.proof import PrivateRoot
     from verifier.private.scheme import reveals
     from verifier.private.treefile import (
@@ -112,23 +107,17 @@ def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool
         audit_private_round,
     )
 
-    def read(path: Path, what: str) -> bytes:
-        try:
-            return path.read_bytes()
-        except OSError as e:
-            raise FormatError(f"{path}: cannot read the {what}: {e.strerror}") from e
-
     def check() -> PrivateAuditReport:
         expected = parse_root_option(root_hex) if root_hex is not None else None
-        summary = PrivateRoot.from_json(read(round_dir / "root.json", "root summary"),
-                                        str(round_dir / "root.json"))
-        tree = PrivateTreeFile(read(round_dir / "tree.bin", "tree file"),
-                               str(round_dir / "tree.bin"))
+        summary = PrivateRoot.from_json(read_input(root_path(round_dir), "root summary"),
+                                        str(root_path(round_dir)))
+        tree = PrivateTreeFile(read_input(tree_path(round_dir), "tree file"),
+                               str(tree_path(round_dir)))
         report = audit_private_round(tree, summary, expected)
-        report.raise_if_failed()
+        report.raise_for_failures()
         return report
 
-    rep: PrivateAuditReport = run_check(as_json, check)
+    rep: PrivateAuditReport = check()
     shown = reveals(rep.hidden_levels, rep.leaf_count.bit_length() - 1)
     if as_json:
         click.echo(json.dumps({

@@ -1,0 +1,73 @@
+"""Options and helpers shared by ``por-verify``'s commands.
+
+A command tells the catch point (:func:`verifier.cli.exit_for_error`) two things through
+``click.Context.meta`` (shared by every context of one run): that it answers in JSON
+(:func:`json_option`), and that its report is already printed (:func:`report_shown`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from verifier.errors import FormatError, UnreadableInputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JSON_MODE = "verifier.cli.json"
+SHOWN = "verifier.cli.shown"
+REPORT, REPORT_AND_WHY = "report", "report-and-why"
+
+
+def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_MODE] = True
+    return value
+
+
+def json_option(help_text: str = "Print a machine-readable report.") -> Callable[[F], F]:
+    """The ``--json`` option (parameter ``as_json``); it tells the catch point to answer
+    in JSON too."""
+    return click.option("--json", "as_json", is_flag=True, callback=_note_json,
+                        help=help_text)
+
+
+def report_shown(*, with_why: bool = False) -> None:
+    """Say that the command's report is printed: a failure raised after this adds only its
+    one-line message in text mode (nothing with ``with_why``: the report said why), and
+    nothing in JSON mode."""
+    click.get_current_context().meta[SHOWN] = REPORT_AND_WHY if with_why else REPORT
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of a file the user named.
+
+    Raises:
+        UnreadableInputError: it cannot be read.
+    """
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def parse_root_option(text: str, option: str = "--root") -> bytes:
+    """A root hash typed or pasted by a person (spec §8.2): 64 hex digits in either case,
+    surrounding ASCII whitespace ignored. (Files carry lowercase only.)
+
+    Raises:
+        FormatError: anything else (a truncated hash, a non-ASCII look-alike digit).
+    """
+    value = text.strip(" \t\r\n")
+    if not _HEX64.fullmatch(value):
+        raise FormatError(
+            f"{option}: expected 64 hex digits, found {len(value)} characters {value[:16]!r}"
+        )
+    return bytes.fromhex(value)
