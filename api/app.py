@@ -39,6 +39,7 @@ from api.source import (
     solvency_rows,
 )
 from por.errors import InputError
+from por.liabilities.prove import served_proof_text
 from verifier.attestation.model import AnySummary
 from verifier.encoding.canonical import format_time
 from verifier.errors import PorError
@@ -804,14 +805,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if record is None:
                 continue
             try:
-                found = index.proof(record)
+                if isinstance(index.summary, MarginRootSummary):  # the reference path
+                    text = index.proof(record).to_json().encode()
+                else:
+                    # The reference's bytes (Prover.prove(..).to_json()), checked against
+                    # the published root on the raw records before anything is sent.
+                    text = served_proof_text(index.tree, index.summary, record.user_id,
+                                             record.salt, record.leaf_index)
             except PorError:
                 return JSONResponse(
                     {"detail": "this proof cannot be served right now"},
                     status_code=503,
                     headers=headers,
                 )
-            return Response(found.to_json(), media_type="application/json", headers=headers)
+            return Response(text, media_type="application/json", headers=headers)
         return JSONResponse(NOT_FOUND, status_code=404, headers=headers)
 
     # --- the page ----------------------------------------------------------------------------

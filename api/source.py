@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from por.attest.publish import bundle_files
-from por.attest.rounds import RESERVES_KIND, RISK_KIND, ROOT_KIND, load_round, parse_summary
+from por.attest.rounds import RESERVES_KIND, RISK_KIND, ROOT_KIND, load_round
 from por.errors import InputError
 from por.liabilities.tokens import TOKEN_FILE, TokenIndex
 from por.log import appender
@@ -64,7 +64,7 @@ from verifier.attestation.model import (
 from verifier.attestation.model import Attestation as AttestationDoc
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, PorError
-from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.margin_round import MarginRootSummary, parse_any_summary
 from verifier.liabilities.mst import check_round_id
 from verifier.liabilities.risk import RiskParams
 from verifier.log.rfc6962 import hash_leaf
@@ -279,7 +279,7 @@ def _load_reserves(path: Path) -> LoadedReserves:
 
 def _parse_root(raw: bytes) -> tuple[bytes, AnySummary]:
     try:
-        return raw, parse_summary(raw, ROOT_FILE)  # spot (§8.1) or margin (§15.10)
+        return raw, parse_any_summary(raw, ROOT_FILE)  # spot (§8.1) or margin (§15.10)
     except FormatError as e:
         raise Unavailable(f"{ROOT_FILE} is not readable") from e
 

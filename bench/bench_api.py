@@ -6,7 +6,7 @@ the file belongs to bench_build.py). wrk comes from Debian's packages: this scri
 it if missing (``make test`` never does). Rate limiting is turned off for the measurement
 (``--proof-rate 0``): with it on, a single client would only measure 429 answers.
 
-Run: .venv/bin/python bench/bench_api.py [--users 1000000] [--duration 15]
+Run: .venv/bin/python bench/bench_api.py [--users 1000000] [--duration 6] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ START = "<!-- bench_api:start -->"
 END = "<!-- bench_api:end -->"
 SECRET = bytes(range(32))  # a fixed, public bench secret: never a real round's
 ROUND = "bench-api"
+YARDSTICK = "trivial FastAPI endpoint (yardstick)"
+PROOFS = "por serve: /api/v1/proofs/{token}"
+LOGGED = "trivial FastAPI endpoint, with uvicorn's access log"
+TARGET = 0.8
 
 # The yardstick: the smallest FastAPI endpoint, served by the same uvicorn the same way.
 trivial_app = FastAPI()
@@ -44,7 +48,13 @@ trivial_app = FastAPI()
 
 @trivial_app.get("/ping")
 def trivial_ping() -> dict[str, bool]:
-    """The trivial endpoint."""
+    """The trivial endpoint (a plain ``def``: FastAPI runs it in its thread pool)."""
+    return {"ok": True}
+
+
+@trivial_app.get("/ping-async")
+async def trivial_ping_async() -> dict[str, bool]:
+    """The same as an ``async def`` (run on the event loop, as the proof route is)."""
     return {"ok": True}
 
 
@@ -128,8 +138,9 @@ def run_wrk(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1_000_000)
-    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--duration", type=int, default=6)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     opts = parser.parse_args()
     wrk = ensure_wrk()
     rounds_dir, tokens = prepare_round(opts.users)
@@ -149,27 +160,39 @@ def main() -> None:
         trivial = serve([str(bin_dir / "uvicorn"), "bench_api:trivial_app", "--app-dir",
                          str(Path(__file__).parent), "--port", str(port), "--log-level",
                          "warning", "--no-access-log"], port, "/ping")
-        try:
-            results["trivial FastAPI endpoint (yardstick)"] = run_wrk(
-                wrk, f"http://127.0.0.1:{port}/ping", opts.duration, opts.connections, None)
-        finally:
-            trivial.terminate()
-            trivial.wait()
-        port = _free_port()
+        logged_port = _free_port()  # the same app with uvicorn's access log, as por serve has
+        logged = serve([str(bin_dir / "uvicorn"), "bench_api:trivial_app", "--app-dir",
+                        str(Path(__file__).parent), "--port", str(logged_port), "--log-level",
+                        "info"], logged_port, "/ping")
+        por_port = _free_port()
         db = Path(tmp) / "por.db"
         server = serve([str(bin_dir / "por"), "serve", "--db", f"sqlite:///{db}", "--rounds",
-                        str(rounds_dir), "--port", str(port), "--proof-rate", "0"], port,
-                       "/api/v1/ping")
+                        str(rounds_dir), "--port", str(por_port), "--proof-rate", "0"],
+                       por_port, "/api/v1/ping")
+        lines = {
+            YARDSTICK: (f"http://127.0.0.1:{port}/ping", None),
+            "trivial FastAPI endpoint, async def": (f"http://127.0.0.1:{port}/ping-async",
+                                                    None),
+            LOGGED: (f"http://127.0.0.1:{logged_port}/ping", None),
+            "por serve: /api/v1/ping": (f"http://127.0.0.1:{por_port}/api/v1/ping", None),
+            PROOFS: (f"http://127.0.0.1:{por_port}", script),
+        }
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in lines}
         try:
-            results["por serve: /api/v1/ping"] = run_wrk(
-                wrk, f"http://127.0.0.1:{port}/api/v1/ping", opts.duration, opts.connections,
-                None)
-            results["por serve: /api/v1/proofs/{token}"] = run_wrk(
-                wrk, f"http://127.0.0.1:{port}", opts.duration, opts.connections, script)
+            # Interleaved: each endpoint in turn, ROUNDS times, both servers up throughout,
+            # so a change in the machine's load hits every line alike; the median is kept.
+            for _ in range(opts.rounds):
+                for name, (url, lua) in lines.items():
+                    runs[name].append(run_wrk(wrk, url, opts.duration, opts.connections, lua))
         finally:
-            server.terminate()
-            server.wait()
-    yard = results["trivial FastAPI endpoint (yardstick)"]["rps"]
+            for proc in (trivial, logged, server):
+                proc.terminate()
+                proc.wait()
+        for name, measured in runs.items():
+            best = sorted(measured, key=lambda r: r["rps"])[len(measured) // 2]
+            results[name] = best
+    load_end = os.getloadavg()
+    yard = results[YARDSTICK]["rps"]
     rows = "\n".join(
         f"| {name} | **{r['rps']:,.0f}** | {r['rps'] / yard:.2f} | {r['mean_ms']:.1f} |"
         f" {r['p99_ms']:.1f} | {int(r['non2xx'])} |"
@@ -178,21 +201,40 @@ def main() -> None:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = platform.processor() or platform.machine()
     loadavg = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    load_after = f"{load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}"
+    ratio = results[PROOFS]["rps"] / yard
+    logged_ratio = results[PROOFS]["rps"] / results[LOGGED]["rps"]
+    ping_ratio = results[PROOFS]["rps"] / results["por serve: /api/v1/ping"]["rps"]
+    verdict = ("**met**" if ratio >= TARGET else
+               f"**not met** ({ratio:.2f}x, {TARGET - ratio:.2f} short of {TARGET}x)")
     section = f"""{START}
 ## API: proof requests served by `por serve` (bench/bench_api.py)
 
 {opts.users:,} users x 4 assets, a token issued to every user (`proof-tokens.bin`, binary
 search), each request a random one of 10,000 tokens; the server reads the path from
-`tree.bin`, checks the proof against the root and sends the JSON. One uvicorn worker per
-server, rate limit off; wrk 1 thread, {opts.connections} connections, {opts.duration} s
-per line, on loopback, all on the same {os.cpu_count()} cores. Machine: {machine},
-Python {platform.python_version()}, {stamp}, load average at start {loadavg}.
+`tree.bin`, checks the proof against the published root on the raw records (the upper
+levels' checked text is kept for 4,096 nodes) and sends the JSON, byte for byte
+`por liabilities prove`'s. One uvicorn worker per server, rate limit off; wrk 1 thread,
+{opts.connections} connections, {opts.duration} s per run, the five lines interleaved
+{opts.rounds} times (median run shown), on loopback, all on the same {os.cpu_count()}
+cores. Machine: {machine}, Python {platform.python_version()}, {stamp}, load average
+{loadavg} at start, {load_after} at end (the machine is shared: the ratio is what carries).
 
 | endpoint | requests/s | x yardstick | mean latency ms | p99 ms | non-2xx |
 |---|---|---|---|---|---|
 {rows}
 
-Target (issue 5): proofs at no less than half the yardstick's rate.
+Target (issue 16): proofs at no less than {TARGET}x the yardstick's rate (the trivial
+`def` endpoint): {verdict}; against the same endpoint with uvicorn's access log (which
+`por serve` keeps, with proof tokens redacted from every line): {logged_ratio:.2f}x; against
+`por serve`'s own ping: {ping_ratio:.2f}x. So the proof itself now costs little beside what
+every request of `por serve` pays (the access log and its redaction filter, the security
+headers): the remaining gap is there, not in the proof. The `async def` trivial line shows
+FastAPI's thread-pool hop; the proof route stays a plain `def` (as an `async def` it
+measured 0.4x: its CPU then holds up the event loop that parses the other connections'
+requests). A proof request beyond the ping: the token lookup (SHA-256, a binary search of
+the token index, AES-GCM), the path below the kept levels (one SHA-256 and the exact sums
+per level) and the text.
 {END}"""
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     if START in text and END in text:

@@ -13,6 +13,10 @@
  * 119 ns for a 112-byte message), which is most of a leaf's budget; it is deprecated in
  * OpenSSL 3.0 but present, hence OPENSSL_API_COMPAT.
  *
+ * margin_rule() is not hashing: it is the per-user margin rule (spec §15.6) in 128-bit
+ * integers, a first pass that only ever clears a user when the exact arithmetic fits;
+ * every other user goes to the verifier's own rule in Python (verifier/risk.py).
+ *
  * Every loop runs with the GIL released, so threads can use several cores.
  */
 #define PY_SSIZE_T_CLEAN
@@ -222,7 +226,431 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(margin_rule_doc,
+"margin_rule(records, stride, offset, k, prices, tier_offsets, bounds, accumulated,\n"
+"            ratios) -> bytes\n\n"
+"A first pass of the margin rule (spec §15.6) over n users: ``records`` holds n records of\n"
+"``stride`` bytes, each with positions(...) at ``offset`` (48k bytes: big-endian u128\n"
+"equity, debt, collateral per asset), e.g. a merged leaf (commitment, then positions).\n"
+"``prices``: k big-endian u128 price units; asset j's tiers are entries\n"
+"tier_offsets[j]..tier_offsets[j+1] (native int64, k+1 of them) of ``bounds`` (big-endian\n"
+"u128 up_to) and ``ratios`` (one byte, percent), and ``accumulated`` holds, per asset,\n"
+"its tiers' precomputed values before each tier and after the last (big-endian u128,\n"
+"tier_offsets[j] + j .. tier_offsets[j+1] + j). One byte per user: 0 when collateral <=\n"
+"equity in every asset and the haircut collateral value covers the debt value, computed\n"
+"exactly in 128 bits; 1 otherwise, or when a value would not fit in 128 bits (the caller\n"
+"then decides that user with the verifier's exact rule, which also words the refusal).");
+
+typedef unsigned __int128 u128;
+
+static inline uint64_t read_be64(const unsigned char *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline u128 read_u128(const unsigned char *p) {
+    return ((u128)read_be64(p) << 64) | read_be64(p + 8);
+}
+
+/* a x b with an overflow check (1 when above 2^128 - 1). Two 64-bit operands need one
+ * multiply; a 64-bit b (a price, a ratio) two: a x b = (a_hi x b) 2^64 + a_lo x b. */
+static inline int mul128(u128 a, u128 b, u128 *out) {
+    if (!((a | b) >> 64)) {
+        *out = a * b;
+        return 0;
+    }
+    if (!(b >> 64)) {
+        u128 high = (u128)(uint64_t)(a >> 64) * (uint64_t)b;
+        if (high >> 64) return 1;
+        return __builtin_add_overflow((u128)(uint64_t)a * (uint64_t)b, high << 64, out);
+    }
+    return __builtin_mul_overflow(a, b, out);
+}
+
+/* x / 100, rounded down; in 64 bits when x fits (a multiply, not a 128-bit division). */
+static inline u128 div100(u128 x) {
+    return (x >> 64) ? x / 100 : (u128)((uint64_t)x / 100);
+}
+
+/* Binance's tiered haircut (spec §15.6) of cv for one asset; 0 on success, 1 on overflow. */
+static inline int haircut128(u128 cv, const u128 *bounds, const unsigned char *ratios,
+                             const u128 *acc, int64_t m, u128 *out) {
+    u128 previous = 0;
+    for (int64_t i = 0; i < m; i++) {
+        if (cv <= bounds[i]) {
+            u128 part;
+            if (mul128(cv - previous, (u128)ratios[i], &part)) return 1;
+            return __builtin_add_overflow(acc[i], div100(part), out);
+        }
+        previous = bounds[i];
+    }
+    *out = acc[m];
+    return 0;
+}
+
+static PyObject *margin_rule(PyObject *self, PyObject *args) {
+    Py_buffer sums, prices, offsets, bounds, accumulated, ratios;
+    Py_ssize_t stride, start, k;
+    if (!PyArg_ParseTuple(args, "y*nnny*y*y*y*y*:margin_rule", &sums, &stride, &start, &k,
+                          &prices, &offsets, &bounds, &accumulated, &ratios))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *off = NULL;
+    u128 *price = NULL, *bound = NULL, *acc = NULL;
+    unsigned char *ratio = NULL;
+    Py_ssize_t width = 48 * k, tiers = bounds.len / 16;
+    if (k <= 0 || k > 64 || start < 0 || stride < start + width || sums.len % stride != 0
+        || prices.len != 16 * k
+        || offsets.len != (Py_ssize_t)sizeof(int64_t) * (k + 1) || bounds.len % 16 != 0
+        || ratios.len != tiers || accumulated.len != 16 * (tiers + k)) {
+        PyErr_SetString(PyExc_ValueError, "margin_rule: buffers of inconsistent sizes");
+        goto done;
+    }
+    /* Private copies, checked with the GIL held (as in commitments()). */
+    off = PyMem_Malloc((size_t)offsets.len);
+    price = PyMem_Malloc(sizeof(u128) * (size_t)k);
+    bound = PyMem_Malloc(sizeof(u128) * (size_t)(tiers + 1));
+    acc = PyMem_Malloc(sizeof(u128) * (size_t)(tiers + k));
+    ratio = PyMem_Malloc((size_t)tiers + 1);
+    if (!off || !price || !bound || !acc || !ratio) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(off, offsets.buf, (size_t)offsets.len);
+    if (tiers) memcpy(ratio, ratios.buf, (size_t)tiers);
+    for (Py_ssize_t j = 0; j < k; j++) price[j] = read_u128((unsigned char *)prices.buf + 16 * j);
+    for (Py_ssize_t t = 0; t < tiers; t++) {
+        bound[t] = read_u128((unsigned char *)bounds.buf + 16 * t);
+        if (ratio[t] > 100) {
+            PyErr_SetString(PyExc_ValueError, "margin_rule: a ratio above 100");
+            goto done;
+        }
+    }
+    for (Py_ssize_t t = 0; t < tiers + k; t++)
+        acc[t] = read_u128((unsigned char *)accumulated.buf + 16 * t);
+    if (off[0] != 0 || off[k] != tiers) {
+        PyErr_SetString(PyExc_ValueError, "margin_rule: tier offsets do not cover the tiers");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        if (off[j + 1] < off[j]) {
+            PyErr_SetString(PyExc_ValueError, "margin_rule: tier offsets decrease");
+            goto done;
+        }
+    }
+    Py_ssize_t n = sums.len / stride;
+    result = PyBytes_FromStringAndSize(NULL, n);
+    if (!result) goto done;
+    unsigned char *status = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *src = sums.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t u = 0; u < n; u++) {
+        const unsigned char *rec = src + u * stride + start;
+        u128 debt_value = 0, collateral_value = 0;
+        int undecided = 0;
+        for (Py_ssize_t j = 0; j < k && !undecided; j++) {
+            u128 equity = read_u128(rec + 48 * j), debt = read_u128(rec + 48 * j + 16),
+                 collateral = read_u128(rec + 48 * j + 32), v, h;
+            if (collateral > equity) {
+                undecided = 1;
+                break;
+            }
+            if (debt && (mul128(debt, price[j], &v)
+                         || __builtin_add_overflow(debt_value, v, &debt_value))) {
+                undecided = 1;
+                break;
+            }
+            if (collateral) {
+                const int64_t first = off[j], m = off[j + 1] - off[j];
+                if (mul128(collateral, price[j], &v)
+                    || haircut128(v, bound + first, ratio + first, acc + first + j, m, &h)
+                    || __builtin_add_overflow(collateral_value, h, &collateral_value))
+                    undecided = 1;
+            }
+        }
+        status[u] = (unsigned char)(undecided || collateral_value < debt_value);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyMem_Free(off);
+    PyMem_Free(price);
+    PyMem_Free(bound);
+    PyMem_Free(acc);
+    PyMem_Free(ratio);
+    PyBuffer_Release(&sums);
+    PyBuffer_Release(&prices);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&bounds);
+    PyBuffer_Release(&accumulated);
+    PyBuffer_Release(&ratios);
+    return result;
+}
+
+PyDoc_STRVAR(parse_decimals_doc,
+"parse_decimals(offsets, wide, data, asset_idx, decimals, signed) -> (bytes, bytes) | None\n\n"
+"Decimal strings in asset units to exact u128 base units, with no Python object per value\n"
+"(the snapshot's fast path, spec §8 and §15.11). Value i is data[offsets[i]:offsets[i+1]]\n"
+"(``offsets``: n + 1 native int32, or int64 when ``wide``: an Arrow string column's);\n"
+"``asset_idx`` (native int16, n) names its asset and ``decimals`` (native int64) each\n"
+"asset's decimals. A value is accepted exactly when the reference parser accepts it:\n"
+"[0-9]+(\\.[0-9]+)?, optionally after one '-' when ``signed``, with at most the asset's\n"
+"decimals, and at most 2^128-1 base units. Returns (limbs, negative): limbs holds n pairs\n"
+"of native uint64 (low, high), negative one byte per value (1: a leading '-'); or None as\n"
+"soon as one value is not accepted (the caller then reads the batch row by row, which\n"
+"names the value and says what is wrong with it).");
+
+static u128 pow10_128[39], max_over_pow10[39]; /* 10^e and (2^128 - 1) / 10^e, e = 0..38 */
+
+static void init_pow10(void) {
+    u128 p = 1;
+    for (int e = 0; e <= 38; e++) {
+        pow10_128[e] = p;
+        max_over_pow10[e] = ~(u128)0 / p;
+        p *= 10;
+    }
+}
+
+static PyObject *parse_decimals(PyObject *self, PyObject *args) {
+    Py_buffer offsets, data, asset_idx, decimals;
+    int wide, is_signed;
+    if (!PyArg_ParseTuple(args, "y*py*y*y*p:parse_decimals", &offsets, &wide, &data, &asset_idx,
+                          &decimals, &is_signed))
+        return NULL;
+    PyObject *result = NULL, *limbs = NULL, *negative = NULL;
+    int64_t *dec = NULL;
+    int16_t *idx = NULL;
+    Py_ssize_t width = wide ? 8 : 4;
+    Py_ssize_t n = asset_idx.len / 2;
+    Py_ssize_t k = decimals.len / 8;
+    if (asset_idx.len % 2 || decimals.len % 8 || offsets.len != width * (n + 1)) {
+        PyErr_SetString(PyExc_ValueError, "parse_decimals: buffers of inconsistent sizes");
+        goto done;
+    }
+    /* Private copies checked with the GIL held (as in commitments()). */
+    int64_t *off = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    dec = PyMem_Malloc(sizeof(int64_t) * (size_t)(k + 1));
+    idx = PyMem_Malloc(sizeof(int16_t) * (size_t)(n + 1));
+    if (!off || !dec || !idx) {
+        PyMem_Free(off);
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (wide) {
+            memcpy(&off[i], (char *)offsets.buf + 8 * i, 8);
+        } else {
+            int32_t o;
+            memcpy(&o, (char *)offsets.buf + 4 * i, 4);
+            off[i] = o;
+        }
+    }
+    if (k) memcpy(dec, decimals.buf, (size_t)decimals.len);
+    if (n) memcpy(idx, asset_idx.buf, (size_t)asset_idx.len);
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = off[i] < 0 || off[i + 1] < off[i] || off[i + 1] > data.len || idx[i] < 0
+              || idx[i] >= k;
+    for (Py_ssize_t j = 0; j < k && !bad; j++) bad = dec[j] < 0 || dec[j] > 38;
+    if (bad) {
+        PyMem_Free(off);
+        PyErr_SetString(PyExc_ValueError, "parse_decimals: offsets, assets or decimals out of range");
+        goto done;
+    }
+    limbs = PyBytes_FromStringAndSize(NULL, 16 * n);
+    negative = PyBytes_FromStringAndSize(NULL, n);
+    if (!limbs || !negative) {
+        PyMem_Free(off);
+        goto done;
+    }
+    uint64_t *out = (uint64_t *)PyBytes_AS_STRING(limbs);
+    unsigned char *neg = (unsigned char *)PyBytes_AS_STRING(negative);
+    const unsigned char *text = data.buf;
+    int rejected = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *p = text + off[i], *end = text + off[i + 1];
+        neg[i] = 0;
+        if (is_signed && p < end && *p == '-') {
+            neg[i] = 1;
+            p++;
+        }
+        /* The first 19 digits go into 64 bits (10^19 - 1 < 2^64), any further ones into
+         * 128 bits with an overflow check: an overflow means more than 2^128 - 1. */
+        uint64_t small = 0;
+        u128 value = 0;
+        int digits = 0, overflow = 0;
+        Py_ssize_t whole = 0, frac = -1; /* frac: digits after the point, -1 if none */
+        for (; p < end; p++) {
+            unsigned c = *p;
+            if (c == '.') {
+                if (frac >= 0 || whole == 0) break; /* a second point, or none before */
+                frac = 0;
+                continue;
+            }
+            if (c - '0' > 9) break;
+            if (digits < 19) {
+                small = small * 10 + (c - '0');
+            } else {
+                if (digits == 19) value = small;
+                if (__builtin_mul_overflow(value, (u128)10, &value)
+                    || __builtin_add_overflow(value, (u128)(c - '0'), &value))
+                    overflow = 1;
+            }
+            digits++;
+            if (frac >= 0) frac++; else whole++;
+        }
+        int64_t places = dec[idx[i]];
+        if (p != end || whole == 0 || frac == 0 || frac > places || overflow) {
+            rejected = 1;
+            break;
+        }
+        if (digits <= 19) value = small;
+        int64_t shift = places - (frac < 0 ? 0 : frac); /* 0..38 */
+        if (shift) {
+            if (value > max_over_pow10[shift]) { /* value x 10^shift > 2^128 - 1 */
+                rejected = 1;
+                break;
+            }
+            value *= pow10_128[shift];
+        }
+        out[2 * i] = (uint64_t)value;
+        out[2 * i + 1] = (uint64_t)(value >> 64);
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(off);
+    if (rejected) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        result = PyTuple_Pack(2, limbs, negative);
+    }
+done:
+    Py_XDECREF(limbs);
+    Py_XDECREF(negative);
+    PyMem_Free(dec);
+    PyMem_Free(idx);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&asset_idx);
+    PyBuffer_Release(&decimals);
+    return result;
+}
+
+PyDoc_STRVAR(parent_records_doc,
+"parent_records(tag, children, width) -> bytes | None\n\n"
+"The parents of consecutive pairs of ``width``-byte records (hash (32) then big-endian u128\n"
+"sums): per parent, the slot-wise sums of its two children and SHA-256(tag ‖ left ‖ right)\n"
+"(spec §6; with the margin tag, §15.3, whose slots are equity, debt and collateral per\n"
+"asset). Records of ``width`` bytes, hash first. None if a sum exceeds 2^128 - 1 (the\n"
+"caller's Python twin then words the error).");
+
+static PyObject *parent_records(PyObject *self, PyObject *args) {
+    Py_buffer tag, children;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*n:parent_records", &tag, &children, &width)) return NULL;
+    PyObject *result = NULL;
+    if (width < HASH || (width - HASH) % 16 || children.len % (2 * width)) {
+        PyErr_SetString(PyExc_ValueError, "parent_records: not whole pairs of records");
+        goto done;
+    }
+    Py_ssize_t m = children.len / (2 * width), slots = (width - HASH) / 16;
+    if (m > PY_SSIZE_T_MAX / width) {
+        PyErr_SetString(PyExc_OverflowError, "too many records");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, m * width);
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *src = children.buf;
+    int overflow = 0;
+    Py_BEGIN_ALLOW_THREADS
+    SHA256_CTX base, c;
+    SHA256_Init(&base);
+    SHA256_Update(&base, tag.buf, (size_t)tag.len);
+    for (Py_ssize_t i = 0; i < m && !overflow; i++) {
+        const unsigned char *left = src + 2 * i * width, *right = left + width;
+        unsigned char *rec = out + i * width;
+        for (Py_ssize_t j = 0; j < slots; j++) {
+            Py_ssize_t at = HASH + 16 * j;
+            u128 sum;
+            if (__builtin_add_overflow(read_u128(left + at), read_u128(right + at), &sum)) {
+                overflow = 1;
+                break;
+            }
+            uint64_t hi = (uint64_t)(sum >> 64), lo = (uint64_t)sum;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            hi = __builtin_bswap64(hi);
+            lo = __builtin_bswap64(lo);
+#endif
+            memcpy(rec + at, &hi, 8);
+            memcpy(rec + at + 8, &lo, 8);
+        }
+        c = base;
+        SHA256_Update(&c, left, (size_t)(2 * width));
+        SHA256_Final(rec, &c);
+    }
+    Py_END_ALLOW_THREADS
+    if (overflow) {
+        Py_DECREF(result);
+        result = Py_None;
+        Py_INCREF(result);
+    }
+done:
+    PyBuffer_Release(&tag);
+    PyBuffer_Release(&children);
+    return result;
+}
+
+PyDoc_STRVAR(leaf_records_doc,
+"leaf_records(tag, commitments, sums, width) -> bytes\n\n"
+"Level-0 records: for each commitment (32 bytes) and its ``width`` bytes of sums,\n"
+"SHA-256(tag ‖ commitment ‖ sums) ‖ sums (spec §6; margin tag and positions, §15.3).");
+
+static PyObject *leaf_records(PyObject *self, PyObject *args) {
+    Py_buffer tag, commitments, sums;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*y*n:leaf_records", &tag, &commitments, &sums, &width))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = commitments.len / HASH;
+    if (width < 0 || commitments.len % HASH || sums.len != n * width
+        || n > PY_SSIZE_T_MAX / (HASH + (width ? width : 1))) {
+        PyErr_SetString(PyExc_ValueError, "leaf_records: commitments and sums do not match");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, n * (HASH + width));
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *cs = commitments.buf, *ss = sums.buf;
+    Py_BEGIN_ALLOW_THREADS
+    SHA256_CTX base, c;
+    SHA256_Init(&base);
+    SHA256_Update(&base, tag.buf, (size_t)tag.len);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char *rec = out + i * (HASH + width);
+        c = base;
+        SHA256_Update(&c, cs + i * HASH, HASH);
+        SHA256_Update(&c, ss + i * width, (size_t)width);
+        memcpy(rec + HASH, ss + i * width, (size_t)width);
+        SHA256_Final(rec, &c);
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&tag);
+    PyBuffer_Release(&commitments);
+    PyBuffer_Release(&sums);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"leaf_records", leaf_records, METH_VARARGS, leaf_records_doc},
+    {"parent_records", parent_records, METH_VARARGS, parent_records_doc},
+    {"parse_decimals", parse_decimals, METH_VARARGS, parse_decimals_doc},
+    {"margin_rule", margin_rule, METH_VARARGS, margin_rule_doc},
     {"hash_records", hash_records, METH_VARARGS, hash_records_doc},
     {"commitments", commitments, METH_VARARGS, commitments_doc},
     {"pad_commitments", pad_commitments, METH_VARARGS, pad_commitments_doc},
@@ -235,4 +663,7 @@ static struct PyModuleDef module = {
     methods,
 };
 
-PyMODINIT_FUNC PyInit__fasthash(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__fasthash(void) {
+    init_pow10();
+    return PyModule_Create(&module);
+}

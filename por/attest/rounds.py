@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from por.errors import FormatError, UsageError, VerificationError
+from por.errors import UsageError, VerificationError
 from por.keys import SigningKey
 from por.store.models import (
     Attestation,
@@ -39,11 +39,9 @@ from verifier.attestation.model import (
 from verifier.attestation.model import (
     Attestation as AttestationDoc,
 )
-from verifier.encoding import strictjson as sj
-from verifier.liabilities.margin_round import MarginRootSummary
-from verifier.liabilities.mst import MARGIN_SCHEME, check_round_id
+from verifier.liabilities.margin_round import MarginRootSummary, parse_any_summary
+from verifier.liabilities.mst import check_round_id
 from verifier.liabilities.risk import RiskParams
-from verifier.liabilities.summary import RootSummary
 from verifier.log.rfc6962 import hash_leaf
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, ReservesFile
@@ -65,23 +63,6 @@ class SignedRound:
     root: bytes
     reserves: bytes
     risk: bytes | None = None
-
-
-def parse_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
-    """A round's ``root.json``, spot (§8.1) or margin (§15.10), told apart by its scheme.
-
-    Raises:
-        FormatError: malformed, or a private round's (not attestable yet, spec §16.12).
-    """
-    data = sj.loads(root_bytes, what)
-    if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
-        return MarginRootSummary.from_json(root_bytes, what)
-    if isinstance(data, dict) and data.get("scheme") == "por-mst-private":
-        raise FormatError(f"{what} is of a private round (spec §16): the attestation (§13) has"
-                          " no private liabilities yet, so it is neither signed nor co-signed;"
-                          " the auditor checks it with `por-verify liabilities ROUND_DIR`"
-                          " (spec §16.12)")
-    return RootSummary.from_json(root_bytes, what)
 
 
 def _risk(summary: AnySummary, risk_bytes: bytes | None) -> RiskParams | None:
@@ -221,7 +202,7 @@ def sign_round(
         FormatError: a malformed file.
     """
     record = get_round(engine, round_id)
-    summary = parse_summary(root_bytes)
+    summary = parse_any_summary(root_bytes)
     risk = _risk(summary, risk_bytes)
     reserves = ReservesFile.from_json(reserves_bytes, "reserves file")
     if summary.round_id != round_id:
@@ -313,7 +294,7 @@ def check_signed_round(stored: SignedRound, keys: KeyList) -> None:
         raise VerificationError(f"the key list is of {keys.exchange!r}, the attestation of "
                                 f"{att.exchange!r}")
     stored.signed.verify_signed_by(keys.key(att.key_id, att.attested_at), "attestation")
-    summary = parse_summary(stored.root)
+    summary = parse_any_summary(stored.root)
     risk = None if stored.risk is None else RiskParams.from_json(stored.risk, "risk file")
     reserves = ReservesFile.from_json(stored.reserves, "reserves file")
     problems = check_figures(att) + compare_with_files(att, summary, reserves, risk)

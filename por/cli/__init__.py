@@ -293,8 +293,11 @@ def build_cmd(
     if risk_file is not None:  # a margin round (docs/spec.md §15), in por.liabilities.margin
         from por.cli.margin import margin_build
 
+        check_snapshot_file(snapshot, margin=True)
         return margin_build(snapshot, assets_file, risk_file, round_id, out_dir,
-                            _secret_for_build(out_dir, secret_file, round_id), pad_to)
+                            _secret_for_build(out_dir, secret_file, round_id), pad_to,
+                            quiet=quiet, workers=workers, memory=parse_memory(memory),
+                            work_dir=work_dir, cluster=cluster)
     check_snapshot_file(snapshot)
     byte_limit = parse_memory(memory)
     secret, secret_path, created = _secret_for_build(out_dir, secret_file, round_id)
@@ -404,10 +407,12 @@ def prove_all_cmd(
     The proofs are written under a temporary name beside OUT and renamed into place at the
     end; a failure or interruption (Ctrl-C, SIGTERM) removes them and stops the workers.
     """
-    from por.liabilities.prove import prove_all
+    from por.liabilities.prove import STOP_SIGNALS, prove_all
 
     result = prove_all(round_dir, _secret_for_prove(round_dir, secret_file), snapshot,
                        out_path, workers=workers, force=force)
+    for sig in STOP_SIGNALS:  # the proofs are in place: a late signal must not report failure
+        signal.signal(sig, signal.SIG_IGN)
     click.echo(f"wrote {result.users} proofs to {out_path} in {result.seconds:.1f} s", err=True)
 
 

@@ -4,12 +4,13 @@ branches of ``por liabilities build --risk`` and ``prove``."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from por.cli import RichProgress
 from por.liabilities.ledger_import import import_ledger
 from por.liabilities.margin import run_margin_build
-from por.liabilities.secret import create_secret
 
 
 @click.command("import-ledger")
@@ -48,18 +49,22 @@ def margin_build(
     out_dir: Path,
     secret_info: tuple[bytes, Path, bool],
     pad_to: int | None,
+    quiet: bool = False,
+    **options: Any,
 ) -> None:
-    """The margin branch of ``por liabilities build --risk`` (spec §15.10-15.11): the round,
-    then the new secret's file (only once the round is written), then the summary.
+    """The margin branch of ``por liabilities build --risk`` (spec §15.10-15.11): the round
+    and the new secret's file (written only once the round is built), then the summary.
+    ``options``: ``workers``, ``memory`` (bytes), ``work_dir``, ``cluster``.
 
     Raises:
         InputError, FormatError: unusable inputs.
         VerificationError: an account under water; nothing is written.
     """
     secret, secret_path, pending = secret_info
-    summary = run_margin_build(snapshot, assets_file, risk_file, round_id, out_dir, secret, pad_to)
-    if pending:
-        create_secret(secret_path, secret)
+    with RichProgress(enabled=not quiet) as progress:
+        summary = run_margin_build(snapshot, assets_file, risk_file, round_id, out_dir, secret,
+                                   pad_to, secret_out=secret_path if pending else None,
+                                   progress=progress, **options)
     click.echo(f"built margin round {summary.round_id}: {summary.leaf_count} leaves (padded)")
     click.echo(f"  root hash    {summary.root_hash.hex()}")
     click.echo(f"  root.json, risk.json in {out_dir}   (publish these)")

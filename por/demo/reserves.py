@@ -264,11 +264,6 @@ class DemoReserves:
         height = int(self.chain.get_block_by_number("latest")["number"])
         snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
                          self.reader.block_hash(height))
-        if isinstance(summary, MarginRootSummary):
-            # The draft reads only the round id, root hash and assets, which a margin
-            # summary has too; the totals are not used.
-            summary = RootSummary(summary.round_id, summary.assets, summary.leaf_count,
-                                  summary.root_hash, tuple(t.equity for t in summary.totals))
         draft = new_draft(wallets, summary, (snapshot,))
         write_challenges(work, draft)
         messages = [(w.signed_message or "").encode("ascii") for w in draft.wallets]

@@ -21,6 +21,12 @@ The stages, in order:
 Every byte hashed follows :mod:`verifier.liabilities.mst`; the tests compare the result
 with the slow reference and with the committed vectors.
 
+A margin round (spec §15) runs the same stages with three amounts per asset (equity, debt,
+collateral: ``k`` below counts amount slots, ``3 x assets``, while a record's asset mask
+keeps one bit per asset), the margin tags, and in stage 2 the per-user rule (§15.6), checked
+where each user's positions first come together: :func:`merge_bucket` reports the
+earliest user under water, and the builder names them.
+
 The bulk hashing (commitments, padding, leaves, nodes) goes through one function per kind
 (:func:`user_commitments`, :func:`pad_commitments`, :func:`hash_records`): each runs the C
 accelerator ``por._fasthash`` (``por/_native/fasthash.c``, OpenSSL's SHA-256 in loops
@@ -44,13 +50,18 @@ from por.errors import InputError, VerificationError
 from verifier.liabilities import mst
 from verifier.liabilities.mst import (
     HASH_SIZE,
+    MAX_AMOUNT,
     TAG_LEAF,
+    TAG_MARGIN_LEAF,
+    TAG_MARGIN_NODE,
     TAG_NODE,
     TAG_PAD,
     TAG_SALT,
     TAG_USER,
+    decode_positions,
     encode_str,
 )
+from verifier.liabilities.risk import RiskParams, check_rule
 
 try:
     from por import _fasthash as native
@@ -100,7 +111,7 @@ def check_native() -> None:
     salt = mst.derive_salt(secret, round_id, user)
     sums = bytes(range(48))
     record = mst.leaf_hash(b"\x01" * HASH_SIZE, sums) + sums
-    checks = (
+    checks: list[tuple[object, object]] = [
         (native.commitments(secret, mst.TAG_SALT + rid, mst.TAG_USER + rid, raw,
                             np.array([0, len(raw)], np.int64).tobytes()),
          mst.user_commitment(round_id, user, salt)),
@@ -111,13 +122,47 @@ def check_native() -> None:
         (native.hash_records(mst.TAG_NODE, record + record[::-1], 2 * len(record)),
          mst.node_hash(record[:HASH_SIZE], record[HASH_SIZE:], record[::-1][:HASH_SIZE],
                        record[::-1][HASH_SIZE:])),
-    )
+    ]
+    margin_sums = bytes(range(96))
+    margin_record = mst.margin_leaf_hash(b"\x02" * HASH_SIZE, margin_sums) + margin_sums
+    checks += [
+        (native.hash_records(mst.TAG_MARGIN_LEAF, b"\x02" * HASH_SIZE + margin_sums,
+                             HASH_SIZE + len(margin_sums)), margin_record[:HASH_SIZE]),
+        (native.hash_records(mst.TAG_MARGIN_NODE, margin_record * 2, 2 * len(margin_record)),
+         mst.margin_node_hash(margin_record[:HASH_SIZE], margin_sums, margin_record[:HASH_SIZE],
+                              margin_sums)),
+    ]
+    if hasattr(native, "leaf_records"):  # a leaf's hash and record in one pass
+        checks.append((native.leaf_records(mst.TAG_LEAF, b"\x01" * HASH_SIZE, sums, len(sums)),
+                       record))
+        checks.append((native.leaf_records(mst.TAG_MARGIN_LEAF, b"\x02" * HASH_SIZE,
+                                           margin_sums, len(margin_sums)), margin_record))
+    if hasattr(native, "parent_records"):  # sums and hash of a node in one pass
+        left, right = sums, sums[::-1]
+        node_sums = mst.encode_amounts(mst.add_sums(mst.decode_amounts(left),
+                                                    mst.decode_amounts(right), "check"))
+        checks.append((native.parent_records(mst.TAG_NODE, record + record[:HASH_SIZE] + right,
+                                             len(record)),
+                       mst.node_hash(record[:HASH_SIZE], left, record[:HASH_SIZE], right)
+                       + node_sums))
+        m_left = mst.decode_positions(margin_sums)
+        checks.append((native.parent_records(mst.TAG_MARGIN_NODE, margin_record * 2,
+                                             len(margin_record)),
+                       mst.margin_node_hash(margin_record[:HASH_SIZE], margin_sums,
+                                            margin_record[:HASH_SIZE], margin_sums)
+                       + mst.encode_positions(mst.add_positions(m_left, m_left, "check"))))
+    if hasattr(native, "parse_decimals"):  # the snapshot's decimal parser (issue 16)
+        text = b"12.5-0.000000001"  # "12.5" and the signed "-0.000000001", 9 decimals each
+        parsed = native.parse_decimals(np.array([0, 4, 16], np.int32).data, False, text,
+                                       np.zeros(2, np.int16).data,
+                                       np.array([9], np.int64).data, True)
+        checks.append((parsed, ((12500000000).to_bytes(16, "little")
+                                + (1).to_bytes(16, "little"), b"\x00\x01")))
     for got, want in checks:
         if got != want:
             raise VerificationError("the C accelerator por._fasthash disagrees with"
-                                    " verifier.liabilities.mst; refusing to build (reinstall, or"
-                                    " remove"
-                                    " the extension to use the pure-Python path)")
+                                    " verifier.liabilities.mst; refusing to build (reinstall,"
+                                    " or remove the extension to use the pure-Python path)")
 
 
 # ------------------------------------------------------------------------ record formats
@@ -286,7 +331,7 @@ def _equal_to_next(sorted_c: np.ndarray) -> np.ndarray:
     return (sorted_c[1:] == sorted_c[:-1]).all(axis=1)
 
 
-def _take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
+def take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``recs[order]`` for a contiguous structured array, moved as rows of bytes.
 
     Why: numpy gathers a structured array field by field, element by element (0.5 s for
@@ -299,19 +344,27 @@ def _take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------ stage 2
 
 
-def merge_bucket(work_url: str, bucket: int, k: int) -> tuple[int, tuple[int, int] | None]:
+def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
+                 spilled: int | None = None
+                 ) -> tuple[int, tuple[int, int] | None, tuple[int, bytes] | None]:
     """Merge one bucket's spilled records into one sorted leaf per user.
 
     Reads ``rows/BUCKET/*``, writes ``users/BUCKET`` (leaf records sorted by commitment)
-    and removes the spilled records.
+    and removes the spilled records. ``k`` counts amount slots (assets, or 3 x assets in a
+    margin round); ``risk``, a margin round's risk file (canonical bytes): every merged
+    user's rule is checked (spec §15.6). ``spilled``: amount slots of the spilled records
+    when fewer than ``k`` (a margin snapshot without a collateral column spills equity
+    and debt only; collateral = equity is restored here, spec §15.11).
 
     Returns:
-        The number of users in the bucket, and ``(row, asset)`` of a duplicate (user,
-        asset) if there is one (the user's earliest row in the file), else None.
+        The number of users in the bucket; ``(row, asset)`` of a duplicate (user, asset)
+        if there is one (the user's earliest row in the file), else None; and in a margin
+        round ``(row, positions)`` of the user under water whose first row is earliest
+        (their encoded positions, to word the refusal), else None.
     """
     work = Work(work_url)
-    recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(k))
-    recs = _take_rows(recs, sort_commitments(recs["c"]))
+    recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(spilled or k))
+    recs = take_rows(recs, sort_commitments(recs["c"]))
     n = len(recs)
     dup: tuple[int, int] | None = None
     if n:
@@ -342,17 +395,130 @@ def merge_bucket(work_url: str, bucket: int, k: int) -> tuple[int, tuple[int, in
         lo = np.add.reduceat(recs["lo"], starts, axis=0)
         hi = np.add.reduceat(recs["hi"], starts, axis=0)
         c = recs["c"][starts]
+        first_rows = np.minimum.reduceat(recs["row"], starts) if risk is not None else None
     else:
         lo, hi, c = recs["lo"], recs["hi"], recs["c"]
+        first_rows = recs["row"]
     out = np.empty(len(starts), leaf_dtype(k))
     out["c"] = c
     sums = out["s"].view(">u8").reshape(len(starts), k, 2)
-    sums[..., 0] = hi
-    sums[..., 1] = lo
+    if spilled and spilled != k:
+        # (equity, debt) per asset spilled: written as (equity, debt, collateral = equity).
+        triples = sums.reshape(len(starts), k // 3, 3, 2)
+        for limb, values in ((0, hi), (1, lo)):
+            pairs = values.reshape(len(starts), k // 3, 2)
+            triples[:, :, :2, limb] = pairs
+            triples[:, :, 2, limb] = pairs[:, :, 0]
+    else:
+        sums[..., 0] = hi
+        sums[..., 1] = lo
     del recs, lo, hi, c
-    work.write(f"users/{bucket:05d}/merged", out.tobytes())
+    under = None
+    if risk is not None and first_rows is not None:
+        under = first_under_water(risk, out["s"], first_rows)
+    work.write(f"users/{bucket:05d}/merged", out.view(np.uint8).reshape(-1).data)  # no copy
     work.remove(f"rows/{bucket:05d}")
-    return len(out), dup
+    return len(out), dup, under
+
+
+# ------------------------------------------------------------------------ the margin rule
+
+
+_RULE_TABLES: dict[bytes, tuple[RiskParams, tuple[bytes, bytes, bytes, bytes, bytes] | None]] = {}
+
+
+def rule_tables(risk: bytes) -> tuple[RiskParams, tuple[bytes, bytes, bytes, bytes, bytes] | None]:
+    """The parsed risk file, and its prices and tiers packed for ``native.margin_rule``
+    (None when one of them does not fit in 128 bits: every user is then decided in Python).
+
+    Raises:
+        FormatError: the risk file is not canonical (the builder parsed it already).
+    """
+    cached = _RULE_TABLES.get(risk)
+    if cached is not None:
+        return cached
+    params = RiskParams.from_json(risk, "risk parameters")
+    offsets, bounds, accumulated, ratios = [0], [], [], []
+    for ar in params.assets:
+        previous = total = 0
+        for tier in ar.tiers:
+            bounds.append(tier.up_to)
+            ratios.append(tier.ratio)
+            accumulated.append(total)
+            total += (tier.up_to - previous) * tier.ratio // 100
+            previous = tier.up_to
+        accumulated.append(total)
+        offsets.append(len(bounds))
+    prices = [ar.price_units for ar in params.assets]
+    packed = None
+    if max(prices + bounds + accumulated) <= MAX_AMOUNT:
+        packed = (b"".join(p.to_bytes(16, "big") for p in prices),
+                  np.array(offsets, np.int64).tobytes(),
+                  b"".join(b.to_bytes(16, "big") for b in bounds),
+                  b"".join(a.to_bytes(16, "big") for a in accumulated),
+                  bytes(ratios))
+    _RULE_TABLES[risk] = (params, packed)
+    return params, packed
+
+
+def rule_candidates(risk: bytes, sums: np.ndarray) -> np.ndarray:
+    """Indexes of the users whose rule needs the exact check: ``sums`` holds a user's
+    encoded positions per row (a uint8 matrix, or the ``s`` field of merged leaves).
+
+    Natively: every user the 128-bit pass could not clear (spec §15.6 computed exactly in
+    128 bits, where it fits). Without the extension: every user with a debt or with
+    collateral above equity (a user without debt and with collateral <= equity passes).
+    """
+    params, packed = rule_tables(risk)
+    k = len(params.assets)
+    if len(sums) == 0:
+        return np.zeros(0, np.int64)
+    if native is not None and packed is not None:
+        # The rows in place (no copy): a field of merged leaves is a strided view of them.
+        stride = sums.strides[0]
+        base = sums if sums.base is None else sums.base
+        if (sums.ndim == 2 and sums.strides[1] == 1 and isinstance(base, np.ndarray)
+                and base.flags.c_contiguous and base.itemsize * base.size == len(sums) * stride
+                and sums.shape[1] == 48 * k):
+            start = sums.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+            status = native.margin_rule(base.view(np.uint8).reshape(-1).data, stride, start, k,
+                                        *packed)
+        else:
+            rows = np.ascontiguousarray(sums)
+            status = native.margin_rule(rows.data, rows.shape[1], 0, k, *packed)
+        return np.flatnonzero(np.frombuffer(status, np.uint8))
+    return rule_candidates_python(sums, k)
+
+
+def rule_candidates_python(sums: np.ndarray, k: int) -> np.ndarray:
+    """:func:`rule_candidates` without the extension (exact, and coarser)."""
+    limbs = np.ascontiguousarray(sums).view(">u8").reshape(len(sums), k, 3, 2)
+    hi, lo = limbs[..., 0].astype(np.uint64), limbs[..., 1].astype(np.uint64)
+    debt = (hi[:, :, 1] | lo[:, :, 1]) != 0
+    e_hi, e_lo, c_hi, c_lo = hi[:, :, 0], lo[:, :, 0], hi[:, :, 2], lo[:, :, 2]
+    above = (c_hi > e_hi) | ((c_hi == e_hi) & (c_lo > e_lo))
+    return np.flatnonzero((debt | above).any(axis=1))
+
+
+def first_under_water(risk: bytes, sums: np.ndarray, rows: np.ndarray
+                      ) -> tuple[int, bytes] | None:
+    """The earliest (by first row) user under water: ``(row, encoded positions)``, or None.
+
+    Every candidate of :func:`rule_candidates` is decided by the verifier's own rule
+    (:func:`verifier.liabilities.risk.check_rule`, exact integers), never by the first pass alone.
+    """
+    params, _ = rule_tables(risk)
+    found: tuple[int, bytes] | None = None
+    for i in rule_candidates(risk, sums).tolist():
+        raw = bytes(sums[i])
+        try:
+            check_rule(params, decode_positions(raw), "user")
+        except VerificationError:
+            row = int(rows[i])
+            if found is None or row < found[0]:
+                found = (row, raw)
+    return found
+
 
 
 # ------------------------------------------------------------------------ stage 3
@@ -463,16 +629,53 @@ def hash_records_python(prefix: bytes, data: bytes | memoryview, width: int) -> 
     return b"".join([sha(buf[i : i + w]).digest() for i in range(0, m * w, w)])
 
 
-def leaf_records(c: np.ndarray, sums: np.ndarray) -> np.ndarray:
-    """Level-0 records ``H(LEAF ‖ c ‖ amounts) ‖ amounts`` (spec §6)."""
+def tags(margin: bool) -> tuple[bytes, bytes]:
+    """The leaf and node tags of the scheme: spot (spec §6) or margin (spec §15.3)."""
+    return (TAG_MARGIN_LEAF, TAG_MARGIN_NODE) if margin else (TAG_LEAF, TAG_NODE)
+
+
+def leaf_records(c: np.ndarray, sums: np.ndarray, margin: bool = False) -> np.ndarray:
+    """Level-0 records ``H(LEAF ‖ c ‖ amounts) ‖ amounts`` (spec §6; margin: §15.3, where
+    the amounts are the positions, 48 bytes per asset)."""
+    if native is not None and hasattr(native, "leaf_records"):
+        width = sums.shape[1]
+        records = native.leaf_records(tags(margin)[0], np.ascontiguousarray(c).data,
+                                      np.ascontiguousarray(sums).data, width)
+        return np.frombuffer(records, np.uint8).reshape(len(c), HASH_SIZE + width)
+    return leaf_records_python(c, sums, margin)
+
+
+def leaf_records_python(c: np.ndarray, sums: np.ndarray, margin: bool = False) -> np.ndarray:
+    """:func:`leaf_records` in numpy and :func:`hash_records`."""
     rec = np.empty((len(c), HASH_SIZE + sums.shape[1]), np.uint8)
     rec[:, HASH_SIZE:] = sums
-    rec[:, :HASH_SIZE] = _hash_rows(TAG_LEAF, np.concatenate((c, sums), axis=1))
+    rec[:, :HASH_SIZE] = _hash_rows(tags(margin)[0], np.concatenate((c, sums), axis=1))
     return rec
 
 
-def parent_records(children: np.ndarray) -> np.ndarray:
+def parent_records(children: np.ndarray, margin: bool = False) -> np.ndarray:
     """The parents of consecutive pairs of records: hash and exact u128 sums (spec §6).
+
+    A margin record's sums are equity, debt and collateral per asset, each summed
+    separately (spec §15.3): the same slot-wise u128 addition, with the margin node tag.
+
+    Raises:
+        InputError: a sum exceeds 2^128-1.
+    """
+    m = children.shape[0] // 2
+    width = children.shape[1]
+    if native is not None and hasattr(native, "parent_records"):
+        # Sums and hash in one pass over each pair (no 128-bit limb arrays in numpy);
+        # None means a sum overflowed: the numpy twin below says so.
+        records = native.parent_records(tags(margin)[1], np.ascontiguousarray(children).data,
+                                        width)
+        if records is not None:
+            return np.frombuffer(records, np.uint8).reshape(m, width)
+    return parent_records_python(children, margin)
+
+
+def parent_records_python(children: np.ndarray, margin: bool = False) -> np.ndarray:
+    """:func:`parent_records` in numpy and :func:`hash_records`.
 
     Raises:
         InputError: a sum exceeds 2^128-1.
@@ -494,7 +697,7 @@ def parent_records(children: np.ndarray) -> np.ndarray:
     out = rec[:, HASH_SIZE:].view(">u8").reshape(m, k, 2)
     out[..., 0] = s_hi
     out[..., 1] = s_lo
-    rec[:, :HASH_SIZE] = _hash_rows(TAG_NODE, children.reshape(m, 2 * width))
+    rec[:, :HASH_SIZE] = _hash_rows(tags(margin)[1], children.reshape(m, 2 * width))
     return rec
 
 
@@ -569,7 +772,7 @@ def section_name(section: int) -> str:
 
 
 def build_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                  height: int, sink: Sink) -> bytes:
+                  height: int, sink: Sink, margin: bool = False) -> bytes:
     """Build the aligned subtree of ``2**height`` leaves from position ``first``.
 
     Leaves come from the buckets (``table``: ``(bucket, start, size)`` in order); every
@@ -603,7 +806,7 @@ def build_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], firs
                 pos += take
                 if held == chunk:
                     roots.append(_chunk(np.concatenate(pending_c), np.concatenate(pending_s),
-                                        chunk_height, sink))
+                                        chunk_height, sink, margin))
                     pending_c, pending_s, held = [], [], 0
         if held or len(roots) != count // chunk:
             raise VerificationError(
@@ -611,32 +814,35 @@ def build_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], firs
                 f" {len(roots) * chunk + held} of them, expected {count}")
         level = np.concatenate(roots) if len(roots) > 1 else roots[0]
         for lvl in range(chunk_height + 1, height + 1):
-            level = parent_records(level)
+            level = parent_records(level, margin)
             sink.append(lvl, level)
     finally:
         sink.close()
     return bytes(level[0])
 
 
-def _chunk(c: np.ndarray, sums: np.ndarray, height: int, sink: Sink) -> np.ndarray:
+def _chunk(c: np.ndarray, sums: np.ndarray, height: int, sink: Sink,
+           margin: bool = False) -> np.ndarray:
     sink.append(-1, c)
-    level = leaf_records(c, sums)
+    level = leaf_records(c, sums, margin)
     sink.append(0, level)
     for lvl in range(1, height + 1):
-        level = parent_records(level)
+        level = parent_records(level, margin)
         sink.append(lvl, level)
     return level
 
 
 def build_local_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
                         height: int, tree_path: str, commitments_offset: int,
-                        level_offsets: list[int], record_size: int) -> bytes:
+                        level_offsets: list[int], record_size: int,
+                        margin: bool = False) -> bytes:
     """:func:`build_subtree` writing into the tree file (a task of the local pool)."""
     sink = TreeFileSink(tree_path, commitments_offset, level_offsets, record_size, first)
-    return build_subtree(work_url, k, table, first, height, sink)
+    return build_subtree(work_url, k, table, first, height, sink, margin)
 
 
 def build_shard(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                height: int, shard: int) -> bytes:
+                height: int, shard: int, margin: bool = False) -> bytes:
     """:func:`build_subtree` writing the shard's sections to shared storage (a Dask task)."""
-    return build_subtree(work_url, k, table, first, height, ShardSink(work_url, shard))
+    return build_subtree(work_url, k, table, first, height, ShardSink(work_url, shard),
+                         margin)

@@ -14,9 +14,15 @@ One pipeline, in memory bounded by a setting whatever the number of users:
 
 The buckets concatenated are the keyed leaf order, so a small snapshot is simply the
 one-bucket case. The same stages run on a dask.distributed cluster
-(:mod:`por.liabilities.distributed`),
-with subtrees written as shards to shared storage and assembled here. Every byte hashed
-comes from :mod:`verifier.liabilities.mst` (through :mod:`por.liabilities.buckets`).
+(:mod:`por.liabilities.distributed`), with subtrees written as shards to shared storage
+and assembled here. Every byte hashed comes from :mod:`verifier.liabilities.mst` (through
+:mod:`por.liabilities.buckets`).
+
+Given risk parameters, the same pipeline builds a margin round (scheme ``por-mst-margin``,
+spec §15): rows become (equity, debt, collateral) triples, every user's rule (§15.6) is
+checked in stage 2 before anything is hashed, and an account under water is refused by
+user id, line and both sides of the inequality, with nothing written. The bytes are those
+of the in-memory builder :mod:`por.liabilities.margin` (the tests compare them).
 """
 
 from __future__ import annotations
@@ -46,26 +52,39 @@ from por.errors import InputError, PorError, VerificationError
 from por.liabilities import buckets
 from por.liabilities.buckets import Work, hmac_sha256_keyed, spill_dtype
 from por.liabilities.snapshot import (
+    POSITION_PARTS,
     check_snapshot_file,
     describe_duplicate,
     estimate_rows,
     iter_batches,
     open_snapshot,
+    user_at_row,
 )
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import (
     HASH_SIZE,
     TAG_SALT,
     Asset,
     check_round_id,
+    decode_positions,
     encode_str,
     levels_for,
+    margin_root_hash,
     root_hash,
 )
-from verifier.liabilities.rounddir import INFO_FILE, LEGACY_SECRET_FILE, ROOT_FILE, TREE_FILE
+from verifier.liabilities.risk import RiskParams, check_rule
+from verifier.liabilities.rounddir import (
+    INFO_FILE,
+    LEGACY_SECRET_FILE,
+    RISK_FILE,
+    ROOT_FILE,
+    TREE_FILE,
+)
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import Layout
 
-__all__ = ["BuildResult", "Interrupted", "Progress", "build_tree", "hmac_sha256_keyed",
+__all__ = ["BuildResult", "Interrupted", "MarginBuildResult", "Progress", "build_margin",
+           "build_tree", "hmac_sha256_keyed",
            "padded_size", "parse_memory", "stop_on_signals", "stop_workers"]
 
 SECRET_FILE = LEGACY_SECRET_FILE  # the legacy place of a round's secret
@@ -90,6 +109,17 @@ class _Silent:
 
     def advance(self, done: int) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class MarginBuildResult:
+    """What a margin build (spec §15) wrote and measured."""
+
+    out_dir: Path
+    summary: MarginRootSummary
+    user_count: int
+    rows: int
+    seconds: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -227,7 +257,7 @@ class _Spill:
         b = buckets.bucket_of(commitments, self.bits)
         if self.bits:
             order = np.argsort(b, kind="stable")
-            records = records[order]
+            records = buckets.take_rows(records, order)  # rows of bytes, not field by field
             counts = np.bincount(b, minlength=1 << self.bits)
         else:
             counts = np.array([len(records)])
@@ -262,7 +292,11 @@ class _Grouped:
 
 
 def _group(batch: Any, first_row: int, k: int) -> _Grouped:
-    """Group a converted batch per user: amounts, assets present, the user's first row."""
+    """Group a converted batch per user: amounts, assets present, the user's first row.
+
+    A margin batch's rows hold three amounts each (equity, debt, collateral): the user's
+    record then has them per asset, in that order (3k slots, spec §15.2).
+    """
     encoded = batch.users.dictionary_encode()
     idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     ids = encoded.dictionary
@@ -273,10 +307,19 @@ def _group(batch: Any, first_row: int, k: int) -> _Grouped:
     if (counts > 1).any():
         dup_key = int(np.flatnonzero(counts > 1)[0])
         dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
-    lo = np.zeros((u, k), np.uint64)
-    hi = np.zeros((u, k), np.uint64)
-    lo.reshape(-1)[key] = batch.lo
-    hi.reshape(-1)[key] = batch.hi
+    parts = 1 if batch.lo.ndim == 1 else batch.lo.shape[1]
+    lo = np.zeros((u, k * parts), np.uint64)
+    hi = np.zeros((u, k * parts), np.uint64)
+    if parts == 1:
+        lo.reshape(-1)[key] = batch.lo
+        hi.reshape(-1)[key] = batch.hi
+    else:
+        # A margin row's three amounts move as one 24-byte item: numpy scatters rows of a
+        # 2-D array element by element, several times slower.
+        item = np.dtype((np.void, 8 * parts))
+        for dest, src in ((lo, batch.lo), (hi, batch.hi)):
+            dest.reshape(u * k, parts).view(item).reshape(-1)[key] = (
+                np.ascontiguousarray(src).view(item).reshape(-1))
     present = np.zeros(u * k, np.uint64)
     present[key] = 1
     mask = (present.reshape(u, k) << np.arange(k, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
@@ -301,16 +344,18 @@ def _id_buffers(ids: pa.Array) -> tuple[bytes, bytes]:
 class _Ingest:
     rows: int = 0
     duplicate: tuple[int, int] | None = None
+    parts: int = 1  # amounts per (user, asset) in the spilled records
 
 
 def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
-            plan: Plan, executor: Executor, progress: Progress) -> _Ingest:
+            plan: Plan, executor: Executor, progress: Progress, margin: bool) -> _Ingest:
     """Stage 1: read, validate, commit and spill every user record into its bucket."""
     k = len(assets)
-    reader = open_snapshot(snapshot, assets)
+    reader = open_snapshot(snapshot, assets, margin)
+    reader.check_header()  # the columns say how many amounts a row holds
     spill = _Spill(Work(plan.work_url), plan.bits, plan.flush_bytes)
-    dtype = spill_dtype(k)
-    state = _Ingest()
+    dtype = spill_dtype(k * reader.parts)
+    state = _Ingest(parts=reader.parts)
     in_flight: deque[tuple[Future[bytes], _Grouped]] = deque()
 
     def settle(fut: Future[bytes], g: _Grouped) -> None:
@@ -376,43 +421,56 @@ class Stages:
 
 def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
             plan: Plan, executor: Executor, pad_to: int | None, progress: Progress,
-            timings: dict[str, float]) -> Stages:
-    """Stages 1-3: ingest and spill, merge each bucket, add the padding.
+            timings: dict[str, float], risk: RiskParams | None = None) -> Stages:
+    """Stages 1-3: ingest and spill, merge each bucket (checking each user's margin rule
+    when ``risk`` is given), add the padding.
 
     Raises:
         InputError: a bad value (by file, line and column), a duplicate (user, asset), an
-            empty snapshot.
+            empty snapshot, collateral above equity (margin).
+        VerificationError: a margin account under water (user, line, both sides).
     """
-    k = len(assets)
+    margin = risk is not None
+    k = len(assets) * (POSITION_PARTS if margin else 1)
     rid = encode_str(round_id.encode())
     _check_hmac(secret, TAG_SALT + rid, encode_str(b"user"))
     buckets.check_native()
     t = time.perf_counter()
     size = os.path.getsize(snapshot) if os.path.exists(snapshot) else 0
     progress.start("reading snapshot", max(estimate_rows(snapshot), 1) if size else 1)
-    ingest = _ingest(snapshot, assets, round_id, secret, plan, executor, progress)
+    ingest = _ingest(snapshot, assets, round_id, secret, plan, executor, progress, margin)
     if ingest.duplicate:
-        raise describe_duplicate(snapshot, assets, *ingest.duplicate)
+        row, asset = ingest.duplicate
+        raise describe_duplicate(snapshot, assets, row, asset, margin)
     timings["ingest"] = time.perf_counter() - t
 
     t = time.perf_counter()
     progress.start("merging buckets", plan.bucket_count)
-    futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k)
+    futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k,
+                               risk.canonical if risk is not None else None,
+                               len(assets) * ingest.parts)
                for b in range(plan.bucket_count)]
     users = np.zeros(plan.bucket_count, np.int64)
     dups = []
-    for b, (count, dup) in enumerate(_results(futures)):
+    unders = []
+    for b, (count, dup, under) in enumerate(_results(futures)):
         users[b] = count
         if dup:
             dups.append(dup)
+        if under:
+            unders.append(under)
         progress.advance(1)
     if dups:
-        raise describe_duplicate(snapshot, assets, *min(dups))
+        row, asset = min(dups)
+        raise describe_duplicate(snapshot, assets, row, asset, margin)
+    if unders and risk is not None:
+        raise _under_water(snapshot, assets, risk, *min(unders))
     timings["merge"] = time.perf_counter() - t
 
     t = time.perf_counter()
     n_users = int(users.sum())
-    layout = Layout.for_tree(round_id, assets, padded_size(n_users, pad_to))
+    layout = Layout.for_tree(round_id, assets, padded_size(n_users, pad_to),
+                             risk.hash if risk is not None else None)
     n_pad = layout.leaf_count - n_users
     parts = _split(n_pad, 4 * plan.workers) if n_pad else []
     progress.start("padding", max(n_pad, 1))
@@ -429,6 +487,28 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     return Stages(n_users, ingest.rows, layout, table)
 
 
+def _under_water(snapshot: Path, assets: tuple[Asset, ...], risk: RiskParams, row: int,
+                 positions: bytes) -> PorError:
+    """The refusal of the earliest account under water, worded as
+    :mod:`por.liabilities.margin` words it: file and line, the user id, and both sides of
+    the inequality (spec §15.6).
+
+    A stage-2 worker found it by commitment and first row; the user id is read back from
+    the file, and the verdict and its wording come from the verifier's own rule.
+    """
+    user, where = user_at_row(snapshot, assets, row, margin=True)
+    try:
+        check_rule(risk, decode_positions(positions), f"user {user!r}")
+    except VerificationError as e:
+        if "under water" in str(e):  # well-formed input, but the rule fails: exit 1
+            return VerificationError(
+                f"{snapshot}, {where}: {e}; liquidate the account or cover it from an"
+                " insurance-fund account listed as a user (spec §15.6); nothing was written")
+        return InputError(f"{snapshot}, {where}: {e}")
+    return VerificationError(f"{snapshot}, {where}: a worker found user {user!r} under water"
+                             " but the rule holds here; refusing to build")
+
+
 def shard_height(layout: Layout, shards: int) -> int:
     """Height of each aligned subtree when the leaves are cut into about ``shards`` parts."""
     split = min(layout.levels, max(0, (shards - 1).bit_length()))
@@ -440,7 +520,7 @@ def top_levels(layout: Layout, roots: list[bytes], height: int, sink: buckets.Si
     level = np.frombuffer(b"".join(roots), np.uint8).reshape(len(roots), layout.record_size)
     try:
         for lvl in range(height + 1, layout.levels + 1):
-            level = buckets.parent_records(level)
+            level = buckets.parent_records(level, layout.is_margin)
             sink.append(lvl, level)
     finally:
         sink.close()
@@ -462,9 +542,15 @@ def new_tree_file(path: Path, layout: Layout) -> None:
         fh.write(layout.prefix())
 
 
-def summary_of(layout: Layout, top: bytes) -> RootSummary:
-    """The root summary of a tree whose top record is ``top``."""
+def summary_of(layout: Layout, top: bytes) -> RootSummary | MarginRootSummary:
+    """The root summary of a tree whose top record is ``top`` (spec §7, or §15.10)."""
     top_hash, top_sums_be = top[:HASH_SIZE], top[HASH_SIZE:]
+    if layout.risk_hash is not None:
+        return MarginRootSummary(
+            layout.round_id, layout.assets, layout.leaf_count, layout.risk_hash,
+            margin_root_hash(layout.round_id, layout.assets, layout.leaf_count,
+                             layout.risk_hash, top_hash, top_sums_be),
+            tuple(decode_positions(top_sums_be)))
     return RootSummary(
         round_id=layout.round_id,
         assets=layout.assets,
@@ -486,9 +572,10 @@ def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
     offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
     progress.start("hashing", layout.leaf_count)
     futures = [
-        executor.submit(buckets.build_local_subtree, plan.work_url, len(layout.assets),
-                        stages.table, first, height, str(tmp), layout.commitments_offset,
-                        offsets, layout.record_size)
+        executor.submit(buckets.build_local_subtree, plan.work_url,
+                        (layout.record_size - HASH_SIZE) // 16, stages.table, first, height,
+                        str(tmp), layout.commitments_offset, offsets, layout.record_size,
+                        layout.is_margin)
         for first in range(0, layout.leaf_count, 1 << height)
     ]
     roots = []
@@ -545,15 +632,78 @@ def build_tree(
         PorError: the disk is full or a file cannot be written (nothing is left behind).
         KeyboardInterrupt: SIGINT, or :class:`Interrupted` for SIGTERM (cleaned up).
     """
+    summary, users, rows, timings = _build(
+        snapshot_path, assets, round_id, secret, out_dir, None, pad_to=pad_to,
+        workers=workers, progress=progress, memory=memory, work_dir=work_dir,
+        cluster=cluster, secret_out=secret_out)
+    if not isinstance(summary, RootSummary):  # pragma: no cover - _build's contract
+        raise VerificationError("a spot build made another scheme's round")
+    return BuildResult(Path(out_dir), summary, users, rows, timings)
+
+
+def build_margin(
+    snapshot_path: str | Path,
+    assets: tuple[Asset, ...],
+    risk: RiskParams,
+    round_id: str,
+    secret: bytes,
+    out_dir: str | Path,
+    **options: Any,
+) -> MarginBuildResult:
+    """Build a margin round (spec §15) and write ``tree.bin``, ``root.json``, ``risk.json``
+    and ``build-info.json``: :func:`build_tree`'s pipeline, with the same ``options``.
+
+    The snapshot is a margin snapshot (spec §15.11: ``user_id, asset, equity, debt[,
+    collateral]`` or a signed ``amount``), CSV or Parquet, rows in any order. Every user's
+    rule (§15.6) is checked in stage 2, before anything is hashed.
+
+    Raises:
+        InputError: bad snapshot (file, line, column), collateral above equity (user and
+            line), an asset list the risk file does not price, an output directory
+            already built.
+        VerificationError: an account under water: its user id, line and both sides of
+            the inequality; nothing is written.
+        PorError: the disk is full or a file cannot be written (nothing is left behind).
+    """
+    summary, users, rows, timings = _build(snapshot_path, assets, round_id, secret, out_dir,
+                                           risk, **options)
+    if not isinstance(summary, MarginRootSummary):  # pragma: no cover - _build's contract
+        raise VerificationError("a margin build made another scheme's round")
+    return MarginBuildResult(Path(out_dir), summary, users, rows, timings)
+
+
+def _build(
+    snapshot_path: str | Path,
+    assets: tuple[Asset, ...],
+    round_id: str,
+    secret: bytes,
+    out_dir: str | Path,
+    risk: RiskParams | None,
+    *,
+    pad_to: int | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    memory: int = DEFAULT_MEMORY,
+    work_dir: str | None = None,
+    cluster: str | None = None,
+    secret_out: Path | None = None,
+) -> tuple[RootSummary | MarginRootSummary, int, int, dict[str, float]]:
+    """:func:`build_tree` (``risk`` None) or :func:`build_margin`: the summary, the user
+    and row counts, and the seconds of each stage."""
     check_round_id(round_id)
     progress = progress or _Silent()
     out = Path(out_dir)
     if (out / ROOT_FILE).exists() or (out / TREE_FILE).exists():
         raise InputError(f"{out}: a tree was already built there; choose another --out")
+    if risk is not None and (out / RISK_FILE).exists():
+        raise InputError(f"{out / RISK_FILE}: refusing to overwrite; choose another --out")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
+    if risk is not None:
+        risk.check_round_assets(assets, "risk parameters")
     snapshot = Path(snapshot_path)
-    check_snapshot_file(snapshot)
+    check_snapshot_file(snapshot, margin=risk is not None)
+    slots = len(assets) * (POSITION_PARTS if risk is not None else 1)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with stop_on_signals(), contextlib.ExitStack() as stack:
@@ -578,29 +728,32 @@ def build_tree(
                 from por.liabilities.distributed import connect, hash_on_cluster
 
                 executor, n_workers = connect(cluster, stack)
-                plan = make_plan(work_url, estimate_rows(snapshot), len(assets), pad_to,
+                plan = make_plan(work_url, estimate_rows(snapshot), slots, pad_to,
                                  n_workers, memory)
                 stages = prepare(snapshot, assets, round_id, secret, plan, executor, pad_to,
-                                 progress, timings)
+                                 progress, timings, risk)
                 t = time.perf_counter()
                 top = hash_on_cluster(stages, plan, executor, tmp, progress)
             else:
                 n_workers = max(1, workers or os.cpu_count() or 1)
                 rows = estimate_rows(snapshot)
                 pool = stack.enter_context(stopping(local_executor(n_workers, rows)))
-                plan = make_plan(work_url, rows, len(assets), pad_to, n_workers, memory)
+                plan = make_plan(work_url, rows, slots, pad_to, n_workers, memory)
                 stages = prepare(snapshot, assets, round_id, secret, plan, pool, pad_to,
-                                 progress, timings)
+                                 progress, timings, risk)
                 t = time.perf_counter()
                 top = _hash_local(stages, plan, pool, tmp, progress)
             timings["hashing"] = time.perf_counter() - t
             summary = summary_of(stages.layout, top)
+            if risk is not None:
+                (staging / RISK_FILE).write_bytes(risk.canonical)
             (staging / ROOT_FILE).write_text(summary.to_json())
             timings["total"] = time.perf_counter() - t0
             info = {"round": round_id, "users": stages.users, "rows": stages.rows,
                     "leaf_count": stages.layout.leaf_count, "seconds": timings,
                     "workers": plan.workers, "buckets": plan.bucket_count,
-                    "memory": plan.memory, "cluster": bool(cluster)}
+                    "memory": plan.memory, "cluster": bool(cluster),
+                    "scheme": "por-mst-margin" if risk is not None else "por-mst"}
             (staging / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
             work.remove("")
             if secret_out is not None:
@@ -610,7 +763,7 @@ def build_tree(
             created.clear()  # out's parents now hold the round: keep them
         except OSError as e:
             raise write_error(e, out) from e
-    return BuildResult(out, summary, stages.users, stages.rows, timings)
+    return summary, stages.users, stages.rows, timings
 
 
 # ------------------------------------------------------------- leaving nothing behind
@@ -776,7 +929,9 @@ def _publish(staging: Path, out: Path) -> None:
         return
     moved = []
     try:
-        for name in (TREE_FILE, INFO_FILE, ROOT_FILE):
+        for name in (TREE_FILE, INFO_FILE, RISK_FILE, ROOT_FILE):
+            if name == RISK_FILE and not (staging / name).exists():
+                continue
             os.replace(staging / name, out / name)
             moved.append(out / name)
     except BaseException:

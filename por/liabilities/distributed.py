@@ -69,11 +69,11 @@ def hash_on_cluster(stages: Any, plan: Any, executor: Executor, tmp: Path,
     layout = stages.layout
     shards = max(1, min(4 * plan.workers, layout.leaf_count // SHARD_MIN_LEAVES))
     height = shard_height(layout, shards)
-    k = len(layout.assets)
+    k = (layout.record_size - HASH_SIZE) // 16  # amount slots: 3 per asset in a margin tree
     progress.start("hashing (cluster)", layout.leaf_count)
     firsts = list(range(0, layout.leaf_count, 1 << height))
     futures = [executor.submit(buckets.build_shard, plan.work_url, k, stages.table, first,
-                               height, i) for i, first in enumerate(firsts)]
+                               height, i, layout.is_margin) for i, first in enumerate(firsts)]
     roots = []
     try:
         for fut in futures:

@@ -4,8 +4,12 @@ Every user's rule is checked before anything is hashed: an account under water i
 with its id and both sides of the inequality, never netted. Every byte hashed comes from
 :mod:`verifier.liabilities.mst`; the rule from :mod:`verifier.liabilities.risk`.
 
-This builder holds the tree in memory (rounds of up to a few million users); the spot
-builder's bucketed pipeline (:mod:`por.liabilities.build`) is not yet shared with it.
+Two builders make the same bytes. ``por liabilities build --risk`` runs
+:func:`run_margin_build`, the spot builder's streaming, bounded-memory, multi-process
+pipeline (:func:`por.liabilities.build.build_margin`: C hashing, ``--memory``,
+``--workers``, ``--cluster``). :func:`build_margin_tree` holds the whole tree in memory and
+is kept as the small, obviously correct reference: the vector generator builds with it,
+and tests/margin/test_margin_streaming.py checks the two give the same files.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from por.errors import InputError, UsageError
 from por.liabilities.assets import load_assets
@@ -324,6 +329,19 @@ def prove_from_round(round_dir: Path, secret: bytes, user_id: str) -> MarginIncl
         )
 
 
+def load_risk(risk_file: Path) -> RiskParams:
+    """Read and validate a risk parameters file (spec §15.5).
+
+    Raises:
+        InputError: the file cannot be read.
+        FormatError: not canonical, unknown fields, inexact figures.
+    """
+    try:
+        return RiskParams.from_json(risk_file.read_bytes(), str(risk_file))
+    except OSError as e:
+        raise InputError(f"{risk_file}: cannot read the risk file: {e.strerror}") from e
+
+
 def run_margin_build(
     snapshot: Path,
     assets_file: Path,
@@ -332,9 +350,40 @@ def run_margin_build(
     out_dir: Path,
     secret: bytes,
     pad_to: int | None = None,
+    **options: Any,
 ) -> MarginRootSummary:
     """``por liabilities build SNAPSHOT --assets A --risk RISK.json``: a margin round
-    (spec §15.10-15.11). Every account's rule is checked before anything is written.
+    (spec §15.10-15.11) built by the streaming pipeline
+    (:func:`por.liabilities.build.build_margin`).
+    Every account's rule is checked before anything is written.
+
+    Args:
+        options: passed to :func:`por.liabilities.build.build_margin` (``workers``, ``memory``,
+            ``work_dir``, ``cluster``, ``progress``, ``secret_out``).
+
+    Raises:
+        InputError: unusable inputs, or a round already built in ``out_dir``.
+        FormatError: a risk file that is not canonical or does not price the assets.
+        VerificationError: an account under water (named, with both sides).
+    """
+    from por.liabilities.build import build_margin
+
+    assets = load_assets(assets_file)
+    risk = load_risk(risk_file)
+    return build_margin(snapshot, assets, risk, round_id, secret, out_dir, pad_to=pad_to,
+                        **options).summary
+
+
+def run_margin_build_in_memory(
+    snapshot: Path,
+    assets_file: Path,
+    risk_file: Path,
+    round_id: str,
+    out_dir: Path,
+    secret: bytes,
+    pad_to: int | None = None,
+) -> MarginRootSummary:
+    """:func:`run_margin_build` with the in-memory reference builder (CSV only).
 
     Raises:
         InputError: unusable inputs, or a round already built in ``out_dir``.
@@ -342,10 +391,7 @@ def run_margin_build(
         VerificationError: an account under water (named, with both sides).
     """
     assets = load_assets(assets_file)
-    try:
-        risk = RiskParams.from_json(risk_file.read_bytes(), str(risk_file))
-    except OSError as e:
-        raise InputError(f"{risk_file}: cannot read the risk file: {e.strerror}") from e
+    risk = load_risk(risk_file)
     accounts = read_margin_snapshot(snapshot, assets)
     try:
         tree = build_margin_tree(round_id, assets, risk, secret, accounts, pad_to)

@@ -1,9 +1,12 @@
 """Streaming ingest of a liabilities snapshot into exact base-unit integers.
 
 The snapshot is long-format CSV or Parquet with the columns ``user_id, asset, amount``;
-amounts are decimal strings in asset units ("0.00120000"). Rows are read in Arrow batches
-and converted column-wise: no row ever becomes a Python object on the fast path, and no
-float ever touches an amount. Amounts are held as two uint64 limbs (u128, spec §2).
+amounts are decimal strings in asset units ("0.00120000"). A margin round's snapshot
+(spec §15.11) has ``user_id, asset, equity, debt[, collateral]``, or ``user_id, asset,
+amount`` with signed amounts; each row becomes the triple (equity, debt, collateral).
+Rows are read in Arrow batches and converted column-wise: no row ever becomes a Python
+object on the fast path, and no float ever touches an amount. Amounts are held as two
+uint64 limbs (u128, spec §2).
 
 When a batch breaks any rule, it is re-read row by row to report the first bad value by
 file, line and column, and nothing is built.
@@ -30,10 +33,20 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from por.errors import InputError
+
+try:
+    from por import _fasthash as native
+except ImportError:  # installed without a compiler: the Arrow kernels below
+    native = None  # type: ignore[assignment]
 from verifier.errors import FormatError
 from verifier.liabilities.mst import MAX_AMOUNT, MAX_USER_ID_BYTES, Asset, user_id_bytes
 
 COLUMNS = ("user_id", "asset", "amount")
+# Spec §15.11: the column sets of a margin snapshot (in any order); the last one is signed.
+MARGIN_COLUMNS = (("user_id", "asset", "equity", "debt"),
+                  ("user_id", "asset", "equity", "debt", "collateral"),
+                  ("user_id", "asset", "amount"))
+POSITION_PARTS = 3  # a margin row's figures: equity, debt, collateral (spec §15.2)
 BATCH_ROWS = 1 << 18
 CONVERT_THREADS = 4
 _AMOUNT_SHAPE = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -47,6 +60,9 @@ _COLUMN_HINT = {
                " (an integer column would make 007 and 7 the same user)",
     "asset": "asset symbols are strings such as BTC",
     "amount": "amounts are decimal strings in asset units, never floats",
+    "equity": "amounts are decimal strings in asset units, never floats",
+    "debt": "amounts are decimal strings in asset units, never floats",
+    "collateral": "amounts are decimal strings in asset units, never floats",
 }
 
 
@@ -79,9 +95,10 @@ def check_user_id(user: Any, where: str) -> None:
                          " compared byte for byte, so normalize them (NFC) in the export")
 
 
-def check_snapshot_file(path: str | Path) -> None:
+def check_snapshot_file(path: str | Path, margin: bool = False) -> None:
     """The checks that need no row: the file exists, is not empty, has no byte order mark,
     holds exactly the columns (CSV header or Parquet schema, of strings) and has a row.
+    ``margin``: the columns of a margin snapshot (spec §15.11) instead.
 
     Cheap (the header or the footer only): the builder runs it before it creates anything.
 
@@ -89,11 +106,11 @@ def check_snapshot_file(path: str | Path) -> None:
         InputError: naming the file and what is wrong with it.
     """
     path = Path(path)
-    reader = _Reader(path, ())
+    reader = _Reader(path, (), margin)
     reader.check_header()
 
 
-def _csv_error_line(path: Path) -> str | None:
+def _csv_error_line(path: Path, columns: tuple[str, ...] = COLUMNS) -> str | None:
     """Where the first row that Arrow could not parse is: its line and what is wrong.
 
     Arrow's CSV errors name no line; on an error the file is read again, line by line with
@@ -111,12 +128,12 @@ def _csv_error_line(path: Path) -> str | None:
                 fields = next(csv.reader([text], strict=True), [])
             except csv.Error as e:
                 return f"line {number}: {e} in {text[:80]!r}"
-            if len(fields) != len(COLUMNS):
+            if len(fields) != len(columns):
                 hint = (" (a comma inside a value must be quoted)"
-                        if len(fields) > len(COLUMNS) else "")
+                        if len(fields) > len(columns) else "")
                 shown = "an empty line" if not text else repr(text[:80])
-                return (f"line {number}: expected {len(COLUMNS)} fields"
-                        f" ({', '.join(COLUMNS)}), found {len(fields)} in {shown}{hint}")
+                return (f"line {number}: expected {len(columns)} fields"
+                        f" ({', '.join(columns)}), found {len(fields)} in {shown}{hint}")
     return None
 
 
@@ -139,7 +156,7 @@ class Snapshot:
 class _Batch:
     users: pa.Array
     asset_idx: np.ndarray
-    lo: np.ndarray
+    lo: np.ndarray  # (rows,) uint64; a margin batch: (rows, 3), equity, debt, collateral
     hi: np.ndarray
 
 
@@ -148,33 +165,53 @@ def _position(kind: str, first_row: int, i: int) -> str:
     return f"line {first_row + i + 2}" if kind == "csv" else f"row {first_row + i + 1}"
 
 
-def parse_amount(text: Any, asset: Asset, where: str) -> int:
+def parse_amount(text: Any, asset: Asset, where: str, column: str = "amount",
+                 signed: bool = False) -> int:
     """Parse one decimal string in asset units into base units, exactly.
+
+    ``signed`` (a margin snapshot's ``amount``, spec §15.11): a leading ``-`` makes the
+    result negative (a debt); its magnitude follows the same rules.
 
     Raises:
         InputError: empty, not a plain non-negative decimal, too many decimals, or > u128.
     """
+    col = f"column {column}"
     if text is None or text == "":
-        raise InputError(f"{where}, column amount: empty amount")
+        raise InputError(f"{where}, {col}: empty amount")
     if not isinstance(text, str):
-        raise InputError(f"{where}, column amount: expected a decimal string, found {text!r}")
+        raise InputError(f"{where}, {col}: expected a decimal string, found {text!r}")
     if text.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
-        raise InputError(f"{where}, column amount: {text!r} is not a number")
-    if text.startswith("-"):
-        raise InputError(f"{where}, column amount: {text!r} is negative")
-    if not _AMOUNT_SHAPE.fullmatch(text):
-        raise InputError(f"{where}, column amount: {text!r} is not a plain decimal number"
+        raise InputError(f"{where}, {col}: {text!r} is not a number")
+    negative = signed and text.startswith("-")
+    if text.startswith("-") and not signed:
+        raise InputError(f"{where}, {col}: {text!r} is negative")
+    digits = text[1:] if negative else text
+    if not _AMOUNT_SHAPE.fullmatch(digits):
+        raise InputError(f"{where}, {col}: {text!r} is not a plain decimal number"
                          " (digits, optionally a '.' and more digits)")
-    whole, _, frac = text.partition(".")
+    whole, _, frac = digits.partition(".")
     if len(frac) > asset.decimals:
-        raise InputError(f"{where}, column amount: {text} has {len(frac)} decimals,"
+        raise InputError(f"{where}, {col}: {text} has {len(frac)} decimals,"
                          f" {asset.symbol} allows {asset.decimals}")
     scale: int = 10**asset.decimals
     value = int(whole) * scale + int(frac.ljust(asset.decimals, "0") or "0")
     if value > MAX_AMOUNT:
-        raise InputError(f"{where}, column amount: {text} {asset.symbol} exceeds 2^128-1 base"
+        raise InputError(f"{where}, {col}: {digits} {asset.symbol} exceeds 2^128-1 base"
                          " units")
-    return value
+    return -value if negative else value
+
+
+def margin_position(values: list[int], columns: tuple[str, ...]) -> tuple[int, int, int]:
+    """A margin row's (equity, debt, collateral) from its parsed value columns (§15.11).
+
+    ``equity, debt``: collateral = equity; ``equity, debt, collateral`` as given; a signed
+    ``amount`` x: (x, 0, x) when x >= 0, else (0, -x, 0).
+    """
+    named = dict(zip(columns[2:], values, strict=True))
+    if "amount" in named:
+        x = named["amount"]
+        return (x, 0, x) if x >= 0 else (0, -x, 0)
+    return named["equity"], named["debt"], named.get("collateral", named["equity"])
 
 
 def _plain_decimals(amounts: pa.Array, length: np.ndarray, dot: np.ndarray) -> bool:
@@ -199,12 +236,33 @@ def _plain_decimals(amounts: pa.Array, length: np.ndarray, dot: np.ndarray) -> b
 
 
 class _Reader:
-    def __init__(self, path: Path, assets: tuple[Asset, ...]) -> None:
+    def __init__(self, path: Path, assets: tuple[Asset, ...], margin: bool = False) -> None:
         self.path = path
         self.assets = assets
+        self.margin = margin
+        self.columns: tuple[str, ...] = COLUMNS  # a margin reader's: found in check_header
         self.symbols = pa.array([a.symbol for a in assets], pa.string())
         self.decimals = np.array([a.decimals for a in assets], dtype=np.int64)
         self.kind = "parquet" if is_parquet(path) else "csv"
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        """The columns holding amounts, in the order they are converted."""
+        return self.columns[2:]
+
+    @property
+    def parts(self) -> int:
+        """Amounts per row as converted: 1 (spot); in a margin snapshot equity and debt,
+        and collateral only when the snapshot has a column for it (otherwise it is the
+        equity, spec §15.11, and the merge restores it: smaller spills)."""
+        if not self.margin:
+            return 1
+        return POSITION_PARTS if "collateral" in self.columns else 2
+
+    @property
+    def signed(self) -> bool:
+        """A margin snapshot with one signed ``amount`` column (spec §15.11)."""
+        return self.margin and self.columns == MARGIN_COLUMNS[2]
 
     def check_header(self) -> None:
         """Size, byte order mark, columns and their types: no row is read.
@@ -225,7 +283,7 @@ class _Reader:
         if size == 0:
             raise InputError(f"{self.path}: the file is empty (0 bytes); expected "
                              + ("a Parquet file" if self.kind == "parquet"
-                                else f"a header line {','.join(COLUMNS)} and one row a line"))
+                                else f"a header line {self._wanted(',')} and one row a line"))
         if self.kind == "parquet":
             try:
                 pf = pq.ParquetFile(self.path)
@@ -252,7 +310,7 @@ class _Reader:
 
     def _check_parquet_schema(self, pf: pq.ParquetFile) -> None:
         self._check_columns(pf.schema_arrow.names)
-        for name in COLUMNS:
+        for name in self.columns:
             typ = pf.schema_arrow.field(name).type
             if not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
                 raise InputError(f"{self.path}, column {name}: expected strings, found"
@@ -266,7 +324,7 @@ class _Reader:
                 # read so far until the file is closed (~4.6 MB a batch here, without bound).
                 pf = pq.ParquetFile(self.path, pre_buffer=False)
                 self._check_parquet_schema(pf)
-                yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=list(COLUMNS))
+                yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=list(self.columns))
             else:
                 reader = pacsv.open_csv(
                     self.path,
@@ -274,36 +332,46 @@ class _Reader:
                     parse_options=pacsv.ParseOptions(newlines_in_values=False,
                                                       ignore_empty_lines=False),
                     convert_options=pacsv.ConvertOptions(
-                        column_types={c: pa.string() for c in COLUMNS},
+                        column_types={c: pa.string() for c in self.columns},
                         strings_can_be_null=False, quoted_strings_can_be_null=False,
                     ),
                 )
                 for batch in reader:
-                    yield batch.select(list(COLUMNS))
+                    yield batch.select(list(self.columns))
         except OSError as e:
             raise InputError(f"{self.path}: cannot read: {e}") from e
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            where = _csv_error_line(self.path) if self.kind == "csv" else None
+            where = _csv_error_line(self.path, self.columns) if self.kind == "csv" else None
             raise InputError(f"{self.path}: malformed {self.kind.upper()}: "
                              f"{where or e}") from e
 
+    def _wanted(self, sep: str = ", ") -> str:
+        if not self.margin:
+            return sep.join(COLUMNS)
+        return (f"{sep.join(MARGIN_COLUMNS[0])}[{sep}collateral] or {sep.join(COLUMNS)}"
+                " (a signed amount)")
+
     def _check_columns(self, names: list[str]) -> None:
-        if sorted(names) != sorted(COLUMNS):
-            raise InputError(f"{self.path}: expected exactly the columns {', '.join(COLUMNS)},"
-                             f" found {', '.join(repr(n) for n in names)}")
+        sets = MARGIN_COLUMNS if self.margin else (COLUMNS,)
+        for columns in sets:
+            if sorted(names) == sorted(columns):
+                self.columns = columns
+                return
+        raise InputError(f"{self.path}: expected exactly the columns {self._wanted()},"
+                         f" found {', '.join(repr(n) for n in names)}")
 
     def convert(self, batch: pa.RecordBatch, first_row: int) -> _Batch:
         users = batch.column("user_id")
         assets = batch.column("asset")
-        amounts = batch.column("amount")
-        fast = self._fast(users, assets, amounts)
+        values = [batch.column(c) for c in self.value_columns]
+        fast = self._fast(users, assets, values)
         if fast is not None:
             return fast
-        return self._slow(users, assets, amounts, first_row)
+        return self._slow(users, assets, values, first_row)
 
-    def _fast(self, users: pa.Array, assets: pa.Array, amounts: pa.Array) -> _Batch | None:
-        n = len(users)
-        if users.null_count or assets.null_count or amounts.null_count:
+    def _fast(self, users: pa.Array, assets: pa.Array, values: list[pa.Array]
+              ) -> _Batch | None:
+        if users.null_count or assets.null_count or any(v.null_count for v in values):
             return None
         # User ids: 1..128 printable ASCII bytes on the fast path; anything else is checked
         # row by row with the verifier's own rule (str.isprintable) so both sides agree.
@@ -321,6 +389,66 @@ class _Reader:
         if idx.null_count:
             return None
         asset_idx = idx.to_numpy(zero_copy_only=False).astype(np.int16)
+        columns = []
+        for v in values:
+            column = self._fast_values(v, asset_idx, self.signed)
+            if column is None:
+                return None
+            columns.append(column)
+        if not self.margin:
+            return _Batch(users, asset_idx, columns[0][0], columns[0][1])
+        n = len(users)
+        lo = np.empty((n, self.parts), np.uint64)
+        hi = np.empty((n, self.parts), np.uint64)
+        if self.signed:  # x >= 0: equity x; x < 0: debt -x (collateral = equity, restored)
+            a_lo, a_hi, neg = columns[0]
+            zero = np.zeros(n, np.uint64)
+            lo[:, 0], hi[:, 0] = np.where(neg, zero, a_lo), np.where(neg, zero, a_hi)
+            lo[:, 1], hi[:, 1] = np.where(neg, a_lo, zero), np.where(neg, a_hi, zero)
+        else:
+            by_name = dict(zip(self.value_columns, columns, strict=True))
+            parts = [by_name["equity"], by_name["debt"]]
+            if "collateral" in by_name:
+                parts.append(by_name["collateral"])
+            for j, (p_lo, p_hi, _) in enumerate(parts):
+                lo[:, j], hi[:, j] = p_lo, p_hi
+        return _Batch(users, asset_idx, lo, hi)
+
+    def _fast_values(self, amounts: pa.Array, asset_idx: np.ndarray, signed: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """One column of decimal strings as u128 base units (low, high limbs) and, for a
+        signed column, which were negative; None when some value needs the row-by-row
+        path (which names it and says what is wrong).
+
+        With the C extension, one pass over the column's bytes (``parse_decimals``: no
+        Python object per value); without it, Arrow's kernels (the shape checked on the
+        column's bytes, then a cast to decimal128 per asset). Both accept exactly what
+        :func:`parse_amount` accepts, and give the same integers (tests/scale/test_native.py).
+        """
+        if native is not None and hasattr(native, "parse_decimals"):
+            wide = pa.types.is_large_string(amounts.type)
+            offsets = np.frombuffer(amounts.buffers()[1], np.int64 if wide else np.int32)
+            offsets = offsets[amounts.offset : amounts.offset + len(amounts) + 1]
+            data = amounts.buffers()[2]
+            parsed = native.parse_decimals(offsets.data, wide, b"" if data is None else data,
+                                           np.ascontiguousarray(asset_idx, np.int16).data,
+                                           self.decimals.data, signed)
+            if parsed is None:
+                return None
+            limbs = np.frombuffer(parsed[0], np.uint64).reshape(-1, 2)
+            return limbs[:, 0], limbs[:, 1], np.frombuffer(parsed[1], np.bool_)
+        return self._fast_values_arrow(amounts, asset_idx, signed)
+
+    def _fast_values_arrow(self, amounts: pa.Array, asset_idx: np.ndarray, signed: bool
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        n = len(amounts)
+        negative = np.zeros(n, np.bool_)
+        if signed:
+            # A signed amount (spec §15.11): the sign is taken off, the digits are checked
+            # and converted as any amount's; "-" alone or "--1" fail the shape check.
+            starts = pc.starts_with(amounts, "-")
+            negative = starts.to_numpy(zero_copy_only=False)
+            amounts = pc.if_else(starts, pc.utf8_slice_codeunits(amounts, 1), amounts)
         length = pc.binary_length(amounts).to_numpy(zero_copy_only=False).astype(np.int64)
         dot = pc.find_substring(amounts, ".").to_numpy(zero_copy_only=False).astype(np.int64)
         if not _plain_decimals(amounts, length, dot):
@@ -342,17 +470,20 @@ class _Reader:
             limbs = limbs[2 * exact.offset : 2 * (exact.offset + len(exact))].reshape(-1, 2)
             lo[mask] = limbs[:, 0]
             hi[mask] = limbs[:, 1]
-        return _Batch(users, asset_idx, lo, hi)
+        return lo, hi, negative
 
-    def _slow(self, users: pa.Array, assets: pa.Array, amounts: pa.Array, first_row: int
-              ) -> _Batch:
+    def _slow(self, users: pa.Array, assets: pa.Array, values: list[pa.Array],
+              first_row: int) -> _Batch:
         by_symbol = {a.symbol: (i, a) for i, a in enumerate(self.assets)}
         n = len(users)
         asset_idx = np.zeros(n, dtype=np.int16)
-        lo = np.zeros(n, dtype=np.uint64)
-        hi = np.zeros(n, dtype=np.uint64)
-        for i, (user, symbol, text) in enumerate(
-            zip(users.to_pylist(), assets.to_pylist(), amounts.to_pylist(), strict=True)
+        shape = (n, self.parts) if self.margin else (n,)
+        lo = np.zeros(shape, dtype=np.uint64)
+        hi = np.zeros(shape, dtype=np.uint64)
+        names = self.value_columns
+        for i, (user, symbol, *texts) in enumerate(
+            zip(users.to_pylist(), assets.to_pylist(), *(v.to_pylist() for v in values),
+                strict=True)
         ):
             where = f"{self.path}, {_position(self.kind, first_row, i)}"
             check_user_id(user, where)
@@ -360,10 +491,17 @@ class _Reader:
                 raise InputError(f"{where}, column asset: unknown asset {symbol!r}; the asset"
                                  f" list has {', '.join(by_symbol)}")
             j, asset = by_symbol[symbol]
-            value = parse_amount(text, asset, where)
+            parsed = [parse_amount(text, asset, where, name, self.signed)
+                      for text, name in zip(texts, names, strict=True)]
             asset_idx[i] = j
-            lo[i] = value & 0xFFFFFFFFFFFFFFFF
-            hi[i] = value >> 64
+            if self.margin:
+                triple = margin_position(parsed, self.columns)
+                for part, value in enumerate(triple[: self.parts]):
+                    lo[i, part] = value & 0xFFFFFFFFFFFFFFFF
+                    hi[i, part] = value >> 64
+            else:
+                lo[i] = parsed[0] & 0xFFFFFFFFFFFFFFFF
+                hi[i] = parsed[0] >> 64
         return _Batch(users, asset_idx, lo, hi)
 
 
@@ -387,9 +525,10 @@ def _encode_users(users: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return unique, indices.astype(np.int64)
 
 
-def open_snapshot(path: str | Path, assets: tuple[Asset, ...]) -> _Reader:
-    """A reader of the snapshot at ``path`` (nothing is read until its batches are)."""
-    return _Reader(Path(path), assets)
+def open_snapshot(path: str | Path, assets: tuple[Asset, ...], margin: bool = False) -> _Reader:
+    """A reader of the snapshot at ``path`` (nothing is read until its batches are);
+    ``margin``: a margin snapshot (spec §15.11), whose rows become triples."""
+    return _Reader(Path(path), assets, margin)
 
 
 def estimate_rows(path: str | Path) -> int:
@@ -436,23 +575,33 @@ def iter_batches(
             yield fut.result(), first
 
 
+def user_at_row(path: str | Path, assets: tuple[Asset, ...], row: int,
+                margin: bool = False) -> tuple[str, str]:
+    """The user id on data row ``row`` (0-based) and where that row is ("line 12").
+
+    The bounded-memory build knows a user by commitment and first row only; when it must
+    name one (a duplicate, an account under water) it reads the file again, up to the row.
+    """
+    reader = _Reader(Path(path), assets, margin)
+    seen = 0
+    for batch in reader.batches():
+        if seen + batch.num_rows > row:
+            return str(batch.column("user_id")[row - seen].as_py()), _position(reader.kind,
+                                                                              0, row)
+        seen += batch.num_rows
+    raise InputError(f"{path}: row {row + 1} is past the end of the file (changed while read?)")
+
+
 def describe_duplicate(path: str | Path, assets: tuple[Asset, ...], row: int,
-                       asset: int) -> InputError:
+                       asset: int, margin: bool = False) -> InputError:
     """The error for a (user, asset) given twice: the user is the one on ``row``.
 
     Only called once a duplicate is known (the bounded-memory build finds it by commitment,
     without the user id): the file is read again to name the user and both lines.
     """
-    reader = _Reader(Path(path), assets)
+    reader = _Reader(Path(path), assets, margin)
     symbol = assets[asset].symbol
-    user: str | None = None
-    seen = 0
-    for batch in reader.batches():
-        if user is None and seen + batch.num_rows > row:
-            user = batch.column("user_id")[row - seen].as_py()
-        seen += batch.num_rows
-        if user is not None:
-            break
+    user, _ = user_at_row(path, assets, row, margin)
     found: list[int] = []
     seen = 0
     for batch in reader.batches():

@@ -21,7 +21,8 @@ from por.errors import InputError
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
 from verifier.files import write_atomic
-from verifier.liabilities.summary import RootSummary, parse_assets
+from verifier.liabilities.margin_round import AnySummary
+from verifier.liabilities.summary import parse_assets
 from verifier.reserves.chains import (
     EvmReader,
     RpcBitcoinReader,
@@ -200,7 +201,7 @@ def snapshot_chain(chain: Chain, reader: Reader, height: int | None) -> Chain:
     return Chain(chain.name, chain.kind, chain.network, chain.assets, height, block_hash)
 
 
-def new_draft(wallets: WalletList, summary: RootSummary, chains: tuple[Chain, ...],
+def new_draft(wallets: WalletList, summary: AnySummary, chains: tuple[Chain, ...],
               static_message: str | None = None) -> ReservesFile:
     """A reserves file without signatures and balances, each wallet's message filled in.
 

@@ -61,6 +61,33 @@ def test_cluster_build_is_byte_identical_to_local(scheduler: str, tmp_path: Path
         b.close()
 
 
+def test_margin_cluster_build_is_byte_identical_to_local(scheduler: str, tmp_path: Path) -> None:
+    import rfc8785
+
+    from por.liabilities.build import build_margin
+    from verifier.liabilities.risk import RiskParams
+
+    risk = RiskParams.from_json(rfc8785.dumps({
+        "scheme": "por-risk", "version": 1, "quote": "USD", "value_decimals": 18,
+        "assets": [{"symbol": s, "decimals": d, "price": "2",
+                    "tiers": [{"up_to": "1000000000", "ratio": 90}]} for s, d in ASSETS]}))
+    rng = random.Random(12)
+    lines = ["user_id,asset,equity,debt"]
+    for i in range(3000):
+        for symbol, dec in ASSETS:
+            equity = rng.randrange(10**6)
+            lines.append(f"user-{i},{symbol},{equity}.{'0' * dec},{equity // 2}")
+    snap = tmp_path / "m.csv"
+    snap.write_text("\n".join(lines) + "\n")
+    local = build_margin(snap, ASSET_OBJS, risk, "m-9", SECRET, tmp_path / "local", workers=2)
+    remote = build_margin(snap, ASSET_OBJS, risk, "m-9", SECRET, tmp_path / "cluster",
+                          cluster=scheduler, work_dir=str(tmp_path / "shared"), memory=1 << 20)
+    assert remote.summary == local.summary
+    for name in ("tree.bin", "root.json", "risk.json"):
+        assert (tmp_path / "cluster" / name).read_bytes() == (
+            tmp_path / "local" / name).read_bytes()
+
+
 def test_unreachable_scheduler_is_an_input_error(tmp_path: Path) -> None:
     import dask.config
 

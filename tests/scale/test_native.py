@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from reference import reference_tree
 from snapshots import balances_to_rows, write_csv
 
-from por.errors import VerificationError
+from por.errors import InputError, VerificationError
 from por.liabilities import buckets
 from por.liabilities.build import build_tree
 from verifier.liabilities import mst
@@ -244,3 +244,144 @@ def test_a_disagreeing_accelerator_stops_the_build(tmp_path: Path,
         build_tree(snap, tuple(Asset(s, d) for s, d in ASSETS), "r", SECRET, tmp_path / "o",
                    workers=1)
     assert not (tmp_path / "o/tree.bin").exists()
+
+
+# ------------------------------------------------------------ decimal strings (issue 16)
+
+DECIMAL_TEXT = st.one_of(
+    st.text("0123456789.-", max_size=45),
+    st.integers(0, (1 << 129)).map(str),
+    st.tuples(st.integers(0, 10**30), st.integers(0, 10**20)).map(lambda t: f"{t[0]}.{t[1]}"),
+    st.sampled_from(["", "-", "--1", "1.", ".5", "-0", "0.0", "1e5", " 1", "１", "nan",
+                     str((1 << 128) - 1), str(1 << 128), "-" + str((1 << 128) - 1)]),
+)
+
+
+def _reference_column(texts: list[str], decimals: list[int], signed: bool) -> list[int] | None:
+    from por.liabilities.snapshot import parse_amount
+
+    out = []
+    for text, dec in zip(texts, decimals, strict=True):
+        try:
+            out.append(parse_amount(text, Asset("X", dec), "here", signed=signed))
+        except InputError:
+            return None
+    return out
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(DECIMAL_TEXT, min_size=1, max_size=12),
+       decimals=st.lists(st.sampled_from([0, 2, 6, 8, 18, 38]), min_size=3, max_size=3),
+       signed=st.booleans(), data=st.data())
+def test_native_decimals_accept_and_value_exactly_what_the_reference_does(
+    texts: list[str], decimals: list[int], signed: bool, data: st.DataObject
+) -> None:
+    import pyarrow as pa
+
+    from por.liabilities import snapshot
+
+    which = data.draw(st.lists(st.integers(0, 2), min_size=len(texts), max_size=len(texts)))
+    reader = snapshot._Reader(Path("x.csv"), tuple(Asset(f"A{i}", d)
+                                                   for i, d in enumerate(decimals)))
+    column = pa.array(["pad", *texts], pa.string()).slice(1)  # a sliced column, offset 1
+    idx = np.array(which, np.int16)
+    native_result = reader._fast_values(column, idx, signed)
+    arrow_result = reader._fast_values_arrow(column, idx, signed)
+    want = _reference_column(texts, [decimals[w] for w in which], signed)
+    if want is None:
+        assert native_result is None
+        return
+    assert native_result is not None
+    lo, hi, neg = native_result
+    got = [(-1 if n else 1) * (int(a) | int(b) << 64) for a, b, n in zip(lo, hi, neg,
+                                                                           strict=True)]
+    assert [abs(v) for v in got] == [abs(v) for v in want]
+    assert [v < 0 for v in want] == [bool(n) and v != 0 for n, v in zip(neg, got,
+                                                                        strict=True)]
+    if arrow_result is not None:  # the Arrow path leaves 39+ digit values to the slow path
+        assert [int(x) for x in arrow_result[0]] == [int(x) for x in lo]
+        assert [int(x) for x in arrow_result[1]] == [int(x) for x in hi]
+
+
+BAD_ROWS = ["u1,BTC,1.000000001", "u1,BTC,-1", "u1,BTC,", "u1,BTC,1e5", "u1,BTC,.5",
+            "u1,BTC,5.", "u1,BTC,340282366920938463463.374607431768211456", "u1,BTC,1,5",
+            "u1,DOGE,1", "u 1 ,BTC,1", "u1,BTC,0x10"]
+
+
+@pytest.mark.parametrize("row", BAD_ROWS)
+def test_bad_rows_give_the_same_message_with_and_without_the_extension(
+    row: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from por.liabilities import snapshot
+
+    snap = tmp_path / "s.csv"
+    snap.write_text("user_id,asset,amount\nu0,BTC,1\n" + row + "\n")
+    assets = tuple(Asset(s, d) for s, d in ASSETS)
+    messages = []
+    for ext in (snapshot.native, None):  # type: ignore[attr-defined]
+        monkeypatch.setattr(snapshot, "native", ext)
+        with pytest.raises(InputError) as err:
+            build_tree(snap, assets, "r", SECRET, tmp_path / "o", workers=1)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "line 3" in messages[0]
+
+
+def test_native_and_arrow_ingest_build_the_same_tree(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from por.liabilities import snapshot
+
+    rng = random.Random(4)
+    bal = {f"user-{i}": [rng.randrange(10**12), rng.randrange(2**100), i % 5]
+           for i in range(2000)}
+    snap = write_csv(tmp_path / "s.csv", balances_to_rows(bal, ASSETS))
+    assets = tuple(Asset(s, d) for s, d in ASSETS)
+    fast = build_tree(snap, assets, "r", SECRET, tmp_path / "fast", workers=1)
+    monkeypatch.setattr(snapshot, "native", None)
+    arrow = build_tree(snap, assets, "r", SECRET, tmp_path / "arrow", workers=1)
+    assert fast.summary == arrow.summary
+    assert (tmp_path / "fast/tree.bin").read_bytes() == (tmp_path / "arrow/tree.bin").read_bytes()
+    assert fast.summary.root_hash == reference_tree("r", ASSETS, bal, SECRET, 2048)["root"]
+
+
+@needs_native
+@settings(max_examples=200, deadline=None)
+@given(slots=st.integers(1, 12), pairs=st.integers(1, 9), margin=st.booleans(),
+       big=st.booleans(), seed=st.integers(0, 2**32))
+def test_parent_records_match_their_numpy_twin(slots: int, pairs: int, margin: bool,
+                                               big: bool, seed: int) -> None:
+    rng = random.Random(seed)
+    width = 32 + 16 * slots
+    top = (1 << 128) - 1 if big else (1 << 100)  # big: some sums overflow 2^128-1
+    rows = [rng.randbytes(32) + b"".join(rng.randrange(top).to_bytes(16, "big")
+                                         for _ in range(slots)) for _ in range(2 * pairs)]
+    children = np.frombuffer(b"".join(rows), np.uint8).reshape(2 * pairs, width)
+    try:
+        want = buckets.parent_records_python(children, margin).tobytes()
+    except InputError:
+        assert native.parent_records(buckets.tags(margin)[1], children.data, width) is None
+        with pytest.raises(InputError, match="overflows"):
+            buckets.parent_records(children, margin)
+        return
+    assert native.parent_records(buckets.tags(margin)[1], children.data, width) == want
+    assert buckets.parent_records(children, margin).tobytes() == want
+    left, right = rows[0], rows[1]
+    hasher = mst.margin_node_hash if margin else mst.node_hash
+    assert want[:32] == hasher(left[:32], left[32:], right[:32], right[32:])
+
+
+@needs_native
+@settings(max_examples=100, deadline=None)
+@given(width=st.sampled_from([0, 16, 48, 144, 1024]), count=st.integers(0, 40),
+       margin=st.booleans(), seed=st.integers(0, 2**32))
+def test_leaf_records_match_their_numpy_twin(width: int, count: int, margin: bool,
+                                             seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, 256, (count, 32), np.uint8)
+    sums = rng.integers(0, 256, (count, width), np.uint8)
+    want = buckets.leaf_records_python(c, sums, margin)
+    assert buckets.leaf_records(c, sums, margin).tobytes() == want.tobytes()
+    hasher = mst.margin_leaf_hash if margin else mst.leaf_hash
+    for i in range(min(count, 3)):
+        assert bytes(want[i, :32]) == hasher(bytes(c[i]), bytes(sums[i]))

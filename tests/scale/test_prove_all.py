@@ -82,3 +82,91 @@ def test_prove_all_with_another_snapshot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="'stranger' is not in round r1"):
         prove_all(round_dir, secret, other, tmp_path / "p.jsonl", workers=1)
     assert not (tmp_path / "p.jsonl").exists()
+
+
+# --- the bulk text is the reference text, byte for byte ------------------------------------
+
+ODD_IDS = ["quote\"d", "back\\slash", "tab\tnot printable?", "é-accent", "日本",
+           "name with space/and slash", "a" * 128, "_" + "0" * 64, "emoji-\U0001f600"]
+
+
+def _reference_lines(round_dir: Path, users: list[str], secret: bytes) -> dict[str, bytes]:
+    from por.liabilities.prove import Prover
+
+    prover = Prover(round_dir, secret)
+    try:
+        return {u: prover.prove(u).to_json().encode() for u in users}
+    finally:
+        prover.close()
+
+
+@pytest.mark.parametrize(("shard_bits", "chunk_bits"), [(16, 12), (4, 2), (3, 1)])
+def test_bulk_proofs_are_the_reference_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             shard_bits: int, chunk_bits: int) -> None:
+    from por.liabilities import prove as prove_mod
+
+    monkeypatch.setattr(prove_mod, "SHARD_BITS", shard_bits)
+    monkeypatch.setattr(prove_mod, "CHUNK_BITS", chunk_bits)
+    monkeypatch.setattr(snapshot_mod, "BATCH_ROWS", 97)
+    rng = random.Random(7)
+    bal = {f"u{i}": [rng.randrange(10**9), rng.randrange(10**30), rng.randrange(2)]
+           for i in range(300)}
+    bal.update({u: [1, 2**100, 3] for u in ODD_IDS if u.isprintable()})
+    rows = balances_to_rows(bal, ASSETS)
+    rng.shuffle(rows)
+    snap = write_csv(tmp_path / "s.csv", rows)
+    assets = write_assets(tmp_path / "a.json", ASSETS)
+    res = CliRunner().invoke(por_main, ["liabilities", "build", str(snap), "--assets",
+                                        str(assets), "--round", "r1", "--out",
+                                        str(tmp_path / "round"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    secret = load_secret(default_secret_path("r1"))
+    want = _reference_lines(tmp_path / "round", list(bal), secret)
+    prove_all(tmp_path / "round", secret, snap, tmp_path / "p", workers=1)
+    prove_all(tmp_path / "round", secret, snap, tmp_path / "p.jsonl", workers=1)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "p").iterdir()}
+    assert files == {proof_file_name(u): text for u, text in want.items()}
+    lines = (tmp_path / "p.jsonl").read_bytes().splitlines(keepends=True)
+    compact = {json.dumps(json.loads(t), separators=(",", ":")).encode() + b"\n"
+               for t in want.values()}
+    assert len(lines) == len(want) and set(lines) == compact
+    # The CLI's own output, for a few users, is the same bytes.
+    for user in ["u0", "u299", "quote\"d", "日本"]:
+        res = CliRunner().invoke(por_main, ["liabilities", "prove", str(tmp_path / "round"),
+                                            user])
+        assert res.exit_code == 0, res.output
+        assert res.stdout_bytes == want[user]
+
+
+def test_bulk_margin_proofs_are_the_reference_bytes(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from por.liabilities import prove as prove_mod
+    from por.liabilities.margin import margin_proof_text
+
+    monkeypatch.setattr(prove_mod, "SHARD_BITS", 5)
+    monkeypatch.setattr(prove_mod, "CHUNK_BITS", 3)
+    ledger = Path(__file__).parents[1] / "data" / "otter_por_v2" / "generated-private_ledger.json"
+    run = CliRunner()
+    inputs, out, key = tmp_path / "in", tmp_path / "round", tmp_path / "private" / "r.key"
+    res = run.invoke(por_main, ["liabilities", "import-ledger", "--format", "otter-porv2",
+                                str(ledger), "--out", str(inputs)])
+    assert res.exit_code == 0, res.output
+    res = run.invoke(por_main, ["liabilities", "build", str(inputs / "snapshot.csv"),
+                                "--assets", str(inputs / "assets.json"), "--risk",
+                                str(inputs / "risk.json"), "--round", "m1", "--out", str(out),
+                                "--secret-file", str(key)])
+    assert res.exit_code == 0, res.output
+    users = sorted(json.loads(ledger.read_text())["accounts"])
+    assert len(users) >= 200
+    secret = load_secret(key)
+    for form in ("p", "p.jsonl"):
+        res = run.invoke(por_main, ["liabilities", "prove-all", str(out), "--snapshot",
+                                    str(inputs / "snapshot.csv"), "--out",
+                                    str(tmp_path / form), "--secret-file", str(key)])
+        assert res.exit_code == 0, res.output
+    lines = set((tmp_path / "p.jsonl").read_bytes().splitlines(keepends=True))
+    assert len(lines) == len(users)
+    for user in users:
+        text = margin_proof_text(out, secret, user).encode()
+        assert (tmp_path / "p" / proof_file_name(user)).read_bytes() == text
+        assert json.dumps(json.loads(text), separators=(",", ":")).encode() + b"\n" in lines

@@ -31,7 +31,6 @@ from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import Asset, Position
 from verifier.liabilities.proof import MarginInclusionProof
 from verifier.liabilities.risk import RiskParams
-from verifier.liabilities.summary import RootSummary
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 
 ASSETS = (Asset("ETH", 18), Asset("BTC", 8))
@@ -98,7 +97,7 @@ def build_margin_round(world: World, tmp: Path, round_id: str) -> MarginRound:
                      reader.block_hash(height))
     # The reserves draft reads the round id, assets and root hash, which a margin summary
     # has under the same names.
-    draft = new_draft(listed, _as_spot(summary), (snapshot,))
+    draft = new_draft(listed, summary, (snapshot,))  # a margin root.json, as is
     sigs = [
         {"chain": "ethereum", "address": w.address, "scheme": "eip191",
          "value": Account.sign_message(encode_defunct(str(d.signed_message).encode()),
@@ -111,11 +110,6 @@ def build_margin_round(world: World, tmp: Path, round_id: str) -> MarginRound:
     return MarginRound(out, summary, (out / "root.json").read_bytes(),
                        (out / "risk.json").read_bytes(), (out / "reserves.json").read_bytes(),
                        tree.prove("m-borrower-2"))
-
-
-def _as_spot(summary: MarginRootSummary) -> RootSummary:
-    return RootSummary(summary.round_id, summary.assets, summary.leaf_count,
-                       summary.root_hash, tuple(p.equity for p in summary.totals))
 
 
 def sign_publish(engine: Engine, world: World, r: MarginRound, round_id: str, day: int,

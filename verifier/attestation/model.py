@@ -17,6 +17,7 @@ from typing import Any
 from verifier.encoding import strictjson as sj
 from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, VerificationError
+from verifier.liabilities.margin_round import AnySummary as AnySummary
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import (
     MARGIN_SCHEME,
@@ -28,7 +29,7 @@ from verifier.liabilities.mst import (
 )
 from verifier.liabilities.proof import parse_positions, positions_to_json
 from verifier.liabilities.risk import RiskParams
-from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets
+from verifier.liabilities.summary import assets_to_json, parse_assets
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
 
@@ -471,8 +472,6 @@ def solvency_line(symbol: str, decimals: int, reserves: int, liabilities: int,
         margin,
     )
 
-
-AnySummary = RootSummary | MarginRootSummary
 
 
 def liabilities_figures(summary: AnySummary) -> LiabilitiesFigures:

@@ -25,7 +25,7 @@ from verifier.liabilities.mst import (
 )
 from verifier.liabilities.proof import MarginProofReport, parse_positions, positions_to_json
 from verifier.liabilities.risk import RiskParams, evaluate_rule
-from verifier.liabilities.summary import assets_to_json, parse_assets
+from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets
 from verifier.liabilities.treefile import TreeFile
 
 
@@ -212,3 +212,25 @@ def audit_margin_tree(
             if mine != published:
                 report.add(f"root summary: the tree's {name} differs from the published one")
     return report
+
+
+AnySummary = RootSummary | MarginRootSummary
+
+
+def parse_any_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
+    """A round's ``root.json``, spot (spec §8.1) or margin (§15.10), told apart by its
+    scheme field; each is then read by its own strict parser.
+
+    Raises:
+        FormatError: malformed, an unknown scheme (as the spot parser reports it), or a
+            private round's (spec §16.12).
+    """
+    data = sj.loads(root_bytes, what)
+    if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
+        return MarginRootSummary.from_json(root_bytes, what)
+    if isinstance(data, dict) and data.get("scheme") == "por-mst-private":
+        raise FormatError(f"{what} is of a private round (spec §16): attestations, reserves and"
+                          " the page have no private liabilities yet (spec §16.12), so it is"
+                          " neither signed nor co-signed; the auditor checks it with"
+                          " `por-verify liabilities ROUND_DIR`")
+    return RootSummary.from_json(root_bytes, what)

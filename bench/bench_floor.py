@@ -1,0 +1,180 @@
+"""The C-speed floor of a build: OpenSSL's SHA-256, in C loops, over exactly the preimages
+the build hashes, on one core and on two; later build figures are given as a ratio to it.
+
+For U users, k assets and N leaves (U padded to a power of two, spec §5), the build hashes:
+
+- per user, the salt HMAC-SHA256(secret, SALT tag ‖ round ‖ id) and the commitment
+  SHA-256(USER tag ‖ round ‖ id ‖ salt) (spec §4): the snapshot's real ids, so the exact
+  lengths;
+- per padding leaf (N - U), HMAC-SHA256(secret, PAD tag ‖ round ‖ u64 index) (spec §5);
+- per leaf (N), SHA-256(LEAF tag ‖ commitment ‖ k amounts) (spec §6), 16 + 32 + 16k bytes;
+- per inner node (N - 1), SHA-256(NODE tag ‖ 2 x (hash ‖ k sums)), 16 + 2(32 + 16k) bytes.
+
+The loops are ``por._fasthash``'s (OpenSSL's SHA256_* compression, the HMAC key schedule
+done once per call, the GIL released): the same calls the build makes, over synthetic
+buffers of the same sizes, with nothing else (no reading, parsing, grouping, sorting,
+spilling or writing). Two cores: two threads, each half of every call.
+
+Run: .venv/bin/python bench/bench_floor.py [--users 1000000] [--assets 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).parent))
+from snapshot_gen import snapshot_path
+
+README = Path(__file__).parent / "README.md"
+START = "<!-- bench_floor:start -->"
+END = "<!-- bench_floor:end -->"
+ROUND = "bench-round"  # bench_build.py's round id: the same preimage lengths
+SECRET = bytes(range(32))
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The floor of one build shape, in seconds."""
+
+    users: int
+    leaves: int
+    assets: int
+    preimages: int
+    bytes_hashed: int
+    one_core: float
+    two_cores: float
+    stages: dict[str, float]  # two cores, per kind of preimage
+
+
+def _split(n: int, parts: int) -> list[tuple[int, int]]:
+    step = -(-n // parts)
+    return [(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+def c_floor(ids_offsets: np.ndarray, ids_data: bytes, leaves: int, assets: int,
+            threads: int, round_id: str = ROUND) -> dict[str, float]:
+    """Seconds per kind of preimage with ``threads`` threads (each takes a share)."""
+    from por.liabilities import buckets
+    from verifier.liabilities.mst import TAG_LEAF, TAG_NODE, TAG_PAD, TAG_SALT, TAG_USER, encode_str
+
+    native = buckets.native
+    if native is None:
+        raise SystemExit("por._fasthash is not built: `make setup` builds it")
+    rid = encode_str(round_id.encode())
+    users = len(ids_offsets) - 1
+    width = 32 + 16 * assets
+    rng = np.random.default_rng(1)
+    leaf_data = rng.integers(0, 256, leaves * width, np.uint8).tobytes()
+    node_data = rng.integers(0, 256, (leaves - 1) * 2 * width, np.uint8).tobytes()
+    user_parts = []
+    for a, b in _split(users, threads):
+        off = ids_offsets[a:b + 1]
+        user_parts.append(((off - off[0]).tobytes(), ids_data[int(off[0]):int(off[-1])]))
+    timings: dict[str, float] = {}
+    with ThreadPoolExecutor(threads) as pool:
+
+        def run(name: str, calls: list[tuple[object, ...]], fn: object) -> None:
+            t0 = time.perf_counter()
+            list(pool.map(lambda args: fn(*args), calls))  # type: ignore[operator]
+            timings[name] = time.perf_counter() - t0
+
+        run("user salts and commitments", [
+            (SECRET, TAG_SALT + rid, TAG_USER + rid, data, off) for off, data in user_parts],
+            native.commitments)
+        run("padding commitments", [
+            (SECRET, TAG_PAD + rid, a, b) for a, b in _split(leaves - users, threads)],
+            native.pad_commitments)
+        run("leaf hashes", [
+            (TAG_LEAF, leaf_data[a * width:b * width], width)
+            for a, b in _split(leaves, threads)], native.hash_records)
+        run("node hashes", [
+            (TAG_NODE, node_data[a * 2 * width:b * 2 * width], 2 * width)
+            for a, b in _split(leaves - 1, threads)], native.hash_records)
+    return timings
+
+
+def measure(users: int, assets: int) -> Floor:
+    """The floor of ``users`` x ``assets`` from the benchmark snapshot's real ids."""
+    table = pq.read_table(snapshot_path(users, assets), columns=["user_id"])
+    ids = pc.unique(table.column(0))
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[ids.offset:ids.offset + len(ids) + 1]
+    offsets = offsets.astype(np.int64)
+    data = ids.buffers()[2].to_pybytes()
+    leaves = 1 << max(0, (len(ids) - 1).bit_length())
+    width = 32 + 16 * assets
+    one = c_floor(offsets, data, leaves, assets, 1)
+    two = c_floor(offsets, data, leaves, assets, 2)
+    id_bytes = int(offsets[-1] - offsets[0])
+    rid = 2 + len(ROUND)
+    hashed = (
+        len(ids) * (64 + 16 + rid + 2 + 64 + 32) + id_bytes  # salt HMAC (inner and outer)
+        + len(ids) * (16 + rid + 2 + 32) + id_bytes  # commitment
+        + (leaves - len(ids)) * (64 + 16 + rid + 8 + 64 + 32)  # padding HMAC
+        + leaves * (16 + width) + (leaves - 1) * (16 + 2 * width))
+    return Floor(len(ids), leaves, assets, 3 * len(ids) + 2 * (leaves - len(ids)) + 2 * leaves - 1,
+                 hashed, sum(one.values()), sum(two.values()), two)
+
+
+def render(floor: Floor, load: tuple[float, ...], load_end: tuple[float, ...]) -> str:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stages = "\n".join(f"| {name} | {sec:.3f} |" for name, sec in floor.stages.items())
+    return f"""{START}
+## C-speed floor of a build (bench/bench_floor.py)
+
+OpenSSL's SHA-256 in C loops (`por._fasthash`, GIL released) over exactly the preimages a
+build of {floor.users:,} users x {floor.assets} assets hashes ({floor.leaves:,} leaves): two
+HMAC/SHA-256 per user (salt, commitment), one HMAC per padding leaf, one hash per leaf and
+per inner node; {floor.preimages:,} SHA-256 messages, {floor.bytes_hashed / 2**20:,.0f} MiB
+through the compression function. Nothing else of a build (no reading, parsing, grouping,
+sorting, spilling, writing). Machine: {platform.machine()}, {os.cpu_count()} cores,
+Python {platform.python_version()}, {stamp}; load average {load[0]:.2f} {load[1]:.2f}
+{load[2]:.2f} at start, {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} at end.
+
+| users x assets | floor, 1 core s | floor, 2 cores s | 2-core speed-up |
+|---|---|---|---|
+| {floor.users:,} x {floor.assets} | {floor.one_core:.3f} | **{floor.two_cores:.3f}** | \
+{floor.one_core / floor.two_cores:.2f}x |
+
+Two cores, by kind of preimage:
+
+| preimages | s |
+|---|---|
+{stages}
+
+A build's figure divided by the 2-core floor of the same shape is its ratio to the
+hardware (issue 16's target: at most 2.5); `bench_build.py` can import `measure()` to
+print it beside each build in the same run.
+{END}"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--assets", type=int, default=4)
+    opts = parser.parse_args()
+    load = os.getloadavg()
+    floor = measure(opts.users, opts.assets)
+    section = render(floor, load, os.getloadavg())
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    README.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
