@@ -171,7 +171,8 @@
     const head = document.createElement("p");
     head.className = `verdict verdict-${result.verdict}`;
     head.id = "verify-verdict";
-    const words = { verified: "VERIFIED", failed: "FAILED", malformed: "MALFORMED" };
+    const words = { verified: "VERIFIED", failed: "FAILED", malformed: "MALFORMED",
+                    unsupported: "NOT CHECKED HERE" };
     head.textContent = words[result.verdict] + (result.reason ? `: ${result.reason}` : "");
     out.appendChild(head);
     if (result.verdict !== "verified") return;

@@ -26,6 +26,9 @@
 (function (global) {
   class Malformed extends Error {}
   class Failed extends Error {}
+  // A proof this page does not check (a private proof, docs/spec.md §16.12): never a pass.
+  class Unsupported extends Error {}
+  const PRIVATE_SCHEME = "por-mst-private";
 
   const SCHEME = "por-mst";
   const VERSION = 1n;
@@ -247,6 +250,13 @@
   function parseAnyProof(text) {
     const doc = parseJson(text);
     if (doc instanceof Map && doc.get("scheme") === MARGIN_SCHEME) return parseMarginProof(doc);
+    if (doc instanceof Map && doc.get("scheme") === PRIVATE_SCHEME) {
+      // Its top-level shape is checked (spec §16.8), so a file that is no private proof at
+      // all stays malformed, as por-verify says; the rest is por-verify's to check.
+      obj(doc, "proof", ["scheme", "version", "round", "assets", "user_id", "salt", "amounts",
+        "blindings", "path", "root"]);
+      throw new Unsupported("a private proof (por-mst-private, docs/spec.md §16) is not checked in this browser: its range proofs and commitment sums need libsecp256k1-zkp, which this page does not carry. Check it with `por-verify proof FILE --summary root.json` (pip install 'por-toolkit[private]')");
+    }
     return parseProof(doc);
   }
 
@@ -824,6 +834,7 @@
   function verdictOf(err) {
     if (err instanceof Failed) return { verdict: "failed", reason: err.message };
     if (err instanceof Malformed) return { verdict: "malformed", reason: err.message };
+    if (err instanceof Unsupported) return { verdict: "unsupported", reason: err.message };
     // Anything else (a bug, or a browser without WebCrypto) never passes: fail closed.
     return { verdict: "malformed", reason: `could not check the proof: ${err && err.message}` };
   }
@@ -834,7 +845,7 @@
    * Or pass a function round => context|undefined, where the context is
    * {attestation: <signed envelope>, keys: [...], auditors: [...]}: the proof is then checked
    * against the root in that round's signed attestation, whose signature is checked first.
-   * Resolves to {verdict: "verified"|"failed"|"malformed", reason?, report?}; never rejects.
+   * Resolves to {verdict: "verified"|"failed"|"malformed"|"unsupported" (a private proof), reason?, report?}; never rejects.
    */
   async function verifyProofText(text, published) {
     try {

@@ -646,7 +646,119 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------- proof text (issue 16) */
+
+static const char HEXDIGITS[] = "0123456789abcdef";
+
+/* Decimal digits of x (no sign, no leading zeros; "0" for zero) at out; returns the length
+ * (at most 39). */
+static Py_ssize_t u128_decimal(u128 x, char *out) {
+    char tmp[40];
+    Py_ssize_t n = 0;
+    uint64_t lo;
+    while (x >> 64) { /* 19 digits at a time while past 64 bits */
+        const uint64_t e19 = 10000000000000000000ULL;
+        lo = (uint64_t)(x % e19);
+        x /= e19;
+        for (int d = 0; d < 19; d++) {
+            tmp[n++] = (char)('0' + lo % 10);
+            lo /= 10;
+        }
+    }
+    lo = (uint64_t)x;
+    do {
+        tmp[n++] = (char)('0' + lo % 10);
+        lo /= 10;
+    } while (lo);
+    for (Py_ssize_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+PyDoc_STRVAR(format_records_doc,
+"format_records(records, width, hexed, first, pieces) -> list[bytes]\n\n"
+"One text per ``width``-byte record (hash (32) then m = (width - 32) / 16 big-endian u128\n"
+"values, spec §8.3; §15.10 for margin): pieces[(first + i) & 1], then with ``hexed`` the\n"
+"hash in lower-case hex, then for each value j pieces[2 + j] and its decimal digits, then\n"
+"pieces[2 + m]. ``pieces`` is a tuple of m + 3 bytes. The exact bytes of\n"
+"por.liabilities.prove's pure-Python twin (tests/scale/test_proof_text_native.py).");
+
+static PyObject *format_records(PyObject *self, PyObject *args) {
+    Py_buffer records;
+    Py_ssize_t width, first;
+    int hexed;
+    PyObject *pieces;
+    if (!PyArg_ParseTuple(args, "y*npnO!:format_records", &records, &width, &hexed, &first,
+                          &PyTuple_Type, &pieces))
+        return NULL;
+    PyObject *result = NULL;
+    char *buf = NULL;
+    if (width < HASH || (width - HASH) % 16 || records.len % width) {
+        PyErr_SetString(PyExc_ValueError, "format_records: not whole records");
+        goto done;
+    }
+    Py_ssize_t m = (width - HASH) / 16, n = records.len / width;
+    if (PyTuple_GET_SIZE(pieces) != m + 3) {
+        PyErr_SetString(PyExc_ValueError, "format_records: pieces must be m + 3 bytes");
+        goto done;
+    }
+    Py_ssize_t fixed = 0, prefix = 0;
+    for (Py_ssize_t j = 0; j < m + 3; j++) {
+        PyObject *piece = PyTuple_GET_ITEM(pieces, j);
+        if (!PyBytes_Check(piece)) {
+            PyErr_SetString(PyExc_TypeError, "format_records: pieces must be bytes");
+            goto done;
+        }
+        Py_ssize_t len = PyBytes_GET_SIZE(piece);
+        if (j < 2) {
+            if (len > prefix) prefix = len;
+        } else {
+            fixed += len;
+        }
+    }
+    buf = PyMem_Malloc((size_t)(prefix + fixed + 2 * HASH + 39 * m + 1));
+    result = PyList_New(n);
+    if (!buf || !result) {
+        Py_CLEAR(result);
+        if (!buf) PyErr_NoMemory();
+        goto done;
+    }
+    const unsigned char *src = records.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *rec = src + i * width;
+        PyObject *p = PyTuple_GET_ITEM(pieces, (first + i) & 1);
+        char *at = buf;
+        memcpy(at, PyBytes_AS_STRING(p), (size_t)PyBytes_GET_SIZE(p));
+        at += PyBytes_GET_SIZE(p);
+        if (hexed) {
+            for (int b = 0; b < HASH; b++) {
+                *at++ = HEXDIGITS[rec[b] >> 4];
+                *at++ = HEXDIGITS[rec[b] & 15];
+            }
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            p = PyTuple_GET_ITEM(pieces, 2 + j);
+            memcpy(at, PyBytes_AS_STRING(p), (size_t)PyBytes_GET_SIZE(p));
+            at += PyBytes_GET_SIZE(p);
+            at += u128_decimal(read_u128(rec + HASH + 16 * j), at);
+        }
+        p = PyTuple_GET_ITEM(pieces, 2 + m);
+        memcpy(at, PyBytes_AS_STRING(p), (size_t)PyBytes_GET_SIZE(p));
+        at += PyBytes_GET_SIZE(p);
+        PyObject *text = PyBytes_FromStringAndSize(buf, at - buf);
+        if (!text) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, text);
+    }
+done:
+    PyMem_Free(buf);
+    PyBuffer_Release(&records);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"format_records", format_records, METH_VARARGS, format_records_doc},
     {"leaf_records", leaf_records, METH_VARARGS, leaf_records_doc},
     {"parent_records", parent_records, METH_VARARGS, parent_records_doc},
     {"parse_decimals", parse_decimals, METH_VARARGS, parse_decimals_doc},

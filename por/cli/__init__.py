@@ -427,8 +427,11 @@ def prove_all_cmd(
 @click.option("--users", default=10_000, show_default=True, help="Synthetic users.")
 @click.option("--assets", "asset_count", default=5, show_default=True, help="Assets (1-8).")
 @click.option("--seed", default=2026, show_default=True, help="Seed of the synthetic data.")
-def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int) -> None:
+@click.option("--private", is_flag=True,
+              help="Also build, prove and check a private round (spec §16; needs the"
+              " [private] extra) of the latest holdings.")
+def demo_cmd(out_dir: Path, users: int, asset_count: int, seed: int, private: bool) -> None:
     """Run the whole flow on a synthetic exchange, on embedded defaults."""
     from por.demo.run import run_demo
 
-    run_demo(out_dir, users=users, asset_count=asset_count, seed=seed)
+    run_demo(out_dir, users=users, asset_count=asset_count, seed=seed, private=private)

@@ -32,8 +32,13 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
 @click.option("--pad-to", type=click.IntRange(min=1), help="Pad to at least N leaves.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes that make the commitments (one per node and asset).")
+@click.option("--hide-levels", "hidden_levels", type=click.IntRange(min=1),
+              help="Hybrid hiding (spec §16.14): proofs hide the bottom L levels and show the"
+              " sums of the subtrees above (of 2^L leaves and more). Default: every level"
+              " hidden (full hiding, version 1).")
 def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir: Path,
-                      secret_file: Path | None, pad_to: int | None, workers: int) -> None:
+                      secret_file: Path | None, pad_to: int | None, workers: int,
+                      hidden_levels: int | None) -> None:
     """Build a private round (spec §16) from SNAPSHOT: proofs hide every other balance.
 
     Exit codes: 0 built, 1 a check failed, 2 unusable input.
@@ -54,12 +59,14 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     ids = snap.user_ids.to_pylist()
     balances = [(str(ids[i]), [int(snap.hi[i, j]) << 64 | int(snap.lo[i, j])
                                for j in range(len(assets))]) for i in range(len(ids))]
-    tree = build_private_tree(round_id, assets, secret, balances, pad_to, workers)
+    tree = build_private_tree(round_id, assets, secret, balances, pad_to, workers,
+                              hidden_levels)
     root = write_private_round(tree, out_dir)
     if not existing:
         create_secret(path, secret)
     click.echo(f"built private round {round_id}: {len(balances)} users, {root.leaf_count}"
                f" leaves; root {root.root_hash.hex()}")
+    click.echo(f"  a proof reveals: {root.reveals()}")
     for asset, total in zip(root.assets, root.totals, strict=True):
         click.echo(f"  {asset.symbol:>8}  total {total} x 10^{asset.unit_exponent} base units")
     click.echo(f"  round secret: {path}")

@@ -194,7 +194,7 @@ def _verdict_line(att: Attestation) -> str:
 
 
 def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int,
-             rounds: int = ROUNDS) -> None:
+             rounds: int = ROUNDS, private: bool = False) -> None:
     """Build, attest, publish and verify ``rounds`` weekly margin rounds (the latest one
     under-reserved on one asset); print how to serve them.
 
@@ -297,6 +297,11 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int,
     write_token_csv(tokens_csv, [t for r in published for t in r.tokens])
     click.echo(f"6. issued proof tokens to {len(users_with_proofs)} users in each round "
                f"({tokens_csv}: for the account system only)")
+    if private:  # spec §16: a private round of the latest holdings, beside the margin rounds
+        from por.demo.private import run_private_round
+
+        run_private_round(out_dir, out_dir / "snapshots" / f"{latest.round_id}.csv", assets,
+                          f"{latest.round_id}-private", users_with_proofs, echo=click.echo)
     click.echo("\nWrote:")
     for label, path in (
         ("snapshots, risk files (private)", out_dir / "snapshots"),

@@ -83,10 +83,12 @@ class PrivateTree:
 def build_private_tree(
     round_id: str, assets: Sequence[Asset], secret: bytes,
     balances: Sequence[tuple[str, Sequence[int]]], pad_to: int | None = None,
-    workers: int = 1,
+    workers: int = 1, hidden_levels: int | None = None,
 ) -> PrivateTree:
     """Build a private round (spec §16.3–§16.6); ``workers`` processes make the commitments
-    (one per node and asset, the build's cost).
+    (one per node and asset, the build's cost). ``hidden_levels`` None or at least the
+    tree's height: full hiding (version 1); else a hybrid round (version 2, §16.14) whose
+    proofs hide the bottom ``hidden_levels`` levels and open the rest, L bound in the root.
 
     Raises:
         InputError: a user twice, a wrong number of amounts, or an amount outside u128.
@@ -117,6 +119,11 @@ def build_private_tree(
     private = tuple(PrivateAsset(a.symbol, a.decimals, e)
                     for a, e in zip(plain, exponents, strict=True))
     k, levels = len(private), n.bit_length() - 1
+    if hidden_levels is not None and hidden_levels >= levels:
+        hidden_levels = None  # full hiding is version 1: one encoding for it
+    if hidden_levels is not None and hidden_levels < 1:
+        raise InputError(f"hidden levels must be at least 1 (the tree has {levels}),"
+                         f" found {hidden_levels}")
     gens = [pc.generator(generator_seed(a)) for a in private]
     # Values bottom-up (exact sums), blindings top-down (§16.3: children add up to the parent).
     values: list[list[tuple[int, ...]]] = [[
@@ -151,8 +158,8 @@ def build_private_tree(
     top = nodes[levels][0]
     root = PrivateRoot(round_id, private, n,
                        root_hash(round_id, private, n, top.hash, top.commitments, top.values,
-                                 top.blindings),
-                       top.values, top.blindings)
+                                 top.blindings, hidden_levels),
+                       top.values, top.blindings, hidden_levels)
     return PrivateTree(round_id, private, [c for c, _ in leaves], [a for _, a in leaves],
                        nodes, root)
 
@@ -191,7 +198,7 @@ def _commit_all(values: list[list[tuple[int, ...]]], blindings: list[list[tuple[
 
 def tree_file_bytes(tree: PrivateTree) -> bytes:
     """The tree file of §16.10."""
-    header = header_bytes(tree.round_id, tree.assets, tree.leaf_count)
+    header = header_bytes(tree.round_id, tree.assets, tree.leaf_count, tree.root.hidden_levels)
     out = bytearray(MAGIC + len(header).to_bytes(4, "big") + header)
     out += bytes((64 - len(out) % 64) % 64)
     for c in tree.user_commitments:
@@ -235,8 +242,9 @@ def read_round(round_dir: Path) -> tuple[PrivateRoot, PrivateTreeFile]:
     except OSError as e:
         raise InputError(f"{round_dir}: cannot read the private round: {e.strerror}") from e
     top = tree.node(tree.levels, 0)
-    if (tree.round_id, tree.assets, tree.leaf_count, top.values, top.blindings) != (
-            root.round_id, root.assets, root.leaf_count, root.totals, root.blindings):
+    if (tree.round_id, tree.assets, tree.leaf_count, top.values, top.blindings,
+            tree.hidden_levels) != (root.round_id, root.assets, root.leaf_count, root.totals,
+                                    root.blindings, root.hidden_levels):
         raise InputError(f"{round_dir}: tree.bin and root.json are not the same round")
     return root, tree
 
@@ -263,6 +271,10 @@ def prove(round_dir: Path, secret: bytes, user_id: str) -> PrivateProof:
         mine = index >> level
         sibling = tree.node(level, mine ^ 1)
         parent = tree.node(level + 1, mine >> 1)
+        if level >= root.hidden:  # an opened level of a hybrid round (§16.14): plain sums
+            steps.append(PrivateStep("left" if mine & 1 else "right", sibling.hash, (), (),
+                                     parent.commitments, sibling.values, sibling.blindings))
+            continue
         proofs = tuple(
             pc.prove_range(sibling.values[j], sibling.blindings[j], sibling.commitments[j],
                            gens[j], seeds[j],

@@ -164,6 +164,92 @@ def _marked_values(values: list[Any], prefix: str) -> list[Any]:
     return out
 
 
+FormatRecords = Callable[[Any, int, bool, int, tuple[bytes, ...]], list[bytes]]
+
+
+def format_records(records: Any, width: int, hexed: bool, first: int,
+                   pieces: tuple[bytes, ...]) -> list[bytes]:
+    """One text per ``width``-byte record of ``records`` (a hash, then m big-endian u128
+    values: spec §8.3; §15.10 for a margin round's positions): ``pieces[(first + i) & 1]``,
+    with ``hexed`` the hash in lower-case hex, then per value ``pieces[2 + j]`` and its
+    decimal digits, then ``pieces[2 + m]``.
+
+    The pure-Python twin of ``por._fasthash.format_records`` (C), which makes the same bytes
+    (tests/scale/test_proof_text_native.py): numpy splits the u128s into 64-bit limbs, and
+    only values past 2^64 (wei sums) become ints from two limbs.
+    """
+    m = (width - HASH_SIZE) // AMOUNT_SIZE
+    if width < HASH_SIZE or (width - HASH_SIZE) % AMOUNT_SIZE or len(records) % width or (
+            len(pieces) != m + 3):
+        raise ValueError("format_records: not whole records, or not m + 3 pieces")
+    n = len(records) // width
+    if n == 0:
+        return []
+    raw = np.frombuffer(records, np.uint8).reshape(n, width)
+    limbs = np.ascontiguousarray(raw[:, HASH_SIZE:]).view(">u8").reshape(n, m, 2)
+    low = limbs[:, :, 1].astype(np.uint64)
+    cols: list[list[int]] = low.T.tolist()  # one list per value: zip makes the tuples
+    high = limbs[:, :, 0].astype(np.uint64)
+    rows = np.flatnonzero(high.any(axis=1))  # values past 2^64 (wei)
+    if len(rows):
+        where = rows.tolist()
+        for col, his, los in zip(cols, high[rows].T.tolist(), low[rows].T.tolist(),
+                                 strict=True):
+            for r, h, lo in zip(where, his, los, strict=True):
+                col[r] = (h << 64) | lo
+
+    def esc(piece: bytes) -> bytes:
+        return piece.replace(b"%", b"%%")
+
+    rest = b"".join(esc(p) + b"%d" for p in pieces[2:2 + m]) + esc(pieces[2 + m])
+    texts: list[bytes] = [b""] * n
+    if hexed:
+        hexes = binascii.hexlify(raw[:, :HASH_SIZE].tobytes())
+        hx = [hexes[i:i + 64] for i in range(0, 64 * n, 64)]
+        for parity in (0, 1):
+            fmt = esc(pieces[(first + parity) & 1]) + b"%s" + rest
+            texts[parity::2] = [fmt % t for t in zip(hx[parity::2],
+                                                     *[c[parity::2] for c in cols],
+                                                     strict=True)]
+    else:
+        for parity in (0, 1):
+            fmt = esc(pieces[(first + parity) & 1]) + rest
+            texts[parity::2] = [fmt % t for t in zip(*[c[parity::2] for c in cols],
+                                                     strict=True)]
+    return texts
+
+
+def native_format_records() -> FormatRecords:
+    """``por._fasthash.format_records`` when it is built and agrees with
+    :func:`format_records` on a known answer (u128 extremes, both parities, a ``%`` in a
+    piece), else the pure-Python twin.
+
+    Raises:
+        PorError: the C formatter is built but makes other bytes (a miscompiled extension):
+            nothing is written then.
+    """
+    from por.liabilities.buckets import native
+
+    fast = getattr(native, "format_records", None)
+    if fast is None:
+        return format_records
+    width = HASH_SIZE + 4 * AMOUNT_SIZE
+    values = (0, 2**128 - 1, 2**64 - 1, 2**64, 10**19, 10**38, 9, 1234567890123456789012)
+    records = b"".join(bytes([i] * HASH_SIZE) + values[i].to_bytes(AMOUNT_SIZE, "big")
+                       + values[-1 - i].to_bytes(AMOUNT_SIZE, "big")
+                       + values[(i + 3) % 8].to_bytes(AMOUNT_SIZE, "big")
+                       + (i * 255).to_bytes(AMOUNT_SIZE, "big") for i in range(8))
+    pieces = (b'"left"', b"%r", b'"a', b'","', b"\n", b"", b'"}')
+    for hexed in (True, False):
+        for first in (0, 3):
+            if fast(records, width, hexed, first, pieces) != format_records(
+                    records, width, hexed, first, pieces):
+                raise PorError("the C accelerator por._fasthash formats proof text otherwise"
+                               " than the pure-Python path; refusing to write proofs"
+                               " (reinstall, or remove the extension)")
+    return fast  # type: ignore[no-any-return]
+
+
 class ProofText:
     """The exact bytes of a round's proofs, made from the tree file's raw records without a
     Python object per proof: ``style="file"`` as ``por liabilities prove`` writes them
@@ -219,34 +305,29 @@ class ProofText:
         self.body = (b'"left"' + body, b'"right"' + body)
         self.join = lits[2 * m + 4].encode("ascii")  # closes a step, opens the next
         self.tail = lits[-1].encode("ascii")
+        # The same text as pieces around the values, for format_records (in C when built):
+        # a step's side and hash, then its sums; a leaf's values after its salt.
+        raw = [lit.encode("ascii") for lit in lits]
+        self.head_start = fmt(lits[0]) + b"%s" + fmt(lits[1]) + b'"%s'
+        self.step_pieces = (b'"left"' + raw[m + 3] + b'"', b'"right"' + raw[m + 3] + b'"',
+                            *[b'"' + lit + b'"' for lit in raw[m + 4:2 * m + 4]], b'"')
+        self.value_pieces = (b"", b"", *[b'"' + lit + b'"' for lit in raw[2:m + 2]],
+                             b'"' + raw[m + 2])
+        self._format = native_format_records()
 
-    def nodes(self, level: int, start: int, stop: int,
-              values: bool = False) -> tuple[list[bytes], list[tuple[int, ...]]]:
+    def nodes(self, level: int, start: int, stop: int) -> list[bytes]:
         """The path-step text of nodes ``start..stop-1`` of ``level`` (as a sibling: the side
-        is "left" for an even index, spec §8.2), and with ``values`` their values as ints."""
-        n, size, m = stop - start, self.record_size, self.values
-        off = self._level_offsets[level] + size * start
-        raw = np.frombuffer(self._mm[off:off + n * size], np.uint8).reshape(n, size)
-        hexes = binascii.hexlify(raw[:, :HASH_SIZE].tobytes())
-        limbs = np.ascontiguousarray(raw[:, HASH_SIZE:]).view(">u8").reshape(n, m, 2)
-        low = limbs[:, :, 1].astype(np.uint64)
-        cols: list[list[int]] = low.T.tolist()  # one list per value: zip makes the tuples
-        high = limbs[:, :, 0].astype(np.uint64)
-        rows = np.flatnonzero(high.any(axis=1))  # sums past 2^64 (wei)
-        if len(rows):
-            where = rows.tolist()
-            for col, his, los in zip(cols, high[rows].T.tolist(), low[rows].T.tolist(),
-                                     strict=True):
-                for r, h, lo in zip(where, his, los, strict=True):
-                    col[r] = (h << 64) | lo
-        hx = [hexes[i:i + 64] for i in range(0, 64 * n, 64)]
-        texts: list[bytes] = [b""] * n
-        for parity in (0, 1):
-            fmt = self.body[(start + parity) & 1]
-            texts[parity::2] = [fmt % t for t in zip(hx[parity::2],
-                                                     *[c[parity::2] for c in cols],
-                                                     strict=True)]
-        return texts, (list(zip(*cols, strict=True)) if values else [])
+        is "left" for an even index, spec §8.2)."""
+        off = self._level_offsets[level] + self.record_size * start
+        return self._format(self._mm[off:off + (stop - start) * self.record_size],
+                            self.record_size, True, start, self.step_pieces)
+
+    def leaf_values(self, start: int, stop: int) -> list[bytes]:
+        """The text of leaves ``start..stop-1``'s amounts (or positions), from the salt's
+        closing quote to the path: what follows ``head_start % (id, salt)`` in a proof."""
+        off = self._level_offsets[0] + self.record_size * start
+        return self._format(self._mm[off:off + (stop - start) * self.record_size],
+                            self.record_size, False, start, self.value_pieces)
 
     def checked(self, summary: RootSummary, user_id: str, salt: bytes, leaf: int) -> bytes:
         """One spot proof, verified against ``summary`` on the raw records (see
@@ -331,14 +412,10 @@ class ProofText:
         each node's text is made once and shared by the proofs that pass it.
         """
         size, levels, join = 1 << bits, self.levels, self.join
-        bodies, vals0 = [], []
-        for level in range(bits):
-            texts, vals = self.nodes(level, start >> level, (start + size) >> level,
-                                     level == 0)
-            bodies.append(texts)
-            if level == 0:
-                vals0 = vals
-        upper = [self.nodes(level, (start >> level) ^ 1, ((start >> level) ^ 1) + 1)[0][0]
+        bodies = [self.nodes(level, start >> level, (start + size) >> level)
+                  for level in range(bits)]
+        vals0 = self.leaf_values(start, start + size)
+        upper = [self.nodes(level, (start >> level) ^ 1, ((start >> level) ^ 1) + 1)[0]
                  for level in range(bits, levels)]
         above: bytes | list[bytes] | None = join.join(upper) if upper else None
         for level in range(bits - 1, 0, -1):
@@ -351,18 +428,18 @@ class ProofText:
             else:
                 up = above
                 above = [b"".join((b[j ^ 1], join, up[j >> 1])) for j in range(size >> level)]
-        head, tail, out = self.head, self.tail, []
+        head, tail, out = self.head_start, self.tail, []
         b0 = bodies[0]
         if above is None:
-            return [b"".join((head % (uid, salt, *vals0[leaf - start]), b0[(leaf - start) ^ 1],
+            return [b"".join((head % (uid, salt), vals0[leaf - start], b0[(leaf - start) ^ 1],
                               tail)) for leaf, uid, salt in users]
         if isinstance(above, bytes):
             rest = join + above + tail
-            return [b"".join((head % (uid, salt, *vals0[leaf - start]), b0[(leaf - start) ^ 1],
+            return [b"".join((head % (uid, salt), vals0[leaf - start], b0[(leaf - start) ^ 1],
                               rest)) for leaf, uid, salt in users]
         for leaf, uid, salt in users:
             i = leaf - start
-            out.append(b"".join((head % (uid, salt, *vals0[i]), b0[i ^ 1], join, above[i >> 1],
+            out.append(b"".join((head % (uid, salt), vals0[i], b0[i ^ 1], join, above[i >> 1],
                                  tail)))
         return out
 

@@ -169,3 +169,71 @@ def test_value_out_of_u64_in_a_proof_is_malformed() -> None:
         committed_value(2**64, PrivateAsset("ETH", 18, 0), "amounts[0]")
     with pytest.raises((FormatError, VerificationError)):
         pc.commit(2**64, 1, pc.generator(bytes(32)), "t")
+
+
+def test_hybrid_round_end_to_end(tmp_path: Path) -> None:
+    """Hybrid hiding (§16.14): L bound into root.json and the tree file; proofs hide levels
+    below L with range proofs and open the levels above; the auditor's check and both
+    reports say what a proof reveals."""
+    out = tmp_path / "hybrid"
+    tree = build_private_tree("r-h", ASSETS, SECRET, USERS, hidden_levels=2)
+    root = write_private_round(tree, out)
+    assert (root.version, root.hidden_levels) == (2, 2)
+    assert json.loads((out / "root.json").read_text())["hidden_levels"] == 2
+    proof = prove(out, SECRET, "user-3")
+    assert [s.opened for s in proof.path] == [False, False, True, True]
+    report = verify_private_proof(PrivateProof.from_json(proof.to_bytes()),
+                                  expected_root=root.root_hash)
+    assert report.range_proofs_checked == 2 * len(ASSETS)
+    assert "4 leaves" in report.reveals and report.hidden_levels == 2
+    # Opened sums are the tree's: the level-2 sibling of user-3's leaf.
+    tree_file = PrivateTreeFile((out / "tree.bin").read_bytes())
+    assert tree_file.hidden_levels == 2 and audit_private_tree(tree_file) == []
+    index = [s.side for s in proof.path]
+    leaf = sum(1 << i for i, s in enumerate(index) if s == "left")
+    assert proof.path[2].sums == tree_file.node(2, (leaf >> 2) ^ 1).values
+    result = CliRunner().invoke(verify_main, ["liabilities", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "L = 2" in result.output and "4 leaves" in result.output
+    (tmp_path / "p.json").write_bytes(proof.to_bytes())
+    result = CliRunner().invoke(verify_main, ["proof", str(tmp_path / "p.json"), "--summary",
+                                              str(out / "root.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    out_json = json.loads(result.output)
+    assert out_json["hidden_levels"] == 2
+    assert [o["level"] for o in out_json["opened_sums"]] == [2, 3]
+    assert out_json["opened_sums"][0]["sums"]["BTC"] == str(proof.path[2].sums[0])
+    # L at or above the height is full hiding: version 1, one encoding for it.
+    full = build_private_tree("r-h", ASSETS, SECRET, USERS, hidden_levels=9)
+    assert full.root.hidden_levels is None and full.root.version == 1
+    # The same tree with another L has another root (L is bound into the root hash).
+    other = build_private_tree("r-h", ASSETS, SECRET, USERS, hidden_levels=1)
+    assert other.root.root_hash != root.root_hash
+    assert other.levels[-1][0].hash == tree.levels[-1][0].hash
+    # A tree file whose header claims another L than root.json's is refused by the prover.
+    wrong = tmp_path / "wrong"
+    write_private_round(other, wrong)
+    (wrong / "root.json").write_bytes((out / "root.json").read_bytes())
+    with pytest.raises(Exception, match="not the same round"):
+        prove(wrong, SECRET, "user-3")
+
+
+def test_cli_hide_levels(tmp_path: Path) -> None:
+    snapshot, assets = tmp_path / "snapshot.csv", tmp_path / "assets.json"
+    assets.write_text(json.dumps([{"symbol": "BTC", "decimals": 8}]))
+    snapshot.write_text("user_id,asset,amount\na,BTC,1\nb,BTC,2\nc,BTC,3\nd,BTC,4\n")
+    secret, out = tmp_path / "secret" / "r.key", tmp_path / "round"
+    runner = CliRunner()
+    built = runner.invoke(por_main, ["liabilities", "build-private", str(snapshot), "--assets",
+                                     str(assets), "--round", "r-h", "--out", str(out),
+                                     "--secret-file", str(secret), "--hide-levels", "1"])
+    assert built.exit_code == 0, built.output
+    assert "L = 1" in built.output and "2 leaves" in built.output
+    proof = tmp_path / "a.json"
+    proved = runner.invoke(por_main, ["liabilities", "prove-private", str(out), "a",
+                                      "--secret-file", str(secret), "--out", str(proof)])
+    assert proved.exit_code == 0, proved.output
+    checked = runner.invoke(verify_main, ["proof", str(proof), "--summary",
+                                          str(out / "root.json")])
+    assert checked.exit_code == 0, checked.output
+    assert "1 range proofs" in checked.output and "L = 1" in checked.output

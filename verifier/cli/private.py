@@ -65,11 +65,20 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
             "leaf_index": rep.leaf_index, "path_length": rep.path_length,
             "leaf_count": rep.leaf_count, "range_proofs_checked": rep.range_proofs_checked,
             "root_hash": rep.root_hash.hex(), "root_totals": [str(t) for t in rep.totals],
+            "hidden_levels": rep.hidden_levels, "reveals": rep.reveals,
+            "opened_sums": [{"level": level, "leaves": 1 << level,
+                             "sums": {a.symbol: str(v) for a, v in zip(rep.assets, sums,
+                                                                       strict=True)}}
+                            for level, sums in rep.opened],
             "anchor": rep.anchor}, indent=2))
     else:
         click.echo(f"{verdict}: private proof of user {rep.user_id!r}, round {rep.round_id}:"
-                   f" {rep.range_proofs_checked} range proofs and every commitment sum checked;"
-                   " no other user's balance is in the proof")
+                   f" {rep.range_proofs_checked} range proofs and every commitment sum checked")
+        click.echo(f"  the proof reveals: {rep.reveals}")
+        for level, sums in rep.opened:
+            shown = ", ".join(f"{a.symbol} {v} x 10^{a.unit_exponent}"
+                              for a, v in zip(rep.assets, sums, strict=True))
+            click.echo(f"    level {level} sibling ({1 << level} leaves): {shown}")
         for a, x, v in zip(rep.assets, rep.amounts, rep.values, strict=True):
             click.echo(f"  {a.symbol:>8}  {x} base units, committed as {v} x 10^{a.unit_exponent}")
         for a, t in zip(rep.assets, rep.totals, strict=True):
@@ -91,6 +100,7 @@ def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool
     """The auditor's check of a private round (spec §16.10): every commitment opened, every
     sum and hash recomputed, root.json compared; exit 0, 1 (every finding listed) or 2."""
     from verifier.private.proof import PrivateRoot
+    from verifier.private.scheme import reveals
     from verifier.private.treefile import (
         PrivateAuditReport,
         PrivateTreeFile,
@@ -108,15 +118,18 @@ def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool
         return report
 
     rep: PrivateAuditReport = check()
+    shown = reveals(rep.hidden_levels, rep.leaf_count.bit_length() - 1)
     if as_json:
         click.echo(json.dumps({
             "verdict": "VERIFIED", "ok": True, "scheme": PRIVATE_SCHEME, "round": rep.round_id,
             "leaf_count": rep.leaf_count, "root_hash": rep.root_hash.hex(),
             "totals": {a.symbol: {"value": str(t), "unit_exponent": a.unit_exponent}
-                       for a, t in zip(rep.assets, rep.totals, strict=True)}}, indent=2))
+                       for a, t in zip(rep.assets, rep.totals, strict=True)},
+            "hidden_levels": rep.hidden_levels, "reveals": shown}, indent=2))
     else:
         click.echo(f"VERIFIED: private round {rep.round_id}, {rep.leaf_count} leaves: every"
                    " commitment opens, every sum and hash recomputes")
+        click.echo(f"  each user's proof reveals: {shown}")
         for a, t in zip(rep.assets, rep.totals, strict=True):
             click.echo(f"  total {a.symbol:>8}  {t} x 10^{a.unit_exponent} base units")
         click.echo(f"  root hash    {rep.root_hash.hex()}")

@@ -222,9 +222,15 @@ def parse_any_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
     scheme field; each is then read by its own strict parser.
 
     Raises:
-        FormatError: malformed, or an unknown scheme (as the spot parser reports it).
+        FormatError: malformed, an unknown scheme (as the spot parser reports it), or a
+            private round's (spec §16.12).
     """
     data = sj.loads(root_bytes, what)
     if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
         return MarginRootSummary.from_json(root_bytes, what)
+    if isinstance(data, dict) and data.get("scheme") == "por-mst-private":
+        raise FormatError(f"{what} is of a private round (spec §16): attestations, reserves and"
+                          " the page have no private liabilities yet (spec §16.12), so it is"
+                          " neither signed nor co-signed; the auditor checks it with"
+                          " `por-verify liabilities ROUND_DIR`")
     return RootSummary.from_json(root_bytes, what)

@@ -29,7 +29,10 @@ from verifier.private import commitments as pc
 from verifier.private.scheme import (
     SCHEME,
     VERSION,
+    VERSION_HYBRID,
+    VERSIONS,
     PrivateAsset,
+    check_hidden_levels,
     check_private_assets,
     committed_value,
     generator_seed,
@@ -37,6 +40,7 @@ from verifier.private.scheme import (
     leaf_hash,
     node_hash,
     range_position,
+    reveals,
     root_hash,
 )
 
@@ -66,12 +70,18 @@ def _load_canonical(data: bytes, what: str) -> Mapping[str, Any]:
     return raw
 
 
-def _scheme(raw: Mapping[str, Any], what: str) -> None:
-    scheme = sj.string(raw["scheme"], f"{what}.scheme")
-    version = sj.integer(raw["version"], f"{what}.version")
-    if scheme != SCHEME or version != VERSION:
+def _scheme(raw: Mapping[str, Any], what: str) -> int:
+    scheme = sj.string(raw.get("scheme"), f"{what}.scheme")
+    version = sj.integer(raw.get("version"), f"{what}.version")
+    if scheme != SCHEME or version not in VERSIONS:
         raise FormatError(f"{what}: scheme {scheme!r} version {version} is not {SCHEME!r}"
-                          f" version {VERSION}")
+                          f" version {' or '.join(map(str, VERSIONS))}")
+    return version
+
+
+def _fields(base: frozenset[str], version: int) -> set[str]:
+    """A version-2 object has every field of version 1 and ``hidden_levels`` (§16.14)."""
+    return set(base) | ({"hidden_levels"} if version == VERSION_HYBRID else set())
 
 
 def _assets(value: Any, where: str) -> tuple[PrivateAsset, ...]:
@@ -146,9 +156,29 @@ class PrivateRoot:
     root_hash: bytes
     totals: tuple[int, ...]
     blindings: tuple[int, ...]
+    hidden_levels: int | None = None  # None: version 1, full hiding; else version 2 (§16.14)
 
     FIELDS = frozenset({"scheme", "version", "round", "assets", "leaf_count", "root_hash",
                         "totals", "blindings"})
+
+    @property
+    def version(self) -> int:
+        """1 (full hiding) or 2 (hybrid, L bound into the root)."""
+        return VERSION if self.hidden_levels is None else VERSION_HYBRID
+
+    @property
+    def levels(self) -> int:
+        """log2 N."""
+        return self.leaf_count.bit_length() - 1
+
+    @property
+    def hidden(self) -> int:
+        """How many bottom levels are hidden: L, or every level (version 1)."""
+        return self.levels if self.hidden_levels is None else self.hidden_levels
+
+    def reveals(self) -> str:
+        """What a proof of this round shows of other users (§16.14)."""
+        return reveals(self.hidden_levels, self.levels)
 
     @classmethod
     def from_json(cls, data: bytes, what: str = "root.json") -> PrivateRoot:
@@ -157,14 +187,20 @@ class PrivateRoot:
         Raises:
             FormatError: anything malformed or not canonical.
         """
-        raw = sj.obj(_load_canonical(data, what), what, set(cls.FIELDS))
-        _scheme(raw, what)
+        loaded = _load_canonical(data, what)
+        version = _scheme(loaded, what)
+        raw = sj.obj(loaded, what, _fields(cls.FIELDS, version))
         assets = _assets(raw["assets"], f"{what}.assets")
         leaf_count = sj.integer(raw["leaf_count"], f"{what}.leaf_count")
         try:
-            levels_for(leaf_count)
+            levels = levels_for(leaf_count)
         except FormatError as e:
             raise FormatError(f"{what}.leaf_count: {e}") from e
+        hidden = None
+        if version == VERSION_HYBRID:
+            hidden = check_hidden_levels(
+                sj.integer(raw["hidden_levels"], f"{what}.hidden_levels"), levels,
+                f"{what}.hidden_levels")
         n = len(assets)
         return cls(
             round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
@@ -174,14 +210,19 @@ class PrivateRoot:
             totals=tuple(_u64(x, f"{what}.totals[{i}]")
                          for i, x in enumerate(_list(raw["totals"], f"{what}.totals", n))),
             blindings=_scalars(raw["blindings"], f"{what}.blindings", n),
+            hidden_levels=hidden,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object (spec §16.7)."""
-        return {"scheme": SCHEME, "version": VERSION, "round": self.round_id,
-                "assets": assets_json(self.assets), "leaf_count": self.leaf_count,
-                "root_hash": self.root_hash.hex(), "totals": [str(t) for t in self.totals],
-                "blindings": [pc.scalar_bytes(b).hex() for b in self.blindings]}
+        """The JSON object (spec §16.7, §16.14)."""
+        out: dict[str, Any] = {
+            "scheme": SCHEME, "version": self.version, "round": self.round_id,
+            "assets": assets_json(self.assets), "leaf_count": self.leaf_count,
+            "root_hash": self.root_hash.hex(), "totals": [str(t) for t in self.totals],
+            "blindings": [pc.scalar_bytes(b).hex() for b in self.blindings]}
+        if self.hidden_levels is not None:
+            out["hidden_levels"] = self.hidden_levels
+        return out
 
     def to_bytes(self) -> bytes:
         """The file's bytes (RFC 8785)."""
@@ -203,13 +244,22 @@ class PrivateRoot:
 @dataclass(frozen=True)
 class PrivateStep:
     """One level: the sibling's side, hash, commitments and range proofs, and the
-    commitments of the parent both make."""
+    commitments of the parent both make. At an opened level of a hybrid round (§16.14) the
+    sibling shows its sums and blindings instead (``commitments`` and ``range_proofs``
+    empty: the verifier computes the commitments from the opening)."""
 
     side: Side
     hash: bytes
     commitments: tuple[bytes, ...]
     range_proofs: tuple[bytes, ...]
     parents: tuple[bytes, ...]
+    sums: tuple[int, ...] = ()
+    blindings: tuple[int, ...] = ()
+
+    @property
+    def opened(self) -> bool:
+        """True at an opened level (plain sums, no range proofs)."""
+        return not self.range_proofs
 
 
 @dataclass(frozen=True)
@@ -228,6 +278,7 @@ class PrivateProof:
     FIELDS = frozenset({"scheme", "version", "round", "assets", "user_id", "salt", "amounts",
                         "blindings", "path", "root"})
     STEP_FIELDS = frozenset({"side", "hash", "commitments", "range_proofs", "parents"})
+    OPENED_STEP_FIELDS = frozenset({"side", "hash", "sums", "blindings", "parents"})
     ROOT_FIELDS = frozenset({"hash", "leaf_count", "totals", "blindings"})
 
     @classmethod
@@ -238,7 +289,7 @@ class PrivateProof:
             FormatError: anything malformed or not canonical.
         """
         raw = sj.obj(_load_canonical(data, what), what, set(cls.FIELDS))
-        _scheme(raw, what)
+        version = _scheme(raw, what)
         assets = _assets(raw["assets"], f"{what}.assets")
         n = len(assets)
         round_id = check_round_id(sj.string(raw["round"], f"{what}.round"))
@@ -247,11 +298,14 @@ class PrivateProof:
             check_user_id(user_id)
         except FormatError as e:
             raise FormatError(f"{what}.user_id: {e}") from e
-        root_raw = sj.obj(raw["root"], f"{what}.root", set(cls.ROOT_FIELDS))
-        root = PrivateRoot.from_json(canonical_bytes({
-            "scheme": SCHEME, "version": VERSION, "round": round_id, "assets": raw["assets"],
+        root_raw = sj.obj(raw["root"], f"{what}.root", _fields(cls.ROOT_FIELDS, version))
+        root_obj = {
+            "scheme": SCHEME, "version": version, "round": round_id, "assets": raw["assets"],
             "leaf_count": root_raw["leaf_count"], "root_hash": root_raw["hash"],
-            "totals": root_raw["totals"], "blindings": root_raw["blindings"]}), f"{what}.root")
+            "totals": root_raw["totals"], "blindings": root_raw["blindings"]}
+        if version == VERSION_HYBRID:
+            root_obj["hidden_levels"] = root_raw["hidden_levels"]
+        root = PrivateRoot.from_json(canonical_bytes(root_obj), f"{what}.root")
         levels = levels_for(root.leaf_count)
         steps = []
         path = sj.array(raw["path"], f"{what}.path")
@@ -260,10 +314,23 @@ class PrivateProof:
                               f" leaves, found {len(path)}")
         for i, item in enumerate(path):
             where = f"{what}.path[{i}]"
-            step = sj.obj(item, where, set(cls.STEP_FIELDS))
+            opened = i >= root.hidden
+            # A level below L must be hidden, a level at or above L opened: a proof that
+            # opens a hidden level (or hides an opened one) has the wrong fields (§16.14).
+            step = sj.obj(item, where, set(cls.OPENED_STEP_FIELDS if opened else cls.STEP_FIELDS))
             side = sj.string(step["side"], f"{where}.side")
             if side not in ("left", "right"):
                 raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
+            if opened:
+                steps.append(PrivateStep(
+                    side="left" if side == "left" else "right",
+                    hash=sj.hash_hex(step["hash"], f"{where}.hash"),
+                    commitments=(), range_proofs=(),
+                    parents=_commitment_list(step["parents"], f"{where}.parents", n),
+                    sums=tuple(_u64(x, f"{where}.sums[{j}]") for j, x in
+                               enumerate(_list(step["sums"], f"{where}.sums", n))),
+                    blindings=_scalars(step["blindings"], f"{where}.blindings", n)))
+                continue
             steps.append(PrivateStep(
                 side="left" if side == "left" else "right",
                 hash=sj.hash_hex(step["hash"], f"{where}.hash"),
@@ -281,24 +348,35 @@ class PrivateProof:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object (spec §16.8)."""
+        root: dict[str, Any] = {
+            "hash": self.root.root_hash.hex(), "leaf_count": self.root.leaf_count,
+            "totals": [str(t) for t in self.root.totals],
+            "blindings": [pc.scalar_bytes(b).hex() for b in self.root.blindings]}
+        if self.root.hidden_levels is not None:
+            root["hidden_levels"] = self.root.hidden_levels
         return {
-            "scheme": SCHEME, "version": VERSION, "round": self.round_id,
+            "scheme": SCHEME, "version": self.root.version, "round": self.round_id,
             "assets": assets_json(self.assets), "user_id": self.user_id,
             "salt": self.salt.hex(), "amounts": [str(a) for a in self.amounts],
             "blindings": [pc.scalar_bytes(b).hex() for b in self.blindings],
-            "path": [{"side": s.side, "hash": s.hash.hex(),
-                      "commitments": [c.hex() for c in s.commitments],
-                      "range_proofs": [base64.b64encode(p).decode("ascii")
-                                       for p in s.range_proofs],
-                      "parents": [c.hex() for c in s.parents]} for s in self.path],
-            "root": {"hash": self.root.root_hash.hex(), "leaf_count": self.root.leaf_count,
-                     "totals": [str(t) for t in self.root.totals],
-                     "blindings": [pc.scalar_bytes(b).hex() for b in self.root.blindings]},
+            "path": [_step_dict(s) for s in self.path],
+            "root": root,
         }
 
     def to_bytes(self) -> bytes:
         """The file's bytes (RFC 8785)."""
         return canonical_bytes(self.to_dict())
+
+
+def _step_dict(s: PrivateStep) -> dict[str, Any]:
+    if s.opened:
+        return {"side": s.side, "hash": s.hash.hex(), "sums": [str(v) for v in s.sums],
+                "blindings": [pc.scalar_bytes(b).hex() for b in s.blindings],
+                "parents": [c.hex() for c in s.parents]}
+    return {"side": s.side, "hash": s.hash.hex(),
+            "commitments": [c.hex() for c in s.commitments],
+            "range_proofs": [base64.b64encode(p).decode("ascii") for p in s.range_proofs],
+            "parents": [c.hex() for c in s.parents]}
 
 
 @dataclass(frozen=True)
@@ -317,6 +395,9 @@ class PrivateProofReport:
     leaf_count: int
     range_proofs_checked: int
     anchor: str | None
+    hidden_levels: int | None = None
+    reveals: str = ""
+    opened: tuple[tuple[int, tuple[int, ...]], ...] = ()  # (level, sibling's sums) shown
 
     @property
     def anchored(self) -> bool:
@@ -360,18 +441,31 @@ def verify_private_proof(
     current_hash = leaf_hash(user, encode_amounts(proof.amounts), current)
     leaf_index = sum(1 << i for i, s in enumerate(proof.path) if s.side == "left")
     checked = 0
+    hidden = proof.root.hidden
     for level, step in enumerate(proof.path):
         sibling_index = (leaf_index >> level) ^ 1
+        if step.opened != (level >= hidden):  # the parser enforces it; the check stays here
+            raise FormatError(f"path[{level}]: an {'opened' if step.opened else 'hidden'} level"
+                              f" where the root's L = {hidden} says otherwise (§16.14)")
+        if step.opened:
+            # An opened level (§16.14): the sibling's commitments from its sums (u64 each,
+            # so no wrap: the range proof's job is done by the opening).
+            sibling = tuple(pc.commit(step.sums[j], step.blindings[j], gens[j],
+                                      f"path[{level}] opening, asset {assets[j].symbol}")
+                            for j in range(n))
+        else:
+            sibling = step.commitments
         for j in range(n):
             where = f"path[{level}] asset {assets[j].symbol}"
-            pc.verify_range(step.commitments[j], step.range_proofs[j], gens[j],
-                            range_position(proof.round_id, level, sibling_index, j), where)
-            checked += 1
-            pc.check_sum(step.parents[j], current[j], step.commitments[j], where)
+            if not step.opened:
+                pc.verify_range(step.commitments[j], step.range_proofs[j], gens[j],
+                                range_position(proof.round_id, level, sibling_index, j), where)
+                checked += 1
+            pc.check_sum(step.parents[j], current[j], sibling[j], where)
         if step.side == "left":
-            current_hash = node_hash(step.hash, step.commitments, current_hash, current)
+            current_hash = node_hash(step.hash, sibling, current_hash, current)
         else:
-            current_hash = node_hash(current_hash, current, step.hash, step.commitments)
+            current_hash = node_hash(current_hash, current, step.hash, sibling)
         current = step.parents
     root = proof.root
     opened = root.top_commitments()
@@ -382,7 +476,7 @@ def verify_private_proof(
                 f" published blinding) is {opened[j].hex()[:16]}..., the path's top commitment"
                 f" is {current[j].hex()[:16]}...")
     computed = root_hash(proof.round_id, assets, root.leaf_count, current_hash, current,
-                         root.totals, root.blindings)
+                         root.totals, root.blindings, root.hidden_levels)
     if computed != root.root_hash:
         raise VerificationError(f"root hash: recomputed {computed.hex()}, the proof says"
                                 f" {root.root_hash.hex()}")
@@ -393,6 +487,7 @@ def verify_private_proof(
             ("leaf_count", root.leaf_count, summary.leaf_count),
             ("totals", root.totals, summary.totals),
             ("blindings", root.blindings, summary.blindings),
+            ("hidden_levels", root.hidden_levels, summary.hidden_levels),
             ("root_hash", computed, summary.root_hash)) if mine != theirs]
         if mismatch:
             raise VerificationError(f"the proof does not match the published root: {mismatch}")
@@ -406,4 +501,6 @@ def verify_private_proof(
         round_id=proof.round_id, assets=assets, user_id=proof.user_id, amounts=proof.amounts,
         values=values, leaf_index=leaf_index, path_length=len(proof.path),
         root_hash=computed, totals=root.totals, leaf_count=root.leaf_count,
-        range_proofs_checked=checked, anchor=anchor)
+        range_proofs_checked=checked, anchor=anchor, hidden_levels=root.hidden_levels,
+        reveals=root.reveals(),
+        opened=tuple((level, s.sums) for level, s in enumerate(proof.path) if s.opened))

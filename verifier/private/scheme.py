@@ -26,13 +26,16 @@ from verifier.liabilities.mst import (
 from verifier.private.commitments import COMMITMENT_SIZE, GROUP_ORDER, MAX_VALUE
 
 SCHEME = "por-mst-private"  # spec §16.1
-VERSION = 1  # spec §16.1
+VERSION = 1  # spec §16.1: full hiding (every level's siblings hidden)
+VERSION_HYBRID = 2  # spec §16.14: the bottom L levels hidden, the levels above opened
+VERSIONS = (VERSION, VERSION_HYBRID)
 
 # Domain-separation tags, 16 ASCII bytes each (spec §16.2); the spot tags of §2 are unchanged
 # and §4's salt and user commitment are reused as they are.
 TAG_LEAF = b"POR-PRV-V1:LEAF:"  # §16.4 leaf hash
 TAG_NODE = b"POR-PRV-V1:NODE:"  # §16.4 inner node hash
 TAG_ROOT = b"POR-PRV-V1:ROOT:"  # §16.6 root hash
+TAG_ROOT_HYBRID = b"POR-PRV-V2:ROOT:"  # §16.14 root hash of a hybrid (version 2) round
 TAG_GENERATOR = b"POR-PRV-V1:GENR:"  # §16.2 per-asset generator seed
 TAG_BLIND = b"POR-PRV-V1:BLND:"  # §16.3 root blinding (HMAC input)
 TAG_SPLIT = b"POR-PRV-V1:SPLT:"  # §16.3 left child's blinding (HMAC input)
@@ -190,25 +193,59 @@ def node_hash(left_hash: bytes, left: Sequence[bytes], right_hash: bytes,
 def root_hash(
     round_id: str, assets: Sequence[PrivateAsset], leaf_count: int, top_hash: bytes,
     top: Sequence[bytes], totals: Sequence[int], blindings: Sequence[int],
+    hidden_levels: int | None = None,
 ) -> bytes:
     """The root (spec §16.6): H(ROOT tag ‖ str(round) ‖ u8(k) ‖ (str(symbol) ‖ u8(decimals)
     ‖ u8(unit exponent)) per asset ‖ u64(N) ‖ top hash ‖ top C_1..k ‖ (u64(total) ‖
     blinding (32)) per asset).
 
+    ``hidden_levels`` None: version 1 (full hiding). An integer L: version 2 (§16.14), the
+    tag ``POR-PRV-V2:ROOT:`` and ``u8(L)`` after ``u64(N)``, so L is bound into the root.
+
     Raises:
         FormatError: a field is out of range.
     """
-    out = bytearray(TAG_ROOT)
+    out = bytearray(TAG_ROOT if hidden_levels is None else TAG_ROOT_HYBRID)
     out += encode_str(check_round_id(round_id).encode())
     out += bytes([len(assets)])
     for asset in assets:
         out += encode_str(asset.symbol.encode()) + bytes([asset.decimals, asset.unit_exponent])
-    out += leaf_count.to_bytes(8, "big") + top_hash + _commitments(top)
+    out += leaf_count.to_bytes(8, "big")
+    if hidden_levels is not None:
+        check_hidden_levels(hidden_levels, leaf_count.bit_length() - 1, "root")
+        out += bytes([hidden_levels])
+    out += top_hash + _commitments(top)
     for total, blinding in zip(totals, blindings, strict=True):
         if not 0 <= total <= MAX_VALUE or not 0 <= blinding < GROUP_ORDER:
             raise FormatError("root opening: a total or blinding is out of range")
         out += total.to_bytes(8, "big") + blinding.to_bytes(32, "big")
     return hashlib.sha256(bytes(out)).digest()
+
+
+def check_hidden_levels(hidden: int, levels: int, where: str) -> int:
+    """A version-2 round's L (§16.14): 1 ≤ L < levels (full hiding is version 1, and L = 0
+    would show the sibling leaf's exact balances, which the spot scheme already does).
+
+    Raises:
+        FormatError: L out of range.
+    """
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden < levels:
+        raise FormatError(f"{where}: hidden_levels must be 1..{levels - 1} for a tree of"
+                          f" {levels} levels (full hiding is version 1), found {hidden!r}")
+    return hidden
+
+
+def reveals(hidden_levels: int | None, levels: int) -> str:
+    """What a proof of this round shows of other users' balances (§16.14), one sentence."""
+    if hidden_levels is None or hidden_levels >= levels:
+        return ("full hiding: no other user's balance and no subtree's sum (only the"
+                " published totals)")
+    low = 1 << hidden_levels
+    return (f"hybrid, L = {hidden_levels}: the sums of the subtrees of {low} leaves and more"
+            f" on the path (levels {hidden_levels}..{levels - 1}), hence the sum of the"
+            f" {low - 1} other leaves of the user's own {low}-leaf subtree; no single other"
+            f" user's balance and no sum of fewer than {low - 1} leaves (padding leaves count"
+            " as leaves of zero)")
 
 
 def hex_bytes(value: str, size: int, where: str) -> bytes:

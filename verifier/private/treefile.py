@@ -27,7 +27,9 @@ from verifier.private import commitments as pc
 from verifier.private.scheme import (
     SCHEME,
     VERSION,
+    VERSION_HYBRID,
     PrivateAsset,
+    check_hidden_levels,
     committed_value,
     generator_seed,
     leaf_hash,
@@ -40,12 +42,18 @@ MAX_HEADER = 1 << 20
 _OPENING = pc.COMMITMENT_SIZE + 8 + pc.SCALAR_SIZE  # commitment ‖ u64(value) ‖ blinding
 
 
-def header_bytes(round_id: str, assets: Sequence[PrivateAsset], leaf_count: int) -> bytes:
-    """The header's exact bytes: RFC 8785 of the object of §16.10."""
-    return rfc8785.dumps({
+def header_bytes(round_id: str, assets: Sequence[PrivateAsset], leaf_count: int,
+                 hidden_levels: int | None = None) -> bytes:
+    """The header's exact bytes: RFC 8785 of the object of §16.10 (version 2, §16.14: with
+    ``hidden_levels``)."""
+    header: dict[str, Any] = {
         "assets": [{"decimals": a.decimals, "symbol": a.symbol, "unit_exponent": a.unit_exponent}
                    for a in assets],
-        "leaf_count": leaf_count, "round": round_id, "scheme": SCHEME, "version": VERSION})
+        "leaf_count": leaf_count, "round": round_id, "scheme": SCHEME, "version": VERSION}
+    if hidden_levels is not None:
+        header["hidden_levels"] = hidden_levels
+        header["version"] = VERSION_HYBRID
+    return rfc8785.dumps(header)
 
 
 def record_size(asset_count: int) -> int:
@@ -86,11 +94,16 @@ class PrivateTreeFile:
         if length > MAX_HEADER or 12 + length > len(data):
             raise FormatError(f"{what}: header length {length} is beyond the file or 2^20")
         raw = data[12:12 + length]
-        header = sj.obj(sj.loads(raw, f"{what} header"), f"{what} header",
-                        {"assets", "leaf_count", "round", "scheme", "version"})
-        if header["scheme"] != SCHEME or header["version"] != VERSION:
+        loaded = sj.loads(raw, f"{what} header")
+        fields = {"assets", "leaf_count", "round", "scheme", "version"}
+        version = loaded.get("version") if isinstance(loaded, dict) else None
+        if version == VERSION_HYBRID and not isinstance(version, bool):
+            fields.add("hidden_levels")
+        header = sj.obj(loaded, f"{what} header", fields)
+        if header["scheme"] != SCHEME or header["version"] not in (VERSION, VERSION_HYBRID) \
+                or isinstance(header["version"], bool):
             raise FormatError(f"{what}: scheme {header['scheme']!r} version"
-                              f" {header['version']!r} is not {SCHEME!r} version {VERSION}")
+                              f" {header['version']!r} is not {SCHEME!r} version 1 or 2")
         assets = []
         for i, item in enumerate(sj.array(header["assets"], f"{what} header.assets")):
             e = sj.obj(item, f"{what} header.assets[{i}]", {"decimals", "symbol", "unit_exponent"})
@@ -101,7 +114,12 @@ class PrivateTreeFile:
         self.round_id = check_round_id(sj.string(header["round"], f"{what} header.round"))
         self.leaf_count = sj.integer(header["leaf_count"], f"{what} header.leaf_count")
         self.levels = levels_for(self.leaf_count)
-        if header_bytes(self.round_id, self.assets, self.leaf_count) != raw:
+        self.hidden_levels: int | None = None
+        if "hidden_levels" in header:
+            self.hidden_levels = check_hidden_levels(
+                sj.integer(header["hidden_levels"], f"{what} header.hidden_levels"),
+                self.levels, f"{what} header.hidden_levels")
+        if header_bytes(self.round_id, self.assets, self.leaf_count, self.hidden_levels) != raw:
             raise FormatError(f"{what}: the header is not in its canonical form (spec §16.10)")
         start = 12 + length
         pad = (64 - start % 64) % 64
@@ -221,7 +239,7 @@ def tree_root_hash(tree: PrivateTreeFile) -> bytes:
     """The root hash (§16.6) of the tree file's top node and its opening."""
     top = tree.node(tree.levels, 0)
     return root_hash(tree.round_id, tree.assets, tree.leaf_count, top.hash, top.commitments,
-                     top.values, top.blindings)
+                     top.values, top.blindings, tree.hidden_levels)
 
 
 @dataclass(frozen=True)
@@ -234,6 +252,7 @@ class PrivateAuditReport:
     root_hash: bytes
     totals: tuple[int, ...]
     findings: tuple[str, ...]
+    hidden_levels: int | None = None
 
     def raise_for_failures(self) -> None:
         """Raise if anything failed.
@@ -261,6 +280,7 @@ def audit_private_round(tree: PrivateTreeFile, summary: Any,
     for name, mine, theirs in (
             ("round", tree.round_id, summary.round_id), ("assets", tree.assets, summary.assets),
             ("leaf_count", tree.leaf_count, summary.leaf_count),
+            ("hidden_levels", tree.hidden_levels, summary.hidden_levels),
             ("totals", top.values, summary.totals), ("blindings", top.blindings,
                                                      summary.blindings),
             ("root_hash", computed, summary.root_hash)):
@@ -270,4 +290,4 @@ def audit_private_round(tree: PrivateTreeFile, summary: Any,
         findings.append(f"root: computed {computed.hex()} but the published root is"
                         f" {expected_root.hex()}")
     return PrivateAuditReport(tree.round_id, tree.assets, tree.leaf_count, computed,
-                              top.values, tuple(findings))
+                              top.values, tuple(findings), tree.hidden_levels)
