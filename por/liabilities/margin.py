@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import csv
 import itertools
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -279,7 +280,9 @@ def write_margin_round(tree: MarginTree, out_dir: Path) -> MarginRootSummary:
         if (out_dir / name).exists():
             raise InputError(f"{out_dir / name}: refusing to overwrite")
     layout = Layout.for_tree(tree.round_id, tree.assets, tree.leaf_count, tree.risk.hash)
-    with (out_dir / TREE_FILE).open("xb") as fh:
+    fd = os.open(out_dir / TREE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # every balance: auditors only, whatever the umask
+    with os.fdopen(fd, "wb") as fh:
         fh.write(layout.prefix())
         fh.write(b"".join(tree.commitments))
         for level in tree.levels:

@@ -223,7 +223,10 @@ def write_private_round(tree: PrivateTree, out_dir: Path) -> PrivateRoot:
         if (out_dir / name).exists():
             raise InputError(f"{out_dir / name} exists: a round is never overwritten")
     tmp = out_dir / f".{TREE_FILE}.tmp"
-    tmp.write_bytes(tree_file_bytes(tree))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # every opening and blinding: auditors only, whatever the umask
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(tree_file_bytes(tree))
     os.replace(tmp, out_dir / TREE_FILE)
     (out_dir / ROOT_FILE).write_bytes(tree.root.to_bytes())
     return tree.root

@@ -8,6 +8,7 @@ on a dask.distributed cluster; both import from here (and neither from the other
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -97,7 +98,13 @@ def tree_sink(path: Path, layout: Layout, first_leaf: int) -> buckets.TreeFileSi
 
 
 def new_tree_file(path: Path, layout: Layout) -> None:
-    """Create the tree file at its exact size, with its header written."""
-    with open(path, "wb") as fh:
+    """Create the tree file at its exact size, with its header written.
+
+    Mode 0600 whatever the umask: it holds every user's balances (spec §8.3: for
+    auditors only), so no other local account may read it.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as fh:
         fh.truncate(layout.file_size)
         fh.write(layout.prefix())
