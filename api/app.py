@@ -39,7 +39,6 @@ from api.source import (
     solvency_rows,
 )
 from por.errors import InputError
-from por.liabilities.prove import served_proof_text
 from verifier.attestation.model import AnySummary
 from verifier.encoding.canonical import format_time
 from verifier.errors import PorError
@@ -805,13 +804,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if record is None:
                 continue
             try:
-                if isinstance(index.summary, MarginRootSummary):  # the reference path
-                    text = index.proof(record).to_json().encode()
-                else:
-                    # The reference's bytes (Prover.prove(..).to_json()), checked against
-                    # the published root on the raw records before anything is sent.
-                    text = served_proof_text(index.tree, index.summary, record.user_id,
-                                             record.salt, record.leaf_index)
+                # The reference's bytes, checked against the published root before anything
+                # is sent (one helper: TokenIndex.proof_text, spot or margin).
+                text = index.proof_text(record)
             except PorError:
                 return JSONResponse(
                     {"detail": "this proof cannot be served right now"},
