@@ -317,11 +317,22 @@ def _build_row(r: dict[str, Any]) -> str:
         f"| {users:,} x {r['asset_count']} | {r['child']['rows']:,}"
         f" | {leaves:,} | {total:.2f} | **{users / total:,.0f}** | {leaves / total:,.0f}"
         f" | {r['floor']:.2f} s ({leaves / r['floor']:,.0f} leaves/s)"
+        f" | {_c_floor(r, total)}"
         f" | {merkle}"
         f" | {_mib(r['peak']['Pss'])} ({_mib(r['peak']['Pss_Anon'])})"
         f" | {_mib(r['child']['maxrss_kib'])} / {_mib(r['child']['maxrss_workers_kib'])}"
         f" | {r['tree_bytes'] / 2**20:,.0f} MiB | {_hashing(r)} | {r['machine']['load']} |"
     )
+
+
+def _c_floor(r: dict[str, Any], total: float) -> str:
+    """The C-speed floor of the same shape measured in the same run (bench_floor.py: OpenSSL
+    SHA-256 over the build's exact preimages, 2 cores) and the build's ratio to it (issue
+    16's target: at most 2.5); runs before it was measured: not measured."""
+    floor = r.get("c_floor_2")
+    if not floor:
+        return "not measured"
+    return f"{floor:.2f} s, build **{total / floor:.2f}x**"
 
 
 def _hashing(r: dict[str, Any]) -> str:
@@ -363,9 +374,10 @@ def render(proofs: dict[str, Any] | None, folder: Path = RESULTS) -> str:
         "## Build (ingest + merge + padding + hashing, end to end, default `--memory 3GB`)",
         "",
         "| users x assets | rows | leaves N (padded) | build s | users/s | leaves/s"
-        " | hashlib floor, 1 core | pymerkle InmemoryTree | peak PSS (anon)"
+        " | hashlib floor, 1 core | C floor, 2 cores (same run) and build's ratio"
+        " | pymerkle InmemoryTree | peak PSS (anon)"
         " | ru_maxrss main / workers | tree file | bulk hashing | load at start |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *[_build_row(r) for r in local],
         "",
         "Stage seconds (from `build-info.json`):",
@@ -657,11 +669,17 @@ def measure(users: int, k: int, cluster: bool, pymerkle: bool, keep: bool) -> Pa
     leaves = build.child["leaf_count"]
     print(f"{users:,} x {k}{suffix}: {build.child['seconds']}", flush=True)
     floor = hashlib_floor(leaves, k)
+    c_floor_2 = None
+    if not cluster:
+        import bench_floor  # the C-speed floor of the same shape, in the same run
+
+        c_floor_2 = bench_floor.measure(users, k).two_cores
     merkle = pymerkle_tree(leaves, k) if pymerkle and leaves <= 1 << 21 else None
-    print(f"floor {floor:.2f} s, pymerkle {merkle}", flush=True)
+    print(f"floor {floor:.2f} s, C floor (2 cores) {c_floor_2}, pymerkle {merkle}", flush=True)
     info_file = json.loads((out / "build-info.json").read_text())
     build.child["buckets"] = info_file.get("buckets")
-    record = {**build.__dict__, "users": users, "floor": floor, "pymerkle": merkle,
+    record = {**build.__dict__, "users": users, "floor": floor, "c_floor_2": c_floor_2,
+              "pymerkle": merkle,
               "machine": info, "cluster": cluster}
     name = f"build-{users:09d}u-{k}a{suffix}.json"
     _store(name, json.dumps(record, indent=2) + "\n")
