@@ -260,17 +260,10 @@
     return parseProof(doc);
   }
 
-  function parseProof(doc) {
-    const what = "proof";
-    const raw = obj(doc, what,
-      ["scheme", "version", "round", "assets", "user_id", "salt", "amounts", "path", "root"]);
-    const scheme = str(raw.get("scheme"), `${what}.scheme`);
-    const version = integer(raw.get("version"), `${what}.version`);
-    if (scheme !== SCHEME || version !== VERSION) {
-      throw new Malformed(`${what}: scheme ${scheme} version ${version} is not known to this verifier`);
-    }
-    const assets = parseAssets(raw.get("assets"), `${what}.assets`);
-    const k = assets.length;
+  // The fields a spot and a margin proof share (spec §8.2, §15.7), checked in the same
+  // order as verifier/liabilities/proof.py; `sumsOf` reads one node's sums (amounts or
+  // positions).
+  function parseProofBody(raw, what, k, sumsOf) {
     const userId = str(raw.get("user_id"), `${what}.user_id`);
     if (!userId || !isPrintable(userId)) throw new Malformed(`${what}.user_id: must be non-empty printable text`);
     if (utf8(userId).length > MAX_USER_ID_BYTES) throw new Malformed(`${what}.user_id: more than 128 bytes`);
@@ -282,10 +275,25 @@
       const step = obj(item, where, ["side", "hash", "sums"]);
       const side = str(step.get("side"), `${where}.side`);
       if (side !== "left" && side !== "right") throw new Malformed(`${where}.side: expected 'left' or 'right'`);
-      return { side, hash: hashHex(step.get("hash"), `${where}.hash`), sums: amounts(step.get("sums"), `${where}.sums`, k) };
+      return { side, hash: hashHex(step.get("hash"), `${where}.hash`), sums: sumsOf(step.get("sums"), `${where}.sums`, k) };
     });
     const round = str(raw.get("round"), `${what}.round`);
     if (!ROUND_RE.test(round)) throw new Malformed(`round id ${round}: not a valid round id`);
+    return { userId, root, leafCount, path, round };
+  }
+
+  function parseProof(doc) {
+    const what = "proof";
+    const raw = obj(doc, what,
+      ["scheme", "version", "round", "assets", "user_id", "salt", "amounts", "path", "root"]);
+    const scheme = str(raw.get("scheme"), `${what}.scheme`);
+    const version = integer(raw.get("version"), `${what}.version`);
+    if (scheme !== SCHEME || version !== VERSION) {
+      throw new Malformed(`${what}: scheme ${scheme} version ${version} is not known to this verifier`);
+    }
+    const assets = parseAssets(raw.get("assets"), `${what}.assets`);
+    const k = assets.length;
+    const { userId, root, leafCount, path, round } = parseProofBody(raw, what, k, amounts);
     return {
       round, assets, userId, path, leafCount,
       salt: hashHex(raw.get("salt"), `${what}.salt`),
@@ -377,21 +385,7 @@
     const listed = assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
     if (priced !== listed) throw new Malformed(`${what}.risk: the risk parameters price [${priced}] but the round lists [${listed}]`);
     const k = assets.length;
-    const userId = str(raw.get("user_id"), `${what}.user_id`);
-    if (!userId || !isPrintable(userId)) throw new Malformed(`${what}.user_id: must be non-empty printable text`);
-    if (utf8(userId).length > MAX_USER_ID_BYTES) throw new Malformed(`${what}.user_id: more than 128 bytes`);
-    const root = obj(raw.get("root"), `${what}.root`, ["hash", "sums", "leaf_count"]);
-    const leafCount = integer(root.get("leaf_count"), `${what}.root.leaf_count`);
-    levelsFor(leafCount, `${what}.root.leaf_count`);
-    const path = arr(raw.get("path"), `${what}.path`).map((item, s) => {
-      const where = `${what}.path[${s}]`;
-      const step = obj(item, where, ["side", "hash", "sums"]);
-      const side = str(step.get("side"), `${where}.side`);
-      if (side !== "left" && side !== "right") throw new Malformed(`${where}.side: expected 'left' or 'right'`);
-      return { side, hash: hashHex(step.get("hash"), `${where}.hash`), sums: positionsOf(step.get("sums"), `${where}.sums`, k) };
-    });
-    const round = str(raw.get("round"), `${what}.round`);
-    if (!ROUND_RE.test(round)) throw new Malformed(`round id ${round}: not a valid round id`);
+    const { userId, root, leafCount, path, round } = parseProofBody(raw, what, k, positionsOf);
     return {
       margin: true, round, assets, risk, userId, path, leafCount,
       salt: hashHex(raw.get("salt"), `${what}.salt`),
