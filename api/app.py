@@ -362,7 +362,7 @@ def headline(check: AttestationCheck | None, solvency: list[m.AssetSolvency],
         else:
             state = "under-reserved"
             title = "Under-reserved: " + "; ".join(
-                f"{s.symbol}, short {s.amount} ({s.percent})" for s in short)
+                f"{s.symbol}, short {s.amount} ({s.percent} covered)" for s in short)
             summary = (f"{covered} of {total} assets are covered. The exchange itself states "
                        "that it holds less than it owes its users in "
                        + ", ".join(s.symbol for s in short) + ".")

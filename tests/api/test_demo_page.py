@@ -58,7 +58,7 @@ def test_demo_publishes_rounds_the_page_and_the_verifier_agree_on(tmp_path: Path
         assert [r["headline"]["state"] for r in reversed(served)] == [
             "covered", "covered", "covered", "under-reserved"]
         short = served[len(served) - 1 - SHORT_ROUND]["headline"]
-        assert re.fullmatch(r"Under-reserved: USDC, short [0-9.]+ USDC \([0-9]+\.[0-9] %\)",
+        assert re.fullmatch(r"Under-reserved: USDC, short [0-9.]+ USDC \([0-9]+\.[0-9] % covered\)",
                             short["title"]), short["title"]
         latest = served[0]
         assert latest["headline"]["title"] == short["title"]

@@ -479,7 +479,7 @@ WIDTHS = (390, 1400)
 HEADLINES = {
     "covered": ("/rounds/2026-10", r"Covered: 2 of 2 assets"),
     "under-reserved": ("/rounds/2026-11",
-                       r"Under-reserved: BTC, short [0-9]+(\.[0-9]+)? BTC \(90\.0 %\)"),
+                       r"Under-reserved: BTC, short [0-9]+(\.[0-9]+)? BTC \(90\.0 % covered\)"),
     "failed": ("/rounds/2026-11", r"Check failed: do not rely on these figures"),
 }
 
