@@ -31,7 +31,7 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
               " ~/.local/share/por/secrets/ROUND.key); written only once the round is.")
 @click.option("--pad-to", type=click.IntRange(min=1), help="Pad to at least N leaves.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes that make the commitments (one per node and asset).")
+              help="Processes that build the subtrees (their leaves' commitments are the cost).")
 @click.option("--hide-levels", "hidden_levels", type=click.IntRange(min=1),
               help="Hybrid hiding (spec §16.14): proofs hide the bottom L levels and show the"
               " sums of the subtrees above (of 2^L leaves and more). Default: every level"
@@ -44,7 +44,7 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     Exit codes: 0 built, 1 a check failed, 2 unusable input.
     """
     from por.liabilities.assets import load_assets
-    from por.liabilities.private import build_private_tree, write_private_round
+    from por.liabilities.private import build_private_round
     from por.liabilities.secret import create_secret, load_secret, new_secret
     from por.liabilities.snapshot import read_snapshot
 
@@ -57,15 +57,17 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     assets = load_assets(assets_file)
     snap = read_snapshot(snapshot, assets)
     ids = snap.user_ids.to_pylist()
-    balances = [(str(ids[i]), [int(snap.hi[i, j]) << 64 | int(snap.lo[i, j])
-                               for j in range(len(assets))]) for i in range(len(ids))]
-    tree = build_private_tree(round_id, assets, secret, balances, pad_to, workers,
-                              hidden_levels)
-    root = write_private_round(tree, out_dir)
+    k = len(assets)
+    balances = ((str(ids[i]), [int(snap.hi[i, j]) << 64 | int(snap.lo[i, j]) for j in range(k)])
+                for i in range(len(ids)))  # one user at a time: the builder's memory is bounded
+    root, stats = build_private_round(round_id, assets, secret, balances, out_dir, pad_to,
+                                      workers, hidden_levels)
     if not existing:
         create_secret(path, secret)
-    click.echo(f"built private round {round_id}: {len(balances)} users, {root.leaf_count}"
+    click.echo(f"built private round {round_id}: {stats.users} users, {root.leaf_count}"
                f" leaves; root {root.root_hash.hex()}")
+    click.echo(f"  peak memory: {stats.peak_rss_mib:.0f} MiB here, {stats.peak_worker_rss_mib:.0f}"
+               f" MiB in a worker ({stats.tasks} subtree tasks, {workers} worker(s))")
     click.echo(f"  a proof reveals: {root.reveals()}")
     for asset, total in zip(root.assets, root.totals, strict=True):
         click.echo(f"  {asset.symbol:>8}  total {total} x 10^{asset.unit_exponent} base units")

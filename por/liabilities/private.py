@@ -1,37 +1,47 @@
 """The private round's builder and prover (scheme ``por-mst-private`` version 1, spec §16).
 
-Builds in memory from the spot scheme's inputs (snapshot and asset list): per user the §4
+Builds from the spot scheme's inputs (snapshot and asset list): per user the §4
 commitment, per asset a Pedersen commitment to ⌈balance / 10^e⌉ with a blinding split
 top-down from the round secret (§16.3), every node's commitments and hash; writes the
 public ``root.json`` and the auditors' ``tree.bin``; makes a user's proof on demand from
 the tree file, with 64-bit range proofs bound to their positions (§16.5).
 
-Cost (bench/bench_private.py, spec §16.13): each node and asset is one commitment (38 µs
-on an idle core), so 2^20 users × 4 assets is about 8.4 million commitments: some 5-6
-minutes on one core, about half with ``workers=2``. This in-memory builder holds every node
-(309 MB measured at 2^16 users × 4 assets, so some 5 GB at 2^20) until it shares the spot
-builder's bounded-memory pipeline.
+Two builders make the same bytes. :func:`build_private_round` (the CLI's) writes the tree
+file subtree by subtree, in ``workers`` processes, holding only the sorted leaves (one
+record of 32 + 16k bytes per user) and one subtree per worker: a parent's commitments are
+its children's summed as points (a few µs), so only the leaves pay for a fresh commitment.
+:func:`build_private_tree` is the in-memory reference: every node in Python objects and
+every commitment made afresh from its opening (spec §16.13 has the measured costs).
 """
 
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
-from collections.abc import Sequence
+import resource
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from por.errors import InputError
 from verifier.errors import VerificationError
 from verifier.liabilities.mst import (
+    AMOUNT_SIZE,
+    HASH_SIZE,
     Asset,
     check_assets,
     check_round_id,
+    decode_amounts,
     derive_salt,
     encode_amounts,
     padding_commitment,
     user_commitment,
 )
+from verifier.private import _secp256k1_zkp as zkp
 from verifier.private import commitments as pc
 from verifier.private.proof import PrivateProof, PrivateRoot, PrivateStep
 from verifier.private.scheme import (
@@ -46,7 +56,14 @@ from verifier.private.scheme import (
     root_hash,
     split_blinding,
 )
-from verifier.private.treefile import MAGIC, Node, PrivateTreeFile, encode_node, header_bytes
+from verifier.private.treefile import (
+    MAGIC,
+    Node,
+    PrivateTreeFile,
+    encode_node,
+    header_bytes,
+    record_size,
+)
 
 ROOT_FILE = "root.json"
 TREE_FILE = "tree.bin"
@@ -241,7 +258,10 @@ def read_round(round_dir: Path) -> tuple[PrivateRoot, PrivateTreeFile]:
     """
     try:
         root = PrivateRoot.from_json((round_dir / ROOT_FILE).read_bytes(), ROOT_FILE)
-        tree = PrivateTreeFile((round_dir / TREE_FILE).read_bytes(), TREE_FILE)
+        with open(round_dir / TREE_FILE, "rb") as fh:  # mapped: a proof reads ~2 log N records
+            size = os.fstat(fh.fileno()).st_size
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        tree = PrivateTreeFile(data, TREE_FILE)
     except OSError as e:
         raise InputError(f"{round_dir}: cannot read the private round: {e.strerror}") from e
     top = tree.node(tree.levels, 0)
@@ -269,22 +289,311 @@ def prove(round_dir: Path, secret: bytes, user_id: str) -> PrivateProof:
     gens = [pc.generator(generator_seed(a)) for a in tree.assets]
     seeds = [generator_seed(a) for a in tree.assets]
     leaf = tree.node(0, index)
+    k = len(tree.assets)
+    siblings = [tree.node(level, (index >> level) ^ 1) for level in range(tree.levels)]
+    hidden = [(level, j) for level in range(min(root.hidden, tree.levels)) for j in range(k)]
+
+    def range_proof(at: tuple[int, int]) -> bytes:
+        level, j = at
+        sibling, position = siblings[level], (index >> level) ^ 1
+        return pc.prove_range(sibling.values[j], sibling.blindings[j], sibling.commitments[j],
+                              gens[j], seeds[j],
+                              range_nonce(secret, root.round_id, level, position, j),
+                              range_position(root.round_id, level, position, j))
+
+    made = iter(pc.parallel_map(range_proof, hidden))  # threads: the library releases the GIL
     steps = []
     for level in range(tree.levels):
         mine = index >> level
-        sibling = tree.node(level, mine ^ 1)
+        sibling = siblings[level]
         parent = tree.node(level + 1, mine >> 1)
         if level >= root.hidden:  # an opened level of a hybrid round (§16.14): plain sums
             steps.append(PrivateStep("left" if mine & 1 else "right", sibling.hash, (), (),
                                      parent.commitments, sibling.values, sibling.blindings))
             continue
-        proofs = tuple(
-            pc.prove_range(sibling.values[j], sibling.blindings[j], sibling.commitments[j],
-                           gens[j], seeds[j],
-                           range_nonce(secret, root.round_id, level, mine ^ 1, j),
-                           range_position(root.round_id, level, mine ^ 1, j))
-            for j in range(len(tree.assets)))
+        proofs = tuple(next(made) for _ in range(k))
         steps.append(PrivateStep("left" if mine & 1 else "right", sibling.hash,
                                  sibling.commitments, proofs, parent.commitments))
     return PrivateProof(root.round_id, tree.assets, user_id, salt, tuple(tree.amounts(index)),
                         leaf.blindings, tuple(steps), root)
+
+
+# --- The bounded-memory builder ------------------------------------------------------------
+
+SUBTREE_LEVELS = 12  # leaves per task 2^12: a worker holds one such subtree at a time
+
+
+@dataclass(frozen=True)
+class BuildStats:
+    """What :func:`build_private_round` measured: peak memory of this process and of its
+    largest worker (ru_maxrss, MiB), the users, leaves and subtree tasks."""
+
+    users: int
+    leaf_count: int
+    tasks: int
+    peak_rss_mib: float
+    peak_worker_rss_mib: float
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each part of the tree file lies (spec §16.10)."""
+
+    path: str
+    records: int
+    record: int
+    level_start: tuple[int, ...]
+
+    def offset(self, level: int, index: int) -> int:
+        return self.records + (self.level_start[level] + index) * self.record
+
+
+@dataclass(frozen=True)
+class _Subtree:
+    """One task: the subtree of 2^height leaves whose root is node (height, index)."""
+
+    round_id: str
+    secret: bytes
+    assets: tuple[PrivateAsset, ...]
+    gens: tuple[bytes, ...]
+    index: int
+    height: int
+    first_leaf: int
+    leaves: list[bytes]  # user commitment (32) ‖ exact amounts (16 per asset), sorted
+    blindings: tuple[int, ...]  # the subtree root's, from the top-down split (§16.3)
+    layout: _Layout
+
+
+_Top = tuple[bytes, tuple[bytes, ...], tuple[int, ...], tuple[int, ...], tuple[bytes, ...]]
+
+
+def _encode(digest: bytes, commits: Sequence[bytes], values: Sequence[int],
+            blindings: Sequence[int]) -> bytes:
+    return encode_node(Node(digest, tuple(commits), tuple(values), tuple(blindings)))
+
+
+def _parent(left: _Top, right: _Top, where: str) -> _Top:
+    """A parent from its children: sums of values and blindings (mod n), commitments as
+    point sums (the same bytes as committing to the sums afresh: the reference builder and
+    the tests check it), and the hash binding both children (§16.4)."""
+    commits, points = [], []
+    for j in range(len(left[1])):
+        c, point = zkp.add_points(left[4][j], right[4][j], f"{where} asset {j}")
+        commits.append(c)
+        points.append(point)
+    return (node_hash(left[0], left[1], right[0], right[1]), tuple(commits),
+            tuple(a + b for a, b in zip(left[2], right[2], strict=True)),
+            tuple((a + b) % pc.GROUP_ORDER for a, b in zip(left[3], right[3], strict=True)),
+            tuple(points))
+
+
+def _build_subtree(task: _Subtree) -> tuple[_Top, float]:
+    """Write a subtree's records, level by level, into the tree file; return its root and
+    this process's peak memory (MiB)."""
+    k, height, assets = len(task.assets), task.height, task.assets
+    # Blindings top-down inside the subtree (§16.3), with the nodes' global indices.
+    rows: list[list[tuple[int, ...]]] = [[] for _ in range(height + 1)]
+    rows[height] = [task.blindings]
+    for level in range(height - 1, -1, -1):
+        base = task.index << (height - level - 1)  # global index of this row's first parent
+        row: list[tuple[int, ...]] = []
+        for i, parent in enumerate(rows[level + 1]):
+            pairs = [split_blinding(task.secret, task.round_id, j, parent[j], level,
+                                    2 * (base + i)) for j in range(k)]
+            row.append(tuple(p[0] for p in pairs))
+            row.append(tuple(p[1] for p in pairs))
+        rows[level] = row
+    fd = os.open(task.layout.path, os.O_WRONLY)
+    try:
+        nodes: list[_Top] = []
+        out = bytearray()
+        for i, (record, blinds) in enumerate(zip(task.leaves, rows[0], strict=True)):
+            where = f"user leaf {task.first_leaf + i}"
+            amounts_be = record[HASH_SIZE:]
+            values = tuple(committed_value(a, assets[j], where)
+                           for j, a in enumerate(decode_amounts(amounts_be)))
+            commits = tuple(pc.commit(values[j], blinds[j], task.gens[j], "node")
+                            for j in range(k))
+            points = tuple(zkp.commitment_point(c, where) for c in commits)
+            digest = leaf_hash(record[:HASH_SIZE], amounts_be, commits)
+            nodes.append((digest, commits, values, blinds, points))
+            out += _encode(digest, commits, values, blinds)
+        os.pwrite(fd, out, task.layout.offset(0, task.first_leaf))
+        for level in range(1, height + 1):
+            first = task.index << (height - level)
+            nodes = [_parent(nodes[2 * i], nodes[2 * i + 1], f"level {level} node {first + i}")
+                     for i in range(len(nodes) // 2)]
+            for node, blinds in zip(nodes, rows[level], strict=True):
+                if node[3] != blinds:  # the split adds up (§16.3): a broken one is a bug
+                    raise VerificationError(f"level {level}: blindings do not add up")
+            os.pwrite(fd, b"".join(_encode(*node[:4]) for node in nodes),
+                      task.layout.offset(level, first))
+    finally:
+        os.close(fd)
+    return nodes[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _leaf_records(round_id: str, secret: bytes, k: int,
+                  balances: Iterable[tuple[str, Sequence[int]]]) -> tuple[list[bytes], list[int]]:
+    """Each user's record, user commitment (32) ‖ exact amounts (16 each), and the exact
+    per-asset totals. A user twice gives one commitment twice, found after the sort.
+
+    Raises:
+        InputError: a wrong number of amounts, or an amount outside u128.
+    """
+    records: list[bytes] = []
+    totals = [0] * k
+    for user_id, amounts in balances:
+        if len(amounts) != k or any(not 0 <= a < 1 << 128 for a in amounts):
+            raise InputError(f"user {user_id!r}: expected {k} amounts in 0..2^128-1")
+        salt = derive_salt(secret, round_id, user_id)
+        records.append(user_commitment(round_id, user_id, salt) + encode_amounts(amounts))
+        for j, a in enumerate(amounts):
+            totals[j] += a
+    return records, totals
+
+
+def _exponents(records: list[bytes], totals: list[int], k: int) -> list[int]:
+    """:func:`unit_exponents` from the records: e = 0 when the exact total fits (§16.3)."""
+    out = []
+    for j in range(k):
+        e = 0
+        if totals[j] > pc.MAX_VALUE:
+            at = HASH_SIZE + AMOUNT_SIZE * j
+            column = [int.from_bytes(r[at:at + AMOUNT_SIZE], "big") for r in records]
+            while sum(-(-a // 10**e) for a in column) > pc.MAX_VALUE:
+                e += 1
+        out.append(e)
+    return out
+
+
+def build_private_round(
+    round_id: str, assets: Sequence[Asset], secret: bytes,
+    balances: Iterable[tuple[str, Sequence[int]]], out_dir: Path, pad_to: int | None = None,
+    workers: int = 1, hidden_levels: int | None = None, subtree_levels: int = SUBTREE_LEVELS,
+) -> tuple[PrivateRoot, BuildStats]:
+    """Build a private round straight into ``out_dir`` (``tree.bin`` then ``root.json``),
+    byte for byte what :func:`build_private_tree` and :func:`write_private_round` write,
+    in bounded memory: the sorted leaf records, and per worker process one subtree of
+    2^``subtree_levels`` leaves whose records it writes level by level at their offsets.
+    The levels above the subtrees are built here from the subtrees' roots.
+
+    Raises:
+        InputError: a user twice, a wrong number of amounts, an amount outside u128, a bad
+            ``hidden_levels``, or ``out_dir`` already holds a round.
+        VerificationError: two leaves with one commitment, or a commitment the library
+            refuses (a zero blinding of a zero value: probability 2^-256).
+    """
+    check_round_id(round_id)
+    plain = check_assets(assets)
+    k = len(plain)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (ROOT_FILE, TREE_FILE):
+        if (out_dir / name).exists():
+            raise InputError(f"{out_dir / name} exists: a round is never overwritten")
+    records, totals = _leaf_records(round_id, secret, k, balances)
+    users = len(records)
+    records.sort()
+    for a, b in itertools.pairwise(records):
+        if a[:HASH_SIZE] == b[:HASH_SIZE]:
+            raise InputError("a user appears twice (two users' records share a commitment)")
+    n = max(users, pad_to or 1, 1)
+    n = 1 << (n - 1).bit_length()
+    zero = encode_amounts((0,) * k)
+    if n > users:
+        records += [padding_commitment(secret, round_id, i) + zero for i in range(n - users)]
+        records.sort()
+        for a, b in itertools.pairwise(records):
+            if a[:HASH_SIZE] == b[:HASH_SIZE]:
+                raise VerificationError("two leaves share a commitment (spec §5)")
+    private = tuple(PrivateAsset(a.symbol, a.decimals, e)
+                    for a, e in zip(plain, _exponents(records, totals, k), strict=True))
+    levels = n.bit_length() - 1
+    if hidden_levels is not None and hidden_levels >= levels:
+        hidden_levels = None  # full hiding is version 1: one encoding for it
+    if hidden_levels is not None and hidden_levels < 1:
+        raise InputError(f"hidden levels must be at least 1 (the tree has {levels}),"
+                         f" found {hidden_levels}")
+    gens = tuple(pc.generator(generator_seed(a)) for a in private)
+    header = header_bytes(round_id, private, n, hidden_levels)
+    prefix = bytearray(MAGIC + len(header).to_bytes(4, "big") + header)
+    prefix += bytes((64 - len(prefix) % 64) % 64)
+    record = record_size(k)
+    starts = [0]
+    for level in range(levels):
+        starts.append(starts[-1] + (n >> level))
+    users_at = len(prefix)
+    records_at = users_at + (HASH_SIZE + AMOUNT_SIZE * k) * n
+    tmp = out_dir / f".{TREE_FILE}.tmp"
+    layout = _Layout(str(tmp), records_at, record, tuple(starts))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # every opening and blinding: auditors only, whatever the umask
+        os.ftruncate(fd, records_at + (2 * n - 1) * record)
+        os.pwrite(fd, bytes(prefix), 0)
+        step = 1 << 16
+        for at in range(0, n, step):
+            chunk = records[at:at + step]
+            os.pwrite(fd, b"".join(r[:HASH_SIZE] for r in chunk), users_at + HASH_SIZE * at)
+            os.pwrite(fd, b"".join(r[HASH_SIZE:] for r in chunk),
+                      users_at + HASH_SIZE * n + AMOUNT_SIZE * k * at)
+        height = min(levels, max(0, subtree_levels))
+        # Blindings top-down from the root to the subtrees' roots (§16.3).
+        rows: list[list[tuple[int, ...]]] = [[] for _ in range(levels + 1)]
+        rows[levels] = [tuple(root_blinding(secret, round_id, j) for j in range(k))]
+        for level in range(levels - 1, height - 1, -1):
+            row: list[tuple[int, ...]] = []
+            for i, parent in enumerate(rows[level + 1]):
+                pairs = [split_blinding(secret, round_id, j, parent[j], level, 2 * i)
+                         for j in range(k)]
+                row.append(tuple(p[0] for p in pairs))
+                row.append(tuple(p[1] for p in pairs))
+            rows[level] = row
+        size = 1 << height
+        tasks = (_Subtree(round_id, secret, private, gens, t, height, t * size,
+                          records[t * size:(t + 1) * size], rows[height][t], layout)
+                 for t in range(n >> height))
+        tops, worker_rss = _run(tasks, workers)
+        nodes = tops
+        for level in range(height + 1, levels + 1):
+            nodes = [_parent(nodes[2 * i], nodes[2 * i + 1], f"level {level} node {i}")
+                     for i in range(len(nodes) // 2)]
+            for node, blinds in zip(nodes, rows[level], strict=True):
+                if node[3] != blinds:
+                    raise VerificationError(f"level {level}: blindings do not add up")
+            os.pwrite(fd, b"".join(_encode(*node[:4]) for node in nodes),
+                      layout.offset(level, 0))
+    finally:
+        os.close(fd)
+    top = nodes[0]
+    root = PrivateRoot(round_id, private, n,
+                       root_hash(round_id, private, n, top[0], top[1], top[2], top[3],
+                                 hidden_levels),
+                       top[2], top[3], hidden_levels)
+    os.replace(tmp, out_dir / TREE_FILE)
+    (out_dir / ROOT_FILE).write_bytes(root.to_bytes())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return root, BuildStats(users, n, n >> height, peak, worker_rss)
+
+
+def _run(tasks: Iterable[_Subtree], workers: int) -> tuple[list[_Top], float]:
+    """Every subtree's root, in order: here, or in ``workers`` processes with at most two
+    tasks each in flight (so the leaves handed out stay bounded)."""
+    if workers <= 1:
+        done = [_build_subtree(t) for t in tasks]
+        return [top for top, _ in done], max((rss for _, rss in done), default=0.0)
+    tops: list[_Top] = []
+    rss = 0.0
+    pending: deque[Future[Any]] = deque()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for task in tasks:
+            pending.append(pool.submit(_build_subtree, task))
+            if len(pending) >= 2 * workers:
+                top, peak = pending.popleft().result()
+                tops.append(top)
+                rss = max(rss, peak)
+        while pending:
+            top, peak = pending.popleft().result()
+            tops.append(top)
+            rss = max(rss, peak)
+    return tops, rss

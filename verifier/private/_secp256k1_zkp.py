@@ -11,6 +11,16 @@ The library it bundles exports both as C symbols of wallycore's extension module
   the library's 64-byte structures),
 - ``wally_get_secp_context`` (documented in libwally's C header: its secp256k1 context).
 
+For speed (spec §16.13) it also calls, through ctypes so that the GIL is released and range
+proofs run on several threads, libwally's documented C functions
+``wally_asset_value_commitment`` and ``wally_asset_rangeproof_with_nonce`` (the same code as
+the documented Python calls, byte for byte: tested), and adds commitments as points with
+libsecp256k1's documented ``secp256k1_ec_pubkey_parse/combine/serialize``. Converting a sum
+back to a commitment needs whether y is a square: ``secp256k1_generator_serialize`` computes
+it from a ``secp256k1_generator``, whose 64 bytes are x ‖ y big-endian in this release (an
+undocumented layout, checked by a known answer when the library loads, and again in
+``tests/private/test_zkp_symbols.py``).
+
 Their C signatures are libsecp256k1-zkp's public headers (``secp256k1_rangeproof.h``,
 ``secp256k1_generator.h``, ``secp256k1_commitment.h``). This module binds them with ctypes
 and nothing else; ``tests/private/test_zkp_symbols.py`` checks the library's version, the
@@ -28,7 +38,7 @@ import importlib
 import warnings
 from typing import Any
 
-from verifier.errors import FormatError
+from verifier.errors import FormatError, VerificationError
 
 COMMITMENT_SIZE = 33  # serialized Pedersen commitment: 0x08/0x09 ‖ x
 GENERATOR_SIZE = 33  # serialized generator: 0x0a/0x0b ‖ x
@@ -42,7 +52,14 @@ SYMBOLS = (
     "secp256k1_generator_parse",
     "secp256k1_rangeproof_verify",
     "secp256k1_pedersen_verify_tally",
+    "secp256k1_generator_serialize",
+    "secp256k1_ec_pubkey_parse",
+    "secp256k1_ec_pubkey_serialize",
+    "secp256k1_ec_pubkey_combine",
+    "wally_asset_value_commitment",
+    "wally_asset_rangeproof_with_nonce",
 )
+RANGEPROOF_MAX_LEN = 5134  # libwally's ASSET_RANGEPROOF_MAX_LEN: the output buffer
 
 
 class _Library:
@@ -80,11 +97,31 @@ class _Library:
             vp, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
             ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
         ]
+        lib.secp256k1_generator_serialize.restype = ctypes.c_int
+        lib.secp256k1_generator_serialize.argtypes = [vp, ctypes.c_char_p, ctypes.c_char_p]
+        lib.secp256k1_ec_pubkey_parse.restype = ctypes.c_int
+        lib.secp256k1_ec_pubkey_parse.argtypes = [vp, ctypes.c_char_p, ctypes.c_char_p,
+                                                  ctypes.c_size_t]
+        lib.secp256k1_ec_pubkey_serialize.restype = ctypes.c_int
+        lib.secp256k1_ec_pubkey_serialize.argtypes = [
+            vp, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t), ctypes.c_char_p,
+            ctypes.c_uint]
+        lib.secp256k1_ec_pubkey_combine.restype = ctypes.c_int
+        lib.secp256k1_ec_pubkey_combine.argtypes = [
+            vp, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t]
+        sz, cp = ctypes.c_size_t, ctypes.c_char_p
+        lib.wally_asset_value_commitment.restype = ctypes.c_int
+        lib.wally_asset_value_commitment.argtypes = [ctypes.c_uint64, cp, sz, cp, sz, cp, sz]
+        lib.wally_asset_rangeproof_with_nonce.restype = ctypes.c_int
+        lib.wally_asset_rangeproof_with_nonce.argtypes = [
+            ctypes.c_uint64, cp, sz, cp, sz, cp, sz, cp, sz, cp, sz, cp, sz, cp, sz,
+            ctypes.c_uint64, ctypes.c_int, ctypes.c_int, cp, sz, ctypes.POINTER(sz)]
         context = lib.wally_get_secp_context()
         if not context:
             raise RuntimeError("wally_get_secp_context returned NULL")
         self.lib: Any = lib
         self.context = ctypes.c_void_p(context)
+        _check_generator_layout(lib, self.context)
 
 
 _LIBRARY: _Library | None = None
@@ -170,3 +207,105 @@ def tally(positive: list[bytes], negative: list[bytes], where: str) -> bool:
     lib = _library()
     return bool(lib.lib.secp256k1_pedersen_verify_tally(
         lib.context, pos_array, len(pos), neg_array, len(neg)) == 1)
+
+
+# A known answer for the generator layout (x ‖ y big-endian): secp256k1's own generator G,
+# whose y is a square, serialized as a generator 0x0a ‖ x.
+_G_X = bytes.fromhex("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
+_G_Y = bytes.fromhex("483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8")
+
+
+def _check_generator_layout(lib: Any, context: ctypes.c_void_p) -> None:
+    """Fail loudly unless ``secp256k1_generator`` is x ‖ y big-endian (see the docstring)."""
+    out = ctypes.create_string_buffer(_STRUCT_SIZE)
+    ser = ctypes.create_string_buffer(GENERATOR_SIZE)
+    if (lib.secp256k1_generator_parse(context, out, b"\x0a" + _G_X) != 1
+            or out.raw != _G_X + _G_Y
+            or lib.secp256k1_generator_serialize(context, ser, _G_X + _G_Y) != 1
+            or ser.raw != b"\x0a" + _G_X):
+        raise RuntimeError("wallycore's secp256k1_generator is no longer x || y big-endian:"
+                           " the private builder's point additions cannot be used")
+
+
+def value_commitment(value: int, blinding: bytes, generator: bytes) -> bytes | None:
+    """libwally's ``wally_asset_value_commitment`` (GIL released): the 33-byte commitment,
+    or None when the library refuses (the point at infinity). The caller checks ranges."""
+    lib = _library().lib
+    out = ctypes.create_string_buffer(COMMITMENT_SIZE)
+    if lib.wally_asset_value_commitment(value, blinding, len(blinding), generator,
+                                        len(generator), out, COMMITMENT_SIZE) != 0:
+        return None
+    return out.raw
+
+
+def rangeproof_with_nonce(
+    value: int, nonce: bytes, seed: bytes, abf: bytes, vbf: bytes, commitment: bytes,
+    extra: bytes, generator: bytes, min_value: int, exp: int, min_bits: int,
+) -> bytes:
+    """libwally's ``wally_asset_rangeproof_with_nonce`` (GIL released, so several threads
+    make proofs at once); the same bytes as wallycore's Python call of that name.
+
+    Raises:
+        FormatError: the library refuses the arguments.
+    """
+    lib = _library().lib
+    out = ctypes.create_string_buffer(RANGEPROOF_MAX_LEN)
+    written = ctypes.c_size_t(0)
+    ret = lib.wally_asset_rangeproof_with_nonce(
+        value, nonce, len(nonce), seed, len(seed), abf, len(abf), vbf, len(vbf), commitment,
+        len(commitment), extra, len(extra), generator, len(generator), min_value, exp, min_bits,
+        out, RANGEPROOF_MAX_LEN, ctypes.byref(written))
+    if ret != 0 or not 0 < written.value <= RANGEPROOF_MAX_LEN:
+        raise FormatError(f"range proof: the library refused the arguments (code {ret})")
+    return out.raw[:written.value]
+
+
+def commitment_point(commitment: bytes, where: str) -> bytes:
+    """The point of a canonical commitment as x ‖ y (64 bytes big-endian), for additions.
+
+    A commitment 0x08/0x09 ‖ x and a generator 0x0a/0x0b ‖ x encode y the same way (a
+    square y, or its negation), so the library's generator parser recovers y.
+
+    Raises:
+        FormatError: not a canonical commitment on the curve.
+    """
+    if len(commitment) != COMMITMENT_SIZE or commitment[0] not in (8, 9) \
+            or int.from_bytes(commitment[1:], "big") >= FIELD_PRIME:
+        raise FormatError(f"{where}: not a canonical commitment (0x08/0x09 ‖ x, x < p)")
+    lib = _library()
+    out = ctypes.create_string_buffer(_STRUCT_SIZE)
+    if lib.lib.secp256k1_generator_parse(lib.context, out,
+                                         bytes([commitment[0] + 2]) + commitment[1:]) != 1:
+        raise FormatError(f"{where}: not a valid Pedersen commitment (x not on the curve)")
+    return out.raw
+
+
+_UNCOMPRESSED = 2  # SECP256K1_EC_UNCOMPRESSED
+
+
+def add_points(left: bytes, right: bytes, where: str) -> tuple[bytes, bytes]:
+    """left + right for two points x ‖ y: the sum's commitment bytes and its point.
+
+    Raises:
+        FormatError: a point is not on the curve.
+        VerificationError: the sum is the point at infinity.
+    """
+    lib = _library()
+    ctx, c = lib.context, lib.lib
+    a = ctypes.create_string_buffer(_STRUCT_SIZE)
+    b = ctypes.create_string_buffer(_STRUCT_SIZE)
+    if c.secp256k1_ec_pubkey_parse(ctx, a, b"\x04" + left, 65) != 1 \
+            or c.secp256k1_ec_pubkey_parse(ctx, b, b"\x04" + right, 65) != 1:
+        raise FormatError(f"{where}: a point to add is not on the curve")
+    total = ctypes.create_string_buffer(_STRUCT_SIZE)
+    pair = (ctypes.c_char_p * 2)(ctypes.cast(a, ctypes.c_char_p), ctypes.cast(b, ctypes.c_char_p))
+    if c.secp256k1_ec_pubkey_combine(ctx, total, pair, 2) != 1:
+        raise VerificationError(f"{where}: the sum of the commitments is the point at infinity")
+    raw = ctypes.create_string_buffer(65)
+    size = ctypes.c_size_t(65)
+    c.secp256k1_ec_pubkey_serialize(ctx, raw, ctypes.byref(size), total, _UNCOMPRESSED)
+    point = raw.raw[1:65]
+    ser = ctypes.create_string_buffer(GENERATOR_SIZE)
+    if c.secp256k1_generator_serialize(ctx, ser, point) != 1:
+        raise VerificationError(f"{where}: the library refuses the sum")
+    return bytes([ser.raw[0] - 2]) + point[:32], point

@@ -442,8 +442,25 @@ def verify_private_proof(
     leaf_index = sum(1 << i for i, s in enumerate(proof.path) if s.side == "left")
     checked = 0
     hidden = proof.root.hidden
+    # Every range proof is checked first, on several threads (the library's calls release
+    # the GIL; spec §16.13), and each outcome is raised below in the path's order, so the
+    # verdict and the first error are those of checking one after the other.
+    ranges = [(level, j, step) for level, step in enumerate(proof.path) if not step.opened
+              for j in range(n)]
+
+    def range_check(item: tuple[int, int, PrivateStep]) -> Exception | None:
+        level, j, step = item
+        try:
+            pc.verify_range(step.commitments[j], step.range_proofs[j], gens[j],
+                            range_position(proof.round_id, level, (leaf_index >> level) ^ 1, j),
+                            f"path[{level}] asset {assets[j].symbol}")
+        except (FormatError, VerificationError) as e:
+            return e
+        return None
+
+    outcomes = dict(zip([(level, j) for level, j, _ in ranges],
+                        pc.parallel_map(range_check, ranges), strict=True))
     for level, step in enumerate(proof.path):
-        sibling_index = (leaf_index >> level) ^ 1
         if step.opened != (level >= hidden):  # the parser enforces it; the check stays here
             raise FormatError(f"path[{level}]: an {'opened' if step.opened else 'hidden'} level"
                               f" where the root's L = {hidden} says otherwise (§16.14)")
@@ -458,8 +475,9 @@ def verify_private_proof(
         for j in range(n):
             where = f"path[{level}] asset {assets[j].symbol}"
             if not step.opened:
-                pc.verify_range(step.commitments[j], step.range_proofs[j], gens[j],
-                                range_position(proof.round_id, level, sibling_index, j), where)
+                failed = outcomes[(level, j)]
+                if failed is not None:
+                    raise failed
                 checked += 1
             pc.check_sum(step.parents[j], current[j], sibling[j], where)
         if step.side == "left":

@@ -8,6 +8,7 @@ round secret. This module owns the layout and the auditor's recomputation.
 from __future__ import annotations
 
 import bisect
+import mmap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +83,9 @@ def encode_node(node: Node) -> bytes:
 class PrivateTreeFile:
     """A parsed view of a private tree file: its layout checked, its records readable."""
 
-    def __init__(self, data: bytes, what: str = "tree.bin") -> None:
-        """Check the layout (magic, canonical header, zero padding, exact size).
+    def __init__(self, data: bytes | mmap.mmap, what: str = "tree.bin") -> None:
+        """Check the layout (magic, canonical header, zero padding, exact size). ``data``
+        may be a read-only memory map of the file: a proof then reads only its records.
 
         Raises:
             FormatError: the layout contradicts itself.
