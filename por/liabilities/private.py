@@ -538,6 +538,8 @@ def build_private_round(
             os.pwrite(fd, b"".join(r[HASH_SIZE:] for r in chunk),
                       users_at + HASH_SIZE * n + AMOUNT_SIZE * k * at)
         height = min(levels, max(0, subtree_levels))
+        if workers > 1:  # at least 8 tasks, so that every worker has work
+            height = min(height, max(0, levels - 3))
         # Blindings top-down from the root to the subtrees' roots (§16.3).
         rows: list[list[tuple[int, ...]]] = [[] for _ in range(levels + 1)]
         rows[levels] = [tuple(root_blinding(secret, round_id, j) for j in range(k))]

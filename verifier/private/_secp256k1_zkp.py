@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import threading
 import warnings
 from typing import Any
 
@@ -283,6 +284,23 @@ def commitment_point(commitment: bytes, where: str) -> bytes:
 _UNCOMPRESSED = 2  # SECP256K1_EC_UNCOMPRESSED
 
 
+class _AddBuffers(threading.local):
+    """Per-thread work buffers of :func:`add_points` (allocated once: it runs per node)."""
+
+    def __init__(self) -> None:
+        self.a = ctypes.create_string_buffer(_STRUCT_SIZE)
+        self.b = ctypes.create_string_buffer(_STRUCT_SIZE)
+        self.total = ctypes.create_string_buffer(_STRUCT_SIZE)
+        self.pair = (ctypes.c_char_p * 2)(ctypes.cast(self.a, ctypes.c_char_p),
+                                          ctypes.cast(self.b, ctypes.c_char_p))
+        self.raw = ctypes.create_string_buffer(65)
+        self.size = ctypes.c_size_t(65)
+        self.ser = ctypes.create_string_buffer(GENERATOR_SIZE)
+
+
+_BUFFERS = _AddBuffers()
+
+
 def add_points(left: bytes, right: bytes, where: str) -> tuple[bytes, bytes]:
     """left + right for two points x ‖ y: the sum's commitment bytes and its point.
 
@@ -291,21 +309,16 @@ def add_points(left: bytes, right: bytes, where: str) -> tuple[bytes, bytes]:
         VerificationError: the sum is the point at infinity.
     """
     lib = _library()
-    ctx, c = lib.context, lib.lib
-    a = ctypes.create_string_buffer(_STRUCT_SIZE)
-    b = ctypes.create_string_buffer(_STRUCT_SIZE)
-    if c.secp256k1_ec_pubkey_parse(ctx, a, b"\x04" + left, 65) != 1 \
-            or c.secp256k1_ec_pubkey_parse(ctx, b, b"\x04" + right, 65) != 1:
+    ctx, c, buf = lib.context, lib.lib, _BUFFERS
+    if c.secp256k1_ec_pubkey_parse(ctx, buf.a, b"\x04" + left, 65) != 1 \
+            or c.secp256k1_ec_pubkey_parse(ctx, buf.b, b"\x04" + right, 65) != 1:
         raise FormatError(f"{where}: a point to add is not on the curve")
-    total = ctypes.create_string_buffer(_STRUCT_SIZE)
-    pair = (ctypes.c_char_p * 2)(ctypes.cast(a, ctypes.c_char_p), ctypes.cast(b, ctypes.c_char_p))
-    if c.secp256k1_ec_pubkey_combine(ctx, total, pair, 2) != 1:
+    if c.secp256k1_ec_pubkey_combine(ctx, buf.total, buf.pair, 2) != 1:
         raise VerificationError(f"{where}: the sum of the commitments is the point at infinity")
-    raw = ctypes.create_string_buffer(65)
-    size = ctypes.c_size_t(65)
-    c.secp256k1_ec_pubkey_serialize(ctx, raw, ctypes.byref(size), total, _UNCOMPRESSED)
-    point = raw.raw[1:65]
-    ser = ctypes.create_string_buffer(GENERATOR_SIZE)
-    if c.secp256k1_generator_serialize(ctx, ser, point) != 1:
+    buf.size.value = 65
+    c.secp256k1_ec_pubkey_serialize(ctx, buf.raw, ctypes.byref(buf.size), buf.total,
+                                    _UNCOMPRESSED)
+    point = buf.raw.raw[1:65]
+    if c.secp256k1_generator_serialize(ctx, buf.ser, point) != 1:
         raise VerificationError(f"{where}: the library refuses the sum")
-    return bytes([ser.raw[0] - 2]) + point[:32], point
+    return bytes([buf.ser.raw[0] - 2]) + point[:32], point
