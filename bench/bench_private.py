@@ -241,8 +241,10 @@ def estimate(r: dict[str, Any]) -> dict[str, Any]:
     their roots' blindings, so it splits over processes and machines; its rate per leaf is
     this run's (build wall × workers / leaves: the core-seconds per leaf, including the
     parents' additions and every hash). A proof grows by one step per level."""
-    n, workers = r["leaf_count"], r["workers"]
+    n, workers, k, prim = r["leaf_count"], r["workers"], r["assets"], r["primitives"]
     core_s_per_leaf = r["build_s"] * workers / n
+    floor_per_leaf = k * (prim["commit_us"] + prim["commitment_to_point_us"]
+                          + prim["point_addition_us"]) / 1e6
     leaves = 2**27
     full = r["proofs"]["full"]
     per_level = {key: full[key] / r["levels"] for key in
@@ -253,6 +255,10 @@ def estimate(r: dict[str, Any]) -> dict[str, Any]:
         "build_h_2_cores": core_s_per_leaf * leaves / 2 / 3600,
         "build_min_dask_64_cores": core_s_per_leaf * leaves / 64 / 60,
         "build_min_dask_256_cores": core_s_per_leaf * leaves / 256 / 60,
+        "floor_core_s_per_leaf": floor_per_leaf,
+        "build_h_2_cores_at_floor": floor_per_leaf * leaves / 2 / 3600,
+        "build_min_dask_64_cores_at_floor": floor_per_leaf * leaves / 64 / 60,
+        "build_min_dask_256_cores_at_floor": floor_per_leaf * leaves / 256 / 60,
         "tree_file_gib": r["tree_file_bytes"] * leaves / n / 2**30,
         "full_proof_27_levels": {key: v * 27 for key, v in per_level.items()},
         "note": "Dask: each subtree task writes its own records (or its own part file); the"
