@@ -565,6 +565,9 @@ def build_private_round(
                     raise VerificationError(f"level {level}: blindings do not add up")
             os.pwrite(fd, b"".join(_encode(*node[:4]) for node in nodes),
                       layout.offset(level, 0))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written tree file left behind
+        raise
     finally:
         os.close(fd)
     top = nodes[0]

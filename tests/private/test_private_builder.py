@@ -23,6 +23,7 @@ from por.liabilities.private import (
     write_private_round,
 )
 from por.liabilities.secret import load_secret
+from verifier.errors import VerificationError
 from verifier.liabilities.mst import Asset
 from verifier.private.proof import PrivateProof, verify_private_proof
 from verifier.private.treefile import PrivateTreeFile, audit_private_tree
@@ -120,3 +121,18 @@ def test_cli_build_private_is_the_reference_round(tmp_path: Path) -> None:
                         reference)
     assert (out / TREE_FILE).read_bytes() == (reference / TREE_FILE).read_bytes()
     assert (out / ROOT_FILE).read_bytes() == (reference / ROOT_FILE).read_bytes()
+
+
+def test_bounded_builder_leaves_no_partial_file(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A subtree task that fails mid-build leaves neither tree.bin nor its temporary file."""
+    import por.liabilities.private as private
+
+    def broken(task: object) -> object:
+        raise VerificationError("worker failed")
+
+    monkeypatch.setattr(private, "_build_subtree", broken)
+    users = [(f"u{i}", [i, i, i]) for i in range(20)]
+    with pytest.raises(VerificationError, match="worker failed"):
+        build_private_round("r-b", ASSETS, SECRET, users, tmp_path, subtree_levels=2)
+    assert list(tmp_path.iterdir()) == []
