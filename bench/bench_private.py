@@ -85,6 +85,14 @@ def primitives() -> dict[str, float]:
             "range_proof_verify_ms": verify_ms, "range_proof_bytes": len(proof)}
 
 
+def cpu_seconds() -> float:
+    """User and system CPU seconds of this process and its finished workers: less sensitive
+    to a shared machine's load than wall time (a process waiting for a core uses none)."""
+    me, kids = (resource.getrusage(resource.RUSAGE_SELF),
+                resource.getrusage(resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def range_proof_floor(count: int) -> dict[str, float]:
     """The raw library cost of ``count`` range proofs, made and verified, on one thread and
     on THREADS threads: what a proof of that many hidden siblings cannot go below."""
@@ -190,15 +198,19 @@ def main() -> None:
         "workers": args.workers, "threads": THREADS, "primitives": prim}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         full = Path(tmp) / "full"
+        cpu_before = cpu_seconds()
         start = time.perf_counter()
         root, stats = build_private_round("bench", assets, SECRET, users(), full,
                                           workers=args.workers)
         build_s = time.perf_counter() - start
+        build_cpu_s = cpu_seconds() - cpu_before
         n, levels = root.leaf_count, root.leaf_count.bit_length() - 1
         floor_s = (n * k * (prim["commit_us"] + prim["commitment_to_point_us"])
                    + (n - 1) * k * prim["point_addition_us"]) / 1e6 / args.workers
         result.update({
             "leaf_count": n, "levels": levels, "build_s": build_s,
+            "build_cpu_s": build_cpu_s, "build_cpu_over_floor_cpu": build_cpu_s / (
+                floor_s * args.workers),
             "load_average_after_build": list(os.getloadavg()),
             "build_peak_rss_mib": stats.peak_rss_mib,
             "build_peak_worker_rss_mib": stats.peak_worker_rss_mib,
