@@ -267,6 +267,11 @@ def estimate(r: dict[str, Any]) -> dict[str, Any]:
         "build_h_2_cores": core_s_per_leaf * leaves / 2 / 3600,
         "build_min_dask_64_cores": core_s_per_leaf * leaves / 64 / 60,
         "build_min_dask_256_cores": core_s_per_leaf * leaves / 256 / 60,
+        **({"build_cpu_s_per_leaf_measured": r["build_cpu_s"] / n,
+            "build_h_2_cores_at_cpu": r["build_cpu_s"] / n * leaves / 2 / 3600,
+            "build_min_dask_64_cores_at_cpu": r["build_cpu_s"] / n * leaves / 64 / 60,
+            "build_min_dask_256_cores_at_cpu": r["build_cpu_s"] / n * leaves / 256 / 60}
+           if "build_cpu_s" in r else {}),
         "floor_core_s_per_leaf": floor_per_leaf,
         "build_h_2_cores_at_floor": floor_per_leaf * leaves / 2 / 3600,
         "build_min_dask_64_cores_at_floor": floor_per_leaf * leaves / 64 / 60,
