@@ -6,7 +6,8 @@ the ``root.json`` and reserves file it attests, and the wallet claims are writte
 transaction. Every figure comes from :func:`verifier.attestation.model.build_attestation`;
 before signing, the signer checks what a verifier will check (the figures, and the reserves
 against nodes unless told to skip them). A co-signer signs the same payload bytes, after
-checking the exchange's signature and every figure.
+checking the exchange's signature and every figure; for a private round (spec §13.7) also
+after recomputing the round's whole tree file (every commitment opened, every sum and hash).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from por.errors import UsageError, VerificationError
+from por.errors import InputError, UsageError, VerificationError
 from por.keys import SigningKey
 from por.store.models import (
     Attestation,
@@ -34,15 +36,19 @@ from verifier.attestation.model import (
     build_attestation,
     check_figures,
     compare_with_files,
+    parse_any_summary,
     payload_hash,
 )
 from verifier.attestation.model import (
     Attestation as AttestationDoc,
 )
-from verifier.liabilities.margin_round import MarginRootSummary, parse_any_summary
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import check_round_id
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import root_path, tree_path
 from verifier.log.rfc6962 import hash_leaf
+from verifier.private.proof import PrivateRoot
+from verifier.private.treefile import PrivateTreeFile, audit_private_round
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, ReservesFile
 from verifier.reserves.verify import Reader, verify_reserves
@@ -302,18 +308,68 @@ def check_signed_round(stored: SignedRound, keys: KeyList) -> None:
         raise VerificationError("; ".join(str(p) for p in problems))
 
 
-def cosign_round(engine: Engine, round_id: str, key: SigningKey, keys: KeyList) -> SignedRound:
+def _read_round_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+
+def audit_private_round_dir(stored: SignedRound, round_dir: Path) -> None:
+    """The co-signer's recomputation of a private round (spec §13.7, §16.10): ``round_dir``'s
+    ``root.json`` must be byte for byte the attested one, and its ``tree.bin`` must
+    recompute, every commitment opening to its value and blinding, every parent the sum of
+    its children, every hash, up to the attested root, with no finding at all.
+
+    Raises:
+        VerificationError: root.json differs from the attested bytes, or any finding.
+        FormatError: the tree file's layout is malformed.
+        InputError: a file cannot be read.
+    """
+    root_bytes = _read_round_file(root_path(round_dir), "round's root.json")
+    if root_bytes != stored.root:
+        raise VerificationError(
+            f"{root_path(round_dir)} is not the attested root.json (SHA-256 "
+            f"{hashlib.sha256(root_bytes).hexdigest()[:16]}.., attested "
+            f"{hashlib.sha256(stored.root).hexdigest()[:16]}..): the tree checked would not be "
+            "the tree signed")
+    summary = PrivateRoot.from_json(stored.root, "attested root.json")
+    tree = PrivateTreeFile(_read_round_file(tree_path(round_dir), "round's tree file"),
+                           str(tree_path(round_dir)))
+    audit = audit_private_round(tree, summary, stored.attestation.liabilities.root_hash)
+    if audit.findings:
+        raise VerificationError(
+            f"{tree_path(round_dir)}: {len(audit.findings)} finding(s), not co-signed: "
+            + "; ".join(audit.findings[:10]))
+
+
+def cosign_round(engine: Engine, round_id: str, key: SigningKey, keys: KeyList,
+                 round_dir: Path | None = None) -> SignedRound:
     """Add ``key``'s co-signature over the round's exact payload (``por attest cosign``).
 
     The co-signer first checks the exchange's signature and recomputes every figure from
-    the attested files; it never signs what it could not check.
+    the attested files; it never signs what it could not check. A private round (spec
+    §13.7) needs ``round_dir``, whose tree file it recomputes in full first
+    (:func:`audit_private_round_dir`); a public round's co-signature takes none.
 
     Raises:
-        UsageError: the round is not signed, or this key has signed it already.
-        VerificationError: the exchange's signature or a figure does not hold.
+        UsageError: the round is not signed, this key has signed it already, or
+            ``round_dir`` is missing for a private round or given for a public one.
+        VerificationError: the exchange's signature, a figure, or (private) the tree file
+            or root.json does not hold.
     """
     stored = load_round(engine, round_id)
     check_signed_round(stored, keys)
+    if stored.attestation.liabilities.private is not None:
+        if round_dir is None:
+            raise UsageError(f"round {round_id} is a private round: give --round-dir with its "
+                             "root.json and tree.bin, whose every commitment, sum and hash is "
+                             "recomputed before co-signing (spec §13.7)")
+        audit_private_round_dir(stored, round_dir)
+    elif round_dir is not None:
+        raise UsageError(f"--round-dir is for private rounds; round {round_id} is a "
+                         f"{stored.attestation.liabilities.kind} round, co-signed from its "
+                         "attested files")
     signed = key.cosign(stored.signed)
     with Session(engine) as session:
         row = session.exec(select(Attestation).where(Attestation.round_id == round_id)).one()
