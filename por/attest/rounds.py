@@ -48,7 +48,7 @@ from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.rounddir import root_path, tree_path
 from verifier.log.rfc6962 import hash_leaf
 from verifier.private.proof import PrivateRoot
-from verifier.private.treefile import PrivateTreeFile, audit_private_round
+from verifier.private.treefile import PrivateTreeFile, audit_private_round, tree_root_hash
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, ReservesFile
 from verifier.reserves.verify import Reader, verify_reserves
@@ -85,6 +85,29 @@ def _risk(summary: AnySummary, risk_bytes: bytes | None) -> RiskParams | None:
     if not margin and risk_bytes is not None:
         raise UsageError("--risk is for margin rounds; this root.json is of a spot round")
     return None if risk_bytes is None else RiskParams.from_json(risk_bytes, "risk file")
+
+
+def _top_hash(summary: AnySummary, tree_bytes: bytes | None) -> bytes | None:
+    """A private round's top node hash, from its tree file (spec §13.7).
+
+    Raises:
+        UsageError: a private round without its tree file, or a public round with one.
+        FormatError: a malformed tree file.
+        VerificationError: the tree file is not the tree of this root.
+    """
+    private = isinstance(summary, PrivateRoot)
+    if private and tree_bytes is None:
+        raise UsageError("root.json is of a private round: give its tree file (--tree "
+                         "tree.bin), whose top node's hash the attestation carries")
+    if not private and tree_bytes is not None:
+        raise UsageError("--tree is for private rounds; this root.json is of a public round")
+    if tree_bytes is None:
+        return None
+    tree = PrivateTreeFile(tree_bytes, "tree file")
+    if tree_root_hash(tree) != summary.root_hash:
+        raise VerificationError(f"the tree file's root is {tree_root_hash(tree).hex()}, not "
+                                f"root.json's {summary.root_hash.hex()}")
+    return tree.node(tree.levels, 0).hash
 
 
 def _now() -> datetime:
@@ -188,6 +211,7 @@ def sign_round(
     accept_past_control: bool = False,
     accept_noncanonical: frozenset[str] = frozenset(),
     risk_bytes: bytes | None = None,
+    tree_bytes: bytes | None = None,
 ) -> SignedDocument:
     """Build, check, sign and store the round's attestation (``por attest sign``).
 
@@ -200,6 +224,9 @@ def sign_round(
             no field for them, so the caller states them.
         risk_bytes: a margin round's ``risk.json`` (the file its root binds), stored and
             published with the round; None for a spot round.
+        tree_bytes: a private round's ``tree.bin``, whose top node's hash the attestation
+            carries so that anyone recomputes the root from public data (spec §13.7); it
+            must be the tree of this root. None for a public round.
 
     Raises:
         UsageError: no such round; already signed (without ``replace``) or published; an
@@ -210,6 +237,7 @@ def sign_round(
     record = get_round(engine, round_id)
     summary = parse_any_summary(root_bytes)
     risk = _risk(summary, risk_bytes)
+    top_hash = _top_hash(summary, tree_bytes)
     reserves = ReservesFile.from_json(reserves_bytes, "reserves file")
     if summary.round_id != round_id:
         raise VerificationError(f"root.json is of round {summary.round_id!r}, not {round_id!r}")
@@ -235,7 +263,7 @@ def sign_round(
         record.exchange, summary, reserves, snapshot_time=_utc(record.snapshot_time),
         attested_at=now or _now(), key_id=key.public.key_id,
         previous=last_logged_attestation(engine), signer_read_reserves=readers is not None,
-        risk=risk)
+        risk=risk, top_hash=top_hash)
     problems = check_figures(att) + compare_with_files(att, summary, reserves, risk)
     if problems:  # pragma: no cover - the builder and the checker share every function
         raise VerificationError("; ".join(str(p) for p in problems))

@@ -103,6 +103,9 @@ def attest_group() -> None:
 @click.option("--risk", "risk_file", type=click.Path(path_type=Path, dir_okay=False),
               help="A margin round's risk.json (the file its root binds); published with "
               "the round.")
+@click.option("--tree", "tree_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A private round's tree.bin: the attestation carries its top node's hash, "
+              "so anyone recomputes the root from public data.")
 @click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The exchange's signing key (encrypted PEM).")
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
@@ -120,7 +123,7 @@ def attest_group() -> None:
                    "the attestation has no field for it).")
 @_db
 def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: Path | None,
-             key_file: Path,
+             tree_file: Path | None, key_file: Path,
              rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
              replace: bool, accept_past_control: bool, accept_noncanonical: tuple[str, ...],
              db_url: str) -> None:
@@ -148,7 +151,8 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
     signed = sign_round(engine, round_id, _read(summary_file, "root summary"), reserves_bytes,
                         key, readers=readers, replace=replace,
                         accept_past_control=accept_past_control, accept_noncanonical=accepted,
-                        risk_bytes=_read(risk_file, "risk file") if risk_file else None)
+                        risk_bytes=_read(risk_file, "risk file") if risk_file else None,
+                        tree_bytes=_read(tree_file, "tree file") if tree_file else None)
     _print_attestation(Attestation.from_dict(signed.document))
     # The attestation format has no field for these choices: they are stated here only.
     for token in sorted(accepted):

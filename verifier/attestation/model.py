@@ -32,6 +32,7 @@ from verifier.liabilities.risk import RiskParams
 from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets
 from verifier.private.proof import PrivateRoot, canonical_bytes
 from verifier.private.scheme import SCHEME as PRIVATE_SCHEME
+from verifier.private.scheme import root_hash as private_root_hash
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
 
@@ -121,6 +122,10 @@ class LiabilitiesFigures:
     # A private round's published root (spec §13.7): ``totals`` are then derived from it
     # (committed total x 10^e), never read from the payload.
     private: PrivateRoot | None = None
+    # With it, the hash of the private tree's top node (§16.4): the one input of the root
+    # hash (§16.6) that root.json does not hold, so anyone recomputes the root from public
+    # data. None only for the figures of a root.json read alone.
+    top_hash: bytes | None = None
 
     @property
     def margin(self) -> bool:
@@ -135,8 +140,11 @@ class LiabilitiesFigures:
     def to_dict(self) -> dict[str, Any]:
         """The payload's ``liabilities`` object."""
         if self.private is not None:
-            # root.json (§16.7) field for field, less ``round`` (the payload's own).
-            return {k: v for k, v in self.private.to_dict().items() if k != "round"}
+            # root.json (§16.7) field for field, less ``round`` (the payload's own), and the
+            # top node's hash.
+            assert self.top_hash is not None
+            return {k: v for k, v in self.private.to_dict().items() if k != "round"} | {
+                "top_hash": self.top_hash.hex()}
         if self.positions is not None:
             assert self.risk_hash is not None
             return {
@@ -165,7 +173,12 @@ class LiabilitiesFigures:
             FormatError: malformed or unknown fields.
         """
         if private_round is not None:
-            return cls.of_private(_private_root(value, where, private_round))
+            if not isinstance(value, dict) or "top_hash" not in value:
+                raise FormatError(f"{where}: expected an object with a top_hash (spec §13.7)")
+            top_hash = sj.hash_hex(value["top_hash"], f"{where}.top_hash")
+            root = _private_root({k: v for k, v in value.items() if k != "top_hash"}, where,
+                                 private_round)
+            return cls.of_private(root, top_hash)
         if margin:
             raw = sj.obj(value, where, {"scheme", "version", "root_hash", "leaf_count",
                                         "assets", "risk_hash", "totals"})
@@ -186,11 +199,13 @@ class LiabilitiesFigures:
 
 
     @classmethod
-    def of_private(cls, root: PrivateRoot) -> LiabilitiesFigures:
-        """The figures of a private round's root (spec §13.7)."""
+    def of_private(cls, root: PrivateRoot, top_hash: bytes | None = None
+                   ) -> LiabilitiesFigures:
+        """The figures of a private round's root (spec §13.7), with its top node's hash
+        when known (an attestation's; a root.json alone does not hold it)."""
         return cls(root.root_hash, root.leaf_count,
                    tuple(Asset(a.symbol, a.decimals) for a in root.assets),
-                   private_liabilities(root), private=root)
+                   private_liabilities(root), private=root, top_hash=top_hash)
 
 
 def _private_root(value: Any, where: str, round_id: str) -> PrivateRoot:
@@ -649,6 +664,7 @@ def build_attestation(
     key_id: str,
     previous: bytes | None,
     signer_read_reserves: bool = False,
+    top_hash: bytes | None = None,
 ) -> Attestation:
     """The attestation of one round, every figure computed here (``por attest sign``).
 
@@ -667,6 +683,13 @@ def build_attestation(
     if problems:
         raise VerificationError("; ".join(str(p) for p in problems))
     liabilities = liabilities_figures(summary)
+    if isinstance(summary, PrivateRoot):
+        if top_hash is None:
+            raise VerificationError("a private round's attestation needs the hash of its "
+                                    "tree's top node (spec §13.7), read from its tree.bin")
+        liabilities = LiabilitiesFigures.of_private(summary, top_hash)
+    elif top_hash is not None:
+        raise VerificationError("a top node hash was given for a round that is not private")
     reserve_figures = reserves_figures(reserves)
     lines = solvency_lines(liabilities, reserve_figures)
     return Attestation(
@@ -799,6 +822,7 @@ def compare_with_files(
         return found
     found += _risk_findings(summary, risk)
     found += _private_findings(att.liabilities.private, mine.private)
+    found += root_opening_findings(att.liabilities)
     for name in ("root_hash", "leaf_count", "assets", "totals", "risk_hash", "positions"):
         stated, published = getattr(att.liabilities, name), getattr(mine, name)
         if stated != published:
@@ -829,6 +853,31 @@ def compare_with_files(
                                      f"attestation says {getattr(got, name)}, the reserves "
                                      f"file gives {getattr(want, name)}"))
     return found
+
+
+def root_opening_findings(liabilities: LiabilitiesFigures) -> list[Finding]:
+    """A private round's root recomputed from public data alone (spec §13.7): each asset's
+    committed total and blinding open its top commitment, commit(total_j, r_j, G_j), and
+    with the attested top node's hash they give the root hash (§16.6), which must be the
+    attested one. So the published totals are the tree's, proof or no proof. Needs the
+    ``[private]`` extra (the commitments are libsecp256k1-zkp's).
+    """
+    root, top = liabilities.private, liabilities.top_hash
+    if root is None:
+        return []
+    if top is None:
+        return [Finding("root-opening", "the private liabilities name no top node hash")]
+    try:
+        computed = private_root_hash(root.round_id, root.assets, root.leaf_count, top,
+                                     root.top_commitments(), root.totals, root.blindings,
+                                     root.hidden_levels)
+    except (VerificationError, FormatError) as e:
+        return [Finding("root-opening", f"the root opening does not open: {e}")]
+    if computed != root.root_hash:
+        return [Finding("root-opening", f"the committed totals and blindings, opened, with the "
+                        f"top node's hash give root {computed.hex()}, not the attested "
+                        f"{root.root_hash.hex()}: the totals are not the tree's")]
+    return []
 
 
 def _private_findings(stated: PrivateRoot | None,
