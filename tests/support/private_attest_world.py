@@ -9,27 +9,22 @@ exact sum. BTC has no wallet: under-reserved by all of it, as in the spot rounds
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from attest_helpers import ASSETS, ETHER, EXCHANGE, T0, World
+from attest_helpers import ASSETS, ETHER, EXCHANGE, T0, World, make_world
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy import Engine
-from sqlmodel import Session, select
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
 from por.demo.reserves import CHAIN_ID
 from por.liabilities.private import build_private_tree, prove, write_private_round
 from por.reserves.round import finish, import_signatures, new_draft, read_balances
-from por.store.models import Attestation as StoredAttestation
-from por.store.models import AttestationSignature, RoundFile
+from por.store.db import open_store
 from verifier.liabilities.mst import Asset
 from verifier.private.proof import PrivateProof, PrivateRoot
 from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
@@ -106,39 +101,17 @@ def sign_cosign_publish(engine: Engine, world: World, r: PrivateRound, round_id:
     return out
 
 
-def forge_stored(engine: Engine, world: World, round_id: str,
-                 mutate: Callable[[dict[str, Any]], None],
-                 root_bytes: bytes | None = None) -> None:
-    """A dishonest exchange: replace the round's stored (unpublished) attestation by a
-    payload ``mutate`` edits, signed by the exchange's own key (so its signature holds), and
-    optionally the stored root.json too; ``por publish`` then publishes what it finds."""
-    with Session(engine) as session:
-        row = session.exec(select(StoredAttestation)
-                           .where(StoredAttestation.round_id == round_id)).one()
-        payload = json.loads(row.payload)
-        mutate(payload)
-        signed = world.exchange_key.sign_document(payload)
-        row.payload = signed.payload
-        row.payload_sha256 = hashlib.sha256(signed.payload).hexdigest()
-        for sig in session.exec(select(AttestationSignature)
-                                .where(AttestationSignature.attestation_id == row.id)):
-            session.delete(sig)
-        assert row.id is not None
-        session.add(row)
-        session.add(AttestationSignature(attestation_id=row.id,
-                                         key_id=world.exchange_key.public.key_id,
-                                         signature=signed.signatures[0].signature))
-        if root_bytes is not None:
-            stored = session.exec(select(RoundFile).where(RoundFile.round_id == round_id,
-                                                          RoundFile.kind == "root")).one()
-            stored.content = root_bytes
-            stored.sha256 = hashlib.sha256(root_bytes).hexdigest()
-            session.add(stored)
-        session.commit()
 
-
-def publish_only(engine: Engine, world: World, round_id: str, day: int, out: Path) -> Path:
-    """Publish the round as stored (no co-signature: the forged payload has none)."""
-    publish_round(engine, round_id, world.exchange_key, world.keylist, out,
-                  now=T0 + timedelta(days=day, hours=2))
-    return out
+def published_private(tmp: Path, hidden_levels: int | None = None,
+                      round_id: str = "p1", day: int = 0,
+                      world: World | None = None) -> tuple[World, PrivateRound, Path]:
+    """A private round, signed, co-signed (after the tree's recomputation) and published
+    to ``tmp/bundle-ROUND``; with ``world``, in that world's store (the log's next entry)."""
+    w = world or make_world(tmp)
+    r = build_private_round(w, tmp, round_id, hidden_levels=hidden_levels)
+    engine = open_store(f"sqlite:///{tmp / 'por.db'}")
+    try:
+        sign_cosign_publish(engine, w, r, round_id, day, tmp / f"bundle-{round_id}")
+    finally:
+        engine.dispose()
+    return w, r, tmp / f"bundle-{round_id}"
