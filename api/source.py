@@ -369,6 +369,11 @@ def check_bundle(files: Mapping[str, bytes], auditors: tuple[PublicKey, ...],
         return BundleCheck(VERDICT_MALFORMED, (Finding("malformed", str(e)),), (), (), None)
     except PorError as e:  # anything else the verifier raises: fail closed
         return BundleCheck(VERDICT_FAILED, (Finding("error", str(e)),), (), (), None)
+    except ModuleNotFoundError as e:  # a private round without the [private] extra: fail closed
+        return BundleCheck(VERDICT_FAILED, (Finding("error", f"this server cannot check the "
+                                                    f"round: {e.name} is not installed (the "
+                                                    "[private] extra, spec §13.7)"),),
+                           (), (), None)
     verdict = VERDICT_VERIFIED if report.ok else VERDICT_FAILED
     return BundleCheck(verdict, tuple(report.findings), tuple(report.passed),
                        tuple(report.notes), report, moment,

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from private_attest_world import PrivateRound, published_private
 
 from api.app import Settings, create_app
+from verifier.attestation.bundle import read_bundle
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,19 @@ def test_the_private_bundle_is_served(client: TestClient) -> None:
     with client:
         got = client.get("/api/v1/rounds/p1/bundle")
     assert got.status_code == 200
+
+
+def test_without_the_private_library_the_round_fails_closed(
+        monkeypatch: pytest.MonkeyPatch, served: tuple[Path, PrivateRound, PrivateRound]) -> None:
+    # A server installed without the [private] extra cannot recompute a private root: the
+    # import error is simulated (the library is installed here), and the verdict fails.
+    import api.source as source
+
+    def no_library(*_args: object, **_kwargs: object) -> None:
+        raise ModuleNotFoundError("No module named 'wallycore'", name="wallycore")
+
+    tmp = served[0]
+    monkeypatch.setattr(source, "verify_bundle", no_library)
+    check = source.check_bundle(read_bundle(tmp / "bundle-p1"), ())
+    assert check.verdict == source.VERDICT_FAILED
+    assert "wallycore is not installed" in check.findings[0].message
