@@ -66,14 +66,14 @@ def _edited(
     removed: tuple[str, ...] = (),
     appended: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
-    """An enum's declaration order as an edit of the enum Bybit made it from."""
+    """An enum's declaration order, written as an edit of another enum's order."""
     renamed = renamed or {}
     return tuple(renamed.get(a, a) for a in base if a not in removed) + appended
 
 
-# Copied from src/main/java/com/bybit/merkle/generic/Asset*.java. Each enum is written as
-# the edit that made it from the one before (renames keep their place in the order), so
-# what changed between Bybit's asset lists stands out.
+# Copied from src/main/java/com/bybit/merkle/generic/Asset*.java, oldest name first. Each
+# enum after Asset20 is written as its edit of the one above it (a rename keeps its place in
+# the declaration order), so what differs between Bybit's asset lists stands out.
 _ASSET20 = (
     "AGLA", "APT", "ATOM", "AVAX", "BIT", "BTC", "BUSD", "DAI", "DOGE", "DOT",
     "DYDX", "EOS", "ETH", "FTM", "LTC", "MATIC", "SOL", "USDC", "USDT", "XRP",
