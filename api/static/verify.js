@@ -26,7 +26,7 @@
 (function (global) {
   class Malformed extends Error {}
   class Failed extends Error {}
-  // A proof this page does not check (a private proof, docs/spec.md §16.12): never a pass.
+  // A proof this page cannot check (the private-proof libraries did not load): never a pass.
   class Unsupported extends Error {}
   const PRIVATE_SCHEME = "por-mst-private";
 
@@ -250,13 +250,9 @@
   function parseAnyProof(text) {
     const doc = parseJson(text);
     if (doc instanceof Map && doc.get("scheme") === MARGIN_SCHEME) return parseMarginProof(doc);
-    if (doc instanceof Map && doc.get("scheme") === PRIVATE_SCHEME) {
-      // Its top-level shape is checked (spec §16.8), so a file that is no private proof at
-      // all stays malformed, as por-verify says; the rest is por-verify's to check.
-      obj(doc, "proof", ["scheme", "version", "round", "assets", "user_id", "salt", "amounts",
-        "blindings", "path", "root"]);
-      throw new Unsupported("a private proof (por-mst-private, docs/spec.md §16) is not checked in this browser: its range proofs and commitment sums need libsecp256k1-zkp, which this page does not carry. Check it with `por-verify proof FILE --summary root.json` (pip install 'por-toolkit[private]')");
-    }
+    // A private proof (spec §16) is parsed and checked by verify-private.js, loaded with its
+    // libraries only now (verifyPrivateProof).
+    if (doc instanceof Map && doc.get("scheme") === PRIVATE_SCHEME) return { private: true, doc, text };
     return parseProof(doc);
   }
 
@@ -825,6 +821,71 @@
     }
   }
 
+  // --- private proofs (spec §16.15): verify-private.js and its libraries, loaded lazily ------
+
+  // Where this file was served from: the private verifier and vendor/ are beside it.
+  const BASE = (() => {
+    const s = global.document && global.document.currentScript;
+    return s && s.src ? new URL(".", s.src).href : null;
+  })();
+  // What verify-private.js uses of this file: one strict JSON reader, one set of field
+  // readers and hashes, one Malformed and Failed.
+  const LIB = Object.freeze({
+    Malformed, Failed, utf8, concat, uint, encStr, encAmounts, sha256, hex, sameBytes, obj, str,
+    integer, arr, hashHex, hexBytes, amount, amounts, asset, checkAssetList, levelsFor,
+    isPrintable, ROUND_RE,
+  });
+  function loadScript(url) {
+    return new Promise((resolve, reject) => {
+      const el = global.document.createElement("script");
+      el.src = url;
+      el.onload = resolve;
+      el.onerror = () => reject(new Error(`could not load ${url}`));
+      global.document.head.appendChild(el);
+    });
+  }
+  let privateLibs = null;
+  function loadPrivate() {
+    if (privateLibs === null) {
+      privateLibs = (async () => {
+        try {
+          const base = BASE || new URL("/static/", global.location.href).href;
+          if (!global.PorVerifyPrivate) await loadScript(`${base}verify-private.js`);
+          if (!global.PorZkp) await loadScript(`${base}vendor/por-zkp.js`);
+          const zkp = await global.PorZkp.load(); // instantiates the WebAssembly module
+          return { impl: global.PorVerifyPrivate.make(LIB), curve: { Point: global.PorZkp.Point }, zkp };
+        } catch (err) {
+          throw new Unsupported(`this browser could not load the private-proof verifier (${err && err.message}): check the proof with \`por-verify proof FILE --summary root.json\` (pip install 'por-toolkit[private]')`);
+        }
+      })();
+      privateLibs.catch(() => { privateLibs = null; });
+    }
+    return privateLibs;
+  }
+
+  /** Check a private proof (spec §16.9) against `published`, as verifyProofText. */
+  async function verifyPrivateProof(proof, published) {
+    const libs = await loadPrivate();
+    let report;
+    try {
+      const p = libs.impl.parse(proof.doc, proof.text, libs.curve);
+      report = await libs.impl.check(p, typeof published === "function" ? null : published, libs.curve, libs.zkp);
+    } catch (err) {
+      // The WebAssembly module aborted (never expected): load a fresh one next time.
+      if (!(err instanceof Malformed || err instanceof Failed)) privateLibs = null;
+      throw err;
+    }
+    if (typeof published !== "function") return report;
+    // On the page the root must be a signed attestation's. Its own checks held above; this
+    // page reads no attestation of a private round yet (spec §16.15), so it never passes.
+    const held = `its path, ${report.rangeProofsChecked} range proofs, commitment sums and root opening hold in this browser`;
+    const context = published(report.round);
+    if (context === undefined) {
+      throw new Failed(`round ${report.round} has no signed attestation on this page: nothing to check the proof's root against (${held})`);
+    }
+    throw new Failed(`the attestation of round ${report.round} is not one of a private round that this page reads: nothing to check the proof's root against (${held})`);
+  }
+
   function verdictOf(err) {
     if (err instanceof Failed) return { verdict: "failed", reason: err.message };
     if (err instanceof Malformed) return { verdict: "malformed", reason: err.message };
@@ -839,11 +900,14 @@
    * Or pass a function round => context|undefined, where the context is
    * {attestation: <signed envelope>, keys: [...], auditors: [...]}: the proof is then checked
    * against the root in that round's signed attestation, whose signature is checked first.
-   * Resolves to {verdict: "verified"|"failed"|"malformed"|"unsupported" (a private proof), reason?, report?}; never rejects.
+   * A private proof (spec §16) is checked with verify-private.js, loaded on first use.
+   * Resolves to {verdict: "verified"|"failed"|"malformed"|"unsupported" (the private-proof
+   * libraries did not load), reason?, report?}; never rejects.
    */
   async function verifyProofText(text, published) {
     try {
       const proof = parseAnyProof(text);
+      if (proof.private) return { verdict: "verified", report: await verifyPrivateProof(proof, published) };
       let expected = published;
       let attested = null;
       if (typeof published === "function") {
