@@ -1,0 +1,161 @@
+"""A private proof dropped on the real page: ``por serve`` on loopback over a real store and
+real rounds (tests/api/api_world.py), Debian's Chromium driven by Playwright.
+
+The page loads verify-private.js, vendor/por-zkp.js and vendor/por-zkp.wasm from the server
+only when the proof is dropped, under the server's own Content-Security-Policy (no console
+error, no request outside the server's origin), checks the whole proof in the browser, and
+never says VERIFIED: the proof's round has no signed attestation on this page (spec
+§16.15), so the verdict is FAILED, and says that the proof's own checks held. A tampered
+proof fails for its own reason. Screenshots at 390 and 1400 px go to
+tests/web/artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
+from api_world import World, build_world
+
+from por.store.db import open_store
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
+VECTORS = {v["name"]: v for v in json.loads(
+    (Path(__file__).parents[1] / "vectors" / "private.json").read_text())["vectors"]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``por serve`` on a free loopback port over a published world."""
+    base = tmp_path_factory.mktemp("served-private")
+    url = f"sqlite:///{base / 'por.db'}"
+    engine = open_store(url)
+    world: World = build_world(base, engine)
+    engine.dispose()
+    port = _free_port()
+    por = Path(sys.executable).parent / "por"
+    server = subprocess.Popen(
+        [str(por), "serve", "--db", url, "--rounds", str(world.rounds_dir), "--keylist",
+         str(world.keylist), "--auditor-key", str(world.auditor_key_file), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    served = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{served}/api/v1/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("por serve did not start") from None
+                time.sleep(0.2)
+        yield served
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
+        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def test_the_server_serves_the_libraries_under_its_csp(origin: str) -> None:
+    with urllib.request.urlopen(f"{origin}/") as r:
+        csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval';" in csp
+    assert "unsafe-eval'" not in csp.replace("'wasm-unsafe-eval'", "")
+    assert "connect-src 'self';" in csp
+    with urllib.request.urlopen(f"{origin}/static/vendor/por-zkp.wasm") as r:
+        assert r.headers["Content-Type"] == "application/wasm"
+        assert r.read(4) == b"\0asm"
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_a_private_proof_dropped_on_the_page(
+    origin: str, browser: Any, tmp_path: Path, width: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    fetched: list[str] = []
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(origin + "/"):
+            fetched.append(r.request.url[len(origin):])
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+    page.goto(origin + "/")
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    assert not [f for f in fetched if "por-zkp" in f or "verify-private" in f]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    cases = (
+        ("unattested", "valid-private-proof-alice",
+         "has no signed attestation on this page: nothing to check the proof's root against"
+         " (its path, 4 range proofs, commitment sums and root opening hold in this browser)"),
+        ("tampered", "range-proof-moved-to-another-level",
+         "path[1] asset BTC: the range proof does not verify for this commitment at this"
+         " position"),
+    )
+    for state, name, reason in cases:
+        proof = tmp_path / f"{state}.json"
+        proof.write_bytes(rfc8785.dumps(VECTORS[name]["proof"]))
+        page.set_input_files("#proof-file", [])
+        page.set_input_files("#proof-file", str(proof))
+        page.wait_for_selector("#verify-result[data-verdict='failed']", timeout=60_000)
+        text = page.inner_text("#verify-result")
+        assert text.startswith("FAILED") and reason in text, text
+        page.locator("#verify").scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / f"private-page-{state}-{width}.png"))
+        assert (SCREENSHOTS / f"private-page-{state}-{width}.png").stat().st_size > 5_000
+    # Loaded once, from the server, under its CSP: no violation, nothing from elsewhere.
+    assert fetched.count("/static/vendor/por-zkp.wasm") == 1
+    assert fetched.count("/static/vendor/por-zkp.js") == 1
+    assert fetched.count("/static/verify-private.js") == 1
+    assert errors == [] and outside == []
+    page.close()
