@@ -12,7 +12,6 @@ tests/web/artifacts/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
