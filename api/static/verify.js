@@ -21,6 +21,10 @@
 // debt value, in exact BigInt arithmetic), equity, debt and collateral sums at every node,
 // and the root that binds the risk hash; against a version 3 (margin) attestation, whose
 // totals and risk hash must be the proof's.
+// A private proof (spec §16, scheme por-mst-private) is checked by verify-private.js with
+// libsecp256k1-zkp (WebAssembly) and noble's secp256k1 points, all loaded from beside this
+// file only when one is checked (spec §16.15); on the page it needs a private round's
+// attestation, which this page does not read yet, so there it is never VERIFIED.
 // Needs nonprintable.js (Python's isprintable table) first.
 "use strict";
 (function (global) {
