@@ -381,3 +381,53 @@ def test_vendored_private_libraries_are_the_locked_versions(tmp_path: Path) -> N
         **os.environ, "VENDOR_DEST": str(tmp_path)})
     for name in ("por-zkp.js", "por-zkp.wasm", "VERSIONS"):
         assert (tmp_path / name).read_bytes() == (vendor / name).read_bytes(), name
+
+
+def test_the_webassembly_library_answers_as_known(browser: Browser) -> None:
+    # Known answers of the vendored libsecp256k1-zkp build, so a rebuilt or swapped module
+    # that verifies anything, or nothing, fails here loudly: one release of the wrapper's C
+    # code returned from rangeproof_verify right after parsing the generator, without
+    # verifying the proof (a missing `if (!ret)`); the committed build verifies.
+    vector = next(v for v in VECTORS if v["name"] == "valid-private-proof-alice")
+    proof = vector["proof"]
+    step = proof["path"][0]
+    answers = browser.page.evaluate(
+        """async ([text, proofB64, otherB64, commitment, parent, round, leafIndex]) => {
+            await PorVerify.verifyProofText(text, null); // loads the libraries
+            const bytes = (h) => Uint8Array.from(h.match(/../g).map((x) => parseInt(x, 16)));
+            const zkp = await PorZkp.load();
+            const enc = new TextEncoder();
+            const seed = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array([
+                ...enc.encode("POR-PRV-V1:GENR:"), 0, 3, ...enc.encode("BTC"), 8])));
+            const gen = zkp.generator.generate(seed);
+            const position = (level, index, asset) => new Uint8Array([
+                ...enc.encode("POR-PRV-V1:RNGE:"), 0, round.length, ...enc.encode(round), level,
+                0, 0, 0, 0, 0, 0, 0, index, asset]);
+            const proof = Uint8Array.from(atob(proofB64), (c) => c.charCodeAt(0));
+            const flipped = proof.slice(); flipped[100] ^= 1;
+            const other = Uint8Array.from(atob(otherB64), (c) => c.charCodeAt(0));
+            const here = position(0, leafIndex ^ 1, 0);
+            const check = (p, c, at) => zkp.rangeproof.verify(p, bytes(c), gen, at);
+            return {
+                genHex: Array.from(gen, (b) => b.toString(16).padStart(2, "0")).join(""),
+                valid: check(proof, commitment, here),
+                otherLevel: check(proof, commitment, position(1, leafIndex ^ 1, 0)),
+                otherAsset: check(proof, commitment, position(0, leafIndex ^ 1, 1)),
+                flipped: check(flipped, commitment, here),
+                otherCommitment: check(proof, parent, here),
+                otherProof: check(other, commitment, here),
+                info: zkp.rangeproof.info(proof),
+            };
+        }""", [_text(vector), step["range_proofs"][0], step["range_proofs"][1],
+               step["commitments"][0],
+               step["parents"][0], proof["round"],
+               sum(1 << i for i, s in enumerate(proof["path"]) if s["side"] == "left")])
+    from verifier.private import commitments as pc
+    from verifier.private.scheme import PrivateAsset, generator_seed
+
+    assert answers["genHex"] == pc.generator(generator_seed(PrivateAsset("BTC", 8, 0))).hex()
+    assert answers["valid"] is True
+    assert not any(answers[k] for k in (
+        "otherLevel", "otherAsset", "flipped", "otherCommitment", "otherProof"))
+    assert answers["info"] == {"exp": "0", "mantissa": "64", "minValue": "0",
+                               "maxValue": str(2**64 - 1)}
