@@ -4,7 +4,16 @@
 //   Pedersen commitments, Borromean range-proof verify and info);
 // - @noble/curves: secp256k1 point addition and the field square root (commitment sums).
 // Nothing else: every rule of the scheme is in api/static/verify-private.js.
-import secp256k1zkp from "@vulpemventures/secp256k1-zkp";
+// Only the three wrappers the page uses are bundled (not musig, ECDH, ECC or surjection proofs).
+import { loadSecp256k1ZKP } from "@vulpemventures/secp256k1-zkp/build/module/lib/cmodule";
+import { generator } from "@vulpemventures/secp256k1-zkp/build/module/lib/generator";
+import { pedersen } from "@vulpemventures/secp256k1-zkp/build/module/lib/pedersen";
+import { rangeproof } from "@vulpemventures/secp256k1-zkp/build/module/lib/rangeproof";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 
-globalThis.PorZkp = Object.freeze({ load: secp256k1zkp, Point: secp256k1.Point });
+async function load() {
+  const cModule = await loadSecp256k1ZKP();
+  return { generator: generator(cModule), pedersen: pedersen(cModule), rangeproof: rangeproof(cModule) };
+}
+
+globalThis.PorZkp = Object.freeze({ load, Point: secp256k1.Point });
