@@ -15,6 +15,7 @@ from pathlib import Path
 import rfc8785
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 sys.path.insert(0, str(Path(__file__).parent))
 from test_private_page import CSP, VECTORS, _open
 

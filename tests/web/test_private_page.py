@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 import rfc8785
+from browser_setup import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
 from api.app import CSP
 from verifier.errors import FormatError, VerificationError
@@ -40,9 +41,6 @@ from verifier.errors import FormatError, VerificationError
 pytest.importorskip("wallycore")  # the Python side of every comparison: the [private] extra
 from verifier.private.proof import PrivateProof, verify_private_proof
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ROOT = Path(__file__).parents[2]
 STATIC = ROOT / "api" / "static"
 # Never reached (Playwright answers it); loopback is a secure context, so WebCrypto works.
@@ -105,11 +103,9 @@ class Browser:
 
 
 def _open(playwright: Any, csp: str, width: int = 1280) -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
-        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    require_chromium()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=CHROMIUM_ARGS)
     fetched: list[str] = []
     outside: list[str] = []
     errors: list[str] = []
@@ -154,10 +150,7 @@ def _open(playwright: Any, csp: str, width: int = 1280) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
-        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

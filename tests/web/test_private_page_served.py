@@ -13,11 +13,7 @@ tests/web/artifacts/screenshots/ (git-ignored).
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,24 +21,16 @@ from typing import Any
 
 import pytest
 import rfc8785
+from browser_setup import CHROMIUM, CHROMIUM_ARGS, por_serve, require_chromium
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 from api_world import World, build_world
 
 from por.store.db import open_store
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
 VECTORS = {v["name"]: v for v in json.loads(
     (Path(__file__).parents[1] / "vectors" / "private.json").read_text())["vectors"]}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -53,45 +41,19 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = open_store(url)
     world: World = build_world(base, engine)
     engine.dispose()
-    port = _free_port()
-    por = Path(sys.executable).parent / "por"
-    server = subprocess.Popen(
-        [str(por), "serve", "--db", url, "--rounds", str(world.rounds_dir), "--keylist",
-         str(world.keylist), "--auditor-key", str(world.auditor_key_file), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    served = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{served}/api/v1/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("por serve did not start") from None
-                time.sleep(0.2)
+    tokens = [t for r in world.rounds.values() for t in r.tokens.values()]
+    with por_serve(url, world.rounds_dir, (world.keylist, world.auditor_key_file),
+                   lambda: tokens) as served:
         yield served
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
-        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield b
         finally:
