@@ -311,6 +311,7 @@
         pathLength: p.levels,
         leafCount: root.leafCount,
         totals: root.totals.map((t) => t.toString()),
+        blindings: root.blindings.map((b) => hex(uint(b, 32))),
         hiddenLevels: root.hiddenLevels,
         rangeProofsChecked: checked,
         reveals: reveals(root.hiddenLevels, p.levels),

@@ -23,8 +23,8 @@
 // totals and risk hash must be the proof's.
 // A private proof (spec §16, scheme por-mst-private) is checked by verify-private.js with
 // libsecp256k1-zkp (WebAssembly) and noble's secp256k1 points, all loaded from beside this
-// file only when one is checked (spec §16.15); on the page it needs a private round's
-// attestation, which this page does not read yet, so there it is never VERIFIED.
+// file only when one is checked (spec §16.15); on the page it is anchored by the round's
+// version 4 (private) attestation (§13.7), every field of which must be the proof's root's.
 // Needs nonprintable.js (Python's isprintable table) first.
 "use strict";
 (function (global) {
@@ -729,20 +729,43 @@
     if (!(raw instanceof Map)) throw new Malformed("attestation: expected an object");
     // Version 2 adds signer_read_reserves (docs/spec.md §13.1); no figure depends on it.
     // Version 3 is a margin round's (§13.6): its liabilities are the margin root, with the
-    // risk hash and equity, debt and collateral totals.
+    // risk hash and equity, debt and collateral totals. Version 4 is a private round's
+    // (§13.7): its liabilities are the private root.json's fields, committed totals (units of
+    // 10^e base units) and their blindings.
     const version = raw.get("version");
-    if (raw.get("scheme") !== "por-attestation" || (version !== 1n && version !== 2n && version !== 3n)) {
-      throw new Malformed("attestation: not a por-attestation version 1, 2 or 3 document");
+    if (raw.get("scheme") !== "por-attestation" || ![1n, 2n, 3n, 4n].includes(version)) {
+      throw new Malformed("attestation: not a por-attestation version 1, 2, 3 or 4 document");
     }
     const margin = version === 3n;
+    const priv = version === 4n;
     const round = str(raw.get("round"), "attestation.round");
     const keyId = str(raw.get("key_id"), "attestation.key_id");
     const liab = raw.get("liabilities");
     if (!(liab instanceof Map)) throw new Malformed("attestation.liabilities: expected an object");
     const assets = arr(liab.get("assets"), "attestation.liabilities.assets").map((a, k) => {
       if (!(a instanceof Map)) throw new Malformed(`attestation.liabilities.assets[${k}]: expected an object`);
-      return { symbol: str(a.get("symbol"), "asset symbol"), decimals: integer(a.get("decimals"), "asset decimals") };
+      const out = { symbol: str(a.get("symbol"), "asset symbol"), decimals: integer(a.get("decimals"), "asset decimals") };
+      if (priv) out.unitExponent = integer(a.get("unit_exponent"), "asset unit_exponent");
+      return out;
     });
+    let privateRoot = null;
+    if (priv) {
+      const what = "attestation.liabilities";
+      if (liab.get("scheme") !== PRIVATE_SCHEME) throw new Malformed(`${what}: version 4 liabilities must be of scheme ${PRIVATE_SCHEME}`);
+      const v = integer(liab.get("version"), `${what}.version`);
+      if ((v === 2n) !== liab.has("hidden_levels") || (v !== 1n && v !== 2n)) {
+        throw new Malformed(`${what}: version 1 without hidden_levels, or version 2 with it`);
+      }
+      const blindings = arr(liab.get("blindings"), `${what}.blindings`);
+      if (blindings.length !== assets.length) throw new Malformed(`${what}.blindings: one per asset`);
+      privateRoot = {
+        version: v,
+        hiddenLevels: v === 2n ? integer(liab.get("hidden_levels"), `${what}.hidden_levels`) : null,
+        blindings: blindings.map((b, k) => hex(hexBytes(b, 32, `${what}.blindings[${k}]`))),
+      };
+    } else if (liab.has("scheme")) {
+      throw new Malformed("attestation.liabilities: a private root's form in a version 1, 2 or 3 attestation");
+    }
     const attested = {
       round,
       keyId,
@@ -750,6 +773,8 @@
       rootHash: hex(hashHex(liab.get("root_hash"), "attestation.liabilities.root_hash")),
       leafCount: integer(liab.get("leaf_count"), "attestation.liabilities.leaf_count"),
       margin,
+      private: priv,
+      privateRoot,
       riskHash: margin ? hex(hashHex(liab.get("risk_hash"), "attestation.liabilities.risk_hash")) : null,
       totals: margin ? positionsOf(liab.get("totals"), "attestation.liabilities.totals", assets.length)
         : amounts(liab.get("totals"), "attestation.liabilities.totals", assets.length),
@@ -804,6 +829,7 @@
 
   function matchAttestation(p, a) {
     const where = `the signed attestation of round ${a.round}`;
+    if (a.private) throw new Failed(`${where} is of a private round, the proof of a ${p.margin ? "margin" : "spot"} one`);
     if (a.round !== p.round) throw new Failed(`${where} is not of the proof's round ${p.round}`);
     if (a.leafCount !== p.leafCount) throw new Failed(`${where} states ${a.leafCount} leaves, the proof's tree has ${p.leafCount}`);
     const mine = p.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
@@ -880,14 +906,36 @@
       throw err;
     }
     if (typeof published !== "function") return report;
-    // On the page the root must be a signed attestation's. Its own checks held above; this
-    // page reads no attestation of a private round yet (spec §16.15), so it never passes.
+    // On the page the root must be a signed version 4 attestation's (spec §13.7, §16.15):
+    // its signature checked here, then every field of the root the proof reached.
     const held = `its path, ${report.rangeProofsChecked} range proofs, commitment sums and root opening hold in this browser`;
     const context = published(report.round);
     if (context === undefined) {
       throw new Failed(`round ${report.round} has no signed attestation on this page: nothing to check the proof's root against (${held})`);
     }
-    throw new Failed(`the attestation of round ${report.round} is not one of a private round that this page reads: nothing to check the proof's root against (${held})`);
+    let a;
+    try {
+      a = await readAttestation(context.attestation, context.keys, context.auditors, context.keylist, context.pin);
+    } catch (err) {
+      throw new Failed(`the signed attestation of round ${report.round}: ${err && err.message}`);
+    }
+    const where = `the signed attestation of round ${a.round}`;
+    if (!a.private) {
+      throw new Failed(`${where} is not one of a private round (version 4): nothing to check the proof's root against (${held})`);
+    }
+    const text = (list) => list.map((x) => `${x.symbol}/${x.decimals}/${x.unitExponent}`).join(", ");
+    const mismatch = [
+      ["round", a.round === report.round],
+      ["assets", text(a.assets) === text(report.assets.map((x) => ({ ...x, unitExponent: BigInt(x.unitExponent), decimals: BigInt(x.decimals) })))],
+      ["leaf_count", a.leafCount === report.leafCount],
+      ["hidden_levels", (a.privateRoot.hiddenLevels === null ? null : Number(a.privateRoot.hiddenLevels)) === report.hiddenLevels],
+      ["totals", a.totals.map(String).join(",") === report.totals.join(",")],
+      ["blindings", a.privateRoot.blindings.join(",") === report.blindings.join(",")],
+      ["root_hash", a.rootHash === report.rootHash],
+    ].filter(([, same]) => !same).map(([name]) => name);
+    if (mismatch.length) throw new Failed(`${where} does not match the root the proof reaches: ${mismatch.join(", ")}`);
+    return { ...report, checkedAgainst: "the root in the signed attestation", signature: a.signature,
+      signer: a.signer, keyId: a.keyId, auditors: a.auditors, pinned: a.pinned };
   }
 
   function verdictOf(err) {

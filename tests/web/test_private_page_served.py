@@ -1,13 +1,14 @@
-"""A private proof dropped on the real page: ``por serve`` on loopback over a real store and
-real rounds (tests/api/api_world.py), Debian's Chromium driven by Playwright.
+"""A private proof dropped on the real page: ``por serve`` on loopback over a real store,
+Debian's Chromium driven by Playwright.
 
 The page loads verify-private.js, vendor/por-zkp.js and vendor/por-zkp.wasm from the server
 only when the proof is dropped, under the server's own Content-Security-Policy (no console
-error, no request outside the server's origin), checks the whole proof in the browser, and
-never says VERIFIED: the proof's round has no signed attestation on this page (spec
-§16.15), so the verdict is FAILED, and says that the proof's own checks held. A tampered
-proof fails for its own reason. Screenshots at 390 and 1400 px go to
-tests/web/artifacts/screenshots/ (git-ignored).
+error, no request outside the server's origin), and checks the whole proof in the browser.
+Over the spot rounds of tests/api/api_world.py the proof's round has no attestation on the
+page: FAILED, saying that the proof's own checks held. Over an attested, co-signed private
+round (tests/support/private_attest_world.py, attestation version 4, spec §13.7) the
+user's proof is VERIFIED against the signed root; a tampered one FAILS. Screenshots at 390
+and 1400 px go to tests/web/artifacts/screenshots/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -118,5 +119,67 @@ def test_a_private_proof_dropped_on_the_page(
     assert fetched.count("/static/vendor/por-zkp.wasm") == 1
     assert fetched.count("/static/vendor/por-zkp.js") == 1
     assert fetched.count("/static/verify-private.js") == 1
+    assert errors == [] and outside == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def attested_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """``por serve`` over an attested, co-signed private round (spec §13.7) and its proof."""
+    from attest_helpers import make_world
+    from private_attest_world import published_private
+
+    tmp = tmp_path_factory.mktemp("served-attested-private")
+    world = make_world(tmp)
+    _, r, _ = published_private(tmp, round_id="p1", day=0, world=world)
+    (tmp / "rounds").mkdir()
+    with por_serve(f"sqlite:///{tmp / 'por.db'}", tmp / "rounds",
+                   (tmp / "keylist.json", tmp / "auditor.pub.json"), list) as served:
+        yield served, r
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_an_attested_private_proof_is_verified_on_the_page(
+    attested_origin: tuple[str, Any], browser: Any, tmp_path: Path, width: int
+) -> None:
+    origin, r = attested_origin
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def route(req: Any) -> None:
+        if req.request.url.startswith(origin + "/"):
+            req.continue_()
+        else:
+            outside.append(req.request.url)
+            req.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+    page.goto(origin + "/")
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    assert "Checked in your browser too" in page.inner_text("#attestation-browser-check")
+    good = r.proof.to_bytes()
+    doc = json.loads(good)
+    doc["amounts"][1] = str(int(doc["amounts"][1]) + 1)  # one more base unit than committed
+    for state, data, verdict in (("verified", good, "verified"),
+                                 ("tampered", rfc8785.dumps(doc), "failed")):
+        proof = tmp_path / f"{state}.json"
+        proof.write_bytes(data)
+        page.set_input_files("#proof-file", [])
+        page.set_input_files("#proof-file", str(proof))
+        page.wait_for_selector(f"#verify-result[data-verdict='{verdict}']", timeout=60_000)
+        text = page.inner_text("#verify-result")
+        if verdict == "verified":
+            assert "checked in this browser against the root in the signed attestation" in text
+            assert "range proofs and every commitment sum checked in this browser" in text
+            assert "Example Auditor" in text
+        else:
+            assert text.startswith("FAILED"), text
+        page.locator("#verify").scroll_into_view_if_needed()
+        shot = SCREENSHOTS / f"private-page-attested-{state}-{width}.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 5_000
     assert errors == [] and outside == []
     page.close()
