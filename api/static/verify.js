@@ -763,7 +763,7 @@
         hiddenLevels: v === 2n ? integer(liab.get("hidden_levels"), `${what}.hidden_levels`) : null,
         blindings: blindings.map((b, k) => hex(hexBytes(b, 32, `${what}.blindings[${k}]`))),
       };
-    } else if (liab.has("scheme")) {
+    } else if (liab.get("scheme") === PRIVATE_SCHEME) {
       throw new Malformed("attestation.liabilities: a private root's form in a version 1, 2 or 3 attestation");
     }
     const attested = {
