@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
+import hashlib
 import json
 import os
 import platform
@@ -106,7 +108,7 @@ from pathlib import Path
 from por.liabilities.prove import prove_all
 t0 = time.perf_counter()
 r = prove_all(Path(sys.argv[1]), bytes(range(32)), Path(sys.argv[2]), Path(sys.argv[3]),
-              workers=os.cpu_count(), force=True)
+              workers=os.cpu_count(), force=True, compress=sys.argv[4] or None)
 seconds = time.perf_counter() - t0
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count the bench's own pages
@@ -119,14 +121,27 @@ print(json.dumps({"users": r.users, "seconds": seconds,
 """
 
 
-def prove_all_run(round_dir: Path, snap: Path, out: Path) -> Run:
-    """prove-all in a fresh process (its peak memory and CPU time are its own)."""
+def prove_all_run(round_dir: Path, snap: Path, out: Path, compress: str = "") -> Run:
+    """prove-all in a fresh process (its peak memory and CPU time are its own); with
+    ``compress``, ``out`` is the directory of compressed shards."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", _RUN, str(round_dir), str(snap), str(out)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _RUN, str(round_dir), str(snap), str(out),
+                           compress], capture_output=True, text=True, check=True)
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    return Run(got["users"], got["seconds"], got["cpu"], out.stat().st_size, got["peak"])
+    size = (sum(p.stat().st_size for p in out.iterdir()) if out.is_dir()
+            else out.stat().st_size)
+    return Run(got["users"], got["seconds"], got["cpu"], size, got["peak"])
+
+
+def stream_sha256(paths: list[Path], gz: bool) -> str:
+    """SHA-256 of the files' bytes one after the other (decompressed with ``gz``)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            while block := fh.read(4 << 20):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def disk_yardstick(folder: Path, size: int) -> float:
@@ -201,7 +216,12 @@ def main() -> None:
         spot = prove_all_run(round_dir, snap, work / "proofs.jsonl")
         spot_ok = same_bytes(round_dir, work / "proofs.jsonl", 200, False)
         disk = disk_yardstick(work, spot.out_bytes)
+        plain = stream_sha256([work / "proofs.jsonl"], gz=False)
         (work / "proofs.jsonl").unlink()
+        gz = prove_all_run(round_dir, snap, work / "proofs-gz", "gzip")
+        gz_same = stream_sha256(sorted((work / "proofs-gz").iterdir()), gz=True) == plain
+        gz_files = len(list((work / "proofs-gz").iterdir()))
+        shutil.rmtree(work / "proofs-gz")
         ref = reference_rate(round_dir, sample, False)
         margin = prove_all_run(mround, msnap, work / "margin.jsonl")
         margin_ok = same_bytes(mround, work / "margin.jsonl", 200, True)
@@ -209,25 +229,30 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load_end = os.getloadavg()
-    print(render(opts, spot, disk, ref, spot_ok, margin, mref, margin_ok, load, load_end))
+    print(render(opts, spot, disk, ref, spot_ok, margin, mref, margin_ok, load, load_end,
+                 (gz, gz_same, gz_files)))
 
 
 def render(opts: argparse.Namespace, spot: Run, disk: float, ref: float, spot_ok: int,
            margin: Run, mref: float, margin_ok: int, load: tuple[float, ...],
-           load_end: tuple[float, ...]) -> str:
+           load_end: tuple[float, ...], compressed: tuple[Run, bool, int]) -> str:
     cores = os.cpu_count() or 1
     rate = spot.users / spot.seconds
     verdict = ("**met**" if rate >= TARGET else
                f"**not met** by {TARGET / rate:.2f}x ({rate:,.0f} proofs/s)")
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    def row(name: str, run: Run, per_user: float, ok: int) -> str:
+    def row(name: str, run: Run, per_user: float, ok: int | str) -> str:
         r = run.users / run.seconds
         return (f"| {name} | {run.users:,} | {run.seconds:.2f} | **{r:,.0f}** |"
                 f" {run.users / run.cpu:,.0f} | {run.out_bytes / 2**20:,.0f} MiB |"
                 f" {run.out_bytes / run.seconds / 2**20:,.0f} MiB/s |"
                 f" {per_user * cores:,.0f} ({r / (per_user * cores):.1f}x) |"
-                f" {run.peak_rss / 2**20:,.0f} MiB | {ok}/200 |")
+                f" {run.peak_rss / 2**20:,.0f} MiB |"
+                f" {ok if isinstance(ok, str) else f'{ok}/200'} |")
+
+    gz, gz_same, gz_files = compressed
+    gz_rate, plain_rate = gz.users / gz.seconds, spot.users / spot.seconds
 
     section = f"""{START}
 ## Every user's proof: `por liabilities prove-all` (bench/bench_prove.py)
@@ -243,6 +268,8 @@ margin builder. Machine: {platform.machine()}, {cores} cores, Python
 per-user path, {cores} cores (x) | peak RSS | lines = `prove` |
 |---|---|---|---|---|---|---|---|---|---|
 {row(f"spot, {opts.users:,} x 4", spot, ref, spot_ok)}
+{row(f"spot, {opts.users:,} x 4, `--compress gzip`", gz, ref,
+     "all: the .jsonl's bytes" if gz_same else "**NOT the .jsonl's bytes**")}
 {row(f"margin, {opts.margin_users:,} x 4", margin, mref, margin_ok)}
 
 Yardstick, same run: writing the spot output's {spot.out_bytes / 2**20:,.0f} MiB to a file
@@ -250,6 +277,15 @@ in the same folder took {disk:.2f} s ({spot.out_bytes / disk / 2**20:,.0f} MiB/s
 ran at {disk / spot.seconds:.2f}x that speed. Per-user path: `Prover.prove` and `json.dumps`
 per user (prove-all before issue 16), one core over a sample, times {cores}. Lines =
 `prove`: 200 random lines compared byte for byte with the reference prover's text.
+
+`--compress gzip` (one gzip file per shard of 65,536 leaves, stdlib zlib at level 1, both
+workers compressing their own shards): {gz_files:,} files, {gz.out_bytes / 2**20:,.0f} MiB
+against {spot.out_bytes / 2**20:,.0f} MiB ({spot.out_bytes / gz.out_bytes:.1f}x smaller,
+{gz.out_bytes / gz.users:,.0f} bytes a proof), at {gz_rate:,.0f} proofs/s against
+{plain_rate:,.0f} uncompressed in the same run ({gz_rate / plain_rate:.2f}x; proofs per
+CPU-s {gz.users / gz.cpu:,.0f} against {spot.users / spot.cpu:,.0f}); decompressed in name
+order the shards are {"byte for byte" if gz_same else "**NOT**"} the .jsonl file (SHA-256
+of both streams).
 
 Target (issue 16): >= {TARGET:,} proofs/s at 1M users: {verdict}. What dominates is CPU,
 not the disk: the output is {spot.out_bytes / spot.users:,.0f} bytes a proof, and the disk
