@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,6 +43,7 @@ END = "<!-- bench_prove:end -->"
 SECRET = bytes(range(32))  # a fixed, public bench secret: never a real round's
 ROUND = "bench-prove"
 TARGET = 100_000  # proofs/s at 1M users (issue 16)
+SAME = {True: "all: the .jsonl's bytes", False: "**NOT the .jsonl's bytes**"}
 
 
 @dataclass
@@ -134,11 +136,18 @@ def prove_all_run(round_dir: Path, snap: Path, out: Path, compress: str = "") ->
     return Run(got["users"], got["seconds"], got["cpu"], size, got["peak"])
 
 
-def stream_sha256(paths: list[Path], gz: bool) -> str:
-    """SHA-256 of the files' bytes one after the other (decompressed with ``gz``)."""
+def stream_sha256(paths: list[Path], compress: str = "") -> str:
+    """SHA-256 of the files' bytes one after the other (decompressed: gzip, zstd)."""
+    import pyarrow as pa
+
     digest = hashlib.sha256()
+    def reader(path: Path) -> Any:
+        if compress == "zstd":
+            return pa.CompressedInputStream(pa.OSFile(str(path)), "zstd")
+        return gzip.open(path, "rb") if compress == "gzip" else open(path, "rb")
+
     for path in paths:
-        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+        with reader(path) as fh:
             while block := fh.read(4 << 20):
                 digest.update(block)
     return digest.hexdigest()
@@ -216,12 +225,15 @@ def main() -> None:
         spot = prove_all_run(round_dir, snap, work / "proofs.jsonl")
         spot_ok = same_bytes(round_dir, work / "proofs.jsonl", 200, False)
         disk = disk_yardstick(work, spot.out_bytes)
-        plain = stream_sha256([work / "proofs.jsonl"], gz=False)
+        plain = stream_sha256([work / "proofs.jsonl"])
         (work / "proofs.jsonl").unlink()
-        gz = prove_all_run(round_dir, snap, work / "proofs-gz", "gzip")
-        gz_same = stream_sha256(sorted((work / "proofs-gz").iterdir()), gz=True) == plain
-        gz_files = len(list((work / "proofs-gz").iterdir()))
-        shutil.rmtree(work / "proofs-gz")
+        compressed = {}
+        for kind in ("gzip", "zstd"):
+            folder = work / f"proofs-{kind}"
+            run = prove_all_run(round_dir, snap, folder, kind)
+            parts = sorted(folder.iterdir())
+            compressed[kind] = (run, stream_sha256(parts, kind) == plain, len(parts))
+            shutil.rmtree(folder)
         ref = reference_rate(round_dir, sample, False)
         margin = prove_all_run(mround, msnap, work / "margin.jsonl")
         margin_ok = same_bytes(mround, work / "margin.jsonl", 200, True)
@@ -230,12 +242,13 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     load_end = os.getloadavg()
     print(render(opts, spot, disk, ref, spot_ok, margin, mref, margin_ok, load, load_end,
-                 (gz, gz_same, gz_files)))
+                 compressed))
 
 
 def render(opts: argparse.Namespace, spot: Run, disk: float, ref: float, spot_ok: int,
            margin: Run, mref: float, margin_ok: int, load: tuple[float, ...],
-           load_end: tuple[float, ...], compressed: tuple[Run, bool, int]) -> str:
+           load_end: tuple[float, ...],
+           compressed: dict[str, tuple[Run, bool, int]]) -> str:
     cores = os.cpu_count() or 1
     rate = spot.users / spot.seconds
     verdict = ("**met**" if rate >= TARGET else
@@ -251,8 +264,21 @@ def render(opts: argparse.Namespace, spot: Run, disk: float, ref: float, spot_ok
                 f" {run.peak_rss / 2**20:,.0f} MiB |"
                 f" {ok if isinstance(ok, str) else f'{ok}/200'} |")
 
-    gz, gz_same, gz_files = compressed
-    gz_rate, plain_rate = gz.users / gz.seconds, spot.users / spot.seconds
+    plain_rate = spot.users / spot.seconds
+    packed_rows = "\n".join(row(f"spot, {opts.users:,} x 4, `--compress {k}`", c[0], ref,
+                                 SAME[c[1]]) for k, c in compressed.items())
+
+    def packed(kind: str) -> str:
+        run, same, files = compressed[kind]
+        rate = run.users / run.seconds
+        return (f"`--compress {kind}`: {files:,} files, {run.out_bytes / 2**20:,.0f} MiB"
+                f" ({spot.out_bytes / run.out_bytes:.1f}x smaller,"
+                f" {run.out_bytes / run.users:,.0f} bytes a proof), {rate:,.0f} proofs/s"
+                f" ({rate / plain_rate:.2f}x the plain run; proofs per CPU-s"
+                f" {run.users / run.cpu:,.0f},"
+                f" {run.users / run.cpu / (spot.users / spot.cpu):.2f}x);"
+                f" decompressed in name order {'byte for byte' if same else '**NOT**'} the"
+                " .jsonl file")
 
     section = f"""{START}
 ## Every user's proof: `por liabilities prove-all` (bench/bench_prove.py)
@@ -268,8 +294,7 @@ margin builder. Machine: {platform.machine()}, {cores} cores, Python
 per-user path, {cores} cores (x) | peak RSS | lines = `prove` |
 |---|---|---|---|---|---|---|---|---|---|
 {row(f"spot, {opts.users:,} x 4", spot, ref, spot_ok)}
-{row(f"spot, {opts.users:,} x 4, `--compress gzip`", gz, ref,
-     "all: the .jsonl's bytes" if gz_same else "**NOT the .jsonl's bytes**")}
+{packed_rows}
 {row(f"margin, {opts.margin_users:,} x 4", margin, mref, margin_ok)}
 
 Yardstick, same run: writing the spot output's {spot.out_bytes / 2**20:,.0f} MiB to a file
@@ -278,14 +303,10 @@ ran at {disk / spot.seconds:.2f}x that speed. Per-user path: `Prover.prove` and 
 per user (prove-all before issue 16), one core over a sample, times {cores}. Lines =
 `prove`: 200 random lines compared byte for byte with the reference prover's text.
 
-`--compress gzip` (one gzip file per shard of 65,536 leaves, stdlib zlib at level 1, both
-workers compressing their own shards): {gz_files:,} files, {gz.out_bytes / 2**20:,.0f} MiB
-against {spot.out_bytes / 2**20:,.0f} MiB ({spot.out_bytes / gz.out_bytes:.1f}x smaller,
-{gz.out_bytes / gz.users:,.0f} bytes a proof), at {gz_rate:,.0f} proofs/s against
-{plain_rate:,.0f} uncompressed in the same run ({gz_rate / plain_rate:.2f}x; proofs per
-CPU-s {gz.users / gz.cpu:,.0f} against {spot.users / spot.cpu:,.0f}); decompressed in name
-order the shards are {"byte for byte" if gz_same else "**NOT**"} the .jsonl file (SHA-256
-of both streams).
+Compressed (one file per shard of 65,536 leaves, written by the worker that proves it, at
+level 1; "byte for byte": SHA-256 of the decompressed stream against the .jsonl's):
+{packed("gzip")} (stdlib zlib); {packed("zstd")} (pyarrow's bundled libzstd, one frame per
+4,096 leaves).
 
 Target (issue 16): >= {TARGET:,} proofs/s at 1M users: {verdict}. What dominates is CPU,
 not the disk: the output is {spot.out_bytes / spot.users:,.0f} bytes a proof, and the disk
