@@ -127,7 +127,7 @@ def _redact_words(message: str) -> str:
     return " ".join(redact_path(word) for word in message.split(" "))
 
 
-ACCESS_LOG = logging.getLogger("por.access")  # ``por serve`` gives it uvicorn's handler
+ACCESS_LOG = logging.getLogger("por.access")  # ``por serve`` writes it to standard output
 _SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -218,7 +218,7 @@ class ProofRoute:
     scan, parameter solving, response classes), which cost more than the proof itself
     (bench/bench_api.py). Same path rule as the router (a percent-decoded segment without a
     slash), same answers (``answer``, which the documented route calls too); anything else
-    (HEAD, other methods, a root path) goes on to the router. Sits inside Starlette's error
+    (another method, a root path) goes on to the router. Sits inside Starlette's error
     middleware, so a failure is a 500 like any route's."""
 
     def __init__(self, app: ASGIApp,
@@ -892,7 +892,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Any token that opens no proof (wrong, unknown, malformed, another round's revoked
         one) gets the answer of a path that does not exist, after the same steps.
         """
-        # Documents the route, and answers what ProofRoute leaves to the router (HEAD, a
+        # Documents the route, and answers what ProofRoute leaves to the router (under a
         # root path): one function makes every answer.
         return _Answer(*answer_proof(token, request.client.host if request.client
                                      else "unknown"))
