@@ -9,13 +9,15 @@ work, and is rate-limited per client (:mod:`api.ratelimit`); tokens never reach 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -101,9 +103,10 @@ def redact_path(text: str) -> str:
 
 
 class _RedactTokens(logging.Filter):
-    """Redact proof tokens in log lines (uvicorn's access and error logs): a token in a log
-    is a proof handed to whoever reads the log. Any path with a ``proofs`` segment, in any
-    spelling the router might accept or refuse, loses everything after that segment."""
+    """Redact proof tokens in uvicorn's error log (and in any access log a deployment turns
+    back on): a token in a log is a proof handed to whoever reads the log. Any path with a
+    ``proofs`` segment, in any spelling the router might accept or refuse, loses everything
+    after that segment, in the message, its arguments and a traceback's text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
@@ -112,6 +115,12 @@ class _RedactTokens(logging.Filter):
             )
         if isinstance(record.msg, str):
             record.msg = _redact_words(record.msg)
+        if record.exc_info and not record.exc_text:
+            # A formatter would write the traceback's text as it is: redact it first (the
+            # formatter keeps a set exc_text).
+            record.exc_text = "\n".join(
+                _redact_words(line)
+                for line in logging.Formatter().formatException(record.exc_info).split("\n"))
         return True
 
 
@@ -119,6 +128,7 @@ def _redact_words(message: str) -> str:
     return " ".join(redact_path(word) for word in message.split(" "))
 
 
+ACCESS_LOG = logging.getLogger("por.access")  # ``por serve`` writes it to standard output
 _SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -127,9 +137,33 @@ _SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """Pure ASGI middleware adding the CSP and its companions to every answer (a plain
-    ASGI wrapper: Starlette's BaseHTTPMiddleware halved the request rate in bench/)."""
+def access_line(scope: Scope, status: int) -> str:
+    """The access-log line of an answer, made from nothing but redacted parts.
+
+    The path of a successful answer, cut at any ``/proofs`` segment (:func:`redact_path`)
+    and percent-quoted so no byte of it can start a new line; of any other answer (not
+    found, refused, redirected, failed: the path is whatever was typed, a mistyped proof
+    link too) only ``/api/v1/proofs/<redacted>`` when it is a proof path, else nothing; the
+    query string never (it may carry anything), only a ``?`` saying there was one.
+    """
+    client = scope.get("client")
+    if 200 <= status < 300:
+        path = quote(redact_path(scope["path"]), safe="/<>")
+    elif _PROOF_PATH.fullmatch(scope["path"]):
+        path = f"{API}/proofs/<redacted>"
+    else:
+        path = "<path not logged>"
+    query = "?<query>" if scope.get("query_string") else ""
+    who = f"{client[0]}:{client[1]}" if client else "-"
+    return f'{who} - "{scope["method"]} {path}{query} HTTP/{scope["http_version"]}" {status}'
+
+
+class Edge:
+    """The outermost pure ASGI layer (outside Starlette's error middleware, so a 500 gets
+    them too): adds the CSP and its companions to every answer as one precomputed raw
+    header list, and writes the access log (uvicorn's is off under ``por serve``) from
+    :func:`access_line`, so a raw path is never formatted into a log record. Starlette's
+    BaseHTTPMiddleware halved the request rate in bench/; this costs a closure a request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -138,13 +172,81 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        log = ACCESS_LOG.isEnabledFor(logging.INFO)
 
-        async def with_headers(message: Message) -> None:
+        async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", ()), *_SECURITY_HEADERS]
+                if log:
+                    ACCESS_LOG.info(access_line(scope, message["status"]))
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, receive, answer)
+
+
+RawHeader = tuple[bytes, bytes]
+_NO_STORE_JSON: tuple[RawHeader, ...] = (
+    (b"content-type", b"application/json"), (b"cache-control", b"no-store"))
+
+
+def _json_body(detail: str) -> bytes:
+    """``{"detail": ...}`` as Starlette's JSONResponse writes it."""
+    return json.dumps({"detail": detail}, separators=(",", ":")).encode()
+
+
+_NOT_FOUND = _json_body(NOT_FOUND["detail"])
+_LIMITED = _json_body("too many proof requests; try again later")
+_CANNOT_SERVE = _json_body("this proof cannot be served right now")
+_PROOF_PATH = re.compile(API + "/proofs/([^/]+)")  # the router's {token}: no slash
+
+
+def _headers(body: bytes, *extra: RawHeader) -> list[RawHeader]:
+    """A proof answer's raw headers: its length, JSON, never cached (a proof is personal)."""
+    return [(b"content-length", b"%d" % len(body)), *_NO_STORE_JSON, *extra]
+
+
+class _Answer(Response):
+    """A response from a status, its complete raw headers (:func:`_headers`) and bytes."""
+
+    def __init__(self, status: int, headers: list[RawHeader], body: bytes) -> None:
+        self.status_code, self.raw_headers, self.body, self.background = (
+            status, headers, body, None)
+
+
+class ProofRoute:
+    """``GET /api/v1/proofs/{token}`` as a pure ASGI layer in front of the router: the one
+    request anyone can send at volume skips the framework's per-request machinery (route
+    scan, parameter solving, response classes), which cost more than the proof itself
+    (bench/bench_api.py). Same path rule as the router (a percent-decoded segment without a
+    slash), same answers (``answer``, which the documented route calls too); anything else
+    (another method, a root path) goes on to the router. Sits inside Starlette's error
+    middleware, so a failure is a 500 like any route's."""
+
+    def __init__(self, app: ASGIApp,
+                 answer: Callable[[str, str], tuple[int, list[RawHeader], bytes]]) -> None:
+        self.app = app
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = (_PROOF_PATH.fullmatch(scope["path"]) if scope["type"] == "http"
+                 and scope["method"] == "GET" and not scope.get("root_path") else None)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        # On the event loop, not in a thread pool: the work is CPU under the GIL on mapped
+        # files (a page fault holds the GIL in a worker thread too), so a pool's hop would
+        # cost about half a trivial request here (bench/bench_api.py) and buy nothing.
+        status, headers, body = self.answer(found.group(1), client[0] if client else "unknown")
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _PorAPI(FastAPI):
+    """FastAPI with :class:`Edge` outside its whole middleware stack."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Edge(super().build_middleware_stack())
 
 
 @dataclass(frozen=True)
@@ -506,9 +608,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                       settings.witness_quorum)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
     for name in ("uvicorn.access", "uvicorn.error"):
-        logging.getLogger(name).addFilter(_RedactTokens())
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactTokens) for f in logger.filters):
+            logger.addFilter(_RedactTokens())
 
-    app = FastAPI(
+    app = _PorAPI(
         title="por-toolkit proof-of-reserves API",
         version="1",
         description="Published rounds, reserves, the transparency log, and each user's own"
@@ -520,8 +624,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-
-    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(Unavailable)
     async def unavailable(_request: Request, exc: Unavailable) -> JSONResponse:
@@ -795,21 +897,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    503: {"model": m.Problem}},
         tags=["proofs"],
     )
-    def proof(token: str, request: Request) -> Response:
+    async def proof(token: str, request: Request) -> Response:
         """The inclusion proof that ``token`` opens, and nothing else.
 
         Any token that opens no proof (wrong, unknown, malformed, another round's revoked
         one) gets the answer of a path that does not exist, after the same steps.
         """
-        client = request.client.host if request.client else "unknown"
+        # Documents the route, and answers what ProofRoute leaves to the router (under a
+        # root path): one function makes every answer.
+        return _Answer(*answer_proof(token, request.client.host if request.client
+                                     else "unknown"))
+
+    def answer_proof(token: str, client: str) -> tuple[int, list[RawHeader], bytes]:
+        """Status, raw headers and body of ``GET /api/v1/proofs/{token}`` from ``client``."""
         wait = limiter.allow(client)
         if wait:
-            return JSONResponse(
-                {"detail": "too many proof requests; try again later"},
-                status_code=429,
-                headers={"Retry-After": str(int(wait) + 1), "Cache-Control": "no-store"},
-            )
-        headers = {"Cache-Control": "no-store"}
+            return 429, _headers(_LIMITED, (b"retry-after", b"%d" % (int(wait) + 1))), _LIMITED
         for index in pub.token_indexes():
             record = index.lookup(token)
             if record is None:
@@ -819,13 +922,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # is sent (one helper: TokenIndex.proof_text, spot or margin).
                 text = index.proof_text(record)
             except PorError:
-                return JSONResponse(
-                    {"detail": "this proof cannot be served right now"},
-                    status_code=503,
-                    headers=headers,
-                )
-            return Response(text, media_type="application/json", headers=headers)
-        return JSONResponse(NOT_FOUND, status_code=404, headers=headers)
+                return 503, _headers(_CANNOT_SERVE), _CANNOT_SERVE
+            return 200, _headers(text), text
+        return 404, _headers(_NOT_FOUND), _NOT_FOUND
+
+    app.add_middleware(ProofRoute, answer=answer_proof)
 
     # --- the page ----------------------------------------------------------------------------
 

@@ -679,13 +679,14 @@ class Publication:
             dirs: list[Path] = []
             if self.rounds_dir is not None and self.rounds_dir.is_dir():
                 dirs = sorted(
-                    c for c in self.rounds_dir.iterdir() if (c / TOKEN_FILE).is_file()
+                    c / TOKEN_FILE for c in self.rounds_dir.iterdir()
+                    if (c / TOKEN_FILE).is_file()
                 )
             cached = self._token_dirs = (now, dirs)
         out = []
-        for directory in cached[1]:
+        for path in cached[1]:  # the files' paths, made once a second
             try:
-                out.append(self._files.get(directory / TOKEN_FILE, "tokens", _load_tokens))
+                out.append(self._files.get(path, "tokens", _load_tokens))
             except Unavailable:
                 continue
         return out

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
+import hashlib
 import json
 import os
 import platform
@@ -27,6 +29,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,6 +43,7 @@ END = "<!-- bench_prove:end -->"
 SECRET = bytes(range(32))  # a fixed, public bench secret: never a real round's
 ROUND = "bench-prove"
 TARGET = 100_000  # proofs/s at 1M users (issue 16)
+SAME = {True: "all: the .jsonl's bytes", False: "**NOT the .jsonl's bytes**"}
 
 
 @dataclass
@@ -106,7 +110,7 @@ from pathlib import Path
 from por.liabilities.prove import prove_all
 t0 = time.perf_counter()
 r = prove_all(Path(sys.argv[1]), bytes(range(32)), Path(sys.argv[2]), Path(sys.argv[3]),
-              workers=os.cpu_count(), force=True)
+              workers=os.cpu_count(), force=True, compress=sys.argv[4] or None)
 seconds = time.perf_counter() - t0
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it would count the bench's own pages
@@ -119,14 +123,34 @@ print(json.dumps({"users": r.users, "seconds": seconds,
 """
 
 
-def prove_all_run(round_dir: Path, snap: Path, out: Path) -> Run:
-    """prove-all in a fresh process (its peak memory and CPU time are its own)."""
+def prove_all_run(round_dir: Path, snap: Path, out: Path, compress: str = "") -> Run:
+    """prove-all in a fresh process (its peak memory and CPU time are its own); with
+    ``compress``, ``out`` is the directory of compressed shards."""
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", _RUN, str(round_dir), str(snap), str(out)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _RUN, str(round_dir), str(snap), str(out),
+                           compress], capture_output=True, text=True, check=True)
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    return Run(got["users"], got["seconds"], got["cpu"], out.stat().st_size, got["peak"])
+    size = (sum(p.stat().st_size for p in out.iterdir()) if out.is_dir()
+            else out.stat().st_size)
+    return Run(got["users"], got["seconds"], got["cpu"], size, got["peak"])
+
+
+def stream_sha256(paths: list[Path], compress: str = "") -> str:
+    """SHA-256 of the files' bytes one after the other (decompressed: gzip, zstd)."""
+    import pyarrow as pa
+
+    digest = hashlib.sha256()
+    def reader(path: Path) -> Any:
+        if compress == "zstd":
+            return pa.CompressedInputStream(pa.OSFile(str(path)), "zstd")
+        return gzip.open(path, "rb") if compress == "gzip" else open(path, "rb")
+
+    for path in paths:
+        with reader(path) as fh:
+            while block := fh.read(4 << 20):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def disk_yardstick(folder: Path, size: int) -> float:
@@ -201,7 +225,15 @@ def main() -> None:
         spot = prove_all_run(round_dir, snap, work / "proofs.jsonl")
         spot_ok = same_bytes(round_dir, work / "proofs.jsonl", 200, False)
         disk = disk_yardstick(work, spot.out_bytes)
+        plain = stream_sha256([work / "proofs.jsonl"])
         (work / "proofs.jsonl").unlink()
+        compressed = {}
+        for kind in ("gzip", "zstd"):
+            folder = work / f"proofs-{kind}"
+            run = prove_all_run(round_dir, snap, folder, kind)
+            parts = sorted(folder.iterdir())
+            compressed[kind] = (run, stream_sha256(parts, kind) == plain, len(parts))
+            shutil.rmtree(folder)
         ref = reference_rate(round_dir, sample, False)
         margin = prove_all_run(mround, msnap, work / "margin.jsonl")
         margin_ok = same_bytes(mround, work / "margin.jsonl", 200, True)
@@ -209,25 +241,44 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     load_end = os.getloadavg()
-    print(render(opts, spot, disk, ref, spot_ok, margin, mref, margin_ok, load, load_end))
+    print(render(opts, spot, disk, ref, spot_ok, margin, mref, margin_ok, load, load_end,
+                 compressed))
 
 
 def render(opts: argparse.Namespace, spot: Run, disk: float, ref: float, spot_ok: int,
            margin: Run, mref: float, margin_ok: int, load: tuple[float, ...],
-           load_end: tuple[float, ...]) -> str:
+           load_end: tuple[float, ...],
+           compressed: dict[str, tuple[Run, bool, int]]) -> str:
     cores = os.cpu_count() or 1
     rate = spot.users / spot.seconds
     verdict = ("**met**" if rate >= TARGET else
                f"**not met** by {TARGET / rate:.2f}x ({rate:,.0f} proofs/s)")
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
-    def row(name: str, run: Run, per_user: float, ok: int) -> str:
+    def row(name: str, run: Run, per_user: float, ok: int | str) -> str:
         r = run.users / run.seconds
         return (f"| {name} | {run.users:,} | {run.seconds:.2f} | **{r:,.0f}** |"
                 f" {run.users / run.cpu:,.0f} | {run.out_bytes / 2**20:,.0f} MiB |"
                 f" {run.out_bytes / run.seconds / 2**20:,.0f} MiB/s |"
                 f" {per_user * cores:,.0f} ({r / (per_user * cores):.1f}x) |"
-                f" {run.peak_rss / 2**20:,.0f} MiB | {ok}/200 |")
+                f" {run.peak_rss / 2**20:,.0f} MiB |"
+                f" {ok if isinstance(ok, str) else f'{ok}/200'} |")
+
+    plain_rate = spot.users / spot.seconds
+    packed_rows = "\n".join(row(f"spot, {opts.users:,} x 4, `--compress {k}`", c[0], ref,
+                                 SAME[c[1]]) for k, c in compressed.items())
+
+    def packed(kind: str) -> str:
+        run, same, files = compressed[kind]
+        rate = run.users / run.seconds
+        return (f"`--compress {kind}`: {files:,} files, {run.out_bytes / 2**20:,.0f} MiB"
+                f" ({spot.out_bytes / run.out_bytes:.1f}x smaller,"
+                f" {run.out_bytes / run.users:,.0f} bytes a proof), {rate:,.0f} proofs/s"
+                f" ({rate / plain_rate:.2f}x the plain run; proofs per CPU-s"
+                f" {run.users / run.cpu:,.0f},"
+                f" {run.users / run.cpu / (spot.users / spot.cpu):.2f}x);"
+                f" decompressed in name order {'byte for byte' if same else '**NOT**'} the"
+                " .jsonl file")
 
     section = f"""{START}
 ## Every user's proof: `por liabilities prove-all` (bench/bench_prove.py)
@@ -243,6 +294,7 @@ margin builder. Machine: {platform.machine()}, {cores} cores, Python
 per-user path, {cores} cores (x) | peak RSS | lines = `prove` |
 |---|---|---|---|---|---|---|---|---|---|
 {row(f"spot, {opts.users:,} x 4", spot, ref, spot_ok)}
+{packed_rows}
 {row(f"margin, {opts.margin_users:,} x 4", margin, mref, margin_ok)}
 
 Yardstick, same run: writing the spot output's {spot.out_bytes / 2**20:,.0f} MiB to a file
@@ -250,6 +302,11 @@ in the same folder took {disk:.2f} s ({spot.out_bytes / disk / 2**20:,.0f} MiB/s
 ran at {disk / spot.seconds:.2f}x that speed. Per-user path: `Prover.prove` and `json.dumps`
 per user (prove-all before issue 16), one core over a sample, times {cores}. Lines =
 `prove`: 200 random lines compared byte for byte with the reference prover's text.
+
+Compressed (one file per shard of 65,536 leaves, written by the worker that proves it, at
+level 1; "byte for byte": SHA-256 of the decompressed stream against the .jsonl's):
+{packed("gzip")} (stdlib zlib); {packed("zstd")} (pyarrow's bundled libzstd, one frame per
+4,096 leaves).
 
 Target (issue 16): >= {TARGET:,} proofs/s at 1M users: {verdict}. What dominates is CPU,
 not the disk: the output is {spot.out_bytes / spot.users:,.0f} bytes a proof, and the disk

@@ -398,9 +398,13 @@ def prove_cmd(
 @click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
 @click.option("--force", is_flag=True,
               help="Replace an existing OUT (file, or non-empty directory) once all is written.")
+@click.option("--compress", type=click.Choice(["gzip", "zstd"]), default=None,
+              help="OUT is a directory of one compressed file of proof lines per shard of"
+              " 65,536 leaves (part-NNNNNNN.jsonl.gz or .jsonl.zst, level 1): decompressed"
+              " in name order, the bytes of the .jsonl output. zstd is faster and smaller.")
 def prove_all_cmd(
     round_dir: Path, snapshot: Path, out_path: Path, secret_file: Path | None,
-    workers: int | None, force: bool,
+    workers: int | None, force: bool, compress: str | None,
 ) -> None:
     """Write every user's proof from the round in ROUND_DIR, streaming, in parallel.
 
@@ -410,7 +414,7 @@ def prove_all_cmd(
     from por.liabilities.prove import STOP_SIGNALS, prove_all
 
     result = prove_all(round_dir, _secret_for_prove(round_dir, secret_file), snapshot,
-                       out_path, workers=workers, force=force)
+                       out_path, workers=workers, force=force, compress=compress)
     for sig in STOP_SIGNALS:  # the proofs are in place: a late signal must not report failure
         signal.signal(sig, signal.SIG_IGN)
     click.echo(f"wrote {result.users} proofs to {out_path} in {result.seconds:.1f} s", err=True)

@@ -9,9 +9,11 @@ string and passes its settings through the environment, as uvicorn's worker proc
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,6 +57,22 @@ def served_leftovers(rounds_dir: Path) -> list[Path]:
                             r"[0-9a-f]{64}\s*", entry.read_text("ascii")):
                         found.append(entry)
     return found
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration plus the application's access log (``por.access``),
+    written like uvicorn's own access lines, to standard output."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    # A plain formatter: uvicorn's copies every record to colour it, a cost per request.
+    config["formatters"]["por_access"] = {"format": "INFO:     %(message)s"}
+    config["handlers"]["por_access"] = {
+        "formatter": "por_access", "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout"}
+    config["loggers"]["por.access"] = {
+        "handlers": ["por_access"], "level": "INFO", "propagate": False}
+    return config
 
 
 @click.command("serve")
@@ -179,6 +197,10 @@ def serve_cmd(
         port=port,
         workers=workers,
         log_level="info",
+        # The access log is the application's (api.app.Edge: each line made from the
+        # redacted path, never from the raw one); uvicorn's own is off.
+        access_log=False,
+        log_config=_log_config(),
         # uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise: any local
         # client (or a proxy that passes the header through) could then pick its address
         # per request and escape the per-client proof rate limit. Only configured proxies.

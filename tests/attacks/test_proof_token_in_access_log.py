@@ -1,7 +1,10 @@
 """Attack: read users' proof tokens from the server's log (issue 10: ``/api/v1//proofs/<token>``
-was logged in clear). Defence: every spelling of a proofs path is redacted in uvicorn's logs.
-A real ``por serve`` (uvicorn, its own access log) is started on loopback, every spelling is
-requested, and its output is read."""
+was logged in clear; a token in a query string or a mistyped proof link was too, until issue
+16). Defence: ``por serve``'s access log is its own (``api.app.Edge``, uvicorn's is off): each
+line is made from the path cut at any proofs segment, a failed answer's path is not logged
+unless it is a proof path (then redacted), and no query string is ever logged; uvicorn's
+error log keeps its redaction filter. A real ``por serve`` is started on loopback, every
+spelling is requested, and its output is read."""
 
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ SPELLINGS = (
     "/api/v1/proofs/{t}/extra",
     "/api/v2/proofs/{t}",
 )
+# Not proof paths: no redaction of the path finds the token there; the log never shows
+# them (a failed answer's path, a query string).
+OTHER_ROADS = ("/api/v1/proof/{t}", "/?token={t}", "/api/v1/rounds?token={t}")
 
 
 def _free_port() -> int:
@@ -73,7 +79,7 @@ def test_served_access_log_never_holds_a_token(tmp_path: Path) -> None:
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "no server"
                 time.sleep(0.2)
-        for form in SPELLINGS:
+        for form in SPELLINGS + OTHER_ROADS:
             token = secrets.token_hex(16)
             tokens.append(token)
             try:
@@ -84,6 +90,7 @@ def test_served_access_log_never_holds_a_token(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     log = server.stdout.read().decode() if server.stdout else ""
-    assert log.count("/proofs/<redacted>") >= len(SPELLINGS) - 1, log  # every request logged
+    assert log.count(' - "GET ') >= len(SPELLINGS + OTHER_ROADS) + 1, log  # every request logged
+    assert log.count("/proofs/<redacted>") >= 2, log
     leaked = [t for t in tokens if t in log]
     assert leaked == [], log

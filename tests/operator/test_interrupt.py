@@ -10,6 +10,7 @@ is printed, so a failure can be replayed.
 
 from __future__ import annotations
 
+import gzip
 import os
 import random
 import signal
@@ -133,19 +134,24 @@ def test_killed_build_leaves_nothing(world: Path, sig: int) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("form", ["proofs.jsonl", "proofs"], ids=["jsonl", "directory"])
+@pytest.mark.parametrize("form", ["proofs.jsonl", "proofs", "proofs-gz"],
+                         ids=["jsonl", "directory", "compressed"])
 def test_killed_prove_all_leaves_nothing(world: Path, sig: int, form: str) -> None:
     print(f"seed {SEED}")
     env = _env(world)
+    compress = ["--compress", "gzip"] if form.endswith("-gz") else []
     for n, delay in enumerate(_points(f"prove-{form}", sig, 2.0)):
         case = world / f"prove-{form}-{sig}-{n}"
         case.mkdir()
         rc, err = _run_and_kill([POR, "liabilities", "prove-all", str(world / "built"),
                                  "--snapshot", str(world / "s.csv"), "--out",
-                                 str(case / form), "--workers", "2"], env, sig, delay, case)
+                                 str(case / form), "--workers", "2", *compress], env, sig,
+                                delay, case)
         if rc == 0:  # finished before the signal: the output, complete, and nothing else
             assert [p.name for p in case.iterdir()] == [form]
             count = (len((case / form).read_text().splitlines()) if form.endswith(".jsonl")
+                     else sum(len(gzip.decompress(p.read_bytes()).splitlines())
+                              for p in (case / form).iterdir()) if compress
                      else len(list((case / form).iterdir())))
             assert count == USERS
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from pathlib import Path
@@ -130,6 +131,18 @@ def test_bulk_proofs_are_the_reference_bytes(tmp_path: Path, monkeypatch: pytest
     compact = {json.dumps(json.loads(t), separators=(",", ":")).encode() + b"\n"
                for t in want.values()}
     assert len(lines) == len(want) and set(lines) == compact
+    # Compressed, one file per shard: decompressed in name order, the .jsonl's bytes; and
+    # the same bytes again from another run with another number of workers.
+    for compress in ("gzip", "zstd"):
+        one, two = tmp_path / f"{compress}-1", tmp_path / f"{compress}-2"
+        prove_all(tmp_path / "round", secret, snap, one, workers=1, compress=compress)
+        prove_all(tmp_path / "round", secret, snap, two, workers=2, compress=compress)
+        parts = sorted(one.iterdir())
+        assert len(parts) > (1 if shard_bits < 16 else 0)
+        assert all(p.name.startswith("part-") and p.name.endswith(
+            ".jsonl.gz" if compress == "gzip" else ".jsonl.zst") for p in parts)
+        assert b"".join(_decompressed(p) for p in parts) == (tmp_path / "p.jsonl").read_bytes()
+        assert [p.read_bytes() for p in parts] == [p.read_bytes() for p in sorted(two.iterdir())]
     # The CLI's own output, for a few users, is the same bytes.
     for user in ["u0", "u299", "quote\"d", "日本"]:
         res = CliRunner().invoke(por_main, ["liabilities", "prove", str(tmp_path / "round"),
@@ -170,3 +183,34 @@ def test_bulk_margin_proofs_are_the_reference_bytes(tmp_path: Path,
         text = margin_proof_text(out, secret, user).encode()
         assert (tmp_path / "p" / proof_file_name(user)).read_bytes() == text
         assert json.dumps(json.loads(text), separators=(",", ":")).encode() + b"\n" in lines
+
+
+def _decompressed(path: Path) -> bytes:
+    """A shard file's bytes, by the format's own readers (gzip; zstd as ``zstd -d`` reads
+    it, through pyarrow's stream reader: every frame of the file)."""
+    if path.suffix == ".gz":
+        return gzip.decompress(path.read_bytes())
+    import pyarrow as pa
+
+    with pa.CompressedInputStream(pa.OSFile(str(path)), "zstd") as stream:
+        return bytes(stream.read())
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_prove_all_compressed_shards_from_the_cli(tmp_path: Path, compress: str) -> None:
+    round_dir, snap, bal = _round(tmp_path, 40)
+    base = ["liabilities", "prove-all", str(round_dir), "--snapshot", str(snap)]
+    res = CliRunner().invoke(por_main, [*base, "--out", str(tmp_path / "pz"),
+                                        "--compress", compress])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(por_main, [*base, "--out", str(tmp_path / "p.jsonl")])
+    assert res.exit_code == 0, res.output
+    (part,) = (tmp_path / "pz").iterdir()  # 41 users: one shard
+    assert part.name == "part-0000000.jsonl." + ("gz" if compress == "gzip" else "zst")
+    assert _decompressed(part) == (tmp_path / "p.jsonl").read_bytes()
+    assert len((tmp_path / "p.jsonl").read_bytes().splitlines()) == len(bal)
+    # One compressed file per shard needs a directory: a .jsonl OUT is refused, unwritten.
+    res = CliRunner().invoke(por_main, [*base, "--out", str(tmp_path / "z.jsonl"),
+                                        "--compress", compress])
+    assert res.exit_code == 2 and f"--compress {compress}" in res.output, res.output
+    assert not (tmp_path / "z.jsonl").exists()
