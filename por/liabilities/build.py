@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from por.errors import InputError, PorError, VerificationError
 from por.liabilities import buckets
@@ -288,15 +289,43 @@ class _Grouped:
     duplicate: tuple[int, int] | None
 
 
-def _group(batch: Any, first_row: int, k: int) -> _Grouped:
+def _user_runs(users: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
+    """Runs of adjacent rows of one user: their ids, each row's run, each run's first
+    row; None when runs are mostly one row long (rows not grouped by user in the file).
+
+    A user whose rows form two runs of one batch gets two records, merged in stage 2 like
+    a user spread over batches; the hashing that numbering users would take is saved.
+    """
+    n = len(users)
+    if n < 2:
+        return None
+    new = np.empty(n, np.bool_)
+    new[0] = True
+    new[1:] = pc.not_equal(users[1:], users[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(new)
+    if len(starts) > n // 2:
+        return None
+    idx = np.cumsum(new, dtype=np.int64)
+    idx -= 1
+    return users.take(pa.array(starts)), idx, starts
+
+
+def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
     """Group a converted batch per user: amounts, assets present, the user's first row.
 
     A margin batch's rows hold three amounts each (equity, debt, collateral): the user's
-    record then has them per asset, in that order (3k slots, spec §15.2).
+    record then has them per asset, in that order (3k slots, spec §15.2). ``runs``: a
+    record per run of a user's adjacent rows (:func:`_user_runs`) where the batch has
+    such runs, else per user.
     """
-    encoded = batch.users.dictionary_encode()
-    idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ids = encoded.dictionary
+    found = _user_runs(batch.users) if runs else None
+    if found is not None:
+        ids, idx, starts = found
+    else:
+        encoded = batch.users.dictionary_encode()
+        idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        ids = encoded.dictionary
+        starts = None
     u = len(ids)
     key = idx * k + batch.asset_idx
     dup = None
@@ -320,6 +349,8 @@ def _group(batch: Any, first_row: int, k: int) -> _Grouped:
     present = np.zeros(u * k, np.uint64)
     present[key] = 1
     mask = (present.reshape(u, k) << np.arange(k, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
+    if starts is not None:
+        return _Grouped(ids, lo, hi, mask, first_row + starts, dup)
     # dictionary_encode numbers users in order of first appearance, so user j's first row
     # is where the running maximum of the indices first reaches j.
     running = np.maximum.accumulate(idx)
@@ -414,7 +445,7 @@ def ingest_chunk(path: str, assets: tuple[Asset, ...], margin: bool, names: list
     try:
         for raw in reader.chunk_batches(names, start, stop):
             batch = reader.convert(raw, 0)
-            g = _group(batch, (chunk << CHUNK_SHIFT) + rows, k)
+            g = _group(batch, (chunk << CHUNK_SHIFT) + rows, k, runs=True)
             if g.duplicate:
                 return None
             rows += len(batch.lo)
