@@ -50,6 +50,7 @@ MARGIN_COLUMNS = (("user_id", "asset", "equity", "debt"),
 POSITION_PARTS = 3  # a margin row's figures: equity, debt, collateral (spec §15.2)
 BATCH_ROWS = 1 << 18
 CONVERT_THREADS = 4
+MIN_CHUNK_BYTES = 1 << 20  # a CSV part handed to a worker: at least this many bytes
 _AMOUNT_SHAPE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _BOMS = ((codecs.BOM_UTF8, "a UTF-8 byte order mark (BOM, bytes EF BB BF); save the file as"
           " UTF-8 without BOM"),
@@ -390,7 +391,8 @@ class _Reader:
                 return None
             if sorted(names) != sorted(self.columns):
                 return None
-            step = max(1 << 20, min(chunk_bytes, (size - len(header)) // max(1, 4 * workers)))
+            share = (size - len(header)) // max(1, 4 * workers)
+            step = max(MIN_CHUNK_BYTES, min(chunk_bytes, share))
             bounds = [len(header)]
             while bounds[-1] < size:
                 fh.seek(min(size, bounds[-1] + step) - 1)
