@@ -94,7 +94,7 @@ def _both(snap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 
 
 def _rows(balances: dict[str, list[int]], order: str, seed: int) -> list[tuple[str, ...]]:
-    rows = [(user, s, units(v, d)) for user, vals in balances.items()
+    rows: list[tuple[str, ...]] = [(user, s, units(v, d)) for user, vals in balances.items()
             for (s, d), v in zip(ASSETS, vals, strict=True) if v or s == "BTC"]
     if order == "shuffled":
         random.Random(seed).shuffle(rows)
