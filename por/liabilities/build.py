@@ -329,10 +329,21 @@ def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
     u = len(ids)
     key = idx * k + batch.asset_idx
     dup = None
-    counts = np.bincount(key, minlength=u * k)
-    if (counts > 1).any():
-        dup_key = int(np.flatnonzero(counts > 1)[0])
-        dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
+    mask = None
+    if starts is not None:
+        # Assets present per run: one OR per run; an asset twice in a run shows as fewer
+        # bits than rows (which one is named by the serial ingest, not here).
+        bit = np.left_shift(np.uint64(1), batch.asset_idx.astype(np.uint64))
+        mask = np.bitwise_or.reduceat(bit, starts)
+        lengths = np.diff(starts, append=len(idx))
+        clash = np.flatnonzero(np.bitwise_count(mask).astype(np.int64) != lengths)
+        if len(clash):
+            dup = (first_row + int(starts[clash[0]]), 0)
+    else:
+        counts = np.bincount(key, minlength=u * k)
+        if (counts > 1).any():
+            dup_key = int(np.flatnonzero(counts > 1)[0])
+            dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
     parts = 1 if batch.lo.ndim == 1 else batch.lo.shape[1]
     lo = np.zeros((u, k * parts), np.uint64)
     hi = np.zeros((u, k * parts), np.uint64)
@@ -346,11 +357,11 @@ def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
         for dest, src in ((lo, batch.lo), (hi, batch.hi)):
             dest.reshape(u * k, parts).view(item).reshape(-1)[key] = (
                 np.ascontiguousarray(src).view(item).reshape(-1))
+    if starts is not None and mask is not None:
+        return _Grouped(ids, lo, hi, mask, first_row + starts, dup)
     present = np.zeros(u * k, np.uint64)
     present[key] = 1
     mask = (present.reshape(u, k) << np.arange(k, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
-    if starts is not None:
-        return _Grouped(ids, lo, hi, mask, first_row + starts, dup)
     # dictionary_encode numbers users in order of first appearance, so user j's first row
     # is where the running maximum of the indices first reaches j.
     running = np.maximum.accumulate(idx)
