@@ -253,7 +253,8 @@ class _Spill:
     def add(self, records: np.ndarray, commitments: np.ndarray) -> None:
         b = buckets.bucket_of(commitments, self.bits)
         if self.bits:
-            order = np.argsort(b, kind="stable")
+            # Bucket numbers fit 16 bits (MAX_BUCKET_BITS): numpy radix-sorts those.
+            order = np.argsort(b.astype(np.uint16), kind="stable")
             records = buckets.take_rows(records, order)  # rows of bytes, not field by field
             counts = np.bincount(b, minlength=1 << self.bits)
         else:
