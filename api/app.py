@@ -46,6 +46,7 @@ from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.summary import format_units
 from verifier.log.sth import SignedTreeHead
 from verifier.log.witness import COSIGNED_BY
+from verifier.private.proof import PrivateRoot
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED
 from verifier.signed.keys import PublicKey
 
@@ -203,6 +204,15 @@ def _solvency(summary: AnySummary, reserves: LoadedReserves | None) -> list[m.As
     of computing a figure only); without a reserves file, every liability is uncovered."""
     return [m.AssetSolvency.model_validate(row)
             for row in solvency_rows(summary, reserves.file if reserves else None)]
+
+
+def _privacy(summary: AnySummary) -> m.PrivacyOut | None:
+    """What a proof of a private round reveals for its L (spec §16.14); None otherwise."""
+    if not isinstance(summary, PrivateRoot):
+        return None
+    return m.PrivacyOut(scheme_version=summary.version,  # type: ignore[arg-type]
+                        hidden_levels=summary.hidden_levels, levels=summary.levels,
+                        reveals=summary.reveals())
 
 
 CHECKED_AS = ("por-verify bundle BUNDLE --skip-chain --auditor-key KEY (for each auditor key "
@@ -577,6 +587,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 bundle=f"{base}/bundle" if bundle else None,
                 risk=f"{base}/risk" if isinstance(summary, MarginRootSummary) else None,
             ),
+            privacy=_privacy(summary),
         )
 
     def wallets_out(round_id: str) -> m.WalletList:

@@ -16,6 +16,8 @@ Hex64 = Field(pattern=r"^[0-9a-f]{64}$")
 # A margin round's extra figure (docs/spec.md §13.6, §15): left out of a spot round's
 # answer altogether, so a spot round's lines stay exactly the signed payload's.
 MarginOnly = Field(default=None, exclude_if=lambda v: v is None)
+# A private round's extra figure (docs/spec.md §13.7, §16): likewise absent elsewhere.
+PrivateOnly = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Public(BaseModel):
@@ -31,10 +33,12 @@ class Problem(Public):
 
 
 class AssetOut(Public):
-    """An asset of a round, in the round's order."""
+    """An asset of a round, in the round's order; in a private round (§16.3) with the unit
+    exponent e: amounts are committed in units of 10^e base units."""
 
     symbol: str
     decimals: int
+    unit_exponent: int | None = PrivateOnly
 
 
 class PositionOut(Public):
@@ -49,16 +53,20 @@ class PositionOut(Public):
 class LiabilitiesRoot(Public):
     """The round's published root summary (root.json): a spot round's (docs/spec.md §8.1),
     or a margin round's (§15.10), whose ``totals`` are equity, debt and collateral per asset
-    and whose ``risk_hash`` binds its prices and haircuts (``risk.json``)."""
+    and whose ``risk_hash`` binds its prices and haircuts (``risk.json``), or a private
+    round's (§16.7, version 2 hybrid with ``hidden_levels``, §16.14), whose ``totals`` are
+    committed totals in units of 10^e base units, opened by their ``blindings``."""
 
-    scheme: Literal["por-mst", "por-mst-margin"]
-    version: Literal[1]
+    scheme: Literal["por-mst", "por-mst-margin", "por-mst-private"]
+    version: Literal[1, 2]
     round: str
     assets: list[AssetOut]
     leaf_count: int
     root_hash: str = Hex64
     totals: list[str] | list[PositionOut]
     risk_hash: str | None = MarginOnly
+    blindings: list[str] | None = PrivateOnly
+    hidden_levels: int | None = PrivateOnly
 
 
 class AssetSolvency(Public):
@@ -84,6 +92,8 @@ class AssetSolvency(Public):
     total_equity: str | None = MarginOnly
     total_debt: str | None = MarginOnly
     total_collateral: str | None = MarginOnly
+    committed_total: str | None = PrivateOnly
+    unit_exponent: int | None = PrivateOnly
 
 
 class SignedSolvency(Public):
@@ -245,8 +255,19 @@ class Headline(Public):
     freshness: CheckLine | None = None  # the log's latest signed head, at the server's clock
 
 
+class PrivacyOut(Public):
+    """What a user's proof of a private round reveals of other users (docs/spec.md §16.11,
+    §16.14): ``hidden_levels`` None is full hiding (version 1), else the hybrid's L."""
+
+    scheme_version: Literal[1, 2]
+    hidden_levels: int | None
+    levels: int
+    reveals: str
+
+
 class RoundOut(Public):
-    """A round: its root, the solvency figures per asset and what has been published."""
+    """A round: its root, the solvency figures per asset and what has been published; a
+    private round's ``privacy`` says what its proofs reveal (absent for other rounds)."""
 
     round: str
     exchange: str | None
@@ -260,6 +281,7 @@ class RoundOut(Public):
     attestation: SignedAttestationOut | None
     headline: Headline
     links: RoundLinks
+    privacy: PrivacyOut | None = PrivateOnly
 
 
 class RoundList(Public):

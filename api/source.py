@@ -58,13 +58,14 @@ from verifier.attestation.model import (
     AnySummary,
     Finding,
     liabilities_figures,
+    parse_any_summary,
     reserves_figures,
     solvency_lines,
 )
 from verifier.attestation.model import Attestation as AttestationDoc
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, PorError
-from verifier.liabilities.margin_round import MarginRootSummary, parse_any_summary
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import check_round_id
 from verifier.liabilities.risk import RiskParams
 from verifier.log.rfc6962 import hash_leaf
@@ -279,7 +280,8 @@ def _load_reserves(path: Path) -> LoadedReserves:
 
 def _parse_root(raw: bytes) -> tuple[bytes, AnySummary]:
     try:
-        return raw, parse_any_summary(raw, ROOT_FILE)  # spot (§8.1) or margin (§15.10)
+        # spot (§8.1), margin (§15.10) or private (§16.7): the verifier's one reader
+        return raw, parse_any_summary(raw, ROOT_FILE)
     except FormatError as e:
         raise Unavailable(f"{ROOT_FILE} is not readable") from e
 
@@ -291,9 +293,17 @@ def solvency_rows(summary: AnySummary, reserves: ReservesFile | None) -> list[di
     equity − total debt, spec §13.6) with the totals beside them. Without a reserves file
     (or with other decimals in it), every liability is uncovered and no reserve is shown."""
     liabilities = liabilities_figures(summary)
+    # A private round (spec §13.7): liabilities = committed total x 10^e, shown beside it.
+    extra: list[dict[str, Any]] = [{} for _ in liabilities.assets]
+    if liabilities.private is not None:
+        extra = [{"committed_total": str(t), "unit_exponent": a.unit_exponent}
+                 for t, a in zip(liabilities.private.totals, liabilities.private.assets,
+                                 strict=True)]
     if reserves is not None:
         try:
-            return [s.to_dict() for s in solvency_lines(liabilities, reserves_figures(reserves))]
+            lines = solvency_lines(liabilities, reserves_figures(reserves))
+            return [s.to_dict() | (extra[k] if k < len(extra) else {})
+                    for k, s in enumerate(lines)]
         except PorError:
             pass  # decimals differ: the figures are not comparable
     rows = []
@@ -301,6 +311,7 @@ def solvency_rows(summary: AnySummary, reserves: ReservesFile | None) -> list[di
         row: dict[str, Any] = {"symbol": asset.symbol, "decimals": asset.decimals,
                                "liabilities": str(owed), "reserves": None, "ratio": None,
                                "surplus": "0", "shortfall": str(owed), "status": None}
+        row |= extra[k]
         if liabilities.positions is not None:
             p = liabilities.positions[k]
             row |= {"total_equity": str(p.equity), "total_debt": str(p.debt),
@@ -358,6 +369,11 @@ def check_bundle(files: Mapping[str, bytes], auditors: tuple[PublicKey, ...],
         return BundleCheck(VERDICT_MALFORMED, (Finding("malformed", str(e)),), (), (), None)
     except PorError as e:  # anything else the verifier raises: fail closed
         return BundleCheck(VERDICT_FAILED, (Finding("error", str(e)),), (), (), None)
+    except ModuleNotFoundError as e:  # a private round without the [private] extra: fail closed
+        return BundleCheck(VERDICT_FAILED, (Finding("error", f"this server cannot check the "
+                                                    f"round: {e.name} is not installed (the "
+                                                    "[private] extra, spec §13.7)"),),
+                           (), (), None)
     verdict = VERDICT_VERIFIED if report.ok else VERDICT_FAILED
     return BundleCheck(verdict, tuple(report.findings), tuple(report.passed),
                        tuple(report.notes), report, moment,

@@ -6,7 +6,8 @@ the ``root.json`` and reserves file it attests, and the wallet claims are writte
 transaction. Every figure comes from :func:`verifier.attestation.model.build_attestation`;
 before signing, the signer checks what a verifier will check (the figures, and the reserves
 against nodes unless told to skip them). A co-signer signs the same payload bytes, after
-checking the exchange's signature and every figure.
+checking the exchange's signature and every figure; for a private round (spec §13.7) also
+after recomputing the round's whole tree file (every commitment opened, every sum and hash).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from por.errors import UsageError, VerificationError
+from por.errors import InputError, UsageError, VerificationError
 from por.keys import SigningKey
 from por.store.models import (
     Attestation,
@@ -34,15 +36,19 @@ from verifier.attestation.model import (
     build_attestation,
     check_figures,
     compare_with_files,
+    parse_any_summary,
     payload_hash,
 )
 from verifier.attestation.model import (
     Attestation as AttestationDoc,
 )
-from verifier.liabilities.margin_round import MarginRootSummary, parse_any_summary
+from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import check_round_id
 from verifier.liabilities.risk import RiskParams
+from verifier.liabilities.rounddir import root_path, tree_path
 from verifier.log.rfc6962 import hash_leaf
+from verifier.private.proof import PrivateRoot
+from verifier.private.treefile import PrivateTreeFile, audit_private_round, tree_root_hash
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, ReservesFile
 from verifier.reserves.verify import Reader, verify_reserves
@@ -79,6 +85,29 @@ def _risk(summary: AnySummary, risk_bytes: bytes | None) -> RiskParams | None:
     if not margin and risk_bytes is not None:
         raise UsageError("--risk is for margin rounds; this root.json is of a spot round")
     return None if risk_bytes is None else RiskParams.from_json(risk_bytes, "risk file")
+
+
+def _top_hash(summary: AnySummary, tree_bytes: bytes | None) -> bytes | None:
+    """A private round's top node hash, from its tree file (spec §13.7).
+
+    Raises:
+        UsageError: a private round without its tree file, or a public round with one.
+        FormatError: a malformed tree file.
+        VerificationError: the tree file is not the tree of this root.
+    """
+    private = isinstance(summary, PrivateRoot)
+    if private and tree_bytes is None:
+        raise UsageError("root.json is of a private round: give its tree file (--tree "
+                         "tree.bin), whose top node's hash the attestation carries")
+    if not private and tree_bytes is not None:
+        raise UsageError("--tree is for private rounds; this root.json is of a public round")
+    if tree_bytes is None:
+        return None
+    tree = PrivateTreeFile(tree_bytes, "tree file")
+    if tree_root_hash(tree) != summary.root_hash:
+        raise VerificationError(f"the tree file's root is {tree_root_hash(tree).hex()}, not "
+                                f"root.json's {summary.root_hash.hex()}")
+    return tree.node(tree.levels, 0).hash
 
 
 def _now() -> datetime:
@@ -182,6 +211,7 @@ def sign_round(
     accept_past_control: bool = False,
     accept_noncanonical: frozenset[str] = frozenset(),
     risk_bytes: bytes | None = None,
+    tree_bytes: bytes | None = None,
 ) -> SignedDocument:
     """Build, check, sign and store the round's attestation (``por attest sign``).
 
@@ -194,6 +224,9 @@ def sign_round(
             no field for them, so the caller states them.
         risk_bytes: a margin round's ``risk.json`` (the file its root binds), stored and
             published with the round; None for a spot round.
+        tree_bytes: a private round's ``tree.bin``, whose top node's hash the attestation
+            carries so that anyone recomputes the root from public data (spec §13.7); it
+            must be the tree of this root. None for a public round.
 
     Raises:
         UsageError: no such round; already signed (without ``replace``) or published; an
@@ -204,6 +237,7 @@ def sign_round(
     record = get_round(engine, round_id)
     summary = parse_any_summary(root_bytes)
     risk = _risk(summary, risk_bytes)
+    top_hash = _top_hash(summary, tree_bytes)
     reserves = ReservesFile.from_json(reserves_bytes, "reserves file")
     if summary.round_id != round_id:
         raise VerificationError(f"root.json is of round {summary.round_id!r}, not {round_id!r}")
@@ -229,7 +263,7 @@ def sign_round(
         record.exchange, summary, reserves, snapshot_time=_utc(record.snapshot_time),
         attested_at=now or _now(), key_id=key.public.key_id,
         previous=last_logged_attestation(engine), signer_read_reserves=readers is not None,
-        risk=risk)
+        risk=risk, top_hash=top_hash)
     problems = check_figures(att) + compare_with_files(att, summary, reserves, risk)
     if problems:  # pragma: no cover - the builder and the checker share every function
         raise VerificationError("; ".join(str(p) for p in problems))
@@ -302,18 +336,68 @@ def check_signed_round(stored: SignedRound, keys: KeyList) -> None:
         raise VerificationError("; ".join(str(p) for p in problems))
 
 
-def cosign_round(engine: Engine, round_id: str, key: SigningKey, keys: KeyList) -> SignedRound:
+def _read_round_file(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the {what}: {e.strerror}") from e
+
+
+def audit_private_round_dir(stored: SignedRound, round_dir: Path) -> None:
+    """The co-signer's recomputation of a private round (spec §13.7, §16.10): ``round_dir``'s
+    ``root.json`` must be byte for byte the attested one, and its ``tree.bin`` must
+    recompute, every commitment opening to its value and blinding, every parent the sum of
+    its children, every hash, up to the attested root, with no finding at all.
+
+    Raises:
+        VerificationError: root.json differs from the attested bytes, or any finding.
+        FormatError: the tree file's layout is malformed.
+        InputError: a file cannot be read.
+    """
+    root_bytes = _read_round_file(root_path(round_dir), "round's root.json")
+    if root_bytes != stored.root:
+        raise VerificationError(
+            f"{root_path(round_dir)} is not the attested root.json (SHA-256 "
+            f"{hashlib.sha256(root_bytes).hexdigest()[:16]}.., attested "
+            f"{hashlib.sha256(stored.root).hexdigest()[:16]}..): the tree checked would not be "
+            "the tree signed")
+    summary = PrivateRoot.from_json(stored.root, "attested root.json")
+    tree = PrivateTreeFile(_read_round_file(tree_path(round_dir), "round's tree file"),
+                           str(tree_path(round_dir)))
+    audit = audit_private_round(tree, summary, stored.attestation.liabilities.root_hash)
+    if audit.findings:
+        raise VerificationError(
+            f"{tree_path(round_dir)}: {len(audit.findings)} finding(s), not co-signed: "
+            + "; ".join(audit.findings[:10]))
+
+
+def cosign_round(engine: Engine, round_id: str, key: SigningKey, keys: KeyList,
+                 round_dir: Path | None = None) -> SignedRound:
     """Add ``key``'s co-signature over the round's exact payload (``por attest cosign``).
 
     The co-signer first checks the exchange's signature and recomputes every figure from
-    the attested files; it never signs what it could not check.
+    the attested files; it never signs what it could not check. A private round (spec
+    §13.7) needs ``round_dir``, whose tree file it recomputes in full first
+    (:func:`audit_private_round_dir`); a public round's co-signature takes none.
 
     Raises:
-        UsageError: the round is not signed, or this key has signed it already.
-        VerificationError: the exchange's signature or a figure does not hold.
+        UsageError: the round is not signed, this key has signed it already, or
+            ``round_dir`` is missing for a private round or given for a public one.
+        VerificationError: the exchange's signature, a figure, or (private) the tree file
+            or root.json does not hold.
     """
     stored = load_round(engine, round_id)
     check_signed_round(stored, keys)
+    if stored.attestation.liabilities.private is not None:
+        if round_dir is None:
+            raise UsageError(f"round {round_id} is a private round: give --round-dir with its "
+                             "root.json and tree.bin, whose every commitment, sum and hash is "
+                             "recomputed before co-signing (spec §13.7)")
+        audit_private_round_dir(stored, round_dir)
+    elif round_dir is not None:
+        raise UsageError(f"--round-dir is for private rounds; round {round_id} is a "
+                         f"{stored.attestation.liabilities.kind} round, co-signed from its "
+                         "attested files")
     signed = key.cosign(stored.signed)
     with Session(engine) as session:
         row = session.exec(select(Attestation).where(Attestation.round_id == round_id)).one()

@@ -52,6 +52,11 @@ def _print_attestation(att: Attestation) -> None:
     if att.liabilities.margin:
         click.echo("  margin round: reserves against net liabilities (total equity - total "
                    "debt)")
+    private = att.liabilities.private
+    if private is not None:
+        click.echo(f"  private round (version {private.version}): liabilities = committed "
+                   "total x 10^e base units per asset, never below the exact ones; a proof "
+                   f"reveals: {private.reveals()}")
     for s in att.solvency:
         gap = (f"surplus {format_units(s.surplus, s.decimals)}" if s.status == "covered"
                else f"SHORTFALL {format_units(s.shortfall, s.decimals)}")
@@ -98,6 +103,9 @@ def attest_group() -> None:
 @click.option("--risk", "risk_file", type=click.Path(path_type=Path, dir_okay=False),
               help="A margin round's risk.json (the file its root binds); published with "
               "the round.")
+@click.option("--tree", "tree_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="A private round's tree.bin: the attestation carries its top node's hash, "
+              "so anyone recomputes the root from public data.")
 @click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The exchange's signing key (encrypted PEM).")
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
@@ -115,7 +123,7 @@ def attest_group() -> None:
                    "the attestation has no field for it).")
 @_db
 def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: Path | None,
-             key_file: Path,
+             tree_file: Path | None, key_file: Path,
              rpc: tuple[str, ...], rpc_cookie: tuple[str, ...], skip_chain: bool,
              replace: bool, accept_past_control: bool, accept_noncanonical: tuple[str, ...],
              db_url: str) -> None:
@@ -143,7 +151,8 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
     signed = sign_round(engine, round_id, _read(summary_file, "root summary"), reserves_bytes,
                         key, readers=readers, replace=replace,
                         accept_past_control=accept_past_control, accept_noncanonical=accepted,
-                        risk_bytes=_read(risk_file, "risk file") if risk_file else None)
+                        risk_bytes=_read(risk_file, "risk file") if risk_file else None,
+                        tree_bytes=_read(tree_file, "tree file") if tree_file else None)
     _print_attestation(Attestation.from_dict(signed.document))
     # The attestation format has no field for these choices: they are stated here only.
     for token in sorted(accepted):
@@ -163,14 +172,21 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
 @click.option("--keylist", "keylist_file", required=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="The exchange's published key list (to check its signature first).")
+@click.option("--round-dir", "round_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="A private round's directory (root.json, tree.bin): its whole tree is "
+              "recomputed before co-signing. Private rounds only.")
 @_db
-def cosign_cmd(round_id: str, key_file: Path, keylist_file: Path, db_url: str) -> None:
+def cosign_cmd(round_id: str, key_file: Path, keylist_file: Path, round_dir: Path | None,
+               db_url: str) -> None:
     """Co-sign ROUND_ID's attestation: the same payload bytes, after checking the exchange's
-    signature and recomputing every figure from the attested files."""
+    signature and recomputing every figure from the attested files. A private round
+    (spec §13.7) is co-signed only once its tree file (--round-dir) recomputes with no
+    finding and its root.json is byte for byte the attested one; nothing is written
+    otherwise (exit 1)."""
     keys = KeyList.from_json(_read(keylist_file, "key list"))
     engine = open_store(db_url)
     key = _key(key_file, "the auditor's key")
-    stored = cosign_round(engine, round_id, key, keys)
+    stored = cosign_round(engine, round_id, key, keys, round_dir)
     _print_attestation(stored.attestation)
     click.echo(f"co-signed by {key.public.label} ({key.public.key_id[:16]}..); "
                f"{len(stored.signed.signatures)} signature(s)")

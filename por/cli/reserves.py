@@ -26,8 +26,8 @@ from por.reserves.round import (
     snapshot_chain,
     write_challenges,
 )
+from verifier.attestation.model import parse_any_summary
 from verifier.files import write_atomic
-from verifier.liabilities.margin_round import parse_any_summary
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import Chain
 from verifier.reserves.readers import reader_for
@@ -102,7 +102,7 @@ def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, 
              static_message: str | None, timeout: float, out: Path) -> None:
     """Import WALLETS (CSV or JSON), fix each chain's snapshot, write challenge messages."""
     wallet_list = load_wallet_list(wallets, config)
-    root = parse_any_summary(summary.read_bytes(), str(summary))  # spot or margin
+    root = parse_any_summary(summary.read_bytes(), str(summary))  # spot, margin or private
     readers = make_readers(wallet_list.chains, rpc, timeout, rpc_cookie)
     heights = _heights(height)
     chains = []

@@ -56,10 +56,12 @@ class AttestDemo:
 
     def attest(self, round_id: str, root_bytes: bytes, reserves_bytes: bytes,
                snapshot_time: datetime, readers: Mapping[str, Reader],
-               risk: bytes | None = None) -> Attestation:
+               risk: bytes | None = None, private_dir: Path | None = None) -> Attestation:
         """Open the round, sign it an hour after the snapshot (the reserves re-read from
         ``readers`` first), co-sign it as the auditor, and publish it to the log. A margin
-        round gives its ``risk`` file (published in its bundle).
+        round gives its ``risk`` file (published in its bundle); a private round its
+        directory (spec §13.7): the signer reads its tree's top node, and the auditor
+        recomputes the whole tree file before co-signing.
 
         Raises:
             VerificationError: the reserves do not verify on the chain.
@@ -71,8 +73,10 @@ class AttestDemo:
                                 SigningKey.load(self.out_dir / "keys" / "exchange.pem",
                                                 DEMO_PASSPHRASE),
                                 readers=readers, now=snapshot_time + timedelta(hours=1),
-                                risk_bytes=risk)
-            cosign_round(engine, round_id, self.auditor_key, self.keylist)
+                                risk_bytes=risk,
+                                tree_bytes=(private_dir / "tree.bin").read_bytes()
+                                if private_dir else None)
+            cosign_round(engine, round_id, self.auditor_key, self.keylist, private_dir)
             bundle = self.out_dir / "bundles" / round_id
             publish_round(engine, round_id, self.exchange_key,
                           self.keylist_path.read_bytes(), bundle,

@@ -42,6 +42,7 @@ from verifier.files import write_atomic
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import Asset
 from verifier.liabilities.summary import RootSummary, format_units
+from verifier.private.proof import PrivateRoot
 from verifier.reserves.challenge import eip712_challenge
 from verifier.reserves.model import Chain, ChainAsset, Custody, ReservesFile, Wallet, WalletList
 from verifier.reserves.verify import verify_reserves
@@ -244,7 +245,8 @@ class DemoReserves:
                           data=_TRANSFER + encode(["address", "uint256"], [to, amount]))
             self.held[symbol] = target
 
-    def publish(self, out: Path, work: Path, summary: RootSummary | MarginRootSummary,
+    def publish(self, out: Path, work: Path,
+                summary: RootSummary | MarginRootSummary | PrivateRoot,
                 exchange: str) -> Path:
         """Take the round's snapshot at the latest block, sign each wallet's challenge and
         read every balance there, as ``por reserves`` does; write the reserves file. A

@@ -300,8 +300,16 @@ def run_demo(out_dir: Path, *, users: int, asset_count: int, seed: int,
     if private:  # spec §16: a private round of the latest holdings, beside the margin rounds
         from por.demo.private import run_private_round
 
+        private_id = f"{latest.round_id}-private"
+        # Attested too (spec §13.7): an hour after the latest snapshot, so it is signed as
+        # the latest round is published (never before the tree head a verifier last saw)
+        # and published three hours after that snapshot, at the latest now; served beside
+        # the others.
         run_private_round(out_dir, out_dir / "snapshots" / f"{latest.round_id}.csv", assets,
-                          f"{latest.round_id}-private", users_with_proofs, echo=click.echo)
+                          private_id, users_with_proofs, echo=click.echo,
+                          attestation=(attest, chain, latest.attestation.snapshot_time
+                                       + timedelta(hours=1)),
+                          directory=rounds_dir / private_id)
     click.echo("\nWrote:")
     for label, path in (
         ("snapshots, risk files (private)", out_dir / "snapshots"),

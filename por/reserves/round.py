@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from por.errors import InputError
+from verifier.attestation.model import AnySummary  # spot, margin or private (spec §13.7)
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
 from verifier.files import write_atomic
-from verifier.liabilities.margin_round import AnySummary
 from verifier.liabilities.summary import parse_assets
 from verifier.reserves.chains import (
     EvmReader,

@@ -7,30 +7,23 @@ Vector ``collateral-above-equity`` of tests/vectors/margin.json
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from attack_vectors import margin_vector, margin_vector_cli, verify_margin_vector
 
-from verifier.cli import main as verify_main
 from verifier.errors import VerificationError
-from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "margin.json").read_text())
-VECTOR = next(v for v in VECTORS["vectors"] if v["name"] == "collateral-above-equity")
+VECTOR = margin_vector("collateral-above-equity")
 
 
 def test_library_refuses() -> None:
     with pytest.raises(VerificationError) as err:
-        proof = MarginInclusionProof.from_json(json.dumps(VECTOR["proof"]))
-        verify_margin_proof(proof, expected_root=bytes.fromhex(VECTOR["root"]))
+        verify_margin_vector(VECTOR)
     msg = str(err.value)
     assert "exceeds equity" in msg
 
 
 def test_cli_refuses(tmp_path: Path) -> None:
-    path = tmp_path / "proof.json"
-    path.write_text(json.dumps(VECTOR["proof"]))
-    result = CliRunner().invoke(verify_main, ["proof", str(path), "--root", VECTOR["root"]])
+    result = margin_vector_cli(VECTOR, tmp_path)
     assert result.exit_code == 1, result.output

@@ -5,17 +5,16 @@ ways. Only 0x08/0x09 ‖ x with x < p is read (spec §16.2); anything else is ma
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import rfc8785
+from attack_vectors import private_vector
 
 from verifier.errors import FormatError
 from verifier.private import _secp256k1_zkp as zkp
 from verifier.private.proof import PrivateProof
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "private.json").read_text())
-ALICE = next(v for v in VECTORS["vectors"] if v["name"] == "valid-private-proof-alice")
+ALICE = private_vector("valid-private-proof-alice")
 
 
 def _small_x_on_the_curve() -> int:

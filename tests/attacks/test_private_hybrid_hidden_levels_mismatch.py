@@ -10,21 +10,18 @@ Vectors ``hybrid-proof-claims-other-hidden-levels`` (failed, exit 1) and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rfc8785
-from click.testing import CliRunner
+from attack_vectors import PRIVATE_VECTORS, private_vector, private_vector_cli
 
-from verifier.cli import main as verify_main
 from verifier.errors import FormatError, VerificationError
 from verifier.private.proof import PrivateProof, PrivateRoot, verify_private_proof
 
-DOC = json.loads((Path(__file__).parents[1] / "vectors" / "private.json").read_text())
-CLAIMS = next(v for v in DOC["vectors"] if v["name"] == "hybrid-proof-claims-other-hidden-levels")
-BELOW = next(v for v in DOC["vectors"] if v["name"] == "hybrid-opened-level-below-hidden")
+CLAIMS = private_vector("hybrid-proof-claims-other-hidden-levels")
+BELOW = private_vector("hybrid-opened-level-below-hidden")
 
 
 def test_a_proof_claiming_another_l_does_not_reach_the_published_root() -> None:
@@ -33,7 +30,7 @@ def test_a_proof_claiming_another_l_does_not_reach_the_published_root() -> None:
     verify_private_proof(proof)  # consistent with itself: the forgery is careful
     with pytest.raises(VerificationError, match="root hash"):
         verify_private_proof(proof, expected_root=bytes.fromhex(CLAIMS["root"]))
-    summary = PrivateRoot.from_json(rfc8785.dumps(DOC["round_root_hybrid"]))
+    summary = PrivateRoot.from_json(rfc8785.dumps(PRIVATE_VECTORS["round_root_hybrid"]))
     assert summary.hidden_levels == 2
     with pytest.raises(VerificationError, match="hidden_levels"):
         verify_private_proof(proof, summary=summary)
@@ -46,7 +43,5 @@ def test_an_opened_level_below_l_is_malformed() -> None:
 
 @pytest.mark.parametrize(("vector", "code"), [(CLAIMS, 1), (BELOW, 2)])
 def test_cli_refuses(vector: dict[str, Any], code: int, tmp_path: Path) -> None:
-    path = tmp_path / "proof.json"
-    path.write_bytes(rfc8785.dumps(vector["proof"]))
-    result = CliRunner().invoke(verify_main, ["proof", str(path), "--root", str(vector["root"])])
+    result = private_vector_cli(vector, tmp_path)
     assert result.exit_code == code, result.output

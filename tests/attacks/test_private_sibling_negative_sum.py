@@ -8,31 +8,23 @@ Vector ``sibling-commits-to-negative-sum`` of tests/vectors/private.json
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import rfc8785
-from click.testing import CliRunner
+from attack_vectors import private_vector, private_vector_cli, verify_private_vector
 
-from verifier.cli import main as verify_main
 from verifier.errors import VerificationError
-from verifier.private.proof import PrivateProof, verify_private_proof
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "private.json").read_text())
-VECTOR = next(v for v in VECTORS["vectors"] if v["name"] == "sibling-commits-to-negative-sum")
+VECTOR = private_vector("sibling-commits-to-negative-sum")
 
 
 def test_library_refuses() -> None:
     with pytest.raises(VerificationError, match='range proof does not verify'):
-        proof = PrivateProof.from_json(rfc8785.dumps(VECTOR["proof"]))
-        verify_private_proof(proof, expected_root=bytes.fromhex(VECTOR["root"]))
+        verify_private_vector(VECTOR)
 
 
 def test_cli_refuses(tmp_path: Path) -> None:
-    path = tmp_path / "proof.json"
-    path.write_bytes(rfc8785.dumps(VECTOR["proof"]))
-    result = CliRunner().invoke(verify_main, ["proof", str(path), "--root", VECTOR["root"]])
+    result = private_vector_cli(VECTOR, tmp_path)
     assert result.exit_code == 1, result.output
 
 

@@ -14,47 +14,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from one_wallet_round import OWNER, THIEF, eip191_signature, one_wallet_round, write_owner_signature
 from reserves_helpers import por
 
-from por.reserves.round import (
-    DRAFT_FILE,
-    load_draft,
-    new_draft,
-    read_balances,
-    save_draft,
-    write_challenges,
-)
-from verifier.liabilities.mst import Asset
-from verifier.liabilities.summary import RootSummary
-from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
-
-OWNER = Account.from_key(bytes([1]) * 32)
-THIEF = Account.from_key(bytes([2]) * 32)
+from por.reserves.round import DRAFT_FILE, load_draft, read_balances, save_draft
 
 
 def test_write_forged_signature_published(tmp_path: Path) -> None:
-    assets = (Asset("ETH", 18),)
-    chain = Chain("ethereum", "evm", "1", (ChainAsset("ETH", None),), 21000000, "bb" * 32)
-    wallets = WalletList("Example Exchange", assets, (chain,), (
-        Wallet("ethereum", OWNER.address, Custody("single"), ("ETH",)),))
-    draft = new_draft(wallets, RootSummary("2026-11-28", assets, 2, bytes(32), (0,)), (chain,))
-    directory = tmp_path / "round"
-    save_draft(directory, draft)
-    write_challenges(directory, draft)
-    message = next((directory / "challenges").glob("000-*.txt")).read_bytes()
-    good = Account.sign_message(encode_defunct(message), OWNER.key).signature.hex()
-    (tmp_path / "sigs.json").write_text(json.dumps([
-        {"chain": "ethereum", "address": OWNER.address, "scheme": "eip191", "value": good}]))
-    assert por("reserves", "import-signatures", str(directory),
-               str(tmp_path / "sigs.json")).exit_code == 0
+    directory, message = one_wallet_round(tmp_path)
+    good = eip191_signature(message, OWNER)
+    sigs = write_owner_signature(tmp_path / "sigs.json", good)
+    assert por("reserves", "import-signatures", str(directory), str(sigs)).exit_code == 0
     save_draft(directory, read_balances(load_draft(directory), {},
                                         {("ethereum", OWNER.address.lower(), "ETH"): 10**18}))
     # The draft is rewritten after the import: the signature is now the thief's.
     data = json.loads((directory / DRAFT_FILE).read_text())
-    data["wallets"][0]["signature"]["value"] = \
-        Account.sign_message(encode_defunct(message), THIEF.key).signature.hex()
+    data["wallets"][0]["signature"]["value"] = eip191_signature(message, THIEF)
     (directory / DRAFT_FILE).write_text(json.dumps(data))
     out = tmp_path / "reserves.json"
     result = por("reserves", "write", str(directory), "--out", str(out))

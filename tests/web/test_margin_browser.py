@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_setup import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    origin_only_page,
+    por_serve,
+    require_chromium,
+)
 from click.testing import CliRunner
 from margin_attest_world import ServedMargin, served_margin
 
@@ -34,72 +35,26 @@ from verifier.cli import main as verify_main
 from verifier.errors import FormatError, VerificationError
 from verifier.liabilities.proof import MarginInclusionProof, verify_margin_proof
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).parent / "artifacts" / "screenshots"
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "margin.json").read_text())
 EXIT = {"verified": 0, "failed": 1, "malformed": 2}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serve(m: ServedMargin) -> Iterator[str]:
-    port = _free_port()
-    por = Path(sys.executable).parent / "por"
-    server = subprocess.Popen(
-        [str(por), "serve", "--db", m.database_url, "--rounds", str(m.rounds_dir),
-         "--keylist", str(m.keylist), "--auditor-key", str(m.auditor_key_file), "--port",
-         str(port), "--proof-rate", "600", "--proof-burst", "100"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("por serve did not start") from None
-                time.sleep(0.2)
-        yield origin
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log = server.stdout.read().decode() if server.stdout else ""
-        for token in m.tokens.values():
-            assert token not in log, "a proof token reached the server's log"
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ServedMargin]]:
     m = served_margin(tmp_path_factory.mktemp("margin-served"))
-    with _serve(m) as origin:
+    keys = (m.keylist, m.auditor_key_file)
+    with por_serve(m.database_url, m.rounds_dir, keys, m.tokens.values) as origin:
         yield origin, m
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
-        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield b
         finally:
@@ -109,20 +64,7 @@ def browser() -> Iterator[Any]:
 @contextlib.contextmanager
 def _page(browser: Any, origin: str, path: str = "/", width: int = 1280) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": width, "height": 900})
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith(origin + "/"):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, outside, errors = origin_only_page(context, origin)
     try:
         page.goto(origin + path)
         page.wait_for_selector("body[data-ready='true']", timeout=60_000)

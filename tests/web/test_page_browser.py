@@ -12,20 +12,23 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import random
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_setup import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    origin_only_page,
+    por_serve,
+    require_chromium,
+)
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 from api_world import EXCHANGE as EXCHANGE_NAME
@@ -37,65 +40,21 @@ from por.store.models import RoundFile
 from verifier.errors import FormatError, VerificationError
 from verifier.liabilities.proof import InclusionProof, verify_proof
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "liabilities.json").read_text())
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
 def _serve(url: str, world: World, extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """``por serve`` on a free loopback port over ``url`` and ``world`` (and ``extra``
-    options); stopped at the end, and its whole log checked for proof tokens."""
-    port = _free_port()
-    por = Path(sys.executable).parent / "por"
-    server = subprocess.Popen(
-        [str(por), "serve", "--db", url, "--rounds", str(world.rounds_dir), "--keylist",
-         str(world.keylist), "--auditor-key", str(world.auditor_key_file), "--port", str(port),
-         "--proof-rate", "600", "--proof-burst", "100", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    out = server.stdout.read().decode() if server.stdout else ""
-                    raise RuntimeError(f"por serve did not start: {out}") from None
-                time.sleep(0.2)
+    """``por serve`` over ``url`` and ``world`` (and ``extra`` options), no round's proof
+    token in its log."""
+
+    def tokens() -> list[str]:
+        return [t for published in world.rounds.values() for t in published.tokens.values()]
+
+    keys = (world.keylist, world.auditor_key_file)
+    with por_serve(url, world.rounds_dir, keys, tokens, extra) as origin:
         yield origin
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log = server.stdout.read().decode() if server.stdout else ""
-        for published in world.rounds.values():
-            for token in published.tokens.values():
-                assert token not in log, "a proof token reached the server's log"
 
 
 @pytest.fixture(scope="module")
@@ -174,10 +133,7 @@ def served_witnessed(served: tuple[str, World], tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     """Playwright's driver, once per module (its sync API cannot run twice at once)."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
-        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -191,24 +147,12 @@ def browser_page(
     """A Chromium page that may reach only the served origin."""
     origin, _ = served
     profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty user-data dir
-    outside: list[str] = []
-    errors: list[str] = []
     context = playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 1280, "height": 900},
     )
     try:
-        def route(r: Any) -> None:
-            if r.request.url.startswith(origin + "/"):
-                r.continue_()
-            else:
-                outside.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page, outside, errors = origin_only_page(context, origin)
         page.goto(origin + "/")
         page.wait_for_selector("body[data-ready='true']", timeout=30_000)
         yield page, outside, errors
@@ -508,7 +452,7 @@ CONTRAST_JS = """(sel) => {
 @pytest.fixture(scope="module")
 def browser(playwright: Any) -> Iterator[Any]:
     """Another Chromium, for pages at given widths (no persistent profile)."""
-    b = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    b = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
     try:
         yield b
     finally:

@@ -54,6 +54,7 @@ from verifier.log.trust import (
     tree_head_findings,
 )
 from verifier.log.witness import COSIGNED_BY, check_bundle_witnesses, read_cosignature_files
+from verifier.private.proof import PrivateProof, PrivateRoot, verify_private_proof
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.verify import (
     Reader,
@@ -160,7 +161,7 @@ class BundleOptions:
     pinned_key_id: str | None = None
     remembered: SignedTreeHead | None = None
     newer_consistency: ConsistencyProof | None = None
-    user_proof: UserProof | MarginInclusionProof | None = None
+    user_proof: UserProof | MarginInclusionProof | PrivateProof | None = None
     expected_round: str | None = None
     require_full_reserves: bool = False
     state: VerifierState | None = None
@@ -217,6 +218,8 @@ class BundleReport:
     accepted_noncanonical: tuple[str, ...] = ()
     # A margin round's risk parameters (the bundle's risk.json), once bound to its root.
     risk: RiskParams | None = None
+    # A private round's published root (attestation version 4, spec §13.7).
+    private: PrivateRoot | None = None
 
     @property
     def margin(self) -> bool:
@@ -268,6 +271,14 @@ class BundleReport:
             "round": self.round_id,
             "margin": self.margin,
             "risk": self.risk.to_obj() if self.risk is not None else None,
+            "private": None if self.private is None else {
+                "scheme": "por-mst-private", "version": self.private.version,
+                "hidden_levels": self.private.hidden_levels,
+                "unit_exponents": {a.symbol: a.unit_exponent for a in self.private.assets},
+                "committed_totals": {a.symbol: str(t) for a, t in
+                                     zip(self.private.assets, self.private.totals,
+                                         strict=True)},
+                "reveals": self.private.reveals()},
             "all_covered": self.all_covered,
             "solvency": [s.to_dict() for s in self.solvency],
             "log": {"name": self.log, "tree_size": self.tree_size,
@@ -294,6 +305,15 @@ class BundleReport:
             out.append("  margin round: liabilities are net, total equity - total debt per "
                        "asset (every debt is covered by the borrower's own collateral at the "
                        "round's prices and haircuts, risk.json)")
+        if self.private is not None:
+            p = self.private
+            out.append(f"  private round (por-mst-private version {p.version}"
+                       + (f", hidden levels L = {p.hidden_levels}" if p.hidden_levels else "")
+                       + "): liabilities = committed total x 10^e base units per asset "
+                       "(each balance rounded up to a whole unit, never below the exact)")
+            out.append(f"  a user's proof reveals: {p.reveals()}")
+            for a, t in zip(p.assets, p.totals, strict=True):
+                out.append(f"  {a.symbol:<8} committed total {t} x 10^{a.unit_exponent}")
         for s in self.solvency:
             ratio = s.ratio if s.ratio is not None else "n/a (no liabilities)"
             gap = (f"surplus {format_units(s.surplus, s.decimals)}" if s.status == "covered"
@@ -338,7 +358,8 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     report = BundleReport(att.exchange, att.round_id, att.solvency, att.all_covered,
                           log=head.head.log, tree_size=head.head.tree_size,
                           leaf_index=inclusion.leaf_index,
-                          signer_read_reserves=att.signer_read_reserves, risk=risk)
+                          signer_read_reserves=att.signer_read_reserves, risk=risk,
+                          private=summary if isinstance(summary, PrivateRoot) else None)
     now = options.now or datetime.now(UTC).replace(microsecond=0)
     if options.expected_round is not None and options.expected_round != att.round_id:
         report.fail("another-round", f"this bundle attests round {att.round_id!r}, not the "
@@ -347,6 +368,8 @@ def verify_bundle(files: Mapping[str, bytes], options: BundleOptions) -> BundleR
     anchor = _check_anchor(keys, head, options, now, report)
     _check_signatures(doc, att, keys, options, report)
     _check_figures(att, summary, reserves, risk, options, report)
+    if isinstance(summary, PrivateRoot):
+        _check_root_opening(report)
     _check_reserves(att, reserves, options, report)
     remembered = (anchor.memory.head if anchor is not None and anchor.memory is not None
                   and anchor.memory.log == head.head.log else None)
@@ -371,6 +394,12 @@ def _liabilities_files(files: Mapping[str, bytes],
     Raises:
         FormatError: a missing, extra or malformed file.
     """
+    if att.liabilities.private is not None:
+        # Version 4 (spec §13.7): a private root.json, read by the private scheme's parser
+        # (its canonical RFC 8785 bytes only), and no risk file.
+        if RISK_FILE in files:
+            raise FormatError(f"{RISK_FILE}: a private round's bundle holds no risk file")
+        return PrivateRoot.from_json(files[ROOT_FILE], ROOT_FILE), None
     if not att.liabilities.margin:
         if RISK_FILE in files:
             raise FormatError(f"{RISK_FILE}: a spot round's bundle holds no risk file (the "
@@ -738,8 +767,43 @@ def _check_every_consistency_file(files: Mapping[str, bytes], head: SignedTreeHe
                         f"{consistency_proof_length(proof.old_size, proof.new_size)}")
 
 
-def _check_user_proof(proof: UserProof | MarginInclusionProof, summary: AnySummary,
-                      report: BundleReport) -> None:
+def _check_root_opening(report: BundleReport) -> None:
+    """Say what public data alone established of a private root (spec §13.7); the check
+    itself is :func:`verifier.attestation.model.root_opening_findings`, run with the
+    figures (finding ``root-opening``)."""
+    if not any(f.code == "root-opening" for f in report.findings):
+        report.passed.append("root opening: the committed totals and blindings open the top "
+                             "commitments, which with the attested top node's hash give the "
+                             "attested root hash (no user's proof needed)")
+
+
+def _check_private_user_proof(proof: UserProof | MarginInclusionProof | PrivateProof,
+                              summary: AnySummary, report: BundleReport) -> None:
+    """A private proof against a private round's attested root (spec §13.7, §16.9): the
+    range proofs, every commitment sum, the root opening, and every field of root.json."""
+    if not isinstance(proof, PrivateProof) or not isinstance(summary, PrivateRoot):
+        report.fail("user-proof", "the proof and the round are not of the same scheme (a "
+                    "private proof needs a private round's bundle, and the reverse)")
+        return
+    try:
+        result = verify_private_proof(proof, summary=summary)
+    except VerificationError as e:
+        report.fail("user-proof", str(e))
+        return
+    report.user_balances = {
+        a.symbol: format_units(x, a.decimals)
+        for a, x in zip(result.assets, result.amounts, strict=True)
+    }
+    report.passed.append(f"your private proof ({result.user_id!r}) leads to this round's "
+                         f"attested root ({result.range_proofs_checked} range proofs, every "
+                         "commitment sum and the root opening checked)")
+
+
+def _check_user_proof(proof: UserProof | MarginInclusionProof | PrivateProof,
+                      summary: AnySummary, report: BundleReport) -> None:
+    if isinstance(proof, PrivateProof) or isinstance(summary, PrivateRoot):
+        _check_private_user_proof(proof, summary, report)
+        return
     if isinstance(proof, MarginInclusionProof) or isinstance(summary, MarginRootSummary):
         _check_margin_user_proof(proof, summary, report)
         return
@@ -755,8 +819,8 @@ def _check_user_proof(proof: UserProof | MarginInclusionProof, summary: AnySumma
     report.passed.append(f"your proof ({result.user_id!r}) leads to this round's root")
 
 
-def _check_margin_user_proof(proof: UserProof | MarginInclusionProof, summary: AnySummary,
-                             report: BundleReport) -> None:
+def _check_margin_user_proof(proof: UserProof | MarginInclusionProof | PrivateProof,
+                             summary: AnySummary, report: BundleReport) -> None:
     """A margin proof against a margin round's root (spec §15.7): the user's own rule at
     the round's prices and haircuts, the path, and every field of ``root.json``."""
     if not isinstance(proof, MarginInclusionProof) or not isinstance(summary,

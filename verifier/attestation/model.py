@@ -17,8 +17,8 @@ from typing import Any
 from verifier.encoding import strictjson as sj
 from verifier.encoding.canonical import check_scheme, format_time, parse_time
 from verifier.errors import FormatError, VerificationError
-from verifier.liabilities.margin_round import AnySummary as AnySummary
 from verifier.liabilities.margin_round import MarginRootSummary
+from verifier.liabilities.margin_round import parse_any_summary as parse_public_summary
 from verifier.liabilities.mst import (
     MARGIN_SCHEME,
     MARGIN_VERSION,
@@ -29,7 +29,10 @@ from verifier.liabilities.mst import (
 )
 from verifier.liabilities.proof import parse_positions, positions_to_json
 from verifier.liabilities.risk import RiskParams
-from verifier.liabilities.summary import assets_to_json, parse_assets
+from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets
+from verifier.private.proof import PrivateRoot, canonical_bytes
+from verifier.private.scheme import SCHEME as PRIVATE_SCHEME
+from verifier.private.scheme import root_hash as private_root_hash
 from verifier.reserves.challenge import check_exchange_name
 from verifier.reserves.model import SOURCE_NODE, SOURCE_REPORTED, ReservesFile
 
@@ -42,6 +45,11 @@ ATTESTATION_LEGACY_VERSION = 1
 # root (equity, debt and collateral totals, the risk hash), and each solvency line sets the
 # reserves against net liabilities, total equity − total debt. Spot rounds keep version 2.
 ATTESTATION_MARGIN_VERSION = 3
+# Version 4: the attestation of a private round (spec §13.7): the liabilities are the
+# private root (scheme, version, hidden levels, unit exponents, committed totals and their
+# blindings, root hash), and each asset's liabilities are its committed total x 10^e base
+# units, never below the exact ones. Spot (2) and margin (3) rounds keep their versions.
+ATTESTATION_PRIVATE_VERSION = 4
 # §13.2: the ratio is reserves / liabilities rounded down to this many decimal places, so
 # it never overstates: it reads 1.000000 or more only when reserves cover liabilities.
 RATIO_DIGITS = 6
@@ -59,6 +67,32 @@ class Finding:
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"
+
+
+AnySummary = RootSummary | MarginRootSummary | PrivateRoot
+
+
+def parse_any_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
+    """A round's ``root.json`` of any scheme an attestation can carry, told apart by its
+    ``scheme`` field and read by that scheme's strict parser: spot (spec §8.1), margin
+    (§15.10) or private (§16.7, version 1 or 2). The one reader of ``por attest``, the
+    bundle check's callers and the API.
+
+    Raises:
+        FormatError: malformed, or an unknown scheme (as the spot parser reports it).
+    """
+    data = sj.loads(root_bytes, what)
+    if isinstance(data, dict) and data.get("scheme") == PRIVATE_SCHEME:
+        return PrivateRoot.from_json(root_bytes, what)
+    return parse_public_summary(root_bytes, what)
+
+
+def private_liabilities(root: PrivateRoot) -> tuple[int, ...]:
+    """A private round's liabilities per asset in base units (spec §13.7): the committed
+    total x 10^e. Each user's balance was rounded up to a whole unit before it was
+    committed (§16.3), so this is never below the exact liabilities."""
+    return tuple(total * asset.unit for total, asset in zip(root.totals, root.assets,
+                                                             strict=True))
 
 
 def net_liability(total: Position) -> int:
@@ -85,14 +119,32 @@ class LiabilitiesFigures:
     totals: tuple[int, ...]
     risk_hash: bytes | None = None
     positions: tuple[Position, ...] | None = None
+    # A private round's published root (spec §13.7): ``totals`` are then derived from it
+    # (committed total x 10^e), never read from the payload.
+    private: PrivateRoot | None = None
+    # With it, the hash of the private tree's top node (§16.4): the one input of the root
+    # hash (§16.6) that root.json does not hold, so anyone recomputes the root from public
+    # data. None only for the figures of a root.json read alone.
+    top_hash: bytes | None = None
 
     @property
     def margin(self) -> bool:
         """True for a margin round's liabilities (attestation version 3)."""
         return self.positions is not None
 
+    @property
+    def kind(self) -> str:
+        """Which form of liabilities (hence of attestation): spot, margin or private."""
+        return "private" if self.private is not None else "margin" if self.margin else "spot"
+
     def to_dict(self) -> dict[str, Any]:
         """The payload's ``liabilities`` object."""
+        if self.private is not None:
+            # root.json (§16.7) field for field, less ``round`` (the payload's own), and the
+            # top node's hash.
+            assert self.top_hash is not None
+            return {k: v for k, v in self.private.to_dict().items() if k != "round"} | {
+                "top_hash": self.top_hash.hex()}
         if self.positions is not None:
             assert self.risk_hash is not None
             return {
@@ -112,12 +164,21 @@ class LiabilitiesFigures:
         }
 
     @classmethod
-    def from_dict(cls, value: Any, where: str, margin: bool = False) -> LiabilitiesFigures:
-        """Parse the ``liabilities`` object (``margin``: the version 3 form, spec §13.6).
+    def from_dict(cls, value: Any, where: str, margin: bool = False,
+                  private_round: str | None = None) -> LiabilitiesFigures:
+        """Parse the ``liabilities`` object (``margin``: the version 3 form, spec §13.6;
+        ``private_round``: the version 4 form of that round, §13.7).
 
         Raises:
             FormatError: malformed or unknown fields.
         """
+        if private_round is not None:
+            if not isinstance(value, dict) or "top_hash" not in value:
+                raise FormatError(f"{where}: expected an object with a top_hash (spec §13.7)")
+            top_hash = sj.hash_hex(value["top_hash"], f"{where}.top_hash")
+            root = _private_root({k: v for k, v in value.items() if k != "top_hash"}, where,
+                                 private_round)
+            return cls.of_private(root, top_hash)
         if margin:
             raw = sj.obj(value, where, {"scheme", "version", "root_hash", "leaf_count",
                                         "assets", "risk_hash", "totals"})
@@ -135,6 +196,31 @@ class LiabilitiesFigures:
                        sj.hash_hex(raw["risk_hash"], f"{where}.risk_hash"), positions)
         return cls(root_hash, leaf_count, assets,
                    tuple(sj.amounts(raw["totals"], f"{where}.totals", len(assets))))
+
+
+    @classmethod
+    def of_private(cls, root: PrivateRoot, top_hash: bytes | None = None
+                   ) -> LiabilitiesFigures:
+        """The figures of a private round's root (spec §13.7), with its top node's hash
+        when known (an attestation's; a root.json alone does not hold it)."""
+        return cls(root.root_hash, root.leaf_count,
+                   tuple(Asset(a.symbol, a.decimals) for a in root.assets),
+                   private_liabilities(root), private=root, top_hash=top_hash)
+
+
+def _private_root(value: Any, where: str, round_id: str) -> PrivateRoot:
+    """A version 4 ``liabilities`` object: root.json's fields less ``round`` (spec §13.7),
+    read by the private scheme's own strict parser with the payload's round.
+
+    Raises:
+        FormatError: not an object, a ``round`` field, or anything root.json may not hold.
+    """
+    if not isinstance(value, dict):
+        raise FormatError(f"{where}: expected a JSON object")
+    if "round" in value:
+        raise FormatError(f"{where}: unknown field 'round' (the payload's round is the"
+                          " round)")
+    return PrivateRoot.from_json(canonical_bytes(value | {"round": round_id}), where)
 
 
 @dataclass(frozen=True)
@@ -368,7 +454,10 @@ class Attestation:
 
     @property
     def version(self) -> int:
-        """1 (no ``signer_read_reserves``), 2 (a spot round) or 3 (a margin round)."""
+        """1 (no ``signer_read_reserves``), 2 (a spot round), 3 (a margin round) or 4 (a
+        private round)."""
+        if self.liabilities.private is not None:
+            return ATTESTATION_PRIVATE_VERSION
         if self.liabilities.margin:
             return ATTESTATION_MARGIN_VERSION
         if self.signer_read_reserves is None:
@@ -409,10 +498,13 @@ class Attestation:
         # A margin attestation is told apart by its version only; its liabilities and lines
         # then must have the margin form (and a version 2 one must not).
         margin = version == ATTESTATION_MARGIN_VERSION and type(version) is int
+        # A private round's attestation (spec §13.7), likewise told apart by version only.
+        private = version == ATTESTATION_PRIVATE_VERSION and type(version) is int
         raw = sj.obj(data, where, set(cls.FIELDS if legacy else cls.FIELDS_V2))
         check_scheme(raw, where, ATTESTATION_SCHEME,
                      ATTESTATION_LEGACY_VERSION if legacy
-                     else ATTESTATION_MARGIN_VERSION if margin else ATTESTATION_VERSION)
+                     else ATTESTATION_MARGIN_VERSION if margin
+                     else ATTESTATION_PRIVATE_VERSION if private else ATTESTATION_VERSION)
         previous = raw["previous_attestation"]
         all_covered = raw["all_covered"]
         if not isinstance(all_covered, bool):
@@ -423,16 +515,17 @@ class Attestation:
         solvency = tuple(SolvencyLine.from_dict(s, f"{where}.solvency[{i}]", margin)
                          for i, s in enumerate(sj.array(raw["solvency"], f"{where}.solvency")))
         _no_repeated_symbol([s.symbol for s in solvency], f"{where}.solvency")
+        round_id = check_round_id(sj.string(raw["round"], f"{where}.round"))
         return cls(
             exchange=check_exchange_name(sj.string(raw["exchange"], f"{where}.exchange")),
-            round_id=check_round_id(sj.string(raw["round"], f"{where}.round")),
+            round_id=round_id,
             snapshot_time=parse_time(raw["snapshot_time"], f"{where}.snapshot_time"),
             attested_at=parse_time(raw["attested_at"], f"{where}.attested_at"),
             key_id=sj.hash_hex(raw["key_id"], f"{where}.key_id").hex(),
             previous=None if previous is None else sj.hash_hex(
                 previous, f"{where}.previous_attestation"),
             liabilities=LiabilitiesFigures.from_dict(raw["liabilities"], f"{where}.liabilities",
-                                                     margin),
+                                                     margin, round_id if private else None),
             reserves=ReservesFigures.from_dict(raw["reserves"], f"{where}.reserves"),
             solvency=solvency,
             all_covered=all_covered,
@@ -475,7 +568,9 @@ def solvency_line(symbol: str, decimals: int, reserves: int, liabilities: int,
 
 
 def liabilities_figures(summary: AnySummary) -> LiabilitiesFigures:
-    """The liabilities figures of a published ``root.json``, spot or margin."""
+    """The liabilities figures of a published ``root.json``, spot, margin or private."""
+    if isinstance(summary, PrivateRoot):
+        return LiabilitiesFigures.of_private(summary)
     if isinstance(summary, MarginRootSummary):
         return LiabilitiesFigures(summary.root_hash, summary.leaf_count, summary.assets,
                                   tuple(net_liability(p) for p in summary.totals),
@@ -536,8 +631,10 @@ def solvency_lines(
     margins: tuple[Position | None, ...] = (
         liabilities.positions if liabilities.positions is not None
         else (None,) * len(liabilities.assets))
-    for asset, total, margin in zip(liabilities.assets, liabilities.totals, margins,
-                                    strict=True):
+    totals = liabilities.totals
+    if liabilities.private is not None:  # recomputed from the committed totals (§13.7)
+        totals = private_liabilities(liabilities.private)
+    for asset, total, margin in zip(liabilities.assets, totals, margins, strict=True):
         reserve = held.get(asset.symbol)
         if reserve is not None and reserve.decimals != asset.decimals:
             raise VerificationError(
@@ -567,6 +664,7 @@ def build_attestation(
     key_id: str,
     previous: bytes | None,
     signer_read_reserves: bool = False,
+    top_hash: bytes | None = None,
 ) -> Attestation:
     """The attestation of one round, every figure computed here (``por attest sign``).
 
@@ -585,6 +683,13 @@ def build_attestation(
     if problems:
         raise VerificationError("; ".join(str(p) for p in problems))
     liabilities = liabilities_figures(summary)
+    if isinstance(summary, PrivateRoot):
+        if top_hash is None:
+            raise VerificationError("a private round's attestation needs the hash of its "
+                                    "tree's top node (spec §13.7), read from its tree.bin")
+        liabilities = LiabilitiesFigures.of_private(summary, top_hash)
+    elif top_hash is not None:
+        raise VerificationError("a top node hash was given for a round that is not private")
     reserve_figures = reserves_figures(reserves)
     lines = solvency_lines(liabilities, reserve_figures)
     return Attestation(
@@ -711,13 +816,13 @@ def compare_with_files(
         found.append(Finding("another-round", f"root.json is of round {summary.round_id!r}, "
                              f"the attestation of {att.round_id!r}"))
     mine = liabilities_figures(summary)
-    if mine.margin != att.liabilities.margin:
-        found.append(Finding("liabilities-figure", "root.json is of "
-                             f"{'a margin' if mine.margin else 'a spot'} round, the "
-                             f"attestation of {'a margin' if att.liabilities.margin else 'a spot'}"
-                             " one"))
+    if mine.kind != att.liabilities.kind:
+        found.append(Finding("liabilities-figure", f"root.json is of a {mine.kind} round, the "
+                             f"attestation of a {att.liabilities.kind} one"))
         return found
     found += _risk_findings(summary, risk)
+    found += _private_findings(att.liabilities.private, mine.private)
+    found += root_opening_findings(att.liabilities)
     for name in ("root_hash", "leaf_count", "assets", "totals", "risk_hash", "positions"):
         stated, published = getattr(att.liabilities, name), getattr(mine, name)
         if stated != published:
@@ -748,6 +853,46 @@ def compare_with_files(
                                      f"attestation says {getattr(got, name)}, the reserves "
                                      f"file gives {getattr(want, name)}"))
     return found
+
+
+def root_opening_findings(liabilities: LiabilitiesFigures) -> list[Finding]:
+    """A private round's root recomputed from public data alone (spec §13.7): each asset's
+    committed total and blinding open its top commitment, commit(total_j, r_j, G_j), and
+    with the attested top node's hash they give the root hash (§16.6), which must be the
+    attested one. So the published totals are the tree's, proof or no proof. Needs the
+    ``[private]`` extra (the commitments are libsecp256k1-zkp's).
+    """
+    root, top = liabilities.private, liabilities.top_hash
+    if root is None:
+        return []
+    if top is None:
+        return [Finding("root-opening", "the private liabilities name no top node hash")]
+    try:
+        computed = private_root_hash(root.round_id, root.assets, root.leaf_count, top,
+                                     root.top_commitments(), root.totals, root.blindings,
+                                     root.hidden_levels)
+    except (VerificationError, FormatError) as e:
+        return [Finding("root-opening", f"the root opening does not open: {e}")]
+    if computed != root.root_hash:
+        return [Finding("root-opening", f"the committed totals and blindings, opened, with the "
+                        f"top node's hash give root {computed.hex()}, not the attested "
+                        f"{root.root_hash.hex()}: the totals are not the tree's")]
+    return []
+
+
+def _private_findings(stated: PrivateRoot | None,
+                      published: PrivateRoot | None) -> list[Finding]:
+    """A private round's attested root against root.json, field for field (spec §13.7):
+    scheme version and hidden levels, unit exponents, committed totals, blindings. (Root
+    hash, leaf count, assets and base-unit liabilities are compared with every scheme's.)"""
+    if stated is None or published is None:
+        return []
+    mine = {k: v for k, v in stated.to_dict().items() if k != "round"}
+    theirs = {k: v for k, v in published.to_dict().items() if k != "round"}
+    return [Finding("liabilities-figure", f"liabilities.{name}: the attestation says "
+                    f"{mine.get(name)!r}, root.json has {theirs.get(name)!r}")
+            for name in ("version", "hidden_levels", "assets", "totals", "blindings")
+            if mine.get(name) != theirs.get(name)]
 
 
 def _show(value: Any) -> str:

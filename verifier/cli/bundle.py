@@ -19,6 +19,8 @@ from verifier.liabilities.proof import InclusionProof, MarginInclusionProof
 from verifier.log.state import StateFile
 from verifier.log.sth import ConsistencyProof
 from verifier.log.trust import DEFAULT_MAX_AGE
+from verifier.private.proof import PrivateProof
+from verifier.private.scheme import SCHEME as PRIVATE_SCHEME
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
 from verifier.reserves.readers import build_readers
@@ -26,8 +28,9 @@ from verifier.reserves.verify import Reader
 from verifier.signed.keys import PublicKey
 
 
-def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
-    """The user's proof, spot or margin (told apart by its ``scheme``, spec §15.1).
+def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivateProof:
+    """The user's proof, spot, margin or private (told apart by its ``scheme``, spec §15.1,
+    §16.1).
 
     Raises:
         FormatError: unreadable or malformed.
@@ -36,6 +39,8 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
     data = loads(raw, str(path))
     if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
         return MarginInclusionProof.from_json(raw, str(path))
+    if isinstance(data, dict) and data.get("scheme") == PRIVATE_SCHEME:
+        return PrivateProof.from_json(raw, str(path))
     return InclusionProof.from_json(raw, str(path))
 
 
@@ -50,8 +55,8 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof:
 @click.option("--skip-chain", is_flag=True,
               help="Accept that reserves are not re-read from nodes (the report says so).")
 @click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Your own inclusion proof (spot or margin): it must lead to this round's "
-              "root; a margin proof's own rule is checked at the round's prices.")
+              help="Your own inclusion proof (spot, margin or private): it must lead to this "
+              "round's root; a margin proof's own rule is checked at the round's prices.")
 @click.option("--auditor-key", "auditor_files", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False),
               help="An auditor's public key (por-public-key JSON) that must have co-signed.")

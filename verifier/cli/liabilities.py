@@ -55,11 +55,13 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
 
 
 def _bundle_anchor(
-    bundle_dir: Path, proof: InclusionProof | MarginInclusionProof, pinned: str | None,
+    bundle_dir: Path, proof: InclusionProof | MarginInclusionProof | None, pinned: str | None,
     witness_files: tuple[Path, ...], quorum: int | None,
 ) -> tuple[bytes, str, list[str]]:
     """Check the bundle as ``por-verify bundle --skip-chain`` would, with the user's proof;
-    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3).
+    its root.json is the anchor only if the bundle has no finding (spec §8.2, §14.3). A
+    private proof (``proof`` None) is checked against the returned root by the caller,
+    once (its range proofs are the costly part, spec §13.7).
 
     Returns the bundle's root.json bytes, the anchor's description and the bundle's notes.
     """
@@ -150,8 +152,16 @@ def proof_cmd(
     from verifier.cli.private import is_private, private_proof_cmd  # spec §16: scheme dispatch
 
     if is_private(proof_file):
-        flags = bool(pinned or witness_files or witness_quorum is not None)
-        private_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json, flags)
+        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
+            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        anchor_by = None
+        if bundle_dir is not None:
+            bundle = bundle_dir
+
+            def anchor_by() -> tuple[bytes, str, list[str]]:  # spec §13.7
+                return _bundle_anchor(bundle, None, pinned, witness_files, witness_quorum)
+
+        private_proof_cmd(proof_file, root_hex, summary_file, anchor_by, as_json)
         return
     if _is_margin(proof_file):
         _margin_proof_cmd(proof_file, root_hex, summary_file, bundle_dir, as_json,

@@ -5,13 +5,15 @@ imported only here and only when such a proof is checked."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from verifier.cli.options import parse_root_option, read_input, report_shown
 from verifier.encoding.strictjson import loads as strict_loads
-from verifier.errors import FormatError, UnanchoredError, UsageError
+from verifier.errors import FormatError, UnanchoredError, UsageError, VerificationError
 from verifier.liabilities.rounddir import root_path, tree_path
 
 PRIVATE_SCHEME = "por-mst-private"  # spec §16.1 (verifier.private.scheme.SCHEME)
@@ -28,8 +30,14 @@ def is_private(proof_file: Path) -> bool:
 
 
 def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path | None,
-                      bundle_dir: Path | None, as_json: bool, bundle_flags: bool) -> None:
-    """Check a private proof against --root or --summary and print the verdict.
+                      bundle_anchor: Callable[[], tuple[bytes, str, list[str]]] | None,
+                      as_json: bool) -> None:
+    """Check a private proof against --root, --summary or --bundle and print the verdict.
+
+    ``bundle_anchor`` (``--bundle``, spec §13.7): checks the bundle as ``por-verify bundle
+    --skip-chain`` does and returns its attested ``root.json`` bytes, the anchor's
+    description and the bundle's notes; the proof must then match that root field for
+    field, so a proof is anchored only to the round the signed attestation names.
 
     Exit codes: 0 verified against a published root, 1 a check failed or no anchor,
     2 unusable input (a missing ``[private]`` extra too: the group says what to install).
@@ -42,16 +50,26 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
         verify_private_proof,
     )
 
+    notes: list[str] = []
+
     def check() -> PrivateProofReport:
-        if bundle_dir is not None or bundle_flags:
-            raise UsageError("a private proof (spec §16.9) is checked against --root or"
-                             " --summary only in this version")
+        if bundle_anchor is not None and summary_file is not None:
+            raise UsageError("give --summary or --bundle, not both")
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = (PrivateRoot.from_json(read_input(summary_file, "root summary"),
                                          str(summary_file))
                    if summary_file is not None else None)
         proof = PrivateProof.from_json(read_input(proof_file, "proof"), str(proof_file))
-        return verify_private_proof(proof, expected_root=expected, summary=summary)
+        if bundle_anchor is None:
+            return verify_private_proof(proof, expected_root=expected, summary=summary)
+        root_bytes, anchor, bundle_notes = bundle_anchor()
+        if not is_private_root(root_bytes):
+            raise VerificationError("the bundle attests a round of another scheme; a private"
+                                    " proof is anchored only by a private round's bundle")
+        attested = PrivateRoot.from_json(root_bytes, "bundle root.json")
+        notes.extend(bundle_notes)
+        return replace(verify_private_proof(proof, expected_root=expected, summary=attested),
+                       anchor=anchor)
 
     rep: PrivateProofReport = check()
     verdict = "VERIFIED" if rep.anchored else "UNANCHORED"
@@ -70,7 +88,7 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
                              "sums": {a.symbol: str(v) for a, v in zip(rep.assets, sums,
                                                                        strict=True)}}
                             for level, sums in rep.opened],
-            "anchor": rep.anchor}, indent=2))
+            "anchor": rep.anchor, "notes": notes}, indent=2))
     else:
         click.echo(f"{verdict}: private proof of user {rep.user_id!r}, round {rep.round_id}:"
                    f" {rep.range_proofs_checked} range proofs and every commitment sum checked")
@@ -85,10 +103,21 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
             click.echo(f"  total {a.symbol:>8}  {t} x 10^{a.unit_exponent} base units")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
+        for note in notes:
+            click.echo(f"  note  {note}")
     if not rep.anchored:
         report_shown(with_why=True)
         raise UnanchoredError(f"the private proof of user {rep.user_id!r} was checked against"
                               " its own root only")
+
+
+def is_private_root(data: bytes) -> bool:
+    """True when ``data`` is a JSON object naming the private scheme."""
+    try:
+        raw = strict_loads(data, "root.json")
+    except FormatError:
+        return False
+    return isinstance(raw, dict) and raw.get("scheme") == PRIVATE_SCHEME
 
 
 def is_private_round(round_dir: Path) -> bool:

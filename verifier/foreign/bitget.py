@@ -9,7 +9,6 @@ are strings, and the 2022 rule (commit 6863e2d2, balances as JSON numbers in a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -18,26 +17,24 @@ from verifier.errors import FormatError
 from verifier.foreign.parsing import (
     Obj,
     add,
-    decimal_number,
-    decimal_string,
+    asset_amounts,
     hex_string,
     java_big_decimal_to_string,
     java_hashmap_order,
     java_strip_plain,
-    load_json,
+    path_nodes,
+    proof_object,
     sha256_hex,
 )
 from verifier.foreign.report import (
-    NOT_OTHER_USERS,
-    NOT_RESERVES,
-    ROOT_SELF_ASSERTED,
     SRC_BROKEN_PROOFS,
     SRC_NEGATIVE,
     SRC_OURS,
     ForeignReport,
     Weakness,
-    allowed_values_check,
     negative_balance_checks,
+    node_sides_check,
+    not_proven,
     spelling_check,
     sum_only_weakness,
     unbound_audit_id,
@@ -53,7 +50,6 @@ RULES: dict[Layout, str] = {
 LEAF_HEX = 16  # sha256(...).substring(0, 16): 64 bits
 # TreeNodeRoleConstants: 1 left, 2 right, 3 root (the 2025 root has no role).
 ROLE_LEFT, ROLE_RIGHT, ROLE_ROOT = 1, 2, 3
-_ASSET_NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -94,18 +90,7 @@ def _node(value: object, where: str, *, is_self: bool, layout: Layout) -> Node:
     obj.only(required, _FIELDS)
     if obj.has("auditId"):
         obj.text("auditId")
-    balances_obj = obj.obj("balances")
-    balances: dict[str, Decimal] = {}
-    texts: dict[str, str] = {}
-    for asset, amount in balances_obj.items():
-        at = balances_obj.at(asset)
-        if not _ASSET_NAME.fullmatch(asset):
-            raise FormatError(f"{at}: asset name must be 1-20 letters or digits")
-        if layout == "2025":
-            balances[asset] = decimal_string(amount, at)
-            texts[asset] = amount
-        else:
-            balances[asset] = decimal_number(amount, at)
+    balances, texts = asset_amounts(obj.obj("balances"), numbers=layout == "2022")
     return Node(
         where=where,
         leaf=hex_string(obj.text("merkelLeaf"), obj.at("merkelLeaf"), length=LEAF_HEX),
@@ -125,8 +110,7 @@ def parse(data: bytes, where: str = "proof") -> Proof:
         FormatError: not JSON, a missing or unknown field, a bad hash or amount, or amounts
             that mix JSON strings and numbers.
     """
-    top = Obj(load_json(data, where), where)
-    top.only(("path", "self"))
+    top = proof_object(data, where, ("path", "self"))
     raw_nodes = [top.get("self"), *top.array("path")]
     kinds = {
         _amount_kind(amount)
@@ -138,12 +122,7 @@ def parse(data: bytes, where: str = "proof") -> Proof:
         raise FormatError(f"{where}: amounts mix JSON strings and numbers; Bitget uses one kind")
     layout: Layout = "2022" if kinds == {"number"} else "2025"
     self_node = _node(top.get("self"), top.at("self"), is_self=True, layout=layout)
-    path = tuple(
-        _node(item, f"{where}.path[{i}]", is_self=False, layout=layout)
-        for i, item in enumerate(top.array("path"))
-    )
-    if not path:
-        raise FormatError(f"{where}.path: empty; a proof needs at least the root")
+    path = path_nodes(top, "path", lambda item, at: _node(item, at, is_self=False, layout=layout))
     return Proof(layout, self_node, path)
 
 
@@ -287,14 +266,14 @@ def verify(proof: Proof) -> ForeignReport:
 def _structure_checks(report: ForeignReport, proof: Proof) -> None:
     """Our checks of what Bitget's hash leaves free: roles, asset lists, spelling, leaves."""
     me, path = proof.self_node, proof.path
-    sides = (ROLE_LEFT, ROLE_RIGHT)
-    root_roles = (None, ROLE_ROOT) if proof.layout == "2025" else (ROLE_ROOT,)
-    allowed_values_check(
+    node_sides_check(
         report,
-        "node roles are ones Bitget defines",
-        [("self.role", me.role, sides)]
-        + [(f"path[{i}].role", n.role, sides) for i, n in enumerate(path[:-1])]
-        + [(f"path[{len(path) - 1}].role", path[-1].role, root_roles)],
+        "Bitget",
+        ("role", "path"),
+        me.role,
+        [n.role for n in path],
+        (ROLE_LEFT, ROLE_RIGHT),
+        (None, ROLE_ROOT) if proof.layout == "2025" else (ROLE_ROOT,),
     )
     root_assets = list(path[-1].balances)
     differ = [
@@ -405,13 +384,10 @@ def _report(layout: Layout) -> ForeignReport:
             "a leaf made of encryptUid, your nonce and these balances lies under the root "
             "shown, but only as far as 64-bit truncated hashes bind anything (see weaknesses)",
         ],
-        not_proven=[
-            ROOT_SELF_ASSERTED,
+        not_proven=not_proven(
             "that the root totals are the true sum of all users' balances: sibling balances "
-            "are not bound, and 64-bit hashes can be made to collide",
-            NOT_OTHER_USERS,
-            NOT_RESERVES,
-        ],
+            "are not bound, and 64-bit hashes can be made to collide"
+        ),
         weaknesses=weaknesses,
         notes=[f"{layout} layout: amounts are JSON {'numbers' if layout == '2022' else 'strings'}"],
     )

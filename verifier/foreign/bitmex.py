@@ -25,14 +25,13 @@ import struct
 from dataclasses import dataclass
 
 from verifier.errors import FormatError
+from verifier.foreign.parsing import utf8_text
 from verifier.foreign.report import (
-    NOT_OTHER_USERS,
-    NOT_RESERVES,
-    ROOT_SELF_ASSERTED,
     SRC_BREAKING_BINDING,
     SRC_OURS,
     ForeignReport,
     Weakness,
+    not_proven,
 )
 
 RULE = (
@@ -87,11 +86,7 @@ def parse_tree(data: bytes, where: str = "tree") -> Tree:
         FormatError: not UTF-8, a bad first line, a malformed node line, or a node count
             that is not 2^k - 1 (a complete tree, root first).
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
-    lines = text.split("\n")
+    lines = utf8_text(data, where).split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # one trailing newline is allowed (BitMEX's tool writes none)
     if not lines:
@@ -311,12 +306,9 @@ def _report() -> ForeignReport:
             "leaf (assuming SHA-256 is collision resistant)",
             "the leaves your nonce finds hold the sats shown, at the indexes shown",
         ],
-        not_proven=[
-            ROOT_SELF_ASSERTED,
-            "that the block height in the file is the snapshot's: it is the exchange's claim",
-            NOT_OTHER_USERS,
-            NOT_RESERVES,
-        ],
+        not_proven=not_proven(
+            "that the block height in the file is the snapshot's: it is the exchange's claim"
+        ),
         weaknesses=[
             Weakness(
                 "the whole tree is public",

@@ -8,7 +8,6 @@ reproduces the published root is offered separately and labelled as not CoinEx's
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -17,22 +16,22 @@ from verifier.errors import FormatError
 from verifier.foreign.parsing import (
     Obj,
     add,
-    decimal_string,
+    asset_amounts,
     go_decimal_string,
     hex_string,
-    load_json,
+    proof_object,
     sha256_hex,
 )
 from verifier.foreign.report import (
-    NOT_OTHER_USERS,
-    NOT_RESERVES,
-    ROOT_SELF_ASSERTED,
+    NOT_TRUE_SUM,
+    NOT_YOURS_ALONE,
     SRC_BROKEN_PROOFS,
-    SRC_NEGATIVE,
     SRC_OURS,
     ForeignReport,
     Weakness,
+    negative_amounts_weakness,
     negative_balance_checks,
+    not_proven,
     spelling_check,
     sum_only_weakness,
 )
@@ -47,7 +46,6 @@ VARIANT_RULE = (
     "NOT CoinEx's published rule: main.go @52c6cf45 with an empty path entry hashed as "
     "sha256(h ‖ json(balances)) instead of sha256(h ‖ h ‖ json(balances))"
 )
-_ASSET_NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -78,13 +76,9 @@ class Proof:
 
 
 def _balances(obj: Obj, texts: list[tuple[str, str, Decimal]]) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = {}
-    for asset, amount in obj.items():
-        if not _ASSET_NAME.fullmatch(asset):
-            raise FormatError(f"{obj.at(asset)}: asset name must be 1-20 letters or digits")
-        out[asset] = decimal_string(amount, obj.at(asset))
-        texts.append((obj.at(asset), amount, out[asset]))
-    return out
+    values, published = asset_amounts(obj)
+    texts.extend((obj.at(asset), text, values[asset]) for asset, text in published.items())
+    return values
 
 
 def parse(data: bytes, where: str = "proof") -> Proof:
@@ -93,8 +87,7 @@ def parse(data: bytes, where: str = "proof") -> Proof:
     Raises:
         FormatError: not JSON, a missing or unknown field, a bad hash, amount or side.
     """
-    top = Obj(load_json(data, where), where)
-    top.only(("root", "self", "path"))
+    top = proof_object(data, where, ("root", "self", "path"))
     root = top.obj("root")
     root.only(("balances", "hash"))
     me = top.obj("self")
@@ -209,14 +202,7 @@ def _report(variant: Variant) -> ForeignReport:
             "a leaf made of your nonce and these balances lies under the root hash shown, with "
             "the root totals shown (assuming SHA-256 is preimage resistant)",
         ],
-        not_proven=[
-            ROOT_SELF_ASSERTED,
-            "that the root totals are the true sum of all users' balances: sibling balances "
-            "are not bound (see weaknesses)",
-            "that your leaf is yours alone (the leaf carries no user id)",
-            NOT_OTHER_USERS,
-            NOT_RESERVES,
-        ],
+        not_proven=not_proven(NOT_TRUE_SUM, NOT_YOURS_ALONE),
         weaknesses=[
             sum_only_weakness("sha256(left ‖ right ‖ JSON(running total))"),
             Weakness(
@@ -239,12 +225,7 @@ def _report(variant: Variant) -> ForeignReport:
                 "handed the same leaf and nonce.",
                 SRC_BROKEN_PROOFS + " (identifiers that are not unique)",
             ),
-            Weakness(
-                "negative amounts are accepted",
-                "nothing in CoinEx's tool refuses a negative balance, which lowers every total "
-                "above it; we warn (and fail with --strict).",
-                SRC_NEGATIVE,
-            ),
+            negative_amounts_weakness("CoinEx"),
         ],
     )
     if variant == "single-hash":

@@ -7,30 +7,27 @@ Reproduces mexcmerkle/mexc-proof-of-reserves ``MerkleProofValidator.validate`` (
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from verifier.errors import FormatError
 from verifier.foreign.parsing import (
     Obj,
     add,
-    decimal_string,
+    asset_amounts,
     hex_string,
     java_strip_plain,
-    load_json,
+    path_nodes,
+    proof_object,
     sha256_hex,
 )
 from verifier.foreign.report import (
-    NOT_OTHER_USERS,
-    NOT_RESERVES,
-    ROOT_SELF_ASSERTED,
-    SRC_NEGATIVE,
     SRC_OURS,
     ForeignReport,
     Weakness,
-    allowed_values_check,
+    negative_amounts_weakness,
     negative_balance_checks,
+    node_sides_check,
+    not_proven,
     spelling_check,
     sum_only_weakness,
 )
@@ -42,7 +39,6 @@ RULE = (
 HASH_HEX = 32  # SignatureUtil.genHashId: sha256 hex .substring(0, 32), 128 bits
 LEFT, RIGHT, ROOT = 1, 2, 3
 DEFAULT_ASSETS = ("BTC", "USDT", "ETH", "USDC")  # initBalanceData's putIfAbsent keys
-_ASSET_NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -68,15 +64,7 @@ class Proof:
 
 
 def _node(obj: Obj, *, allow_empty_hash: bool) -> Node:
-    balances_obj = obj.obj("balances")
-    balances: dict[str, Decimal] = {}
-    texts: dict[str, str] = {}
-    for asset, amount in balances_obj.items():
-        at = balances_obj.at(asset)
-        if not _ASSET_NAME.fullmatch(asset):
-            raise FormatError(f"{at}: asset name must be 1-20 letters or digits")
-        balances[asset] = decimal_string(amount, at)
-        texts[asset] = amount
+    balances, texts = asset_amounts(obj.obj("balances"))
     digest = obj.text("hash")
     if not (allow_empty_hash and digest == ""):
         hex_string(digest, obj.at("hash"), length=HASH_HEX)
@@ -90,28 +78,27 @@ def _node(obj: Obj, *, allow_empty_hash: bool) -> Node:
     )
 
 
+def _path_entry(value: object, where: str) -> Node:
+    entry = Obj(value, where)
+    entry.only(("level", "type", "hash", "balances"))
+    return _node(entry, allow_empty_hash=True)
+
+
 def parse(data: bytes, where: str = "proof") -> Proof:
     """Parse a MEXC proof file.
 
     Raises:
         FormatError: not JSON, a missing or unknown field, a bad hash or amount.
     """
-    top = Obj(load_json(data, where), where)
-    top.only(("pathList", "self"))
+    top = proof_object(data, where, ("pathList", "self"))
     me = top.obj("self")
     me.only(("level", "type", "hash", "balances", "proofId", "accountId"))
-    path = []
-    for i, item in enumerate(top.array("pathList")):
-        entry = Obj(item, f"{where}.pathList[{i}]")
-        entry.only(("level", "type", "hash", "balances"))
-        path.append(_node(entry, allow_empty_hash=True))
-    if not path:
-        raise FormatError(f"{where}.pathList: empty; a proof needs at least the root")
+    path = path_nodes(top, "pathList", _path_entry)
     return Proof(
         self_node=_node(me, allow_empty_hash=False),
         proof_id=me.text("proofId"),
         account_id=me.text("accountId"),
-        path=tuple(path),
+        path=path,
     )
 
 
@@ -228,14 +215,8 @@ def verify(proof: Proof) -> ForeignReport:
 def _structure_checks(report: ForeignReport, proof: Proof) -> None:
     """Our checks of what MEXC's hash leaves free: types, levels, empty siblings, spelling."""
     me, path = proof.self_node, proof.path
-    sides = (LEFT, RIGHT)
-    allowed_values_check(
-        report,
-        "node types are ones MEXC defines",
-        [("self.type", me.type, sides)]
-        + [(f"pathList[{i}].type", n.type, sides) for i, n in enumerate(path[:-1])]
-        + [(f"pathList[{len(path) - 1}].type", path[-1].type, (ROOT,))],
-    )
+    types = [n.type for n in path]
+    node_sides_check(report, "MEXC", ("type", "pathList"), me.type, types, (LEFT, RIGHT), (ROOT,))
     levels = [n.level for n in path]
     expected = list(range(1, path[-1].level + 1))
     ok = me.level == 0 and levels == expected
@@ -299,13 +280,10 @@ def _report() -> ForeignReport:
             "a leaf made of the proof id, your account id and these balances lies under the "
             "root hash shown, as far as 128-bit truncated hashes bind (see weaknesses)",
         ],
-        not_proven=[
-            ROOT_SELF_ASSERTED,
+        not_proven=not_proven(
             "that the root totals are the true sum of all users' balances: sibling balances "
-            "are not bound, and MEXC's tool does not even compare the root's balances",
-            NOT_OTHER_USERS,
-            NOT_RESERVES,
-        ],
+            "are not bound, and MEXC's tool does not even compare the root's balances"
+        ),
         weaknesses=[
             Weakness(
                 "hashes truncated to 128 bits",
@@ -335,11 +313,6 @@ def _report() -> ForeignReport:
                 "balances added. Path entries at other levels are silently ignored (we fail).",
                 SRC_OURS + " (MerkleProofValidator.java)",
             ),
-            Weakness(
-                "negative amounts are accepted",
-                "nothing in MEXC's tool refuses a negative balance, which lowers every total "
-                "above it; we warn (and fail with --strict).",
-                SRC_NEGATIVE,
-            ),
+            negative_amounts_weakness("MEXC"),
         ],
     )

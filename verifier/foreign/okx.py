@@ -21,12 +21,13 @@ from verifier.foreign.parsing import (
     hex_string,
     lines_of,
     load_json,
+    path_nodes,
+    proof_object,
     sha256_hex,
 )
 from verifier.foreign.report import (
-    NOT_OTHER_USERS,
-    NOT_RESERVES,
-    ROOT_SELF_ASSERTED,
+    NOT_TRUE_SUM,
+    NOT_YOURS_ALONE,
     SRC_BROKEN_PROOFS,
     SRC_NEGATIVE,
     SRC_OURS,
@@ -34,6 +35,7 @@ from verifier.foreign.report import (
     Weakness,
     allowed_values_check,
     negative_balance_checks,
+    not_proven,
     spelling_check,
     sum_only_weakness,
     unbound_audit_id,
@@ -167,15 +169,9 @@ def parse_v1(data: bytes, where: str = "proof") -> V1Proof:
     Raises:
         FormatError: not JSON, a missing or unknown field, a bad hash or amount.
     """
-    top = Obj(load_json(data, where), where)
-    top.only(("self", "path"))
+    top = proof_object(data, where, ("self", "path"))
     self_node = _v1_node(top.get("self"), top.at("self"), is_self=True)
-    path = tuple(
-        _v1_node(item, f"{where}.path[{i}]", is_self=False)
-        for i, item in enumerate(top.array("path"))
-    )
-    if not path:
-        raise FormatError(f"{where}.path: empty; a proof needs at least the root")
+    path = path_nodes(top, "path", lambda item, at: _v1_node(item, at, is_self=False))
     return V1Proof(self_node, path)
 
 
@@ -369,14 +365,7 @@ def _v1_report() -> ForeignReport:
             "a leaf made of your nonce and these BTC/ETH/USDT balances lies under the root hash "
             "shown, with the root totals shown (assuming SHA-256 is preimage resistant)",
         ],
-        not_proven=[
-            ROOT_SELF_ASSERTED,
-            "that the root totals are the true sum of all users' balances: sibling balances "
-            "are not bound (see weaknesses)",
-            "that your leaf is yours alone (the leaf carries no user id)",
-            NOT_OTHER_USERS,
-            NOT_RESERVES,
-        ],
+        not_proven=not_proven(NOT_TRUE_SUM, NOT_YOURS_ALONE),
         weaknesses=[
             sum_only_weakness("sha256(left ‖ right ‖ sumBTC ‖ sumETH ‖ sumUSDT ‖ height)"),
             CONCATENATION_WEAKNESS,
@@ -444,8 +433,7 @@ def parse_v2_user(data: bytes, where: str = "user info") -> V2UserInfo:
     Raises:
         FormatError: not JSON, a missing or unknown field, a bad hash or amount.
     """
-    top = Obj(load_json(data, where), where)
-    top.only(("hash", "nodes", "nonce", "totalBalances"))
+    top = proof_object(data, where, ("hash", "nodes", "nonce", "totalBalances"))
     nodes = []
     for i, item in enumerate(top.array("nodes")):
         node = Obj(item, f"{where}.nodes[{i}]")
@@ -502,7 +490,7 @@ def _v2_report(with_tree: bool) -> ForeignReport:
             "your user info file is self-consistent: its leaves hash from your user hash, and "
             "your user hash from your nonce and total balances",
         ],
-        not_proven=[ROOT_SELF_ASSERTED, NOT_OTHER_USERS, NOT_RESERVES],
+        not_proven=not_proven(),
         weaknesses=[
             Weakness(
                 "the full tree is public",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import (
     ROUND_DOWN,
     Context,
@@ -23,7 +23,7 @@ from decimal import (
     Overflow,
     Rounded,
 )
-from typing import Any
+from typing import Any, TypeVar
 
 from verifier.encoding.strictjson import check_depth
 from verifier.errors import FormatError
@@ -40,11 +40,27 @@ _TRUNCATE = Context(prec=400, rounding=ROUND_DOWN, traps=[InvalidOperation, Over
 
 _DECIMAL_STRING = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _HEX = re.compile(r"[0-9a-fA-F]*")
+# An asset name as a balances key (Bitget, MEXC, CoinEx): a bound on what a file can name.
+_ASSET_NAME = re.compile(r"[A-Za-z0-9_]{1,20}")
+
+_Node = TypeVar("_Node")
 
 
 def sha256_hex(text: str) -> str:
     """Return the lowercase hex SHA-256 of ``text`` encoded as UTF-8 (what all these tools hash)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def utf8_text(data: bytes, where: str) -> str:
+    """Decode a file's bytes as UTF-8.
+
+    Raises:
+        FormatError: not UTF-8, naming the first bad byte.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
 
 
 def _reject_constant(name: str) -> Any:
@@ -73,10 +89,7 @@ def load_json(data: bytes, where: str) -> Any:
     Raises:
         FormatError: not UTF-8, not JSON, a duplicate key, or NaN/Infinity.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    text = utf8_text(data, where)
     check_depth(text, where)
     try:
         return json.loads(
@@ -258,6 +271,60 @@ def decimal_number(value: Any, where: str) -> Decimal:
     return value
 
 
+def asset_amounts(
+    balances: Obj, *, numbers: bool = False
+) -> tuple[dict[str, Decimal], dict[str, str]]:
+    """Read a balances object ``{asset: amount}`` in file order.
+
+    Args:
+        balances: the object, read at the boundary.
+        numbers: amounts are JSON numbers (:func:`decimal_number`), not decimal strings.
+
+    Returns:
+        the exact values, and the amounts as published (empty when ``numbers``).
+
+    Raises:
+        FormatError: an asset name that is not 1-20 letters, digits or ``_``, or a bad amount.
+    """
+    values: dict[str, Decimal] = {}
+    texts: dict[str, str] = {}
+    for asset, amount in balances.items():
+        at = balances.at(asset)
+        if not _ASSET_NAME.fullmatch(asset):
+            raise FormatError(f"{at}: asset name must be 1-20 letters or digits")
+        if numbers:
+            values[asset] = decimal_number(amount, at)
+        else:
+            values[asset] = decimal_string(amount, at)
+            texts[asset] = amount
+    return values, texts
+
+
+def proof_object(data: bytes, where: str, fields: tuple[str, ...]) -> Obj:
+    """Parse a proof file that is one JSON object holding exactly ``fields``.
+
+    Raises:
+        FormatError: not JSON, not an object, a missing field (the first of ``fields``
+            missing is named) or an unknown one.
+    """
+    top = Obj(load_json(data, where), where)
+    top.only(fields)
+    return top
+
+
+def path_nodes(top: Obj, key: str, read: Callable[[Any, str], _Node]) -> tuple[_Node, ...]:
+    """Read the list ``top[key]`` of path nodes, each with ``read(value, where)``.
+
+    Raises:
+        FormatError: not a list, an empty list (a proof needs at least the root), or
+            whatever ``read`` raises, at ``<where>.<key>[i]``.
+    """
+    nodes = tuple(read(item, f"{top.where}.{key}[{i}]") for i, item in enumerate(top.array(key)))
+    if not nodes:
+        raise FormatError(f"{top.where}.{key}: empty; a proof needs at least the root")
+    return nodes
+
+
 def add(a: Decimal, b: Decimal) -> Decimal:
     """Add exactly: the scale of the result is the larger scale, as in Java and Go.
 
@@ -348,11 +415,7 @@ def lines_of(data: bytes, where: str) -> list[str]:
     Raises:
         FormatError: not UTF-8.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FormatError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from e
-    lines = text.split("\n")
+    lines = utf8_text(data, where).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]

@@ -9,7 +9,7 @@ place that turns a failed report into a :class:`~verifier.errors.VerificationErr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -246,6 +246,20 @@ ROOT_SELF_ASSERTED = (
 )
 NOT_RESERVES = "that the exchange holds assets covering these liabilities (a separate proof)"
 NOT_OTHER_USERS = "that every other user's balance is in the tree, or entered in full"
+NOT_TRUE_SUM = (
+    "that the root totals are the true sum of all users' balances: sibling balances "
+    "are not bound (see weaknesses)"
+)
+NOT_YOURS_ALONE = "that your leaf is yours alone (the leaf carries no user id)"
+
+
+def not_proven(*specific: str) -> list[str]:
+    """What a pass does not prove: the format's own gaps between the ones every path proof has.
+
+    The list opens with :data:`ROOT_SELF_ASSERTED` and closes with :data:`NOT_OTHER_USERS`
+    and :data:`NOT_RESERVES`, in the order the reports have always printed them.
+    """
+    return [ROOT_SELF_ASSERTED, *specific, NOT_OTHER_USERS, NOT_RESERVES]
 
 
 # Where the shared weaknesses were published.
@@ -324,6 +338,46 @@ def allowed_values_check(
         not bad,
         "every value is one the format defines" if not bad else "; ".join(bad[:5]),
         kind="extra",
+    )
+
+
+def node_sides_check(
+    report: ForeignReport,
+    exchange: str,
+    where: tuple[str, str],
+    mine: object,
+    along: Sequence[object],
+    sides: tuple[object, ...],
+    root_values: tuple[object, ...],
+) -> None:
+    """Our check that ``self`` and every sibling hold a side value, and the root a root one.
+
+    Args:
+        report: the report to record the check in.
+        exchange: the exchange's name, for the check's name.
+        where: the field (``type``, ``role``) and the path's key (``path``, ``pathList``).
+        mine: the field in ``self``.
+        along: the field in each path entry, the root last.
+        sides: the values a sibling may hold (left, right).
+        root_values: the values the root may hold.
+    """
+    field_name, path_key = where
+    allowed_values_check(
+        report,
+        f"node {field_name}s are ones {exchange} defines",
+        [(f"self.{field_name}", mine, sides)]
+        + [(f"{path_key}[{i}].{field_name}", v, sides) for i, v in enumerate(along[:-1])]
+        + [(f"{path_key}[{len(along) - 1}].{field_name}", along[-1], root_values)],
+    )
+
+
+def negative_amounts_weakness(exchange: str) -> Weakness:
+    """The weakness of a tool that accepts negative balances, for a format we warn on."""
+    return Weakness(
+        "negative amounts are accepted",
+        f"nothing in {exchange}'s tool refuses a negative balance, which lowers every total "
+        "above it; we warn (and fail with --strict).",
+        SRC_NEGATIVE,
     )
 
 

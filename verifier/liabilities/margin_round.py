@@ -218,19 +218,22 @@ AnySummary = RootSummary | MarginRootSummary
 
 
 def parse_any_summary(root_bytes: bytes, what: str = "root.json") -> AnySummary:
-    """A round's ``root.json``, spot (spec §8.1) or margin (§15.10), told apart by its
-    scheme field; each is then read by its own strict parser.
+    """A round's public-scheme ``root.json``, spot (spec §8.1) or margin (§15.10), told
+    apart by its scheme field; each is then read by its own strict parser. A private
+    round's (§16.7) is read by :func:`verifier.attestation.model.parse_any_summary`, which
+    calls this one for the others (the private scheme's module builds on this package, so
+    this package does not import it).
 
     Raises:
         FormatError: malformed, an unknown scheme (as the spot parser reports it), or a
-            private round's (spec §16.12).
+            private round's.
     """
     data = sj.loads(root_bytes, what)
     if isinstance(data, dict) and data.get("scheme") == MARGIN_SCHEME:
         return MarginRootSummary.from_json(root_bytes, what)
     if isinstance(data, dict) and data.get("scheme") == "por-mst-private":
-        raise FormatError(f"{what} is of a private round (spec §16): attestations, reserves and"
-                          " the page have no private liabilities yet (spec §16.12), so it is"
-                          " neither signed nor co-signed; the auditor checks it with"
-                          " `por-verify liabilities ROUND_DIR`")
+        raise FormatError(f"{what} is of a private round (spec §16): read it with the reader"
+                          " of every scheme (verifier.attestation.model.parse_any_summary,"
+                          " spec §13.7); the auditor checks its tree with `por-verify"
+                          " liabilities ROUND_DIR`")
     return RootSummary.from_json(root_bytes, what)

@@ -9,8 +9,9 @@ cannot check.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from verifier.encoding import strictjson as sj
 from verifier.errors import FormatError, VerificationError
@@ -40,6 +41,138 @@ from verifier.liabilities.risk import RiskParams, RuleCheck, check_rule
 from verifier.liabilities.summary import RootSummary, assets_to_json, parse_assets, parse_scheme
 
 Side = Literal["left", "right"]
+Sums = TypeVar("Sums")  # what a level carries: amounts (spot) or positions (margin)
+Step = TypeVar("Step")
+
+
+@dataclass(frozen=True)
+class _ProofBody(Generic[Sums, Step]):
+    """The fields spot and margin proofs share, parsed by :func:`_parse_body`."""
+
+    round_id: str
+    user_id: str
+    salt: bytes
+    own: Sums
+    path: tuple[Step, ...]
+    root_hash: bytes
+    root_sums: Sums
+    leaf_count: int
+
+
+def _parse_body(
+    raw: Mapping[str, Any],
+    what: str,
+    own_field: str,
+    sums: Callable[[Any, str], Sums],
+    step: Callable[[Side, bytes, Sums], Step],
+) -> _ProofBody[Sums, Step]:
+    """Parse what a spot (spec §8.2) and a margin (§15.7) proof share, in one order.
+
+    ``own_field`` names the user's own figures (``amounts`` or ``positions``), ``sums``
+    reads them and every level's sums, and ``step`` builds a path step.
+
+    Raises:
+        FormatError: a malformed user id, root, leaf count, path, round, salt or sums.
+    """
+    user_id = sj.string(raw["user_id"], f"{what}.user_id")
+    try:
+        user_id_bytes(user_id)
+    except FormatError as e:
+        raise FormatError(f"{what}.user_id: {e}") from e
+    root = sj.obj(raw["root"], f"{what}.root", {"hash", "sums", "leaf_count"})
+    leaf_count = sj.integer(root["leaf_count"], f"{what}.root.leaf_count")
+    try:
+        levels_for(leaf_count)
+    except FormatError as e:
+        raise FormatError(f"{what}.root.leaf_count: {e}") from e
+    steps = []
+    for i, item in enumerate(sj.array(raw["path"], f"{what}.path")):
+        where = f"{what}.path[{i}]"
+        entry = sj.obj(item, where, {"side", "hash", "sums"})
+        side = sj.string(entry["side"], f"{where}.side")
+        if side not in ("left", "right"):
+            raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
+        steps.append(
+            step(
+                "left" if side == "left" else "right",
+                sj.hash_hex(entry["hash"], f"{where}.hash"),
+                sums(entry["sums"], f"{where}.sums"),
+            )
+        )
+    return _ProofBody(
+        round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
+        user_id=user_id,
+        salt=sj.hash_hex(raw["salt"], f"{what}.salt"),
+        own=sums(raw[own_field], f"{what}.{own_field}"),
+        path=tuple(steps),
+        root_hash=sj.hash_hex(root["hash"], f"{what}.root.hash"),
+        root_sums=sums(root["sums"], f"{what}.root.sums"),
+        leaf_count=leaf_count,
+    )
+
+
+def _check_path_length(path_length: int, leaf_count: int) -> int:
+    """Return the tree's depth for ``leaf_count`` leaves.
+
+    Raises:
+        VerificationError: the path is not exactly that long.
+    """
+    levels = levels_for(leaf_count)
+    if path_length != levels:
+        raise VerificationError(
+            f"path has {path_length} levels but a tree of {leaf_count} leaves"
+            f" needs exactly {levels}"
+        )
+    return levels
+
+
+Figure = TypeVar("Figure")  # one asset's figure at a level: an amount or a position
+Figure_co = TypeVar("Figure_co", covariant=True)
+
+
+class _Level(Protocol[Figure_co]):
+    """A path step as :func:`_climb` reads it (spot or margin)."""
+
+    @property
+    def side(self) -> Side: ...  # pragma: no cover
+    @property
+    def hash(self) -> bytes: ...  # pragma: no cover
+    @property
+    def sums(self) -> tuple[Figure_co, ...]: ...  # pragma: no cover
+
+
+def _climb(
+    leaf: bytes,
+    own: tuple[Figure, ...],
+    path: Sequence[_Level[Figure]],
+    root_sums: tuple[Figure, ...],
+    encode: Callable[[Sequence[Figure]], bytes],
+    node: Callable[[bytes, bytes, bytes, bytes], bytes],
+    add: Callable[[Sequence[Figure], Sequence[Figure], str], list[Figure]],
+) -> tuple[bytes, list[Figure], int]:
+    """Hash from the leaf up the path, binding both children's sums at every level.
+
+    Returns:
+        the top node's hash, its sums (equal to ``root_sums``) and the leaf's index.
+
+    Raises:
+        VerificationError: a sum overflows, or the sums reached differ from ``root_sums``.
+    """
+    current_hash, current, index = leaf, list(own), 0
+    for level, step in enumerate(path, start=1):
+        mine, theirs = encode(current), encode(step.sums)
+        if step.side == "left":
+            current_hash = node(step.hash, theirs, current_hash, mine)
+            current = add(step.sums, current, f"level {level}")
+            index |= 1 << (level - 1)
+        else:
+            current_hash = node(current_hash, mine, step.hash, theirs)
+            current = add(current, step.sums, f"level {level}")
+    if tuple(current) != root_sums:
+        raise VerificationError(
+            f"root: computed sums {current} but the proof's root holds {list(root_sums)}"
+        )
+    return current_hash, current, index
 
 
 @dataclass(frozen=True)
@@ -80,41 +213,23 @@ class InclusionProof:
         parse_scheme(raw, what)
         assets = parse_assets(raw["assets"], f"{what}.assets")
         n = len(assets)
-        user_id = sj.string(raw["user_id"], f"{what}.user_id")
-        try:
-            user_id_bytes(user_id)
-        except FormatError as e:
-            raise FormatError(f"{what}.user_id: {e}") from e
-        root = sj.obj(raw["root"], f"{what}.root", {"hash", "sums", "leaf_count"})
-        leaf_count = sj.integer(root["leaf_count"], f"{what}.root.leaf_count")
-        try:
-            levels_for(leaf_count)
-        except FormatError as e:
-            raise FormatError(f"{what}.root.leaf_count: {e}") from e
-        steps = []
-        for i, item in enumerate(sj.array(raw["path"], f"{what}.path")):
-            where = f"{what}.path[{i}]"
-            step = sj.obj(item, where, {"side", "hash", "sums"})
-            side = sj.string(step["side"], f"{where}.side")
-            if side not in ("left", "right"):
-                raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
-            steps.append(
-                PathStep(
-                    side="left" if side == "left" else "right",
-                    hash=sj.hash_hex(step["hash"], f"{where}.hash"),
-                    sums=tuple(sj.amounts(step["sums"], f"{where}.sums", n)),
-                )
-            )
+        body = _parse_body(
+            raw,
+            what,
+            "amounts",
+            lambda value, where: tuple(sj.amounts(value, where, n)),
+            PathStep,
+        )
         return cls(
-            round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
+            round_id=body.round_id,
             assets=assets,
-            user_id=user_id,
-            salt=sj.hash_hex(raw["salt"], f"{what}.salt"),
-            amounts=tuple(sj.amounts(raw["amounts"], f"{what}.amounts", n)),
-            path=tuple(steps),
-            root_hash=sj.hash_hex(root["hash"], f"{what}.root.hash"),
-            root_sums=tuple(sj.amounts(root["sums"], f"{what}.root.sums", n)),
-            leaf_count=leaf_count,
+            user_id=body.user_id,
+            salt=body.salt,
+            amounts=body.own,
+            path=body.path,
+            root_hash=body.root_hash,
+            root_sums=body.root_sums,
+            leaf_count=body.leaf_count,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -204,29 +319,17 @@ def verify_proof(
     Raises:
         VerificationError: any recomputed value differs from the proof or the published root.
     """
-    levels = levels_for(proof.leaf_count)
-    if len(proof.path) != levels:
-        raise VerificationError(
-            f"path has {len(proof.path)} levels but a tree of {proof.leaf_count} leaves"
-            f" needs exactly {levels}"
-        )
+    levels = _check_path_length(len(proof.path), proof.leaf_count)
     salt_commitment = user_commitment(proof.round_id, proof.user_id, proof.salt)
-    current_hash = leaf_hash(salt_commitment, encode_amounts(proof.amounts))
-    current_sums = list(proof.amounts)
-    index = 0
-    for level, step in enumerate(proof.path, start=1):
-        mine, theirs = encode_amounts(current_sums), encode_amounts(step.sums)
-        if step.side == "left":
-            current_hash = node_hash(step.hash, theirs, current_hash, mine)
-            current_sums = add_sums(step.sums, current_sums, f"level {level}")
-            index |= 1 << (level - 1)
-        else:
-            current_hash = node_hash(current_hash, mine, step.hash, theirs)
-            current_sums = add_sums(current_sums, step.sums, f"level {level}")
-    if tuple(current_sums) != proof.root_sums:
-        raise VerificationError(
-            f"root: computed sums {current_sums} but the proof's root holds {list(proof.root_sums)}"
-        )
+    current_hash, current_sums, index = _climb(
+        leaf_hash(salt_commitment, encode_amounts(proof.amounts)),
+        proof.amounts,
+        proof.path,
+        proof.root_sums,
+        encode_amounts,
+        node_hash,
+        add_sums,
+    )
     computed = root_hash(
         proof.round_id, proof.assets, proof.leaf_count, current_hash, encode_amounts(current_sums)
     )
@@ -375,42 +478,24 @@ class MarginInclusionProof:
         risk = RiskParams.from_obj(raw["risk"], f"{what}.risk")
         risk.check_round_assets(assets, f"{what}.risk")
         n = len(assets)
-        user_id = sj.string(raw["user_id"], f"{what}.user_id")
-        try:
-            user_id_bytes(user_id)
-        except FormatError as e:
-            raise FormatError(f"{what}.user_id: {e}") from e
-        root = sj.obj(raw["root"], f"{what}.root", {"hash", "sums", "leaf_count"})
-        leaf_count = sj.integer(root["leaf_count"], f"{what}.root.leaf_count")
-        try:
-            levels_for(leaf_count)
-        except FormatError as e:
-            raise FormatError(f"{what}.root.leaf_count: {e}") from e
-        steps = []
-        for i, item in enumerate(sj.array(raw["path"], f"{what}.path")):
-            where = f"{what}.path[{i}]"
-            step = sj.obj(item, where, {"side", "hash", "sums"})
-            side = sj.string(step["side"], f"{where}.side")
-            if side not in ("left", "right"):
-                raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
-            steps.append(
-                MarginPathStep(
-                    side="left" if side == "left" else "right",
-                    hash=sj.hash_hex(step["hash"], f"{where}.hash"),
-                    sums=parse_positions(step["sums"], f"{where}.sums", n),
-                )
-            )
+        body = _parse_body(
+            raw,
+            what,
+            "positions",
+            lambda value, where: parse_positions(value, where, n),
+            MarginPathStep,
+        )
         return cls(
-            round_id=check_round_id(sj.string(raw["round"], f"{what}.round")),
+            round_id=body.round_id,
             assets=assets,
             risk=risk,
-            user_id=user_id,
-            salt=sj.hash_hex(raw["salt"], f"{what}.salt"),
-            positions=parse_positions(raw["positions"], f"{what}.positions", n),
-            path=tuple(steps),
-            root_hash=sj.hash_hex(root["hash"], f"{what}.root.hash"),
-            root_sums=parse_positions(root["sums"], f"{what}.root.sums", n),
-            leaf_count=leaf_count,
+            user_id=body.user_id,
+            salt=body.salt,
+            positions=body.own,
+            path=body.path,
+            root_hash=body.root_hash,
+            root_sums=body.root_sums,
+            leaf_count=body.leaf_count,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -473,30 +558,18 @@ def verify_margin_proof(
             at the round's prices and haircuts, or a recomputed value differs from the proof
             or the published root.
     """
-    levels = levels_for(proof.leaf_count)
-    if len(proof.path) != levels:
-        raise VerificationError(
-            f"path has {len(proof.path)} levels but a tree of {proof.leaf_count} leaves"
-            f" needs exactly {levels}"
-        )
+    levels = _check_path_length(len(proof.path), proof.leaf_count)
     rule = check_rule(proof.risk, proof.positions, f"user {proof.user_id!r}")
     commitment = user_commitment(proof.round_id, proof.user_id, proof.salt)
-    current_hash = margin_leaf_hash(commitment, encode_positions(proof.positions))
-    current = list(proof.positions)
-    index = 0
-    for level, step in enumerate(proof.path, start=1):
-        mine, theirs = encode_positions(current), encode_positions(step.sums)
-        if step.side == "left":
-            current_hash = margin_node_hash(step.hash, theirs, current_hash, mine)
-            current = add_positions(step.sums, current, f"level {level}")
-            index |= 1 << (level - 1)
-        else:
-            current_hash = margin_node_hash(current_hash, mine, step.hash, theirs)
-            current = add_positions(current, step.sums, f"level {level}")
-    if tuple(current) != proof.root_sums:
-        raise VerificationError(
-            f"root: computed sums {current} but the proof's root holds {list(proof.root_sums)}"
-        )
+    current_hash, current, index = _climb(
+        margin_leaf_hash(commitment, encode_positions(proof.positions)),
+        proof.positions,
+        proof.path,
+        proof.root_sums,
+        encode_positions,
+        margin_node_hash,
+        add_positions,
+    )
     computed = margin_root_hash(
         proof.round_id,
         proof.assets,

@@ -1,0 +1,125 @@
+"""What the browser tests share: ``por serve`` on a free loopback port, Debian's Chromium
+(never one Playwright downloads), and a page that may reach only the served origin.
+
+Used by tests/web/test_page_browser.py and tests/web/test_margin_browser.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def por_serve(
+    database_url: str,
+    rounds_dir: Path,
+    keys: tuple[Path, Path | None],
+    tokens: Callable[[], Iterable[str]],
+    extra: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """``por serve`` on a free loopback port; yields its origin, stops it at the end and
+    checks its whole log for proof tokens.
+
+    Args:
+        database_url: the store.
+        rounds_dir: the rounds directory.
+        keys: the exchange's key list and the auditor's key file.
+        tokens: the proof tokens none of which may reach the log (read at the end).
+        extra: more ``por serve`` options.
+    """
+    keylist, auditor_key_file = keys
+    port = free_port()
+    por = Path(sys.executable).parent / "por"
+    server = subprocess.Popen(
+        [str(por), "serve", "--db", database_url, "--rounds", str(rounds_dir), "--keylist",
+         str(keylist), "--auditor-key", str(auditor_key_file), "--port", str(port),
+         "--proof-rate", "600", "--proof-burst", "100", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    out = server.stdout.read().decode() if server.stdout else ""
+                    raise RuntimeError(f"por serve did not start: {out}") from None
+                time.sleep(0.2)
+        yield origin
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log = server.stdout.read().decode() if server.stdout else ""
+        for token in tokens():
+            assert token not in log, "a proof token reached the server's log"
+
+
+def require_chromium() -> None:
+    """Skip (fail on CI) unless Debian's Chromium is installed."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
+        pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+
+
+def origin_only_page(context: Any, origin: str) -> tuple[Any, list[str], list[str]]:
+    """A new page of ``context`` whose requests outside ``origin`` are refused.
+
+    Returns:
+        the page, the refused URLs, and the console and page errors (both filled as the
+        page runs, for the test to assert on).
+    """
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(origin + "/"):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, outside, errors
