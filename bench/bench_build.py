@@ -629,7 +629,7 @@ def _render_issue16(local: list[dict[str, Any]]) -> list[str]:
                                         if users == 1_000_000 else "")
         runs = r.get("runs") or [total]
         # Runs stored before the chunked ingest have no format: say so, and when.
-        old = "" if "format" in r else f", before the chunked ingest ({r['machine']['date']})"
+        old = "" if "format" in r else f", before the chunked ingest, {r['machine']['date']}"
         lines.append(
             f"| {users:,} x {k} ({fmt.upper() if fmt == 'csv' else 'Parquet'}{old})"
             f" | {target:g}"
