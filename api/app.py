@@ -53,10 +53,10 @@ from verifier.signed.keys import PublicKey
 HERE = Path(__file__).parent
 API = "/api/v1"
 MAX_SIZE = (1 << 53) - 1  # tree sizes and indices are exact JSON numbers (docs/spec.md §12.2)
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
-    " connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none';"
-    " frame-ancestors 'none'"
+CSP = (  # 'wasm-unsafe-eval': the private-proof verifier's WebAssembly (spec §16.15), no eval
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self';"
+    " img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none';"
+    " form-action 'none'; frame-ancestors 'none'"
 )
 NOT_FOUND = {"detail": "Not Found"}  # Starlette's own answer for an unknown path
 EXPLORERS = {

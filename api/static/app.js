@@ -191,6 +191,12 @@
       sig.textContent = "This browser cannot check Ed25519 signatures: the attestation's signature is checked by the server only. Check it yourself with por-verify bundle.";
     }
     if (r.signature) out.appendChild(sig);
+    if (r.private) { // a private round (spec §16.15): what was checked, what the proof reveals
+      const priv = document.createElement("p");
+      priv.id = "verify-private";
+      priv.textContent = `Private round: ${r.rangeProofsChecked} range proofs and every commitment sum checked in this browser (libsecp256k1-zkp). What this proof shows of others: ${r.reveals}.`;
+      out.appendChild(priv);
+    }
     if (r.margin) {
       showMargin(r);
       return;

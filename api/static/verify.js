@@ -21,12 +21,16 @@
 // debt value, in exact BigInt arithmetic), equity, debt and collateral sums at every node,
 // and the root that binds the risk hash; against a version 3 (margin) attestation, whose
 // totals and risk hash must be the proof's.
+// A private proof (spec §16, scheme por-mst-private) is checked by verify-private.js with
+// libsecp256k1-zkp (WebAssembly) and noble's secp256k1 points, all loaded from beside this
+// file only when one is checked (spec §16.15); on the page it is anchored by the round's
+// version 4 (private) attestation (§13.7), every field of which must be the proof's root's.
 // Needs nonprintable.js (Python's isprintable table) first.
 "use strict";
 (function (global) {
   class Malformed extends Error {}
   class Failed extends Error {}
-  // A proof this page does not check (a private proof, docs/spec.md §16.12): never a pass.
+  // A proof this page cannot check (the private-proof libraries did not load): never a pass.
   class Unsupported extends Error {}
   const PRIVATE_SCHEME = "por-mst-private";
 
@@ -250,13 +254,9 @@
   function parseAnyProof(text) {
     const doc = parseJson(text);
     if (doc instanceof Map && doc.get("scheme") === MARGIN_SCHEME) return parseMarginProof(doc);
-    if (doc instanceof Map && doc.get("scheme") === PRIVATE_SCHEME) {
-      // Its top-level shape is checked (spec §16.8), so a file that is no private proof at
-      // all stays malformed, as por-verify says; the rest is por-verify's to check.
-      obj(doc, "proof", ["scheme", "version", "round", "assets", "user_id", "salt", "amounts",
-        "blindings", "path", "root"]);
-      throw new Unsupported("a private proof (por-mst-private, docs/spec.md §16) is not checked in this browser: its range proofs and commitment sums need libsecp256k1-zkp, which this page does not carry. Check it with `por-verify proof FILE --summary root.json` (pip install 'por-toolkit[private]')");
-    }
+    // A private proof (spec §16) is parsed and checked by verify-private.js, loaded with its
+    // libraries only now (verifyPrivateProof).
+    if (doc instanceof Map && doc.get("scheme") === PRIVATE_SCHEME) return { private: true, doc, text };
     return parseProof(doc);
   }
 
@@ -729,20 +729,43 @@
     if (!(raw instanceof Map)) throw new Malformed("attestation: expected an object");
     // Version 2 adds signer_read_reserves (docs/spec.md §13.1); no figure depends on it.
     // Version 3 is a margin round's (§13.6): its liabilities are the margin root, with the
-    // risk hash and equity, debt and collateral totals.
+    // risk hash and equity, debt and collateral totals. Version 4 is a private round's
+    // (§13.7): its liabilities are the private root.json's fields, committed totals (units of
+    // 10^e base units) and their blindings.
     const version = raw.get("version");
-    if (raw.get("scheme") !== "por-attestation" || (version !== 1n && version !== 2n && version !== 3n)) {
-      throw new Malformed("attestation: not a por-attestation version 1, 2 or 3 document");
+    if (raw.get("scheme") !== "por-attestation" || ![1n, 2n, 3n, 4n].includes(version)) {
+      throw new Malformed("attestation: not a por-attestation version 1, 2, 3 or 4 document");
     }
     const margin = version === 3n;
+    const priv = version === 4n;
     const round = str(raw.get("round"), "attestation.round");
     const keyId = str(raw.get("key_id"), "attestation.key_id");
     const liab = raw.get("liabilities");
     if (!(liab instanceof Map)) throw new Malformed("attestation.liabilities: expected an object");
     const assets = arr(liab.get("assets"), "attestation.liabilities.assets").map((a, k) => {
       if (!(a instanceof Map)) throw new Malformed(`attestation.liabilities.assets[${k}]: expected an object`);
-      return { symbol: str(a.get("symbol"), "asset symbol"), decimals: integer(a.get("decimals"), "asset decimals") };
+      const out = { symbol: str(a.get("symbol"), "asset symbol"), decimals: integer(a.get("decimals"), "asset decimals") };
+      if (priv) out.unitExponent = integer(a.get("unit_exponent"), "asset unit_exponent");
+      return out;
     });
+    let privateRoot = null;
+    if (priv) {
+      const what = "attestation.liabilities";
+      if (liab.get("scheme") !== PRIVATE_SCHEME) throw new Malformed(`${what}: version 4 liabilities must be of scheme ${PRIVATE_SCHEME}`);
+      const v = integer(liab.get("version"), `${what}.version`);
+      if ((v === 2n) !== liab.has("hidden_levels") || (v !== 1n && v !== 2n)) {
+        throw new Malformed(`${what}: version 1 without hidden_levels, or version 2 with it`);
+      }
+      const blindings = arr(liab.get("blindings"), `${what}.blindings`);
+      if (blindings.length !== assets.length) throw new Malformed(`${what}.blindings: one per asset`);
+      privateRoot = {
+        version: v,
+        hiddenLevels: v === 2n ? integer(liab.get("hidden_levels"), `${what}.hidden_levels`) : null,
+        blindings: blindings.map((b, k) => hex(hexBytes(b, 32, `${what}.blindings[${k}]`))),
+      };
+    } else if (liab.get("scheme") === PRIVATE_SCHEME) {
+      throw new Malformed("attestation.liabilities: a private root's form in a version 1, 2 or 3 attestation");
+    }
     const attested = {
       round,
       keyId,
@@ -750,6 +773,8 @@
       rootHash: hex(hashHex(liab.get("root_hash"), "attestation.liabilities.root_hash")),
       leafCount: integer(liab.get("leaf_count"), "attestation.liabilities.leaf_count"),
       margin,
+      private: priv,
+      privateRoot,
       riskHash: margin ? hex(hashHex(liab.get("risk_hash"), "attestation.liabilities.risk_hash")) : null,
       totals: margin ? positionsOf(liab.get("totals"), "attestation.liabilities.totals", assets.length)
         : amounts(liab.get("totals"), "attestation.liabilities.totals", assets.length),
@@ -804,6 +829,7 @@
 
   function matchAttestation(p, a) {
     const where = `the signed attestation of round ${a.round}`;
+    if (a.private) throw new Failed(`${where} is of a private round, the proof of a ${p.margin ? "margin" : "spot"} one`);
     if (a.round !== p.round) throw new Failed(`${where} is not of the proof's round ${p.round}`);
     if (a.leafCount !== p.leafCount) throw new Failed(`${where} states ${a.leafCount} leaves, the proof's tree has ${p.leafCount}`);
     const mine = p.assets.map((x) => `${x.symbol}/${x.decimals}`).join(", ");
@@ -825,6 +851,93 @@
     }
   }
 
+  // --- private proofs (spec §16.15): verify-private.js and its libraries, loaded lazily ------
+
+  // Where this file was served from: the private verifier and vendor/ are beside it.
+  const BASE = (() => {
+    const s = global.document && global.document.currentScript;
+    return s && s.src ? new URL(".", s.src).href : null;
+  })();
+  // What verify-private.js uses of this file: one strict JSON reader, one set of field
+  // readers and hashes, one Malformed and Failed.
+  const LIB = Object.freeze({
+    Malformed, Failed, utf8, concat, uint, encStr, encAmounts, sha256, hex, sameBytes, obj, str,
+    integer, arr, hashHex, hexBytes, amount, amounts, asset, checkAssetList, levelsFor,
+    isPrintable, ROUND_RE,
+  });
+  function loadScript(url) {
+    return new Promise((resolve, reject) => {
+      const el = global.document.createElement("script");
+      el.src = url;
+      el.onload = resolve;
+      el.onerror = () => reject(new Error(`could not load ${url}`));
+      global.document.head.appendChild(el);
+    });
+  }
+  let privateLibs = null;
+  function loadPrivate() {
+    if (privateLibs === null) {
+      privateLibs = (async () => {
+        try {
+          const base = BASE || new URL("/static/", global.location.href).href;
+          if (!global.PorVerifyPrivate) await loadScript(`${base}verify-private.js`);
+          if (!global.PorZkp) await loadScript(`${base}vendor/por-zkp.js`);
+          const zkp = await global.PorZkp.load(); // instantiates the WebAssembly module
+          return { impl: global.PorVerifyPrivate.make(LIB), curve: { Point: global.PorZkp.Point }, zkp };
+        } catch (err) {
+          throw new Unsupported(`this browser could not load the private-proof verifier (${err && err.message}): check the proof with \`por-verify proof FILE --summary root.json\` (pip install 'por-toolkit[private]')`);
+        }
+      })();
+      privateLibs.catch(() => { privateLibs = null; });
+    }
+    return privateLibs;
+  }
+
+  /** Check a private proof (spec §16.9) against `published`, as verifyProofText. */
+  async function verifyPrivateProof(proof, published) {
+    const libs = await loadPrivate();
+    let report;
+    try {
+      const p = libs.impl.parse(proof.doc, proof.text, libs.curve);
+      report = await libs.impl.check(p, typeof published === "function" ? null : published, libs.curve, libs.zkp);
+    } catch (err) {
+      // The WebAssembly module aborted (never expected): load a fresh one next time.
+      if (!(err instanceof Malformed || err instanceof Failed)) privateLibs = null;
+      throw err;
+    }
+    if (typeof published !== "function") return report;
+    // On the page the root must be a signed version 4 attestation's (spec §13.7, §16.15):
+    // its signature checked here, then every field of the root the proof reached.
+    const held = `its path, ${report.rangeProofsChecked} range proofs, commitment sums and root opening hold in this browser`;
+    const context = published(report.round);
+    if (context === undefined) {
+      throw new Failed(`round ${report.round} has no signed attestation on this page: nothing to check the proof's root against (${held})`);
+    }
+    let a;
+    try {
+      a = await readAttestation(context.attestation, context.keys, context.auditors, context.keylist, context.pin);
+    } catch (err) {
+      throw new Failed(`the signed attestation of round ${report.round}: ${err && err.message}`);
+    }
+    const where = `the signed attestation of round ${a.round}`;
+    if (!a.private) {
+      throw new Failed(`${where} is not one of a private round (version 4): nothing to check the proof's root against (${held})`);
+    }
+    const text = (list) => list.map((x) => `${x.symbol}/${x.decimals}/${x.unitExponent}`).join(", ");
+    const mismatch = [
+      ["round", a.round === report.round],
+      ["assets", text(a.assets) === text(report.assets.map((x) => ({ ...x, unitExponent: BigInt(x.unitExponent), decimals: BigInt(x.decimals) })))],
+      ["leaf_count", a.leafCount === report.leafCount],
+      ["hidden_levels", (a.privateRoot.hiddenLevels === null ? null : Number(a.privateRoot.hiddenLevels)) === report.hiddenLevels],
+      ["totals", a.totals.map(String).join(",") === report.totals.join(",")],
+      ["blindings", a.privateRoot.blindings.join(",") === report.blindings.join(",")],
+      ["root_hash", a.rootHash === report.rootHash],
+    ].filter(([, same]) => !same).map(([name]) => name);
+    if (mismatch.length) throw new Failed(`${where} does not match the root the proof reaches: ${mismatch.join(", ")}`);
+    return { ...report, checkedAgainst: "the root in the signed attestation", signature: a.signature,
+      signer: a.signer, keyId: a.keyId, auditors: a.auditors, pinned: a.pinned };
+  }
+
   function verdictOf(err) {
     if (err instanceof Failed) return { verdict: "failed", reason: err.message };
     if (err instanceof Malformed) return { verdict: "malformed", reason: err.message };
@@ -839,11 +952,14 @@
    * Or pass a function round => context|undefined, where the context is
    * {attestation: <signed envelope>, keys: [...], auditors: [...]}: the proof is then checked
    * against the root in that round's signed attestation, whose signature is checked first.
-   * Resolves to {verdict: "verified"|"failed"|"malformed"|"unsupported" (a private proof), reason?, report?}; never rejects.
+   * A private proof (spec §16) is checked with verify-private.js, loaded on first use.
+   * Resolves to {verdict: "verified"|"failed"|"malformed"|"unsupported" (the private-proof
+   * libraries did not load), reason?, report?}; never rejects.
    */
   async function verifyProofText(text, published) {
     try {
       const proof = parseAnyProof(text);
+      if (proof.private) return { verdict: "verified", report: await verifyPrivateProof(proof, published) };
       let expected = published;
       let attested = null;
       if (typeof published === "function") {

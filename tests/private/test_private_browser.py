@@ -1,7 +1,8 @@
-"""The page's verifier (api/static/verify.js) in Chromium on every private vector: it never
-passes a private proof and says, for each, to use ``por-verify`` (spec §16.12: no maintained
-WebAssembly build of libsecp256k1-zkp exports the commitment sum check). ``por-verify``'s
-verdicts on the same vectors are tests/private/test_private_vectors.py's."""
+"""The page's verifier (api/static/verify.js) in Chromium on every private vector, on a
+page that cannot load its private-proof libraries (about:blank): it never passes a private
+proof and says, for each, to use ``por-verify`` (spec §16.15; where they load, the page
+checks private proofs: tests/web/test_private_page.py). ``por-verify``'s verdicts on the
+same vectors are tests/private/test_private_vectors.py's."""
 
 from __future__ import annotations
 
