@@ -300,7 +300,9 @@ def sort_commitments(c: np.ndarray) -> np.ndarray:
     """
     n = c.shape[0]
     prefix = np.ascontiguousarray(c[:, :8]).view(">u8").ravel().astype(np.uint64)
-    order = np.argsort(prefix, kind="stable")
+    # Not stable: equal commitments are one user's records (merged whatever their order)
+    # or refused; numpy's quicksort of uint64 (SIMD) is about 4x its stable sort here.
+    order = np.argsort(prefix, kind="quicksort")
     if n < 2:
         return order
     sp = prefix[order]

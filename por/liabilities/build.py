@@ -47,12 +47,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from por.errors import InputError, PorError, VerificationError
 from por.liabilities import buckets
 from por.liabilities.buckets import Work, hmac_sha256_keyed, spill_dtype
 from por.liabilities.snapshot import (
     POSITION_PARTS,
+    ChunkRefused,
     check_snapshot_file,
     describe_duplicate,
     estimate_rows,
@@ -100,6 +102,9 @@ __all__ = ["BuildResult", "Interrupted", "MarginBuildResult", "Progress", "build
 
 SECRET_FILE = LEGACY_SECRET_FILE  # the legacy place of a round's secret
 PARALLEL_MIN_ROWS = 1 << 14  # below this, worker processes cost more than they save
+CHUNK_BYTES = 64 << 20  # the most CSV bytes one ingest task reads
+CHUNK_SHIFT = 40  # a spilled row from a worker's part: part << 40 | row in the part
+FAST_INGEST = True  # False: the serial ingest only (the reference path, for the tests)
 DEFAULT_MEMORY = 3 << 30  # --memory default: bytes the whole build may hold
 MAIN_RESERVE = 384 << 20  # this process while ingesting: batches in flight, Arrow, numpy
 
@@ -213,8 +218,9 @@ def local_executor(workers: int, rows: int) -> Executor:
 
 
 def make_plan(work_url: str, est_rows: int, k: int, pad_to: int | None, workers: int,
-              memory: int) -> Plan:
-    """Choose the bucket count so that one bucket's work fits a worker's share of memory.
+              memory: int, min_buckets: int = 1) -> Plan:
+    """Choose the bucket count so that one bucket's work fits a worker's share of memory
+    (and at least ``min_buckets``: so that the merge keeps every worker busy).
 
     A bucket is worked on by one task at a time: its spilled records, their sorted copy,
     the merged leaves and its padding, about four times its records. ``est_rows`` bounds
@@ -225,7 +231,8 @@ def make_plan(work_url: str, est_rows: int, k: int, pad_to: int | None, workers:
     need = 4 * max(est_rows * spill_dtype(k).itemsize,
                    est_leaves * buckets.leaf_dtype(k).itemsize)
     bits = 0
-    while bits < buckets.MAX_BUCKET_BITS and (need >> bits) > per_task:
+    while bits < buckets.MAX_BUCKET_BITS and ((need >> bits) > per_task
+                                              or (1 << bits) < min_buckets):
         bits += 1
     flush = max(64 << 10, (memory // 8) >> bits)
     return Plan(work_url, bits, flush, workers, memory)
@@ -241,11 +248,13 @@ class _Spill:
     buffers: dict[int, list[bytes]] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
     seq: int = 0
+    prefix: str = ""  # a worker's part of the snapshot: its files' names never clash
 
     def add(self, records: np.ndarray, commitments: np.ndarray) -> None:
         b = buckets.bucket_of(commitments, self.bits)
         if self.bits:
-            order = np.argsort(b, kind="stable")
+            # Bucket numbers fit 16 bits (MAX_BUCKET_BITS): numpy radix-sorts those.
+            order = np.argsort(b.astype(np.uint16), kind="stable")
             records = buckets.take_rows(records, order)  # rows of bytes, not field by field
             counts = np.bincount(b, minlength=1 << self.bits)
         else:
@@ -260,7 +269,8 @@ class _Spill:
 
     def _flush(self, bucket: int) -> None:
         self.seq += 1
-        self.work.write(f"rows/{bucket:05d}/{self.seq:08d}", b"".join(self.buffers.pop(bucket)))
+        self.work.write(f"rows/{bucket:05d}/{self.prefix}{self.seq:08d}",
+                        b"".join(self.buffers.pop(bucket)))
         self.sizes[bucket] = 0
 
     def close(self) -> None:
@@ -280,22 +290,61 @@ class _Grouped:
     duplicate: tuple[int, int] | None
 
 
-def _group(batch: Any, first_row: int, k: int) -> _Grouped:
+def _user_runs(users: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
+    """Runs of adjacent rows of one user: their ids, each row's run, each run's first
+    row; None when runs are mostly one row long (rows not grouped by user in the file).
+
+    A user whose rows form two runs of one batch gets two records, merged in stage 2 like
+    a user spread over batches; the hashing that numbering users would take is saved.
+    """
+    n = len(users)
+    if n < 2:
+        return None
+    new = np.empty(n, np.bool_)
+    new[0] = True
+    new[1:] = pc.not_equal(users[1:], users[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(new)
+    if len(starts) > n // 2:
+        return None
+    idx = np.cumsum(new, dtype=np.int64)
+    idx -= 1
+    return users.take(pa.array(starts)), idx, starts
+
+
+def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
     """Group a converted batch per user: amounts, assets present, the user's first row.
 
     A margin batch's rows hold three amounts each (equity, debt, collateral): the user's
-    record then has them per asset, in that order (3k slots, spec §15.2).
+    record then has them per asset, in that order (3k slots, spec §15.2). ``runs``: a
+    record per run of a user's adjacent rows (:func:`_user_runs`) where the batch has
+    such runs, else per user.
     """
-    encoded = batch.users.dictionary_encode()
-    idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ids = encoded.dictionary
+    found = _user_runs(batch.users) if runs else None
+    if found is not None:
+        ids, idx, starts = found
+    else:
+        encoded = batch.users.dictionary_encode()
+        idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        ids = encoded.dictionary
+        starts = None
     u = len(ids)
     key = idx * k + batch.asset_idx
     dup = None
-    counts = np.bincount(key, minlength=u * k)
-    if (counts > 1).any():
-        dup_key = int(np.flatnonzero(counts > 1)[0])
-        dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
+    mask = None
+    if starts is not None:
+        # Assets present per run: one OR per run; an asset twice in a run shows as fewer
+        # bits than rows (which one is named by the serial ingest, not here).
+        bit = np.left_shift(np.uint64(1), batch.asset_idx.astype(np.uint64))
+        mask = np.bitwise_or.reduceat(bit, starts)
+        lengths = np.diff(starts, append=len(idx))
+        clash = np.flatnonzero(np.bitwise_count(mask).astype(np.int64) != lengths)
+        if len(clash):
+            dup = (first_row + int(starts[clash[0]]), 0)
+    else:
+        counts = np.bincount(key, minlength=u * k)
+        if (counts > 1).any():
+            dup_key = int(np.flatnonzero(counts > 1)[0])
+            dup = (first_row + int(np.flatnonzero(key == dup_key)[0]), dup_key % k)
     parts = 1 if batch.lo.ndim == 1 else batch.lo.shape[1]
     lo = np.zeros((u, k * parts), np.uint64)
     hi = np.zeros((u, k * parts), np.uint64)
@@ -309,6 +358,8 @@ def _group(batch: Any, first_row: int, k: int) -> _Grouped:
         for dest, src in ((lo, batch.lo), (hi, batch.hi)):
             dest.reshape(u * k, parts).view(item).reshape(-1)[key] = (
                 np.ascontiguousarray(src).view(item).reshape(-1))
+    if starts is not None and mask is not None:
+        return _Grouped(ids, lo, hi, mask, first_row + starts, dup)
     present = np.zeros(u * k, np.uint64)
     present[key] = 1
     mask = (present.reshape(u, k) << np.arange(k, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
@@ -334,6 +385,13 @@ class _Ingest:
     rows: int = 0
     duplicate: tuple[int, int] | None = None
     parts: int = 1  # amounts per (user, asset) in the spilled records
+    row_starts: np.ndarray | None = None  # parts read by workers: each one's first file row
+
+    def file_row(self, row: int) -> int:
+        """The file row (0-based) of a spilled record's ``row``."""
+        if self.row_starts is None:
+            return row
+        return int(self.row_starts[row >> CHUNK_SHIFT]) + (row & ((1 << CHUNK_SHIFT) - 1))
 
 
 def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
@@ -348,11 +406,7 @@ def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     in_flight: deque[tuple[Future[bytes], _Grouped]] = deque()
 
     def settle(fut: Future[bytes], g: _Grouped) -> None:
-        c = np.frombuffer(fut.result(), np.uint8).reshape(-1, HASH_SIZE)
-        rec = np.empty(len(c), dtype)
-        rec["c"], rec["lo"], rec["hi"] = c, g.lo, g.hi
-        rec["mask"], rec["row"] = g.mask, g.first_row
-        spill.add(rec, c)
+        spill.add(*_records(g, fut.result(), dtype))
 
     for batch, first in iter_batches(reader, progress.advance):
         state.rows += len(batch.lo)
@@ -373,6 +427,87 @@ def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     return state
 
 
+def _records(g: _Grouped, commitments: bytes, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    c = np.frombuffer(commitments, np.uint8).reshape(-1, HASH_SIZE)
+    rec = np.empty(len(c), dtype)
+    rec["c"], rec["lo"], rec["hi"] = c, g.lo, g.hi
+    rec["mask"], rec["row"] = g.mask, g.first_row
+    return rec, c
+
+
+def ingest_chunk(path: str, assets: tuple[Asset, ...], margin: bool, names: list[str],
+                 chunk: int, start: int, stop: int, secret: bytes, round_id: str,
+                 work_url: str, bits: int, flush_bytes: int) -> int | None:
+    """Stage 1 for one part of the snapshot, all in this worker: read (one thread),
+    validate, group per user, commit (spec §4) and spill into the buckets.
+
+    A record's ``row`` is ``chunk << CHUNK_SHIFT`` plus the row within the part: in file
+    order, like the file row, and made one once every part's row count is known.
+
+    Returns:
+        The part's rows; None when the part holds anything the serial ingest must name
+        (a bad value, a duplicate (user, asset), a read error): nothing of it is kept.
+    """
+    reader = open_snapshot(path, assets, margin)
+    reader.check_header()
+    k = len(assets)
+    dtype = spill_dtype(k * reader.parts)
+    spill = _Spill(Work(work_url), bits, flush_bytes, prefix=f"c{chunk:07d}-")
+    rows = 0
+    try:
+        for raw in reader.chunk_batches(names, start, stop):
+            batch = reader.convert(raw, 0)
+            g = _group(batch, (chunk << CHUNK_SHIFT) + rows, k, runs=True)
+            if g.duplicate:
+                return None
+            rows += len(batch.lo)
+            if rows >= 1 << CHUNK_SHIFT:
+                return None
+            offsets, data = _id_buffers(g.ids)
+            rec, c = _records(g, buckets.commit_users(offsets, data, secret, round_id), dtype)
+            spill.add(rec, c)
+    except (InputError, ChunkRefused):
+        return None
+    spill.close()
+    return rows
+
+
+def _ingest_chunked(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
+                    plan: Plan, executor: Executor, progress: Progress,
+                    margin: bool) -> _Ingest | None:
+    """Stage 1 with every worker reading its own parts of the snapshot from the first byte.
+
+    None when the file cannot be cut into parts, or some part holds something to report
+    (then nothing of this pass is kept, and :func:`_ingest` reads the file and names it).
+    """
+    reader = open_snapshot(snapshot, assets, margin)
+    cut = reader.chunks(plan.workers, CHUNK_BYTES) if FAST_INGEST else None
+    if cut is None or len(cut[1]) >= 1 << (63 - CHUNK_SHIFT):
+        return None
+    names, parts = cut
+    flush = max(64 << 10, plan.flush_bytes // max(1, plan.workers))
+    futures = [executor.submit(ingest_chunk, str(snapshot), assets, margin, names, i, a, b,
+                               secret, round_id, plan.work_url, plan.bits, flush)
+               for i, (a, b) in enumerate(parts)]
+    counts: list[int] = []
+    for rows in results_in_order(futures):
+        if rows is None:
+            for other in futures:
+                other.cancel()
+            for other in futures:  # those already running write spills: wait, then drop
+                with contextlib.suppress(Exception):
+                    other.result()
+            Work(plan.work_url).remove("rows")
+            return None
+        counts.append(rows)
+        progress.advance(rows)
+    if sum(counts) == 0:
+        Work(plan.work_url).remove("rows")
+        return None
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    return _Ingest(rows=sum(counts), parts=reader.parts, row_starts=starts)
+
+
 def _check_hmac(key: bytes, prefix: bytes, message: bytes) -> None:
     """Refuse to build if the precomputed HMAC ever disagrees with the standard library."""
     inner, outer = hmac_sha256_keyed(key, prefix)
@@ -389,9 +524,14 @@ def _split(total: int, parts: int) -> list[tuple[int, int]]:
 
 def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: bytes,
             plan: Plan, executor: Executor, pad_to: int | None, progress: Progress,
-            timings: dict[str, float], risk: RiskParams | None = None) -> Stages:
+            timings: dict[str, float], risk: RiskParams | None = None,
+            chunked: bool = False) -> Stages:
     """Stages 1-3: ingest and spill, merge each bucket (checking each user's margin rule
     when ``risk`` is given), add the padding.
+
+    ``chunked`` (the snapshot is readable where the executor's workers run): each worker
+    reads parts of the snapshot itself (:func:`ingest_chunk`); a part with anything to
+    report sends the build back to the serial ingest, which words every message.
 
     Raises:
         InputError: a bad value (by file, line and column), a duplicate (user, asset), an
@@ -406,34 +546,40 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     t = time.perf_counter()
     size = os.path.getsize(snapshot) if os.path.exists(snapshot) else 0
     progress.start("reading snapshot", max(estimate_rows(snapshot), 1) if size else 1)
-    ingest = _ingest(snapshot, assets, round_id, secret, plan, executor, progress, margin)
-    if ingest.duplicate:
-        row, asset = ingest.duplicate
-        raise describe_duplicate(snapshot, assets, row, asset, margin)
+    ingest = None
+    if chunked:
+        ingest = _ingest_chunked(snapshot, assets, round_id, secret, plan, executor, progress,
+                                 margin)
     timings["ingest"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    progress.start("merging buckets", plan.bucket_count)
-    futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k,
-                               risk.canonical if risk is not None else None,
-                               len(assets) * ingest.parts)
-               for b in range(plan.bucket_count)]
-    users = np.zeros(plan.bucket_count, np.int64)
-    dups = []
-    unders = []
-    for b, (count, dup, under) in enumerate(results_in_order(futures)):
-        users[b] = count
-        if dup:
-            dups.append(dup)
-        if under:
-            unders.append(under)
-        progress.advance(1)
+    merged = None
+    if ingest is not None:
+        t = time.perf_counter()
+        merged = _merge(plan, executor, progress, k, risk, len(assets) * ingest.parts)
+        timings["merge"] = time.perf_counter() - t
+        if merged[1]:
+            # A duplicate (user, asset): which one the serial ingest names first depends
+            # on its batches, so it reads the file and names it, as it always has.
+            Work(plan.work_url).remove("users")
+            ingest = merged = None
+    if ingest is None:
+        t = time.perf_counter()
+        progress.start("reading snapshot", max(estimate_rows(snapshot), 1) if size else 1)
+        ingest = _ingest(snapshot, assets, round_id, secret, plan, executor, progress, margin)
+        if ingest.duplicate:
+            row, asset = ingest.duplicate
+            raise describe_duplicate(snapshot, assets, row, asset, margin)
+        timings["ingest"] = time.perf_counter() - t
+        t = time.perf_counter()
+        merged = _merge(plan, executor, progress, k, risk, len(assets) * ingest.parts)
+        timings["merge"] = time.perf_counter() - t
+    users, dups, unders = merged if merged is not None else (None, [], [])
     if dups:
         row, asset = min(dups)
-        raise describe_duplicate(snapshot, assets, row, asset, margin)
+        raise describe_duplicate(snapshot, assets, ingest.file_row(row), asset, margin)
     if unders and risk is not None:
-        raise _under_water(snapshot, assets, risk, *min(unders))
-    timings["merge"] = time.perf_counter() - t
+        row, positions = min(unders)
+        raise _under_water(snapshot, assets, risk, ingest.file_row(row), positions)
+    assert users is not None
 
     t = time.perf_counter()
     n_users = int(users.sum())
@@ -453,6 +599,28 @@ def prepare(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     table = [(b, int(starts[b]), int(sizes[b])) for b in range(plan.bucket_count)]
     timings["padding"] = time.perf_counter() - t
     return Stages(n_users, ingest.rows, layout, table)
+
+
+def _merge(plan: Plan, executor: Executor, progress: Progress, k: int,
+           risk: RiskParams | None, spilled: int
+           ) -> tuple[np.ndarray, list[tuple[int, int]], list[tuple[int, bytes]]]:
+    """Stage 2: every bucket merged; users per bucket, the duplicates and the accounts
+    under water found (by spilled row)."""
+    progress.start("merging buckets", plan.bucket_count)
+    futures = [executor.submit(buckets.merge_bucket, plan.work_url, b, k,
+                               risk.canonical if risk is not None else None, spilled)
+               for b in range(plan.bucket_count)]
+    users = np.zeros(plan.bucket_count, np.int64)
+    dups = []
+    unders = []
+    for b, (count, dup, under) in enumerate(results_in_order(futures)):
+        users[b] = count
+        if dup:
+            dups.append(dup)
+        if under:
+            unders.append(under)
+        progress.advance(1)
+    return users, dups, unders
 
 
 def _under_water(snapshot: Path, assets: tuple[Asset, ...], risk: RiskParams, row: int,
@@ -673,9 +841,11 @@ def _build(
                 n_workers = max(1, workers or os.cpu_count() or 1)
                 rows = estimate_rows(snapshot)
                 pool = stack.enter_context(stopping(local_executor(n_workers, rows)))
-                plan = make_plan(work_url, rows, slots, pad_to, n_workers, memory)
+                parallel = not isinstance(pool, InlineExecutor)
+                plan = make_plan(work_url, rows, slots, pad_to, n_workers, memory,
+                                 2 * n_workers if parallel else 1)
                 stages = prepare(snapshot, assets, round_id, secret, plan, pool, pad_to,
-                                 progress, timings, risk)
+                                 progress, timings, risk, chunked=True)
                 t = time.perf_counter()
                 top = _hash_local(stages, plan, pool, tmp, progress)
             timings["hashing"] = time.perf_counter() - t

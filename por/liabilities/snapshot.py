@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import os
 import re
 import unicodedata
@@ -49,6 +50,7 @@ MARGIN_COLUMNS = (("user_id", "asset", "equity", "debt"),
 POSITION_PARTS = 3  # a margin row's figures: equity, debt, collateral (spec §15.2)
 BATCH_ROWS = 1 << 18
 CONVERT_THREADS = 4
+MIN_CHUNK_BYTES = 1 << 20  # a CSV part handed to a worker: at least this many bytes
 _AMOUNT_SHAPE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _BOMS = ((codecs.BOM_UTF8, "a UTF-8 byte order mark (BOM, bytes EF BB BF); save the file as"
           " UTF-8 without BOM"),
@@ -64,6 +66,11 @@ _COLUMN_HINT = {
     "debt": "amounts are decimal strings in asset units, never floats",
     "collateral": "amounts are decimal strings in asset units, never floats",
 }
+
+
+class ChunkRefused(Exception):
+    """A part of the snapshot that a worker could not read or convert as it is: the build
+    reads the whole file again with the serial reader, which names the problem exactly."""
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -344,6 +351,95 @@ class _Reader:
             where = _csv_error_line(self.path, self.columns) if self.kind == "csv" else None
             raise InputError(f"{self.path}: malformed {self.kind.upper()}: "
                              f"{where or e}") from e
+
+    def chunks(self, workers: int, chunk_bytes: int
+               ) -> tuple[list[str], list[tuple[int, int]]] | None:
+        """How to cut the snapshot into parts that worker processes read side by side: the
+        CSV's column names in file order and byte ranges (each starting after a newline),
+        or a Parquet file's runs of row groups (``[start, stop)``); None when the file
+        cannot be cut so (the serial reader then reads it, and names any problem).
+
+        Every data line of a CSV part is a whole line of the file, so a part's rows are
+        the file's rows in order; a part that any reader would refuse is read again by
+        the serial reader, which gives the message.
+        """
+        self.check_header()
+        if self.kind == "parquet":
+            meta = pq.ParquetFile(self.path).metadata
+            sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+            target = max(BATCH_ROWS, sum(sizes) // max(1, 4 * workers))
+            runs: list[tuple[int, int]] = []
+            start, held = 0, 0
+            for i, n in enumerate(sizes):
+                held += n
+                if held >= target:
+                    runs.append((start, i + 1))
+                    start, held = i + 1, 0
+            if start < len(sizes):
+                runs.append((start, len(sizes)))
+            return list(self.columns), runs
+        with open(self.path, "rb") as fh:
+            header = fh.readline()
+            size = os.fstat(fh.fileno()).st_size
+            if not header.endswith(b"\n") or b"\r" in header[:-2]:
+                return None
+            try:
+                names = pacsv.read_csv(
+                    pa.py_buffer(header), parse_options=pacsv.ParseOptions(
+                        newlines_in_values=False, ignore_empty_lines=False)).column_names
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                return None
+            if sorted(names) != sorted(self.columns):
+                return None
+            share = (size - len(header)) // max(1, 4 * workers)
+            step = max(MIN_CHUNK_BYTES, min(chunk_bytes, share))
+            bounds = [len(header)]
+            while bounds[-1] < size:
+                fh.seek(min(size, bounds[-1] + step) - 1)
+                rest = fh.readline()  # up to and with the next newline: a part ends there
+                bounds.append(min(size, fh.tell()) if rest else size)
+        return names, list(itertools.pairwise(bounds))
+
+    def chunk_batches(self, names: list[str], start: int, stop: int
+                      ) -> Iterator[pa.RecordBatch]:
+        """The batches of one part (see :meth:`chunks`), read on one thread.
+
+        Raises:
+            ChunkRefused: the part cannot be read (the serial reader will say why).
+        """
+        try:
+            if self.kind == "parquet":
+                pf = pq.ParquetFile(self.path, pre_buffer=False)
+                for group in range(start, stop):
+                    if pf.metadata.row_group(group).num_rows > 4 * BATCH_ROWS:
+                        # A large row group: streamed, a batch at a time.
+                        yield from pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group],
+                                                   columns=list(self.columns),
+                                                   use_threads=False)
+                        continue
+                    # Whole: a quarter less work than streaming it (Arrow's batch reader).
+                    table = pf.read_row_group(group, columns=list(self.columns),
+                                              use_threads=False)
+                    yield from table.to_batches(max_chunksize=BATCH_ROWS)
+                    del table
+                return
+            with pa.memory_map(str(self.path), "r") as mm:
+                data = mm.read_at(stop - start, start)
+                reader = pacsv.open_csv(
+                    pa.BufferReader(data),
+                    read_options=pacsv.ReadOptions(column_names=names, block_size=4 << 20,
+                                                   use_threads=False),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=False,
+                                                      ignore_empty_lines=False),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types={c: pa.string() for c in self.columns},
+                        strings_can_be_null=False, quoted_strings_can_be_null=False,
+                    ),
+                )
+                for batch in reader:
+                    yield batch.select(list(self.columns))
+        except (OSError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise ChunkRefused(str(e)) from e
 
     def _wanted(self, sep: str = ", ") -> str:
         if not self.margin:
