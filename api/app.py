@@ -13,12 +13,15 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -41,6 +44,7 @@ from api.source import (
     solvency_rows,
 )
 from por.errors import InputError
+from por.liabilities.tokens import ServingUnavailable, TokenIndex, TokenRecord, token_id
 from verifier.attestation.model import AnySummary
 from verifier.encoding.canonical import format_time
 from verifier.errors import PorError
@@ -223,7 +227,8 @@ class ProofRoute:
     middleware, so a failure is a 500 like any route's."""
 
     def __init__(self, app: ASGIApp,
-                 answer: Callable[[str, str], tuple[int, list[RawHeader], bytes]]) -> None:
+                 answer: Callable[[str, str], Awaitable[tuple[int, list[RawHeader], bytes]]]
+                 ) -> None:
         self.app = app
         self.answer = answer
 
@@ -234,10 +239,12 @@ class ProofRoute:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        # On the event loop, not in a thread pool: the work is CPU under the GIL on mapped
-        # files (a page fault holds the GIL in a worker thread too), so a pool's hop would
-        # cost about half a trivial request here (bench/bench_api.py) and buy nothing.
-        status, headers, body = self.answer(found.group(1), client[0] if client else "unknown")
+        # A spot or margin proof on the event loop, not in a thread pool: the work is CPU
+        # under the GIL on mapped files (a page fault holds the GIL in a worker thread too),
+        # so a pool's hop would cost about half a trivial request here (bench/bench_api.py)
+        # and buy nothing. A private proof (range proofs, GIL released) goes to a thread.
+        status, headers, body = await self.answer(found.group(1),
+                                                  client[0] if client else "unknown")
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -905,10 +912,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """
         # Documents the route, and answers what ProofRoute leaves to the router (under a
         # root path): one function makes every answer.
-        return _Answer(*answer_proof(token, request.client.host if request.client
-                                     else "unknown"))
+        return _Answer(*await answer_proof(token, request.client.host if request.client
+                                           else "unknown"))
 
-    def answer_proof(token: str, client: str) -> tuple[int, list[RawHeader], bytes]:
+    # A private round's proofs (spec §16.16): made per request on at most two threads (80
+    # range proofs at 2^20 leaves x 4 assets, the library releasing the GIL), the last few
+    # answers kept per token (by its lookup key, and only while the same index is served).
+    private_threads = anyio.CapacityLimiter(2)
+    private_cache: OrderedDict[bytes, tuple[TokenIndex, bytes]] = OrderedDict()
+    private_cache_size = 64
+
+    async def private_answer(index: TokenIndex, key: bytes, record: TokenRecord
+                             ) -> tuple[int, list[RawHeader], bytes]:
+        hit = private_cache.get(key)
+        if hit is not None and hit[0] is index:
+            private_cache.move_to_end(key)
+            return 200, _headers(hit[1]), hit[1]
+        try:
+            text = await anyio.to_thread.run_sync(index.proof_text, record,
+                                                  limiter=private_threads)
+        except ServingUnavailable as e:  # no [private] extra: fail closed, and say why
+            body = _json_body(str(e))
+            return 503, _headers(body), body
+        except PorError:
+            return 503, _headers(_CANNOT_SERVE), _CANNOT_SERVE
+        private_cache[key] = (index, text)
+        private_cache.move_to_end(key)
+        while len(private_cache) > private_cache_size:
+            private_cache.popitem(last=False)
+        return 200, _headers(text), text
+
+    async def answer_proof(token: str, client: str) -> tuple[int, list[RawHeader], bytes]:
         """Status, raw headers and body of ``GET /api/v1/proofs/{token}`` from ``client``."""
         wait = limiter.allow(client)
         if wait:
@@ -917,6 +951,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             record = index.lookup(token)
             if record is None:
                 continue
+            if index.private:
+                return await private_answer(index, token_id(token), record)
             try:
                 # The reference's bytes, checked against the published root before anything
                 # is sent (one helper: TokenIndex.proof_text, spot or margin).

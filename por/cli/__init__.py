@@ -189,11 +189,14 @@ def _secret_for_build(out: Path, secret_file: Path | None, round_id: str
 
 def _round_of(round_dir: Path) -> str | None:
     from verifier.liabilities.summary import RootSummary
+    from verifier.private.proof import PrivateRoot
 
-    try:
-        return RootSummary.from_json(root_path(round_dir).read_bytes()).round_id
-    except (OSError, FormatError):
-        return None
+    for reader in (RootSummary.from_json, PrivateRoot.from_json):  # spot, or private (§16.16)
+        try:
+            return reader(root_path(round_dir).read_bytes()).round_id
+        except (OSError, FormatError):
+            continue
+    return None
 
 
 def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:

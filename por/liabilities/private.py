@@ -21,7 +21,7 @@ import mmap
 import os
 import resource
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,10 +272,15 @@ def read_round(round_dir: Path) -> tuple[PrivateRoot, PrivateTreeFile]:
     return root, tree
 
 
+NonceFunction = Callable[[int, int, int], bytes]
+"""A range proof's nonce from (level, sibling index, asset index) (spec §16.5, §16.16)."""
+
+
 def prove(round_dir: Path, secret: bytes, user_id: str) -> PrivateProof:
     """A user's private proof from the round's files (spec §16.8): the user's opening, and
     per level the sibling's hash and commitments, its range proofs (made now: about 4 ms
-    each, levels × assets of them) and the parent's commitments.
+    each, levels × assets of them, with the round secret's nonces, §16.5) and the parent's
+    commitments.
 
     Raises:
         InputError: the user is not in the round, or the files are unusable.
@@ -286,6 +291,18 @@ def prove(round_dir: Path, secret: bytes, user_id: str) -> PrivateProof:
     if index is None:
         raise InputError(f"user {user_id!r} is not in round {root.round_id} (or the round"
                          " secret is not this round's)")
+    return prove_leaf(root, tree, user_id, salt, index,
+                      lambda level, position, j: range_nonce(secret, root.round_id, level,
+                                                             position, j))
+
+
+def prove_leaf(root: PrivateRoot, tree: PrivateTreeFile, user_id: str, salt: bytes,
+               index: int, nonce: NonceFunction) -> PrivateProof:
+    """The proof of leaf ``index`` (``user_id`` with ``salt``), its range proofs made with
+    ``nonce`` (the prover's choice, never used by verification: §16.16). The caller has
+    found the leaf; the verifier's check (:func:`verifier.private.proof.verify_private_proof`)
+    is what ties the user to it.
+    """
     gens = [pc.generator(generator_seed(a)) for a in tree.assets]
     seeds = [generator_seed(a) for a in tree.assets]
     leaf = tree.node(0, index)
@@ -297,8 +314,7 @@ def prove(round_dir: Path, secret: bytes, user_id: str) -> PrivateProof:
         level, j = at
         sibling, position = siblings[level], (index >> level) ^ 1
         return pc.prove_range(sibling.values[j], sibling.blindings[j], sibling.commitments[j],
-                              gens[j], seeds[j],
-                              range_nonce(secret, root.round_id, level, position, j),
+                              gens[j], seeds[j], nonce(level, position, j),
                               range_position(root.round_id, level, position, j))
 
     made = iter(pc.parallel_map(range_proof, hidden))  # threads: the library releases the GIL

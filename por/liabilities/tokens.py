@@ -24,6 +24,12 @@ File layout (big-endian):
 
 The sealed plaintext is ``u64(leaf_index) ‖ salt (32) ‖ u16(len(user_id)) ‖ user_id``
 padded with zero bytes to 128 bytes of user id (170 bytes; 186 with the GCM tag).
+
+A private round's index (spec §16.16) is version 2, magic ``PORTOK\\0\\2``: the same
+records (sealed with that magic as associated data) after a 32-byte **serving key**
+``S = HMAC(K, TAG_SERVING_KEY ‖ str(round))`` at offset 16. The server makes a private
+proof on demand from ``tree.bin`` with range-proof nonces ``HMAC(S, TAG_PRV_NONCE ‖ …)``:
+S reveals no more than ``tree.bin`` already holds (every opening), and nothing of K.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -52,6 +59,7 @@ from verifier.liabilities.mst import (
     MAX_USER_ID_BYTES,
     decode_positions,
     derive_salt,
+    encode_str,
     user_commitment,
     user_id_bytes,
 )
@@ -66,8 +74,21 @@ from verifier.liabilities.rounddir import risk_path, root_path, tree_path
 from verifier.liabilities.summary import RootSummary
 from verifier.liabilities.treefile import TreeFile
 
+if TYPE_CHECKING:
+    from verifier.private.proof import PrivateRoot
+    from verifier.private.treefile import PrivateTreeFile
+
 MAGIC = b"PORTOK\x00\x01"
 HEADER_SIZE = len(MAGIC) + 8
+# Version 2: a private round's index, with its serving key after the count (spec §16.16).
+MAGIC_PRIVATE = b"PORTOK\x00\x02"
+SERVING_KEY_SIZE = 32
+PRIVATE_HEADER_SIZE = HEADER_SIZE + SERVING_KEY_SIZE
+# The serving key's derivation from K (spec §16.16): a tag no other derivation from K uses
+# (§4, §5, §16.3, §16.5 each have their own), so S is none of K's blindings, salts or nonces.
+TAG_SERVING_KEY = b"POR-PRV-V1:SRVK:"
+# The magic of a private round's tree.bin (spec §16.10): how issue-tokens tells the schemes apart.
+_PRIVATE_TREE_MAGIC = b"PORPRV\x00\x01"
 TOKEN_BYTES = 16  # 128 random bits
 # Domain separation between the lookup key and the sealing key, 16 ASCII bytes each.
 TAG_TOKEN_ID = b"POR-TOKEN-V1:ID:"
@@ -104,7 +125,25 @@ class TokenRecord:
     leaf_index: int
 
 
-def _seal(token: str, record: TokenRecord) -> bytes:
+def serving_key(secret: bytes, round_id: str) -> bytes:
+    """A private round's serving key S = HMAC(K, TAG_SERVING_KEY ‖ str(round)) (spec §16.16)."""
+    return hmac.digest(secret, TAG_SERVING_KEY + encode_str(round_id.encode()), "sha256")
+
+
+def serving_nonce(key: bytes, round_id: str, level: int, index: int, asset_index: int) -> bytes:
+    """A served range proof's nonce: HMAC(S, TAG_PRV_NONCE ‖ str(round) ‖ u8(level) ‖
+    u64(index) ‖ u8(j)), §16.5's message under S instead of K (spec §16.16)."""
+    from verifier.private.scheme import range_nonce
+
+    return range_nonce(key, round_id, level, index, asset_index)
+
+
+class ServingUnavailable(VerificationError):
+    """This server cannot make the proof (a private round without the ``[private]`` extra):
+    nothing is handed out."""
+
+
+def _seal(token: str, record: TokenRecord, aad: bytes = MAGIC) -> bytes:
     raw = user_id_bytes(record.user_id)
     plain = (
         record.leaf_index.to_bytes(8, "big")
@@ -112,12 +151,12 @@ def _seal(token: str, record: TokenRecord) -> bytes:
         + len(raw).to_bytes(2, "big")
         + raw.ljust(MAX_USER_ID_BYTES, b"\x00")
     )
-    return AESGCM(_token_key(token)).encrypt(_NONCE, plain, MAGIC)
+    return AESGCM(_token_key(token)).encrypt(_NONCE, plain, aad)
 
 
-def _open(token: str, sealed: bytes) -> TokenRecord | None:
+def _open(token: str, sealed: bytes, aad: bytes = MAGIC) -> TokenRecord | None:
     try:
-        plain = AESGCM(_token_key(token)).decrypt(_NONCE, sealed, MAGIC)
+        plain = AESGCM(_token_key(token)).decrypt(_NONCE, sealed, aad)
     except InvalidTag:
         return None
     length = int.from_bytes(plain[40:42], "big")
@@ -174,6 +213,28 @@ def issue_tokens(
         InputError: a user is not in the round, or the directory holds no tree.
     """
     try:
+        with open(tree_path(round_dir), "rb") as fh:
+            private = fh.read(len(_PRIVATE_TREE_MAGIC)) == _PRIVATE_TREE_MAGIC
+    except OSError as e:
+        raise InputError(f"{round_dir}: no usable tree.bin: {e.strerror}") from e
+    if private:
+        records, pairs, round_id = _private_records(round_dir, secret, users)
+        head = MAGIC_PRIVATE + len(records).to_bytes(8, "big") + serving_key(secret, round_id)
+    else:
+        records, pairs = _spot_records(round_dir, secret, users)
+        head = MAGIC + len(records).to_bytes(8, "big")
+    records.sort()
+    for a, b in itertools.pairwise(records):
+        if a[:HASH_SIZE] == b[:HASH_SIZE]:  # 2^-128 per pair; refuse rather than shadow one
+            raise UsageError("two tokens collided; issue again")
+    write_atomic(round_dir / TOKEN_FILE, head + b"".join(records))
+    fsync_dir(round_dir)
+    return pairs
+
+
+def _spot_records(round_dir: Path, secret: bytes, users: Iterable[str]
+                  ) -> tuple[list[bytes], list[tuple[str, str]]]:
+    try:
         tree = TreeFile(tree_path(round_dir))
     except FormatError as e:
         raise InputError(f"{round_dir}: no usable tree.bin: {e}") from e
@@ -194,14 +255,28 @@ def issue_tokens(
             pairs.append((user, token))
     finally:
         tree.close()
-    records.sort()
-    for a, b in itertools.pairwise(records):
-        if a[:HASH_SIZE] == b[:HASH_SIZE]:  # 2^-128 per pair; refuse rather than shadow one
-            raise UsageError("two tokens collided; issue again")
-    write_atomic(round_dir / TOKEN_FILE, MAGIC + len(records).to_bytes(8, "big")
-                 + b"".join(records))
-    fsync_dir(round_dir)
-    return pairs
+    return records, pairs
+
+
+def _private_records(round_dir: Path, secret: bytes, users: Iterable[str]
+                     ) -> tuple[list[bytes], list[tuple[str, str]], str]:
+    from por.liabilities.private import read_round
+
+    root, tree = read_round(round_dir)
+    round_id = root.round_id
+    pairs: list[tuple[str, str]] = []
+    records: list[bytes] = []
+    for user in users:
+        salt = derive_salt(secret, round_id, user)
+        index = tree.find(user_commitment(round_id, user, salt))
+        if index is None:
+            raise InputError(f"user {user!r} is not in round {round_id} (or the round secret"
+                             " is not this round's)")
+        token = new_token()
+        records.append(token_id(token)
+                       + _seal(token, TokenRecord(user, salt, index), MAGIC_PRIVATE))
+        pairs.append((user, token))
+    return records, pairs, round_id
 
 
 def write_token_csv(path: Path, pairs: list[tuple[str, str]]) -> None:
@@ -238,14 +313,23 @@ class TokenIndex:
                 self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
         except OSError as e:
             raise InputError(f"{path}: cannot read: {e.strerror}") from e
-        if self._mm is None or size < HEADER_SIZE or self._mm[: len(MAGIC)] != MAGIC:
+        magic = self._mm[: len(MAGIC)] if self._mm is not None else b""
+        if self._mm is None or size < HEADER_SIZE or magic not in (MAGIC, MAGIC_PRIVATE):
             raise InputError(f"{path}: not a proof token index (bad magic)")
+        self._aad = magic
+        self._records_at = PRIVATE_HEADER_SIZE if magic == MAGIC_PRIVATE else HEADER_SIZE
         self.count = int.from_bytes(self._mm[len(MAGIC) : HEADER_SIZE], "big")
-        if size != HEADER_SIZE + self.count * RECORD_SIZE:
+        if size != self._records_at + self.count * RECORD_SIZE:
             raise InputError(
                 f"{path}: {size} bytes, but {self.count} records need"
-                f" {HEADER_SIZE + self.count * RECORD_SIZE}"
+                f" {self._records_at + self.count * RECORD_SIZE}"
             )
+        # A private round (spec §16.16): its root, tree file and serving key; the proof is
+        # made per request.
+        self._private: tuple[PrivateRoot, PrivateTreeFile, bytes] | None = None
+        if magic == MAGIC_PRIVATE:
+            self._open_private(round_dir)
+            return
         # A margin round (spec §15.10) also needs its risk.json, the file its tree binds:
         # a margin proof embeds the risk parameters.
         self.risk: RiskParams | None = None
@@ -266,24 +350,41 @@ class TokenIndex:
         if self.risk is not None and self.risk.hash != self.tree.layout.risk_hash:
             raise InputError(f"{round_dir}: risk.json is not the file the tree binds")
 
+    def _open_private(self, round_dir: Path) -> None:
+        from por.liabilities.private import read_round
+
+        assert self._mm is not None
+        try:
+            root, tree = read_round(round_dir)
+        except FormatError as e:  # InputError is one
+            raise InputError(f"{round_dir}: the round's root.json or tree.bin: {e}") from e
+        key = bytes(self._mm[HEADER_SIZE:PRIVATE_HEADER_SIZE])
+        self._private = (root, tree, key)
+
+    @property
+    def private(self) -> bool:
+        """True for a private round's index (spec §16.16): its proofs are made per request."""
+        return self._private is not None
+
     def close(self) -> None:
         """Release the mappings."""
         if self._mm is not None:
             self._mm.close()
-        self.tree.close()
+        if self._private is None:
+            self.tree.close()
 
     def _sealed(self, key: bytes) -> bytes | None:
         assert self._mm is not None
         lo, hi = 0, self.count
         while lo < hi:
             mid = (lo + hi) // 2
-            off = HEADER_SIZE + mid * RECORD_SIZE
+            off = self._records_at + mid * RECORD_SIZE
             probe = self._mm[off : off + HASH_SIZE]
             if probe < key:
                 lo = mid + 1
             else:
                 hi = mid
-        off = HEADER_SIZE + lo * RECORD_SIZE
+        off = self._records_at + lo * RECORD_SIZE
         if lo < self.count and hmac.compare_digest(self._mm[off : off + HASH_SIZE], key):
             return self._mm[off + HASH_SIZE : off + RECORD_SIZE]
         return None
@@ -295,7 +396,7 @@ class TokenIndex:
         token opens a decoy record and fails exactly as a wrong one does.
         """
         sealed = self._sealed(token_id(token))
-        return _open(token, sealed if sealed is not None else _DECOY)
+        return _open(token, sealed if sealed is not None else _DECOY, self._aad)
 
     def proof_text(self, record: TokenRecord) -> bytes:
         """The exact bytes ``por liabilities prove`` writes for ``record``'s user, checked
@@ -307,13 +408,43 @@ class TokenIndex:
         Raises:
             VerificationError: the index and the tree disagree (a corrupt or replaced file):
                 nothing is handed out then.
+            ServingUnavailable: a private round on a server without the ``[private]`` extra.
         """
+        if self._private is not None:
+            return self._private_proof_text(record)
         if isinstance(self.summary, MarginRootSummary):
             return self.proof(record).to_json().encode()
         from por.liabilities.prove import served_proof_text  # numpy: only when serving
 
         return served_proof_text(self.tree, self.summary, record.user_id, record.salt,
                                  record.leaf_index)
+
+    def _private_proof_text(self, record: TokenRecord) -> bytes:
+        """A private round's proof (spec §16.16): made now from tree.bin with the serving
+        key's nonces, parsed back from its bytes and checked by the verifier's own check
+        against the published root.json before it is returned. CPU-heavy (levels × assets
+        range proofs): the server runs it off its event loop."""
+        assert self._private is not None
+        root, tree, key = self._private
+        try:
+            from por.liabilities.private import prove_leaf
+            from verifier.private.proof import PrivateProof, verify_private_proof
+
+            if not 0 <= record.leaf_index < tree.leaf_count or tree.user_commitment(
+                record.leaf_index
+            ) != user_commitment(root.round_id, record.user_id, record.salt):
+                raise VerificationError("the token index does not match the round's tree")
+            data = prove_leaf(
+                root, tree, record.user_id, record.salt, record.leaf_index,
+                lambda level, index, j: serving_nonce(key, root.round_id, level, index, j),
+            ).to_bytes()
+            verify_private_proof(PrivateProof.from_json(data), expected_root=root.root_hash,
+                                 summary=root)
+        except ModuleNotFoundError as e:  # fail closed: no library, no proof
+            raise ServingUnavailable(
+                f"this server cannot make private proofs: {e.name} is not installed (the"
+                " [private] extra, spec §16.16)") from e
+        return data
 
     def proof(self, record: TokenRecord) -> InclusionProof | MarginInclusionProof:
         """The inclusion proof of ``record``'s leaf (a margin proof in a margin round),
@@ -323,6 +454,8 @@ class TokenIndex:
             VerificationError: the index and the tree disagree (a corrupt or replaced file):
                 nothing is handed out then.
         """
+        if self._private is not None:
+            raise UsageError("a private round's proof is proof_text's (spec §16.16)")
         if not isinstance(self.summary, MarginRootSummary):
             return InclusionProof.from_json(self.proof_text(record))
         lay = self.tree.layout
