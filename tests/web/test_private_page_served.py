@@ -7,7 +7,8 @@ error, no request outside the server's origin), and checks the whole proof in th
 Over the spot rounds of tests/api/api_world.py the proof's round has no attestation on the
 page: FAILED, saying that the proof's own checks held. Over an attested, co-signed private
 round (tests/support/private_attest_world.py, attestation version 4, spec §13.7) the
-user's proof is VERIFIED against the signed root; a tampered one FAILS. Screenshots at 390
+user's proof is VERIFIED against the signed root, dropped as a file or fetched by its token
+(made by the server from tree.bin, spec §16.16); a tampered one FAILS. Screenshots at 390
 and 1400 px go to tests/web/artifacts/screenshots/ (git-ignored).
 """
 
@@ -124,25 +125,33 @@ def test_a_private_proof_dropped_on_the_page(
 
 
 @pytest.fixture(scope="module")
-def attested_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    """``por serve`` over an attested, co-signed private round (spec §13.7) and its proof."""
+def attested_origin(tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[tuple[str, Any, str]]:
+    """``por serve`` over an attested, co-signed private round (spec §13.7), its proof, and
+    the proof token of the proof's user (the round's directory served, spec §16.16)."""
+    import shutil
+
     from attest_helpers import make_world
-    from private_attest_world import published_private
+    from private_attest_world import SECRET, published_private
+
+    from por.liabilities.tokens import issue_tokens
 
     tmp = tmp_path_factory.mktemp("served-attested-private")
     world = make_world(tmp)
     _, r, _ = published_private(tmp, round_id="p1", day=0, world=world)
     (tmp / "rounds").mkdir()
+    shutil.copytree(r.directory, tmp / "rounds" / "p1")
+    [(_, token)] = issue_tokens(tmp / "rounds" / "p1", SECRET, [r.proof.user_id])
     with por_serve(f"sqlite:///{tmp / 'por.db'}", tmp / "rounds",
-                   (tmp / "keylist.json", tmp / "auditor.pub.json"), list) as served:
-        yield served, r
+                   (tmp / "keylist.json", tmp / "auditor.pub.json"), lambda: [token]) as served:
+        yield served, r, token
 
 
 @pytest.mark.parametrize("width", [390, 1400])
 def test_an_attested_private_proof_is_verified_on_the_page(
-    attested_origin: tuple[str, Any], browser: Any, tmp_path: Path, width: int
+    attested_origin: tuple[str, Any, str], browser: Any, tmp_path: Path, width: int
 ) -> None:
-    origin, r = attested_origin
+    origin, r, _ = attested_origin
     page = browser.new_page(viewport={"width": width, "height": 900})
     outside: list[str] = []
     errors: list[str] = []
@@ -182,4 +191,29 @@ def test_an_attested_private_proof_is_verified_on_the_page(
         page.screenshot(path=str(shot))
         assert shot.stat().st_size > 5_000
     assert errors == [] and outside == []
+    page.close()
+
+
+def test_an_attested_private_proof_fetched_by_token_is_verified_on_the_page(
+    attested_origin: tuple[str, Any, str], browser: Any
+) -> None:
+    origin, r, token = attested_origin
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+    page.goto(origin + "/")
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    for value, verdict in (("0" * 32, "error"), (token, "verified")):
+        page.fill("#token", value)
+        page.locator("#token-form button[type='submit'], #token-form input[type='submit']"
+                     ).first.click()
+        page.wait_for_selector(f"#verify-result[data-verdict='{verdict}']", timeout=90_000)
+    text = page.inner_text("#verify-result")
+    assert "checked in this browser against the root in the signed attestation" in text
+    assert "range proofs and every commitment sum checked in this browser" in text
+    eth = r.proof.amounts[0]  # the token's user: u3's balance, to the wei
+    assert "Example Auditor" in text and f"{eth // 10**18}.{eth % 10**18:018d}" in text
+    # The wrong token's 404 is the one resource the browser reports as failed.
+    assert [e for e in errors if "status of 404" not in e] == []
     page.close()
