@@ -26,7 +26,7 @@ The sealed plaintext is ``u64(leaf_index) ‖ salt (32) ‖ u16(len(user_id)) �
 padded with zero bytes to 128 bytes of user id (170 bytes; 186 with the GCM tag).
 
 A private round's index (spec §16.16) is version 2, magic ``PORTOK\\0\\2``: the same
-records (sealed with that magic as associated data) after a 32-byte **serving key**
+records (sealed exactly as in version 1) after a 32-byte **serving key**
 ``S = HMAC(K, TAG_SERVING_KEY ‖ str(round))`` at offset 16. The server makes a private
 proof on demand from ``tree.bin`` with range-proof nonces ``HMAC(S, TAG_PRV_NONCE ‖ …)``:
 S reveals no more than ``tree.bin`` already holds (every opening), and nothing of K.
@@ -143,7 +143,7 @@ class ServingUnavailable(VerificationError):
     nothing is handed out."""
 
 
-def _seal(token: str, record: TokenRecord, aad: bytes = MAGIC) -> bytes:
+def _seal(token: str, record: TokenRecord) -> bytes:
     raw = user_id_bytes(record.user_id)
     plain = (
         record.leaf_index.to_bytes(8, "big")
@@ -151,12 +151,12 @@ def _seal(token: str, record: TokenRecord, aad: bytes = MAGIC) -> bytes:
         + len(raw).to_bytes(2, "big")
         + raw.ljust(MAX_USER_ID_BYTES, b"\x00")
     )
-    return AESGCM(_token_key(token)).encrypt(_NONCE, plain, aad)
+    return AESGCM(_token_key(token)).encrypt(_NONCE, plain, MAGIC)
 
 
-def _open(token: str, sealed: bytes, aad: bytes = MAGIC) -> TokenRecord | None:
+def _open(token: str, sealed: bytes) -> TokenRecord | None:
     try:
-        plain = AESGCM(_token_key(token)).decrypt(_NONCE, sealed, aad)
+        plain = AESGCM(_token_key(token)).decrypt(_NONCE, sealed, MAGIC)
     except InvalidTag:
         return None
     length = int.from_bytes(plain[40:42], "big")
@@ -273,8 +273,7 @@ def _private_records(round_dir: Path, secret: bytes, users: Iterable[str]
             raise InputError(f"user {user!r} is not in round {round_id} (or the round secret"
                              " is not this round's)")
         token = new_token()
-        records.append(token_id(token)
-                       + _seal(token, TokenRecord(user, salt, index), MAGIC_PRIVATE))
+        records.append(token_id(token) + _seal(token, TokenRecord(user, salt, index)))
         pairs.append((user, token))
     return records, pairs, round_id
 
@@ -316,7 +315,6 @@ class TokenIndex:
         magic = self._mm[: len(MAGIC)] if self._mm is not None else b""
         if self._mm is None or size < HEADER_SIZE or magic not in (MAGIC, MAGIC_PRIVATE):
             raise InputError(f"{path}: not a proof token index (bad magic)")
-        self._aad = magic
         self._records_at = PRIVATE_HEADER_SIZE if magic == MAGIC_PRIVATE else HEADER_SIZE
         self.count = int.from_bytes(self._mm[len(MAGIC) : HEADER_SIZE], "big")
         if size != self._records_at + self.count * RECORD_SIZE:
@@ -396,7 +394,7 @@ class TokenIndex:
         token opens a decoy record and fails exactly as a wrong one does.
         """
         sealed = self._sealed(token_id(token))
-        return _open(token, sealed if sealed is not None else _DECOY, self._aad)
+        return _open(token, sealed if sealed is not None else _DECOY)
 
     def proof_text(self, record: TokenRecord) -> bytes:
         """The exact bytes ``por liabilities prove`` writes for ``record``'s user, checked
