@@ -27,7 +27,7 @@ from pathlib import Path
 from por.demo.attest import AttestDemo
 from por.demo.reserves import DemoReserves, serve_chain
 from por.errors import VerificationError
-from por.liabilities.private import build_private_tree, prove, write_private_round
+from por.liabilities.private import build_private_round, prove
 from por.liabilities.secret import create_secret
 from verifier.attestation.model import private_liabilities
 from verifier.liabilities.mst import Asset
@@ -71,9 +71,9 @@ def run_private_round(out_dir: Path, snapshot: Path, assets: Sequence[Asset], ro
     secret = create_secret(out_dir / "secrets" / f"{round_id}.private.key")
     directory = directory or out_dir / "private" / round_id
     started = time.perf_counter()
-    tree = build_private_tree(round_id, assets, secret, balances, workers=workers,
-                              hidden_levels=hidden_levels)
-    root = write_private_round(tree, directory)
+    # The bounded-memory builder `por liabilities build-private` uses (spec §16.10).
+    root, _ = build_private_round(round_id, assets, secret, balances, directory,
+                                  workers=workers, hidden_levels=hidden_levels)
     seconds = time.perf_counter() - started
     echo(f"7. private round {round_id} (spec §16): {len(balances)} users' holdings"
                f" committed, {root.leaf_count} leaves x {len(assets)} assets, built in"

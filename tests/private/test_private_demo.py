@@ -51,16 +51,16 @@ def test_a_broken_tree_fails_the_demo(tmp_path: Path, monkeypatch: pytest.Monkey
 
     snap = tmp_path / "s.csv"
     snap.write_text(SNAPSHOT)
-    real = demo.write_private_round  # type: ignore[attr-defined]
+    real = demo.build_private_round  # type: ignore[attr-defined]
 
-    def corrupt(tree, out):  # type: ignore[no-untyped-def]
-        root = real(tree, out)
+    def corrupt(round_id, assets, secret, balances, out, **options):  # type: ignore[no-untyped-def]
+        built = real(round_id, assets, secret, balances, out, **options)
         data = bytearray((out / "tree.bin").read_bytes())
         data[-1] ^= 1  # the top record's last blinding byte: only the auditor's check sees it
         (out / "tree.bin").write_bytes(bytes(data))
-        return root
+        return built
 
-    monkeypatch.setattr(demo, "write_private_round", corrupt)
+    monkeypatch.setattr(demo, "build_private_round", corrupt)
     with pytest.raises(VerificationError, match="liabilities"):
         run_private_round(tmp_path / "out", snap, ASSETS, "2026-11-28-private", [],
                           workers=1)
