@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -98,23 +99,7 @@ def build_round(world: World, tmp: Path, round_id: str, users: int = 12) -> dict
     finally:
         prover.close()
     summary: RootSummary = result.summary
-    evm = Chain("ethereum", "evm", str(CHAIN_ID), (ChainAsset("ETH", None),))
-    listed = WalletList(EXCHANGE, (Asset("ETH", 18),), (evm,), tuple(
-        Wallet("ethereum", w.address, Custody("single"), ("ETH",)) for w in world.wallets))
-    reader = world.reader()
-    height = int(world.chain.get_block_by_number("latest")["number"])
-    snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
-                     reader.block_hash(height))
-    draft = new_draft(listed, summary, (snapshot,))
-    sigs = [
-        {"chain": "ethereum", "address": w.address, "scheme": "eip191",
-         "value": Account.sign_message(encode_defunct(str(d.signed_message).encode()),
-                                       w.key).signature.hex()}
-        for w, d in zip(world.wallets, draft.wallets, strict=True)
-    ]
-    draft = import_signatures(draft, json.dumps(sigs).encode(), "test signatures")
-    draft = read_balances(draft, {"ethereum": reader})
-    (out / "reserves.json").write_bytes(finish(draft))
+    write_signed_reserves(world, summary, out)
     files = {"root": result.root_path, "reserves": out / "reserves.json",
              "proof": out / "proof-u3.json"}
     world.rounds[round_id] = files
@@ -134,3 +119,27 @@ def publish(engine: Engine, world: World, round_id: str, out: Path, day: int) ->
     publish_round(engine, round_id, world.exchange_key, world.keylist, out,
                   now=T0 + timedelta(days=day, hours=2))
     return out
+
+
+def write_signed_reserves(world: World, summary: Any, out: Path) -> Path:
+    """``out/reserves.json`` for ``summary`` (a spot, margin or private root: the draft reads
+    the round id, assets and root hash, which all have under the same names): the world's
+    wallets listed, each signing the round's challenge, balances read from its chain."""
+    evm = Chain("ethereum", "evm", str(CHAIN_ID), (ChainAsset("ETH", None),))
+    listed = WalletList(EXCHANGE, (Asset("ETH", 18),), (evm,), tuple(
+        Wallet("ethereum", w.address, Custody("single"), ("ETH",)) for w in world.wallets))
+    reader = world.reader()
+    height = int(world.chain.get_block_by_number("latest")["number"])
+    snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
+                     reader.block_hash(height))
+    draft = new_draft(listed, summary, (snapshot,))
+    sigs = [
+        {"chain": "ethereum", "address": w.address, "scheme": "eip191",
+         "value": Account.sign_message(encode_defunct(str(d.signed_message).encode()),
+                                       w.key).signature.hex()}
+        for w, d in zip(world.wallets, draft.wallets, strict=True)
+    ]
+    draft = import_signatures(draft, json.dumps(sigs).encode(), "test signatures")
+    draft = read_balances(draft, {"ethereum": reader})
+    (out / "reserves.json").write_bytes(finish(draft))
+    return out / "reserves.json"

@@ -11,27 +11,21 @@ net liabilities (BTC equity − BTC debt).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import rfc8785
-from attest_helpers import EXCHANGE, T0, World
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from attest_helpers import EXCHANGE, T0, World, write_signed_reserves
 from sqlalchemy import Engine
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.demo.reserves import CHAIN_ID
 from por.liabilities.margin import MarginAccount, build_margin_tree, write_margin_round
-from por.reserves.round import finish, import_signatures, new_draft, read_balances
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import Asset, Position
 from verifier.liabilities.proof import MarginInclusionProof
 from verifier.liabilities.risk import RiskParams
-from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 
 ASSETS = (Asset("ETH", 18), Asset("BTC", 8))
 ETH = 10**18
@@ -88,25 +82,7 @@ def build_margin_round(world: World, tmp: Path, round_id: str) -> MarginRound:
     risk = RiskParams.from_json(risk_bytes())
     tree = build_margin_tree(round_id, ASSETS, risk, SECRET, accounts())
     summary = write_margin_round(tree, out)
-    evm = Chain("ethereum", "evm", str(CHAIN_ID), (ChainAsset("ETH", None),))
-    listed = WalletList(EXCHANGE, (Asset("ETH", 18),), (evm,), tuple(
-        Wallet("ethereum", w.address, Custody("single"), ("ETH",)) for w in world.wallets))
-    reader = world.reader()
-    height = int(world.chain.get_block_by_number("latest")["number"])
-    snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
-                     reader.block_hash(height))
-    # The reserves draft reads the round id, assets and root hash, which a margin summary
-    # has under the same names.
-    draft = new_draft(listed, summary, (snapshot,))  # a margin root.json, as is
-    sigs = [
-        {"chain": "ethereum", "address": w.address, "scheme": "eip191",
-         "value": Account.sign_message(encode_defunct(str(d.signed_message).encode()),
-                                       w.key).signature.hex()}
-        for w, d in zip(world.wallets, draft.wallets, strict=True)
-    ]
-    draft = import_signatures(draft, json.dumps(sigs).encode(), "test signatures")
-    draft = read_balances(draft, {"ethereum": reader})
-    (out / "reserves.json").write_bytes(finish(draft))
+    write_signed_reserves(world, summary, out)  # a margin root.json, as is
     return MarginRound(out, summary, (out / "root.json").read_bytes(),
                        (out / "risk.json").read_bytes(), (out / "reserves.json").read_bytes(),
                        tree.prove("m-borrower-2"))

@@ -9,25 +9,18 @@ exact sum. BTC has no wallet: under-reserved by all of it, as in the spot rounds
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from attest_helpers import ASSETS, ETHER, EXCHANGE, T0, World, make_world
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from attest_helpers import ASSETS, ETHER, EXCHANGE, T0, World, make_world, write_signed_reserves
 from sqlalchemy import Engine
 
 from por.attest.publish import publish_round
 from por.attest.rounds import cosign_round, new_round, sign_round
-from por.demo.reserves import CHAIN_ID
 from por.liabilities.private import build_private_tree, prove, write_private_round
-from por.reserves.round import finish, import_signatures, new_draft, read_balances
 from por.store.db import open_store
-from verifier.liabilities.mst import Asset
 from verifier.private.proof import PrivateProof, PrivateRoot
-from verifier.reserves.model import Chain, ChainAsset, Custody, Wallet, WalletList
 
 SECRET = bytes(range(32, 64))  # a public test secret: never a real round's
 
@@ -62,23 +55,7 @@ def build_private_round(world: World, tmp: Path, round_id: str, users: int = 8,
                               hidden_levels=hidden_levels)
     root = write_private_round(tree, out / "round")
     proof = prove(out / "round", SECRET, "u3")
-    evm = Chain("ethereum", "evm", str(CHAIN_ID), (ChainAsset("ETH", None),))
-    listed = WalletList(EXCHANGE, (Asset("ETH", 18),), (evm,), tuple(
-        Wallet("ethereum", w.address, Custody("single"), ("ETH",)) for w in world.wallets))
-    reader = world.reader()
-    height = int(world.chain.get_block_by_number("latest")["number"])
-    snapshot = Chain(evm.name, evm.kind, evm.network, evm.assets, height,
-                     reader.block_hash(height))
-    draft = new_draft(listed, root, (snapshot,))
-    sigs = [
-        {"chain": "ethereum", "address": w.address, "scheme": "eip191",
-         "value": Account.sign_message(encode_defunct(str(d.signed_message).encode()),
-                                       w.key).signature.hex()}
-        for w, d in zip(world.wallets, draft.wallets, strict=True)
-    ]
-    draft = import_signatures(draft, json.dumps(sigs).encode(), "test signatures")
-    draft = read_balances(draft, {"ethereum": reader})
-    (out / "reserves.json").write_bytes(finish(draft))
+    write_signed_reserves(world, root, out)
     return PrivateRound(out / "round", root, proof, out / "reserves.json")
 
 
