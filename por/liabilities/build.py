@@ -667,18 +667,26 @@ def summary_of(layout: Layout, top: bytes) -> RootSummary | MarginRootSummary:
 
 def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
                 progress: Progress) -> bytes:
-    """Stage 4 on this machine: subtrees written by the workers straight into the file."""
+    """Stage 4 on this machine, straight into the file: each bucket's leaves hashed once
+    (commitments and level 0), then the aligned subtrees' levels above them, then the top."""
     layout = stages.layout
     new_tree_file(tmp, layout)
     parallel = not isinstance(executor, InlineExecutor)
     height = shard_height(layout, 4 * plan.workers if parallel else 1)
     offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
-    progress.start("hashing", layout.leaf_count)
-    futures = [
-        executor.submit(buckets.build_local_subtree, plan.work_url,
-                        (layout.record_size - HASH_SIZE) // 16, stages.table, first, height,
-                        str(tmp), layout.commitments_offset, offsets, layout.record_size,
+    k = (layout.record_size - HASH_SIZE) // 16
+    progress.start("hashing", 2 * layout.leaf_count)
+    leaves = [
+        executor.submit(buckets.write_leaves, plan.work_url, k, bucket, start, size, str(tmp),
+                        layout.commitments_offset, offsets[0], layout.record_size,
                         layout.is_margin)
+        for bucket, start, size in stages.table if size
+    ]
+    for size in results_in_order(leaves):
+        progress.advance(size)
+    futures = [
+        executor.submit(buckets.hash_levels, str(tmp), offsets, layout.record_size, first,
+                        height, layout.is_margin)
         for first in range(0, layout.leaf_count, 1 << height)
     ]
     roots = []

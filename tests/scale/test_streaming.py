@@ -12,7 +12,8 @@ import pytest
 from reference import reference_tree
 from snapshots import balances_to_rows, write_csv
 
-from por.errors import InputError
+from por.errors import InputError, VerificationError
+from por.liabilities import buckets
 from por.liabilities import snapshot as snapshot_mod
 from por.liabilities.build import build_tree, make_plan, parse_memory
 from verifier.liabilities.mst import Asset
@@ -108,3 +109,29 @@ def test_memory_sizes(text: str, value: int) -> None:
 def test_bad_memory_sizes_are_refused(text: str) -> None:
     with pytest.raises(InputError, match="--memory"):
         parse_memory(text)
+
+
+def test_leaves_hashed_once_per_bucket_then_levels_match_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two worker processes: each bucket's leaves go into the file once (write_leaves),
+    then the subtrees' levels are built from them (hash_levels), a few leaves a chunk, so
+    that buckets straddle subtrees and chunks: the reference tree's root, and the same
+    bytes as one process."""
+    bal = _balances(9000)
+    snap = write_csv(tmp_path / "s.csv", balances_to_rows(bal, ASSETS))
+    monkeypatch.setattr(buckets, "CHUNK_LEAVES", 256)
+    two = build_tree(snap, ASSET_OBJS, "r", SECRET, tmp_path / "two", workers=2)
+    info = json.loads((tmp_path / "two/build-info.json").read_text())
+    assert info["workers"] == 2 and info["buckets"] >= 4
+    assert two.summary.root_hash == reference_tree("r", ASSETS, bal, SECRET, 16384)["root"]
+    one = build_tree(snap, ASSET_OBJS, "r", SECRET, tmp_path / "one", workers=1)
+    assert (tmp_path / "two/tree.bin").read_bytes() == (tmp_path / "one/tree.bin").read_bytes()
+    assert one.summary == two.summary
+
+
+def test_levels_refuse_a_tree_file_shorter_than_its_leaves(tmp_path: Path) -> None:
+    short = tmp_path / "tree.bin"
+    short.write_bytes(bytes(100 * 64))
+    with pytest.raises(VerificationError, match="the tree file ends at byte 6400"):
+        buckets.hash_levels(str(short), [0, 1 << 20], 64, 0, 7)
