@@ -202,13 +202,15 @@ class Work:
         fs, root = fsspec.core.url_to_fs(self.url)
         return fs, root.rstrip("/")
 
-    def write(self, name: str, data: bytes | memoryview) -> None:
-        """Write one object (files are never appended: object stores cannot)."""
+    def write(self, name: str, *data: bytes | memoryview) -> None:
+        """Write one object from its pieces, in order (files are never appended: object
+        stores cannot)."""
         fs, root = self.fs()
         path = f"{root}/{name}"
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         with fs.open(path, "wb") as fh:
-            fh.write(data)
+            for piece in data:
+                fh.write(piece)
 
     def list(self, folder: str) -> list[str]:
         """Names under ``folder`` (relative to the root), sorted; empty if none."""
@@ -233,12 +235,29 @@ class Work:
 
 
 def _read_records(work: Work, folder: str, dtype: np.dtype) -> np.ndarray:
-    parts = [work.read(name) for name in work.list(folder)]
-    raw = b"".join(parts)
-    del parts
-    if len(raw) % dtype.itemsize:
+    """Every object under ``folder`` (in name order) as one array of ``dtype`` records, read
+    straight into it (no joined copy of the parts)."""
+    fs, root = work.fs()
+    try:
+        found = fs.ls(f"{root}/{folder}", detail=True)
+    except FileNotFoundError:
+        found = []
+    found = sorted(found, key=lambda f: str(f["name"]))
+    total = sum(int(f["size"]) for f in found)
+    if total % dtype.itemsize:
         raise VerificationError(f"{work.url}/{folder}: truncated spill file")
-    return np.frombuffer(raw, dtype)
+    out = np.empty(total // dtype.itemsize, dtype)
+    view = out.view(np.uint8).reshape(-1).data
+    pos = 0
+    for f in found:
+        end = pos + int(f["size"])
+        with fs.open(f["name"], "rb") as fh:
+            while pos < end:
+                got = fh.readinto(view[pos:end])
+                if not got:
+                    raise VerificationError(f"{work.url}/{folder}: truncated spill file")
+                pos += got
+    return out
 
 
 # ------------------------------------------------------------------------ stage 1
@@ -339,10 +358,12 @@ def take_rows(recs: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``recs[order]`` for a contiguous structured array, moved as rows of bytes.
 
     Why: numpy gathers a structured array field by field, element by element (0.5 s for
-    500,000 spill records here); as a (n, itemsize) byte matrix it is one copy per row.
+    500,000 spill records here); as opaque items it is one copy per row.
     """
-    rows = recs.view(np.uint8).reshape(len(recs), recs.dtype.itemsize)
-    return rows[order].view(recs.dtype).reshape(-1)
+    # As opaque items of itemsize bytes: a copy per row, and a quarter faster than the rows
+    # of a (n, itemsize) byte matrix.
+    items = recs.view(np.dtype((np.void, recs.dtype.itemsize))).reshape(-1)
+    return items[order].view(recs.dtype).reshape(-1)
 
 
 # ------------------------------------------------------------------------ stage 2

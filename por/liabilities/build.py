@@ -245,7 +245,7 @@ class _Spill:
     work: Work
     bits: int
     flush_bytes: int
-    buffers: dict[int, list[bytes]] = field(default_factory=dict)
+    buffers: dict[int, list[np.ndarray]] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
     seq: int = 0
     prefix: str = ""  # a worker's part of the snapshot: its files' names never clash
@@ -261,16 +261,18 @@ class _Spill:
             counts = np.array([len(records)])
         edges = np.concatenate(([0], np.cumsum(counts)))
         for bucket in np.flatnonzero(counts).tolist():
-            part = records[edges[bucket] : edges[bucket + 1]].tobytes()
+            # A view: the slices of ``records`` partition it, so what is buffered is what
+            # is held, and each byte is copied once, into the file.
+            part = records[edges[bucket] : edges[bucket + 1]]
             self.buffers.setdefault(bucket, []).append(part)
-            self.sizes[bucket] = self.sizes.get(bucket, 0) + len(part)
+            self.sizes[bucket] = self.sizes.get(bucket, 0) + part.nbytes
             if self.sizes[bucket] >= self.flush_bytes:
                 self._flush(bucket)
 
     def _flush(self, bucket: int) -> None:
         self.seq += 1
         self.work.write(f"rows/{bucket:05d}/{self.prefix}{self.seq:08d}",
-                        b"".join(self.buffers.pop(bucket)))
+                        *(part.view(np.uint8).data for part in self.buffers.pop(bucket)))
         self.sizes[bucket] = 0
 
     def close(self) -> None:
