@@ -409,7 +409,9 @@ class _Reader:
         """
         try:
             if self.kind == "parquet":
-                pf = pq.ParquetFile(self.path, pre_buffer=False)
+                # The asset column as a dictionary: a handful of symbols, looked up once a
+                # batch instead of once a row, and no string per row is built.
+                pf = pq.ParquetFile(self.path, pre_buffer=False, read_dictionary=["asset"])
                 for group in range(start, stop):
                     if pf.metadata.row_group(group).num_rows > 4 * BATCH_ROWS:
                         # A large row group: streamed, a batch at a time.
@@ -481,10 +483,19 @@ class _Reader:
         if (pc.any(pc.starts_with(users, " ")).as_py()
                 or pc.any(pc.ends_with(users, " ")).as_py()):
             return None
-        idx = pc.index_in(assets, value_set=self.symbols)
-        if idx.null_count:
-            return None
-        asset_idx = idx.to_numpy(zero_copy_only=False).astype(np.int16)
+        if pa.types.is_dictionary(assets.type):
+            # Each symbol of the dictionary looked up once; an unknown one, or a null value
+            # in it, becomes -1 wherever a row uses it (the row-by-row path names it).
+            known = pc.fill_null(pc.index_in(assets.dictionary, value_set=self.symbols), -1)
+            table = known.to_numpy(zero_copy_only=False).astype(np.int16)
+            asset_idx = table[assets.indices.to_numpy(zero_copy_only=False)]
+            if len(asset_idx) and int(asset_idx.min()) < 0:
+                return None
+        else:
+            idx = pc.index_in(assets, value_set=self.symbols)
+            if idx.null_count:
+                return None
+            asset_idx = idx.to_numpy(zero_copy_only=False).astype(np.int16)
         columns = []
         for v in values:
             column = self._fast_values(v, asset_idx, self.signed)

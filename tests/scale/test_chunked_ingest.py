@@ -71,7 +71,7 @@ def _csv(path: Path, rows: Sequence[tuple[str, ...]], header: tuple[str, ...], c
     return path
 
 
-def _parquet(path: Path, rows: Sequence[tuple[str, ...]], header: tuple[str, ...],
+def _parquet(path: Path, rows: Sequence[tuple[str | None, ...]], header: tuple[str, ...],
              group_rows: int) -> Path:
     table = pa.table({name: [r[i] for r in rows] for i, name in enumerate(header)})
     pq.write_table(table, path, row_group_size=group_rows)
@@ -233,6 +233,26 @@ def test_bad_parquet_row_gives_the_reference_message(tmp_path: Path,
     snap = _parquet(tmp_path / "s.parquet", rows, ("user_id", "asset", "amount"), 3)
     fast, ref = _first_refusal(snap, tmp_path, monkeypatch)
     assert fast == ref and "row 24, column amount" in ref[1]
+
+
+@pytest.mark.parametrize("asset", ["DOGE", None, "btc", ""])
+def test_bad_parquet_asset_gives_the_reference_message(asset: str | None, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts read the asset column as a dictionary (each symbol looked up once); an
+    unknown symbol or a null one, even used by one row only, still reaches the serial
+    ingest and its message."""
+    returned = _tiny_parts(monkeypatch, 1, 2)
+    rows: list[tuple[str | None, ...]] = [(f"u{i}", ("BTC", "ETH")[i % 2], f"{i}")
+                                          for i in range(30)]
+    rows[23] = ("u23", asset, "1")
+    snap = _parquet(tmp_path / "s.parquet", rows, ("user_id", "asset", "amount"), 3)
+    fast, ref = _first_refusal(snap, tmp_path, monkeypatch)
+    assert fast == ref and "row 24, column asset" in ref[1]
+    assert None in returned
+    good = _parquet(tmp_path / "g.parquet", rows[:23] + rows[24:], ("user_id", "asset",
+                                                                    "amount"), 5)
+    fast_tree, ref_tree = _both(good, tmp_path, monkeypatch, "g", workers=1)
+    assert fast_tree == ref_tree
 
 
 def _risk() -> RiskParams:
