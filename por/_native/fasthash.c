@@ -757,6 +757,162 @@ done:
     return result;
 }
 
+/* A private, checked int64 copy of Arrow string offsets (int32, or int64 when ``wide``):
+ * n + 1 of them, non-decreasing, within data_len. NULL with an exception set otherwise. */
+static int64_t *checked_offsets(const Py_buffer *offsets, int wide, Py_ssize_t data_len,
+                                Py_ssize_t *n_out, const char *name) {
+    Py_ssize_t width = wide ? 8 : 4;
+    if (offsets->len % width || offsets->len < width) {
+        PyErr_Format(PyExc_ValueError, "%s: offsets of %zd bytes", name, offsets->len);
+        return NULL;
+    }
+    Py_ssize_t n = offsets->len / width - 1;
+    int64_t *off = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (!off) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i <= n; i++) {
+        if (wide) {
+            memcpy(&off[i], (char *)offsets->buf + 8 * i, 8);
+        } else {
+            int32_t o;
+            memcpy(&o, (char *)offsets->buf + 4 * i, 4);
+            off[i] = o;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (off[i] < 0 || off[i + 1] < off[i] || off[i + 1] > data_len) {
+            PyMem_Free(off);
+            PyErr_Format(PyExc_ValueError, "%s: offsets out of range", name);
+            return NULL;
+        }
+    }
+    if (n == 0 && (off[0] < 0 || off[0] > data_len)) {
+        PyMem_Free(off);
+        PyErr_Format(PyExc_ValueError, "%s: offsets out of range", name);
+        return NULL;
+    }
+    *n_out = n;
+    return off;
+}
+
+PyDoc_STRVAR(check_user_ids_doc,
+"check_user_ids(offsets, wide, data, max_len) -> bool\n\n"
+"True if every id ``data[offsets[i]:offsets[i+1]]`` (Arrow string offsets: int32, or int64\n"
+"when ``wide``) is 1 to ``max_len`` bytes of printable ASCII (0x20-0x7e) and neither starts\n"
+"nor ends with a space: the builder's fast rule for user ids (spec §4; printable ASCII is\n"
+"NFC and its only whitespace is the space). False sends the batch to the row-by-row check,\n"
+"which names the id and the rule it breaks.");
+
+static PyObject *check_user_ids(PyObject *self, PyObject *args) {
+    Py_buffer offsets, data;
+    int wide;
+    Py_ssize_t max_len;
+    if (!PyArg_ParseTuple(args, "y*py*n:check_user_ids", &offsets, &wide, &data, &max_len))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n;
+    int64_t *off = checked_offsets(&offsets, wide, data.len, &n, "check_user_ids");
+    if (off) {
+        const unsigned char *text = data.buf;
+        int ok = 1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n && ok; i++) {
+            int64_t a = off[i], b = off[i + 1];
+            if (b - a < 1 || b - a > max_len || text[a] == ' ' || text[b - 1] == ' ') {
+                ok = 0;
+                break;
+            }
+        }
+        if (ok && n) {
+            /* Every byte of the ids, in one pass over their span. */
+            for (int64_t j = off[0]; j < off[n]; j++) {
+                if (text[j] < 0x20 || text[j] > 0x7e) {
+                    ok = 0;
+                    break;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+        result = PyBool_FromLong(ok);
+        PyMem_Free(off);
+    }
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+PyDoc_STRVAR(user_runs_doc,
+"user_runs(offsets, wide, data) -> tuple[bytes, bytes, bytes] | None\n\n"
+"Runs of adjacent equal ids ``data[offsets[i]:offsets[i+1]]`` (Arrow string offsets: int32,\n"
+"or int64 when ``wide``): (starts, run_offsets, run_data), the first row of each run as\n"
+"int64, and each run's id packed as int64 offsets (one more than runs, from 0) into\n"
+"run_data. None when there are more than n // 2 runs (rows not grouped by user).");
+
+static PyObject *user_runs(PyObject *self, PyObject *args) {
+    Py_buffer offsets, data;
+    int wide;
+    if (!PyArg_ParseTuple(args, "y*py*:user_runs", &offsets, &wide, &data)) return NULL;
+    PyObject *result = NULL, *starts = NULL, *run_off = NULL, *run_data = NULL;
+    Py_ssize_t n;
+    int64_t *off = checked_offsets(&offsets, wide, data.len, &n, "user_runs");
+    if (!off) goto done;
+    const unsigned char *text = data.buf;
+    Py_ssize_t runs = 0, bytes = 0, limit = n / 2;
+    int grouped = 1;
+    /* First pass: count the runs and their bytes (stop past n // 2 runs). */
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t len = off[i + 1] - off[i];
+        if (i == 0 || len != off[i] - off[i - 1]
+            || memcmp(text + off[i], text + off[i - 1], (size_t)len) != 0) {
+            if (++runs > limit) {
+                grouped = 0;
+                break;
+            }
+            bytes += len;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (!grouped) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    starts = PyBytes_FromStringAndSize(NULL, 8 * runs);
+    run_off = PyBytes_FromStringAndSize(NULL, 8 * (runs + 1));
+    run_data = PyBytes_FromStringAndSize(NULL, bytes);
+    if (!starts || !run_off || !run_data) goto done;
+    int64_t *st = (int64_t *)PyBytes_AS_STRING(starts);
+    int64_t *ro = (int64_t *)PyBytes_AS_STRING(run_off);
+    unsigned char *rd = (unsigned char *)PyBytes_AS_STRING(run_data);
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t r = 0;
+    int64_t pos = 0;
+    ro[0] = 0;
+    for (Py_ssize_t i = 0; i < n && r < runs; i++) {
+        int64_t len = off[i + 1] - off[i];
+        if (i == 0 || len != off[i] - off[i - 1]
+            || memcmp(text + off[i], text + off[i - 1], (size_t)len) != 0) {
+            st[r] = i;
+            memcpy(rd + pos, text + off[i], (size_t)len);
+            pos += len;
+            ro[++r] = pos;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = PyTuple_Pack(3, starts, run_off, run_data);
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(run_off);
+    Py_XDECREF(run_data);
+    PyMem_Free(off);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"format_records", format_records, METH_VARARGS, format_records_doc},
     {"leaf_records", leaf_records, METH_VARARGS, leaf_records_doc},
@@ -766,6 +922,8 @@ static PyMethodDef methods[] = {
     {"hash_records", hash_records, METH_VARARGS, hash_records_doc},
     {"commitments", commitments, METH_VARARGS, commitments_doc},
     {"pad_commitments", pad_commitments, METH_VARARGS, pad_commitments_doc},
+    {"check_user_ids", check_user_ids, METH_VARARGS, check_user_ids_doc},
+    {"user_runs", user_runs, METH_VARARGS, user_runs_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -160,6 +160,14 @@ def check_native() -> None:
                                        np.array([9], np.int64).data, True)
         checks.append((parsed, ((12500000000).to_bytes(16, "little")
                                 + (1).to_bytes(16, "little"), b"\x00\x01")))
+    if hasattr(native, "check_user_ids") and hasattr(native, "user_runs"):  # ids (issue 16)
+        bounds = np.array([0, 1, 2, 5, 8, 10, 12], np.int32).data
+        checks.append((native.user_runs(bounds, False, b"aab~cb~c d d"),
+                       (np.array([0, 2, 4], np.int64).tobytes(),
+                        np.array([0, 1, 4, 6], np.int64).tobytes(), b"ab~c d")))
+        checks.append(([native.check_user_ids(bounds, False, text, 128)
+                        for text in (b"aab~cb~cdddd", b"aab~cb~c\x7fddd", b"aab~cb~c d d")],
+                       [True, False, False]))
     for got, want in checks:
         if got != want:
             raise VerificationError("the C accelerator por._fasthash disagrees with"

@@ -51,6 +51,7 @@ import pyarrow.compute as pc
 
 from por.errors import InputError, PorError, VerificationError
 from por.liabilities import buckets
+from por.liabilities import snapshot as snapshot_module
 from por.liabilities.buckets import Work, hmac_sha256_keyed, spill_dtype
 from por.liabilities.snapshot import (
     POSITION_PARTS,
@@ -60,6 +61,7 @@ from por.liabilities.snapshot import (
     estimate_rows,
     iter_batches,
     open_snapshot,
+    string_buffers,
     user_at_row,
 )
 from por.liabilities.stages import (
@@ -282,9 +284,9 @@ class _Spill:
 
 @dataclass
 class _Grouped:
-    """One batch's rows grouped per user."""
+    """One batch's rows grouped per user (or per run of a user's rows)."""
 
-    ids: pa.Array
+    ids: tuple[bytes, bytes]  # int64 offsets from 0, UTF-8 bytes
     lo: np.ndarray
     hi: np.ndarray
     mask: np.ndarray
@@ -292,9 +294,10 @@ class _Grouped:
     duplicate: tuple[int, int] | None
 
 
-def _user_runs(users: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
-    """Runs of adjacent rows of one user: their ids, each row's run, each run's first
-    row; None when runs are mostly one row long (rows not grouped by user in the file).
+def _user_runs(users: pa.Array) -> tuple[tuple[bytes, bytes], np.ndarray, np.ndarray] | None:
+    """Runs of adjacent rows of one user: their ids (as :func:`_id_buffers`), each row's
+    run, each run's first row; None when runs are mostly one row long (rows not grouped by
+    user in the file).
 
     A user whose rows form two runs of one batch gets two records, merged in stage 2 like
     a user spread over batches; the hashing that numbering users would take is saved.
@@ -302,6 +305,15 @@ def _user_runs(users: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | Non
     n = len(users)
     if n < 2:
         return None
+    native = snapshot_module.extension()  # the ingest's extension (tests run without it)
+    buffers = string_buffers(users) if hasattr(native, "user_runs") else None
+    if buffers is not None:  # one C pass: no comparison array, no take
+        found = native.user_runs(*buffers)
+        if found is None:
+            return None
+        starts = np.frombuffer(found[0], np.int64)
+        idx = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(starts, append=n))
+        return (found[1], found[2]), idx, starts
     new = np.empty(n, np.bool_)
     new[0] = True
     new[1:] = pc.not_equal(users[1:], users[:-1]).to_numpy(zero_copy_only=False)
@@ -310,7 +322,7 @@ def _user_runs(users: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | Non
         return None
     idx = np.cumsum(new, dtype=np.int64)
     idx -= 1
-    return users.take(pa.array(starts)), idx, starts
+    return _id_buffers(users.take(pa.array(starts))), idx, starts
 
 
 def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
@@ -327,9 +339,9 @@ def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
     else:
         encoded = batch.users.dictionary_encode()
         idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        ids = encoded.dictionary
+        ids = _id_buffers(encoded.dictionary)
         starts = None
-    u = len(ids)
+    u = len(ids[0]) // 8 - 1
     key = idx * k + batch.asset_idx
     dup = None
     mask = None
@@ -415,8 +427,8 @@ def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
         g = _group(batch, first, k)
         if g.duplicate and (state.duplicate is None or g.duplicate < state.duplicate):
             state.duplicate = g.duplicate
-        offsets, data = _id_buffers(g.ids)
-        g.ids = pa.array([], pa.string())
+        offsets, data = g.ids
+        g.ids = (b"", b"")
         in_flight.append((executor.submit(buckets.commit_users, offsets, data, secret,
                                           round_id), g))
         while len(in_flight) > 2 * plan.workers or (in_flight and in_flight[0][0].done()):
@@ -465,7 +477,7 @@ def ingest_chunk(path: str, assets: tuple[Asset, ...], margin: bool, names: list
             rows += len(batch.lo)
             if rows >= 1 << CHUNK_SHIFT:
                 return None
-            offsets, data = _id_buffers(g.ids)
+            offsets, data = g.ids
             rec, c = _records(g, buckets.commit_users(offsets, data, secret, round_id), dtype)
             spill.add(rec, c)
     except (InputError, ChunkRefused):

@@ -242,6 +242,24 @@ def _plain_decimals(amounts: pa.Array, length: np.ndarray, dot: np.ndarray) -> b
                 and (dot[has_dot] != length[has_dot] - 1).all())
 
 
+def extension() -> Any:
+    """The C extension the ingest uses (None without it; tests patch ``native`` here)."""
+    return native
+
+
+def string_buffers(strings: pa.Array) -> tuple[memoryview, bool, Any] | None:
+    """The offsets (this array's slice of them: one more than its length), whether they are
+    int64 (``large_string``) and the data buffer of a string array, for the C extension;
+    None for another type."""
+    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
+        return None
+    wide = pa.types.is_large_string(strings.type)
+    offsets = np.frombuffer(strings.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+    data = strings.buffers()[2]
+    return offsets.data, wide, b"" if data is None else data
+
+
 class _Reader:
     def __init__(self, path: Path, assets: tuple[Asset, ...], margin: bool = False) -> None:
         self.path = path
@@ -475,14 +493,19 @@ class _Reader:
         # row by row with the verifier's own rule (str.isprintable) so both sides agree.
         # (ascii_is_printable is true for "" and for nothing outside 0x20-0x7e, so with the
         # length bounds it is exactly ^[\x20-\x7e]{1,128}$, at a tenth of the regex's cost.)
-        id_length = pc.min_max(pc.binary_length(users)).as_py()
-        if not (pc.all(pc.ascii_is_printable(users)).as_py()
-                and id_length["min"] >= 1 and id_length["max"] <= MAX_USER_ID_BYTES):
-            return None
         # Printable ASCII is NFC; its only whitespace is the space, refused at either end.
-        if (pc.any(pc.starts_with(users, " ")).as_py()
-                or pc.any(pc.ends_with(users, " ")).as_py()):
-            return None
+        buffers = string_buffers(users) if hasattr(native, "check_user_ids") else None
+        if buffers is not None:  # the same rule, in one C pass over the ids' bytes
+            if not native.check_user_ids(*buffers, MAX_USER_ID_BYTES):
+                return None
+        else:
+            id_length = pc.min_max(pc.binary_length(users)).as_py()
+            if not (pc.all(pc.ascii_is_printable(users)).as_py()
+                    and id_length["min"] >= 1 and id_length["max"] <= MAX_USER_ID_BYTES):
+                return None
+            if (pc.any(pc.starts_with(users, " ")).as_py()
+                    or pc.any(pc.ends_with(users, " ")).as_py()):
+                return None
         if pa.types.is_dictionary(assets.type):
             # Each symbol of the dictionary looked up once; an unknown one, or a null value
             # in it, becomes -1 wherever a row uses it (the row-by-row path names it).
@@ -532,12 +555,9 @@ class _Reader:
         column's bytes, then a cast to decimal128 per asset). Both accept exactly what
         :func:`parse_amount` accepts, and give the same integers (tests/scale/test_native.py).
         """
-        if native is not None and hasattr(native, "parse_decimals"):
-            wide = pa.types.is_large_string(amounts.type)
-            offsets = np.frombuffer(amounts.buffers()[1], np.int64 if wide else np.int32)
-            offsets = offsets[amounts.offset : amounts.offset + len(amounts) + 1]
-            data = amounts.buffers()[2]
-            parsed = native.parse_decimals(offsets.data, wide, b"" if data is None else data,
+        buffers = string_buffers(amounts) if hasattr(native, "parse_decimals") else None
+        if buffers is not None:
+            parsed = native.parse_decimals(*buffers,
                                            np.ascontiguousarray(asset_idx, np.int16).data,
                                            self.decimals.data, signed)
             if parsed is None:

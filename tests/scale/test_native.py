@@ -8,6 +8,7 @@ build failure (``optional = true`` in pyproject.toml) cannot leave CI on the slo
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -385,3 +386,61 @@ def test_leaf_records_match_their_numpy_twin(width: int, count: int, margin: boo
     hasher = mst.margin_leaf_hash if margin else mst.leaf_hash
     for i in range(min(count, 3)):
         assert bytes(want[i, :32]) == hasher(bytes(c[i]), bytes(sums[i]))
+
+
+ID_TEXT = (st.text(st.sampled_from(["a", "b", " ", "~", "\x7f", "\x1f", "\x00", "é", "\t"]),
+                   max_size=4)
+           | st.text("ab", min_size=126, max_size=130))
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(ids=st.lists(ID_TEXT, min_size=1, max_size=12), large=st.booleans())
+def test_native_user_id_check_is_the_fast_rule_and_never_passes_a_refused_id(
+        ids: list[str], large: bool) -> None:
+    """check_user_ids is exactly ^[\x20-\x7e]{1,128}$ without a space at either end (the
+    Arrow kernels' rule), and every id it passes, the row-by-row rule passes too."""
+    import pyarrow as pa
+
+    from por.liabilities import snapshot
+
+    column = pa.array(["pad", *ids], pa.large_string() if large else pa.string()).slice(1)
+    buffers = snapshot.string_buffers(column)
+    assert buffers is not None
+    got = native.check_user_ids(*buffers, mst.MAX_USER_ID_BYTES)
+    want = all(1 <= len(u) <= mst.MAX_USER_ID_BYTES and u[0] != " " and u[-1] != " "
+               and all(0x20 <= ord(ch) <= 0x7E for ch in u) for u in ids)
+    assert got == want
+    if got:
+        for u in ids:
+            snapshot.check_user_id(u, "x")
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "ab", "", "ba"]), min_size=2, max_size=24),
+       large=st.booleans())
+def test_native_user_runs_are_the_runs_of_equal_adjacent_ids(ids: list[str],
+                                                              large: bool) -> None:
+    import pyarrow as pa
+
+    from por.liabilities import build, snapshot
+
+    column = pa.array(["x", *ids], pa.large_string() if large else pa.string()).slice(1)
+    starts = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
+    buffers = snapshot.string_buffers(column)
+    assert buffers is not None
+    found = native.user_runs(*buffers)
+    runs = build._user_runs(column)
+    if len(starts) > len(ids) // 2:
+        assert found is None and runs is None
+        return
+    assert found is not None and runs is not None
+    assert np.frombuffer(found[0], np.int64).tolist() == starts
+    bounds = np.frombuffer(found[1], np.int64).tolist()
+    assert [found[2][a:b].decode() for a, b in itertools.pairwise(bounds)] == [
+        ids[i] for i in starts]
+    (offsets, data), idx, run_starts = runs
+    assert (offsets, data) == (found[1], found[2])
+    assert run_starts.tolist() == starts
+    assert idx.tolist() == [sum(1 for s in starts if s <= i) - 1 for i in range(len(ids))]
