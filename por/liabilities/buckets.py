@@ -320,27 +320,39 @@ def user_commitments_python(secret: bytes, salt_prefix: bytes, user_prefix: byte
 
 
 def sort_commitments(c: np.ndarray) -> np.ndarray:
-    """Indexes that sort rows of 32 bytes bytewise (spec §5); equal rows stay adjacent.
+    """Indexes that sort rows of 32 bytes bytewise (spec §5); equal rows stay adjacent."""
+    return sort_commitments_runs(c)[0]
+
+
+def _prefixes(c: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each row of 32, read big-endian: they order the rows bytewise
+    but for rows that share them."""
+    return np.ascontiguousarray(c[:, :8]).view(">u8").ravel().astype(np.uint64)
+
+
+def sort_commitments_runs(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sort_commitments`, and which sorted rows equal the next one (n - 1 flags).
 
     The first 8 bytes, read big-endian, order all rows but those sharing them; a run that
     shares them but is not all one commitment (about n^2 / 2^65 pairs: almost never) is
     sorted by its full 32 bytes. Runs of one repeated commitment (one user's rows spread
-    over batches) need no work: their order does not matter.
+    over batches) need no work: their order does not matter. Only rows sharing a prefix
+    with the next are compared in full.
     """
     n = c.shape[0]
-    prefix = np.ascontiguousarray(c[:, :8]).view(">u8").ravel().astype(np.uint64)
+    prefix = _prefixes(c)
     # Not stable: equal commitments are one user's records (merged whatever their order)
     # or refused; numpy's quicksort of uint64 (SIMD) is about 4x its stable sort here.
     order = np.argsort(prefix, kind="quicksort")
+    equal_next = np.zeros(max(0, n - 1), np.bool_)
     if n < 2:
-        return order
+        return order, equal_next
     sp = prefix[order]
-    same_prefix = sp[1:] == sp[:-1]
-    if not same_prefix.any():
-        return order
-    sc = c[order]
-    full_equal = (sc[1:] == sc[:-1]).all(axis=1)
-    odd = np.flatnonzero(same_prefix & ~full_equal)
+    same = np.flatnonzero(sp[1:] == sp[:-1])
+    if not len(same):
+        return order, equal_next
+    full = (c[order[same]] == c[order[same + 1]]).all(axis=1)
+    odd = same[~full]
     done_to = 0
     for i in odd.tolist():
         if i < done_to:
@@ -355,7 +367,10 @@ def sort_commitments(c: np.ndarray) -> np.ndarray:
         run.sort(key=lambda j: c[j].tobytes())
         order[start:stop] = run
         done_to = stop
-    return order
+    if len(odd):
+        full = (c[order[same]] == c[order[same + 1]]).all(axis=1)
+    equal_next[same] = full
+    return order, equal_next
 
 
 def _equal_to_next(sorted_c: np.ndarray) -> np.ndarray:
@@ -397,11 +412,12 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
     """
     work = Work(work_url)
     recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(spilled or k))
-    recs = take_rows(recs, sort_commitments(recs["c"]))
+    order, equal_next = sort_commitments_runs(recs["c"])
+    recs = take_rows(recs, order)
     n = len(recs)
     dup: tuple[int, int] | None = None
     if n:
-        starts = np.flatnonzero(np.concatenate(([True], ~_equal_to_next(recs["c"]))))
+        starts = np.flatnonzero(np.concatenate(([True], ~equal_next)))
     else:
         starts = np.zeros(0, np.int64)
     if len(starts) != n:
@@ -607,6 +623,23 @@ def _bucket_leaves(work: Work, bucket: int, k: int) -> tuple[np.ndarray, np.ndar
     """A bucket's leaves in order: commitments (n x 32) and big-endian sums (n x 16k)."""
     users = _read_records(work, f"users/{bucket:05d}", leaf_dtype(k))
     pads = _read_records(work, f"pad/{bucket:05d}", np.dtype((np.uint8, HASH_SIZE)))
+    # The users come sorted and merged (merge_bucket): the padding is sorted alone and
+    # slotted in. When the prefixes of the result strictly increase, that is the bytewise
+    # order and no two leaves share a commitment; otherwise (almost never) all are sorted
+    # and compared in full, below.
+    user_prefix = _prefixes(users["c"])
+    pad_order = np.argsort(_prefixes(pads), kind="quicksort") if len(pads) else None
+    if pad_order is not None:
+        pad_prefix = _prefixes(pads)[pad_order]
+        at = np.searchsorted(user_prefix, pad_prefix)
+        merged = np.insert(user_prefix, at, pad_prefix)
+    else:
+        merged = user_prefix
+    if not (merged[1:] <= merged[:-1]).any():
+        if pad_order is None:
+            return np.ascontiguousarray(users["c"]), np.ascontiguousarray(users["s"])
+        return (np.insert(users["c"], at, pads[pad_order], axis=0),
+                np.insert(users["s"], at, 0, axis=0))
     c = np.concatenate((users["c"], pads)) if len(pads) else users["c"]
     sums = np.zeros((len(c), 16 * k), np.uint8)
     sums[: len(users)] = users["s"]

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -135,3 +136,40 @@ def test_levels_refuse_a_tree_file_shorter_than_its_leaves(tmp_path: Path) -> No
     short.write_bytes(bytes(100 * 64))
     with pytest.raises(VerificationError, match="the tree file ends at byte 6400"):
         buckets.hash_levels(str(short), [0, 1 << 20], 64, 0, 7)
+
+
+def test_commitments_sharing_their_first_bytes_are_ordered_and_merged_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sorts order by each commitment's first 8 bytes and compare in full only where
+    those tie; with ties made common (the first byte alone as the prefix), the odd runs'
+    full sort, the merge of a user's records and the padding's fallback give the
+    reference tree."""
+    bal = _balances(3000)
+    rows = balances_to_rows(bal, ASSETS)
+    random.Random(3).shuffle(rows)
+    monkeypatch.setattr(snapshot_mod, "BATCH_ROWS", 700)  # users spread over batches
+    snap = _parquet(tmp_path / "s.parquet", rows)
+    exact = build_tree(snap, ASSET_OBJS, "r", SECRET, tmp_path / "exact", workers=1,
+                       memory=2 << 20)
+    prefixes = buckets._prefixes
+    monkeypatch.setattr(buckets, "_prefixes", lambda c: prefixes(c) >> np.uint64(56))
+    coarse = build_tree(snap, ASSET_OBJS, "r", SECRET, tmp_path / "coarse", workers=1,
+                        memory=2 << 20)
+    assert coarse.summary == exact.summary
+    assert (tmp_path / "coarse/tree.bin").read_bytes() == (
+        tmp_path / "exact/tree.bin").read_bytes()
+    assert exact.summary.root_hash == reference_tree("r", ASSETS, bal, SECRET, 4096)["root"]
+
+
+def test_two_leaves_with_one_commitment_are_refused(tmp_path: Path) -> None:
+    """A padding commitment equal to a user's (never seen: 2^-256) stops the build."""
+    work = buckets.Work(str(tmp_path))
+    c = np.frombuffer(bytes(range(32)) * 3, np.uint8).reshape(3, 32).copy()
+    c[1, 31] = 255
+    users = np.zeros(2, buckets.leaf_dtype(1))
+    users["c"] = c[:2]
+    work.write("users/00000/merged", users.view(np.uint8).reshape(-1).data)
+    work.write("pad/00000/00000", c[2].tobytes())
+    with pytest.raises(VerificationError, match="two leaves share a commitment"):
+        buckets._bucket_leaves(work, 0, 1)
