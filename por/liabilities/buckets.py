@@ -416,10 +416,7 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
     recs = take_rows(recs, order)
     n = len(recs)
     dup: tuple[int, int] | None = None
-    if n:
-        starts = np.flatnonzero(np.concatenate(([True], ~equal_next)))
-    else:
-        starts = np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ~equal_next))) if n else np.zeros(0, np.int64)
     if len(starts) != n:
         # One user's rows came in several batches: at most one record may hold each asset.
         mask = recs["mask"]

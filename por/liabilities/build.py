@@ -261,6 +261,10 @@ class _Spill:
             counts = np.bincount(b, minlength=1 << self.bits)
         else:
             counts = np.array([len(records)])
+        self._buffer(records, counts)
+
+    def _buffer(self, records: np.ndarray, counts: np.ndarray) -> None:
+        """Buffer records ordered by bucket (``counts`` of each), flushing full buckets."""
         edges = np.concatenate(([0], np.cumsum(counts)))
         for bucket in np.flatnonzero(counts).tolist():
             # A view: the slices of ``records`` partition it, so what is buffered is what
@@ -270,6 +274,21 @@ class _Spill:
             self.sizes[bucket] = self.sizes.get(bucket, 0) + part.nbytes
             if self.sizes[bucket] >= self.flush_bytes:
                 self._flush(bucket)
+
+    def add_grouped(self, g: _Grouped, commitments: bytes, dtype: np.dtype) -> None:
+        """Spill one grouped batch's records (with their ``commitments``, in order)."""
+        native = buckets.native
+        if native is None or not hasattr(native, "spill_records"):
+            self.add(*_records(g, commitments, dtype))
+            return
+        # One C pass: the records laid out and ordered by bucket (what _records, then add's
+        # sort and gather do in numpy).
+        raw, counts = native.spill_records(
+            commitments, np.ascontiguousarray(g.lo, np.uint64).data,
+            np.ascontiguousarray(g.hi, np.uint64).data,
+            np.ascontiguousarray(g.mask, np.uint64).data,
+            np.ascontiguousarray(g.first_row, np.int64).data, g.lo.shape[1], self.bits)
+        self._buffer(np.frombuffer(raw, dtype), np.frombuffer(counts, np.int64))
 
     def _flush(self, bucket: int) -> None:
         self.seq += 1
@@ -420,7 +439,7 @@ def _ingest(snapshot: Path, assets: tuple[Asset, ...], round_id: str, secret: by
     in_flight: deque[tuple[Future[bytes], _Grouped]] = deque()
 
     def settle(fut: Future[bytes], g: _Grouped) -> None:
-        spill.add(*_records(g, fut.result(), dtype))
+        spill.add_grouped(g, fut.result(), dtype)
 
     for batch, first in iter_batches(reader, progress.advance):
         state.rows += len(batch.lo)
@@ -478,8 +497,7 @@ def ingest_chunk(path: str, assets: tuple[Asset, ...], margin: bool, names: list
             if rows >= 1 << CHUNK_SHIFT:
                 return None
             offsets, data = g.ids
-            rec, c = _records(g, buckets.commit_users(offsets, data, secret, round_id), dtype)
-            spill.add(rec, c)
+            spill.add_grouped(g, buckets.commit_users(offsets, data, secret, round_id), dtype)
     except (InputError, ChunkRefused):
         return None
     spill.close()

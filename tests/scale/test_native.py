@@ -444,3 +444,39 @@ def test_native_user_runs_are_the_runs_of_equal_adjacent_ids(ids: list[str],
     assert (offsets, data) == (found[1], found[2])
     assert run_starts.tolist() == starts
     assert idx.tolist() == [sum(1 for s in starts if s <= i) - 1 for i in range(len(ids))]
+
+
+@needs_native
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 40), slots=st.integers(1, 9), bits=st.integers(0, 16),
+       seed=st.integers(0, 2**32 - 1))
+def test_native_spill_records_are_numpys_records_in_bucket_order(n: int, slots: int, bits: int,
+                                                                 seed: int) -> None:
+    """spill_records lays out numpy's spill_dtype and orders by bucket, stably: what
+    _records, then the spill's sort by bucket and gather give."""
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, 256, (n, 32), np.uint8)
+    if n > 3:
+        c[1:3, :2] = c[0, :2]  # same bucket: input order kept
+    lo, hi = (rng.integers(0, 2**64, (n, slots), np.uint64, endpoint=False) for _ in "ab")
+    mask = rng.integers(0, 2**64, n, np.uint64, endpoint=False)
+    rows = rng.integers(0, 2**62, n, np.int64)
+    raw, counts = native.spill_records(c.tobytes(), lo.data, hi.data, mask.data, rows.data,
+                                       slots, bits)
+    dtype = buckets.spill_dtype(slots)
+    want = np.empty(n, dtype)
+    want["c"], want["lo"], want["hi"], want["mask"], want["row"] = c, lo, hi, mask, rows
+    b = buckets.bucket_of(c, bits)
+    order = np.argsort(b, kind="stable")
+    assert raw == want[order].tobytes()
+    assert np.frombuffer(counts, np.int64).tolist() == np.bincount(
+        b, minlength=1 << bits).tolist()
+
+
+@needs_native
+def test_native_spill_records_refuse_inconsistent_sizes() -> None:
+    eight = bytes(8)
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        native.spill_records(bytes(32), eight, eight, eight, eight, 2, 0)
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        native.spill_records(bytes(32), eight, eight, eight, eight, 1, 17)
