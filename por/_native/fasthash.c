@@ -988,6 +988,87 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(merge_leaves_doc,
+"merge_leaves(records, starts, slots, spilled) -> bytes\n\n"
+"One leaf record per run of a bucket's sorted spill records (spill_dtype(spilled), native\n"
+"limbs): the run's commitment, then per slot the big-endian u128 whose limbs are the sums\n"
+"(mod 2^64, as numpy's add.reduceat) of the run's low and high limbs: the bytes of\n"
+"leaf_dtype(slots) (spec §8.3). ``starts``: int64 first record of each run, increasing,\n"
+"from 0. When spilled < slots (a margin snapshot without collateral: spilled = 2 x assets,\n"
+"slots = 3 x assets) each asset's (equity, debt) becomes (equity, debt, equity).");
+
+static PyObject *merge_leaves(PyObject *self, PyObject *args) {
+    Py_buffer recs, starts;
+    Py_ssize_t slots, spilled;
+    if (!PyArg_ParseTuple(args, "y*y*nn:merge_leaves", &recs, &starts, &slots, &spilled))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *st = NULL;
+    Py_ssize_t in_w = HASH + 16 * spilled + 16, out_w = HASH + 16 * slots;
+    Py_ssize_t n = 0, runs = starts.len / 8;
+    int expand = spilled != slots;
+    if (slots < 1 || slots > 1024 || spilled < 1 || starts.len % 8
+        || (expand && (spilled % 2 || spilled / 2 * 3 != slots)) || recs.len % in_w) {
+        PyErr_SetString(PyExc_ValueError, "merge_leaves: buffers of inconsistent sizes");
+        goto done;
+    }
+    n = recs.len / in_w;
+    st = PyMem_Malloc(8 * (size_t)(runs + 1));
+    if (!st) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (runs) memcpy(st, starts.buf, (size_t)starts.len);
+    st[runs] = n;
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        if ((r == 0 && st[0] != 0) || st[r + 1] <= st[r]) {
+            PyErr_SetString(PyExc_ValueError, "merge_leaves: starts not increasing from 0");
+            goto done;
+        }
+    }
+    if (runs == 0 && n) {
+        PyErr_SetString(PyExc_ValueError, "merge_leaves: records but no runs");
+        goto done;
+    }
+    if (runs > PY_SSIZE_T_MAX / out_w) {
+        PyErr_SetString(PyExc_OverflowError, "too many records");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, runs * out_w);
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *in = recs.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        unsigned char *dst = out + r * out_w;
+        const unsigned char *first = in + st[r] * in_w;
+        memcpy(dst, first, HASH);
+        for (Py_ssize_t j = 0; j < spilled; j++) {
+            uint64_t lo = 0, hi = 0, v;
+            for (int64_t i = st[r]; i < st[r + 1]; i++) {
+                const unsigned char *rec = in + i * in_w + HASH;
+                memcpy(&v, rec + 8 * j, 8);
+                lo += v;
+                memcpy(&v, rec + 8 * (spilled + j), 8);
+                hi += v;
+            }
+            Py_ssize_t slot = expand ? j / 2 * 3 + j % 2 : j;
+            unsigned char *p = dst + HASH + 16 * slot;
+            for (int b = 0; b < 8; b++) {
+                p[b] = (unsigned char)(hi >> (56 - 8 * b));
+                p[8 + b] = (unsigned char)(lo >> (56 - 8 * b));
+            }
+            if (expand && j % 2 == 0) memcpy(p + 32, p, 16); /* collateral = equity */
+        }
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyMem_Free(st);
+    PyBuffer_Release(&recs);
+    PyBuffer_Release(&starts);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"format_records", format_records, METH_VARARGS, format_records_doc},
     {"leaf_records", leaf_records, METH_VARARGS, leaf_records_doc},
@@ -1000,6 +1081,7 @@ static PyMethodDef methods[] = {
     {"check_user_ids", check_user_ids, METH_VARARGS, check_user_ids_doc},
     {"user_runs", user_runs, METH_VARARGS, user_runs_doc},
     {"spill_records", spill_records, METH_VARARGS, spill_records_doc},
+    {"merge_leaves", merge_leaves, METH_VARARGS, merge_leaves_doc},
     {NULL, NULL, 0, NULL},
 };
 

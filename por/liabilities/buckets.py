@@ -168,6 +168,18 @@ def check_native() -> None:
         checks.append(([native.check_user_ids(bounds, False, text, 128)
                         for text in (b"aab~cb~cdddd", b"aab~cb~c\x7fddd", b"aab~cb~c d d")],
                        [True, False, False]))
+    if hasattr(native, "merge_leaves"):  # a bucket's runs summed into leaves (issue 16)
+        recs = np.zeros(3, spill_dtype(2))
+        recs["c"][:, 0] = (7, 7, 9)
+        recs["lo"] = ((1, 2**64 - 1), (2, 1), (5, 6))
+        recs["hi"] = ((0, 3), (4, 0), (0, 1))
+        leaves = np.zeros(2, leaf_dtype(3))
+        leaves["c"][:, 0] = (7, 9)
+        leaves["s"] = np.frombuffer(b"".join(
+            v.to_bytes(16, "big") for v in (4 << 64 | 3, 3 << 64, 4 << 64 | 3,
+                                              5, 1 << 64 | 6, 5)), np.uint8).reshape(2, 48)
+        checks.append((native.merge_leaves(recs.tobytes(), np.array([0, 2], np.int64).data,
+                                           3, 2), leaves.tobytes()))
     for got, want in checks:
         if got != want:
             raise VerificationError("the C accelerator por._fasthash disagrees with"
@@ -436,15 +448,37 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
                     break
                 seen |= m
             dup = (int(rows.min()), asset)
+        first_rows = np.minimum.reduceat(recs["row"], starts) if risk is not None else None
+    else:
+        first_rows = recs["row"]
+    if native is not None and hasattr(native, "merge_leaves"):
+        # One C pass: each run's limbs summed and written as the leaf's big-endian u128s
+        # (what _merged_leaves does in numpy, field by field).
+        out = np.frombuffer(native.merge_leaves(
+            np.ascontiguousarray(recs).view(np.uint8).reshape(-1).data,
+            np.ascontiguousarray(starts, np.int64).data, k, spilled or k), leaf_dtype(k))
+    else:
+        out = _merged_leaves(recs, starts, k, spilled)
+    del recs
+    under = None
+    if risk is not None and first_rows is not None:
+        under = first_under_water(risk, out["s"], first_rows)
+    work.write(f"users/{bucket:05d}/merged", out.view(np.uint8).reshape(-1).data)  # no copy
+    work.remove(f"rows/{bucket:05d}")
+    return len(out), dup, under
+
+
+def _merged_leaves(recs: np.ndarray, starts: np.ndarray, k: int,
+                   spilled: int | None) -> np.ndarray:
+    """:func:`merge_bucket`'s leaves in numpy: one per run of sorted records from ``starts``."""
+    if len(starts) != len(recs):
         # Masks are disjoint, so each asset's value comes from one record: summing the
         # limbs separately is exact.
         lo = np.add.reduceat(recs["lo"], starts, axis=0)
         hi = np.add.reduceat(recs["hi"], starts, axis=0)
         c = recs["c"][starts]
-        first_rows = np.minimum.reduceat(recs["row"], starts) if risk is not None else None
     else:
         lo, hi, c = recs["lo"], recs["hi"], recs["c"]
-        first_rows = recs["row"]
     out = np.empty(len(starts), leaf_dtype(k))
     out["c"] = c
     sums = out["s"].view(">u8").reshape(len(starts), k, 2)
@@ -458,13 +492,7 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
     else:
         sums[..., 0] = hi
         sums[..., 1] = lo
-    del recs, lo, hi, c
-    under = None
-    if risk is not None and first_rows is not None:
-        under = first_under_water(risk, out["s"], first_rows)
-    work.write(f"users/{bucket:05d}/merged", out.view(np.uint8).reshape(-1).data)  # no copy
-    work.remove(f"rows/{bucket:05d}")
-    return len(out), dup, under
+    return out
 
 
 # ------------------------------------------------------------------------ the margin rule

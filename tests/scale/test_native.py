@@ -480,3 +480,34 @@ def test_native_spill_records_refuse_inconsistent_sizes() -> None:
         native.spill_records(bytes(32), eight, eight, eight, eight, 2, 0)
     with pytest.raises(ValueError, match="inconsistent sizes"):
         native.spill_records(bytes(32), eight, eight, eight, eight, 1, 17)
+
+
+@needs_native
+@settings(max_examples=150, deadline=None)
+@given(runs=st.lists(st.integers(1, 4), max_size=30), assets=st.integers(1, 5),
+       margin=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_native_merged_leaves_are_numpys(runs: list[int], assets: int, margin: bool,
+                                         seed: int) -> None:
+    """merge_leaves sums each run's limbs (mod 2^64, as add.reduceat) and writes them
+    big-endian, a margin snapshot's (equity, debt) as (equity, debt, equity): the bytes of
+    the numpy merge."""
+    rng = np.random.default_rng(seed)
+    k, spilled = (3 * assets, 2 * assets) if margin else (assets, assets)
+    recs = np.zeros(sum(runs), buckets.spill_dtype(spilled))
+    recs.view(np.uint8)[:] = rng.integers(0, 256, recs.nbytes, np.uint8)
+    starts = np.concatenate(([0], np.cumsum(runs)[:-1])).astype(np.int64) if runs else (
+        np.zeros(0, np.int64))
+    got = native.merge_leaves(recs.view(np.uint8).reshape(-1).data, starts.data, k, spilled)
+    want = buckets._merged_leaves(recs, starts, k, spilled if margin else None)
+    assert got == want.tobytes()
+
+
+@needs_native
+def test_native_merged_leaves_refuse_bad_runs() -> None:
+    recs = bytes(buckets.spill_dtype(1).itemsize * 2)
+    for starts, match in (([1], "increasing from 0"), ([0, 0], "increasing from 0"),
+                          ([], "no runs")):
+        with pytest.raises(ValueError, match=match):
+            native.merge_leaves(recs, np.array(starts, np.int64).tobytes(), 1, 1)
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        native.merge_leaves(recs, np.zeros(1, np.int64).tobytes(), 2, 1)
