@@ -659,7 +659,7 @@ def _render_issue16(local: list[dict[str, Any]]) -> list[str]:
         "both cores at once. Reproduce on an idle machine: `python bench/bench_build.py",
         "--users 1000000 10000000 --no-pymerkle --no-cluster --update` (1M x 4 from Parquet",
         "and CSV, 1M x 8, the margin pair, 10M x 4), and `python bench/bench_build.py",
-        "--users 100000000 --no-csv --no-pymerkle --no-hashlib-floor --no-cluster",
+        "--users 100000000 --no-csv --no-pymerkle --no-hashlib-floor --no-c-floor --no-cluster",
         "--wide-assets 0 --no-margin --delete-data --update` (100M x 4: about 7 GB of",
         "snapshot, 28 GiB of tree, generated first; removed at the end).",
         "",
@@ -850,7 +850,8 @@ def measure_margin(users: int, k: int, repeat: int) -> None:
 
 
 def measure(users: int, k: int, cluster: bool, pymerkle: bool, keep: bool,
-            fmt: str = "parquet", repeat: int = 1, hashlib_yardstick: bool = True) -> Path:
+            fmt: str = "parquet", repeat: int = 1, hashlib_yardstick: bool = True,
+            c_yardstick: bool = True) -> Path:
     """Build one snapshot (locally or on a LocalCluster; from Parquet or the same rows as
     CSV), ``repeat`` times, and store the fastest run's figures; the out dir."""
     info = machine()
@@ -871,7 +872,7 @@ def measure(users: int, k: int, cluster: bool, pymerkle: bool, keep: bool,
     leaves = build.child["leaf_count"]
     floor = hashlib_floor(leaves, k) if hashlib_yardstick else None
     c_floor_2 = None
-    if not cluster:
+    if not cluster and c_yardstick:
         import bench_floor  # the C-speed floor of the same shape, in the same run
 
         c_floor_2 = bench_floor.measure(users, k).two_cores
@@ -903,6 +904,9 @@ def main() -> None:
     parser.add_argument("--no-csv", action="store_true",
                         help="skip the build of the smallest size from CSV")
     parser.add_argument("--no-pymerkle", action="store_true", help="skip the slow yardstick")
+    parser.add_argument("--no-c-floor", action="store_true",
+                        help="skip the C floor (at 100M under load it takes longer than the"
+                        " build; the row then says 'not measured')")
     parser.add_argument("--no-hashlib-floor", action="store_true",
                         help="skip the one-core hashlib floor (minutes at 100M; the C floor"
                         " of the same run stays)")
@@ -961,7 +965,8 @@ def main() -> None:
     for users in sorted(args.users):
         out = measure(users, k, False, not args.no_pymerkle, keep=users == largest,
                       repeat=args.repeat if users <= 1_000_000 else 1,
-                      hashlib_yardstick=not args.no_hashlib_floor)
+                      hashlib_yardstick=not args.no_hashlib_floor,
+                      c_yardstick=not args.no_c_floor)
         if users == min(args.users) and not args.no_csv:
             measure(users, k, False, False, keep=False, fmt="csv",
                     repeat=args.repeat if users <= 1_000_000 else 1)
