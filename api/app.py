@@ -167,7 +167,12 @@ class Edge:
     them too): adds the CSP and its companions to every answer as one precomputed raw
     header list, and writes the access log (uvicorn's is off under ``por serve``) from
     :func:`access_line`, so a raw path is never formatted into a log record. Starlette's
-    BaseHTTPMiddleware halved the request rate in bench/; this costs a closure a request."""
+    BaseHTTPMiddleware halved the request rate in bench/; this costs a closure a request.
+
+    HEAD is answered as GET without the body (RFC 9110 §9.3.2): the layers inside see a
+    GET, so the status and every header (the length of the GET's body included) are the
+    GET's, a proof request is rate-limited and looked up alike (a HEAD tells a valid token
+    from another as a GET does), and the log line says HEAD with the same redacted path."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -177,15 +182,18 @@ class Edge:
             await self.app(scope, receive, send)
             return
         log = ACCESS_LOG.isEnabledFor(logging.INFO)
+        head = scope["method"] == "HEAD"
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *_SECURITY_HEADERS]
                 if log:
                     ACCESS_LOG.info(access_line(scope, message["status"]))
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
-        await self.app(scope, receive, answer)
+        await self.app({**scope, "method": "GET"} if head else scope, receive, answer)
 
 
 RawHeader = tuple[bytes, bytes]
