@@ -276,14 +276,16 @@ class Settings:
     witness_quorum: int | None = None
     proof_rate_per_minute: float = 30.0
     proof_burst: int = 10
+    private_proof_cache: int = 64  # a private round's last answers kept (spec §16.16); 0: none
 
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``$POR_DATABASE_URL``, ``$POR_SERVE_ROUNDS``, ``$POR_SERVE_KEYLIST``,
         ``$POR_SERVE_AUDITOR_KEYS`` and ``$POR_SERVE_WITNESS_KEYS`` (paths joined by
         ``os.pathsep``), ``$POR_SERVE_WITNESS_QUORUM`` (empty: every witness),
-        ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off) and
-        ``$POR_SERVE_PROOF_BURST``: what ``por serve`` sets for uvicorn's worker processes.
+        ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off),
+        ``$POR_SERVE_PROOF_BURST`` and ``$POR_SERVE_PRIVATE_CACHE`` (private proofs kept,
+        default 64; 0 keeps none): what ``por serve`` sets for uvicorn's worker processes.
 
         Raises:
             ValueError: a rate or burst that is not a number.
@@ -304,6 +306,7 @@ class Settings:
             if os.environ.get("POR_SERVE_WITNESS_QUORUM") else None,
             proof_rate_per_minute=float(os.environ.get("POR_SERVE_PROOF_RATE", "30")),
             proof_burst=int(os.environ.get("POR_SERVE_PROOF_BURST", "10")),
+            private_proof_cache=int(os.environ.get("POR_SERVE_PRIVATE_CACHE") or "64"),
         )
 
 
@@ -619,6 +622,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.witness_quorum is not None and not 0 <= settings.witness_quorum <= known:
         raise InputError(f"--witness-quorum {settings.witness_quorum}: expected 0..{known}, "
                          "the number of distinct --witness-key given")
+    if settings.private_proof_cache < 0:
+        raise InputError(f"--private-cache {settings.private_proof_cache}: expected 0 (none) "
+                         "or more private proofs kept")
     pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors, witnesses,
                       settings.witness_quorum)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
@@ -928,7 +934,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # answers kept per token (by its lookup key, and only while the same index is served).
     private_threads = anyio.CapacityLimiter(2)
     private_cache: OrderedDict[bytes, tuple[TokenIndex, bytes]] = OrderedDict()
-    private_cache_size = 64
+    private_cache_size = settings.private_proof_cache  # 0: every answer made anew
 
     async def private_answer(index: TokenIndex, key: bytes, record: TokenRecord
                              ) -> tuple[int, list[RawHeader], bytes]:
@@ -944,10 +950,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return 503, _headers(body), body
         except PorError:
             return 503, _headers(_CANNOT_SERVE), _CANNOT_SERVE
-        private_cache[key] = (index, text)
-        private_cache.move_to_end(key)
-        while len(private_cache) > private_cache_size:
-            private_cache.popitem(last=False)
+        if private_cache_size:
+            private_cache[key] = (index, text)
+            private_cache.move_to_end(key)
+            while len(private_cache) > private_cache_size:
+                private_cache.popitem(last=False)
         return 200, _headers(text), text
 
     async def answer_proof(token: str, client: str) -> tuple[int, list[RawHeader], bytes]:
