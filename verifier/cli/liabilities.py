@@ -11,7 +11,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.cli.options import json_option, parse_root_option, read_input, report_shown
+from verifier.cli.options import (
+    json_option,
+    parse_root_option,
+    pin_option,
+    read_input,
+    read_witness_keys,
+    report_shown,
+    witness_options,
+)
 from verifier.encoding.strictjson import loads as strict_loads
 from verifier.errors import FormatError, UnanchoredError, UsageError
 from verifier.liabilities.margin_round import (
@@ -54,6 +62,17 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
     }
 
 
+def _only_with_bundle(bundle_dir: Path | None, pinned: str | None,
+                      witness_files: tuple[Path, ...], quorum: int | None) -> None:
+    """Refuse ``--pin`` and the witness options without ``--bundle``, which they qualify.
+
+    Raises:
+        UsageError: one of them is given without ``--bundle``.
+    """
+    if bundle_dir is None and (pinned or witness_files or quorum is not None):
+        raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+
+
 def _bundle_anchor(
     bundle_dir: Path, proof: InclusionProof | MarginInclusionProof | None, pinned: str | None,
     witness_files: tuple[Path, ...], quorum: int | None,
@@ -71,19 +90,14 @@ def _bundle_anchor(
         read_bundle,
         verify_bundle,
     )
-    from verifier.encoding.strictjson import loads
     from verifier.log.witness import COSIGNED_BY
-    from verifier.signed.keys import PublicKey
 
     files = read_bundle(bundle_dir)
     options = BundleOptions(
         skip_chain=True,
         pinned_key_id=parse_root_option(pinned, "--pin").hex() if pinned else None,
         user_proof=proof,
-        witness_keys=tuple(
-            PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
-            for p in witness_files
-        ),
+        witness_keys=read_witness_keys(witness_files),
         witness_quorum=quorum,
     )
     report = verify_bundle(files, options)
@@ -113,18 +127,10 @@ def _bundle_anchor(
     help="The round's published bundle: the proof is checked against its attested root,"
     " once the bundle's signatures, log inclusion and witnesses check.",
 )
-@click.option("--pin", "pinned", help="With --bundle: the exchange's key id, got out of band.")
-@click.option(
-    "--witness-key",
-    "witness_files",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="With --bundle: a witness's public key (por-public-key JSON) you trust; repeat.",
-)
-@click.option(
-    "--witness-quorum",
-    type=click.IntRange(min=0),
-    help="With --bundle: valid co-signatures of known witnesses required (default: all"
+@pin_option("With --bundle: the exchange's key id, got out of band.")
+@witness_options(
+    key_help="With --bundle: a witness's public key (por-public-key JSON) you trust; repeat.",
+    quorum_help="With --bundle: valid co-signatures of known witnesses required (default: all"
     " --witness-key given).",
 )
 @json_option()
@@ -152,8 +158,7 @@ def proof_cmd(
     from verifier.cli.private import is_private, private_proof_cmd  # spec §16: scheme dispatch
 
     if is_private(proof_file):
-        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
-            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        _only_with_bundle(bundle_dir, pinned, witness_files, witness_quorum)
         anchor_by = None
         if bundle_dir is not None:
             bundle = bundle_dir
@@ -169,8 +174,7 @@ def proof_cmd(
         return
 
     def check() -> ProofReport:
-        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
-            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        _only_with_bundle(bundle_dir, pinned, witness_files, witness_quorum)
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = (
             RootSummary.from_json(read_input(summary_file, "root summary"), str(summary_file))
@@ -240,8 +244,7 @@ def _margin_proof_cmd(
     notes: list[str] = []
 
     def check() -> MarginProofReport:
-        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
-            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        _only_with_bundle(bundle_dir, pinned, witness_files, witness_quorum)
         if bundle_dir is not None and summary_file is not None:
             raise UsageError("give --summary or --bundle, not both")
         expected = parse_root_option(root_hex) if root_hex is not None else None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import json_option, read_input
+from verifier.cli.options import json_option, read_input, state_option
 from verifier.encoding.strictjson import loads
 from verifier.errors import FormatError, VerificationError
 from verifier.log.state import ANCHOR_FIRST_USE, STATE_FILE_NAME, ExchangeMemory, StateFile
@@ -182,14 +182,8 @@ def _name(keys: KeyList | PublicKey) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The exchange's key list (por-keylist JSON).",
 )
-@click.option(
-    "--state",
-    "state_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="POR_VERIFY_LOG_STATE",
-    help="File remembering each exchange (by its first key): its log and last tree head"
-    " (default: in your configuration directory; $POR_VERIFY_LOG_STATE).",
-)
+@state_option("File remembering each exchange (by its first key): its log and last tree head"
+              " (default: in your configuration directory; $POR_VERIFY_LOG_STATE).")
 @click.option("--accept-new-log", is_flag=True,
               help="Accept that this known exchange now publishes another log.")
 @json_option()

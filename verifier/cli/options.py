@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from verifier.errors import FormatError, UnreadableInputError
+
+if TYPE_CHECKING:
+    from verifier.signed.keys import PublicKey
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +37,47 @@ def json_option(help_text: str = "Print a machine-readable report.") -> Callable
     in JSON too."""
     return click.option("--json", "as_json", is_flag=True, callback=_note_json,
                         help=help_text)
+
+
+def pin_option(help_text: str) -> Callable[[F], F]:
+    """The ``--pin`` option (parameter ``pinned``): a key id of the exchange that the user
+    obtained out of band (spec §8.2). Each command words its help for its own use."""
+    return click.option("--pin", "pinned", help=help_text)
+
+
+def witness_options(key_help: str, quorum_help: str) -> Callable[[F], F]:
+    """The ``--witness-key`` (parameter ``witness_files``, repeatable) and
+    ``--witness-quorum`` (parameter ``witness_quorum``) options, in that order (spec §14.3);
+    read the keys with :func:`read_witness_keys`."""
+    key = click.option("--witness-key", "witness_files", multiple=True,
+                       type=click.Path(path_type=Path, dir_okay=False), help=key_help)
+    quorum = click.option("--witness-quorum", type=click.IntRange(min=0), help=quorum_help)
+
+    def apply(command: F) -> F:
+        return key(quorum(command))
+
+    return apply
+
+
+def state_option(help_text: str) -> Callable[[F], F]:
+    """The ``--state`` option (parameter ``state_file``, or ``$POR_VERIFY_LOG_STATE``): the
+    verifier's memory of each exchange (spec §12.2)."""
+    return click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+                        envvar="POR_VERIFY_LOG_STATE", help=help_text)
+
+
+def read_witness_keys(paths: tuple[Path, ...]) -> tuple[PublicKey, ...]:
+    """The public keys named by ``--witness-key``, in the order given.
+
+    Raises:
+        UnreadableInputError: a file cannot be read.
+        FormatError: a file is not a por-public-key JSON.
+    """
+    from verifier.encoding.strictjson import loads
+    from verifier.signed.keys import PublicKey
+
+    return tuple(PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
+                 for p in paths)
 
 
 def report_shown(*, with_why: bool = False) -> None:
