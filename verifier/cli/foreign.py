@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import json_option, report_shown
+from verifier.cli.options import json_option, read_bounded, report_shown
 from verifier.errors import FormatError
 from verifier.foreign import binance, bitget, bitmex, bybit, coinex, gateio, mexc, okx
 from verifier.foreign.detect import OKX_V2_TREE, Detection, detect
@@ -42,12 +42,7 @@ def read_file(path: Path) -> bytes:
     Raises:
         FormatError: the file cannot be read or is too large.
     """
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FormatError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
+    return read_bounded(path, MAX_FILE_BYTES)
 
 
 def verify_files(fmt: str, paths: list[Path]) -> ForeignReport:

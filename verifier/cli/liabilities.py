@@ -17,11 +17,12 @@ from verifier.cli.options import (
     pin_option,
     read_input,
     read_witness_keys,
-    report_shown,
+    require_anchor,
+    show_anchor,
     witness_options,
 )
 from verifier.encoding.strictjson import loads as strict_loads
-from verifier.errors import FormatError, UnanchoredError, UsageError
+from verifier.errors import FormatError, UsageError
 from verifier.liabilities.margin_round import (
     MarginAuditReport,
     MarginRootSummary,
@@ -213,13 +214,8 @@ def proof_cmd(
             click.echo(f"  {asset.symbol:>8}  {format_units(amount, asset.decimals)}")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  path length  {rep.path_length} levels ({rep.leaf_count} leaves, padded)")
-        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
-        for note in notes:
-            click.echo(f"  note  {note}")
-    if not rep.anchored:
-        report_shown(with_why=True)
-        raise UnanchoredError(f"the proof of user {rep.user_id!r} was checked against its own"
-                              " root only")
+        show_anchor(rep.anchor, notes)
+    require_anchor(rep.anchored, f"the proof of user {rep.user_id!r}")
 
 
 def _is_margin(proof_file: Path) -> bool:
@@ -306,13 +302,8 @@ def _margin_proof_cmd(
             )
         click.echo(f"  risk hash    {rep.risk_hash.hex()}")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
-        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
-        for note in notes:
-            click.echo(f"  note  {note}")
-    if not rep.anchored:
-        report_shown(with_why=True)
-        raise UnanchoredError(f"the margin proof of user {rep.user_id!r} was checked against"
-                              " its own root only")
+        show_anchor(rep.anchor, notes)
+    require_anchor(rep.anchored, f"the margin proof of user {rep.user_id!r}")
 
 
 @click.command("liabilities")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from verifier.errors import FormatError, UnreadableInputError
+from verifier.errors import FormatError, UnanchoredError, UnreadableInputError
 
 if TYPE_CHECKING:
     from verifier.signed.keys import PublicKey
@@ -87,6 +87,25 @@ def report_shown(*, with_why: bool = False) -> None:
     click.get_current_context().meta[SHOWN] = REPORT_AND_WHY if with_why else REPORT
 
 
+def show_anchor(anchor: str | None, notes: list[str]) -> None:
+    """The last lines of a proof's text report: what it was checked against, and notes."""
+    click.echo(f"  checked against: {anchor or 'nothing but itself'}")
+    for note in notes:
+        click.echo(f"  note  {note}")
+
+
+def require_anchor(anchored: bool, proof: str) -> None:
+    """Fail a proof (``proof`` names it: "the proof of user 'alice'") that was checked
+    against nothing published, once its report, which says why, is printed (spec §8.2).
+
+    Raises:
+        UnanchoredError: ``anchored`` is false.
+    """
+    if not anchored:
+        report_shown(with_why=True)
+        raise UnanchoredError(f"{proof} was checked against its own root only")
+
+
 def read_input(path: Path, what: str) -> bytes:
     """The bytes of a file the user named.
 
@@ -97,6 +116,20 @@ def read_input(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user named, refused above ``limit`` bytes (before reading).
+
+    Raises:
+        FormatError: the file cannot be read or is larger than ``limit``.
+    """
+    try:
+        if path.stat().st_size > limit:
+            raise FormatError(f"{path}: larger than {limit} bytes")
+        return path.read_bytes()
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
