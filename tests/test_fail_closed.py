@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_paths import json_paths
 
 from verifier.errors import FormatError, PorError, VerificationError
 from verifier.liabilities.proof import InclusionProof, verify_proof
@@ -27,18 +28,7 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-PATHS = _paths(VALID)
+PATHS = json_paths(VALID)
 
 
 @settings(max_examples=400, deadline=None)

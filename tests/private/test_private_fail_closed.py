@@ -12,6 +12,7 @@ from typing import Any
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_paths import json_paths
 
 from verifier.errors import FormatError, VerificationError
 from verifier.private.proof import PrivateProof, PrivateRoot, verify_private_proof
@@ -31,18 +32,7 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-PATHS = _paths(VALID["proof"])
+PATHS = json_paths(VALID["proof"])
 
 
 def _encode(proof: Any) -> bytes:
