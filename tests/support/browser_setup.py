@@ -108,6 +108,28 @@ def require_chromium() -> None:
         pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
 
 
+def playwright_driver() -> Iterator[Any]:
+    """Playwright's sync driver, Chromium required; a module makes it its fixture with
+    ``playwright = pytest.fixture(scope="module")(playwright_driver)`` (once per module: the
+    sync API cannot run twice at once)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium launched headless by Playwright, closed at the end; a module makes
+    it its fixture with ``browser = pytest.fixture(scope="module")(chromium_browser)``."""
+    for p in playwright_driver():
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 def origin_only_page(context: Any, origin: str) -> tuple[Any, list[str], list[str]]:
     """A new page of ``context`` whose requests outside ``origin`` are refused.
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from browser_setup import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from browser_setup import CHROMIUM, CHROMIUM_ARGS, playwright_driver, require_chromium
 
 from api.app import CSP
 from verifier.errors import FormatError, VerificationError
@@ -154,13 +154,7 @@ def _open(playwright: Any, csp: str, width: int = 1280) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
+playwright = pytest.fixture(scope="module")(playwright_driver)
 
 
 @pytest.fixture(scope="module")
