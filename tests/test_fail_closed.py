@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from json_paths import json_paths
+from json_paths import json_paths, replaced
 
 from verifier.errors import FormatError, PorError, VerificationError
 from verifier.liabilities.proof import InclusionProof, verify_proof
@@ -34,13 +34,9 @@ PATHS = json_paths(VALID)
 @settings(max_examples=400, deadline=None)
 @given(where=st.sampled_from(PATHS), value=json_values)
 def test_any_replaced_value_fails_closed(where: tuple[Any, ...], value: Any) -> None:
-    proof = copy.deepcopy(VALID)
-    target = proof
-    for key in where[:-1]:
-        target = target[key]
-    if target[where[-1]] == value:
+    proof = replaced(VALID, where, value)
+    if proof is None:
         return
-    target[where[-1]] = value
     try:
         verify_proof(InclusionProof.from_json(json.dumps(proof)), expected_root=ROOT)
     except (FormatError, VerificationError):
