@@ -11,6 +11,8 @@ import click
 from verifier.attestation.bundle import BundleOptions, BundleReport, read_bundle, verify_bundle
 from verifier.cli.log import default_state_path
 from verifier.cli.options import (
+    DIRECTORY,
+    FILE,
     json_option,
     pin_option,
     read_input,
@@ -53,7 +55,7 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivatePr
 
 
 @click.command("bundle")
-@click.argument("bundle_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("bundle_dir", type=DIRECTORY)
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
               help="A node of chain NAME (as named in the reserves file); repeat per chain. "
               "No password in the URL: use $POR_RPC_<NAME>_AUTH=user:password or --rpc-cookie.")
@@ -62,11 +64,11 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivatePr
               "can read it.")
 @click.option("--skip-chain", is_flag=True,
               help="Accept that reserves are not re-read from nodes (the report says so).")
-@click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--proof", "proof_file", type=FILE,
               help="Your own inclusion proof (spot, margin or private): it must lead to this "
               "round's root; a margin proof's own rule is checked at the round's prices.")
 @click.option("--auditor-key", "auditor_files", multiple=True,
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="An auditor's public key (por-public-key JSON) that must have co-signed.")
 @pin_option("A key id of the exchange you obtained out of band. Without it, the key list "
             "must chain to the one remembered for the exchange (trust on first use); with "
@@ -87,7 +89,7 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivatePr
               help="Accept a key list that does not chain to the one remembered under this "
               "exchange's name.")
 @click.option("--consistency", "consistency_file",
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="For a bundle older than the last tree head seen: the consistency proof "
               "from the bundle's tree size to the remembered one.")
 @click.option("--require-full-reserves", is_flag=True,

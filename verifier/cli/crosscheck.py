@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import json_option, read_bounded, report_shown
+from verifier.cli.options import FILE, json_option, read_bounded, report_shown
 from verifier.crosscheck import CrossCheckReport, run
 from verifier.errors import FormatError
 
@@ -71,7 +71,7 @@ def _inputs(
 
 
 @click.command(name="cross-check")
-@click.argument("files", type=click.Path(dir_okay=False, path_type=Path), nargs=-1)
+@click.argument("files", type=FILE, nargs=-1)
 @click.option(
     "--window-blocks",
     type=int,

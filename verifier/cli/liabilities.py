@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from verifier.cli.options import (
+    DIRECTORY,
+    FILE,
     json_option,
     parse_root_option,
     pin_option,
@@ -113,18 +115,18 @@ def _bundle_anchor(
 
 
 @click.command("proof")
-@click.argument("proof_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("proof_file", type=FILE)
 @click.option("--root", "root_hex", help="The published root hash (64 hex digits).")
 @click.option(
     "--summary",
     "summary_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The published root summary (root.json) to check against.",
 )
 @click.option(
     "--bundle",
     "bundle_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
     help="The round's published bundle: the proof is checked against its attested root,"
     " once the bundle's signatures, log inclusion and witnesses check.",
 )
@@ -307,7 +309,7 @@ def _margin_proof_cmd(
 
 
 @click.command("liabilities")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.option("--root", "root_hex", help="The published root hash to compare with.")
 @json_option()
 def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:

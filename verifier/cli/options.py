@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The parameter types of a file and of a directory the user names.
+FILE = click.Path(path_type=Path, dir_okay=False)
+DIRECTORY = click.Path(path_type=Path, file_okay=False)
+
 JSON_MODE = "verifier.cli.json"
 SHOWN = "verifier.cli.shown"
 REPORT, REPORT_AND_WHY = "report", "report-and-why"
@@ -50,7 +54,7 @@ def witness_options(key_help: str, quorum_help: str) -> Callable[[F], F]:
     ``--witness-quorum`` (parameter ``witness_quorum``) options, in that order (spec §14.3);
     read the keys with :func:`read_witness_keys`."""
     key = click.option("--witness-key", "witness_files", multiple=True,
-                       type=click.Path(path_type=Path, dir_okay=False), help=key_help)
+                       type=FILE, help=key_help)
     quorum = click.option("--witness-quorum", type=click.IntRange(min=0), help=quorum_help)
 
     def apply(command: F) -> F:
@@ -62,7 +66,7 @@ def witness_options(key_help: str, quorum_help: str) -> Callable[[F], F]:
 def state_option(help_text: str) -> Callable[[F], F]:
     """The ``--state`` option (parameter ``state_file``, or ``$POR_VERIFY_LOG_STATE``): the
     verifier's memory of each exchange (spec §12.2)."""
-    return click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
+    return click.option("--state", "state_file", type=FILE,
                         envvar="POR_VERIFY_LOG_STATE", help=help_text)
 
 
