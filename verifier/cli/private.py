@@ -14,11 +14,10 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import parse_root_option, read_input, report_shown
+from verifier.cli.options import parse_root_option, read_input, require_anchor, show_anchor
 from verifier.encoding.strictjson import loads as strict_loads
 from verifier.errors import (
     FormatError,
-    UnanchoredError,
     UnreadableInputError,
     UsageError,
     VerificationError,
@@ -111,13 +110,8 @@ def private_proof_cmd(proof_file: Path, root_hex: str | None, summary_file: Path
         for a, t in zip(rep.assets, rep.totals, strict=True):
             click.echo(f"  total {a.symbol:>8}  {t} x 10^{a.unit_exponent} base units")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
-        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
-        for note in notes:
-            click.echo(f"  note  {note}")
-    if not rep.anchored:
-        report_shown(with_why=True)
-        raise UnanchoredError(f"the private proof of user {rep.user_id!r} was checked against"
-                              " its own root only")
+        show_anchor(rep.anchor, notes)
+    require_anchor(rep.anchored, f"the private proof of user {rep.user_id!r}")
 
 
 def is_private_root(data: bytes) -> bool:
