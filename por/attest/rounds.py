@@ -90,7 +90,7 @@ def _risk(summary: AnySummary, risk_bytes: bytes | None) -> RiskParams | None:
     return None if risk_bytes is None else RiskParams.from_json(risk_bytes, "risk file")
 
 
-def _top_hash(summary: AnySummary, tree_bytes: bytes | None) -> bytes | None:
+def _top_hash(summary: AnySummary, tree_bytes: bytes | mmap.mmap | None) -> bytes | None:
     """A private round's top node hash, from its tree file (spec §13.7).
 
     Raises:
@@ -214,7 +214,7 @@ def sign_round(
     accept_past_control: bool = False,
     accept_noncanonical: frozenset[str] = frozenset(),
     risk_bytes: bytes | None = None,
-    tree_bytes: bytes | None = None,
+    tree_bytes: bytes | mmap.mmap | None = None,
 ) -> SignedDocument:
     """Build, check, sign and store the round's attestation (``por attest sign``).
 
@@ -347,7 +347,7 @@ def _read_round_file(path: Path, what: str) -> bytes:
 
 
 @contextmanager
-def _mapped_round_file(path: Path, what: str) -> Iterator[bytes | mmap.mmap]:
+def mapped_round_file(path: Path, what: str) -> Iterator[bytes | mmap.mmap]:
     """``path`` mapped read-only (a private tree file is about 780 MB at 2^20 x 4: the audit
     reads it record by record, never whole), unmapped on leaving; an empty file is ``b""``
     (mmap refuses length 0), so it gets the parser's error like any other short file.
@@ -390,7 +390,7 @@ def audit_private_round_dir(stored: SignedRound, round_dir: Path) -> None:
             f"{hashlib.sha256(stored.root).hexdigest()[:16]}..): the tree checked would not be "
             "the tree signed")
     summary = PrivateRoot.from_json(stored.root, "attested root.json")
-    with _mapped_round_file(tree_path(round_dir), "round's tree file") as data:
+    with mapped_round_file(tree_path(round_dir), "round's tree file") as data:
         tree = PrivateTreeFile(data, str(tree_path(round_dir)))
         audit = audit_private_round(tree, summary, stored.attestation.liabilities.root_hash)
     if audit.findings:
