@@ -511,8 +511,9 @@ def _native() -> Any | None:
     checked against the Python builder, once per process; None without the accelerator.
 
     Raises:
-        RuntimeError: a symbol is missing, or the accelerator disagrees with the Python
-            builder on the known answer (a changed library: fail loudly, never a wrong tree).
+        VerificationError: a symbol is missing, or the accelerator disagrees with the
+            Python builder on the known answer (a changed library or a miscompiled
+            extension: the build stops, never a wrong tree).
     """
     global _NATIVE  # loaded once per process (workers included)
     if _NATIVE is None:
@@ -525,15 +526,16 @@ def _native() -> Any | None:
         addresses = []
         for name in _NATIVE_SYMBOLS:
             if not hasattr(library.lib, name):
-                raise RuntimeError(f"wallycore's extension no longer exports {name}")
+                raise VerificationError(f"wallycore's extension no longer exports {name}:"
+                                        " por._privfast cannot be used")
             addresses.append(ctypes.cast(getattr(library.lib, name), ctypes.c_void_p).value or 0)
         _privfast.init(library.context.value or 0, *addresses)  # the C side refuses NULL
         _NATIVE = _privfast
         task = _known_answer_task()
         if _native_subtree(task) != _subtree_records(task):
             _NATIVE = None
-            raise RuntimeError("por._privfast disagrees with the Python builder on a known"
-                               " answer: the library changed; rebuild or remove it")
+            raise VerificationError("the C accelerator por._privfast disagrees with the"
+                                    " Python builder on a known answer: rebuild or remove it")
     return _NATIVE or None
 
 

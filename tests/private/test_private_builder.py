@@ -203,3 +203,22 @@ def test_builder_without_the_accelerator(tmp_path: Path,
     assert private._native() is None
     users = [(f"u{i}", [i * 10**9, i << 66, 3]) for i in range(45)]
     _same(tmp_path, users, 3, 64, None, subtree=3, workers=1, accelerate=True)
+
+
+@needs_native
+def test_accelerator_refused_when_it_disagrees_or_a_symbol_is_gone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load check fails loudly: a known answer that differs (a changed library or a
+    miscompiled extension), or a library symbol that is no longer exported."""
+    real = private._subtree_records
+    monkeypatch.setattr(private, "_NATIVE", None)
+    monkeypatch.setattr(private, "_subtree_records",
+                        lambda task: (real(task)[0][:-1] + b"\x00", real(task)[1]))
+    with pytest.raises(VerificationError, match="disagrees"):
+        private._native()
+    monkeypatch.setattr(private, "_subtree_records", real)
+    monkeypatch.setattr(private, "_NATIVE", None)
+    monkeypatch.setattr(private, "_NATIVE_SYMBOLS",
+                        (*private._NATIVE_SYMBOLS, "secp256k1_no_such_function"))
+    with pytest.raises(VerificationError, match="no longer exports"):
+        private._native()
