@@ -246,11 +246,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         full = Path(tmp) / "full"
         cpu_before = cpu_seconds()
+        main_before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         root, stats = build_private_round("bench", assets, SECRET, users(), full,
                                           workers=args.workers, accelerate=not args.no_native)
         build_s = time.perf_counter() - start
         build_cpu_s = cpu_seconds() - cpu_before
+        main_after = resource.getrusage(resource.RUSAGE_SELF)
+        build_main_cpu_s = (main_after.ru_utime + main_after.ru_stime
+                            - main_before.ru_utime - main_before.ru_stime)
         load_after_build = list(os.getloadavg())
         floor_after = concurrent_floor(args.workers)
         n, levels = root.leaf_count, root.leaf_count.bit_length() - 1
@@ -268,6 +272,8 @@ def main() -> None:
             "build_cpu_over_concurrent_floor_cpu": build_cpu_s / (calls * per_call_cpu / 1e6),
             "build_over_concurrent_floor": build_s / (calls * per_call_wall / 1e6
                                                       / args.workers),
+            "build_main_process_cpu_s": build_main_cpu_s,
+            "build_cores_busy_on_average": build_cpu_s / build_s,
             "leaf_count": n, "levels": levels, "build_s": build_s,
             "build_cpu_s": build_cpu_s, "build_cpu_over_floor_cpu": build_cpu_s / (
                 floor_s * args.workers),
