@@ -10,8 +10,11 @@ Two builders make the same bytes. :func:`build_private_round` (the CLI's) writes
 file subtree by subtree, in ``workers`` processes, holding only the sorted leaves (one
 record of 32 + 16k bytes per user) and one subtree per worker: a parent's commitments are
 its children's summed as points (a few µs), so only the leaves pay for a fresh commitment.
-:func:`build_private_tree` is the in-memory reference: every node in Python objects and
-every commitment made afresh from its opening (spec §16.13 has the measured costs).
+Each subtree is one call of the optional C accelerator ``por._privfast`` (spec §16.10: the
+same library calls, bytes and errors, without an interpreter per node), else the same work
+in Python (:func:`_subtree_records`). :func:`build_private_tree` is the in-memory
+reference: every node in Python objects and every commitment made afresh from its opening
+(spec §16.13 has the measured costs).
 """
 
 from __future__ import annotations
