@@ -167,7 +167,12 @@ class Edge:
     them too): adds the CSP and its companions to every answer as one precomputed raw
     header list, and writes the access log (uvicorn's is off under ``por serve``) from
     :func:`access_line`, so a raw path is never formatted into a log record. Starlette's
-    BaseHTTPMiddleware halved the request rate in bench/; this costs a closure a request."""
+    BaseHTTPMiddleware halved the request rate in bench/; this costs a closure a request.
+
+    HEAD is answered as GET without the body (RFC 9110 §9.3.2): the layers inside see a
+    GET, so the status and every header (the length of the GET's body included) are the
+    GET's, a proof request is rate-limited and looked up alike (a HEAD tells a valid token
+    from another as a GET does), and the log line says HEAD with the same redacted path."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -177,15 +182,18 @@ class Edge:
             await self.app(scope, receive, send)
             return
         log = ACCESS_LOG.isEnabledFor(logging.INFO)
+        head = scope["method"] == "HEAD"
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), *_SECURITY_HEADERS]
                 if log:
                     ACCESS_LOG.info(access_line(scope, message["status"]))
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
-        await self.app(scope, receive, answer)
+        await self.app({**scope, "method": "GET"} if head else scope, receive, answer)
 
 
 RawHeader = tuple[bytes, bytes]
@@ -268,14 +276,16 @@ class Settings:
     witness_quorum: int | None = None
     proof_rate_per_minute: float = 30.0
     proof_burst: int = 10
+    private_proof_cache: int = 64  # a private round's last answers kept (spec §16.16); 0: none
 
     @classmethod
     def from_env(cls) -> Settings:
         """Settings from ``$POR_DATABASE_URL``, ``$POR_SERVE_ROUNDS``, ``$POR_SERVE_KEYLIST``,
         ``$POR_SERVE_AUDITOR_KEYS`` and ``$POR_SERVE_WITNESS_KEYS`` (paths joined by
         ``os.pathsep``), ``$POR_SERVE_WITNESS_QUORUM`` (empty: every witness),
-        ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off) and
-        ``$POR_SERVE_PROOF_BURST``: what ``por serve`` sets for uvicorn's worker processes.
+        ``$POR_SERVE_PROOF_RATE`` (per minute; 0 turns the limit off),
+        ``$POR_SERVE_PROOF_BURST`` and ``$POR_SERVE_PRIVATE_CACHE`` (private proofs kept,
+        default 64; 0 keeps none): what ``por serve`` sets for uvicorn's worker processes.
 
         Raises:
             ValueError: a rate or burst that is not a number.
@@ -296,6 +306,7 @@ class Settings:
             if os.environ.get("POR_SERVE_WITNESS_QUORUM") else None,
             proof_rate_per_minute=float(os.environ.get("POR_SERVE_PROOF_RATE", "30")),
             proof_burst=int(os.environ.get("POR_SERVE_PROOF_BURST", "10")),
+            private_proof_cache=int(os.environ.get("POR_SERVE_PRIVATE_CACHE") or "64"),
         )
 
 
@@ -611,6 +622,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.witness_quorum is not None and not 0 <= settings.witness_quorum <= known:
         raise InputError(f"--witness-quorum {settings.witness_quorum}: expected 0..{known}, "
                          "the number of distinct --witness-key given")
+    if settings.private_proof_cache < 0:
+        raise InputError(f"--private-cache {settings.private_proof_cache}: expected 0 (none) "
+                         "or more private proofs kept")
     pub = Publication(engine, settings.rounds_dir, settings.keylist, auditors, witnesses,
                       settings.witness_quorum)
     limiter = RateLimiter(settings.proof_rate_per_minute, settings.proof_burst)
@@ -920,7 +934,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # answers kept per token (by its lookup key, and only while the same index is served).
     private_threads = anyio.CapacityLimiter(2)
     private_cache: OrderedDict[bytes, tuple[TokenIndex, bytes]] = OrderedDict()
-    private_cache_size = 64
+    private_cache_size = settings.private_proof_cache  # 0: every answer made anew
 
     async def private_answer(index: TokenIndex, key: bytes, record: TokenRecord
                              ) -> tuple[int, list[RawHeader], bytes]:
@@ -936,10 +950,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return 503, _headers(body), body
         except PorError:
             return 503, _headers(_CANNOT_SERVE), _CANNOT_SERVE
-        private_cache[key] = (index, text)
-        private_cache.move_to_end(key)
-        while len(private_cache) > private_cache_size:
-            private_cache.popitem(last=False)
+        if private_cache_size:
+            private_cache[key] = (index, text)
+            private_cache.move_to_end(key)
+            while len(private_cache) > private_cache_size:
+                private_cache.popitem(last=False)
         return 200, _headers(text), text
 
     async def answer_proof(token: str, client: str) -> tuple[int, list[RawHeader], bytes]:

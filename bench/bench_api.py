@@ -6,7 +6,13 @@ the file belongs to bench_build.py). wrk comes from Debian's packages: this scri
 it if missing (``make test`` never does). Rate limiting is turned off for the measurement
 (``--proof-rate 0``): with it on, a single client would only measure 429 answers.
 
+A private round's proofs by token (spec §16.16) are measured in the same run: a private round
+of ``--private-users`` (2^14) x 4 assets, each proof made on demand (levels x assets range
+proofs made and checked), by a server that keeps none (``--private-cache 0``: cold) and by
+one that keeps the default 64 asked again (cached).
+
 Run: .venv/bin/python bench/bench_api.py [--users 1000000] [--duration 6] [--rounds 3]
+     [--private-users 16384]
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ SECRET = bytes(range(32))  # a fixed, public bench secret: never a real round's
 ROUND = "bench-api"
 YARDSTICK = "trivial FastAPI endpoint (yardstick)"
 PROOFS = "por serve: /api/v1/proofs/{token}"
+PRIVATE_ROUND = "bench-api-private"
+PRIVATE_COLD = "por serve: private proof by token, cold (--private-cache 0)"
+PRIVATE_CACHED = "por serve: private proof by token, cached (64 kept, 32 tokens asked)"
+PRIVATE_CONNECTIONS = 2  # the server makes at most 2 private proofs at once (spec §16.16)
+CACHED_TOKENS = 32
 LOGGED = "trivial FastAPI endpoint, with uvicorn's access log"
 TARGET = 0.8
 HEADER = ("| endpoint | requests/s | x yardstick | mean latency ms | p99 ms | non-2xx |"
@@ -114,6 +125,43 @@ def prepare_round(users: int) -> tuple[Path, list[str]]:
     return base / "rounds", sample_file.read_text().split()
 
 
+def prepare_private_round(users: int) -> tuple[Path, list[str]]:
+    """A private round of ``users`` users x 4 assets (the bounded-memory builder, the CLI's)
+    with a token issued to every user; cached under .bench-data/. Returns the rounds
+    directory and a sample of tokens."""
+    from por.liabilities.private import build_private_round
+    from por.liabilities.tokens import TOKEN_FILE, issue_tokens
+
+    base = DATA_DIR / f"api-private-{users}u"
+    round_dir = base / "rounds" / PRIVATE_ROUND
+    sample_file = base / "token-sample.txt"
+    if not (round_dir / TOKEN_FILE).exists() or not sample_file.exists():
+        shutil.rmtree(base, ignore_errors=True)
+        ids = [f"u{i}" for i in range(users)]
+        t0 = time.perf_counter()
+        build_private_round(PRIVATE_ROUND, assets_for(4), SECRET, (
+            (u, [(i * 7919 + j * 104729) % 10**12 for j in range(4)])
+            for i, u in enumerate(ids)), round_dir, workers=2)
+        print(f"built a private round of {users} users in {time.perf_counter() - t0:.1f} s",
+              flush=True)
+        pairs = issue_tokens(round_dir, SECRET, ids)
+        sample = [token for _, token in random.Random(2).sample(pairs, min(2_000, users))]
+        sample_file.write_text("\n".join(sample) + "\n")
+    return base / "rounds", sample_file.read_text().split()
+
+
+def token_script(path: Path, tokens: list[str]) -> Path:
+    """A wrk script asking for a random one of ``tokens`` each request."""
+    lua_tokens = ",".join(f'"{t}"' for t in tokens)
+    path.write_text(
+        f"local tokens = {{{lua_tokens}}}\n"
+        "request = function()\n"
+        '  return wrk.format("GET", "/api/v1/proofs/" .. tokens[math.random(#tokens)])\n'
+        "end\n"
+    )
+    return path
+
+
 def serve(args: list[str], port: int, ready: str) -> subprocess.Popen[bytes]:
     """Start a server and wait until ``ready`` answers 200."""
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -141,7 +189,7 @@ def run_wrk(
     """One wrk run: requests/s, mean and p99 latency (ms), non-2xx answers, and the server
     process's CPU microseconds per request (a figure the other processes on a shared
     machine disturb less than the rate)."""
-    cmd = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s"]
     if script is not None:
         cmd += ["-s", str(script)]
     cpu0 = cpu_seconds(pid)
@@ -169,23 +217,21 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=10, help="seconds of proofs first")
+    parser.add_argument("--private-users", type=int, default=2**14)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the section, leave README.md and results/ alone")
     opts = parser.parse_args()
     wrk = ensure_wrk()
     rounds_dir, tokens = prepare_round(opts.users)
+    private_dir, private_tokens = prepare_private_round(opts.private_users)
     bin_dir = Path(sys.executable).parent
     load = os.getloadavg()
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "tokens.lua"
-        lua_tokens = ",".join(f'"{t}"' for t in tokens)
-        script.write_text(
-            f"local tokens = {{{lua_tokens}}}\n"
-            "request = function()\n"
-            '  return wrk.format("GET", "/api/v1/proofs/" .. tokens[math.random(#tokens)])\n'
-            "end\n"
-        )
+        script = token_script(Path(tmp) / "tokens.lua", tokens)
+        cold_script = token_script(Path(tmp) / "private-cold.lua", private_tokens)
+        cached_script = token_script(Path(tmp) / "private-cached.lua",
+                                     private_tokens[:CACHED_TOKENS])
         port = _free_port()
         trivial = serve([str(bin_dir / "uvicorn"), "bench_api:trivial_app", "--app-dir",
                          str(Path(__file__).parent), "--port", str(port), "--log-level",
@@ -199,30 +245,47 @@ def main() -> None:
         server = serve([str(bin_dir / "por"), "serve", "--db", f"sqlite:///{db}", "--rounds",
                         str(rounds_dir), "--port", str(por_port), "--proof-rate", "0"],
                        por_port, "/api/v1/ping")
+        private: dict[int, subprocess.Popen[bytes]] = {}
+        private_url: dict[int, str] = {}
+        for cache in (0, 64):
+            private_port = _free_port()
+            private_url[cache] = f"http://127.0.0.1:{private_port}"
+            private[cache] = serve([
+                str(bin_dir / "por"), "serve", "--db", f"sqlite:///{Path(tmp) / 'p.db'}",
+                "--rounds", str(private_dir), "--port", str(private_port), "--proof-rate",
+                "0", "--private-cache", str(cache)], private_port, "/api/v1/ping")
+        c = opts.connections
         lines = {
-            YARDSTICK: (f"http://127.0.0.1:{port}/ping", None, trivial.pid),
+            YARDSTICK: (f"http://127.0.0.1:{port}/ping", None, trivial.pid, c),
             "trivial FastAPI endpoint, async def": (f"http://127.0.0.1:{port}/ping-async",
-                                                    None, trivial.pid),
-            LOGGED: (f"http://127.0.0.1:{logged_port}/ping", None, logged.pid),
+                                                    None, trivial.pid, c),
+            LOGGED: (f"http://127.0.0.1:{logged_port}/ping", None, logged.pid, c),
             "por serve: /api/v1/ping": (f"http://127.0.0.1:{por_port}/api/v1/ping", None,
-                                        server.pid),
-            PROOFS: (f"http://127.0.0.1:{por_port}", script, server.pid),
+                                        server.pid, c),
+            PROOFS: (f"http://127.0.0.1:{por_port}", script, server.pid, c),
+            PRIVATE_COLD: (private_url[0], cold_script, private[0].pid, PRIVATE_CONNECTIONS),
+            PRIVATE_CACHED: (private_url[64], cached_script, private[64].pid, c),
         }
+        # The cached line's tokens, each asked once first: every measured request a hit.
+        for token in private_tokens[:CACHED_TOKENS]:
+            with urllib.request.urlopen(f"{private_url[64]}/api/v1/proofs/{token}",
+                                        timeout=60) as answer:
+                assert answer.status == 200
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in lines}
         try:
             # Interleaved: each endpoint in turn, ROUNDS times, both servers up throughout,
             # so a change in the machine's load hits every line alike; the median is kept.
             # Warm-up, not measured: the first proofs fill the kept upper levels (4,096
             # nodes) and the page cache, as a server that has run for a while has them.
-            for name, (url, lua, pid) in lines.items():
-                run_wrk(wrk, url, opts.warmup if name == PROOFS else 2, opts.connections,
-                        lua, pid)
+            for name, (url, lua, pid, conns) in lines.items():
+                run_wrk(wrk, url, opts.warmup if name == PROOFS else 2, conns, lua, pid)
             for _ in range(opts.rounds):
-                for name, (url, lua, pid) in lines.items():
-                    runs[name].append(
-                        run_wrk(wrk, url, opts.duration, opts.connections, lua, pid))
+                for name, (url, lua, pid, conns) in lines.items():
+                    # A cold private proof takes tenths of a second: a longer run.
+                    seconds = 2 * opts.duration if name == PRIVATE_COLD else opts.duration
+                    runs[name].append(run_wrk(wrk, url, seconds, conns, lua, pid))
         finally:
-            for proc in (trivial, logged, server):
+            for proc in (trivial, logged, server, *private.values()):
                 proc.terminate()
                 proc.wait()
         for name, measured in runs.items():
@@ -235,10 +298,13 @@ def main() -> None:
     def median_cpu(name: str) -> float:
         return sorted(r["cpu_us"] for r in runs[name])[opts.rounds // 2]
 
+    def fig(x: float) -> str:  # a cold private proof is about one a second: its decimals
+        return f"{x:,.0f}" if x >= 100 else f"{x:.2f}" if x >= 1 else f"{x:.3g}"
+
     rows = "\n".join(
-        f"| {name} | **{r['rps']:,.0f}** | {r['rps'] / yard:.2f} | {r['mean_ms']:.1f} |"
+        f"| {name} | **{fig(r['rps'])}** | {fig(r['rps'] / yard)} | {r['mean_ms']:.1f} |"
         f" {r['p99_ms']:.1f} | {int(r['non2xx'])} | {median_cpu(name):,.0f} |"
-        f" {yard_cpu / median_cpu(name):.2f} |"
+        f" {fig(yard_cpu / median_cpu(name))} |"
         for name, r in results.items()
     )
     # Each round's lines run seconds apart: the ratio within a round is the least disturbed
@@ -261,6 +327,8 @@ def main() -> None:
             "users": opts.users, "when": stamp, "load_start": load, "load_end": load_end,
             "duration_s": opts.duration, "connections": opts.connections, "runs": runs,
             "ratio_per_round": per_round, "ratio": ratio, "cpu_ratio": cpu_ratio,
+            "private_users": opts.private_users, "private_assets": 4,
+            "private_connections": PRIVATE_CONNECTIONS, "private_cached_tokens": CACHED_TOKENS,
         }, indent=1) + "\n")
     section = f"""{START}
 ## API: proof requests served by `por serve` (bench/bench_api.py)
@@ -287,6 +355,15 @@ Target (issue 16): proofs at no less than {TARGET}x the yardstick's rate (the tr
 ({", ".join(f"{r:.2f}" for r in per_round)}); by server CPU per request: {cpu_ratio:.2f}x.
 Against the trivial endpoint with uvicorn's access log: {logged_ratio:.2f}x; against
 `por serve`'s own ping: {ping_ratio:.2f}x. {NOTE}
+
+Private proofs by token (spec §16.16), same run: a private round of {opts.private_users:,}
+users x 4 assets ({opts.private_users.bit_length() - 1} levels: each proof makes
+{4 * (opts.private_users.bit_length() - 1)} range proofs and the server checks them all
+before answering). Cold: a server keeping none (`--private-cache 0`), a random one of
+{len(private_tokens):,} tokens per request, {PRIVATE_CONNECTIONS} connections (it makes at
+most 2 at once), {2 * opts.duration} s per run. Cached: a server keeping the default 64,
+{CACHED_TOKENS} tokens each asked once before, then asked again ({opts.connections}
+connections): the answer is the kept bytes.
 {END}"""
     print(section)
     if opts.dry_run:

@@ -2,10 +2,15 @@
 its yardstick measured in the same run, and estimates for 100M users from measured rates.
 
 - Build: the bounded-memory builder (``build_private_round``, the CLI's) with ``--workers``
-  processes, its peak memory, beside the floor: this run's single-core cost of the same
-  number of library calls (a fresh commitment per leaf and asset, a point addition per
-  parent and asset) divided by the workers. ``--reference`` also times the in-memory
-  reference builder (small sizes only).
+  processes (each subtree in one call of the C accelerator ``por._privfast``, or in Python
+  with ``--no-native``), its peak memory, beside the floor: the cost of the same number of
+  library calls (a fresh commitment and its point per leaf and asset, a point addition per
+  parent and asset), measured twice in this run: on one core with the other idle (the
+  single-core floor, divided by the workers), and in ``--workers`` processes at once, right
+  before and after the build (the same-concurrency floor: what the library alone costs when
+  every core is busy, as during the build; CPU seconds per call rise when both cores of this
+  virtual machine are busy). ``--reference`` also times the in-memory reference builder
+  (small sizes only).
 - Proofs: full hiding (version 1) and hybrid rounds (version 2, ``--hidden 8 12``) made
   from the same build (a hybrid round differs only in the tree file's header and the
   root). Each beside the spot proof of the same shape (verify) and the raw library cost
@@ -14,7 +19,7 @@ its yardstick measured in the same run, and estimates for 100M users from measur
 The load average is recorded before and after: the machine is shared, so the ratio to the
 yardsticks is what carries over. Writes bench/results/private-<users>u-<assets>a-<workers>w.json.
 Run: .venv/bin/python bench/bench_private.py [--users 65536] [--assets 4] [--workers 2]
-     [--hidden 8 12] [--reference]
+     [--hidden 8 12] [--reference] [--no-native]
 """
 
 from __future__ import annotations
@@ -85,6 +90,37 @@ def primitives() -> dict[str, float]:
             "range_proof_verify_ms": verify_ms, "range_proof_bytes": len(proof)}
 
 
+FLOOR_CALLS = 2000  # per worker process, per same-concurrency floor measurement
+
+
+def _floor_work(calls: int) -> tuple[float, float]:
+    """In a worker: ``calls`` × (a fresh commitment, its point, a point addition) with
+    distinct values and blindings, as the build makes them; (wall, CPU) seconds."""
+    seed = generator_seed(PrivateAsset("BTC", 8, 0))
+    gen = pc.generator(seed)
+    other = zkp.commitment_point(pc.commit(5, 77, gen, "b"), "b")
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(calls):
+        point = zkp.commitment_point(pc.commit(1000 + i, 987654321 + 7 * i, gen, "b"), "b")
+        zkp.add_points(point, other, "b")
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def concurrent_floor(workers: int, calls: int = FLOOR_CALLS) -> dict[str, float]:
+    """The library floor with ``workers`` processes busy at once: wall and CPU seconds per
+    (commitment + point + addition), each process making ``calls`` of them."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(_floor_work, [10] * workers))  # started and warm
+        start = time.perf_counter()
+        done = list(pool.map(_floor_work, [calls] * workers))
+        wall = time.perf_counter() - start
+    return {"workers": workers, "calls_per_worker": calls,
+            "wall_us_per_call_per_worker": wall / calls * 1e6,
+            "cpu_us_per_call": sum(c for _, c in done) / (calls * workers) * 1e6}
+
+
 def cpu_seconds() -> float:
     """User and system CPU seconds of this process and its finished workers: less sensitive
     to a shared machine's load than wall time (a process waiting for a core uses none)."""
@@ -120,6 +156,13 @@ def range_proof_floor(count: int) -> dict[str, float]:
         "verify_s_1_thread": best(lambda: [check(i) for i in idx], 2),
         f"verify_s_{THREADS}_threads": best(lambda: pc.parallel_map(check, idx), 2),
     }
+
+
+def native_available() -> bool:
+    """Whether the C accelerator is built (the build falls back to Python without it)."""
+    from por.liabilities.private import _native
+
+    return _native() is not None
 
 
 def hybrid_copy(full: Path, out: Path, hidden: int) -> None:
@@ -173,6 +216,8 @@ def main() -> None:
                         help="the L of each hybrid round measured")
     parser.add_argument("--reference", action="store_true",
                         help="also time the in-memory reference builder (small sizes)")
+    parser.add_argument("--no-native", action="store_true",
+                        help="build in Python (without the C accelerator por._privfast)")
     parser.add_argument("--recompute", type=Path,
                         help="recompute a stored result's estimates from its measured figures")
     args = parser.parse_args()
@@ -192,26 +237,47 @@ def main() -> None:
                 for i in range(args.users))
 
     prim = primitives()
+    floor_before = concurrent_floor(args.workers)
     result: dict[str, Any] = {
         "machine": f"{platform.machine()} {platform.python_version()}, {os.cpu_count()} cores",
         "load_average_before": list(load_before), "users": args.users, "assets": k,
-        "workers": args.workers, "threads": THREADS, "primitives": prim}
+        "workers": args.workers, "threads": THREADS, "primitives": prim,
+        "native": not args.no_native and native_available()}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         full = Path(tmp) / "full"
         cpu_before = cpu_seconds()
+        main_before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         root, stats = build_private_round("bench", assets, SECRET, users(), full,
-                                          workers=args.workers)
+                                          workers=args.workers, accelerate=not args.no_native)
         build_s = time.perf_counter() - start
         build_cpu_s = cpu_seconds() - cpu_before
+        main_after = resource.getrusage(resource.RUSAGE_SELF)
+        build_main_cpu_s = (main_after.ru_utime + main_after.ru_stime
+                            - main_before.ru_utime - main_before.ru_stime)
+        load_after_build = list(os.getloadavg())
+        floor_after = concurrent_floor(args.workers)
         n, levels = root.leaf_count, root.leaf_count.bit_length() - 1
         floor_s = (n * k * (prim["commit_us"] + prim["commitment_to_point_us"])
                    + (n - 1) * k * prim["point_addition_us"]) / 1e6 / args.workers
+        calls = n * k  # one commitment + point per leaf and asset; (n − 1)·k additions ≈ n·k
+        per_call_cpu = (floor_before["cpu_us_per_call"] + floor_after["cpu_us_per_call"]) / 2
+        per_call_wall = (floor_before["wall_us_per_call_per_worker"]
+                         + floor_after["wall_us_per_call_per_worker"]) / 2
         result.update({
+            "yardstick_concurrent_floor_before": floor_before,
+            "yardstick_concurrent_floor_after": floor_after,
+            "yardstick_concurrent_floor_cpu_s": calls * per_call_cpu / 1e6,
+            "yardstick_concurrent_floor_s": calls * per_call_wall / 1e6 / args.workers,
+            "build_cpu_over_concurrent_floor_cpu": build_cpu_s / (calls * per_call_cpu / 1e6),
+            "build_over_concurrent_floor": build_s / (calls * per_call_wall / 1e6
+                                                      / args.workers),
+            "build_main_process_cpu_s": build_main_cpu_s,
+            "build_cores_busy_on_average": build_cpu_s / build_s,
             "leaf_count": n, "levels": levels, "build_s": build_s,
             "build_cpu_s": build_cpu_s, "build_cpu_over_floor_cpu": build_cpu_s / (
                 floor_s * args.workers),
-            "load_average_after_build": list(os.getloadavg()),
+            "load_average_after_build": load_after_build,
             "build_peak_rss_mib": stats.peak_rss_mib,
             "build_peak_worker_rss_mib": stats.peak_worker_rss_mib,
             "build_children_peak_rss_mib":
@@ -242,7 +308,8 @@ def main() -> None:
     result["load_average_after"] = list(os.getloadavg())
     result.update(estimate(result))
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"private-{args.users:09d}u-{k}a-{args.workers}w.json"
+    suffix = "-python" if args.no_native else ""
+    path = RESULTS / f"private-{args.users:09d}u-{k}a-{args.workers}w{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_paths import json_paths, replaced
 
 from verifier.errors import FormatError, PorError, VerificationError
 from verifier.liabilities.proof import InclusionProof, verify_proof
@@ -27,30 +28,15 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-PATHS = _paths(VALID)
+PATHS = json_paths(VALID)
 
 
 @settings(max_examples=400, deadline=None)
 @given(where=st.sampled_from(PATHS), value=json_values)
 def test_any_replaced_value_fails_closed(where: tuple[Any, ...], value: Any) -> None:
-    proof = copy.deepcopy(VALID)
-    target = proof
-    for key in where[:-1]:
-        target = target[key]
-    if target[where[-1]] == value:
+    proof = replaced(VALID, where, value)
+    if proof is None:
         return
-    target[where[-1]] = value
     try:
         verify_proof(InclusionProof.from_json(json.dumps(proof)), expected_root=ROOT)
     except (FormatError, VerificationError):

@@ -8,13 +8,14 @@ never from an option.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from por.attest.publish import publish_round
-from por.attest.rounds import cosign_round, new_round, sign_round
+from por.attest.rounds import cosign_round, mapped_round_file, new_round, sign_round
 from por.cli.keys import _interactive
 from por.errors import InputError, UsageError
 from por.keys import PASSPHRASE_ENV, SigningKey, passphrase_from
@@ -148,11 +149,18 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
                                 15.0)
     engine = open_store(db_url)
     key = _key(key_file, "the exchange's key")
-    signed = sign_round(engine, round_id, _read(summary_file, "root summary"), reserves_bytes,
-                        key, readers=readers, replace=replace,
-                        accept_past_control=accept_past_control, accept_noncanonical=accepted,
-                        risk_bytes=_read(risk_file, "risk file") if risk_file else None,
-                        tree_bytes=_read(tree_file, "tree file") if tree_file else None)
+    summary_bytes = _read(summary_file, "root summary")
+    risk_bytes = _read(risk_file, "risk file") if risk_file else None
+    # A private tree file is mapped, never read whole (about 780 MB at 2^20 x 4): only its
+    # top node is read (spec §13.7).
+    with ExitStack() as stack:
+        tree = (stack.enter_context(mapped_round_file(tree_file, "tree file"))
+                if tree_file else None)
+        signed = sign_round(engine, round_id, summary_bytes, reserves_bytes, key,
+                            readers=readers, replace=replace,
+                            accept_past_control=accept_past_control,
+                            accept_noncanonical=accepted, risk_bytes=risk_bytes,
+                            tree_bytes=tree)
     _print_attestation(Attestation.from_dict(signed.document))
     # The attestation format has no field for these choices: they are stated here only.
     for token in sorted(accepted):

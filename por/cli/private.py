@@ -5,6 +5,8 @@ the spot scheme's inputs, and a user's private proof. Registered lazily in
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -45,7 +47,7 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     """
     from por.liabilities.assets import load_assets
     from por.liabilities.private import build_private_round
-    from por.liabilities.secret import create_secret, load_secret, new_secret
+    from por.liabilities.secret import load_secret, new_secret
     from por.liabilities.snapshot import read_snapshot
 
     path = _secret_path(secret_file, round_id)
@@ -60,18 +62,30 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     k = len(assets)
     balances = ((str(ids[i]), [int(snap.hi[i, j]) << 64 | int(snap.lo[i, j]) for j in range(k)])
                 for i in range(len(ids)))  # one user at a time: the builder's memory is bounded
+    # The secret is written by the build once the round is complete: an interrupted build
+    # (SIGINT, SIGTERM) leaves neither, and no worker process (spec §16.10).
     root, stats = build_private_round(round_id, assets, secret, balances, out_dir, pad_to,
-                                      workers, hidden_levels)
-    if not existing:
-        create_secret(path, secret)
-    click.echo(f"built private round {round_id}: {stats.users} users, {root.leaf_count}"
-               f" leaves; root {root.root_hash.hex()}")
-    click.echo(f"  peak memory: {stats.peak_rss_mib:.0f} MiB here, {stats.peak_worker_rss_mib:.0f}"
-               f" MiB in a worker ({stats.tasks} subtree tasks, {workers} worker(s))")
-    click.echo(f"  a proof reveals: {root.reveals()}")
-    for asset, total in zip(root.assets, root.totals, strict=True):
-        click.echo(f"  {asset.symbol:>8}  total {total} x 10^{asset.unit_exponent} base units")
-    click.echo(f"  round secret: {path}")
+                                      workers, hidden_levels,
+                                      secret_out=None if existing else path)
+    # The round is complete and in place: a signal while this is printed would only hide
+    # that (the previous handlers come back after).
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        click.echo(f"built private round {round_id}: {stats.users} users, {root.leaf_count}"
+                   f" leaves; root {root.root_hash.hex()}")
+        click.echo(f"  peak memory: {stats.peak_rss_mib:.0f} MiB here,"
+                   f" {stats.peak_worker_rss_mib:.0f} MiB in a worker ({stats.tasks} subtree"
+                   f" tasks, {workers} worker(s))")
+        click.echo(f"  a proof reveals: {root.reveals()}")
+        for asset, total in zip(root.assets, root.totals, strict=True):
+            click.echo(f"  {asset.symbol:>8}  total {total} x 10^{asset.unit_exponent} base"
+                       " units")
+        click.echo(f"  round secret: {path}")
+    finally:
+        for n, old in held.items():
+            signal.signal(n, old)
 
 
 @click.command("prove-private")

@@ -136,6 +136,14 @@ def _log_config() -> dict[str, Any]:
     "--proof-burst", default=10, show_default=True, type=int, help="Proof requests at once."
 )
 @click.option(
+    "--private-cache",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Private proofs (spec §16.16) kept per process, the most recently asked: each costs"
+    " levels x assets range proofs to make. 0 keeps none.",
+)
+@click.option(
     "--forwarded-allow-ips",
     default=None,
     help="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are trusted (comma"
@@ -154,6 +162,7 @@ def serve_cmd(
     workers: int,
     proof_rate: float,
     proof_burst: int,
+    private_cache: int,
     forwarded_allow_ips: str | None,
 ) -> None:
     """Serve the public proof-of-reserves page and the JSON API under /api/v1/.
@@ -189,6 +198,7 @@ def serve_cmd(
     os.environ["POR_SERVE_WITNESS_QUORUM"] = "" if witness_quorum is None else str(witness_quorum)
     os.environ["POR_SERVE_PROOF_RATE"] = str(proof_rate)
     os.environ["POR_SERVE_PROOF_BURST"] = str(proof_burst)
+    os.environ["POR_SERVE_PRIVATE_CACHE"] = str(private_cache)
     click.echo(f"serving on http://{host}:{port}/ (API: /api/v1/, schema: /openapi.json)")
     uvicorn.run(
         "api.app:create_app",

@@ -10,22 +10,28 @@ Two builders make the same bytes. :func:`build_private_round` (the CLI's) writes
 file subtree by subtree, in ``workers`` processes, holding only the sorted leaves (one
 record of 32 + 16k bytes per user) and one subtree per worker: a parent's commitments are
 its children's summed as points (a few µs), so only the leaves pay for a fresh commitment.
-:func:`build_private_tree` is the in-memory reference: every node in Python objects and
-every commitment made afresh from its opening (spec §16.13 has the measured costs).
+Each subtree is one call of the optional C accelerator ``por._privfast`` (spec §16.10: the
+same library calls, bytes and errors, without an interpreter per node), else the same work
+in Python (:func:`_subtree_records`). :func:`build_private_tree` is the in-memory
+reference: every node in Python objects and every commitment made afresh from its opening
+(spec §16.13 has the measured costs).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import mmap
+import multiprocessing
 import os
 import resource
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from por.errors import InputError
 from verifier.errors import VerificationError
@@ -38,6 +44,7 @@ from verifier.liabilities.mst import (
     decode_amounts,
     derive_salt,
     encode_amounts,
+    encode_str,
     padding_commitment,
     user_commitment,
 )
@@ -45,6 +52,9 @@ from verifier.private import _secp256k1_zkp as zkp
 from verifier.private import commitments as pc
 from verifier.private.proof import PrivateProof, PrivateRoot, PrivateStep
 from verifier.private.scheme import (
+    TAG_LEAF,
+    TAG_NODE,
+    TAG_SPLIT,
     PrivateAsset,
     committed_value,
     generator_seed,
@@ -67,6 +77,8 @@ from verifier.private.treefile import (
 
 ROOT_FILE = "root.json"
 TREE_FILE = "tree.bin"
+_R = TypeVar("_R")
+_OPENING = pc.COMMITMENT_SIZE + 8 + pc.SCALAR_SIZE  # a record's per asset: C ‖ u64(v) ‖ r (§16.10)
 
 
 def unit_exponents(assets: Sequence[Asset], balances: Sequence[Sequence[int]]) -> list[int]:
@@ -378,6 +390,7 @@ class _Subtree:
     leaves: list[bytes]  # user commitment (32) ‖ exact amounts (16 per asset), sorted
     blindings: tuple[int, ...]  # the subtree root's, from the top-down split (§16.3)
     layout: _Layout
+    accelerate: bool = True  # por._privfast when it is installed (the same bytes)
 
 
 _Top = tuple[bytes, tuple[bytes, ...], tuple[int, ...], tuple[int, ...], tuple[bytes, ...]]
@@ -403,9 +416,9 @@ def _parent(left: _Top, right: _Top, where: str) -> _Top:
             tuple(points))
 
 
-def _build_subtree(task: _Subtree) -> tuple[_Top, float]:
-    """Write a subtree's records, level by level, into the tree file; return its root and
-    this process's peak memory (MiB)."""
+def _subtree_records(task: _Subtree) -> tuple[bytes, tuple[bytes, ...]]:
+    """A subtree's records, every level's, level 0 first, and its root's points (x ‖ y per
+    asset): the pure-Python twin of :func:`por._privfast.build_subtree` (the same bytes)."""
     k, height, assets = len(task.assets), task.height, task.assets
     # Blindings top-down inside the subtree (§16.3), with the nodes' global indices.
     rows: list[list[tuple[int, ...]]] = [[] for _ in range(height + 1)]
@@ -419,40 +432,135 @@ def _build_subtree(task: _Subtree) -> tuple[_Top, float]:
             row.append(tuple(p[0] for p in pairs))
             row.append(tuple(p[1] for p in pairs))
         rows[level] = row
+    nodes: list[_Top] = []
+    out = bytearray()
+    for i, (record, blinds) in enumerate(zip(task.leaves, rows[0], strict=True)):
+        where = f"user leaf {task.first_leaf + i}"
+        amounts_be = record[HASH_SIZE:]
+        values = tuple(committed_value(a, assets[j], where)
+                       for j, a in enumerate(decode_amounts(amounts_be)))
+        commits = tuple(pc.commit(values[j], blinds[j], task.gens[j], "node")
+                        for j in range(k))
+        points = tuple(zkp.commitment_point(c, where) for c in commits)
+        digest = leaf_hash(record[:HASH_SIZE], amounts_be, commits)
+        nodes.append((digest, commits, values, blinds, points))
+        out += _encode(digest, commits, values, blinds)
+    for level in range(1, height + 1):
+        first = task.index << (height - level)
+        nodes = [_parent(nodes[2 * i], nodes[2 * i + 1], f"level {level} node {first + i}")
+                 for i in range(len(nodes) // 2)]
+        for node, blinds in zip(nodes, rows[level], strict=True):
+            if node[3] != blinds:  # the split adds up (§16.3): a broken one is a bug
+                raise VerificationError(f"level {level}: blindings do not add up")
+            out += _encode(*node[:4])
+    return bytes(out), nodes[0][4]
+
+
+def _native_subtree(task: _Subtree) -> tuple[bytes, tuple[bytes, ...]] | None:
+    """:func:`_subtree_records` by the C accelerator, or None where it cannot tell (an
+    error the Python builder reports with its message, or no accelerator)."""
+    native = _native()
+    if native is None:
+        return None
+    made = native.build_subtree(
+        task.secret, TAG_SPLIT + encode_str(task.round_id.encode()), TAG_LEAF, TAG_NODE,
+        b"".join(task.gens), bytes(a.unit_exponent for a in task.assets), task.index,
+        task.height, b"".join(task.leaves),
+        b"".join(pc.scalar_bytes(r) for r in task.blindings))
+    if made is None:
+        return None
+    records, points = made
+    return records, tuple(points[64 * j:64 * (j + 1)] for j in range(len(task.assets)))
+
+
+def _build_subtree(task: _Subtree) -> tuple[_Top, float]:
+    """Write a subtree's records, level by level, into the tree file; return its root and
+    this process's peak memory (MiB)."""
+    made = _native_subtree(task) if task.accelerate else None
+    records, points = made if made is not None else _subtree_records(task)
+    k, size = len(task.assets), task.layout.record
     fd = os.open(task.layout.path, os.O_WRONLY)
     try:
-        nodes: list[_Top] = []
-        out = bytearray()
-        for i, (record, blinds) in enumerate(zip(task.leaves, rows[0], strict=True)):
-            where = f"user leaf {task.first_leaf + i}"
-            amounts_be = record[HASH_SIZE:]
-            values = tuple(committed_value(a, assets[j], where)
-                           for j, a in enumerate(decode_amounts(amounts_be)))
-            commits = tuple(pc.commit(values[j], blinds[j], task.gens[j], "node")
-                            for j in range(k))
-            points = tuple(zkp.commitment_point(c, where) for c in commits)
-            digest = leaf_hash(record[:HASH_SIZE], amounts_be, commits)
-            nodes.append((digest, commits, values, blinds, points))
-            out += _encode(digest, commits, values, blinds)
-        os.pwrite(fd, out, task.layout.offset(0, task.first_leaf))
-        for level in range(1, height + 1):
-            first = task.index << (height - level)
-            nodes = [_parent(nodes[2 * i], nodes[2 * i + 1], f"level {level} node {first + i}")
-                     for i in range(len(nodes) // 2)]
-            for node, blinds in zip(nodes, rows[level], strict=True):
-                if node[3] != blinds:  # the split adds up (§16.3): a broken one is a bug
-                    raise VerificationError(f"level {level}: blindings do not add up")
-            os.pwrite(fd, b"".join(_encode(*node[:4]) for node in nodes),
-                      task.layout.offset(level, first))
+        at = 0
+        for level in range(task.height + 1):
+            count = 1 << (task.height - level)
+            os.pwrite(fd, records[at:at + count * size],
+                      task.layout.offset(level, task.index << (task.height - level)))
+            at += count * size
     finally:
         os.close(fd)
-    return nodes[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    top = records[at - size:at]
+    opening = [top[HASH_SIZE + j * _OPENING:HASH_SIZE + (j + 1) * _OPENING] for j in range(k)]
+    root: _Top = (top[:HASH_SIZE], tuple(o[:pc.COMMITMENT_SIZE] for o in opening),
+                  tuple(int.from_bytes(o[pc.COMMITMENT_SIZE:pc.COMMITMENT_SIZE + 8], "big")
+                        for o in opening),
+                  tuple(int.from_bytes(o[pc.COMMITMENT_SIZE + 8:], "big") for o in opening),
+                  points)
+    return root, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# The accelerator's library functions (spec §16.10): wallycore's libsecp256k1-zkp, in the
+# order por._privfast.init takes them after the context.
+_NATIVE_SYMBOLS = (
+    "secp256k1_generator_parse", "secp256k1_generator_serialize", "secp256k1_pedersen_commit",
+    "secp256k1_pedersen_commitment_serialize", "secp256k1_ec_pubkey_parse",
+    "secp256k1_ec_pubkey_combine", "secp256k1_ec_pubkey_serialize",
+)
+_NATIVE: Any = None  # the module once checked, False when absent
+
+
+def _native() -> Any | None:
+    """``por._privfast`` with the library's functions handed over and a known answer
+    checked against the Python builder, once per process; None without the accelerator.
+
+    Raises:
+        VerificationError: a symbol is missing, or the accelerator disagrees with the
+            Python builder on the known answer (a changed library or a miscompiled
+            extension: the build stops, never a wrong tree).
+    """
+    global _NATIVE  # loaded once per process (workers included)
+    if _NATIVE is None:
+        try:
+            from por import _privfast
+        except ImportError:  # optional: a machine without a compiler builds in Python
+            _NATIVE = False
+            return None
+        library = zkp._library()  # checks wallycore's version and the generator layout
+        addresses = []
+        for name in _NATIVE_SYMBOLS:
+            if not hasattr(library.lib, name):
+                raise VerificationError(f"wallycore's extension no longer exports {name}:"
+                                        " por._privfast cannot be used")
+            addresses.append(ctypes.cast(getattr(library.lib, name), ctypes.c_void_p).value or 0)
+        _privfast.init(library.context.value or 0, *addresses)  # the C side refuses NULL
+        _NATIVE = _privfast
+        task = _known_answer_task()
+        if _native_subtree(task) != _subtree_records(task):
+            _NATIVE = None
+            raise VerificationError("the C accelerator por._privfast disagrees with the"
+                                    " Python builder on a known answer: rebuild or remove it")
+    return _NATIVE or None
+
+
+def _known_answer_task() -> _Subtree:
+    """A small subtree (4 leaves, 2 assets, one amount wide, one zero) for the load check."""
+    assets = (PrivateAsset("BTC", 8, 0), PrivateAsset("ETH", 18, 3))
+    leaves = [bytes([i]) * HASH_SIZE + encode_amounts((i * 1000 + 1, (i << 70) if i else 0))
+              for i in range(4)]
+    return _Subtree("known-answer", bytes(range(32)), assets,
+                    tuple(pc.generator(generator_seed(a)) for a in assets), 5, 2, 20,
+                    leaves, (12345, pc.GROUP_ORDER - 1), _Layout("", 0, record_size(2), (0,)),
+                    True)
+
+
+_USERS_PER_TASK = 1 << 14  # users per leaf-record task handed to a worker
 
 
 def _leaf_records(round_id: str, secret: bytes, k: int,
-                  balances: Iterable[tuple[str, Sequence[int]]]) -> tuple[list[bytes], list[int]]:
-    """Each user's record, user commitment (32) ‖ exact amounts (16 each), and the exact
-    per-asset totals. A user twice gives one commitment twice, found after the sort.
+                  balances: Sequence[tuple[str, Sequence[int]]]) -> tuple[list[bytes], list[int]]:
+    """Each user's record, user commitment (32) ‖ exact amounts (16 each), sorted, and the
+    exact per-asset totals: one task of a worker. A user twice gives one commitment twice,
+    found after the sort.
 
     Raises:
         InputError: a wrong number of amounts, or an amount outside u128.
@@ -466,7 +574,15 @@ def _leaf_records(round_id: str, secret: bytes, k: int,
         records.append(user_commitment(round_id, user_id, salt) + encode_amounts(amounts))
         for j, a in enumerate(amounts):
             totals[j] += a
+    records.sort()  # here, in the worker: the parent merges sorted runs
     return records, totals
+
+
+def _padding_records(round_id: str, secret: bytes, k: int, start: int, stop: int
+                     ) -> list[bytes]:
+    """Padding leaves start..stop − 1 (§5): commitment ‖ zero amounts, sorted."""
+    zero = encode_amounts((0,) * k)
+    return sorted(padding_commitment(secret, round_id, i) + zero for i in range(start, stop))
 
 
 def _exponents(records: list[bytes], totals: list[int], k: int) -> list[int]:
@@ -483,41 +599,143 @@ def _exponents(records: list[bytes], totals: list[int], k: int) -> list[int]:
     return out
 
 
+def _in_order(pool: Executor, tasks: Iterable[tuple[Callable[..., _R], tuple[Any, ...]]],
+              ahead: int) -> Iterator[_R]:
+    """Each task's result, in order, with at most ``ahead`` tasks handed out at once (so
+    that what is in flight stays bounded, and the workers never wait for this process)."""
+    pending: deque[Future[_R]] = deque()
+    for fn, args in tasks:
+        pending.append(pool.submit(fn, *args))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _chunks(balances: Iterable[tuple[str, Sequence[int]]], size: int
+            ) -> Iterator[list[tuple[str, Sequence[int]]]]:
+    it = iter(balances)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+@contextlib.contextmanager
+def _worker_pool(workers: int) -> Iterator[Executor]:
+    """``workers`` processes (forked now, while this process is small), or this process
+    for one. On an error or a signal the workers are killed and waited for: none is left."""
+    from por.liabilities.build import InlineExecutor, _worker_init, stopping
+
+    if workers <= 1:
+        yield InlineExecutor()
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    with stopping(pool):
+        yield pool
+
+
+def _new_dirs(path: Path) -> list[Path]:
+    """The directories of ``path`` that do not exist yet, outermost first."""
+    missing = []
+    for p in [path.absolute(), *path.absolute().parents]:
+        if p.exists():
+            break
+        missing.append(p)
+    return missing[::-1]
+
+
 def build_private_round(
     round_id: str, assets: Sequence[Asset], secret: bytes,
     balances: Iterable[tuple[str, Sequence[int]]], out_dir: Path, pad_to: int | None = None,
     workers: int = 1, hidden_levels: int | None = None, subtree_levels: int = SUBTREE_LEVELS,
+    accelerate: bool = True, secret_out: Path | None = None,
 ) -> tuple[PrivateRoot, BuildStats]:
     """Build a private round straight into ``out_dir`` (``tree.bin`` then ``root.json``),
     byte for byte what :func:`build_private_tree` and :func:`write_private_round` write,
     in bounded memory: the sorted leaf records, and per worker process one subtree of
     2^``subtree_levels`` leaves whose records it writes level by level at their offsets.
-    The levels above the subtrees are built here from the subtrees' roots.
+    The workers also make the leaf records (salts, user commitments) and sort them in
+    runs; the levels above the subtrees are built here from the subtrees' roots.
+    ``accelerate``: each subtree in one call of the C accelerator ``por._privfast`` when
+    it is installed (the same bytes; False, or without it: in Python).
+
+    ``secret_out``: where to write ``secret`` (a new round's), once the round is complete
+    and before this returns, so that an interrupted build leaves neither. A failure, SIGINT
+    or SIGTERM (raised as ``KeyboardInterrupt``) leaves nothing: no temporary or partial
+    file, no secret, no directory it created, no worker process.
 
     Raises:
         InputError: a user twice, a wrong number of amounts, an amount outside u128, a bad
             ``hidden_levels``, or ``out_dir`` already holds a round.
         VerificationError: two leaves with one commitment, or a commitment the library
             refuses (a zero blinding of a zero value: probability 2^-256).
+        KeyboardInterrupt: SIGINT, or ``Interrupted`` for SIGTERM or SIGHUP (cleaned up).
     """
+    from por.liabilities.build import stop_on_signals
+
     check_round_id(round_id)
     plain = check_assets(assets)
-    k = len(plain)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for name in (ROOT_FILE, TREE_FILE):
         if (out_dir / name).exists():
             raise InputError(f"{out_dir / name} exists: a round is never overwritten")
-    records, totals = _leaf_records(round_id, secret, k, balances)
+    created = _new_dirs(out_dir)
+    written: list[Path] = []
+    with stop_on_signals():
+        try:
+            with _worker_pool(workers) as pool:
+                built = _build_round(round_id, plain, secret, balances, out_dir, pad_to,
+                                     workers, hidden_levels, subtree_levels, accelerate, pool,
+                                     written)
+            if secret_out is not None:
+                from por.liabilities.secret import create_secret
+
+                written.append(secret_out)  # refused if it exists, so never another's
+                create_secret(secret_out, secret)
+            written.clear()  # complete: the round (and its secret) stay
+            return built
+        except BaseException as e:
+            # No half-written round, and no directory this build made (only if empty). A
+            # secret file that was there before (create_secret refuses it) is not ours.
+            if isinstance(e, InputError) and written and written[-1] == secret_out:
+                written.pop()
+            for path in written:
+                path.unlink(missing_ok=True)
+            for directory in reversed(created):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            raise
+
+
+def _build_round(
+    round_id: str, plain: Sequence[Asset], secret: bytes,
+    balances: Iterable[tuple[str, Sequence[int]]], out_dir: Path, pad_to: int | None,
+    workers: int, hidden_levels: int | None, subtree_levels: int, accelerate: bool,
+    pool: Executor, written: list[Path],
+) -> tuple[PrivateRoot, BuildStats]:
+    """:func:`build_private_round`'s work; every file it makes is added to ``written``
+    before it exists, so that the caller removes it on failure."""
+    k = len(plain)
+    ahead = 2 * max(1, workers)
+    records: list[bytes] = []
+    totals = [0] * k
+    for part, part_totals in _in_order(
+            pool, ((_leaf_records, (round_id, secret, k, chunk))
+                   for chunk in _chunks(balances, _USERS_PER_TASK)), ahead):
+        records += part
+        totals = [a + b for a, b in zip(totals, part_totals, strict=True)]
     users = len(records)
-    records.sort()
+    records.sort()  # sorted runs from the workers: a merge
     for a, b in itertools.pairwise(records):
         if a[:HASH_SIZE] == b[:HASH_SIZE]:
             raise InputError("a user appears twice (two users' records share a commitment)")
     n = max(users, pad_to or 1, 1)
     n = 1 << (n - 1).bit_length()
-    zero = encode_amounts((0,) * k)
     if n > users:
-        records += [padding_commitment(secret, round_id, i) + zero for i in range(n - users)]
+        step = max(_USERS_PER_TASK, (n - users) // (4 * max(1, workers)) + 1)
+        for part in _in_order(pool, ((_padding_records,
+                                      (round_id, secret, k, at, min(at + step, n - users)))
+                                     for at in range(0, n - users, step)), ahead):
+            records += part
         records.sort()
         for a, b in itertools.pairwise(records):
             if a[:HASH_SIZE] == b[:HASH_SIZE]:
@@ -540,8 +758,10 @@ def build_private_round(
         starts.append(starts[-1] + (n >> level))
     users_at = len(prefix)
     records_at = users_at + (HASH_SIZE + AMOUNT_SIZE * k) * n
+    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{TREE_FILE}.tmp"
     layout = _Layout(str(tmp), records_at, record, tuple(starts))
+    written.append(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)  # every opening and blinding: auditors only, whatever the umask
@@ -568,10 +788,15 @@ def build_private_round(
                 row.append(tuple(p[1] for p in pairs))
             rows[level] = row
         size = 1 << height
-        tasks = (_Subtree(round_id, secret, private, gens, t, height, t * size,
-                          records[t * size:(t + 1) * size], rows[height][t], layout)
+        tasks = ((_build_subtree, (_Subtree(round_id, secret, private, gens, t, height, t * size,
+                                            records[t * size:(t + 1) * size], rows[height][t],
+                                            layout, accelerate),))
                  for t in range(n >> height))
-        tops, worker_rss = _run(tasks, workers)
+        tops: list[_Top] = []
+        worker_rss = 0.0
+        for top, rss in _in_order(pool, tasks, ahead):
+            tops.append(top)
+            worker_rss = max(worker_rss, rss)
         nodes = tops
         for level in range(height + 1, levels + 1):
             nodes = [_parent(nodes[2 * i], nodes[2 * i + 1], f"level {level} node {i}")
@@ -581,9 +806,6 @@ def build_private_round(
                     raise VerificationError(f"level {level}: blindings do not add up")
             os.pwrite(fd, b"".join(_encode(*node[:4]) for node in nodes),
                       layout.offset(level, 0))
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no half-written tree file left behind
-        raise
     finally:
         os.close(fd)
     top = nodes[0]
@@ -591,30 +813,11 @@ def build_private_round(
                        root_hash(round_id, private, n, top[0], top[1], top[2], top[3],
                                  hidden_levels),
                        top[2], top[3], hidden_levels)
+    written.append(out_dir / TREE_FILE)
     os.replace(tmp, out_dir / TREE_FILE)
+    written.append(out_dir / ROOT_FILE)
     (out_dir / ROOT_FILE).write_bytes(root.to_bytes())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return root, BuildStats(users, n, n >> height, peak, worker_rss)
-
-
-def _run(tasks: Iterable[_Subtree], workers: int) -> tuple[list[_Top], float]:
-    """Every subtree's root, in order: here, or in ``workers`` processes with at most two
-    tasks each in flight (so the leaves handed out stay bounded)."""
     if workers <= 1:
-        done = [_build_subtree(t) for t in tasks]
-        return [top for top, _ in done], max((rss for _, rss in done), default=0.0)
-    tops: list[_Top] = []
-    rss = 0.0
-    pending: deque[Future[Any]] = deque()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for task in tasks:
-            pending.append(pool.submit(_build_subtree, task))
-            if len(pending) >= 2 * workers:
-                top, peak = pending.popleft().result()
-                tops.append(top)
-                rss = max(rss, peak)
-        while pending:
-            top, peak = pending.popleft().result()
-            tops.append(top)
-            rss = max(rss, peak)
-    return tops, rss
+        worker_rss = peak
+    return root, BuildStats(users, n, n >> height, peak, worker_rss)

@@ -33,7 +33,7 @@ ROADS = (
     ("GET", "/?token={t}"),
     ("GET", "/api/v1/rounds?token={t}"),
     ("GET", "/api/v1/rounds/{t}"),  # a round id nobody published: the route's 404
-    ("HEAD", "/api/v1/proofs/{t}"),  # 405, as before ProofRoute
+    ("HEAD", "/api/v1/proofs/{t}"),  # answered as GET without a body (api.app.Edge)
     ("POST", "/api/v1/proofs/{t}"),
     ("DELETE", "/api/v1/proofs/{t}"),
 )

@@ -9,13 +9,12 @@ refuses to import: the one way to run without the extra in this environment)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_setup import por_serve
 
 from por.liabilities.private import build_private_tree, write_private_round
 from por.liabilities.secret import create_secret
@@ -45,40 +45,9 @@ class Served:
     log: list[str]  # the server's whole output, filled when it stops
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(tmp: Path, rounds: Path, log: list[str], env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(BIN / "por"), "serve", "--db", f"sqlite:///{tmp / 'por.db'}", "--rounds",
-         str(rounds), "--port", str(port), "--proof-rate", "600", "--proof-burst", "100"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env})
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    out = server.stdout.read().decode() if server.stdout else ""
-                    raise RuntimeError(f"por serve did not start: {out}") from None
-                time.sleep(0.2)
-        yield origin
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.append(server.stdout.read().decode() if server.stdout else "")
+def _serve(tmp: Path, rounds: Path, log: list[str],
+           env: dict[str, str]) -> contextlib.AbstractContextManager[str]:
+    return por_serve(f"sqlite:///{tmp / 'por.db'}", rounds, env=env, log=log)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +67,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     lines = (tmp / "tokens.csv").read_text().splitlines()[1:]
     tokens = dict(line.split(",") for line in lines)
     log: list[str] = []
-    for origin in _serve(tmp, rounds, log, {}):
+    with _serve(tmp, rounds, log, {}) as origin:
         yield Served(origin, rounds / ROUND, secret_file, tokens, log)
 
 
@@ -179,7 +148,7 @@ def test_the_serving_key_is_in_no_log_line(served: Served, tmp_path: Path) -> No
     # The server's log is complete once it stops: a second server over the same round, its
     # log read at the end (the module's server is still serving the other tests).
     log: list[str] = []
-    for origin in _serve(tmp_path, served.round_dir.parent, log, {}):
+    with _serve(tmp_path, served.round_dir.parent, log, {}) as origin:
         for token in served.tokens.values():
             assert _get(f"{origin}/api/v1/proofs/{token}")[0] == 200
         assert _get(f"{origin}/api/v1/proofs/{'f' * 32}")[0] == 404
@@ -198,7 +167,7 @@ def test_without_the_library_the_server_says_so(served: Served, tmp_path: Path) 
         "raise ModuleNotFoundError(\"No module named 'wallycore'\", name='wallycore')\n")
     env = {"PYTHONPATH": os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])}
     log: list[str] = []
-    for origin in _serve(tmp_path, served.round_dir.parent, log, env):
+    with _serve(tmp_path, served.round_dir.parent, log, env) as origin:
         status, body = _get(f"{origin}/api/v1/proofs/{served.tokens[USERS[0]]}")
         assert status == 503, body[:300]
         assert "[private] extra" in json.loads(body)["detail"]

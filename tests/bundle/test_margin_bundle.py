@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from attest_helpers import World, build_round, make_world
 from click.testing import CliRunner
-from margin_attest_world import BTC, ETH, MarginRound, build_margin_round, sign_publish
+from margin_attack_bundle import published
+from margin_attest_world import BTC, ETH, MarginRound
 
 from por.attest.rounds import new_round, sign_round
 from por.cli import main as por_main
@@ -41,13 +42,7 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path, MarginRound]:
     tmp = tmp_path_factory.mktemp("margin-bundles")
-    w = make_world(tmp)
-    r = build_margin_round(w, tmp, "m1")
-    engine = open_store(f"sqlite:///{tmp / 'por.db'}")
-    try:
-        sign_publish(engine, w, r, "m1", 0, tmp / "bundle-m1")
-    finally:
-        engine.dispose()
+    w, r, _ = published(tmp)
     (tmp / "proof-m-borrower-2.json").write_text(r.proof.to_json())
     return w, tmp, r
 

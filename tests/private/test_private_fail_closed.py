@@ -4,7 +4,6 @@ bare KeyError/ValueError/TypeError (or a library error) escaping to the user."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_paths import json_paths, replaced
 
 from verifier.errors import FormatError, VerificationError
 from verifier.private.proof import PrivateProof, PrivateRoot, verify_private_proof
@@ -31,18 +31,7 @@ json_values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-PATHS = _paths(VALID["proof"])
+PATHS = json_paths(VALID["proof"])
 
 
 def _encode(proof: Any) -> bytes:
@@ -63,13 +52,9 @@ def _refused(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(where=st.sampled_from(PATHS), value=json_values)
 def test_any_replaced_value_fails_closed(where: tuple[Any, ...], value: Any) -> None:
-    proof = copy.deepcopy(VALID["proof"])
-    target = proof
-    for key in where[:-1]:
-        target = target[key]
-    if target[where[-1]] == value:
+    proof = replaced(VALID["proof"], where, value)
+    if proof is None:
         return
-    target[where[-1]] = value
     _refused(_encode(proof))
 
 

@@ -1,7 +1,7 @@
 """What the browser tests share: ``por serve`` on a free loopback port, Debian's Chromium
 (never one Playwright downloads), and a page that may reach only the served origin.
 
-Used by tests/web/test_page_browser.py and tests/web/test_margin_browser.py.
+Used by the browser tests in tests/web/ and by tests/api/test_private_tokens_served.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,12 @@ def free_port() -> int:
 def por_serve(
     database_url: str,
     rounds_dir: Path,
-    keys: tuple[Path, Path | None],
-    tokens: Callable[[], Iterable[str]],
+    keys: tuple[Path, Path | None] | None = None,
+    tokens: Callable[[], Iterable[str]] = tuple,
     extra: tuple[str, ...] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+    log: list[str] | None = None,
 ) -> Iterator[str]:
     """``por serve`` on a free loopback port; yields its origin, stops it at the end and
     checks its whole log for proof tokens.
@@ -52,20 +55,22 @@ def por_serve(
     Args:
         database_url: the store.
         rounds_dir: the rounds directory.
-        keys: the exchange's key list and the auditor's key file.
+        keys: the exchange's key list and the auditor's key file (None: neither option).
         tokens: the proof tokens none of which may reach the log (read at the end).
         extra: more ``por serve`` options.
+        env: variables added to this process's environment for the server.
+        log: given, the server's whole output is appended to it once it has stopped.
     """
-    keylist, auditor_key_file = keys
     port = free_port()
     por = Path(sys.executable).parent / "por"
+    key_options = [] if keys is None else ["--keylist", str(keys[0]), "--auditor-key",
+                                           str(keys[1])]
     server = subprocess.Popen(
-        [str(por), "serve", "--db", database_url, "--rounds", str(rounds_dir), "--keylist",
-         str(keylist), "--auditor-key", str(auditor_key_file), "--port", str(port),
-         "--proof-rate", "600", "--proof-burst", "100", *extra],
+        [str(por), "serve", "--db", database_url, "--rounds", str(rounds_dir), *key_options,
+         "--port", str(port), "--proof-rate", "600", "--proof-burst", "100", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     origin = f"http://127.0.0.1:{port}"
     try:
@@ -88,9 +93,11 @@ def por_serve(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-        log = server.stdout.read().decode() if server.stdout else ""
+        output = server.stdout.read().decode() if server.stdout else ""
+        if log is not None:
+            log.append(output)
         for token in tokens():
-            assert token not in log, "a proof token reached the server's log"
+            assert token not in output, "a proof token reached the server's log"
 
 
 def require_chromium() -> None:
@@ -99,6 +106,28 @@ def require_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed: scripts/services.d/chromium.sh installs it")
         pytest.skip("chromium is not installed (run scripts/setup-services.sh)")
+
+
+def playwright_driver() -> Iterator[Any]:
+    """Playwright's sync driver, Chromium required; a module makes it its fixture with
+    ``playwright = pytest.fixture(scope="module")(playwright_driver)`` (once per module: the
+    sync API cannot run twice at once)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium launched headless by Playwright, closed at the end; a module makes
+    it its fixture with ``browser = pytest.fixture(scope="module")(chromium_browser)``."""
+    for p in playwright_driver():
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 def origin_only_page(context: Any, origin: str) -> tuple[Any, list[str], list[str]]:

@@ -22,11 +22,9 @@ from typing import Any
 
 import pytest
 from browser_setup import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    chromium_browser,
     origin_only_page,
     por_serve,
-    require_chromium,
 )
 from click.testing import CliRunner
 from margin_attest_world import ServedMargin, served_margin
@@ -48,17 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Serv
         yield origin, m
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 @contextlib.contextmanager

@@ -26,8 +26,8 @@ from browser_setup import (
     CHROMIUM,
     CHROMIUM_ARGS,
     origin_only_page,
+    playwright_driver,
     por_serve,
-    require_chromium,
 )
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
@@ -130,14 +130,7 @@ def served_witnessed(served: tuple[str, World], tmp_path_factory: pytest.TempPat
         yield origin
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    """Playwright's driver, once per module (its sync API cannot run twice at once)."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
+playwright = pytest.fixture(scope="module")(playwright_driver)
 
 
 @pytest.fixture(scope="module")

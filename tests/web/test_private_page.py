@@ -14,8 +14,9 @@ test_private_page_served.py's); every other request is refused and recorded.
   as from ``verifier.private.proof``;
 - the libraries load only when a private proof is checked, and need exactly the CSP's
   'wasm-unsafe-eval' (without it the page says it cannot check, never VERIFIED);
-- screenshots at 390 and 1400 px of a verified and a failed private proof, shown as the
-  page's app.js shows verdicts, go to tests/web/artifacts/screenshots/ (git-ignored).
+- app.js, loaded as on the page, shows the verdicts of proofs chosen in the page's file
+  input; screenshots at 390 and 1400 px go to tests/web/artifacts/screenshots/
+  (git-ignored).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from browser_setup import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from browser_setup import CHROMIUM, CHROMIUM_ARGS, playwright_driver, require_chromium
 
 from api.app import CSP
 from verifier.errors import FormatError, VerificationError
@@ -51,16 +52,23 @@ VECTORS = DOC["vectors"]
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".html": "text/html; charset=utf-8", ".wasm": "application/wasm"}
 
-# The page's verify section, as api/templates/index.html lays it out, with the scripts the
-# page loads; app.js is left out (it needs a round's data), and the verdict is shown by
-# tests/web/private_show.js with app.js's classes (no inline script: the CSP forbids it).
+# The page's verify section, as api/templates/index.html lays it out (its file input and
+# result), with the scripts the page loads, app.js last: the verdict is shown by the page's
+# own code. Its data block (no inline script: the CSP forbids it; a JSON block is data) has
+# no round, chart or attestation: app.js then draws nothing, and a private proof it checks
+# can at best FAIL for want of a signed attestation (the VERIFIED page, attested, is
+# test_private_page_served.py's).
 HARNESS = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Verify a private proof</title><link rel="stylesheet" href="/static/style.css"></head>
 <body><main><section id="verify"><h2>Verify your proof</h2>
-<div id="verify-result" aria-live="polite"></div></section></main>
+<div id="drop-zone"><label for="proof-file">…or drop your proof file here, or choose it:</label>
+<input id="proof-file" type="file" accept=".json,application/json"></div>
+<div id="verify-result" aria-live="polite" data-verdict="none"></div></section></main>
+<script type="application/json" id="por-data">{"attestations": {}, "current": null,
+"history": []}</script>
 <script src="/static/nonprintable.js"></script><script src="/static/verify.js"></script>
-<script src="/test/private_show.js"></script></body></html>"""
+<script src="/static/app.js"></script></body></html>"""
 
 
 def _text(vector: dict[str, Any]) -> str:
@@ -126,8 +134,6 @@ def _open(playwright: Any, csp: str, width: int = 1280) -> Iterator[Browser]:
                 r.fulfill(status=404, body=b"")
                 return
             body, kind = file.read_bytes(), TYPES.get(file.suffix, "application/octet-stream")
-        elif path == "/test/private_show.js":
-            body, kind = (Path(__file__).parent / "private_show.js").read_bytes(), TYPES[".js"]
         else:
             r.fulfill(status=404, body=b"")
             return
@@ -148,13 +154,7 @@ def _open(playwright: Any, csp: str, width: int = 1280) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
+playwright = pytest.fixture(scope="module")(playwright_driver)
 
 
 @pytest.fixture(scope="module")
@@ -327,16 +327,31 @@ def test_page_and_python_agree_on_private_mutants(browser: Browser) -> None:
 
 
 @pytest.mark.parametrize("width", [390, 1400])
-def test_screenshots_of_a_verified_and_a_failed_private_proof(playwright: Any, width: int) -> None:
+def test_screenshots_of_private_proofs_shown_by_the_page(
+    playwright: Any, tmp_path: Path, width: int
+) -> None:
+    """app.js itself shows the verdicts, the proof chosen in the page's file input: a valid
+    proof, with no signed attestation on this page, FAILS saying its own checks held; a
+    tampered one FAILS saying why. The page does not scroll sideways at either width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    valid = next(v for v in VECTORS if v["name"] == "valid-hybrid-proof-alice-hidden-2")
-    bad = next(v for v in VECTORS if v["name"] == "range-proof-moved-to-another-level")
+    cases = (
+        ("unattested", "valid-hybrid-proof-alice-hidden-2",
+         "has no signed attestation on this page: nothing to check the proof's root against"
+         " (its path, 4 range proofs, commitment sums and root opening hold in this browser)"),
+        ("failed", "range-proof-moved-to-another-level",
+         "the range proof does not verify for this commitment at this position"),
+    )
     for b in _open(playwright, CSP, width):
-        for state, vector in (("verified", valid), ("failed", bad)):
-            b.page.evaluate("([t, r]) => window.showPrivate(t, r)", [_text(vector), vector["root"]])
-            b.page.wait_for_selector(f"#verify-result[data-verdict='{state}']", timeout=60_000)
+        b.page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+        for state, name, reason in cases:
+            vector = next(v for v in VECTORS if v["name"] == name)
+            proof = tmp_path / f"{state}.json"
+            proof.write_text(_text(vector))
+            b.page.set_input_files("#proof-file", [])
+            b.page.set_input_files("#proof-file", str(proof))
+            b.page.wait_for_selector("#verify-result[data-verdict='failed']", timeout=60_000)
             text = b.page.inner_text("#verify-result")
-            assert text.startswith("VERIFIED" if state == "verified" else "FAILED")
+            assert text.startswith("FAILED") and reason in text, text
             overflow = b.page.evaluate(
                 "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, f"the page scrolls sideways at {width} px"

@@ -10,7 +10,17 @@ import click
 
 from verifier.attestation.bundle import BundleOptions, BundleReport, read_bundle, verify_bundle
 from verifier.cli.log import default_state_path
-from verifier.cli.options import json_option, read_input, report_shown
+from verifier.cli.options import (
+    DIRECTORY,
+    FILE,
+    json_option,
+    pin_option,
+    read_input,
+    read_witness_keys,
+    report_shown,
+    state_option,
+    witness_options,
+)
 from verifier.encoding.canonical import parse_time
 from verifier.encoding.strictjson import hash_hex, loads
 from verifier.errors import StaleError, UnanchoredError, UsageError, VerificationError
@@ -45,7 +55,7 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivatePr
 
 
 @click.command("bundle")
-@click.argument("bundle_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("bundle_dir", type=DIRECTORY)
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
               help="A node of chain NAME (as named in the reserves file); repeat per chain. "
               "No password in the URL: use $POR_RPC_<NAME>_AUTH=user:password or --rpc-cookie.")
@@ -54,21 +64,18 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivatePr
               "can read it.")
 @click.option("--skip-chain", is_flag=True,
               help="Accept that reserves are not re-read from nodes (the report says so).")
-@click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--proof", "proof_file", type=FILE,
               help="Your own inclusion proof (spot, margin or private): it must lead to this "
               "round's root; a margin proof's own rule is checked at the round's prices.")
 @click.option("--auditor-key", "auditor_files", multiple=True,
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="An auditor's public key (por-public-key JSON) that must have co-signed.")
-@click.option("--pin", "pinned", help="A key id of the exchange you obtained out of band. "
-              "Without it, the key list must chain to the one remembered for the exchange "
-              "(trust on first use); with neither, the verdict is UNANCHORED (exit 1).")
+@pin_option("A key id of the exchange you obtained out of band. Without it, the key list "
+            "must chain to the one remembered for the exchange (trust on first use); with "
+            "neither, the verdict is UNANCHORED (exit 1).")
 @click.option("--round", "expected_round", help="The round you mean to check.")
-@click.option("--state", "state_file", type=click.Path(path_type=Path, dir_okay=False),
-              envvar="POR_VERIFY_LOG_STATE",
-              help="File remembering each exchange (by its first key): its key chain, log "
-              "and last tree head (default: in your configuration directory; "
-              "$POR_VERIFY_LOG_STATE).")
+@state_option("File remembering each exchange (by its first key): its key chain, log and last "
+              "tree head (default: in your configuration directory; $POR_VERIFY_LOG_STATE).")
 @click.option("--now", "now_text", metavar="TIME",
               help="The time to check at, e.g. 2026-11-25T12:00:00Z (default: the clock): "
               "for auditors and tests.")
@@ -82,16 +89,14 @@ def _user_proof(path: Path) -> InclusionProof | MarginInclusionProof | PrivatePr
               help="Accept a key list that does not chain to the one remembered under this "
               "exchange's name.")
 @click.option("--consistency", "consistency_file",
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="For a bundle older than the last tree head seen: the consistency proof "
               "from the bundle's tree size to the remembered one.")
 @click.option("--require-full-reserves", is_flag=True,
               help="Fail when any asset is under-reserved (even if truthfully stated).")
-@click.option("--witness-key", "witness_files", multiple=True,
-              type=click.Path(path_type=Path, dir_okay=False),
-              help="A witness's public key you trust (repeat); spec §14.3.")
-@click.option("--witness-quorum", type=click.IntRange(min=0),
-              help="Valid known-witness co-signatures required (default: every --witness-key).")
+@witness_options(
+    key_help="A witness's public key you trust (repeat); spec §14.3.",
+    quorum_help="Valid known-witness co-signatures required (default: every --witness-key).")
 @click.option("--accept-past-control", is_flag=True,
               help="As por-verify reserves: balances of wallets that signed a static message "
                    "(control at some past time only) are accepted; the report says so.")
@@ -147,9 +152,7 @@ def bundle_cmd(
             user_proof=_user_proof(proof_file) if proof_file else None,
             expected_round=expected_round,
             require_full_reserves=require_full_reserves,
-            witness_keys=tuple(
-                PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
-                for p in witness_files),
+            witness_keys=read_witness_keys(witness_files),
             witness_quorum=witness_quorum,
             accept_past_control=accept_past_control,
             accept_noncanonical=accept_noncanonical,

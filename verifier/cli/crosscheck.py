@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import json_option, report_shown
+from verifier.cli.options import FILE, json_option, read_bounded, report_shown
 from verifier.crosscheck import CrossCheckReport, run
 from verifier.errors import FormatError
 
@@ -20,12 +20,7 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 
 
 def _read(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FormatError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
+    return read_bounded(path, MAX_FILE_BYTES)
 
 
 def parse_exchanges(specs: tuple[str, ...]) -> tuple[dict[str, str], list[Path]]:
@@ -76,7 +71,7 @@ def _inputs(
 
 
 @click.command(name="cross-check")
-@click.argument("files", type=click.Path(dir_okay=False, path_type=Path), nargs=-1)
+@click.argument("files", type=FILE, nargs=-1)
 @click.option(
     "--window-blocks",
     type=int,

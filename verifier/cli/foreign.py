@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import json_option, report_shown
+from verifier.cli.options import FILE, json_option, read_bounded, report_shown
 from verifier.errors import FormatError
 from verifier.foreign import binance, bitget, bitmex, bybit, coinex, gateio, mexc, okx
 from verifier.foreign.detect import OKX_V2_TREE, Detection, detect
@@ -42,12 +42,7 @@ def read_file(path: Path) -> bytes:
     Raises:
         FormatError: the file cannot be read or is too large.
     """
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FormatError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
-        return path.read_bytes()
-    except OSError as e:
-        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
+    return read_bounded(path, MAX_FILE_BYTES)
 
 
 def verify_files(fmt: str, paths: list[Path]) -> ForeignReport:
@@ -138,9 +133,6 @@ def _run(fmt: str, files: tuple[Path, ...], as_json: bool, strict: bool) -> None
     _emit(report, as_json)
 
 
-_FILE = click.Path(dir_okay=False, path_type=Path)
-
-
 def _options(f: Callable[..., None]) -> Callable[..., None]:
     f = json_option()(f)
     return click.option(
@@ -160,7 +152,7 @@ def foreign_group() -> None:
 
 def _single(fmt: str, help_text: str) -> None:
     @foreign_group.command(name=fmt, help=help_text)
-    @click.argument("file", type=_FILE)
+    @click.argument("file", type=FILE)
     @_options
     def command(file: Path, as_json: bool, strict: bool) -> None:
         _run(fmt, (file,), as_json, strict)
@@ -188,8 +180,8 @@ _single(
 
 
 @foreign_group.command(name="okx-v2")
-@click.argument("user_info", type=_FILE)
-@click.argument("tree", type=_FILE, required=False)
+@click.argument("user_info", type=FILE)
+@click.argument("tree", type=FILE, required=False)
 @_options
 def okx_v2_command(user_info: Path, tree: Path | None, as_json: bool, strict: bool) -> None:
     """OKX Merkle v2: USER_INFO file, and optionally the full liabilities TREE file."""
@@ -197,7 +189,7 @@ def okx_v2_command(user_info: Path, tree: Path | None, as_json: bool, strict: bo
 
 
 @foreign_group.command(name="auto")
-@click.argument("files", type=_FILE, nargs=-1, required=True)
+@click.argument("files", type=FILE, nargs=-1, required=True)
 @_options
 def auto_command(files: tuple[Path, ...], as_json: bool, strict: bool) -> None:
     """Recognise the format of FILES, say which it is, and check it."""
@@ -256,11 +248,11 @@ def read_nonce(nonce_file: Path | None, environ: Mapping[str, str]) -> bytes:
 
 
 @foreign_group.command(name="bitmex")
-@click.argument("tree", type=_FILE)
+@click.argument("tree", type=FILE)
 @click.option("--account", type=int, required=True, help="Your BitMEX account number.")
 @click.option(
     "--nonce-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     help=f"File (mode 600) holding your nonce, 64 hex digits; else ${NONCE_ENV}.",
 )
 @click.option(

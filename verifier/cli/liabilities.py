@@ -11,9 +11,20 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from verifier.cli.options import json_option, parse_root_option, read_input, report_shown
+from verifier.cli.options import (
+    DIRECTORY,
+    FILE,
+    json_option,
+    parse_root_option,
+    pin_option,
+    read_input,
+    read_witness_keys,
+    require_anchor,
+    show_anchor,
+    witness_options,
+)
 from verifier.encoding.strictjson import loads as strict_loads
-from verifier.errors import FormatError, UnanchoredError, UsageError
+from verifier.errors import FormatError, UsageError
 from verifier.liabilities.margin_round import (
     MarginAuditReport,
     MarginRootSummary,
@@ -54,6 +65,17 @@ def _report_json(rep: ProofReport) -> dict[str, Any]:
     }
 
 
+def _only_with_bundle(bundle_dir: Path | None, pinned: str | None,
+                      witness_files: tuple[Path, ...], quorum: int | None) -> None:
+    """Refuse ``--pin`` and the witness options without ``--bundle``, which they qualify.
+
+    Raises:
+        UsageError: one of them is given without ``--bundle``.
+    """
+    if bundle_dir is None and (pinned or witness_files or quorum is not None):
+        raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+
+
 def _bundle_anchor(
     bundle_dir: Path, proof: InclusionProof | MarginInclusionProof | None, pinned: str | None,
     witness_files: tuple[Path, ...], quorum: int | None,
@@ -71,19 +93,14 @@ def _bundle_anchor(
         read_bundle,
         verify_bundle,
     )
-    from verifier.encoding.strictjson import loads
     from verifier.log.witness import COSIGNED_BY
-    from verifier.signed.keys import PublicKey
 
     files = read_bundle(bundle_dir)
     options = BundleOptions(
         skip_chain=True,
         pinned_key_id=parse_root_option(pinned, "--pin").hex() if pinned else None,
         user_proof=proof,
-        witness_keys=tuple(
-            PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
-            for p in witness_files
-        ),
+        witness_keys=read_witness_keys(witness_files),
         witness_quorum=quorum,
     )
     report = verify_bundle(files, options)
@@ -98,33 +115,25 @@ def _bundle_anchor(
 
 
 @click.command("proof")
-@click.argument("proof_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("proof_file", type=FILE)
 @click.option("--root", "root_hex", help="The published root hash (64 hex digits).")
 @click.option(
     "--summary",
     "summary_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The published root summary (root.json) to check against.",
 )
 @click.option(
     "--bundle",
     "bundle_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
     help="The round's published bundle: the proof is checked against its attested root,"
     " once the bundle's signatures, log inclusion and witnesses check.",
 )
-@click.option("--pin", "pinned", help="With --bundle: the exchange's key id, got out of band.")
-@click.option(
-    "--witness-key",
-    "witness_files",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="With --bundle: a witness's public key (por-public-key JSON) you trust; repeat.",
-)
-@click.option(
-    "--witness-quorum",
-    type=click.IntRange(min=0),
-    help="With --bundle: valid co-signatures of known witnesses required (default: all"
+@pin_option("With --bundle: the exchange's key id, got out of band.")
+@witness_options(
+    key_help="With --bundle: a witness's public key (por-public-key JSON) you trust; repeat.",
+    quorum_help="With --bundle: valid co-signatures of known witnesses required (default: all"
     " --witness-key given).",
 )
 @json_option()
@@ -152,8 +161,7 @@ def proof_cmd(
     from verifier.cli.private import is_private, private_proof_cmd  # spec §16: scheme dispatch
 
     if is_private(proof_file):
-        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
-            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        _only_with_bundle(bundle_dir, pinned, witness_files, witness_quorum)
         anchor_by = None
         if bundle_dir is not None:
             bundle = bundle_dir
@@ -169,8 +177,7 @@ def proof_cmd(
         return
 
     def check() -> ProofReport:
-        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
-            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        _only_with_bundle(bundle_dir, pinned, witness_files, witness_quorum)
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = (
             RootSummary.from_json(read_input(summary_file, "root summary"), str(summary_file))
@@ -209,13 +216,8 @@ def proof_cmd(
             click.echo(f"  {asset.symbol:>8}  {format_units(amount, asset.decimals)}")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
         click.echo(f"  path length  {rep.path_length} levels ({rep.leaf_count} leaves, padded)")
-        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
-        for note in notes:
-            click.echo(f"  note  {note}")
-    if not rep.anchored:
-        report_shown(with_why=True)
-        raise UnanchoredError(f"the proof of user {rep.user_id!r} was checked against its own"
-                              " root only")
+        show_anchor(rep.anchor, notes)
+    require_anchor(rep.anchored, f"the proof of user {rep.user_id!r}")
 
 
 def _is_margin(proof_file: Path) -> bool:
@@ -240,8 +242,7 @@ def _margin_proof_cmd(
     notes: list[str] = []
 
     def check() -> MarginProofReport:
-        if bundle_dir is None and (pinned or witness_files or witness_quorum is not None):
-            raise UsageError("--pin, --witness-key and --witness-quorum apply to --bundle")
+        _only_with_bundle(bundle_dir, pinned, witness_files, witness_quorum)
         if bundle_dir is not None and summary_file is not None:
             raise UsageError("give --summary or --bundle, not both")
         expected = parse_root_option(root_hex) if root_hex is not None else None
@@ -303,17 +304,12 @@ def _margin_proof_cmd(
             )
         click.echo(f"  risk hash    {rep.risk_hash.hex()}")
         click.echo(f"  root hash    {rep.root_hash.hex()}")
-        click.echo(f"  checked against: {rep.anchor or 'nothing but itself'}")
-        for note in notes:
-            click.echo(f"  note  {note}")
-    if not rep.anchored:
-        report_shown(with_why=True)
-        raise UnanchoredError(f"the margin proof of user {rep.user_id!r} was checked against"
-                              " its own root only")
+        show_anchor(rep.anchor, notes)
+    require_anchor(rep.anchored, f"the margin proof of user {rep.user_id!r}")
 
 
 @click.command("liabilities")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.option("--root", "root_hex", help="The published root hash to compare with.")
 @json_option()
 def liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:

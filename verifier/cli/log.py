@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from verifier.cli.options import json_option, read_input
+from verifier.cli.options import FILE, json_option, read_input, state_option
 from verifier.encoding.strictjson import loads
 from verifier.errors import FormatError, VerificationError
 from verifier.log.state import ANCHOR_FIRST_USE, STATE_FILE_NAME, ExchangeMemory, StateFile
@@ -154,42 +154,36 @@ def _name(keys: KeyList | PublicKey) -> str:
 @click.option(
     "--old",
     "old_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="An older signed tree head (default: the last one remembered).",
 )
 @click.option(
     "--new",
     "new_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The new signed tree head.",
 )
 @click.option(
     "--proof",
     "proof_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="RFC 9162 consistency proof from the old size to the new one.",
 )
 @click.option(
     "--key",
     "key_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The log's public key (por-public-key JSON).",
 )
 @click.option(
     "--keylist",
     "keylist_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The exchange's key list (por-keylist JSON).",
 )
-@click.option(
-    "--state",
-    "state_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="POR_VERIFY_LOG_STATE",
-    help="File remembering each exchange (by its first key): its log and last tree head"
-    " (default: in your configuration directory; $POR_VERIFY_LOG_STATE).",
-)
+@state_option("File remembering each exchange (by its first key): its log and last tree head"
+              " (default: in your configuration directory; $POR_VERIFY_LOG_STATE).")
 @click.option("--accept-new-log", is_flag=True,
               help="Accept that this known exchange now publishes another log.")
 @json_option()
@@ -236,20 +230,20 @@ def log_cmd(
 
 
 @click.command("witness")
-@click.argument("head_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("head_file", type=FILE)
 @click.option("--key", "witness_key_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="The witness's private key (encrypted PEM from `por keys new`);"
               " passphrase from $POR_KEY_PASSPHRASE or a prompt.")
 @click.option("--state", "witness_state_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="The witness's own memory: the last head it co-signed per exchange.")
 @click.option("--keylist", "keylist_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="The exchange's key list: its first key is the log's identity.")
-@click.option("--proof", "proof_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--proof", "proof_file", type=FILE,
               help="Consistency proof from the last co-signed size to this head's size.")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--out", "out_file", type=FILE,
               help="Write the co-signature here (default: standard output).")
 @click.option("--now", "now_text", help="The witness's time, RFC 3339 UTC (default: now).")
 @click.option("--new-identity", is_flag=True,

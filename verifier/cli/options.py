@@ -10,13 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from verifier.errors import FormatError, UnreadableInputError
+from verifier.errors import FormatError, UnanchoredError, UnreadableInputError
+
+if TYPE_CHECKING:
+    from verifier.signed.keys import PublicKey
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The parameter types of a file and of a directory the user names.
+FILE = click.Path(path_type=Path, dir_okay=False)
+DIRECTORY = click.Path(path_type=Path, file_okay=False)
 
 JSON_MODE = "verifier.cli.json"
 SHOWN = "verifier.cli.shown"
@@ -36,11 +43,71 @@ def json_option(help_text: str = "Print a machine-readable report.") -> Callable
                         help=help_text)
 
 
+def pin_option(help_text: str) -> Callable[[F], F]:
+    """The ``--pin`` option (parameter ``pinned``): a key id of the exchange that the user
+    obtained out of band (spec §8.2). Each command words its help for its own use."""
+    return click.option("--pin", "pinned", help=help_text)
+
+
+def witness_options(key_help: str, quorum_help: str) -> Callable[[F], F]:
+    """The ``--witness-key`` (parameter ``witness_files``, repeatable) and
+    ``--witness-quorum`` (parameter ``witness_quorum``) options, in that order (spec §14.3);
+    read the keys with :func:`read_witness_keys`."""
+    key = click.option("--witness-key", "witness_files", multiple=True,
+                       type=FILE, help=key_help)
+    quorum = click.option("--witness-quorum", type=click.IntRange(min=0), help=quorum_help)
+
+    def apply(command: F) -> F:
+        return key(quorum(command))
+
+    return apply
+
+
+def state_option(help_text: str) -> Callable[[F], F]:
+    """The ``--state`` option (parameter ``state_file``, or ``$POR_VERIFY_LOG_STATE``): the
+    verifier's memory of each exchange (spec §12.2)."""
+    return click.option("--state", "state_file", type=FILE,
+                        envvar="POR_VERIFY_LOG_STATE", help=help_text)
+
+
+def read_witness_keys(paths: tuple[Path, ...]) -> tuple[PublicKey, ...]:
+    """The public keys named by ``--witness-key``, in the order given.
+
+    Raises:
+        UnreadableInputError: a file cannot be read.
+        FormatError: a file is not a por-public-key JSON.
+    """
+    from verifier.encoding.strictjson import loads
+    from verifier.signed.keys import PublicKey
+
+    return tuple(PublicKey.from_dict(loads(read_input(p, "witness key"), str(p)), str(p))
+                 for p in paths)
+
+
 def report_shown(*, with_why: bool = False) -> None:
     """Say that the command's report is printed: a failure raised after this adds only its
     one-line message in text mode (nothing with ``with_why``: the report said why), and
     nothing in JSON mode."""
     click.get_current_context().meta[SHOWN] = REPORT_AND_WHY if with_why else REPORT
+
+
+def show_anchor(anchor: str | None, notes: list[str]) -> None:
+    """The last lines of a proof's text report: what it was checked against, and notes."""
+    click.echo(f"  checked against: {anchor or 'nothing but itself'}")
+    for note in notes:
+        click.echo(f"  note  {note}")
+
+
+def require_anchor(anchored: bool, proof: str) -> None:
+    """Fail a proof (``proof`` names it: "the proof of user 'alice'") that was checked
+    against nothing published, once its report, which says why, is printed (spec §8.2).
+
+    Raises:
+        UnanchoredError: ``anchored`` is false.
+    """
+    if not anchored:
+        report_shown(with_why=True)
+        raise UnanchoredError(f"{proof} was checked against its own root only")
 
 
 def read_input(path: Path, what: str) -> bytes:
@@ -53,6 +120,20 @@ def read_input(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as e:
         raise UnreadableInputError(f"{path}: cannot read the {what}: {e.strerror or e}") from e
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a file the user named, refused above ``limit`` bytes (before reading).
+
+    Raises:
+        FormatError: the file cannot be read or is larger than ``limit``.
+    """
+    try:
+        if path.stat().st_size > limit:
+            raise FormatError(f"{path}: larger than {limit} bytes")
+        return path.read_bytes()
+    except OSError as e:
+        raise FormatError(f"{path}: cannot read: {e.strerror or e}") from e
 
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")

@@ -43,6 +43,16 @@ from verifier.liabilities.summary import RootSummary, assets_to_json, parse_asse
 Side = Literal["left", "right"]
 Sums = TypeVar("Sums")  # what a level carries: amounts (spot) or positions (margin)
 Step = TypeVar("Step")
+Sums_contra = TypeVar("Sums_contra", contravariant=True)
+Step_co = TypeVar("Step_co", covariant=True)
+
+
+class _StepMaker(Protocol[Sums_contra, Step_co]):
+    """A path step's constructor (:class:`PathStep`, :class:`MarginPathStep`), called by
+    field name so that no reordering of their fields can swap two of them."""
+
+    def __call__(self, *, side: Side, hash: bytes, sums: Sums_contra) -> Step_co:
+        ...  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def _parse_body(
     what: str,
     own_field: str,
     sums: Callable[[Any, str], Sums],
-    step: Callable[[Side, bytes, Sums], Step],
+    step: _StepMaker[Sums, Step],
 ) -> _ProofBody[Sums, Step]:
     """Parse what a spot (spec §8.2) and a margin (§15.7) proof share, in one order.
 
@@ -94,9 +104,9 @@ def _parse_body(
             raise FormatError(f"{where}.side: expected 'left' or 'right', found {side!r}")
         steps.append(
             step(
-                "left" if side == "left" else "right",
-                sj.hash_hex(entry["hash"], f"{where}.hash"),
-                sums(entry["sums"], f"{where}.sums"),
+                side="left" if side == "left" else "right",
+                hash=sj.hash_hex(entry["hash"], f"{where}.hash"),
+                sums=sums(entry["sums"], f"{where}.sums"),
             )
         )
     return _ProofBody(

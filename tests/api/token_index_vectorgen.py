@@ -1,0 +1,105 @@
+"""Generator of the committed token index version 2 vectors, ``tests/vectors/token-index-v2.json``
+(spec §16.16, docs/api.md "Proof tokens"): a small private round (root.json and tree.bin,
+built from a public test secret), the index ``por tokens issue`` writes for it (version 2:
+magic, count, the serving key S, sealed records), and one index per attack, each named after
+it with its verdict and exit code.
+
+Generate-then-verify: the index is written by the exchange side's own code
+(:func:`por.liabilities.tokens.issue_tokens`, its random tokens replaced by fixed public
+ones), the attacks by editing its bytes; ``test_token_index_vectors.py`` reads every vector
+with the server's reader (:class:`por.liabilities.tokens.TokenIndex`) and serves it. Run
+``python tests/api/token_index_vectorgen.py`` to rewrite the file (the test checks it is
+current: everything here is deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from por.liabilities import tokens as t
+from por.liabilities.private import build_private_tree, write_private_round
+from verifier.liabilities.mst import Asset
+
+OUT = Path(__file__).parents[1] / "vectors" / "token-index-v2.json"
+SECRET = bytes(range(96, 128))  # a public test secret: never a real round's
+ROUND = "2026-11-28-private-tokens"
+ASSETS = (Asset("BTC", 8), Asset("ETH", 18))
+USERS = [("alice", [150_000_000, 2 * 10**18]), ("bob", [25_000_000, 10**18 + 5]),
+         ("carol", [0, 250_000_000_000_000_000])]
+# Fixed public tokens, one per user, in the order issued: never a real user's.
+TOKENS = [f"{i:02x}" * 16 for i in (0xA1, 0xB2, 0xC3)]
+
+
+def _issue(directory: Path) -> tuple[bytes, dict[str, str]]:
+    """The index issue_tokens writes, with :data:`TOKENS` for its random tokens."""
+    fixed = iter(TOKENS)
+    real, t.new_token = t.new_token, lambda: next(fixed)
+    try:
+        pairs = t.issue_tokens(directory, SECRET, [u for u, _ in USERS])
+    finally:
+        t.new_token = real
+    return (directory / t.TOKEN_FILE).read_bytes(), {token: user for user, token in pairs}
+
+
+def cases() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "round"
+        write_private_round(build_private_tree(ROUND, ASSETS, SECRET, USERS, workers=1),
+                            directory)
+        root, tree = (directory / "root.json").read_bytes(), (directory / "tree.bin").read_bytes()
+        index, opens = _issue(directory)
+    magic, count = index[:8], index[8:16]
+    key = index[16:48]
+    records = index[48:]
+    assert magic == t.MAGIC_PRIVATE and key == t.serving_key(SECRET, ROUND)
+    one = t.RECORD_SIZE
+    # A record sealed by its own token but naming another leaf (bob's token, carol's leaf).
+    bob_token = TOKENS[1]
+    bob_at = records.index(t.token_id(bob_token))
+    wrong_leaf = t.TokenRecord("bob", bytes(32), 0)
+    moved = (records[:bob_at] + t.token_id(bob_token) + t._seal(bob_token, wrong_leaf)
+             + records[bob_at + one:])
+    out: list[dict[str, Any]] = []
+
+    def case(name: str, why: str, data: bytes, verdict: str, exit_code: int,
+             **extra: Any) -> None:
+        out.append({"name": name, "why": why, "index": data.hex(), "verdict": verdict,
+                    "exit_code": exit_code} | extra)
+
+    case("valid-private-token-index-v2", "por tokens issue on a private round: magic "
+         "PORTOK\\0\\2, count, the serving key S, the sealed records", index, "opens", 0,
+         opens=opens)
+    case("serving-key-missing", "a version 2 index without its 32-byte serving key: the "
+         "records would be read 32 bytes off", magic + count + records, "malformed", 2)
+    case("serving-key-short", "a version 2 index whose serving key is 31 bytes",
+         magic + count + key[:31] + records, "malformed", 2)
+    case("serving-key-only", "a version 2 index of one record cut to its header",
+         magic + (1).to_bytes(8, "big") + key, "malformed", 2)
+    case("version-confusion-v1-magic-in-private-round", "a version 1 index (no serving "
+         "key) in a private round's directory: a spot index over a private tree.bin",
+         t.MAGIC + count + records, "malformed", 2)
+    case("version-confusion-v1-magic-with-serving-key", "the private index relabelled "
+         "version 1: its serving key read as the first record's bytes",
+         t.MAGIC + count + key + records, "malformed", 2)
+    case("count-beyond-file", "a count one above the records present",
+         magic + (len(records) // one + 1).to_bytes(8, "big") + key + records, "malformed", 2)
+    case("sealed-record-names-another-leaf", "bob's token opens a record naming leaf 0 "
+         "with a made-up salt: the index does not match the tree, nothing is served",
+         magic + count + key + moved, "refused", 1, opens=opens, refused=[bob_token])
+    return {"about": "Token index version 2 (spec §16.16) vectors with their verdicts; "
+            "generated by tests/api/token_index_vectorgen.py from a public test secret.",
+            "round": ROUND, "root_json": root.decode(), "tree_bin": tree.hex(),
+            "vectors": out}
+
+
+def render() -> str:
+    return json.dumps(cases(), indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render())
+    sys.stdout.write(f"wrote {OUT}\n")
