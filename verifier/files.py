@@ -1,4 +1,5 @@
-"""Writing files safely: whole-or-nothing replacement and private (0600) files.
+"""Writing files safely: whole-or-nothing replacement and private (0600) files; reading a
+large file mapped (``mapped_read_only``).
 
 The one place both sides write through (the verifier's trust state, the exchange's
 drafts, keys, secrets and bundles), so that a crash or a full disk leaves the old file or
@@ -8,8 +9,11 @@ not even for an instant (it is created 0600, never chmod-ed after).
 
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -72,3 +76,30 @@ def create_private(path: Path, data: bytes | str) -> None:
         os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def mapped_read_only(path: Path, what: str,
+                     error: type[Exception]) -> Iterator[bytes | mmap.mmap]:
+    """``path`` mapped read-only and unmapped on leaving: a private tree file (about 780 MB
+    at 2^20 x 4) is read record by record, never whole. An empty file is ``b""`` (mmap
+    refuses length 0), so it gets the parser's error like any other short file.
+
+    Raises:
+        error: it cannot be opened or mapped (the caller's kind of unreadable input:
+            ``UnreadableInputError`` in the verifier, ``InputError`` on the exchange side).
+    """
+    try:
+        with open(path, "rb") as fh:
+            mapped = (mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                      if os.fstat(fh.fileno()).st_size else None)
+    except (OSError, ValueError) as e:
+        raise error(f"{path}: cannot read the {what}: "
+                    f"{getattr(e, 'strerror', None) or e}") from e
+    if mapped is None:
+        yield b""
+        return
+    try:
+        yield mapped
+    finally:
+        mapped.close()

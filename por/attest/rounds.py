@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +43,7 @@ from verifier.attestation.model import (
 from verifier.attestation.model import (
     Attestation as AttestationDoc,
 )
+from verifier.files import mapped_read_only
 from verifier.liabilities.margin_round import MarginRootSummary
 from verifier.liabilities.mst import check_round_id
 from verifier.liabilities.risk import RiskParams
@@ -346,31 +345,6 @@ def _read_round_file(path: Path, what: str) -> bytes:
         raise InputError(f"{path}: cannot read the {what}: {e.strerror}") from e
 
 
-@contextmanager
-def mapped_round_file(path: Path, what: str) -> Iterator[bytes | mmap.mmap]:
-    """``path`` mapped read-only (a private tree file is about 780 MB at 2^20 x 4: the audit
-    reads it record by record, never whole), unmapped on leaving; an empty file is ``b""``
-    (mmap refuses length 0), so it gets the parser's error like any other short file.
-
-    Raises:
-        InputError: it cannot be opened or mapped.
-    """
-    try:
-        with open(path, "rb") as fh:
-            mapped = (mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-                      if os.fstat(fh.fileno()).st_size else None)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot read the {what}: "
-                         f"{getattr(e, 'strerror', None) or e}") from e
-    if mapped is None:
-        yield b""
-        return
-    try:
-        yield mapped
-    finally:
-        mapped.close()
-
-
 def audit_private_round_dir(stored: SignedRound, round_dir: Path) -> None:
     """The co-signer's recomputation of a private round (spec §13.7, §16.10): ``round_dir``'s
     ``root.json`` must be byte for byte the attested one, and its ``tree.bin`` must
@@ -390,7 +364,7 @@ def audit_private_round_dir(stored: SignedRound, round_dir: Path) -> None:
             f"{hashlib.sha256(stored.root).hexdigest()[:16]}..): the tree checked would not be "
             "the tree signed")
     summary = PrivateRoot.from_json(stored.root, "attested root.json")
-    with mapped_round_file(tree_path(round_dir), "round's tree file") as data:
+    with mapped_read_only(tree_path(round_dir), "round's tree file", InputError) as data:
         tree = PrivateTreeFile(data, str(tree_path(round_dir)))
         audit = audit_private_round(tree, summary, stored.attestation.liabilities.root_hash)
     if audit.findings:

@@ -15,13 +15,14 @@ from pathlib import Path
 import click
 
 from por.attest.publish import publish_round
-from por.attest.rounds import cosign_round, mapped_round_file, new_round, sign_round
+from por.attest.rounds import cosign_round, new_round, sign_round
 from por.cli.keys import _interactive
 from por.errors import InputError, UsageError
 from por.keys import PASSPHRASE_ENV, SigningKey, passphrase_from
 from por.store.db import DEFAULT_URL, open_store
 from verifier.attestation.model import Attestation
 from verifier.encoding.canonical import parse_time
+from verifier.files import mapped_read_only
 from verifier.liabilities.summary import format_units
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import ReservesFile
@@ -154,7 +155,7 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
     # A private tree file is mapped, never read whole (about 780 MB at 2^20 x 4): only its
     # top node is read (spec §13.7).
     with ExitStack() as stack:
-        tree = (stack.enter_context(mapped_round_file(tree_file, "tree file"))
+        tree = (stack.enter_context(mapped_read_only(tree_file, "tree file", InputError))
                 if tree_file else None)
         signed = sign_round(engine, round_id, summary_bytes, reserves_bytes, key,
                             readers=readers, replace=replace,

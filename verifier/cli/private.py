@@ -5,10 +5,7 @@ imported only here and only when such a proof is checked."""
 from __future__ import annotations
 
 import json
-import mmap
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from verifier.errors import (
     UsageError,
     VerificationError,
 )
+from verifier.files import mapped_read_only
 from verifier.liabilities.rounddir import root_path, tree_path
 
 PRIVATE_SCHEME = "por-mst-private"  # spec §16.1 (verifier.private.scheme.SCHEME)
@@ -128,31 +126,6 @@ def is_private_round(round_dir: Path) -> bool:
     return is_private(root_path(round_dir))
 
 
-@contextmanager
-def mapped_input(path: Path, what: str) -> Iterator[bytes | mmap.mmap]:
-    """A file the user named, mapped read-only and unmapped on leaving: a private tree file
-    (about 780 MB at 2^20 x 4) is read record by record, never whole. An empty file is
-    ``b""`` (mmap refuses length 0), so it gets the parser's error like any short file.
-
-    Raises:
-        UnreadableInputError: it cannot be opened or mapped.
-    """
-    try:
-        with open(path, "rb") as fh:
-            mapped = (mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-                      if os.fstat(fh.fileno()).st_size else None)
-    except (OSError, ValueError) as e:
-        raise UnreadableInputError(
-            f"{path}: cannot read the {what}: {getattr(e, 'strerror', None) or e}") from e
-    if mapped is None:
-        yield b""
-        return
-    try:
-        yield mapped
-    finally:
-        mapped.close()
-
-
 def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool) -> None:
     """The auditor's check of a private round (spec §16.10): every commitment opened, every
     sum and hash recomputed, root.json compared; exit 0, 1 (every finding listed) or 2."""
@@ -168,7 +141,8 @@ def private_liabilities_cmd(round_dir: Path, root_hex: str | None, as_json: bool
         expected = parse_root_option(root_hex) if root_hex is not None else None
         summary = PrivateRoot.from_json(read_input(root_path(round_dir), "root summary"),
                                         str(root_path(round_dir)))
-        with mapped_input(tree_path(round_dir), "tree file") as data:
+        with mapped_read_only(tree_path(round_dir), "tree file",
+                              UnreadableInputError) as data:
             tree = PrivateTreeFile(data, str(tree_path(round_dir)))
             report = audit_private_round(tree, summary, expected)
         report.raise_for_failures()
