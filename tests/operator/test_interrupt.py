@@ -20,36 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import assert_no_orphans
 
 POR = str(Path(sys.executable).with_name("por"))
 USERS = 40_000  # above PARALLEL_MIN_ROWS: the build forks its worker pool
 SEED = int(os.environ.get("POR_KILL_SEED", random.randrange(1 << 30)))
 POINTS = 2  # kill points per command and signal (POR_KILL_SEED replays a run)
-
-
-def _group(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def _no_orphans(pgid: int) -> None:
-    # The parent waits for its workers before it exits; allow a moment for the kernel
-    # to finish tearing them down, polling by pgid (never a fixed sleep).
-    deadline = time.monotonic() + 10
-    while _group(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _group(pgid) == [], f"processes left in group {pgid} (seed {SEED})"
 
 
 def _listing(root: Path) -> set[str]:
@@ -96,7 +72,7 @@ def _run_and_kill(cmd: list[str], env: dict[str, str], sig: int, delay: float,
         if proc.poll() is None:  # never leave it behind, even when the test fails
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    _no_orphans(proc.pid)
+    assert_no_orphans(proc.pid, SEED)
     return proc.returncode, err
 
 

@@ -22,35 +22,13 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import assert_no_orphans
 
 pytest.importorskip("wallycore")
 
 POR = str(Path(sys.executable).with_name("por"))
 USERS = 12_000  # 2^14 leaves × 2 assets: a few seconds of subtree work on 2 workers
 SEED = int(os.environ.get("POR_KILL_SEED", random.randrange(1 << 30)))
-
-
-def _group(pgid: int) -> list[int]:
-    """Live (non-zombie) processes whose process group is ``pgid``, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def _no_orphans(pgid: int) -> None:
-    deadline = time.monotonic() + 10  # polled: the kernel tears the workers down
-    while _group(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _group(pgid) == [], f"processes left in group {pgid} (seed {SEED})"
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +67,7 @@ def _run_and_kill(world: Path, case: Path, sig: int, delay: float, after_tmp: bo
         if proc.poll() is None:  # never leave it behind, even when the test fails
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    _no_orphans(proc.pid)
+    assert_no_orphans(proc.pid, SEED)
     return proc.returncode, err
 
 
