@@ -12,7 +12,9 @@ remembering to; `make test` runs everything.
 from __future__ import annotations
 
 import inspect
+import logging
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -100,3 +102,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.services)
         if _is_slow(rel, item.nodeid.removeprefix("tests/")):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def access_log() -> Iterator[list[str]]:
+    """Every line written to ``por.access`` (at INFO, as ``por serve`` configures it)."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    logger = logging.getLogger("por.access")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

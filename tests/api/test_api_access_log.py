@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,26 +41,6 @@ ROADS = (
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return build_world(tmp_path, None)
-
-
-@pytest.fixture
-def access_log() -> Iterator[list[str]]:
-    """Every line written to ``por.access`` (at INFO, as ``por serve`` configures it)."""
-    lines: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    logger = logging.getLogger("por.access")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def test_no_road_takes_a_token_into_the_access_log(world: World, access_log: list[str]

@@ -5,10 +5,8 @@ just as well), and the access log redacts its token the same way."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -115,30 +113,16 @@ def test_a_proof_head_is_rate_limited_like_a_get(world: World) -> None:
         assert client.get(f"/api/v1/proofs/{token}").status_code == 429  # one budget
 
 
-def test_the_access_log_redacts_a_heads_token(world: World, tmp_path: Path) -> None:
-    lines: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    logger = logging.getLogger("por.access")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+def test_the_access_log_redacts_a_heads_token(world: World, access_log: list[str]) -> None:
     real = world.rounds["2026-10"].tokens["user-002"]
     wrong = secrets.token_hex(16)
-    try:
-        with TestClient(create_app(Settings(rounds_dir=world.rounds_dir,
-                                            proof_rate_per_minute=0))) as client:
-            for path in (f"/api/v1/proofs/{real}", f"/api/v1/proofs/{wrong}",
-                         f"/api/v1//PROOFS/{real}?t={real}", f"/{real}"):
-                client.head(path)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    log = "\n".join(lines)
-    assert len(lines) == 4, log
+    with TestClient(create_app(Settings(rounds_dir=world.rounds_dir,
+                                        proof_rate_per_minute=0))) as client:
+        for path in (f"/api/v1/proofs/{real}", f"/api/v1/proofs/{wrong}",
+                     f"/api/v1//PROOFS/{real}?t={real}", f"/{real}"):
+            client.head(path)
+    log = "\n".join(access_log)
+    assert len(access_log) == 4, log
     assert real not in log and wrong not in log, log
     assert 'HEAD /api/v1/proofs/<redacted> HTTP/1.1" 200' in log
     assert 'HEAD /api/v1/proofs/<redacted> HTTP/1.1" 404' in log
