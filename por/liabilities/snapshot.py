@@ -51,6 +51,9 @@ POSITION_PARTS = 3  # a margin row's figures: equity, debt, collateral (spec §1
 BATCH_ROWS = 1 << 18
 CONVERT_THREADS = 4
 MIN_CHUNK_BYTES = 1 << 20  # a CSV part handed to a worker: at least this many bytes
+# Rows end at a newline (a quoted field may not span lines) and an empty line is a row the
+# validation reports, not one Arrow drops.
+_CSV_PARSE = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
 _AMOUNT_SHAPE = re.compile(r"[0-9]+(\.[0-9]+)?")
 _BOMS = ((codecs.BOM_UTF8, "a UTF-8 byte order mark (BOM, bytes EF BB BF); save the file as"
           " UTF-8 without BOM"),
@@ -354,12 +357,7 @@ class _Reader:
                 reader = pacsv.open_csv(
                     self.path,
                     read_options=pacsv.ReadOptions(block_size=16 << 20),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=False,
-                                                      ignore_empty_lines=False),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types={c: pa.string() for c in self.columns},
-                        strings_can_be_null=False, quoted_strings_can_be_null=False,
-                    ),
+                    parse_options=_CSV_PARSE, convert_options=self._csv_convert(),
                 )
                 for batch in reader:
                     yield batch.select(list(self.columns))
@@ -449,17 +447,19 @@ class _Reader:
                     pa.BufferReader(data),
                     read_options=pacsv.ReadOptions(column_names=names, block_size=4 << 20,
                                                    use_threads=False),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=False,
-                                                      ignore_empty_lines=False),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types={c: pa.string() for c in self.columns},
-                        strings_can_be_null=False, quoted_strings_can_be_null=False,
-                    ),
+                    parse_options=_CSV_PARSE, convert_options=self._csv_convert(),
                 )
                 for batch in reader:
                     yield batch.select(list(self.columns))
         except (OSError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
             raise ChunkRefused(str(e)) from e
+
+    def _csv_convert(self) -> pacsv.ConvertOptions:
+        """Every wanted column read as text, never null: the decimals are parsed exactly
+        later, and an empty field is a message of its own."""
+        return pacsv.ConvertOptions(column_types={c: pa.string() for c in self.columns},
+                                    strings_can_be_null=False,
+                                    quoted_strings_can_be_null=False)
 
     def _wanted(self, sep: str = ", ") -> str:
         if not self.margin:
