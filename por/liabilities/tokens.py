@@ -42,7 +42,7 @@ import itertools
 import mmap
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -232,6 +232,24 @@ def issue_tokens(
     return pairs
 
 
+def _sealed(round_id: str, secret: bytes, users: Iterable[str],
+            find: Callable[[bytes], int | None]) -> tuple[list[bytes], list[tuple[str, str]]]:
+    """Each user's fresh token and its sealed record, the leaf found by the user's
+    commitment (``find``: the tree file's index of a commitment, or None)."""
+    pairs: list[tuple[str, str]] = []
+    records: list[bytes] = []
+    for user in users:
+        salt = derive_salt(secret, round_id, user)
+        index = find(user_commitment(round_id, user, salt))
+        if index is None:
+            raise InputError(f"user {user!r} is not in round {round_id} (or the round secret"
+                             " is not this round's)")
+        token = new_token()
+        records.append(token_id(token) + _seal(token, TokenRecord(user, salt, index)))
+        pairs.append((user, token))
+    return records, pairs
+
+
 def _spot_records(round_dir: Path, secret: bytes, users: Iterable[str]
                   ) -> tuple[list[bytes], list[tuple[str, str]]]:
     try:
@@ -239,23 +257,9 @@ def _spot_records(round_dir: Path, secret: bytes, users: Iterable[str]
     except FormatError as e:
         raise InputError(f"{round_dir}: no usable tree.bin: {e}") from e
     try:
-        round_id = tree.layout.round_id
-        pairs: list[tuple[str, str]] = []
-        records: list[bytes] = []
-        for user in users:
-            salt = derive_salt(secret, round_id, user)
-            index = tree.find(user_commitment(round_id, user, salt))
-            if index is None:
-                raise InputError(
-                    f"user {user!r} is not in round {round_id} (or the round secret is not"
-                    " this round's)"
-                )
-            token = new_token()
-            records.append(token_id(token) + _seal(token, TokenRecord(user, salt, index)))
-            pairs.append((user, token))
+        return _sealed(tree.layout.round_id, secret, users, tree.find)
     finally:
         tree.close()
-    return records, pairs
 
 
 def _private_records(round_dir: Path, secret: bytes, users: Iterable[str]
@@ -263,19 +267,8 @@ def _private_records(round_dir: Path, secret: bytes, users: Iterable[str]
     from por.liabilities.private import read_round
 
     root, tree = read_round(round_dir)
-    round_id = root.round_id
-    pairs: list[tuple[str, str]] = []
-    records: list[bytes] = []
-    for user in users:
-        salt = derive_salt(secret, round_id, user)
-        index = tree.find(user_commitment(round_id, user, salt))
-        if index is None:
-            raise InputError(f"user {user!r} is not in round {round_id} (or the round secret"
-                             " is not this round's)")
-        token = new_token()
-        records.append(token_id(token) + _seal(token, TokenRecord(user, salt, index)))
-        pairs.append((user, token))
-    return records, pairs, round_id
+    records, pairs = _sealed(root.round_id, secret, users, tree.find)
+    return records, pairs, root.round_id
 
 
 def write_token_csv(path: Path, pairs: list[tuple[str, str]]) -> None:
