@@ -39,8 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HASH 32
-#define BLOCK 64
+#include "hmac_sha256.h"
+
 #define COMMIT 33
 #define SCALAR 32
 #define AMOUNT 16
@@ -136,45 +136,6 @@ static void add_mod(u256 *r, const u256 *a, const u256 *b) {
     if (u256_add(r, a, b) || u256_geq(r, &ORDER)) u256_sub(r, r, &ORDER);
 }
 
-/* --- HMAC-SHA256 with the key schedule and a message prefix absorbed once --- */
-
-typedef struct {
-    SHA256_CTX inner;
-    SHA256_CTX outer;
-} hmac_keyed;
-
-static void hmac_setup(hmac_keyed *h, const unsigned char *key, Py_ssize_t key_len,
-                       const unsigned char *prefix, Py_ssize_t prefix_len) {
-    unsigned char k[BLOCK], pad[BLOCK];
-    memset(k, 0, BLOCK);
-    if (key_len > BLOCK) {
-        SHA256(key, (size_t)key_len, k);
-    } else if (key_len > 0) {
-        memcpy(k, key, (size_t)key_len);
-    }
-    for (int i = 0; i < BLOCK; i++) pad[i] = k[i] ^ 0x36;
-    SHA256_Init(&h->inner);
-    SHA256_Update(&h->inner, pad, BLOCK);
-    SHA256_Update(&h->inner, prefix, (size_t)prefix_len);
-    for (int i = 0; i < BLOCK; i++) pad[i] = k[i] ^ 0x5c;
-    SHA256_Init(&h->outer);
-    SHA256_Update(&h->outer, pad, BLOCK);
-    OPENSSL_cleanse(k, BLOCK);
-    OPENSSL_cleanse(pad, BLOCK);
-}
-
-static void hmac_finish(const hmac_keyed *h, const unsigned char *msg, size_t len,
-                        unsigned char *out) {
-    SHA256_CTX c = h->inner;
-    unsigned char inner_digest[HASH];
-    SHA256_Update(&c, msg, len);
-    SHA256_Final(inner_digest, &c);
-    c = h->outer;
-    SHA256_Update(&c, inner_digest, HASH);
-    SHA256_Final(out, &c);
-    OPENSSL_cleanse(&c, sizeof c);
-}
-
 /* --- One subtree --- */
 
 typedef struct {
@@ -225,7 +186,7 @@ static int run(subtree *s) {
                 msg[0] = (unsigned char)j;
                 msg[1] = (unsigned char)level;
                 put_u64(msg + 2, 2 * (base + i));
-                hmac_finish(s->split, msg, sizeof msg, digest);
+                hmac_finish(s->split, msg, sizeof msg, NULL, 0, digest);
                 u256_load(&left, digest);
                 reduce(&left);
                 s->blind[level][(2 * i) * k + j] = left;
