@@ -127,6 +127,102 @@ def measure(users: int, assets: int) -> Floor:
                  hashed, sum(one.values()), sum(two.values()), two)
 
 
+def _blocks(length: int) -> int:
+    """64-byte compressions of a message of ``length`` bytes (with SHA-256's padding)."""
+    return (length + 9 + 63) // 64
+
+
+def _best_ns(fn: object, args: tuple[object, ...], count: int, repeat: int) -> float:
+    """Fastest of ``repeat`` calls, in ns per record (``count`` records per call)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        fn(*args)  # type: ignore[operator]
+        best = min(best, time.perf_counter_ns() - t0)
+    return best / count
+
+
+def per_call(count: int = 1 << 16, repeat: int = 7) -> list[tuple[str, float, float]]:
+    """Each bulk hashing function of ``por._fasthash`` on one core: (name, ns per record,
+    ns per 64-byte compression done per record), fastest of ``repeat`` calls of ``count``
+    records, beside hashlib's bulk SHA-256 (64 MiB, one call) in the same run. The
+    compressions counted are those done per record: an HMAC's key blocks (ipad, opad) are
+    done once per call."""
+    import hashlib
+
+    from por.liabilities import buckets
+    from verifier.liabilities.mst import (
+        TAG_LEAF,
+        TAG_MARGIN_LEAF,
+        TAG_MARGIN_NODE,
+        TAG_NODE,
+        TAG_PAD,
+        TAG_SALT,
+        TAG_USER,
+        encode_str,
+    )
+
+    native = buckets.native
+    if native is None:
+        raise SystemExit("por._fasthash is not built: `make setup` builds it")
+    rng = np.random.default_rng(2)
+    rows: list[tuple[str, float, float]] = []
+    bulk = rng.integers(0, 256, 64 << 20, np.uint8).tobytes()
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter_ns()
+        hashlib.sha256(bulk).digest()
+        best = min(best, time.perf_counter_ns() - t0)
+    rows.append(("hashlib bulk, 64 MiB", float("nan"), best / (len(bulk) // 64)))
+    shapes = [(f"k={k}", k, TAG_LEAF, TAG_NODE) for k in (4, 8)]
+    shapes += [(f"margin {a} assets", 3 * a, TAG_MARGIN_LEAF, TAG_MARGIN_NODE) for a in (1, 4)]
+    for name, slots, leaf_tag, node_tag in shapes:
+        width = 32 + 16 * slots
+        comm = rng.integers(0, 256, count * 32, np.uint8).tobytes()
+        sums = np.zeros((count, 16 * slots), np.uint8)  # sums stay far below overflow
+        sums[:, 8:16] = rng.integers(0, 256, (count, 8), np.uint8)
+        recs = np.concatenate((np.frombuffer(comm, np.uint8).reshape(count, 32), sums), 1)
+        leaf_data = recs.tobytes()
+        sums_data = sums.tobytes()
+        fns: list[tuple[str, object, tuple[object, ...], int, int]] = [
+            ("hash_records (leaf)", native.hash_records, (leaf_tag, leaf_data, width),
+             count, 16 + width),
+            ("hash_records (node)", native.hash_records, (node_tag, leaf_data, 2 * width),
+             count // 2, 16 + 2 * width),
+            ("leaf_records", native.leaf_records, (leaf_tag, comm, sums_data, 16 * slots),
+             count, 16 + width),
+            ("parent_records", native.parent_records, (node_tag, leaf_data, width),
+             count // 2, 16 + 2 * width),
+        ]
+        if hasattr(native, "floor_hash_records"):
+            fns += [("floor_hash_records (leaf)", native.floor_hash_records,
+                     (leaf_tag, leaf_data, width), count, 16 + width),
+                    ("floor_hash_records (node)", native.floor_hash_records,
+                     (node_tag, leaf_data, 2 * width), count // 2, 16 + 2 * width)]
+        for fname, fn, args, n, length in fns:
+            ns = _best_ns(fn, args, n, repeat)
+            rows.append((f"{fname}, {name} ({length} B)", ns, ns / _blocks(length)))
+    rid = encode_str(ROUND.encode())
+    for id_len in (12, 40, 128):
+        ids = b"u" * (id_len * count)
+        offsets = np.arange(0, id_len * (count + 1), id_len, dtype=np.int64).tobytes()
+        # salt: inner after ipad, outer one block; commitment: one message
+        blocks = (_blocks(64 + 16 + len(rid) + 2 + id_len) - 1 + 1
+                  + _blocks(16 + len(rid) + 2 + id_len + 32))
+        args = (SECRET, TAG_SALT + rid, TAG_USER + rid, ids, offsets)
+        for fname in ("commitments", "floor_commitments"):
+            if hasattr(native, fname):
+                ns = _best_ns(getattr(native, fname), args, count, repeat)
+                rows.append((f"{fname}, {id_len}-byte ids ({blocks} blocks)", ns, ns / blocks))
+    blocks = _blocks(64 + 16 + len(rid) + 8) - 1 + 1
+    for fname in ("pad_commitments", "floor_pad_commitments"):
+        if hasattr(native, fname):
+            ns = _best_ns(getattr(native, fname), (SECRET, TAG_PAD + rid, 0, count), count,
+                          repeat)
+            rows.append((f"{fname} ({blocks} blocks)", ns, ns / blocks))
+    return rows
+
+
 def render(floor: Floor, load: tuple[float, ...], load_end: tuple[float, ...]) -> str:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     stages = "\n".join(f"| {name} | {sec:.3f} |" for name, sec in floor.stages.items())
@@ -163,7 +259,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--assets", type=int, default=4)
+    parser.add_argument("--per-call", action="store_true",
+                        help="print each hashing function's ns per record and per block on"
+                             " one core, beside hashlib's bulk rate (writes nothing)")
     opts = parser.parse_args()
+    if opts.per_call:
+        load = os.getloadavg()
+        rows = per_call()
+        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start,"
+              f" {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end")
+        print("| function, shape | ns/record | ns/block |\n|---|---|---|")
+        for name, ns, per_block in rows:
+            print(f"| {name} | {'' if ns != ns else f'{ns:.0f}'} | {per_block:.1f} |")
+        return
     load = os.getloadavg()
     floor = measure(opts.users, opts.assets)
     section = render(floor, load, os.getloadavg())
