@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: setup services demo test lint bench bench-update clean
 
 $(STAMP): pyproject.toml constraints.txt por/_native/fasthash.c por/_native/privfast.c \
-  por/_native/hmac_sha256.h
+  por/_native/hmac_sha256.h por/_native/sha256_blocks.h
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { \
 	  echo "python venv missing: installing Debian's python3-venv"; \
 	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PY) -m venv $(VENV); }

@@ -5,10 +5,17 @@
  * random inputs and on the committed vectors. The verifier never uses it.
  *
  * The SHA-256 compression function is OpenSSL's (libcrypto, SHA-NI where the CPU has it);
- * nothing here implements SHA-256. HMAC-SHA256 (RFC 2104) is built from it with the key
- * schedule done once per call: the states after key^ipad (and the message prefix) and
- * after key^opad are plain structs, copied per message, which is what makes a keyed
- * commitment cost three compressions and no allocation. The low-level SHA256_* API is
+ * nothing here implements SHA-256. The loops drive it through sha256_blocks.h: each
+ * loop's shared prefix compressed once, its padding written once where the length is
+ * fixed, each message one call over its whole blocks (issue 16; `bench/bench_floor.py
+ * --per-call` times both kinds of loop side by side). HMAC-SHA256 (RFC 2104) is built the
+ * same way with the key schedule done once per call: the states after key^ipad (and the
+ * message prefix) and after key^opad, and the outer message (the inner digest) always one
+ * fixed block, which is what makes a keyed commitment cost three compressions and no
+ * allocation per message. The previous loops, on the standard API (hmac_sha256.h), are kept as the
+ * floor_* functions: bench/bench_floor.py's yardstick, and the reference every fast loop
+ * is checked against when the module is imported (an ImportError if one differs: the
+ * builder then takes its pure-Python path). The low-level SHA256_* API is
  * used rather than EVP because EVP costs about 50 ns more per message (measured: 71 vs
  * 119 ns for a 112-byte message), which is most of a leaf's budget; it is deprecated in
  * OpenSSL 3.0 but present, hence OPENSSL_API_COMPAT.
@@ -28,6 +35,7 @@
 #include <string.h>
 
 #include "hmac_sha256.h"
+#include "sha256_blocks.h"
 
 static PyObject *new_output(Py_ssize_t count, unsigned char **out) {
     if (count > PY_SSIZE_T_MAX / HASH) {
@@ -39,6 +47,174 @@ static PyObject *new_output(Py_ssize_t count, unsigned char **out) {
     return result;
 }
 
+/* ------------------------------------------------------------------- the hashing loops
+ *
+ * Each loop comes twice: fast_* on sha256_blocks.h (the midstate, padding and buffers set
+ * up once per call, each message one SHA256_Update over its whole blocks) and std_* on the
+ * standard SHA256_Init/Update/Final API and hmac_sha256.h (the code before issue 16's
+ * per-call work). The fast ones serve the builder; the standard ones are the yardstick of
+ * bench/bench_floor.py (floor_*, so that its figures stay comparable across versions) and
+ * the reference the module checks the fast ones against when it is imported
+ * (self_test below). The fast loops return -1 when out of memory (nothing written then
+ * that matters), 0 otherwise; they run without the GIL. */
+
+typedef unsigned char uc;
+
+static int fast_hash_records(const uc *prefix, size_t prefix_len, const uc *src,
+                             size_t width, Py_ssize_t count, uc *out) {
+    sb_loop L;
+    SHA256_CTX start;
+    sb_start(&start);
+    if (sb_loop_init(&L, &start, 0, prefix, prefix_len, width, 1)) return -1;
+    uc *slot = sb_slot(&L);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        memcpy(slot, src + i * width, width);
+        sb_fixed(&L, out + i * HASH);
+    }
+    sb_wipe(&L);
+    return 0;
+}
+
+static int std_hash_records(const uc *prefix, size_t prefix_len, const uc *src,
+                            size_t width, Py_ssize_t count, uc *out) {
+    SHA256_CTX base, c;
+    SHA256_Init(&base);
+    SHA256_Update(&base, prefix, prefix_len);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        c = base;
+        SHA256_Update(&c, src + i * width, width);
+        SHA256_Final(out + i * HASH, &c);
+    }
+    return 0;
+}
+
+/* Salts and commitments of count ids (ids + off[i] .. off[i + 1], checked, each at most
+ * max_len bytes): spec §4. */
+static int fast_commitments(const uc *secret, size_t secret_len, const uc *salt_prefix,
+                            size_t salt_prefix_len, const uc *user_prefix,
+                            size_t user_prefix_len, const uc *ids, const int64_t *off,
+                            Py_ssize_t count, size_t max_len, uc *out) {
+    sb_hmac salt;
+    sb_loop user;
+    SHA256_CTX start;
+    if (sb_hmac_init(&salt, secret, secret_len, salt_prefix, salt_prefix_len, 2 + max_len, 0))
+        return -1;
+    sb_start(&start);
+    /* user_prefix ‖ u16(len) ‖ id ‖ salt: the salt lands right after the id */
+    if (sb_loop_init(&user, &start, 0, user_prefix, user_prefix_len, 2 + max_len + HASH, 0)) {
+        sb_hmac_wipe(&salt);
+        return -1;
+    }
+    uc *s_slot = sb_slot(&salt.inner), *u_slot = sb_slot(&user);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size_t len = (size_t)(off[i + 1] - off[i]);
+        const uc *id = ids + off[i];
+        s_slot[0] = u_slot[0] = (uc)(len >> 8);
+        s_slot[1] = u_slot[1] = (uc)len;
+        if (len) {
+            memcpy(s_slot + 2, id, len);
+            memcpy(u_slot + 2, id, len);
+        }
+        sb_hmac_digest(&salt, 2 + len, u_slot + 2 + len);
+        sb_var(&user, 2 + len + HASH, out + i * HASH);
+    }
+    sb_hmac_wipe(&salt);
+    sb_wipe(&user); /* it held the salts */
+    return 0;
+}
+
+static int std_commitments(const uc *secret, size_t secret_len, const uc *salt_prefix,
+                           size_t salt_prefix_len, const uc *user_prefix,
+                           size_t user_prefix_len, const uc *ids, const int64_t *off,
+                           Py_ssize_t count, size_t max_len, uc *out) {
+    (void)max_len;
+    hmac_keyed salt_key;
+    SHA256_CTX user_base, c;
+    hmac_setup(&salt_key, secret, (Py_ssize_t)secret_len, salt_prefix,
+               (Py_ssize_t)salt_prefix_len);
+    SHA256_Init(&user_base);
+    SHA256_Update(&user_base, user_prefix, user_prefix_len);
+    uc salt[HASH];
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size_t len = (size_t)(off[i + 1] - off[i]);
+        const uc *id = ids + off[i];
+        uc enc_len[2] = {(uc)(len >> 8), (uc)len};
+        hmac_finish(&salt_key, enc_len, 2, id, len, salt);
+        c = user_base;
+        SHA256_Update(&c, enc_len, 2);
+        if (len) SHA256_Update(&c, id, len);
+        SHA256_Update(&c, salt, HASH);
+        SHA256_Final(out + i * HASH, &c);
+    }
+    OPENSSL_cleanse(&salt_key, sizeof salt_key);
+    OPENSSL_cleanse(salt, HASH);
+    OPENSSL_cleanse(&c, sizeof c);
+    return 0;
+}
+
+/* HMAC(secret, prefix ‖ u64(i)) for i in start..stop: spec §5. */
+static int fast_pad_commitments(const uc *secret, size_t secret_len, const uc *prefix,
+                                size_t prefix_len, unsigned long long start,
+                                unsigned long long stop, uc *out) {
+    sb_hmac key;
+    if (sb_hmac_init(&key, secret, secret_len, prefix, prefix_len, 8, 1)) return -1;
+    uc *slot = sb_slot(&key.inner);
+    for (unsigned long long i = start; i < stop; i++) {
+        for (int j = 0; j < 8; j++) slot[j] = (uc)(i >> (56 - 8 * j));
+        sb_hmac_digest(&key, 8, out + (i - start) * HASH);
+    }
+    sb_hmac_wipe(&key);
+    return 0;
+}
+
+static int std_pad_commitments(const uc *secret, size_t secret_len, const uc *prefix,
+                               size_t prefix_len, unsigned long long start,
+                               unsigned long long stop, uc *out) {
+    hmac_keyed key;
+    hmac_setup(&key, secret, (Py_ssize_t)secret_len, prefix, (Py_ssize_t)prefix_len);
+    uc index[8];
+    for (unsigned long long i = start; i < stop; i++) {
+        for (int j = 0; j < 8; j++) index[j] = (uc)(i >> (56 - 8 * j));
+        hmac_finish(&key, index, 8, NULL, 0, out + (i - start) * HASH);
+    }
+    OPENSSL_cleanse(&key, sizeof key);
+    return 0;
+}
+
+/* ------------------------------------------------------------ the functions of Python */
+
+typedef int (*records_loop)(const uc *, size_t, const uc *, size_t, Py_ssize_t, uc *);
+
+static PyObject *run_hash_records(PyObject *args, const char *format, const char *name,
+                                  records_loop loop) {
+    Py_buffer prefix, data;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, format, &prefix, &data, &width)) return NULL;
+    PyObject *result = NULL;
+    if (width <= 0 || data.len % width != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: data of %zd bytes is not a whole number of %zd-byte records",
+                     name, data.len, width);
+        goto done;
+    }
+    Py_ssize_t count = data.len / width;
+    unsigned char *out;
+    result = new_output(count, &out);
+    if (!result) goto done;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = loop(prefix.buf, (size_t)prefix.len, data.buf, (size_t)width, count, out);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
+done:
+    PyBuffer_Release(&prefix);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 PyDoc_STRVAR(hash_records_doc,
 "hash_records(prefix, data, width) -> bytes\n\n"
 "SHA-256 of prefix ‖ record for each consecutive record of ``width`` bytes in ``data``\n"
@@ -47,49 +223,25 @@ PyDoc_STRVAR(hash_records_doc,
 "consecutive records (spec §6).");
 
 static PyObject *hash_records(PyObject *self, PyObject *args) {
-    Py_buffer prefix, data;
-    Py_ssize_t width;
-    if (!PyArg_ParseTuple(args, "y*y*n:hash_records", &prefix, &data, &width)) return NULL;
-    PyObject *result = NULL;
-    if (width <= 0 || data.len % width != 0) {
-        PyErr_Format(PyExc_ValueError,
-                     "hash_records: data of %zd bytes is not a whole number of %zd-byte records",
-                     data.len, width);
-        goto done;
-    }
-    Py_ssize_t count = data.len / width;
-    unsigned char *out;
-    result = new_output(count, &out);
-    if (!result) goto done;
-    const unsigned char *src = data.buf;
-    Py_BEGIN_ALLOW_THREADS
-    SHA256_CTX base, c;
-    SHA256_Init(&base);
-    SHA256_Update(&base, prefix.buf, (size_t)prefix.len);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        c = base;
-        SHA256_Update(&c, src + i * width, (size_t)width);
-        SHA256_Final(out + i * HASH, &c);
-    }
-    Py_END_ALLOW_THREADS
-done:
-    PyBuffer_Release(&prefix);
-    PyBuffer_Release(&data);
-    return result;
+    return run_hash_records(args, "y*y*n:hash_records", "hash_records", fast_hash_records);
 }
 
-PyDoc_STRVAR(commitments_doc,
-"commitments(secret, salt_prefix, user_prefix, data, offsets) -> bytes\n\n"
-"For each user id ``data[offsets[i]:offsets[i+1]]`` (``offsets``: native int64, one more\n"
-"than there are ids), with enc = u16(len) ‖ id: salt = HMAC-SHA256(secret, salt_prefix ‖\n"
-"enc) and commitment = SHA-256(user_prefix ‖ enc ‖ salt) (spec §4); the commitments, 32\n"
-"bytes each, in order. salt_prefix is TAG_SALT ‖ str(round), user_prefix TAG_USER ‖\n"
-"str(round).");
+PyDoc_STRVAR(floor_hash_records_doc,
+"floor_hash_records(prefix, data, width) -> bytes\n\n"
+"hash_records on OpenSSL's standard SHA256_Init/Update/Final, one message at a time: the\n"
+"same bytes, the yardstick of bench/bench_floor.py (not used by the builder).");
 
-static PyObject *commitments(PyObject *self, PyObject *args) {
+static PyObject *floor_hash_records(PyObject *self, PyObject *args) {
+    return run_hash_records(args, "y*y*n:floor_hash_records", "floor_hash_records",
+                            std_hash_records);
+}
+
+typedef int (*commitments_loop)(const uc *, size_t, const uc *, size_t, const uc *, size_t,
+                                const uc *, const int64_t *, Py_ssize_t, size_t, uc *);
+
+static PyObject *run_commitments(PyObject *args, const char *format, commitments_loop loop) {
     Py_buffer secret, salt_prefix, user_prefix, data, offsets;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*:commitments", &secret, &salt_prefix, &user_prefix,
-                          &data, &offsets))
+    if (!PyArg_ParseTuple(args, format, &secret, &salt_prefix, &user_prefix, &data, &offsets))
         return NULL;
     PyObject *result = NULL;
     int64_t *off = NULL;
@@ -109,6 +261,7 @@ static PyObject *commitments(PyObject *self, PyObject *args) {
     }
     memcpy(off, offsets.buf, (size_t)offsets.len);
     /* Check every bound first, with the GIL, so the loop below cannot fail. */
+    size_t max_len = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         int64_t a = off[i], b = off[i + 1];
         if (a < 0 || b < a || b > data.len || b - a > 0xFFFF) {
@@ -117,32 +270,20 @@ static PyObject *commitments(PyObject *self, PyObject *args) {
                          i, (long long)a, (long long)b, data.len);
             goto done;
         }
+        if ((size_t)(b - a) > max_len) max_len = (size_t)(b - a);
     }
     unsigned char *out;
     result = new_output(count, &out);
     if (!result) goto done;
-    const unsigned char *ids = data.buf;
+    int err;
     Py_BEGIN_ALLOW_THREADS
-    hmac_keyed salt_key;
-    SHA256_CTX user_base, c;
-    hmac_setup(&salt_key, secret.buf, secret.len, salt_prefix.buf, salt_prefix.len);
-    SHA256_Init(&user_base);
-    SHA256_Update(&user_base, user_prefix.buf, (size_t)user_prefix.len);
-    unsigned char salt[HASH];
-    for (Py_ssize_t i = 0; i < count; i++) {
-        size_t len = (size_t)(off[i + 1] - off[i]);
-        const unsigned char *id = ids + off[i];
-        unsigned char enc_len[2] = {(unsigned char)(len >> 8), (unsigned char)len};
-        hmac_finish(&salt_key, enc_len, 2, id, len, salt);
-        c = user_base;
-        SHA256_Update(&c, enc_len, 2);
-        if (len) SHA256_Update(&c, id, len);
-        SHA256_Update(&c, salt, HASH);
-        SHA256_Final(out + i * HASH, &c);
-    }
-    OPENSSL_cleanse(&salt_key, sizeof salt_key);
-    OPENSSL_cleanse(salt, HASH);
+    err = loop(secret.buf, (size_t)secret.len, salt_prefix.buf, (size_t)salt_prefix.len,
+               user_prefix.buf, (size_t)user_prefix.len, data.buf, off, count, max_len, out);
     Py_END_ALLOW_THREADS
+    if (err) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
 done:
     PyMem_Free(off);
     PyBuffer_Release(&secret);
@@ -153,16 +294,35 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(pad_commitments_doc,
-"pad_commitments(secret, prefix, start, stop) -> bytes\n\n"
-"HMAC-SHA256(secret, prefix ‖ u64(i)) for i in start..stop (spec §5, prefix TAG_PAD ‖\n"
-"str(round)): 32 bytes each, in order.");
+PyDoc_STRVAR(commitments_doc,
+"commitments(secret, salt_prefix, user_prefix, data, offsets) -> bytes\n\n"
+"For each user id ``data[offsets[i]:offsets[i+1]]`` (``offsets``: native int64, one more\n"
+"than there are ids), with enc = u16(len) ‖ id: salt = HMAC-SHA256(secret, salt_prefix ‖\n"
+"enc) and commitment = SHA-256(user_prefix ‖ enc ‖ salt) (spec §4); the commitments, 32\n"
+"bytes each, in order. salt_prefix is TAG_SALT ‖ str(round), user_prefix TAG_USER ‖\n"
+"str(round).");
 
-static PyObject *pad_commitments(PyObject *self, PyObject *args) {
+static PyObject *commitments(PyObject *self, PyObject *args) {
+    return run_commitments(args, "y*y*y*y*y*:commitments", fast_commitments);
+}
+
+PyDoc_STRVAR(floor_commitments_doc,
+"floor_commitments(secret, salt_prefix, user_prefix, data, offsets) -> bytes\n\n"
+"commitments on OpenSSL's standard SHA256_Init/Update/Final (hmac_sha256.h), one message\n"
+"at a time: the same bytes, the yardstick of bench/bench_floor.py (not used by the\n"
+"builder).");
+
+static PyObject *floor_commitments(PyObject *self, PyObject *args) {
+    return run_commitments(args, "y*y*y*y*y*:floor_commitments", std_commitments);
+}
+
+typedef int (*pad_loop)(const uc *, size_t, const uc *, size_t, unsigned long long,
+                        unsigned long long, uc *);
+
+static PyObject *run_pad_commitments(PyObject *args, const char *format, pad_loop loop) {
     Py_buffer secret, prefix;
     unsigned long long start, stop;
-    if (!PyArg_ParseTuple(args, "y*y*KK:pad_commitments", &secret, &prefix, &start, &stop))
-        return NULL;
+    if (!PyArg_ParseTuple(args, format, &secret, &prefix, &start, &stop)) return NULL;
     PyObject *result = NULL;
     if (stop < start || stop - start > (unsigned long long)(PY_SSIZE_T_MAX / HASH)) {
         PyErr_Format(PyExc_ValueError, "pad_commitments: bad range %llu..%llu", start, stop);
@@ -171,20 +331,38 @@ static PyObject *pad_commitments(PyObject *self, PyObject *args) {
     unsigned char *out;
     result = new_output((Py_ssize_t)(stop - start), &out);
     if (!result) goto done;
+    int err;
     Py_BEGIN_ALLOW_THREADS
-    hmac_keyed key;
-    hmac_setup(&key, secret.buf, secret.len, prefix.buf, prefix.len);
-    unsigned char index[8];
-    for (unsigned long long i = start; i < stop; i++) {
-        for (int j = 0; j < 8; j++) index[j] = (unsigned char)(i >> (56 - 8 * j));
-        hmac_finish(&key, index, 8, NULL, 0, out + (i - start) * HASH);
-    }
-    OPENSSL_cleanse(&key, sizeof key);
+    err = loop(secret.buf, (size_t)secret.len, prefix.buf, (size_t)prefix.len, start, stop,
+               out);
     Py_END_ALLOW_THREADS
+    if (err) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
 done:
     PyBuffer_Release(&secret);
     PyBuffer_Release(&prefix);
     return result;
+}
+
+PyDoc_STRVAR(pad_commitments_doc,
+"pad_commitments(secret, prefix, start, stop) -> bytes\n\n"
+"HMAC-SHA256(secret, prefix ‖ u64(i)) for i in start..stop (spec §5, prefix TAG_PAD ‖\n"
+"str(round)): 32 bytes each, in order.");
+
+static PyObject *pad_commitments(PyObject *self, PyObject *args) {
+    return run_pad_commitments(args, "y*y*KK:pad_commitments", fast_pad_commitments);
+}
+
+PyDoc_STRVAR(floor_pad_commitments_doc,
+"floor_pad_commitments(secret, prefix, start, stop) -> bytes\n\n"
+"pad_commitments on OpenSSL's standard SHA256_Init/Update/Final (hmac_sha256.h), one\n"
+"message at a time: the same bytes, the yardstick of bench/bench_floor.py (not used by\n"
+"the builder).");
+
+static PyObject *floor_pad_commitments(PyObject *self, PyObject *args) {
+    return run_pad_commitments(args, "y*y*KK:floor_pad_commitments", std_pad_commitments);
 }
 
 PyDoc_STRVAR(margin_rule_doc,
@@ -501,6 +679,84 @@ done:
     return result;
 }
 
+/* Level-0 records: SHA-256(tag ‖ commitment ‖ sums) ‖ sums, n of them (spec §6, §15.3). */
+static int fast_leaf_records(const uc *tag, size_t tag_len, const uc *cs, const uc *ss,
+                             size_t width, Py_ssize_t n, uc *out) {
+    sb_loop L;
+    SHA256_CTX start;
+    sb_start(&start);
+    if (sb_loop_init(&L, &start, 0, tag, tag_len, HASH + width, 1)) return -1;
+    uc *slot = sb_slot(&L);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uc *rec = out + i * (HASH + width);
+        const uc *sums = ss + i * width;
+        memcpy(slot, cs + i * HASH, HASH);
+        memcpy(slot + HASH, sums, width);
+        memcpy(rec + HASH, sums, width);
+        sb_fixed(&L, rec);
+    }
+    sb_wipe(&L);
+    return 0;
+}
+
+/* Parents of m consecutive pairs of width-byte records: slot-wise sums, then
+ * SHA-256(tag ‖ left ‖ right) (spec §6, §15.3). *overflow set (and the loop stopped) if a
+ * sum exceeds 2^128 - 1. */
+static inline int add_slots(const uc *left, const uc *right, uc *rec, Py_ssize_t slots) {
+    for (Py_ssize_t j = 0; j < slots; j++) {
+        Py_ssize_t at = HASH + 16 * j;
+        u128 sum;
+        if (__builtin_add_overflow(read_u128(left + at), read_u128(right + at), &sum)) return 1;
+        uint64_t hi = (uint64_t)(sum >> 64), lo = (uint64_t)sum;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        hi = __builtin_bswap64(hi);
+        lo = __builtin_bswap64(lo);
+#endif
+        memcpy(rec + at, &hi, 8);
+        memcpy(rec + at + 8, &lo, 8);
+    }
+    return 0;
+}
+
+static int fast_parent_records(const uc *tag, size_t tag_len, const uc *src, size_t width,
+                               Py_ssize_t m, uc *out, int *overflow) {
+    sb_loop L;
+    SHA256_CTX start;
+    Py_ssize_t slots = (Py_ssize_t)(width - HASH) / 16;
+    sb_start(&start);
+    if (sb_loop_init(&L, &start, 0, tag, tag_len, 2 * width, 1)) return -1;
+    uc *slot = sb_slot(&L);
+    for (Py_ssize_t i = 0; i < m; i++) {
+        const uc *left = src + 2 * i * width, *right = left + width;
+        uc *rec = out + i * width;
+        if (add_slots(left, right, rec, slots)) {
+            *overflow = 1;
+            break;
+        }
+        memcpy(slot, left, 2 * width);
+        sb_fixed(&L, rec);
+    }
+    sb_wipe(&L);
+    return 0;
+}
+
+/* The standard-API twin of fast_leaf_records, for the import check only. */
+static int std_leaf_records(const uc *tag, size_t tag_len, const uc *cs, const uc *ss,
+                            size_t width, Py_ssize_t n, uc *out) {
+    SHA256_CTX base, c;
+    SHA256_Init(&base);
+    SHA256_Update(&base, tag, tag_len);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uc *rec = out + i * (HASH + width);
+        c = base;
+        SHA256_Update(&c, cs + i * HASH, HASH);
+        SHA256_Update(&c, ss + i * width, width);
+        memcpy(rec + HASH, ss + i * width, width);
+        SHA256_Final(rec, &c);
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(parent_records_doc,
 "parent_records(tag, children, width) -> bytes | None\n\n"
 "The parents of consecutive pairs of ``width``-byte records (hash (32) then big-endian u128\n"
@@ -518,7 +774,7 @@ static PyObject *parent_records(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "parent_records: not whole pairs of records");
         goto done;
     }
-    Py_ssize_t m = children.len / (2 * width), slots = (width - HASH) / 16;
+    Py_ssize_t m = children.len / (2 * width);
     if (m > PY_SSIZE_T_MAX / width) {
         PyErr_SetString(PyExc_OverflowError, "too many records");
         goto done;
@@ -527,34 +783,15 @@ static PyObject *parent_records(PyObject *self, PyObject *args) {
     if (!result) goto done;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
     const unsigned char *src = children.buf;
-    int overflow = 0;
+    int overflow = 0, err;
     Py_BEGIN_ALLOW_THREADS
-    SHA256_CTX base, c;
-    SHA256_Init(&base);
-    SHA256_Update(&base, tag.buf, (size_t)tag.len);
-    for (Py_ssize_t i = 0; i < m && !overflow; i++) {
-        const unsigned char *left = src + 2 * i * width, *right = left + width;
-        unsigned char *rec = out + i * width;
-        for (Py_ssize_t j = 0; j < slots; j++) {
-            Py_ssize_t at = HASH + 16 * j;
-            u128 sum;
-            if (__builtin_add_overflow(read_u128(left + at), read_u128(right + at), &sum)) {
-                overflow = 1;
-                break;
-            }
-            uint64_t hi = (uint64_t)(sum >> 64), lo = (uint64_t)sum;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            hi = __builtin_bswap64(hi);
-            lo = __builtin_bswap64(lo);
-#endif
-            memcpy(rec + at, &hi, 8);
-            memcpy(rec + at + 8, &lo, 8);
-        }
-        c = base;
-        SHA256_Update(&c, left, (size_t)(2 * width));
-        SHA256_Final(rec, &c);
-    }
+    err = fast_parent_records(tag.buf, (size_t)tag.len, src, (size_t)width, m, out, &overflow);
     Py_END_ALLOW_THREADS
+    if (err) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+        goto done;
+    }
     if (overflow) {
         Py_DECREF(result);
         result = Py_None;
@@ -587,19 +824,14 @@ static PyObject *leaf_records(PyObject *self, PyObject *args) {
     if (!result) goto done;
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
     const unsigned char *cs = commitments.buf, *ss = sums.buf;
+    int err;
     Py_BEGIN_ALLOW_THREADS
-    SHA256_CTX base, c;
-    SHA256_Init(&base);
-    SHA256_Update(&base, tag.buf, (size_t)tag.len);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char *rec = out + i * (HASH + width);
-        c = base;
-        SHA256_Update(&c, cs + i * HASH, HASH);
-        SHA256_Update(&c, ss + i * width, (size_t)width);
-        memcpy(rec + HASH, ss + i * width, (size_t)width);
-        SHA256_Final(rec, &c);
-    }
+    err = fast_leaf_records(tag.buf, (size_t)tag.len, cs, ss, (size_t)width, n, out);
     Py_END_ALLOW_THREADS
+    if (err) {
+        Py_CLEAR(result);
+        PyErr_NoMemory();
+    }
 done:
     PyBuffer_Release(&tag);
     PyBuffer_Release(&commitments);
@@ -1030,7 +1262,187 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------- the import check (issue 16)
+ *
+ * Before the module loads, every fast loop runs over a sweep of inputs that puts message
+ * ends on every side of SHA-256's padding boundaries (prefixes of 0..128 bytes, records of
+ * 1..150, ids of 0..300, keys shorter and longer than a block, prefixes that fill a block)
+ * and must give the bytes of its standard-API twin, message for message; and the SHA-256 of
+ * all its outputs must be the fixed answer below, computed by hashlib through the
+ * pure-Python twins (tests/scale/test_sha256_blocks.py recomputes it). If one differs,
+ * the import fails with ImportError, and the builder takes its pure-Python path. The
+ * inputs are a fixed byte pattern: PAT[i] = (167 i + 13) mod 256. */
+
+#define PAT_LEN 65536
+static uc PAT[PAT_LEN];
+
+enum { KA_RECORDS, KA_LEAVES, KA_PARENTS, KA_COMMITMENTS, KA_PADDING, KA_COUNT };
+static const char *const KA_NAMES[KA_COUNT] = {"hash_records", "leaf_records",
+                                               "parent_records", "commitments",
+                                               "pad_commitments"};
+/* SHA-256 of each sweep's outputs, from hashlib (see above). */
+static const char *const KA_ANSWERS[KA_COUNT] = {
+    "c31551ae2834506320ecf3178901c309b80fa18401cbb91e1a3b52d8a086e357", /* hash_records */
+    "1983b0b1c19e7ba2d29964dac1dc1086a5e71f5d8805a07b3c2cd3d457c2f2da", /* leaf_records */
+    "cbb97024af0ddeef50fccc770cfad0294bb64b5fcc00e4051e4302004f838ec2", /* parent_records */
+    "068fae66885ee94a3e07fdac4d3d1b564ca2cfdde04185b2d5b870306561154c", /* commitments */
+    "6367b6e28f5dd16588acd1cec0a29fca971fda5ebe4c42b4051a5fde899e4194", /* pad_commitments */
+};
+
+static const size_t SW_PREFIX[] = {0, 16, 55, 56, 63, 64, 65, 119, 120, 128};
+static const size_t SW_TAG[] = {0, 16, 70};
+static const size_t SW_KEY[] = {0, 64, 65, 130};
+static const size_t SW_PAIRS[][2] = {{0, 0}, {63, 64}, {82, 30}, {64, 63}};
+static const size_t SW_ID[] = {0, 1, 20, 45, 46, 55, 56, 63, 64, 110, 128};
+static const size_t SW_PAD_KEY[] = {0, 32, 64, 65, 130};
+static const size_t SW_PAD_PREFIX[] = {0, 16, 29, 47, 48, 55, 56, 63, 64, 82, 120};
+#define NUM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* fault: the index of a sweep whose first fast output is altered (tests of this check),
+ * or -1. Returns the name of the first sweep that failed, or NULL; *oom on no memory. */
+static const char *self_test(int fault, uc answers[KA_COUNT][HASH], int *oom) {
+    uc *fast = PyMem_RawMalloc(2 * 4096), *std = fast ? fast + 4096 : NULL;
+    uc *kids = PyMem_RawMalloc(4 * 416);
+    int64_t off[302];
+    SHA256_CTX acc[KA_COUNT];
+    const char *failed = NULL;
+    *oom = 0;
+    if (!fast || !kids) {
+        *oom = 1;
+        goto done;
+    }
+    for (int k = 0; k < KA_COUNT; k++) SHA256_Init(&acc[k]);
+#define CHECK(which, call_fast, call_std, len)                                          \
+    do {                                                                                \
+        if ((call_fast) || (call_std)) {                                                \
+            *oom = 1;                                                                   \
+            goto done;                                                                  \
+        }                                                                               \
+        if (fault == (which)) {                                                         \
+            fast[0] ^= 1;                                                               \
+            fault = -1;                                                                 \
+        }                                                                               \
+        if (memcmp(fast, std, (len)) && !failed) failed = KA_NAMES[which];              \
+        SHA256_Update(&acc[which], fast, (len));                                        \
+    } while (0)
+    for (size_t a = 0; a < NUM(SW_PREFIX); a++) {
+        size_t p = SW_PREFIX[a];
+        for (size_t w = 1; w <= 150; w++) {
+            const uc *src = PAT + 1000 + w;
+            CHECK(KA_RECORDS, fast_hash_records(PAT, p, src, w, 2, fast),
+                  std_hash_records(PAT, p, src, w, 2, std), 2 * HASH);
+        }
+    }
+    for (size_t a = 0; a < NUM(SW_TAG); a++) {
+        size_t t = SW_TAG[a];
+        for (size_t w = 0; w <= 130; w++) {
+            const uc *cs = PAT + 2000, *ss = PAT + 3000 + w;
+            CHECK(KA_LEAVES, fast_leaf_records(PAT, t, cs, ss, w, 2, fast),
+                  std_leaf_records(PAT, t, cs, ss, w, 2, std), 2 * (HASH + w));
+        }
+        for (size_t j = 0; j <= 24; j++) {
+            size_t w = HASH + 16 * j;
+            int over_fast = 0, over_std = 0;
+            memcpy(kids, PAT + 4000, 4 * w);
+            for (size_t r = 0; r < 4; r++) /* no sum overflows: each slot's top byte 0 */
+                for (size_t s = 0; s < j; s++) kids[r * w + HASH + 16 * s] = 0;
+            /* the reference: the sums from the same add_slots, the hash standard */
+            for (size_t i = 0; i < 2; i++) {
+                if (add_slots(kids + 2 * i * w, kids + (2 * i + 1) * w, std + i * w, (Py_ssize_t)j))
+                    over_std = 1;
+            }
+            CHECK(KA_PARENTS, fast_parent_records(PAT, t, kids, w, 2, fast, &over_fast),
+                  std_hash_records(PAT, t, kids, 2 * w, 1, std)
+                      || std_hash_records(PAT, t, kids + 2 * w, 2 * w, 1, std + w),
+                  2 * w);
+            if ((over_fast || over_std) && !failed) failed = KA_NAMES[KA_PARENTS];
+        }
+    }
+    for (int config = -1; config < (int)(NUM(SW_KEY) * NUM(SW_PAIRS)); config++) {
+        size_t key = 32, sp = 29, up = 29, count = 301;
+        off[0] = 0;
+        if (config < 0) {
+            for (size_t i = 0; i < count; i++) off[i + 1] = off[i] + (int64_t)i;
+        } else {
+            key = SW_KEY[config / NUM(SW_PAIRS)];
+            sp = SW_PAIRS[config % NUM(SW_PAIRS)][0];
+            up = SW_PAIRS[config % NUM(SW_PAIRS)][1];
+            count = NUM(SW_ID);
+            for (size_t i = 0; i < count; i++) off[i + 1] = off[i] + (int64_t)SW_ID[i];
+        }
+        size_t max_len = config < 0 ? 300 : 128;
+        const uc *ids = PAT + 20000;
+        for (size_t from = 0; from < count; from += 64) { /* 64 ids a call: 2 KiB out */
+            size_t n = count - from < 64 ? count - from : 64;
+            CHECK(KA_COMMITMENTS,
+                  fast_commitments(PAT + 5000, key, PAT + 100, sp, PAT + 200, up, ids,
+                                   off + from, (Py_ssize_t)n, max_len, fast),
+                  std_commitments(PAT + 5000, key, PAT + 100, sp, PAT + 200, up, ids,
+                                  off + from, (Py_ssize_t)n, max_len, std),
+                  n * HASH);
+        }
+    }
+    for (size_t a = 0; a < NUM(SW_PAD_KEY); a++) {
+        for (size_t b = 0; b < NUM(SW_PAD_PREFIX); b++) {
+            size_t key = SW_PAD_KEY[a], p = SW_PAD_PREFIX[b];
+            unsigned long long start = 1000ULL * p + key;
+            if (b == NUM(SW_PAD_PREFIX) - 1) start = 0xFFFFFFFFFFFFFFFDULL; /* top indices */
+            CHECK(KA_PADDING,
+                  fast_pad_commitments(PAT + 5000, key, PAT + 300, p, start, start + 2, fast),
+                  std_pad_commitments(PAT + 5000, key, PAT + 300, p, start, start + 2, std),
+                  2 * HASH);
+        }
+    }
+#undef CHECK
+    for (int k = 0; k < KA_COUNT; k++) {
+        SHA256_Final(answers[k], &acc[k]);
+        uc want[HASH];
+        for (int i = 0; i < 2 * HASH; i++) {
+            char h = KA_ANSWERS[k][i];
+            int v = h >= 'a' ? h - 'a' + 10 : h - '0';
+            want[i / 2] = (uc)(i % 2 ? (want[i / 2] << 4) | v : v);
+        }
+        if (memcmp(answers[k], want, HASH) && !failed) failed = KA_NAMES[k];
+    }
+done:
+    PyMem_RawFree(fast);
+    PyMem_RawFree(kids);
+    return failed;
+}
+
+PyDoc_STRVAR(self_test_doc,
+"_self_test(fault=-1) -> (str | None, dict[str, bytes])\n\n"
+"The import check again: the name of the first fast loop that differs from its\n"
+"standard-API twin or from its fixed answer (None if none), and each sweep's SHA-256. With\n"
+"``fault`` the index of a sweep (0..4, in the order hash_records, leaf_records,\n"
+"parent_records, commitments, pad_commitments), that sweep's first output is altered\n"
+"first: how the tests see that the check can fail.");
+
+static PyObject *self_test_py(PyObject *self, PyObject *args) {
+    int fault = -1, oom;
+    uc answers[KA_COUNT][HASH];
+    if (!PyArg_ParseTuple(args, "|i:_self_test", &fault)) return NULL;
+    const char *failed = self_test(fault, answers, &oom);
+    if (oom) return PyErr_NoMemory();
+    PyObject *dict = PyDict_New();
+    if (!dict) return NULL;
+    for (int k = 0; k < KA_COUNT; k++) {
+        PyObject *v = PyBytes_FromStringAndSize((const char *)answers[k], HASH);
+        if (!v || PyDict_SetItemString(dict, KA_NAMES[k], v)) {
+            Py_XDECREF(v);
+            Py_DECREF(dict);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return Py_BuildValue("(zN)", failed, dict);
+}
+
 static PyMethodDef methods[] = {
+    {"floor_hash_records", floor_hash_records, METH_VARARGS, floor_hash_records_doc},
+    {"floor_commitments", floor_commitments, METH_VARARGS, floor_commitments_doc},
+    {"floor_pad_commitments", floor_pad_commitments, METH_VARARGS, floor_pad_commitments_doc},
+    {"_self_test", self_test_py, METH_VARARGS, self_test_doc},
     {"format_records", format_records, METH_VARARGS, format_records_doc},
     {"leaf_records", leaf_records, METH_VARARGS, leaf_records_doc},
     {"parent_records", parent_records, METH_VARARGS, parent_records_doc},
@@ -1053,6 +1465,18 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fasthash(void) {
+    int oom;
+    uc answers[KA_COUNT][HASH];
+    for (size_t i = 0; i < PAT_LEN; i++) PAT[i] = (uc)(167 * i + 13);
+    const char *failed = self_test(-1, answers, &oom);
+    if (oom) return PyErr_NoMemory();
+    if (failed) {
+        PyErr_Format(PyExc_ImportError,
+                     "por._fasthash: %s gives other bytes than OpenSSL's standard SHA-256 API"
+                     " or its known answer; refusing to load (the pure-Python path is used)",
+                     failed);
+        return NULL;
+    }
     init_pow10();
     return PyModule_Create(&module);
 }
