@@ -309,3 +309,32 @@ def test_floor_loops_refuse_what_the_fast_ones_refuse() -> None:
         native.floor_commitments(b"", b"", b"", b"abc", np.array([0, 4], np.int64).tobytes())
     with pytest.raises(ValueError, match="bad range"):
         native.floor_pad_commitments(b"", b"", 5, 4)
+
+
+def test_the_floors_compression_count_is_the_builds_messages_block_by_block(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # bench_floor.py's stricter yardstick counts the build's 64-byte compressions; here
+    # every message of a small build is laid out and its padded length counted instead.
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "bench"))
+    import bench_floor
+
+    ids = [b"", b"a" * 7, b"b" * 30, b"c" * 31, b"d" * 128, b"e" * 300]
+    leaves, assets, round_id = 8, 3, "bench-round"
+    rid = mst.encode_str(round_id.encode())
+
+    def blocks(message: bytes) -> int:
+        return -(-(len(message) + 9) // 64)
+
+    key = b"k" * 64  # the HMAC key block, absorbed once per call: not counted
+    want = 0
+    for raw in ids:
+        enc = len(raw).to_bytes(2, "big") + raw
+        want += blocks(key + mst.TAG_SALT + rid + enc) - 1 + blocks(key + bytes(32)) - 1
+        want += blocks(mst.TAG_USER + rid + enc + bytes(32))
+    for i in range(leaves - len(ids)):
+        want += blocks(key + mst.TAG_PAD + rid + i.to_bytes(8, "big")) - 1 + 1
+    record = bytes(32 + 16 * assets)
+    want += leaves * blocks(mst.TAG_LEAF + record)
+    want += (leaves - 1) * blocks(mst.TAG_NODE + record + record)
+    lengths = np.array([len(i) for i in ids], np.int64)
+    assert bench_floor.compressions(lengths, leaves, assets, round_id) == want
