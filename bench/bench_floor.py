@@ -42,6 +42,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.compute as pc
@@ -197,7 +198,27 @@ def _best_ns(fn: object, args: tuple[object, ...], count: int, repeat: int) -> f
     return best / count
 
 
-def per_call(count: int = 1 << 15, repeat: int = 15) -> list[tuple[str, float, float]]:
+def load_build(path: str) -> Any:
+    """Another build of ``por._fasthash`` (a .so file, e.g. one built from an older commit),
+    loaded beside this one under its own name, to time both in one run."""
+    import importlib.util
+
+    from por.liabilities import buckets  # this build first: loading another replaces it
+
+    spec = importlib.util.spec_from_file_location("por._fasthash", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"not an extension module: {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if buckets.native is not None:
+        sys.modules["por._fasthash"] = buckets.native  # Python filed the other one there
+    if module is buckets.native:
+        raise SystemExit(f"{path} is this build")
+    return module
+
+
+def per_call(count: int = 1 << 15, repeat: int = 15,
+             native: Any = None) -> list[tuple[str, float, float]]:
     """Each bulk hashing function of ``por._fasthash`` on one core: (name, ns per record,
     ns per 64-byte compression done per record), fastest of ``repeat`` calls of ``count``
     records, beside hashlib's bulk SHA-256 (64 MiB, one call) in the same run. The
@@ -217,7 +238,7 @@ def per_call(count: int = 1 << 15, repeat: int = 15) -> list[tuple[str, float, f
         encode_str,
     )
 
-    native = buckets.native
+    native = native or buckets.native
     if native is None:
         raise SystemExit("por._fasthash is not built: `make setup` builds it")
     rng = np.random.default_rng(2)
@@ -323,15 +344,43 @@ def main() -> None:
     parser.add_argument("--per-call", action="store_true",
                         help="print each hashing function's ns per record and per block on"
                              " one core, beside hashlib's bulk rate (writes nothing)")
+    parser.add_argument("--against", metavar="SO",
+                        help="with --per-call: also time another build of por._fasthash (a"
+                             " .so file), alternating with this one, in the same run")
     opts = parser.parse_args()
     if opts.per_call:
         load = os.getloadavg()
-        rows = per_call()
+        other = load_build(opts.against) if opts.against else None
+        rounds = 3 if other else 1
+        mine: list[list[tuple[str, float, float]]] = []
+        theirs: list[list[tuple[str, float, float]]] = []
+        for _ in range(rounds):  # alternated, the fastest of each kept: the load moves
+            mine.append(per_call())
+            if other:
+                theirs.append(per_call(native=other))
         print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start,"
-              f" {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end")
-        print("| function, shape | ns/record | ns/block |\n|---|---|---|")
-        for name, ns, per_block in rows:
-            print(f"| {name} | {'' if ns != ns else f'{ns:.0f}'} | {per_block:.1f} |")
+              f" {' '.join(f'{x:.2f}' for x in os.getloadavg())} at end; CPU ns of one"
+              " thread, fastest of 15 calls of 32768 records" + (
+                  f", of {rounds} alternating rounds; 'against': {opts.against}" if other
+                  else ""))
+        best = {name: (min(r[i][1] for r in mine), min(r[i][2] for r in mine))
+                for i, (name, _, _) in enumerate(mine[0])}
+        if not other:
+            print("| function, shape | ns/record | ns/block |\n|---|---|---|")
+            for name, (ns, per_block) in best.items():
+                print(f"| {name} | {'' if ns != ns else f'{ns:.0f}'} | {per_block:.1f} |")
+            return
+        base = {name: (min(r[i][1] for r in theirs), min(r[i][2] for r in theirs))
+                for i, (name, _, _) in enumerate(theirs[0])}
+        print("| function, shape | against ns/record | ns/record | against ns/block | ns/block"
+              " | ratio |\n|---|---|---|---|---|---|")
+        for name, (ns, per_block) in best.items():
+            if name not in base:
+                continue
+            ons, oblock = base[name]
+            text = "" if ns != ns else f"{ons:.0f} | {ns:.0f}"
+            print(f"| {name} | {text or ' | '} | {oblock:.1f} | {per_block:.1f} |"
+                  f" {per_block / oblock:.2f} |")
         return
     load = os.getloadavg()
     floor = measure(opts.users, opts.assets)

@@ -7,11 +7,12 @@
  * start of a scratch buffer, each message's own bytes after them, then SHA-256's padding
  * (FIPS 180-4 §5.1.1: 0x80, zeros, the message's length in bits as a big-endian u64).
  * Where the length is fixed, the padding is written once per loop too. Each message is
- * then one SHA256_Update call over all of its remaining blocks from a copy of the
- * midstate's eight state words (OpenSSL's block function, SHA-NI where the CPU has it,
- * called once for all of them, reading the scratch buffer in place: SHA256_Update copies
- * nothing when no bytes are buffered and it is given whole blocks), and the digest is the
- * eight state words written big-endian (FIPS 180-4 §6.2.2, step 4). What that saves per
+ * then one SHA256_Update call over all of its remaining blocks (SHA256_Transform when
+ * there is one) from a copy of the midstate's eight state words (OpenSSL's block
+ * function, SHA-NI where the CPU has it, called once for all of them, reading the scratch
+ * buffer in place: SHA256_Update copies nothing when no bytes are buffered and it is given
+ * whole blocks), and the digest is the eight state words written big-endian (FIPS 180-4
+ * §6.2.2, step 4). What that saves per
  * message against SHA256_Update/SHA256_Final: the copies of a partial block into the
  * context's buffer, Final's padding and cleanse, and the copy of a whole context.
  *
@@ -26,9 +27,12 @@
  * Secret hygiene (as hmac_sha256.h): a state or buffer that saw a key, or holds a
  * secret-derived value (an HMAC's inner digest, a salt), is wiped with OPENSSL_cleanse by
  * sb_wipe before the loop returns; within a loop the scratch buffers are overwritten
- * message after message, and the last message's bytes are what sb_wipe clears.
+ * message after message, and the last message's bytes are what sb_wipe clears. The working
+ * state lives in the loop, not in stack copies, so that sb_wipe reaches it; hmac_sha256.h
+ * (the standard-API HMAC, kept for privfast.c and the floor loops) is unchanged.
  *
- * Include after <openssl/sha.h>, <openssl/crypto.h>, <stdint.h> and <string.h>. */
+ * Include after <Python.h> (PyMem_RawMalloc), <openssl/sha.h>, <openssl/crypto.h>,
+ * <stdint.h> and <string.h>. */
 #ifndef POR_SHA256_BLOCKS_H
 #define POR_SHA256_BLOCKS_H
 
@@ -56,7 +60,10 @@ static inline size_t sb_pad(unsigned char *buf, size_t end, uint64_t total) {
     buf[end] = 0x80;
     memset(buf + end + 1, 0, last - end - 1);
     uint64_t bits = total * 8;
-    for (int i = 0; i < 8; i++) buf[last + i] = (unsigned char)(bits >> (56 - 8 * i));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    bits = __builtin_bswap64(bits);
+#endif
+    memcpy(buf + last, &bits, 8);
     return n;
 }
 
@@ -78,7 +85,10 @@ typedef struct {
 static inline void sb_run(sb_loop *L, size_t n, unsigned char *out) {
     memcpy(L->work.h, L->mid.h, sizeof L->work.h);
     L->work.num = 0;
-    SHA256_Update(&L->work, L->buf, n * SB_BLOCK);
+    if (n == 1)
+        SHA256_Transform(&L->work, L->buf); /* the block function, no length bookkeeping */
+    else
+        SHA256_Update(&L->work, L->buf, n * SB_BLOCK);
     sb_digest(&L->work, out);
 }
 
