@@ -90,6 +90,8 @@ def c_floor(ids_offsets: np.ndarray, ids_data: bytes, leaves: int, assets: int,
     native = buckets.native
     if native is None:
         raise SystemExit("por._fasthash is not built: `make setup` builds it")
+    # A build from before the floor_* loops: its own loops are the standard-API ones.
+    floor_hash = getattr(native, "floor_hash_records", native.hash_records)
     rid = encode_str(round_id.encode())
     users = len(ids_offsets) - 1
     width = 32 + 16 * assets
@@ -110,16 +112,16 @@ def c_floor(ids_offsets: np.ndarray, ids_data: bytes, leaves: int, assets: int,
 
         run("user salts and commitments", [
             (SECRET, TAG_SALT + rid, TAG_USER + rid, data, off) for off, data in user_parts],
-            native.floor_commitments)
+            getattr(native, "floor_commitments", native.commitments))
         run("padding commitments", [
             (SECRET, TAG_PAD + rid, a, b) for a, b in _split(leaves - users, threads)],
-            native.floor_pad_commitments)
+            getattr(native, "floor_pad_commitments", native.pad_commitments))
         run("leaf hashes", [
             (TAG_LEAF, leaf_data[a * width:b * width], width)
-            for a, b in _split(leaves, threads)], native.floor_hash_records)
+            for a, b in _split(leaves, threads)], floor_hash)
         run("node hashes", [
             (TAG_NODE, node_data[a * 2 * width:b * 2 * width], 2 * width)
-            for a, b in _split(leaves - 1, threads)], native.floor_hash_records)
+            for a, b in _split(leaves - 1, threads)], floor_hash)
     return timings
 
 
