@@ -95,7 +95,7 @@ static inline void sb_run(sb_loop *L, size_t n, unsigned char *out) {
 /* Set up a loop from an initial state that absorbed start_len bytes (a multiple of 64):
  * max_len is the longest message's own length. If fixed is non-zero every message has
  * exactly max_len bytes, and the padding is written here, once. 0, or -1 when out of
- * memory (nothing to free then). */
+ * memory (nothing to free or wipe then). */
 static int sb_loop_init(sb_loop *L, const SHA256_CTX *start, uint64_t start_len,
                         const unsigned char *prefix, size_t prefix_len, size_t max_len,
                         int fixed) {
@@ -107,7 +107,11 @@ static int sb_loop_init(sb_loop *L, const SHA256_CTX *start, uint64_t start_len,
     L->at = prefix_len - whole;
     L->cap = sb_blocks_for(L->at + max_len) * SB_BLOCK;
     L->buf = PyMem_RawMalloc(L->cap);
-    if (!L->buf) return -1;
+    if (!L->buf) { /* the states may have seen a key */
+        OPENSSL_cleanse(&L->mid, sizeof L->mid);
+        OPENSSL_cleanse(&L->work, sizeof L->work);
+        return -1;
+    }
     if (L->at) memcpy(L->buf, prefix + whole, L->at);
     L->fixed = fixed ? max_len : 0;
     L->blocks = fixed ? sb_pad(L->buf, L->at + max_len, L->done + L->at + max_len) : 0;
