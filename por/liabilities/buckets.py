@@ -17,8 +17,9 @@ The stages, in order:
 4. :func:`build_subtree`: one power-of-two aligned range of leaf positions: leaves merged
    from the buckets that cover it, then every level up to the range's own root, written
    section by section (commitments, level 0, level 1, ...) in increasing position order.
-   On one machine, in two halves: :func:`write_leaves` hashes each bucket's leaves once
-   into the tree file, then :func:`hash_levels` builds each aligned range's levels above.
+   On one machine, per bucket instead (no level read back, no task waiting for another):
+   :func:`hash_bucket` hashes a bucket's leaves and every node whose span lies inside the
+   bucket's positions, then :func:`fix_up` builds the few nodes that straddle buckets.
 
 Every byte hashed follows :mod:`verifier.liabilities.mst`; the tests compare the result
 with the slow reference and with the committed vectors.
@@ -72,6 +73,7 @@ except ImportError:  # installed without a compiler or OpenSSL headers: hashlib 
 
 MAX_BUCKET_BITS = 16
 CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a subtree: bounds its memory
+LEVEL_FLUSH = 1 << 12  # records a level above the leaves gathers before it is hashed
 
 _SHA256_BLOCK = 64
 
@@ -820,11 +822,8 @@ class TreeFileSink(Sink):
     def append(self, section: int, data: np.ndarray | memoryview) -> None:
         """Write rows at the section's next offset (pwrite: no mapping, no page kept)."""
         raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
-        off = self._next[section]
-        done = 0
-        while done < len(raw):
-            done += os.pwrite(self._fd, raw[done:], off + done)
-        self._next[section] = off + len(raw)
+        pwrite_all(self._fd, raw, self._next[section])
+        self._next[section] += len(raw)
 
     def close(self) -> None:
         """Close the file."""
@@ -923,95 +922,171 @@ def _chunk(c: np.ndarray, sums: np.ndarray, height: int, sink: Sink,
     return level
 
 
-def build_local_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                        height: int, tree_path: str, commitments_offset: int,
-                        level_offsets: list[int], record_size: int,
-                        margin: bool = False) -> bytes:
-    """:func:`build_subtree` writing into the tree file (a task of the local pool)."""
-    sink = TreeFileSink(tree_path, commitments_offset, level_offsets, record_size, first)
-    return build_subtree(work_url, k, table, first, height, sink, margin)
+class _Ragged:
+    """The levels above one bucket's leaves, built as the leaves stream in (spec §6).
+
+    A bucket holds the leaf positions ``s .. s+n``, in general not aligned to any power of
+    two. At each level it can build exactly the nodes whose whole span lies inside that
+    range: at level ``l`` the indexes ``ceil(s / 2^l) .. floor((s+n) / 2^l)``. Every record
+    built is written into the tree file at once; the records whose sibling lies outside the
+    range (at most one at each end of each level) are the *edges*, returned to the caller,
+    which builds the few nodes straddling two buckets from them (:func:`fix_up`). Small
+    levels are held back until :data:`LEVEL_FLUSH` records (or the end), so that a big
+    bucket does not cost one tiny hash call and one tiny write per chunk per level.
+    """
+
+    def __init__(self, fd: int, level_offsets: list[int], record_size: int,
+                 margin: bool) -> None:
+        self._fd = fd
+        self._offsets = level_offsets
+        self._width = record_size
+        self._margin = margin
+        top = len(level_offsets)
+        self._first = [0] * top  # index of the first pending record of each level
+        self._pending: list[list[np.ndarray]] = [[] for _ in range(top)]
+        self._count = [0] * top
+        # A record at an even index awaiting its right sibling, and that index.
+        self._carry: list[tuple[int, np.ndarray] | None] = [None] * top
+        self.edges: list[tuple[int, int, bytes]] = []  # (level, index, record)
+
+    def add(self, level: int, index: int, records: np.ndarray) -> None:
+        """Records of ``level`` from position ``index`` on (in order, without gaps)."""
+        if not self._count[level]:
+            self._first[level] = index
+        elif index != self._first[level] + self._count[level]:
+            raise VerificationError(f"level {level}: records at {index}, expected"
+                                    f" {self._first[level] + self._count[level]}")
+        self._pending[level].append(records)
+        self._count[level] += len(records)
+        if level == 0 or self._count[level] >= LEVEL_FLUSH:
+            self._flush(level)
+
+    def _flush(self, level: int) -> None:
+        if not self._count[level]:
+            return
+        pend = self._pending[level]
+        block = pend[0] if len(pend) == 1 else np.concatenate(pend)
+        start = self._first[level]
+        self._pending[level], self._count[level] = [], 0
+        if level:  # level 0 is written by the caller, beside the commitments
+            pwrite_all(self._fd, block, self._offsets[level] + self._width * start)
+        carry = self._carry[level]
+        if carry is not None:
+            block, start = np.concatenate((carry[1], block)), carry[0]
+            self._carry[level] = None
+        elif start % 2:  # its left sibling is in the bucket before
+            self.edges.append((level, start, block[0].tobytes()))
+            block, start = block[1:], start + 1
+        pairs = len(block) // 2
+        if len(block) % 2:
+            self._carry[level] = (start + len(block) - 1, block[-1:].copy())
+        if pairs:
+            self.add(level + 1, start // 2, parent_records(block[: 2 * pairs], self._margin))
+
+    def finish(self) -> list[tuple[int, int, bytes]]:
+        """Flush every level; the edges."""
+        for level in range(len(self._offsets)):
+            self._flush(level)
+            carry = self._carry[level]
+            if carry is not None:  # its right sibling is in the bucket after (or none: top)
+                self.edges.append((level, carry[0], carry[1].tobytes()))
+                self._carry[level] = None
+        return self.edges
 
 
-def write_leaves(work_url: str, k: int, bucket: int, start: int, size: int, tree_path: str,
-                 commitments_offset: int, level0_offset: int, record_size: int,
-                 margin: bool = False) -> int:
-    """Stage 4, first half, on one machine: one bucket's leaves (users and padding merged in
-    commitment order) hashed once and written into the tree file at their positions
-    ``start .. start+size``: the commitments and the level-0 records (spec §6, §8.3).
+def pwrite_all(fd: int, data: np.ndarray | memoryview, offset: int) -> None:
+    """Write all of ``data`` (rows, contiguous or not) at ``offset`` of an open file."""
+    raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
+    done = 0
+    while done < len(raw):
+        done += os.pwrite(fd, raw[done:], offset + done)
 
-    Why not per aligned subtree (:func:`build_subtree`): a bucket's leaf positions are not
-    aligned, so a subtree covering part of a bucket had to load and sort the whole bucket,
-    and a bucket was loaded by every subtree it overlaps (about 3 times at 1M users).
+
+def hash_bucket(work_url: str, k: int, bucket: int, start: int, size: int, tree_path: str,
+                commitments_offset: int, level_offsets: list[int], record_size: int,
+                margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """Stage 4 on one machine: one bucket's leaves (users and padding merged in commitment
+    order) at their positions ``start .. start+size``, and every node whose whole span lies
+    among them, hashed in memory and written into the tree file (spec §6, §8.3).
+
+    No level is read back from the file and no task waits for another: the nodes that
+    straddle two buckets are built afterwards from the edges returned (:func:`fix_up`).
 
     Returns:
-        The number of leaves written.
+        The edges: ``(level, index, record)`` of every record built here whose sibling lies
+        outside this bucket's positions.
 
     Raises:
+        InputError: a sum overflows 2^128-1.
         VerificationError: the bucket does not hold ``size`` leaves, or two leaves share a
             commitment.
     """
     c, sums = _bucket_leaves(Work(work_url), bucket, k)
     if len(c) != size:
         raise VerificationError(f"bucket {bucket}: {len(c)} leaves, expected {size}")
-    sink = TreeFileSink(tree_path, commitments_offset, [level0_offset], record_size, start)
+    fd = os.open(tree_path, os.O_WRONLY)
     try:
+        levels = _Ragged(fd, level_offsets, record_size, margin)
         for a in range(0, size, CHUNK_LEAVES):
             b = min(size, a + CHUNK_LEAVES)
-            sink.append(-1, c[a:b])
-            sink.append(0, leaf_records(c[a:b], sums[a:b], margin))
+            pwrite_all(fd, c[a:b], commitments_offset + HASH_SIZE * (start + a))
+            records = leaf_records(c[a:b], sums[a:b], margin)
+            pwrite_all(fd, records, level_offsets[0] + record_size * (start + a))
+            levels.add(0, start + a, records)
+        return levels.finish()
     finally:
-        sink.close()
-    return size
+        os.close(fd)
 
 
-def _pread_rows(fd: int, offset: int, rows: int, width: int) -> np.ndarray:
-    """``rows`` records of ``width`` bytes at ``offset`` of an open file, as a uint8 matrix."""
-    out = np.empty((rows, width), np.uint8)
-    view = out.reshape(-1).data
-    done = 0
-    while done < len(view):
-        got = os.preadv(fd, [view[done:]], offset + done)
-        if got <= 0:
-            raise VerificationError(f"the tree file ends at byte {offset + done}, expected"
-                                    f" {offset + len(view)}")
-        done += got
-    return out
+def fix_up(tree_path: str, level_offsets: list[int], record_size: int,
+           edges: list[tuple[int, int, bytes]], margin: bool = False) -> bytes:
+    """The nodes no bucket could build (their span straddles two buckets), from the edges
+    of every bucket (:func:`hash_bucket`), level by level up to the top, written into the
+    tree file.
 
-
-def hash_levels(tree_path: str, level_offsets: list[int], record_size: int, first: int,
-                height: int, margin: bool = False) -> bytes:
-    """Stage 4, second half, on one machine: the levels ``1 .. height`` of the aligned
-    subtree of ``2**height`` leaves from position ``first``, from its level-0 records in
-    the tree file (:func:`write_leaves`), written back into the file; a chunk of
-    :data:`CHUNK_LEAVES` leaves at a time, as :func:`build_subtree`.
+    At each level the edges and the nodes built here pair up exactly: a record's sibling is
+    either another bucket's edge or a straddling node; anything else means the buckets do
+    not tile the leaves.
 
     Returns:
-        The record (hash ‖ sums) of the subtree's root.
+        The top record (hash ‖ sums).
 
     Raises:
         InputError: a sum overflows 2^128-1.
+        VerificationError: the edges do not pair up (the buckets do not tile the leaves).
     """
-    count = 1 << height
-    chunk = min(count, CHUNK_LEAVES)
-    chunk_height = chunk.bit_length() - 1
-    sink = TreeFileSink(tree_path, 0, level_offsets, record_size, first)
-    fd = os.open(tree_path, os.O_RDONLY)
-    roots: list[np.ndarray] = []
+    top = len(level_offsets) - 1
+    known: list[dict[int, bytes]] = [{} for _ in range(top + 1)]
+    for level, index, record in edges:
+        if index in known[level]:
+            raise VerificationError(f"level {level}: record {index} built twice")
+        known[level][index] = record
+    fd = os.open(tree_path, os.O_WRONLY)
     try:
-        for a in range(first, first + count, chunk):
-            level = _pread_rows(fd, level_offsets[0] + a * record_size, chunk, record_size)
-            for lvl in range(1, chunk_height + 1):
-                level = parent_records(level, margin)
-                sink.append(lvl, level)
-            roots.append(level)
-        level = np.concatenate(roots) if len(roots) > 1 else roots[0]
-        for lvl in range(chunk_height + 1, height + 1):
-            level = parent_records(level, margin)
-            sink.append(lvl, level)
+        for level in range(top):
+            indexes = sorted(known[level])
+            if any(indexes[i] % 2 or indexes[i + 1] != indexes[i] + 1
+                   for i in range(0, len(indexes), 2)) or len(indexes) % 2:
+                raise VerificationError(f"level {level}: the buckets leave records {indexes}"
+                                        " unpaired")
+            if not indexes:
+                continue
+            children = np.frombuffer(b"".join(known[level][i] for i in indexes),
+                                     np.uint8).reshape(len(indexes), record_size)
+            parents = parent_records(children, margin)
+            for j, index in enumerate(indexes[::2]):
+                parent = index // 2
+                if parent in known[level + 1]:
+                    raise VerificationError(f"level {level + 1}: record {parent} built twice")
+                known[level + 1][parent] = parents[j].tobytes()
+                pwrite_all(fd, parents[j : j + 1], level_offsets[level + 1]
+                           + record_size * parent)
     finally:
         os.close(fd)
-        sink.close()
-    return bytes(level[0])
+    if list(known[top]) != [0]:
+        raise VerificationError(f"level {top}: the buckets built records {sorted(known[top])},"
+                                " expected the top alone")
+    return known[top][0]
 
 
 def build_shard(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
