@@ -14,12 +14,12 @@ The stages, in order:
    rows were spread over batches is merged into one leaf, and a (user, asset) seen twice
    is reported (by the rows that hold it, so the caller can name file and line).
 3. :func:`pad_range`: padding commitments (spec §5), scattered into the same buckets.
-4. :func:`build_subtree`: one power-of-two aligned range of leaf positions: leaves merged
-   from the buckets that cover it, then every level up to the range's own root, written
-   section by section (commitments, level 0, level 1, ...) in increasing position order.
-   On one machine, per bucket instead (no level read back, no task waiting for another):
-   :func:`hash_bucket` hashes a bucket's leaves and every node whose span lies inside the
-   bucket's positions, then :func:`fix_up` builds the few nodes that straddle buckets.
+4. :func:`hash_bucket`: one bucket's leaves (users and padding merged) at their positions,
+   and every node whose span lies inside those positions, written section by section
+   (commitments, level 0, level 1, ...) in increasing position order, into the tree file
+   or, on a cluster, as objects on shared storage; no level is read back and no task waits
+   for another. Then :func:`fix_up` builds the few nodes that straddle buckets, and the
+   levels above, from the records each bucket returned.
 
 Every byte hashed follows :mod:`verifier.liabilities.mst`; the tests compare the result
 with the slow reference and with the committed vectors.
@@ -42,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +71,7 @@ except ImportError:  # installed without a compiler or OpenSSL headers: hashlib 
     native = None  # type: ignore[assignment]
 
 MAX_BUCKET_BITS = 16
-CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a subtree: bounds its memory
+CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a bucket
 LEVEL_FLUSH = 1 << 12  # records a level above the leaves gathers before it is hashed
 
 _SHA256_BLOCK = 64
@@ -681,21 +680,6 @@ def _bucket_leaves(work: Work, bucket: int, k: int) -> tuple[np.ndarray, np.ndar
     return c, sums[order]
 
 
-def _leaf_pieces(work: Work, k: int, table: list[tuple[int, int, int]], first: int,
-                 count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Leaves ``first .. first+count`` as pieces, loading one bucket at a time.
-
-    ``table`` lists ``(bucket, start, size)`` of every bucket, in order.
-    """
-    stop = first + count
-    for bucket, start, size in table:
-        if start + size <= first or start >= stop or size == 0:
-            continue
-        c, sums = _bucket_leaves(work, bucket, k)
-        a, b = max(first, start) - start, min(stop, start + size) - start
-        yield c[a:b], sums[a:b]
-
-
 def _hash_rows(tag: bytes, rows: np.ndarray) -> np.ndarray:
     """SHA-256 of ``tag ‖ row`` for every row of a uint8 matrix: an (m, 32) matrix."""
     m, width = rows.shape
@@ -798,9 +782,11 @@ def parent_records_python(children: np.ndarray, margin: bool = False) -> np.ndar
 
 
 class Sink:
-    """Where a subtree's sections go: one append-only stream per section, in position order.
+    """Where a bucket's sections go: one append-only stream per section, in position order.
 
-    Section ``-1`` is the commitments, section ``l`` the records of level ``l``.
+    Section ``-1`` is the commitments, section ``l`` the records of level ``l``; a stream
+    starts at the first position of its level that lies inside the bucket
+    (:func:`level_span`).
     """
 
     def append(self, section: int, data: np.ndarray | memoryview) -> None:
@@ -811,16 +797,25 @@ class Sink:
         """Flush and release."""
 
 
+def level_span(start: int, size: int, level: int) -> tuple[int, int]:
+    """The records of ``level`` whose whole span of leaves lies inside the positions
+    ``start .. start+size``: ``ceil(start / 2^level) .. floor((start+size) / 2^level)``
+    (empty when the second is not above the first)."""
+    first = -(-start >> level)
+    return first, max(first, (start + size) >> level)
+
+
 class TreeFileSink(Sink):
-    """Writes a subtree straight into the tree file at its offsets (one machine)."""
+    """Writes a bucket's sections straight into the tree file at their offsets (one
+    machine)."""
 
     def __init__(self, path: str, commitments_offset: int, level_offsets: list[int],
                  record_size: int, first_leaf: int) -> None:
-        """Open ``path`` for writing the subtree whose first leaf is ``first_leaf``."""
+        """Open ``path`` for writing the sections of the leaves from ``first_leaf`` on."""
         self._fd = os.open(path, os.O_WRONLY)
         self._next = {-1: commitments_offset + HASH_SIZE * first_leaf}
         for level, off in enumerate(level_offsets):
-            self._next[level] = off + record_size * (first_leaf >> level)
+            self._next[level] = off + record_size * level_span(first_leaf, 0, level)[0]
 
     def append(self, section: int, data: np.ndarray | memoryview) -> None:
         """Write rows at the section's next offset (pwrite: no mapping, no page kept)."""
@@ -834,7 +829,8 @@ class TreeFileSink(Sink):
 
 
 class ShardSink(Sink):
-    """Writes a subtree as one object per section under ``shards/SHARD/`` (shared storage)."""
+    """Writes a bucket's sections as one object each under ``shards/BUCKET/`` (shared
+    storage); the client copies them into the tree file."""
 
     def __init__(self, work_url: str, shard: int) -> None:
         """Open nothing yet: a section's object is created by its first append."""
@@ -864,87 +860,23 @@ def section_name(section: int) -> str:
     return "commitments" if section < 0 else f"level-{section:02d}"
 
 
-def build_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                  height: int, sink: Sink, margin: bool = False) -> bytes:
-    """Build the aligned subtree of ``2**height`` leaves from position ``first``.
-
-    Leaves come from the buckets (``table``: ``(bucket, start, size)`` in order); every
-    section is written to ``sink`` in position order. The subtree is built in chunks of
-    :data:`CHUNK_LEAVES` leaves, each up to its own root, then the chunk roots up to the
-    subtree's root, so memory holds one bucket and one chunk whatever the subtree's size.
-
-    Returns:
-        The record (hash ‖ sums) of the subtree's root.
-
-    Raises:
-        InputError: a sum overflows 2^128-1.
-        VerificationError: two leaves share a commitment.
-    """
-    work = Work(work_url)
-    count = 1 << height
-    chunk = min(count, CHUNK_LEAVES)
-    chunk_height = chunk.bit_length() - 1
-    roots: list[np.ndarray] = []
-    pending_c: list[np.ndarray] = []
-    pending_s: list[np.ndarray] = []
-    held = 0
-    try:
-        for c, sums in _leaf_pieces(work, k, table, first, count):
-            pos = 0
-            while pos < len(c):
-                take = min(chunk - held, len(c) - pos)
-                pending_c.append(c[pos : pos + take])
-                pending_s.append(sums[pos : pos + take])
-                held += take
-                pos += take
-                if held == chunk:
-                    roots.append(_chunk(np.concatenate(pending_c), np.concatenate(pending_s),
-                                        chunk_height, sink, margin))
-                    pending_c, pending_s, held = [], [], 0
-        if held or len(roots) != count // chunk:
-            raise VerificationError(
-                f"leaves {first}..{first + count}: the buckets hold"
-                f" {len(roots) * chunk + held} of them, expected {count}")
-        level = np.concatenate(roots) if len(roots) > 1 else roots[0]
-        for lvl in range(chunk_height + 1, height + 1):
-            level = parent_records(level, margin)
-            sink.append(lvl, level)
-    finally:
-        sink.close()
-    return bytes(level[0])
-
-
-def _chunk(c: np.ndarray, sums: np.ndarray, height: int, sink: Sink,
-           margin: bool = False) -> np.ndarray:
-    sink.append(-1, c)
-    level = leaf_records(c, sums, margin)
-    sink.append(0, level)
-    for lvl in range(1, height + 1):
-        level = parent_records(level, margin)
-        sink.append(lvl, level)
-    return level
-
-
 class _Ragged:
     """The levels above one bucket's leaves, built as the leaves stream in (spec §6).
 
     A bucket holds the leaf positions ``s .. s+n``, in general not aligned to any power of
     two. At each level it can build exactly the nodes whose whole span lies inside that
-    range: at level ``l`` the indexes ``ceil(s / 2^l) .. floor((s+n) / 2^l)``. Every record
-    built is written into the tree file at once; the records whose sibling lies outside the
-    range (at most one at each end of each level) are the *edges*, returned to the caller,
-    which builds the few nodes straddling two buckets from them (:func:`fix_up`). Small
-    levels are held back until :data:`LEVEL_FLUSH` records (or the end), so that a big
-    bucket does not cost one tiny hash call and one tiny write per chunk per level.
+    range (:func:`level_span`). Every record built goes to the sink at once; the records
+    whose sibling lies outside the range (at most one at each end of each level) are the
+    *edges*, returned to the caller, which builds the few nodes straddling two buckets from
+    them (:func:`fix_up`). Small levels are held back until :data:`LEVEL_FLUSH` records (or
+    the end), so that a big bucket does not cost one tiny hash call and one tiny write per
+    chunk per level.
     """
 
-    def __init__(self, fd: int, level_offsets: list[int], record_size: int,
-                 margin: bool) -> None:
-        self._fd = fd
-        self._offsets = level_offsets
-        self._width = record_size
+    def __init__(self, sink: Sink, levels: int, margin: bool) -> None:
+        self._sink = sink
         self._margin = margin
-        top = len(level_offsets)
+        top = levels + 1
         self._first = [0] * top  # index of the first pending record of each level
         self._pending: list[list[np.ndarray]] = [[] for _ in range(top)]
         self._count = [0] * top
@@ -972,10 +904,12 @@ class _Ragged:
         start = self._first[level]
         self._pending[level], self._count[level] = [], 0
         if level:  # level 0 is written by the caller, beside the commitments
-            pwrite_all(self._fd, block, self._offsets[level] + self._width * start)
+            self._sink.append(level, block)
         carry = self._carry[level]
-        if carry is not None:
-            block, start = np.concatenate((carry[1], block)), carry[0]
+        if carry is not None:  # pair it alone: no copy of the whole block
+            self.add(level + 1, carry[0] // 2,
+                     parent_records(np.concatenate((carry[1], block[:1])), self._margin))
+            block, start = block[1:], start + 1
             self._carry[level] = None
         elif start % 2:  # its left sibling is in the bucket before
             self.edges.append((level, start, block[0].tobytes()))
@@ -988,7 +922,7 @@ class _Ragged:
 
     def finish(self) -> list[tuple[int, int, bytes]]:
         """Flush every level; the edges."""
-        for level in range(len(self._offsets)):
+        for level in range(len(self._count)):
             self._flush(level)
             carry = self._carry[level]
             if carry is not None:  # its right sibling is in the bucket after (or none: top)
@@ -1005,15 +939,16 @@ def pwrite_all(fd: int, data: np.ndarray | memoryview, offset: int) -> None:
         done += os.pwrite(fd, raw[done:], offset + done)
 
 
-def hash_bucket(work_url: str, k: int, bucket: int, start: int, size: int, tree_path: str,
-                commitments_offset: int, level_offsets: list[int], record_size: int,
-                margin: bool = False) -> list[tuple[int, int, bytes]]:
-    """Stage 4 on one machine: one bucket's leaves (users and padding merged in commitment
-    order) at their positions ``start .. start+size``, and every node whose whole span lies
-    among them, hashed in memory and written into the tree file (spec §6, §8.3).
+def hash_bucket(work_url: str, k: int, bucket: int, start: int, size: int, levels: int,
+                sink: Sink, margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """Stage 4: one bucket's leaves (users and padding merged in commitment order) at their
+    positions ``start .. start+size``, and every node whose whole span lies among them,
+    hashed in memory and written to ``sink`` (spec §6, §8.3); ``levels``: the tree's top
+    level.
 
-    No level is read back from the file and no task waits for another: the nodes that
-    straddle two buckets are built afterwards from the edges returned (:func:`fix_up`).
+    No level is read back and no task waits for another: the nodes that straddle two
+    buckets are built afterwards from the edges returned (:func:`fix_up`). The bucket is
+    hashed :data:`CHUNK_LEAVES` leaves at a time.
 
     Returns:
         The edges: ``(level, index, record)`` of every record built here whose sibling lies
@@ -1024,21 +959,35 @@ def hash_bucket(work_url: str, k: int, bucket: int, start: int, size: int, tree_
         VerificationError: the bucket does not hold ``size`` leaves, or two leaves share a
             commitment.
     """
-    c, sums = _bucket_leaves(Work(work_url), bucket, k)
-    if len(c) != size:
-        raise VerificationError(f"bucket {bucket}: {len(c)} leaves, expected {size}")
-    fd = os.open(tree_path, os.O_WRONLY)
     try:
-        levels = _Ragged(fd, level_offsets, record_size, margin)
+        c, sums = _bucket_leaves(Work(work_url), bucket, k)
+        if len(c) != size:
+            raise VerificationError(f"bucket {bucket}: {len(c)} leaves, expected {size}")
+        built = _Ragged(sink, levels, margin)
         for a in range(0, size, CHUNK_LEAVES):
             b = min(size, a + CHUNK_LEAVES)
-            pwrite_all(fd, c[a:b], commitments_offset + HASH_SIZE * (start + a))
+            sink.append(-1, c[a:b])
             records = leaf_records(c[a:b], sums[a:b], margin)
-            pwrite_all(fd, records, level_offsets[0] + record_size * (start + a))
-            levels.add(0, start + a, records)
-        return levels.finish()
+            sink.append(0, records)
+            built.add(0, start + a, records)
+        return built.finish()
     finally:
-        os.close(fd)
+        sink.close()
+
+
+def hash_bucket_local(work_url: str, k: int, bucket: int, start: int, size: int,
+                      tree_path: str, commitments_offset: int, level_offsets: list[int],
+                      record_size: int, margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """:func:`hash_bucket` writing straight into the tree file (a task of the local pool)."""
+    sink = TreeFileSink(tree_path, commitments_offset, level_offsets, record_size, start)
+    return hash_bucket(work_url, k, bucket, start, size, len(level_offsets) - 1, sink, margin)
+
+
+def hash_bucket_shard(work_url: str, k: int, bucket: int, start: int, size: int, levels: int,
+                      margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """:func:`hash_bucket` writing the bucket's sections to shared storage (a Dask task)."""
+    return hash_bucket(work_url, k, bucket, start, size, levels, ShardSink(work_url, bucket),
+                       margin)
 
 
 def fix_up(tree_path: str, level_offsets: list[int], record_size: int,
@@ -1068,8 +1017,8 @@ def fix_up(tree_path: str, level_offsets: list[int], record_size: int,
     try:
         for level in range(top):
             indexes = sorted(known[level])
-            if any(indexes[i] % 2 or indexes[i + 1] != indexes[i] + 1
-                   for i in range(0, len(indexes), 2)) or len(indexes) % 2:
+            if len(indexes) % 2 or any(indexes[i] % 2 or indexes[i + 1] != indexes[i] + 1
+                                       for i in range(0, len(indexes), 2)):
                 raise VerificationError(f"level {level}: the buckets leave records {indexes}"
                                         " unpaired")
             if not indexes:
@@ -1082,18 +1031,11 @@ def fix_up(tree_path: str, level_offsets: list[int], record_size: int,
                 if parent in known[level + 1]:
                     raise VerificationError(f"level {level + 1}: record {parent} built twice")
                 known[level + 1][parent] = parents[j].tobytes()
-                pwrite_all(fd, parents[j : j + 1], level_offsets[level + 1]
-                           + record_size * parent)
+                pwrite_all(fd, parents[j : j + 1],
+                           level_offsets[level + 1] + record_size * parent)
     finally:
         os.close(fd)
     if list(known[top]) != [0]:
         raise VerificationError(f"level {top}: the buckets built records {sorted(known[top])},"
                                 " expected the top alone")
     return known[top][0]
-
-
-def build_shard(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                height: int, shard: int, margin: bool = False) -> bytes:
-    """:func:`build_subtree` writing the shard's sections to shared storage (a Dask task)."""
-    return build_subtree(work_url, k, table, first, height, ShardSink(work_url, shard),
-                         margin)

@@ -68,6 +68,8 @@ from por.liabilities.stages import (
     Plan,
     Progress,
     Stages,
+    largest_first,
+    level_offsets,
     new_tree_file,
     results_in_order,
 )
@@ -701,14 +703,13 @@ def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
     the few nodes that straddle buckets, and the levels above, from the tasks' edges."""
     layout = stages.layout
     new_tree_file(tmp, layout)
-    offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
+    offsets = level_offsets(layout)
     k = (layout.record_size - HASH_SIZE) // 16
     progress.start("hashing", layout.leaf_count)
-    # The largest buckets first, so that no core waits alone for a big one at the end.
-    work = sorted((row for row in stages.table if row[2]), key=lambda row: -row[2])
+    work = largest_first(stages.table)
     futures = [
-        executor.submit(buckets.hash_bucket, plan.work_url, k, bucket, start, size, str(tmp),
-                        layout.commitments_offset, offsets, layout.record_size,
+        executor.submit(buckets.hash_bucket_local, plan.work_url, k, bucket, start, size,
+                        str(tmp), layout.commitments_offset, offsets, layout.record_size,
                         layout.is_margin)
         for bucket, start, size in work
     ]

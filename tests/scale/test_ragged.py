@@ -1,12 +1,14 @@
-"""Stage 4 on one machine: each bucket builds every node inside its own leaf positions
-(hash_bucket), the nodes straddling buckets are built from the edges (fix_up); the whole
-tree file against a level-by-level reference and the verifier's audit."""
+"""Stage 4: each bucket builds every node inside its own leaf positions (hash_bucket), the
+nodes straddling buckets are built from the edges (fix_up); the whole tree file, on one
+machine and in the cluster's shape, against a level-by-level reference and the verifier's
+audit."""
 
 from __future__ import annotations
 
 import itertools
 import random
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest import mock
 
@@ -17,7 +19,9 @@ from hypothesis import strategies as st
 
 from por.errors import VerificationError
 from por.liabilities import buckets
-from por.liabilities.stages import new_tree_file
+from por.liabilities.build import _Silent
+from por.liabilities.distributed import hash_on_cluster
+from por.liabilities.stages import Plan, Stages, new_tree_file
 from verifier.liabilities.mst import HASH_SIZE, Asset
 from verifier.liabilities.treefile import Layout, TreeFile, audit_tree
 
@@ -77,9 +81,9 @@ def _build(tmp: Path, layout: Layout, table: list[tuple[int, int, int]],
     for i in order:  # any order: no task depends on another
         bucket, start, size = table[i]
         if size:
-            edges += buckets.hash_bucket(str(tmp / "work"), K, bucket, start, size, str(tree),
-                                         layout.commitments_offset, offsets,
-                                         layout.record_size)
+            edges += buckets.hash_bucket_local(str(tmp / "work"), K, bucket, start, size,
+                                               str(tree), layout.commitments_offset, offsets,
+                                               layout.record_size)
     return buckets.fix_up(str(tree), offsets, layout.record_size, edges)
 
 
@@ -93,7 +97,7 @@ def cuts(draw: st.DrawFn) -> tuple[int, list[int]]:
     return height, [b - a for a, b in itertools.pairwise(edges)]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cut=cuts(), chunk=st.sampled_from([1, 2, 3, 8, 1 << 15]),
        flush=st.sampled_from([1, 2, 5, 1 << 12]), seed=st.integers(0, 2**32))
 @example(cut=(0, [1]), chunk=1 << 15, flush=1 << 12, seed=1)  # N = 1
@@ -123,6 +127,15 @@ def test_ragged_buckets_write_the_reference_tree_file(
         assert data == _reference_file(layout, c, sums)
         assert top == data[layout.level_offset(layout.levels):]
         audit_tree(TreeFile(tmp / "tree.bin"), None).raise_for_failures()
+        # The cluster's shape: sections as objects on shared storage, copied in by the
+        # client (an executor of threads here: no Dask needed to place the bytes).
+        stages = Stages(n, n, layout, table)
+        plan = Plan(str(tmp / "work"), 0, 0, 1, 0)
+        with ThreadPoolExecutor(2) as pool:
+            top = hash_on_cluster(stages, plan, pool, tmp / "cluster.bin", _Silent())
+        assert (tmp / "cluster.bin").read_bytes() == data
+        assert top == data[layout.level_offset(layout.levels):]
+        assert not (tmp / "work/shards").exists()
 
 
 def test_a_missing_bucket_leaves_edges_unpaired(tmp_path: Path) -> None:
@@ -142,8 +155,9 @@ def test_an_edge_given_twice_is_refused(tmp_path: Path) -> None:
     table = _write_buckets(buckets.Work(str(tmp_path / "work")), c, sums, [3, 13])
     _build(tmp_path, layout, table, [0, 1])
     offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
-    edges = buckets.hash_bucket(str(tmp_path / "work"), K, 0, 0, 3, str(tmp_path / "tree.bin"),
-                                layout.commitments_offset, offsets, layout.record_size)
+    edges = buckets.hash_bucket_local(str(tmp_path / "work"), K, 0, 0, 3,
+                                      str(tmp_path / "tree.bin"), layout.commitments_offset,
+                                      offsets, layout.record_size)
     with pytest.raises(VerificationError, match="built twice"):
         buckets.fix_up(str(tmp_path / "tree.bin"), offsets, layout.record_size, edges + edges)
 
@@ -155,5 +169,5 @@ def test_a_bucket_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
     new_tree_file(tmp_path / "tree.bin", layout)
     offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
     with pytest.raises(VerificationError, match="bucket 0: 8 leaves, expected 7"):
-        buckets.hash_bucket(str(tmp_path / "work"), K, 0, 0, 7, str(tmp_path / "tree.bin"),
+        buckets.hash_bucket_local(str(tmp_path / "work"), K, 0, 0, 7, str(tmp_path / "tree.bin"),
                             layout.commitments_offset, offsets, layout.record_size)
