@@ -657,18 +657,32 @@ def _bucket_leaves(work: Work, bucket: int, k: int) -> tuple[np.ndarray, np.ndar
     # order and no two leaves share a commitment; otherwise (almost never) all are sorted
     # and compared in full, below.
     user_prefix = _prefixes(users["c"])
-    pad_order = np.argsort(_prefixes(pads), kind="quicksort") if len(pads) else None
-    if pad_order is not None:
-        pad_prefix = _prefixes(pads)[pad_order]
-        at = np.searchsorted(user_prefix, pad_prefix)
-        merged = np.insert(user_prefix, at, pad_prefix)
-    else:
-        merged = user_prefix
-    if not (merged[1:] <= merged[:-1]).any():
-        if pad_order is None:
+    if not len(pads):
+        if not (user_prefix[1:] <= user_prefix[:-1]).any():
             return np.ascontiguousarray(users["c"]), np.ascontiguousarray(users["s"])
-        return (np.insert(users["c"], at, pads[pad_order], axis=0),
-                np.insert(users["s"], at, 0, axis=0))
+    else:
+        pad_prefix = _prefixes(pads)
+        pad_order = np.argsort(pad_prefix, kind="quicksort")
+        pad_prefix = pad_prefix[pad_order]
+        # Each padding leaf goes before the first user whose prefix is not below its own;
+        # the users fill the other positions. Rows are moved as single void items (one
+        # copy each; numpy's insert of byte rows cost as much as a third of the hashing).
+        n = len(users) + len(pads)
+        pad_at = np.searchsorted(user_prefix, pad_prefix) + np.arange(len(pads))
+        is_user = np.ones(n, bool)
+        is_user[pad_at] = False
+        merged = np.empty(n, np.uint64)
+        merged[pad_at] = pad_prefix
+        merged[is_user] = user_prefix
+        if not (merged[1:] <= merged[:-1]).any():
+            fields = users.view(np.dtype([("c", f"V{HASH_SIZE}"), ("s", f"V{16 * k}")]))
+            c = np.empty(n, f"V{HASH_SIZE}")
+            c[pad_at] = pads.view(f"V{HASH_SIZE}").ravel()[pad_order]
+            c[is_user] = fields["c"]
+            sums = np.zeros(n, f"V{16 * k}")
+            sums[is_user] = fields["s"]
+            return (c.view(np.uint8).reshape(n, HASH_SIZE),
+                    sums.view(np.uint8).reshape(n, 16 * k))
     c = np.concatenate((users["c"], pads)) if len(pads) else users["c"]
     sums = np.zeros((len(c), 16 * k), np.uint8)
     sums[: len(users)] = users["s"]
