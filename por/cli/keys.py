@@ -16,6 +16,7 @@ import click
 
 from por.errors import InputError
 from por.keys import PASSPHRASE_ENV, SigningKey, new_key_list, passphrase_from, rotate
+from verifier.cli.options import pin_option
 from verifier.encoding.strictjson import hash_hex
 from verifier.signed.keylist import KeyList
 
@@ -74,7 +75,7 @@ def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str
 
 @keys_group.command("list")
 @click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--pin", "pinned", help="A key id you trust; the list's chain must contain it.")
+@pin_option("A key id you trust; the list's chain must contain it.")
 def list_cmd(keylist_file: Path, pinned: str | None) -> None:
     """Verify KEYLIST_FILE's rotation chain and print its keys, oldest first."""
     text = keylist_file.read_bytes() if keylist_file.exists() else b""

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The parameter types of a file and of a directory the user names.
+# The parameter types of a file and of a directory the user names, and of a file that must
+# exist when the command starts.
 FILE = click.Path(path_type=Path, dir_okay=False)
 DIRECTORY = click.Path(path_type=Path, file_okay=False)
+EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
 JSON_MODE = "verifier.cli.json"
 SHOWN = "verifier.cli.shown"
@@ -49,12 +51,15 @@ def pin_option(help_text: str) -> Callable[[F], F]:
     return click.option("--pin", "pinned", help=help_text)
 
 
-def witness_options(key_help: str, quorum_help: str) -> Callable[[F], F]:
+def witness_options(key_help: str, quorum_help: str, *, existing: bool = False
+                    ) -> Callable[[F], F]:
     """The ``--witness-key`` (parameter ``witness_files``, repeatable) and
     ``--witness-quorum`` (parameter ``witness_quorum``) options, in that order (spec §14.3);
-    read the keys with :func:`read_witness_keys`."""
+    read the keys with :func:`read_witness_keys`. With ``existing``, click refuses a key file
+    that does not exist before the command runs (``por serve``, which only passes the paths
+    on to its workers)."""
     key = click.option("--witness-key", "witness_files", multiple=True,
-                       type=FILE, help=key_help)
+                       type=EXISTING_FILE if existing else FILE, help=key_help)
     quorum = click.option("--witness-quorum", type=click.IntRange(min=0), help=quorum_help)
 
     def apply(command: F) -> F:
