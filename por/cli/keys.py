@@ -16,8 +16,7 @@ import click
 
 from por.errors import InputError
 from por.keys import PASSPHRASE_ENV, SigningKey, new_key_list, passphrase_from, rotate
-from verifier.cli.options import pin_option
-from verifier.encoding.strictjson import hash_hex
+from verifier.cli.options import parse_pin, pin_option
 from verifier.signed.keylist import KeyList
 
 NEW_PASSPHRASE_ENV = "POR_NEW_KEY_PASSPHRASE"  # noqa: S105 (a variable's name)
@@ -79,8 +78,7 @@ def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str
 def list_cmd(keylist_file: Path, pinned: str | None) -> None:
     """Verify KEYLIST_FILE's rotation chain and print its keys, oldest first."""
     text = keylist_file.read_bytes() if keylist_file.exists() else b""
-    pin = hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None
-    key_list = KeyList.from_json(text, pinned_key_id=pin)
+    key_list = KeyList.from_json(text, pinned_key_id=parse_pin(pinned))
     click.echo(f"key list of {key_list.exchange}: {len(key_list.entries)} key(s), chain verified")
     for entry in key_list.entries:
         start = entry.valid_from.isoformat() if entry.valid_from else "the start"

@@ -47,8 +47,21 @@ def json_option(help_text: str = "Print a machine-readable report.") -> Callable
 
 def pin_option(help_text: str) -> Callable[[F], F]:
     """The ``--pin`` option (parameter ``pinned``): a key id of the exchange that the user
-    obtained out of band (spec §8.2). Each command words its help for its own use."""
+    obtained out of band (spec §8.2, §12.3); read it with :func:`parse_pin`. Each command
+    words its help for its own use."""
     return click.option("--pin", "pinned", help=help_text)
+
+
+def parse_pin(pinned: str | None) -> str | None:
+    """The key id a ``--pin`` names, as lowercase hex; None when no pin (or an empty one) is
+    given. Read as :func:`parse_root_option` reads a root, on every command: 64 hex digits in
+    either case, surrounding ASCII whitespace ignored, anything else refused (other
+    whitespace included, such as a no-break space or a vertical tab).
+
+    Raises:
+        FormatError: anything but 64 hex digits.
+    """
+    return parse_root_option(pinned, "--pin").hex() if pinned else None
 
 
 def witness_options(key_help: str, quorum_help: str, *, existing: bool = False
