@@ -16,7 +16,7 @@ import click
 
 from por.errors import InputError
 from por.keys import PASSPHRASE_ENV, SigningKey, new_key_list, passphrase_from, rotate
-from verifier.cli.options import parse_pin, pin_option
+from verifier.cli.options import FILE, parse_pin, pin_option
 from verifier.signed.keylist import KeyList
 
 NEW_PASSPHRASE_ENV = "POR_NEW_KEY_PASSPHRASE"  # noqa: S105 (a variable's name)
@@ -43,12 +43,12 @@ def keys_group() -> None:
 
 
 @keys_group.command("new")
-@click.argument("key_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("key_file", type=FILE)
 @click.option("--label", required=True, help="Who the key belongs to, e.g. the exchange's name.")
 @click.option(
     "--keylist",
     "keylist_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Start a new key list (to publish) with this key as its first key.",
 )
 @click.option("--exchange", help="The exchange's name in the new key list.")
@@ -73,7 +73,7 @@ def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str
 
 
 @keys_group.command("list")
-@click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("keylist_file", type=FILE)
 @pin_option("A key id you trust; the list's chain must contain it.")
 def list_cmd(keylist_file: Path, pinned: str | None) -> None:
     """Verify KEYLIST_FILE's rotation chain and print its keys, oldest first."""
@@ -87,9 +87,9 @@ def list_cmd(keylist_file: Path, pinned: str | None) -> None:
 
 
 @keys_group.command("rotate")
-@click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--old", "old_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--new", "new_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("keylist_file", type=FILE)
+@click.option("--old", "old_file", required=True, type=FILE)
+@click.option("--new", "new_file", required=True, type=FILE)
 def rotate_cmd(keylist_file: Path, old_file: Path, new_file: Path) -> None:
     """Admit the key in NEW into KEYLIST_FILE with a statement signed by OLD and NEW.
 

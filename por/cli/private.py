@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from por.errors import InputError
+from verifier.cli.options import DIRECTORY, FILE
 
 
 def _secret_path(secret_file: Path | None, round_id: str) -> Path:
@@ -22,13 +23,13 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
 
 
 @click.command("build-private")
-@click.argument("snapshot", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("snapshot", type=FILE)
 @click.option("--assets", "assets_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False), help="The round's asset list.")
+              type=FILE, help="The round's asset list.")
 @click.option("--round", "round_id", required=True, help="The round id (spec §3).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Where root.json (public) and tree.bin (auditors) are written.")
-@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--secret-file", type=FILE,
               help="The round secret's file (default: $POR_ROUND_SECRET_FILE, else"
               " ~/.local/share/por/secrets/ROUND.key); written only once the round is.")
 @click.option("--pad-to", type=click.IntRange(min=1), help="Pad to at least N leaves.")
@@ -89,11 +90,11 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
 
 
 @click.command("prove-private")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.argument("user_id")
-@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--secret-file", type=FILE,
               help="The round secret's file (default as build-private).")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--out", "out_file", type=FILE,
               help="Write the proof here (default: standard output).")
 def prove_private_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
                       out_file: Path | None) -> None:

@@ -19,7 +19,7 @@ import click
 
 from por.cli import _secret_for_prove
 from por.errors import InputError
-from verifier.cli.options import witness_options
+from verifier.cli.options import DIRECTORY, EXISTING_FILE, FILE, witness_options
 from verifier.liabilities.rounddir import LEGACY_SECRET_FILE, TOKEN_FILE
 
 
@@ -88,14 +88,14 @@ def _log_config() -> dict[str, Any]:
 @click.option(
     "--rounds",
     "rounds_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
     default=None,
     help="Directory with one directory per round (root.json, reserves.json, tree.bin,"
     " proof-tokens.bin).",
 )
 @click.option(
     "--keylist",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     default=None,
     help="The published key list (por keys new --keylist).",
 )
@@ -103,7 +103,7 @@ def _log_config() -> dict[str, Any]:
     "--auditor-key",
     "auditor_keys",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=EXISTING_FILE,
     help="An auditor's public key (por-public-key JSON): the page names and checks that"
     " auditor's co-signatures. Repeatable.",
 )
@@ -220,24 +220,24 @@ def tokens_group() -> None:
 
 
 @tokens_group.command("issue")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.option(
     "--users",
     "users_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="One user id per line.",
 )
 @click.option(
     "--out",
     "out_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="New CSV user_id,token (mode 0600) for the exchange's account system.",
 )
 @click.option(
     "--secret-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
 )
 def issue_cmd(

@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The parameter types of a file and of a directory the user names, and of a file that must
-# exist when the command starts.
+# The parameter types of a file and of a directory the user names, and of each when it must
+# exist before the command starts.
 FILE = click.Path(path_type=Path, dir_okay=False)
 DIRECTORY = click.Path(path_type=Path, file_okay=False)
 EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
+EXISTING_DIRECTORY = click.Path(path_type=Path, file_okay=False, exists=True)
 
 JSON_MODE = "verifier.cli.json"
 SHOWN = "verifier.cli.shown"
