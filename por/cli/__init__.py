@@ -7,11 +7,13 @@ exit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -71,6 +73,21 @@ def exit_for_error(err: PorError, *, verbose: bool) -> NoReturn:
     if verbose:
         click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
     sys.exit(exit_code(err))
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while a built round is reported: the round is complete and
+    in place, and a signal then would only hide that. The previous handlers come back after.
+    (Outside the main thread, where no handler can be set, nothing is held.)"""
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for n, old in held.items():
+            signal.signal(n, old)
 
 
 def exit_for_interrupt(signum: int) -> NoReturn:
@@ -320,12 +337,7 @@ def build_cmd(
             cluster=cluster,
             secret_out=secret_path if created else None,
         )
-    # The round is complete and in place: a signal while this is printed would only hide
-    # that (the previous handlers come back after).
-    held = {}
-    if threading.current_thread() is threading.main_thread():
-        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_held():
         s = result.summary
         click.echo(
             f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
@@ -336,9 +348,6 @@ def build_cmd(
         click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
         note = "created (0600); keep it private, never publish" if created else "used"
         click.echo(f"  secret       {secret_path}   ({note})")
-    finally:
-        for n, old in held.items():
-            signal.signal(n, old)
 
 
 @liabilities.command("prove")

@@ -5,12 +5,11 @@ the spot scheme's inputs, and a user's private proof. Registered lazily in
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
+from por.cli import signals_held
 from por.errors import InputError
 from verifier.cli.options import DIRECTORY, FILE
 
@@ -68,12 +67,7 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     root, stats = build_private_round(round_id, assets, secret, balances, out_dir, pad_to,
                                       workers, hidden_levels,
                                       secret_out=None if existing else path)
-    # The round is complete and in place: a signal while this is printed would only hide
-    # that (the previous handlers come back after).
-    held = {}
-    if threading.current_thread() is threading.main_thread():
-        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_held():
         click.echo(f"built private round {round_id}: {stats.users} users, {root.leaf_count}"
                    f" leaves; root {root.root_hash.hex()}")
         click.echo(f"  peak memory: {stats.peak_rss_mib:.0f} MiB here,"
@@ -84,9 +78,6 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
             click.echo(f"  {asset.symbol:>8}  total {total} x 10^{asset.unit_exponent} base"
                        " units")
         click.echo(f"  round secret: {path}")
-    finally:
-        for n, old in held.items():
-            signal.signal(n, old)
 
 
 @click.command("prove-private")
