@@ -270,7 +270,7 @@ class InclusionProof:
             "assets": assets_to_json(self.assets),
             "user_id": self.user_id,
             "salt": self.salt.hex(),
-            "amounts": [str(a) for a in self.amounts],
+            "amounts": _amounts_json(self.amounts),
             **_path_and_root(self.path, self.root_hash, self.root_sums, self.leaf_count,
                              _amounts_json),
         }
