@@ -573,8 +573,13 @@ class _Reader:
         if users.null_count or assets.null_count or any(v.null_count for v in values):
             return None
         ids = string_buffers(users)
-        columns = [string_buffers(v) for v in values]
-        if ids is None or any(c is None for c in columns):
+        columns = []
+        for v in values:
+            found_buffers = string_buffers(v)
+            if found_buffers is None:
+                return None
+            columns.append(found_buffers)
+        if ids is None:
             return None
         asset_idx = self._asset_index(assets)
         if asset_idx is None:
