@@ -232,9 +232,15 @@ static inline int mul128(u128 a, u128 b, u128 *out) {
     return __builtin_mul_overflow(a, b, out);
 }
 
-/* x / 100, rounded down; in 64 bits when x fits (a multiply, not a 128-bit division). */
+/* x / 100, rounded down, with 64-bit divisions by the constant only (multiplies; no call
+ * to the 128-bit division): long division of x's high limb, then of the remainder with
+ * the low limb's two 32-bit halves (each partial dividend is below 100 x 2^32). */
 static inline u128 div100(u128 x) {
-    return (x >> 64) ? x / 100 : (u128)((uint64_t)x / 100);
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    if (!hi) return lo / 100;
+    uint64_t q_hi = hi / 100, mid = ((hi % 100) << 32) | (lo >> 32);
+    uint64_t q_mid = mid / 100, low = ((mid % 100) << 32) | (lo & 0xFFFFFFFFu);
+    return ((u128)q_hi << 64) + ((u128)q_mid << 32) + low / 100;
 }
 
 /* Binance's tiered haircut (spec §15.6) of cv for one asset; 0 on success, 1 on overflow. */
@@ -1319,6 +1325,8 @@ static inline void store_be64(unsigned char *p, uint64_t v) {
     memcpy(p, &v, 8);
 }
 
+#define PREFETCH_AHEAD 8 /* records: about the memory latency over one record's work */
+
 PyDoc_STRVAR(merge_runs_doc,
 "merge_runs(records, order, starts, slots, spilled) -> bytes\n\n"
 "merge_leaves of the records taken in ``order`` (int64 indexes of the records, each at\n"
@@ -1380,6 +1388,11 @@ static PyObject *merge_runs(PyObject *self, PyObject *args) {
     for (Py_ssize_t r = 0; r < runs; r++) {
         unsigned char *dst = out + r * out_w;
         const unsigned char *first = in + ord[st[r]] * in_w;
+        if (st[r] + PREFETCH_AHEAD < n) { /* the records are read in random order */
+            const unsigned char *later = in + ord[st[r] + PREFETCH_AHEAD] * in_w;
+            for (Py_ssize_t b = 0; b < in_w; b += 64) __builtin_prefetch(later + b);
+            __builtin_prefetch(later + in_w - 1);
+        }
         memcpy(dst, first, HASH);
         int single = st[r + 1] - st[r] == 1;
         for (Py_ssize_t j = 0; j < spilled; j++) {
