@@ -199,7 +199,8 @@ PyDoc_STRVAR(margin_rule_doc,
 "its tiers' precomputed values before each tier and after the last (big-endian u128,\n"
 "tier_offsets[j] + j .. tier_offsets[j+1] + j). One byte per user: 0 when collateral <=\n"
 "equity in every asset and the haircut collateral value covers the debt value, computed\n"
-"exactly in 128 bits; 1 otherwise, or when a value would not fit in 128 bits (the caller\n"
+"exactly in 128 bits (the haircuts summed asset by asset only until they cover the debt:\n"
+"none is negative); 1 otherwise, or when a value would not fit in 128 bits (the caller\n"
 "then decides that user with the verifier's exact rule, which also words the refusal).");
 
 typedef unsigned __int128 u128;
@@ -319,18 +320,21 @@ static PyObject *margin_rule(PyObject *self, PyObject *args) {
         const unsigned char *rec = src + u * stride + start;
         u128 debt_value = 0, collateral_value = 0;
         int undecided = 0;
-        for (Py_ssize_t j = 0; j < k && !undecided; j++) {
+        /* First every asset's collateral <= equity, and the debt's value. */
+        for (Py_ssize_t j = 0; j < k; j++) {
             u128 equity = read_u128(rec + 48 * j), debt = read_u128(rec + 48 * j + 16),
-                 collateral = read_u128(rec + 48 * j + 32), v, h;
-            if (collateral > equity) {
+                 collateral = read_u128(rec + 48 * j + 32), v;
+            if (collateral > equity
+                || (debt && (mul128(debt, price[j], &v)
+                             || __builtin_add_overflow(debt_value, v, &debt_value)))) {
                 undecided = 1;
                 break;
             }
-            if (debt && (mul128(debt, price[j], &v)
-                         || __builtin_add_overflow(debt_value, v, &debt_value))) {
-                undecided = 1;
-                break;
-            }
+        }
+        /* Then the haircut collateral, only until it covers the debt: what the other
+         * assets would add is not negative, so the rule holds whatever they hold. */
+        for (Py_ssize_t j = 0; j < k && !undecided && collateral_value < debt_value; j++) {
+            u128 collateral = read_u128(rec + 48 * j + 32), v, h;
             if (collateral) {
                 const int64_t first = off[j], m = off[j + 1] - off[j];
                 if (mul128(collateral, price[j], &v)
