@@ -333,3 +333,21 @@ def test_first_pass_decides_the_last_covered_debt_unit_exactly(btc: int) -> None
         sums = np.frombuffer(encode_positions([Position(*p) for p in user(debt)]),
                              np.uint8).reshape(1, -1)
         assert buckets.rule_candidates(risk.canonical, sums).tolist() == want
+
+
+@pytest.mark.skipif(buckets.native is None, reason="por._fasthash not built")
+def test_first_pass_stops_summing_collateral_once_the_debt_is_covered() -> None:
+    """The haircut collateral is summed asset by asset only until it covers the debt: a
+    later asset whose value would not fit in 128 bits no longer sends a covered user to
+    the exact rule (which agrees that the user is covered)."""
+    risk = _risk()
+    huge = 10**21  # USDT base units: x 10^18 value units a unit is past 2^128
+    assert huge * risk.assets[2].price_units > MAX_AMOUNT
+    user = [(10**8, 0, 10**8), (0, 10**18, 0), (huge, 0, huge)]
+    assert _holds(risk, user)
+    sums = np.frombuffer(encode_positions([Position(*p) for p in user]), np.uint8).reshape(1, -1)
+    assert buckets.rule_candidates(risk.canonical, sums).tolist() == []
+    uncovered = [(10**8, 0, 10**8), (0, 10**22, 0), (huge, 0, huge)]  # USDT would cover it
+    sums = np.frombuffer(encode_positions([Position(*p) for p in uncovered]),
+                         np.uint8).reshape(1, -1)
+    assert buckets.rule_candidates(risk.canonical, sums).tolist() == [0]
