@@ -370,13 +370,14 @@ def spot_yardstick(levels: int, assets: int) -> float:
     steps = []
     for _ in range(max(1, levels)):
         sib_hash, sib_sums = bytes(32), list(sums)
-        steps.append(PathStep("right", sib_hash, tuple(sib_sums)))
+        steps.append(PathStep(side="right", hash=sib_hash, sums=tuple(sib_sums)))
         h = node_hash(h, encode_amounts(sums), sib_hash, encode_amounts(sib_sums))
         sums = [a + b for a, b in zip(sums, sib_sums, strict=True)]
     asset_list = tuple(Asset(f"A{j}", 8) for j in range(assets))
     root = spot_root("bench", asset_list, 1 << max(1, levels), h, encode_amounts(sums))
-    proof = InclusionProof("bench", asset_list, "u0", salt, tuple(amounts), tuple(steps), root,
-                           tuple(sums), 1 << max(1, levels))
+    proof = InclusionProof(round_id="bench", assets=asset_list, user_id="u0", salt=salt,
+                           amounts=tuple(amounts), path=tuple(steps), root_hash=root,
+                           root_sums=tuple(sums), leaf_count=1 << max(1, levels))
     return best(lambda: verify_proof(proof, expected_root=root))
 
 

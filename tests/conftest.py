@@ -26,8 +26,9 @@ sys.path.insert(0, str(TESTS / "support"))
 # Fixtures that start a real service.
 _SERVICE_FIXTURES = frozenset({"postgres_server", "postgres_url", "browser_page", "served"})
 # A test (or its module's fixtures) calling one of these starts a chain node, a browser or
-# a long-running server subprocess itself.
-_SERVICE_CALLS = ("start_hardhat(", "start_litecoind(", "/usr/bin/chromium", "Popen(")
+# a long-running server subprocess itself (``por_serve``: tests/support/browser_setup.py).
+_SERVICE_CALLS = ("start_hardhat(", "start_litecoind(", "/usr/bin/chromium", "Popen(",
+                  "por_serve(")
 # Folders whose every test needs a service, and modules known to be slow (measured with
 # --durations: each takes seconds of CPU, far above the quick selection's budget).
 _SERVICE_DIRS = ("web",)

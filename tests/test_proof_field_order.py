@@ -1,8 +1,9 @@
-"""The proof data classes' field order is part of what they promise: por/liabilities
-(prove.py, margin.py) and bench/bench_private.py build them positionally. A reordering, say
-by merging the spot and margin classes, would silently swap two fields of one type (``salt``
-and ``root_hash`` are both 32 bytes), and the proofs made would then fail to verify or
-carry the wrong figures; this test makes it loud instead."""
+"""The proof data classes' field order is part of what they promise: the verifier is a
+library, and a caller outside this repository may build them positionally (ours build them
+by keyword: por/liabilities/prove.py, margin.py, tokens.py, bench/bench_private.py). A
+reordering, say by merging the spot and margin classes, would silently swap two fields of one
+type for such a caller (``salt`` and ``root_hash`` are both 32 bytes), and the proofs made
+would then fail to verify or carry the wrong figures; this test makes it loud instead."""
 
 from __future__ import annotations
 

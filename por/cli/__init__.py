@@ -7,11 +7,13 @@ exit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,6 +25,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from por import __version__
 from por.errors import FormatError, PorError, VerificationError
 from verifier.cli.lazy import LazyGroup
+from verifier.cli.options import DIRECTORY, FILE
 from verifier.errors import exit_code
 from verifier.liabilities.rounddir import LEGACY_SECRET_FILE, root_path, tree_path
 
@@ -70,6 +73,21 @@ def exit_for_error(err: PorError, *, verbose: bool) -> NoReturn:
     if verbose:
         click.echo("".join(traceback.format_exception(err)), err=True, nl=False)
     sys.exit(exit_code(err))
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while a built round is reported: the round is complete and
+    in place, and a signal then would only hide that. The previous handlers come back after.
+    (Outside the main thread, where no handler can be set, nothing is held.)"""
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for n, old in held.items():
+            signal.signal(n, old)
 
 
 def exit_for_interrupt(signum: int) -> NoReturn:
@@ -214,12 +232,12 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
 
 
 @liabilities.command("build")
-@click.argument("snapshot", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("snapshot", type=FILE)
 @click.option(
     "--assets",
     "assets_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Asset list (JSON or CSV: symbol, decimals), in the round's order.",
 )
 @click.option("--round", "round_id", required=True, help="Round id, e.g. 2026-11-25.")
@@ -227,12 +245,12 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
     "--out",
     "out_dir",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
     help="Directory to write tree.bin, root.json and build-info.json into.",
 )
 @click.option(
     "--secret-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Round secret file (64 hex digits, mode 0600); written when the build succeeds if"
     " missing. Default: $POR_ROUND_SECRET_FILE, else ~/.local/share/por/secrets/ROUND.key"
     " ($XDG_DATA_HOME). Never inside OUT.",
@@ -264,7 +282,7 @@ def _secret_for_prove(out: Path, secret_file: Path | None) -> bytes:
 @click.option(
     "--risk",
     "risk_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Risk parameters (docs/spec.md §15.5): build a margin round from a snapshot with"
     " equity,debt[,collateral] or signed amounts.",
 )
@@ -319,12 +337,7 @@ def build_cmd(
             cluster=cluster,
             secret_out=secret_path if created else None,
         )
-    # The round is complete and in place: a signal while this is printed would only hide
-    # that (the previous handlers come back after).
-    held = {}
-    if threading.current_thread() is threading.main_thread():
-        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_held():
         s = result.summary
         click.echo(
             f"built round {s.round_id}: {result.user_count} users, {s.leaf_count} leaves"
@@ -335,24 +348,21 @@ def build_cmd(
         click.echo(f"  tree.bin     {result.tree_path}   (private: for auditors only)")
         note = "created (0600); keep it private, never publish" if created else "used"
         click.echo(f"  secret       {secret_path}   ({note})")
-    finally:
-        for n, old in held.items():
-            signal.signal(n, old)
 
 
 @liabilities.command("prove")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.argument("user_id")
 @click.option(
     "--secret-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Round secret file (default: $POR_ROUND_SECRET_FILE, else"
     " ~/.local/share/por/secrets/ROUND.key).",
 )
 @click.option(
     "--out",
     "out_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Write the proof here instead of standard output.",
 )
 def prove_cmd(
@@ -378,11 +388,11 @@ def prove_cmd(
 
 
 @liabilities.command("prove-all")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.option(
     "--snapshot",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="The snapshot the round was built from: the user ids come from it.",
 )
 @click.option(
@@ -394,7 +404,7 @@ def prove_cmd(
 )
 @click.option(
     "--secret-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Round secret file (default: $POR_ROUND_SECRET_FILE, else"
     " ~/.local/share/por/secrets/ROUND.key).",
 )
@@ -429,7 +439,7 @@ def prove_all_cmd(
     "out_dir",
     default="demo-output",
     show_default=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
 )
 @click.option("--users", default=10_000, show_default=True, help="Synthetic users.")
 @click.option("--assets", "asset_count", default=5, show_default=True, help="Assets (1-8).")

@@ -21,6 +21,7 @@ from por.errors import InputError, UsageError
 from por.keys import PASSPHRASE_ENV, SigningKey, passphrase_from
 from por.store.db import DEFAULT_URL, open_store
 from verifier.attestation.model import Attestation
+from verifier.cli.options import DIRECTORY, FILE
 from verifier.encoding.canonical import parse_time
 from verifier.files import mapped_read_only
 from verifier.liabilities.summary import format_units
@@ -99,16 +100,16 @@ def attest_group() -> None:
 @attest_group.command("sign")
 @click.argument("round_id")
 @click.option("--summary", "summary_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False), help="The round's root.json.")
+              type=FILE, help="The round's root.json.")
 @click.option("--reserves", "reserves_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False), help="The reserves file.")
-@click.option("--risk", "risk_file", type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE, help="The reserves file.")
+@click.option("--risk", "risk_file", type=FILE,
               help="A margin round's risk.json (the file its root binds); published with "
               "the round.")
-@click.option("--tree", "tree_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--tree", "tree_file", type=FILE,
               help="A private round's tree.bin: the attestation carries its top node's hash, "
               "so anyone recomputes the root from public data.")
-@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--key", "key_file", required=True, type=FILE,
               help="The exchange's signing key (encrypted PEM).")
 @click.option("--rpc", multiple=True, metavar="NAME=URL",
               help="Your node of chain NAME: the reserves are verified before signing.")
@@ -176,12 +177,12 @@ def sign_cmd(round_id: str, summary_file: Path, reserves_file: Path, risk_file: 
 
 @attest_group.command("cosign")
 @click.argument("round_id")
-@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--key", "key_file", required=True, type=FILE,
               help="The auditor's signing key (encrypted PEM).")
 @click.option("--keylist", "keylist_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False),
+              type=FILE,
               help="The exchange's published key list (to check its signature first).")
-@click.option("--round-dir", "round_dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--round-dir", "round_dir", type=DIRECTORY,
               help="A private round's directory (root.json, tree.bin): its whole tree is "
               "recomputed before co-signing. Private rounds only.")
 @_db
@@ -203,11 +204,11 @@ def cosign_cmd(round_id: str, key_file: Path, keylist_file: Path, round_dir: Pat
 
 @click.command("publish")
 @click.argument("round_id")
-@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--key", "key_file", required=True, type=FILE,
               help="The exchange's current key: it signs the log's tree head.")
 @click.option("--keylist", "keylist_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False), help="The key list to publish.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              type=FILE, help="The key list to publish.")
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="The bundle directory to write (replaced as a whole).")
 @click.option("--log", "log_name", help="The log's name (default: the exchange's name).")
 @_db

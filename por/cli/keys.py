@@ -16,7 +16,7 @@ import click
 
 from por.errors import InputError
 from por.keys import PASSPHRASE_ENV, SigningKey, new_key_list, passphrase_from, rotate
-from verifier.encoding.strictjson import hash_hex
+from verifier.cli.options import FILE, parse_pin, pin_option
 from verifier.signed.keylist import KeyList
 
 NEW_PASSPHRASE_ENV = "POR_NEW_KEY_PASSPHRASE"  # noqa: S105 (a variable's name)
@@ -43,12 +43,12 @@ def keys_group() -> None:
 
 
 @keys_group.command("new")
-@click.argument("key_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("key_file", type=FILE)
 @click.option("--label", required=True, help="Who the key belongs to, e.g. the exchange's name.")
 @click.option(
     "--keylist",
     "keylist_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Start a new key list (to publish) with this key as its first key.",
 )
 @click.option("--exchange", help="The exchange's name in the new key list.")
@@ -73,13 +73,12 @@ def new_cmd(key_file: Path, label: str, keylist_file: Path | None, exchange: str
 
 
 @keys_group.command("list")
-@click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--pin", "pinned", help="A key id you trust; the list's chain must contain it.")
+@click.argument("keylist_file", type=FILE)
+@pin_option("A key id you trust; the list's chain must contain it.")
 def list_cmd(keylist_file: Path, pinned: str | None) -> None:
     """Verify KEYLIST_FILE's rotation chain and print its keys, oldest first."""
     text = keylist_file.read_bytes() if keylist_file.exists() else b""
-    pin = hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None
-    key_list = KeyList.from_json(text, pinned_key_id=pin)
+    key_list = KeyList.from_json(text, pinned_key_id=parse_pin(pinned))
     click.echo(f"key list of {key_list.exchange}: {len(key_list.entries)} key(s), chain verified")
     for entry in key_list.entries:
         start = entry.valid_from.isoformat() if entry.valid_from else "the start"
@@ -88,9 +87,9 @@ def list_cmd(keylist_file: Path, pinned: str | None) -> None:
 
 
 @keys_group.command("rotate")
-@click.argument("keylist_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--old", "old_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--new", "new_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("keylist_file", type=FILE)
+@click.option("--old", "old_file", required=True, type=FILE)
+@click.option("--new", "new_file", required=True, type=FILE)
 def rotate_cmd(keylist_file: Path, old_file: Path, new_file: Path) -> None:
     """Admit the key in NEW into KEYLIST_FILE with a statement signed by OLD and NEW.
 

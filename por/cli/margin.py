@@ -11,10 +11,11 @@ import click
 from por.cli import RichProgress
 from por.liabilities.ledger_import import import_ledger
 from por.liabilities.margin import run_margin_build
+from verifier.cli.options import DIRECTORY, FILE
 
 
 @click.command("import-ledger")
-@click.argument("ledger", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("ledger", type=FILE)
 @click.option(
     "--format",
     "fmt",
@@ -25,7 +26,7 @@ from por.liabilities.margin import run_margin_build
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
     required=True,
     help="Directory for snapshot.csv, assets.json and risk.json (created if missing).",
 )

@@ -5,13 +5,13 @@ the spot scheme's inputs, and a user's private proof. Registered lazily in
 from __future__ import annotations
 
 import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
+from por.cli import signals_held
 from por.errors import InputError
+from verifier.cli.options import DIRECTORY, FILE
 
 
 def _secret_path(secret_file: Path | None, round_id: str) -> Path:
@@ -22,13 +22,13 @@ def _secret_path(secret_file: Path | None, round_id: str) -> Path:
 
 
 @click.command("build-private")
-@click.argument("snapshot", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("snapshot", type=FILE)
 @click.option("--assets", "assets_file", required=True,
-              type=click.Path(path_type=Path, dir_okay=False), help="The round's asset list.")
+              type=FILE, help="The round's asset list.")
 @click.option("--round", "round_id", required=True, help="The round id (spec §3).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+@click.option("--out", "out_dir", required=True, type=DIRECTORY,
               help="Where root.json (public) and tree.bin (auditors) are written.")
-@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--secret-file", type=FILE,
               help="The round secret's file (default: $POR_ROUND_SECRET_FILE, else"
               " ~/.local/share/por/secrets/ROUND.key); written only once the round is.")
 @click.option("--pad-to", type=click.IntRange(min=1), help="Pad to at least N leaves.")
@@ -67,12 +67,7 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
     root, stats = build_private_round(round_id, assets, secret, balances, out_dir, pad_to,
                                       workers, hidden_levels,
                                       secret_out=None if existing else path)
-    # The round is complete and in place: a signal while this is printed would only hide
-    # that (the previous handlers come back after).
-    held = {}
-    if threading.current_thread() is threading.main_thread():
-        held = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_held():
         click.echo(f"built private round {round_id}: {stats.users} users, {root.leaf_count}"
                    f" leaves; root {root.root_hash.hex()}")
         click.echo(f"  peak memory: {stats.peak_rss_mib:.0f} MiB here,"
@@ -83,17 +78,14 @@ def build_private_cmd(snapshot: Path, assets_file: Path, round_id: str, out_dir:
             click.echo(f"  {asset.symbol:>8}  total {total} x 10^{asset.unit_exponent} base"
                        " units")
         click.echo(f"  round secret: {path}")
-    finally:
-        for n, old in held.items():
-            signal.signal(n, old)
 
 
 @click.command("prove-private")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.argument("user_id")
-@click.option("--secret-file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--secret-file", type=FILE,
               help="The round secret's file (default as build-private).")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--out", "out_file", type=FILE,
               help="Write the proof here (default: standard output).")
 def prove_private_cmd(round_dir: Path, user_id: str, secret_file: Path | None,
                       out_file: Path | None) -> None:

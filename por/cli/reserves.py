@@ -6,8 +6,9 @@ write. Errors become messages and exit codes in ``por.cli``'s catch point.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -27,11 +28,14 @@ from por.reserves.round import (
     write_challenges,
 )
 from verifier.attestation.model import parse_any_summary
+from verifier.cli.options import DIRECTORY, EXISTING_DIRECTORY, EXISTING_FILE, FILE
 from verifier.files import write_atomic
 from verifier.reserves.endpoints import environment, parse_endpoints
 from verifier.reserves.model import Chain
 from verifier.reserves.readers import reader_for
 from verifier.reserves.verify import Reader
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def make_readers(
@@ -63,8 +67,25 @@ def make_readers(
 
 RPC_HELP = ("A node per chain, NAME=URL, no password in the URL: credentials from "
             "$POR_RPC_<NAME>_AUTH=user:password or --rpc-cookie.")
+CONTRACT_RPC_HELP = ("A node for contract wallets' chains: EIP-1271 signatures are judged by "
+                     "the contract and are not checked without one. " + RPC_HELP)
 COOKIE_HELP = ("NAME=PATH: a file holding user:password (Bitcoin Core's .cookie) for chain "
                "NAME; refused if other users can read it.")
+# Seconds per node call, for every command that reads a node.
+TIMEOUT_OPTION = click.option("--timeout", default=15.0, show_default=True)
+
+
+def _node_options(rpc_help: str) -> Callable[[F], F]:
+    """The ``--rpc`` (parameter ``rpc``) and ``--rpc-cookie`` (``rpc_cookie``) options, in
+    that order, both repeatable; ``rpc_help`` says what the nodes are for."""
+    rpc = click.option("--rpc", multiple=True, metavar="NAME=URL", help=rpc_help)
+    cookie = click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH",
+                          help=COOKIE_HELP)
+
+    def apply(command: F) -> F:
+        return rpc(cookie(command))
+
+    return apply
 
 
 def _heights(values: tuple[str, ...]) -> dict[str, int]:
@@ -83,20 +104,19 @@ def reserves_group() -> None:
 
 
 @reserves_group.command("init")
-@click.argument("wallets", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.argument("wallets", type=EXISTING_FILE)
+@click.option("--config", type=EXISTING_FILE,
               help="For a CSV wallet list: JSON with exchange, assets and chains.")
 @click.option("--summary", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              type=EXISTING_FILE,
               help="The round's root.json (round id and liabilities root).")
-@click.option("--rpc", multiple=True, metavar="NAME=URL", help=RPC_HELP)
-@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
+@_node_options(RPC_HELP)
 @click.option("--height", multiple=True, metavar="NAME=N",
               help="Snapshot height of a chain (default: the node's latest block).")
 @click.option("--static-message", default=None,
               help="Opt in to a fixed message (reported as proving past control only).")
-@click.option("--timeout", default=15.0, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@TIMEOUT_OPTION
+@click.option("--out", required=True, type=DIRECTORY)
 def init_cmd(wallets: Path, config: Path | None, summary: Path, rpc: tuple[str, ...],
              rpc_cookie: tuple[str, ...], height: tuple[str, ...],
              static_message: str | None, timeout: float, out: Path) -> None:
@@ -153,13 +173,10 @@ ALLOW_FAILED_HELP = ("Keep signatures that fail to verify (por-verify will repor
 
 
 @reserves_group.command("import-signatures")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("signatures", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rpc", multiple=True, metavar="NAME=URL",
-              help="A node for contract wallets' chains: EIP-1271 signatures are judged by "
-                   "the contract and are not checked without one. " + RPC_HELP)
-@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
-@click.option("--timeout", default=15.0, show_default=True)
+@click.argument("directory", type=EXISTING_DIRECTORY)
+@click.argument("signatures", type=EXISTING_FILE)
+@_node_options(CONTRACT_RPC_HELP)
+@TIMEOUT_OPTION
 @click.option("--allow-failed", "allow_failed", is_flag=True, help=ALLOW_FAILED_HELP)
 def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
                rpc_cookie: tuple[str, ...], timeout: float, allow_failed: bool) -> None:
@@ -183,12 +200,11 @@ def import_cmd(directory: Path, signatures: Path, rpc: tuple[str, ...],
 
 
 @reserves_group.command("read-balances")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--rpc", multiple=True, metavar="NAME=URL", help=RPC_HELP)
-@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
-@click.option("--reported", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.argument("directory", type=EXISTING_DIRECTORY)
+@_node_options(RPC_HELP)
+@click.option("--reported", type=EXISTING_FILE,
               help="CSV chain,address,asset,amount: balances NOT read from a node.")
-@click.option("--timeout", default=15.0, show_default=True)
+@TIMEOUT_OPTION
 @click.option("--max-blocks", default=DEFAULT_MAX_BLOCKS, show_default=True,
               type=click.IntRange(min=0),
               help="Bitcoin family: at most this many blocks after the snapshot are walked to "
@@ -214,13 +230,10 @@ def balances_cmd(directory: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, .
 
 
 @reserves_group.command("write")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rpc", multiple=True, metavar="NAME=URL",
-              help="A node for contract wallets' chains: EIP-1271 signatures are judged by "
-                   "the contract and are not checked without one. " + RPC_HELP)
-@click.option("--rpc-cookie", "rpc_cookie", multiple=True, metavar="NAME=PATH", help=COOKIE_HELP)
-@click.option("--timeout", default=15.0, show_default=True)
+@click.argument("directory", type=EXISTING_DIRECTORY)
+@click.option("--out", required=True, type=FILE)
+@_node_options(CONTRACT_RPC_HELP)
+@TIMEOUT_OPTION
 @click.option("--allow-failed", "allow_failed", is_flag=True, help=ALLOW_FAILED_HELP)
 def write_cmd(directory: Path, out: Path, rpc: tuple[str, ...], rpc_cookie: tuple[str, ...],
               timeout: float, allow_failed: bool) -> None:

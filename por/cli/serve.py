@@ -19,6 +19,7 @@ import click
 
 from por.cli import _secret_for_prove
 from por.errors import InputError
+from verifier.cli.options import DIRECTORY, EXISTING_FILE, FILE, witness_options
 from verifier.liabilities.rounddir import LEGACY_SECRET_FILE, TOKEN_FILE
 
 
@@ -87,14 +88,14 @@ def _log_config() -> dict[str, Any]:
 @click.option(
     "--rounds",
     "rounds_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=DIRECTORY,
     default=None,
     help="Directory with one directory per round (root.json, reserves.json, tree.bin,"
     " proof-tokens.bin).",
 )
 @click.option(
     "--keylist",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     default=None,
     help="The published key list (por keys new --keylist).",
 )
@@ -102,25 +103,17 @@ def _log_config() -> dict[str, Any]:
     "--auditor-key",
     "auditor_keys",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=EXISTING_FILE,
     help="An auditor's public key (por-public-key JSON): the page names and checks that"
     " auditor's co-signatures. Repeatable.",
 )
-@click.option(
-    "--witness-key",
-    "witness_keys",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="A witness's public key (por-public-key JSON; its label names it on the page): the"
+@witness_options(
+    key_help="A witness's public key (por-public-key JSON; its label names it on the page): the"
     " page checks that witness's co-signatures of each round's tree head (spec §14.3)."
     " Repeatable.",
-)
-@click.option(
-    "--witness-quorum",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Valid co-signatures of known witnesses each round's tree head needs (default:"
+    quorum_help="Valid co-signatures of known witnesses each round's tree head needs (default:"
     " every --witness-key).",
+    existing=True,
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -155,7 +148,7 @@ def serve_cmd(
     rounds_dir: Path | None,
     keylist: Path | None,
     auditor_keys: tuple[Path, ...],
-    witness_keys: tuple[Path, ...],
+    witness_files: tuple[Path, ...],
     witness_quorum: int | None,
     host: str,
     port: int,
@@ -174,8 +167,10 @@ def serve_cmd(
 
     from por.store.db import DEFAULT_URL
 
-    if witness_quorum is not None and witness_quorum > len(set(witness_keys)):
-        raise InputError(f"--witness-quorum {witness_quorum}: more than the {len(witness_keys)}"
+    # Checked here, before the server starts, against the distinct key files named (the
+    # verifier checks it against distinct key ids once the keys are read, verifier.log.witness).
+    if witness_quorum is not None and witness_quorum > len(set(witness_files)):
+        raise InputError(f"--witness-quorum {witness_quorum}: more than the {len(witness_files)}"
                          " --witness-key given")
     if proof_rate < 0 or proof_burst < 1:
         raise InputError("--proof-rate must be >= 0 and --proof-burst >= 1")
@@ -194,7 +189,7 @@ def serve_cmd(
     os.environ["POR_SERVE_ROUNDS"] = str(rounds_dir.resolve()) if rounds_dir else ""
     os.environ["POR_SERVE_KEYLIST"] = str(keylist.resolve()) if keylist else ""
     os.environ["POR_SERVE_AUDITOR_KEYS"] = os.pathsep.join(str(k.resolve()) for k in auditor_keys)
-    os.environ["POR_SERVE_WITNESS_KEYS"] = os.pathsep.join(str(k.resolve()) for k in witness_keys)
+    os.environ["POR_SERVE_WITNESS_KEYS"] = os.pathsep.join(str(k.resolve()) for k in witness_files)
     os.environ["POR_SERVE_WITNESS_QUORUM"] = "" if witness_quorum is None else str(witness_quorum)
     os.environ["POR_SERVE_PROOF_RATE"] = str(proof_rate)
     os.environ["POR_SERVE_PROOF_BURST"] = str(proof_burst)
@@ -225,24 +220,24 @@ def tokens_group() -> None:
 
 
 @tokens_group.command("issue")
-@click.argument("round_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("round_dir", type=DIRECTORY)
 @click.option(
     "--users",
     "users_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="One user id per line.",
 )
 @click.option(
     "--out",
     "out_file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="New CSV user_id,token (mode 0600) for the exchange's account system.",
 )
 @click.option(
     "--secret-file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FILE,
     help="Round secret file (default: $POR_ROUND_SECRET_FILE, else ROUND_DIR/round-secret.key).",
 )
 def issue_cmd(

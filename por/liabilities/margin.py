@@ -101,7 +101,7 @@ class MarginTree:
             sibling = index ^ 1
             side: Side = "left" if sibling < index else "right"
             h, sums = level[sibling]
-            path.append(MarginPathStep(side, h, tuple(sums)))
+            path.append(MarginPathStep(side=side, hash=h, sums=tuple(sums)))
             index >>= 1
         return MarginInclusionProof(
             round_id=self.round_id,

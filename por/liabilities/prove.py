@@ -463,9 +463,10 @@ def served_proof_text(tree: TreeFile, summary: RootSummary, user_id: str, salt: 
     if tree.layout.levels == 0:  # one leaf: an empty path, rendered by the reference path
         lay = tree.layout
         _, amounts = tree.record(0, leaf)
-        proof = InclusionProof(lay.round_id, lay.assets, user_id, salt,
-                               tuple(decode_amounts(amounts)), (), summary.root_hash,
-                               tuple(decode_amounts(tree.top()[1])), lay.leaf_count)
+        proof = InclusionProof(
+            round_id=lay.round_id, assets=lay.assets, user_id=user_id, salt=salt,
+            amounts=tuple(decode_amounts(amounts)), path=(), root_hash=summary.root_hash,
+            root_sums=tuple(decode_amounts(tree.top()[1])), leaf_count=lay.leaf_count)
         if not 0 <= leaf < lay.leaf_count or tree.commitment(leaf) != user_commitment(
                 lay.round_id, user_id, salt):
             raise VerificationError("the user's commitment is not the leaf's")
@@ -486,13 +487,17 @@ def _sample_proof(tree: TreeFile, risk: RiskParams | None) -> InclusionProof | M
     k = len(lay.assets)
     _, top = tree.top()
     if risk is None:
-        return InclusionProof(lay.round_id, lay.assets, "x", bytes(32), (0,) * k,
-                              (PathStep("left", bytes(32), (0,) * k),) * 2, tree.root_hash(),
-                              tuple(decode_amounts(top)), lay.leaf_count)
+        return InclusionProof(
+            round_id=lay.round_id, assets=lay.assets, user_id="x", salt=bytes(32),
+            amounts=(0,) * k, path=(PathStep(side="left", hash=bytes(32), sums=(0,) * k),) * 2,
+            root_hash=tree.root_hash(), root_sums=tuple(decode_amounts(top)),
+            leaf_count=lay.leaf_count)
     zero = (Position(0, 0, 0),) * k
-    return MarginInclusionProof(lay.round_id, lay.assets, risk, "x", bytes(32), zero,
-                                (MarginPathStep("left", bytes(32), zero),) * 2,
-                                tree.root_hash(), tuple(decode_positions(top)), lay.leaf_count)
+    return MarginInclusionProof(
+        round_id=lay.round_id, assets=lay.assets, risk=risk, user_id="x", salt=bytes(32),
+        positions=zero, path=(MarginPathStep(side="left", hash=bytes(32), sums=zero),) * 2,
+        root_hash=tree.root_hash(), root_sums=tuple(decode_positions(top)),
+        leaf_count=lay.leaf_count)
 
 
 def tree_bytes(tree: TreeFile) -> mmap.mmap:

@@ -4,20 +4,18 @@ was logged in clear; a token in a query string or a mistyped proof link was too,
 line is made from the path cut at any proofs segment, a failed answer's path is not logged
 unless it is a proof path (then redacted), and no query string is ever logged; uvicorn's
 error log keeps its redaction filter. A real ``por serve`` is started on loopback, every
-spelling is requested, and its output is read."""
+spelling is requested, and its output is read (tests/support/browser_setup.py's
+``por_serve``, as the browser tests start it)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from browser_setup import por_serve
 
 from api.app import _RedactTokens, redact_path
 
@@ -39,12 +37,6 @@ SPELLINGS = (
 OTHER_ROADS = ("/api/v1/proof/{t}", "/?token={t}", "/api/v1/rounds?token={t}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_every_spelling_of_a_proof_path_is_redacted() -> None:
     token = "0123456789abcdef0123456789abcdef"
     for form in SPELLINGS:
@@ -60,25 +52,10 @@ def test_every_spelling_of_a_proof_path_is_redacted() -> None:
 
 
 def test_served_access_log_never_holds_a_token(tmp_path: Path) -> None:
-    port = _free_port()
-    por = Path(sys.executable).parent / "por"
-    server = subprocess.Popen(
-        [str(por), "serve", "--db", f"sqlite:///{tmp_path / 'por.db'}", "--port", str(port),
-         "--proof-rate", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    origin = f"http://127.0.0.1:{port}"
-    tokens = []
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{origin}/api/v1/ping", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "no server"
-                time.sleep(0.2)
+    tokens: list[str] = []
+    output: list[str] = []
+    with por_serve(f"sqlite:///{tmp_path / 'por.db'}", None, extra=("--proof-rate", "0"),
+                   log=output) as origin:
         for form in SPELLINGS + OTHER_ROADS:
             token = secrets.token_hex(16)
             tokens.append(token)
@@ -86,10 +63,7 @@ def test_served_access_log_never_holds_a_token(tmp_path: Path) -> None:
                 urllib.request.urlopen(origin + form.format(t=token), timeout=10).close()
             except urllib.error.HTTPError as e:
                 assert e.code in (404, 405, 422), (form, e.code)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    log = server.stdout.read().decode() if server.stdout else ""
+    [log] = output
     assert log.count(' - "GET ') >= len(SPELLINGS + OTHER_ROADS) + 1, log  # every request logged
     assert log.count("/proofs/<redacted>") >= 2, log
     leaked = [t for t in tokens if t in log]

@@ -41,7 +41,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def por_serve(
     database_url: str,
-    rounds_dir: Path,
+    rounds_dir: Path | None,
     keys: tuple[Path, Path | None] | None = None,
     tokens: Callable[[], Iterable[str]] = tuple,
     extra: tuple[str, ...] = (),
@@ -54,7 +54,7 @@ def por_serve(
 
     Args:
         database_url: the store.
-        rounds_dir: the rounds directory.
+        rounds_dir: the rounds directory (None: no ``--rounds``).
         keys: the exchange's key list and the auditor's key file (None: neither option).
         tokens: the proof tokens none of which may reach the log (read at the end).
         extra: more ``por serve`` options.
@@ -65,8 +65,9 @@ def por_serve(
     por = Path(sys.executable).parent / "por"
     key_options = [] if keys is None else ["--keylist", str(keys[0]), "--auditor-key",
                                            str(keys[1])]
+    rounds_options = [] if rounds_dir is None else ["--rounds", str(rounds_dir)]
     server = subprocess.Popen(
-        [str(por), "serve", "--db", database_url, "--rounds", str(rounds_dir), *key_options,
+        [str(por), "serve", "--db", database_url, *rounds_options, *key_options,
          "--port", str(port), "--proof-rate", "600", "--proof-burst", "100", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -130,8 +131,15 @@ def chromium_browser() -> Iterator[Any]:
             b.close()
 
 
-def origin_only_page(context: Any, origin: str) -> tuple[Any, list[str], list[str]]:
+def origin_only_page(context: Any, origin: str, fetched: list[str] | None = None
+                     ) -> tuple[Any, list[str], list[str]]:
     """A new page of ``context`` whose requests outside ``origin`` are refused.
+
+    Args:
+        context: a Playwright browser context.
+        origin: the one origin the page may reach.
+        fetched: given, the path (after the origin) of every request let through is
+            appended to it.
 
     Returns:
         the page, the refused URLs, and the console and page errors (both filled as the
@@ -142,6 +150,8 @@ def origin_only_page(context: Any, origin: str) -> tuple[Any, list[str], list[st
 
     def route(r: Any) -> None:
         if r.request.url.startswith(origin + "/"):
+            if fetched is not None:
+                fetched.append(r.request.url[len(origin):])
             r.continue_()
         else:
             outside.append(r.request.url)

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from browser_setup import CHROMIUM, CHROMIUM_ARGS, por_serve, require_chromium
+from browser_setup import chromium_browser, origin_only_page, por_serve
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 from api_world import World, build_world
@@ -49,17 +49,7 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield served
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+browser = pytest.fixture(scope="module")(chromium_browser)
 
 
 def test_the_server_serves_the_libraries_under_its_csp(origin: str) -> None:
@@ -77,22 +67,9 @@ def test_the_server_serves_the_libraries_under_its_csp(origin: str) -> None:
 def test_a_private_proof_dropped_on_the_page(
     origin: str, browser: Any, tmp_path: Path, width: int
 ) -> None:
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900})
     fetched: list[str] = []
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith(origin + "/"):
-            fetched.append(r.request.url[len(origin):])
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+    page, outside, errors = origin_only_page(context, origin, fetched)
     page.goto(origin + "/")
     page.wait_for_selector("body[data-ready='true']", timeout=60_000)
     assert not [f for f in fetched if "por-zkp" in f or "verify-private" in f]
@@ -121,7 +98,7 @@ def test_a_private_proof_dropped_on_the_page(
     assert fetched.count("/static/vendor/por-zkp.js") == 1
     assert fetched.count("/static/verify-private.js") == 1
     assert errors == [] and outside == []
-    page.close()
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -152,20 +129,8 @@ def test_an_attested_private_proof_is_verified_on_the_page(
     attested_origin: tuple[str, Any, str], browser: Any, tmp_path: Path, width: int
 ) -> None:
     origin, r, _ = attested_origin
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    outside: list[str] = []
-    errors: list[str] = []
-
-    def route(req: Any) -> None:
-        if req.request.url.startswith(origin + "/"):
-            req.continue_()
-        else:
-            outside.append(req.request.url)
-            req.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page, outside, errors = origin_only_page(context, origin)
     page.goto(origin + "/")
     page.wait_for_selector("body[data-ready='true']", timeout=60_000)
     assert "Checked in your browser too" in page.inner_text("#attestation-browser-check")
@@ -191,7 +156,7 @@ def test_an_attested_private_proof_is_verified_on_the_page(
         page.screenshot(path=str(shot))
         assert shot.stat().st_size > 5_000
     assert errors == [] and outside == []
-    page.close()
+    context.close()
 
 
 def test_an_attested_private_proof_fetched_by_token_is_verified_on_the_page(

@@ -14,6 +14,7 @@ from verifier.cli.options import (
     DIRECTORY,
     FILE,
     json_option,
+    parse_pin,
     pin_option,
     read_input,
     read_witness_keys,
@@ -22,7 +23,7 @@ from verifier.cli.options import (
     witness_options,
 )
 from verifier.encoding.canonical import parse_time
-from verifier.encoding.strictjson import hash_hex, loads
+from verifier.encoding.strictjson import loads
 from verifier.errors import StaleError, UnanchoredError, UsageError, VerificationError
 from verifier.liabilities.mst import MARGIN_SCHEME
 from verifier.liabilities.proof import InclusionProof, MarginInclusionProof
@@ -140,7 +141,7 @@ def bundle_cmd(
             auditors=tuple(
                 PublicKey.from_dict(loads(read_input(p, "auditor key"), str(p)), str(p))
                 for p in auditor_files),
-            pinned_key_id=hash_hex(pinned.strip().lower(), "--pin").hex() if pinned else None,
+            pinned_key_id=parse_pin(pinned),
             state=state,
             now=parse_time(now_text, "--now") if now_text else None,
             max_age_days=max_age_days,

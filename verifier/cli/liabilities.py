@@ -15,6 +15,7 @@ from verifier.cli.options import (
     DIRECTORY,
     FILE,
     json_option,
+    parse_pin,
     parse_root_option,
     pin_option,
     read_input,
@@ -98,7 +99,7 @@ def _bundle_anchor(
     files = read_bundle(bundle_dir)
     options = BundleOptions(
         skip_chain=True,
-        pinned_key_id=parse_root_option(pinned, "--pin").hex() if pinned else None,
+        pinned_key_id=parse_pin(pinned),
         user_proof=proof,
         witness_keys=read_witness_keys(witness_files),
         witness_quorum=quorum,

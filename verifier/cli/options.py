@@ -21,9 +21,12 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The parameter types of a file and of a directory the user names.
+# The parameter types of a file and of a directory the user names, and of each when it must
+# exist before the command starts.
 FILE = click.Path(path_type=Path, dir_okay=False)
 DIRECTORY = click.Path(path_type=Path, file_okay=False)
+EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
+EXISTING_DIRECTORY = click.Path(path_type=Path, file_okay=False, exists=True)
 
 JSON_MODE = "verifier.cli.json"
 SHOWN = "verifier.cli.shown"
@@ -45,16 +48,32 @@ def json_option(help_text: str = "Print a machine-readable report.") -> Callable
 
 def pin_option(help_text: str) -> Callable[[F], F]:
     """The ``--pin`` option (parameter ``pinned``): a key id of the exchange that the user
-    obtained out of band (spec §8.2). Each command words its help for its own use."""
+    obtained out of band (spec §8.2, §12.3); read it with :func:`parse_pin`. Each command
+    words its help for its own use."""
     return click.option("--pin", "pinned", help=help_text)
 
 
-def witness_options(key_help: str, quorum_help: str) -> Callable[[F], F]:
+def parse_pin(pinned: str | None) -> str | None:
+    """The key id a ``--pin`` names, as lowercase hex; None when no pin (or an empty one) is
+    given. Read as :func:`parse_root_option` reads a root, on every command: 64 hex digits in
+    either case, surrounding ASCII whitespace ignored, anything else refused (other
+    whitespace included, such as a no-break space or a vertical tab).
+
+    Raises:
+        FormatError: anything but 64 hex digits.
+    """
+    return parse_root_option(pinned, "--pin").hex() if pinned else None
+
+
+def witness_options(key_help: str, quorum_help: str, *, existing: bool = False
+                    ) -> Callable[[F], F]:
     """The ``--witness-key`` (parameter ``witness_files``, repeatable) and
     ``--witness-quorum`` (parameter ``witness_quorum``) options, in that order (spec §14.3);
-    read the keys with :func:`read_witness_keys`."""
+    read the keys with :func:`read_witness_keys`. With ``existing``, click refuses a key file
+    that does not exist before the command runs (``por serve``, which only passes the paths
+    on to its workers)."""
     key = click.option("--witness-key", "witness_files", multiple=True,
-                       type=FILE, help=key_help)
+                       type=EXISTING_FILE if existing else FILE, help=key_help)
     quorum = click.option("--witness-quorum", type=click.IntRange(min=0), help=quorum_help)
 
     def apply(command: F) -> F:

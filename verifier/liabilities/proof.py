@@ -137,24 +137,22 @@ def _check_path_length(path_length: int, leaf_count: int) -> int:
 
 
 Figure = TypeVar("Figure")  # one asset's figure at a level: an amount or a position
-Figure_co = TypeVar("Figure_co", covariant=True)
 
 
-class _Level(Protocol[Figure_co]):
-    """A path step as :func:`_climb` reads it (spot or margin)."""
+@dataclass(frozen=True)
+class _Step(Generic[Figure]):
+    """One level of a path, spot (:class:`PathStep`) or margin (:class:`MarginPathStep`):
+    the sibling's hash and sums, and the side the sibling is on."""
 
-    @property
-    def side(self) -> Side: ...  # pragma: no cover
-    @property
-    def hash(self) -> bytes: ...  # pragma: no cover
-    @property
-    def sums(self) -> tuple[Figure_co, ...]: ...  # pragma: no cover
+    side: Side
+    hash: bytes
+    sums: tuple[Figure, ...]
 
 
 def _climb(
     leaf: bytes,
     own: tuple[Figure, ...],
-    path: Sequence[_Level[Figure]],
+    path: Sequence[_Step[Figure]],
     root_sums: tuple[Figure, ...],
     encode: Callable[[Sequence[Figure]], bytes],
     node: Callable[[bytes, bytes, bytes, bytes], bytes],
@@ -185,13 +183,34 @@ def _climb(
     return current_hash, current, index
 
 
-@dataclass(frozen=True)
-class PathStep:
-    """One level of the path: the sibling's hash and sums, and the side the sibling is on."""
+def _amounts_json(amounts: Sequence[int]) -> list[str]:
+    """Amounts as JSON: decimal strings of base units (spec §8.2)."""
+    return [str(a) for a in amounts]
 
-    side: Side
-    hash: bytes
-    sums: tuple[int, ...]
+
+def _path_and_root(
+    path: Sequence[_Step[Figure]],
+    root_hash: bytes,
+    root_sums: Sequence[Figure],
+    leaf_count: int,
+    render: Callable[[Sequence[Figure]], list[Any]],
+) -> dict[str, Any]:
+    """A proof's ``path`` and ``root`` objects (spec §8.2, §15.7), ``render`` writing each
+    level's sums."""
+    return {
+        "path": [{"side": s.side, "hash": s.hash.hex(), "sums": render(s.sums)} for s in path],
+        "root": {"hash": root_hash.hex(), "sums": render(root_sums), "leaf_count": leaf_count},
+    }
+
+
+def _text(obj: dict[str, Any]) -> str:
+    """A proof's file text: its object with a stable key order and a trailing newline."""
+    return json.dumps(obj, indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class PathStep(_Step[int]):
+    """One level of the path: the sibling's hash and sums, and the side the sibling is on."""
 
 
 @dataclass(frozen=True)
@@ -251,21 +270,14 @@ class InclusionProof:
             "assets": assets_to_json(self.assets),
             "user_id": self.user_id,
             "salt": self.salt.hex(),
-            "amounts": [str(a) for a in self.amounts],
-            "path": [
-                {"side": s.side, "hash": s.hash.hex(), "sums": [str(x) for x in s.sums]}
-                for s in self.path
-            ],
-            "root": {
-                "hash": self.root_hash.hex(),
-                "sums": [str(x) for x in self.root_sums],
-                "leaf_count": self.leaf_count,
-            },
+            "amounts": _amounts_json(self.amounts),
+            **_path_and_root(self.path, self.root_hash, self.root_sums, self.leaf_count,
+                             _amounts_json),
         }
 
     def to_json(self) -> str:
         """Serialise with a stable key order and a trailing newline."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return _text(self.to_dict())
 
 
 @dataclass(frozen=True)
@@ -421,7 +433,7 @@ def parse_positions(value: Any, where: str, count: int) -> tuple[Position, ...]:
     return tuple(out)
 
 
-def positions_to_json(positions: tuple[Position, ...] | list[Position]) -> list[dict[str, str]]:
+def positions_to_json(positions: Sequence[Position]) -> list[dict[str, str]]:
     """Positions as JSON objects of decimal strings (spec §15.7)."""
     return [
         {"equity": str(p.equity), "debt": str(p.debt), "collateral": str(p.collateral)}
@@ -430,12 +442,8 @@ def positions_to_json(positions: tuple[Position, ...] | list[Position]) -> list[
 
 
 @dataclass(frozen=True)
-class MarginPathStep:
+class MarginPathStep(_Step[Position]):
     """One level of a margin path: the sibling's hash and per-asset sums."""
-
-    side: Side
-    hash: bytes
-    sums: tuple[Position, ...]
 
 
 @dataclass(frozen=True)
@@ -519,20 +527,13 @@ class MarginInclusionProof:
             "user_id": self.user_id,
             "salt": self.salt.hex(),
             "positions": positions_to_json(self.positions),
-            "path": [
-                {"side": s.side, "hash": s.hash.hex(), "sums": positions_to_json(s.sums)}
-                for s in self.path
-            ],
-            "root": {
-                "hash": self.root_hash.hex(),
-                "sums": positions_to_json(self.root_sums),
-                "leaf_count": self.leaf_count,
-            },
+            **_path_and_root(self.path, self.root_hash, self.root_sums, self.leaf_count,
+                             positions_to_json),
         }
 
     def to_json(self) -> str:
         """Serialise with a stable key order and a trailing newline."""
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return _text(self.to_dict())
 
 
 @dataclass(frozen=True)
