@@ -14,11 +14,12 @@ The stages, in order:
    rows were spread over batches is merged into one leaf, and a (user, asset) seen twice
    is reported (by the rows that hold it, so the caller can name file and line).
 3. :func:`pad_range`: padding commitments (spec §5), scattered into the same buckets.
-4. :func:`build_subtree`: one power-of-two aligned range of leaf positions: leaves merged
-   from the buckets that cover it, then every level up to the range's own root, written
-   section by section (commitments, level 0, level 1, ...) in increasing position order.
-   On one machine, in two halves: :func:`write_leaves` hashes each bucket's leaves once
-   into the tree file, then :func:`hash_levels` builds each aligned range's levels above.
+4. :func:`hash_bucket`: one bucket's leaves (users and padding merged) at their positions,
+   and every node whose span lies inside those positions, written section by section
+   (commitments, level 0, level 1, ...) in increasing position order, into the tree file
+   or, on a cluster, as objects on shared storage; no level is read back and no task waits
+   for another. Then :func:`fix_up` builds the few nodes that straddle buckets, and the
+   levels above, from the records each bucket returned.
 
 Every byte hashed follows :mod:`verifier.liabilities.mst`; the tests compare the result
 with the slow reference and with the committed vectors.
@@ -41,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,8 @@ except ImportError:  # installed without a compiler or OpenSSL headers: hashlib 
     native = None  # type: ignore[assignment]
 
 MAX_BUCKET_BITS = 16
-CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a subtree: bounds its memory
+CHUNK_LEAVES = 1 << 15  # leaves hashed per step of a bucket
+LEVEL_FLUSH = 1 << 12  # records a level above the leaves gathers before it is hashed
 
 _SHA256_BLOCK = 64
 
@@ -633,9 +634,12 @@ def pad_range(work_url: str, secret: bytes, round_id: str, start: int, stop: int
     rid = encode_str(round_id.encode())
     c = np.frombuffer(pad_commitments(secret, TAG_PAD + rid, start, stop),
                       np.uint8).reshape(-1, HASH_SIZE)
-    buckets = bucket_of(c, bits)
+    # Grouped by bucket: a radix sort of 16-bit bucket numbers, and whole commitments moved
+    # as four machine words (numpy's row-by-row take of a byte matrix cost as much as the
+    # HMACs).
+    buckets = bucket_of(c, bits).astype(np.uint16)
     order = np.argsort(buckets, kind="stable")
-    c, buckets = c[order], buckets[order]
+    c = np.take(c.view(np.uint64), order, axis=0).view(np.uint8)
     counts = np.bincount(buckets, minlength=1 << bits)
     work = Work(work_url)
     edges = np.concatenate(([0], np.cumsum(counts)))
@@ -678,18 +682,32 @@ def _bucket_leaves(work: Work, bucket: int, k: int) -> tuple[np.ndarray, np.ndar
     # order and no two leaves share a commitment; otherwise (almost never) all are sorted
     # and compared in full, below.
     user_prefix = _prefixes(users["c"])
-    pad_order = np.argsort(_prefixes(pads), kind="quicksort") if len(pads) else None
-    if pad_order is not None:
-        pad_prefix = _prefixes(pads)[pad_order]
-        at = np.searchsorted(user_prefix, pad_prefix)
-        merged = np.insert(user_prefix, at, pad_prefix)
-    else:
-        merged = user_prefix
-    if not (merged[1:] <= merged[:-1]).any():
-        if pad_order is None:
+    if not len(pads):
+        if not (user_prefix[1:] <= user_prefix[:-1]).any():
             return np.ascontiguousarray(users["c"]), np.ascontiguousarray(users["s"])
-        return (np.insert(users["c"], at, pads[pad_order], axis=0),
-                np.insert(users["s"], at, 0, axis=0))
+    else:
+        pad_prefix = _prefixes(pads)
+        pad_order = np.argsort(pad_prefix, kind="quicksort")
+        pad_prefix = pad_prefix[pad_order]
+        # Each padding leaf goes before the first user whose prefix is not below its own;
+        # the users fill the other positions. Rows are moved as single void items (one
+        # copy each; numpy's insert of byte rows cost as much as a third of the hashing).
+        n = len(users) + len(pads)
+        pad_at = np.searchsorted(user_prefix, pad_prefix) + np.arange(len(pads))
+        is_user = np.ones(n, bool)
+        is_user[pad_at] = False
+        merged = np.empty(n, np.uint64)
+        merged[pad_at] = pad_prefix
+        merged[is_user] = user_prefix
+        if not (merged[1:] <= merged[:-1]).any():
+            fields = users.view(np.dtype([("c", f"V{HASH_SIZE}"), ("s", f"V{16 * k}")]))
+            c = np.empty(n, f"V{HASH_SIZE}")
+            c[pad_at] = pads.view(f"V{HASH_SIZE}").ravel()[pad_order]
+            c[is_user] = fields["c"]
+            sums = np.zeros(n, f"V{16 * k}")
+            sums[is_user] = fields["s"]
+            return (c.view(np.uint8).reshape(n, HASH_SIZE),
+                    sums.view(np.uint8).reshape(n, 16 * k))
     c = np.concatenate((users["c"], pads)) if len(pads) else users["c"]
     sums = np.zeros((len(c), 16 * k), np.uint8)
     sums[: len(users)] = users["s"]
@@ -699,21 +717,6 @@ def _bucket_leaves(work: Work, bucket: int, k: int) -> tuple[np.ndarray, np.ndar
     if len(c) > 1 and _equal_to_next(c).any():
         raise VerificationError("two leaves share a commitment; refusing to build")
     return c, sums[order]
-
-
-def _leaf_pieces(work: Work, k: int, table: list[tuple[int, int, int]], first: int,
-                 count: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Leaves ``first .. first+count`` as pieces, loading one bucket at a time.
-
-    ``table`` lists ``(bucket, start, size)`` of every bucket, in order.
-    """
-    stop = first + count
-    for bucket, start, size in table:
-        if start + size <= first or start >= stop or size == 0:
-            continue
-        c, sums = _bucket_leaves(work, bucket, k)
-        a, b = max(first, start) - start, min(stop, start + size) - start
-        yield c[a:b], sums[a:b]
 
 
 def _hash_rows(tag: bytes, rows: np.ndarray) -> np.ndarray:
@@ -818,9 +821,11 @@ def parent_records_python(children: np.ndarray, margin: bool = False) -> np.ndar
 
 
 class Sink:
-    """Where a subtree's sections go: one append-only stream per section, in position order.
+    """Where a bucket's sections go: one append-only stream per section, in position order.
 
-    Section ``-1`` is the commitments, section ``l`` the records of level ``l``.
+    Section ``-1`` is the commitments, section ``l`` the records of level ``l``; a stream
+    starts at the first position of its level that lies inside the bucket
+    (:func:`level_span`).
     """
 
     def append(self, section: int, data: np.ndarray | memoryview) -> None:
@@ -831,25 +836,31 @@ class Sink:
         """Flush and release."""
 
 
+def level_span(start: int, size: int, level: int) -> tuple[int, int]:
+    """The records of ``level`` whose whole span of leaves lies inside the positions
+    ``start .. start+size``: ``ceil(start / 2^level) .. floor((start+size) / 2^level)``
+    (empty when the second is not above the first)."""
+    first = -(-start >> level)
+    return first, max(first, (start + size) >> level)
+
+
 class TreeFileSink(Sink):
-    """Writes a subtree straight into the tree file at its offsets (one machine)."""
+    """Writes a bucket's sections straight into the tree file at their offsets (one
+    machine)."""
 
     def __init__(self, path: str, commitments_offset: int, level_offsets: list[int],
                  record_size: int, first_leaf: int) -> None:
-        """Open ``path`` for writing the subtree whose first leaf is ``first_leaf``."""
+        """Open ``path`` for writing the sections of the leaves from ``first_leaf`` on."""
         self._fd = os.open(path, os.O_WRONLY)
         self._next = {-1: commitments_offset + HASH_SIZE * first_leaf}
         for level, off in enumerate(level_offsets):
-            self._next[level] = off + record_size * (first_leaf >> level)
+            self._next[level] = off + record_size * level_span(first_leaf, 0, level)[0]
 
     def append(self, section: int, data: np.ndarray | memoryview) -> None:
         """Write rows at the section's next offset (pwrite: no mapping, no page kept)."""
         raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
-        off = self._next[section]
-        done = 0
-        while done < len(raw):
-            done += os.pwrite(self._fd, raw[done:], off + done)
-        self._next[section] = off + len(raw)
+        pwrite_all(self._fd, raw, self._next[section])
+        self._next[section] += len(raw)
 
     def close(self) -> None:
         """Close the file."""
@@ -857,7 +868,8 @@ class TreeFileSink(Sink):
 
 
 class ShardSink(Sink):
-    """Writes a subtree as one object per section under ``shards/SHARD/`` (shared storage)."""
+    """Writes a bucket's sections as one object each under ``shards/BUCKET/`` (shared
+    storage); the client copies them into the tree file."""
 
     def __init__(self, work_url: str, shard: int) -> None:
         """Open nothing yet: a section's object is created by its first append."""
@@ -887,160 +899,182 @@ def section_name(section: int) -> str:
     return "commitments" if section < 0 else f"level-{section:02d}"
 
 
-def build_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                  height: int, sink: Sink, margin: bool = False) -> bytes:
-    """Build the aligned subtree of ``2**height`` leaves from position ``first``.
+class _Ragged:
+    """The levels above one bucket's leaves, built as the leaves stream in (spec §6).
 
-    Leaves come from the buckets (``table``: ``(bucket, start, size)`` in order); every
-    section is written to ``sink`` in position order. The subtree is built in chunks of
-    :data:`CHUNK_LEAVES` leaves, each up to its own root, then the chunk roots up to the
-    subtree's root, so memory holds one bucket and one chunk whatever the subtree's size.
+    A bucket holds the leaf positions ``s .. s+n``, in general not aligned to any power of
+    two. At each level it can build exactly the nodes whose whole span lies inside that
+    range (:func:`level_span`). Every record built goes to the sink at once; the records
+    whose sibling lies outside the range (at most one at each end of each level) are the
+    *edges*, returned to the caller, which builds the few nodes straddling two buckets from
+    them (:func:`fix_up`). Small levels are held back until :data:`LEVEL_FLUSH` records (or
+    the end), so that a big bucket does not cost one tiny hash call and one tiny write per
+    chunk per level.
+    """
+
+    def __init__(self, sink: Sink, levels: int, margin: bool) -> None:
+        self._sink = sink
+        self._margin = margin
+        top = levels + 1
+        self._first = [0] * top  # index of the first pending record of each level
+        self._pending: list[list[np.ndarray]] = [[] for _ in range(top)]
+        self._count = [0] * top
+        # A record at an even index awaiting its right sibling, and that index.
+        self._carry: list[tuple[int, np.ndarray] | None] = [None] * top
+        self.edges: list[tuple[int, int, bytes]] = []  # (level, index, record)
+
+    def add(self, level: int, index: int, records: np.ndarray) -> None:
+        """Records of ``level`` from position ``index`` on (in order, without gaps)."""
+        if not self._count[level]:
+            self._first[level] = index
+        elif index != self._first[level] + self._count[level]:
+            raise VerificationError(f"level {level}: records at {index}, expected"
+                                    f" {self._first[level] + self._count[level]}")
+        self._pending[level].append(records)
+        self._count[level] += len(records)
+        if level == 0 or self._count[level] >= LEVEL_FLUSH:
+            self._flush(level)
+
+    def _flush(self, level: int) -> None:
+        if not self._count[level]:
+            return
+        pend = self._pending[level]
+        block = pend[0] if len(pend) == 1 else np.concatenate(pend)
+        start = self._first[level]
+        self._pending[level], self._count[level] = [], 0
+        if level:  # level 0 is written by the caller, beside the commitments
+            self._sink.append(level, block)
+        carry = self._carry[level]
+        if carry is not None:  # pair it alone: no copy of the whole block
+            self.add(level + 1, carry[0] // 2,
+                     parent_records(np.concatenate((carry[1], block[:1])), self._margin))
+            block, start = block[1:], start + 1
+            self._carry[level] = None
+        elif start % 2:  # its left sibling is in the bucket before
+            self.edges.append((level, start, block[0].tobytes()))
+            block, start = block[1:], start + 1
+        pairs = len(block) // 2
+        if len(block) % 2:
+            self._carry[level] = (start + len(block) - 1, block[-1:].copy())
+        if pairs:
+            self.add(level + 1, start // 2, parent_records(block[: 2 * pairs], self._margin))
+
+    def finish(self) -> list[tuple[int, int, bytes]]:
+        """Flush every level; the edges."""
+        for level in range(len(self._count)):
+            self._flush(level)
+            carry = self._carry[level]
+            if carry is not None:  # its right sibling is in the bucket after (or none: top)
+                self.edges.append((level, carry[0], carry[1].tobytes()))
+                self._carry[level] = None
+        return self.edges
+
+
+def pwrite_all(fd: int, data: np.ndarray | memoryview, offset: int) -> None:
+    """Write all of ``data`` (rows, contiguous or not) at ``offset`` of an open file."""
+    raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
+    done = 0
+    while done < len(raw):
+        done += os.pwrite(fd, raw[done:], offset + done)
+
+
+def hash_bucket(work_url: str, k: int, bucket: int, start: int, size: int, levels: int,
+                sink: Sink, margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """Stage 4: one bucket's leaves (users and padding merged in commitment order) at their
+    positions ``start .. start+size``, and every node whose whole span lies among them,
+    hashed in memory and written to ``sink`` (spec §6, §8.3); ``levels``: the tree's top
+    level.
+
+    No level is read back and no task waits for another: the nodes that straddle two
+    buckets are built afterwards from the edges returned (:func:`fix_up`). The bucket is
+    hashed :data:`CHUNK_LEAVES` leaves at a time.
 
     Returns:
-        The record (hash ‖ sums) of the subtree's root.
+        The edges: ``(level, index, record)`` of every record built here whose sibling lies
+        outside this bucket's positions.
 
     Raises:
         InputError: a sum overflows 2^128-1.
-        VerificationError: two leaves share a commitment.
-    """
-    work = Work(work_url)
-    count = 1 << height
-    chunk = min(count, CHUNK_LEAVES)
-    chunk_height = chunk.bit_length() - 1
-    roots: list[np.ndarray] = []
-    pending_c: list[np.ndarray] = []
-    pending_s: list[np.ndarray] = []
-    held = 0
-    try:
-        for c, sums in _leaf_pieces(work, k, table, first, count):
-            pos = 0
-            while pos < len(c):
-                take = min(chunk - held, len(c) - pos)
-                pending_c.append(c[pos : pos + take])
-                pending_s.append(sums[pos : pos + take])
-                held += take
-                pos += take
-                if held == chunk:
-                    roots.append(_chunk(np.concatenate(pending_c), np.concatenate(pending_s),
-                                        chunk_height, sink, margin))
-                    pending_c, pending_s, held = [], [], 0
-        if held or len(roots) != count // chunk:
-            raise VerificationError(
-                f"leaves {first}..{first + count}: the buckets hold"
-                f" {len(roots) * chunk + held} of them, expected {count}")
-        level = np.concatenate(roots) if len(roots) > 1 else roots[0]
-        for lvl in range(chunk_height + 1, height + 1):
-            level = parent_records(level, margin)
-            sink.append(lvl, level)
-    finally:
-        sink.close()
-    return bytes(level[0])
-
-
-def _chunk(c: np.ndarray, sums: np.ndarray, height: int, sink: Sink,
-           margin: bool = False) -> np.ndarray:
-    sink.append(-1, c)
-    level = leaf_records(c, sums, margin)
-    sink.append(0, level)
-    for lvl in range(1, height + 1):
-        level = parent_records(level, margin)
-        sink.append(lvl, level)
-    return level
-
-
-def build_local_subtree(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                        height: int, tree_path: str, commitments_offset: int,
-                        level_offsets: list[int], record_size: int,
-                        margin: bool = False) -> bytes:
-    """:func:`build_subtree` writing into the tree file (a task of the local pool)."""
-    sink = TreeFileSink(tree_path, commitments_offset, level_offsets, record_size, first)
-    return build_subtree(work_url, k, table, first, height, sink, margin)
-
-
-def write_leaves(work_url: str, k: int, bucket: int, start: int, size: int, tree_path: str,
-                 commitments_offset: int, level0_offset: int, record_size: int,
-                 margin: bool = False) -> int:
-    """Stage 4, first half, on one machine: one bucket's leaves (users and padding merged in
-    commitment order) hashed once and written into the tree file at their positions
-    ``start .. start+size``: the commitments and the level-0 records (spec §6, §8.3).
-
-    Why not per aligned subtree (:func:`build_subtree`): a bucket's leaf positions are not
-    aligned, so a subtree covering part of a bucket had to load and sort the whole bucket,
-    and a bucket was loaded by every subtree it overlaps (about 3 times at 1M users).
-
-    Returns:
-        The number of leaves written.
-
-    Raises:
         VerificationError: the bucket does not hold ``size`` leaves, or two leaves share a
             commitment.
     """
-    c, sums = _bucket_leaves(Work(work_url), bucket, k)
-    if len(c) != size:
-        raise VerificationError(f"bucket {bucket}: {len(c)} leaves, expected {size}")
-    sink = TreeFileSink(tree_path, commitments_offset, [level0_offset], record_size, start)
     try:
+        c, sums = _bucket_leaves(Work(work_url), bucket, k)
+        if len(c) != size:
+            raise VerificationError(f"bucket {bucket}: {len(c)} leaves, expected {size}")
+        built = _Ragged(sink, levels, margin)
         for a in range(0, size, CHUNK_LEAVES):
             b = min(size, a + CHUNK_LEAVES)
             sink.append(-1, c[a:b])
-            sink.append(0, leaf_records(c[a:b], sums[a:b], margin))
+            records = leaf_records(c[a:b], sums[a:b], margin)
+            sink.append(0, records)
+            built.add(0, start + a, records)
+        return built.finish()
     finally:
         sink.close()
-    return size
 
 
-def _pread_rows(fd: int, offset: int, rows: int, width: int) -> np.ndarray:
-    """``rows`` records of ``width`` bytes at ``offset`` of an open file, as a uint8 matrix."""
-    out = np.empty((rows, width), np.uint8)
-    view = out.reshape(-1).data
-    done = 0
-    while done < len(view):
-        got = os.preadv(fd, [view[done:]], offset + done)
-        if got <= 0:
-            raise VerificationError(f"the tree file ends at byte {offset + done}, expected"
-                                    f" {offset + len(view)}")
-        done += got
-    return out
+def hash_bucket_local(work_url: str, k: int, bucket: int, start: int, size: int,
+                      tree_path: str, commitments_offset: int, level_offsets: list[int],
+                      record_size: int, margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """:func:`hash_bucket` writing straight into the tree file (a task of the local pool)."""
+    sink = TreeFileSink(tree_path, commitments_offset, level_offsets, record_size, start)
+    return hash_bucket(work_url, k, bucket, start, size, len(level_offsets) - 1, sink, margin)
 
 
-def hash_levels(tree_path: str, level_offsets: list[int], record_size: int, first: int,
-                height: int, margin: bool = False) -> bytes:
-    """Stage 4, second half, on one machine: the levels ``1 .. height`` of the aligned
-    subtree of ``2**height`` leaves from position ``first``, from its level-0 records in
-    the tree file (:func:`write_leaves`), written back into the file; a chunk of
-    :data:`CHUNK_LEAVES` leaves at a time, as :func:`build_subtree`.
+def hash_bucket_shard(work_url: str, k: int, bucket: int, start: int, size: int, levels: int,
+                      margin: bool = False) -> list[tuple[int, int, bytes]]:
+    """:func:`hash_bucket` writing the bucket's sections to shared storage (a Dask task)."""
+    return hash_bucket(work_url, k, bucket, start, size, levels, ShardSink(work_url, bucket),
+                       margin)
+
+
+def fix_up(tree_path: str, level_offsets: list[int], record_size: int,
+           edges: list[tuple[int, int, bytes]], margin: bool = False) -> bytes:
+    """The nodes no bucket could build (their span straddles two buckets), from the edges
+    of every bucket (:func:`hash_bucket`), level by level up to the top, written into the
+    tree file.
+
+    At each level the edges and the nodes built here pair up exactly: a record's sibling is
+    either another bucket's edge or a straddling node; anything else means the buckets do
+    not tile the leaves.
 
     Returns:
-        The record (hash ‖ sums) of the subtree's root.
+        The top record (hash ‖ sums).
 
     Raises:
         InputError: a sum overflows 2^128-1.
+        VerificationError: the edges do not pair up (the buckets do not tile the leaves).
     """
-    count = 1 << height
-    chunk = min(count, CHUNK_LEAVES)
-    chunk_height = chunk.bit_length() - 1
-    sink = TreeFileSink(tree_path, 0, level_offsets, record_size, first)
-    fd = os.open(tree_path, os.O_RDONLY)
-    roots: list[np.ndarray] = []
+    top = len(level_offsets) - 1
+    known: list[dict[int, bytes]] = [{} for _ in range(top + 1)]
+    for level, index, record in edges:
+        if index in known[level]:
+            raise VerificationError(f"level {level}: record {index} built twice")
+        known[level][index] = record
+    fd = os.open(tree_path, os.O_WRONLY)
     try:
-        for a in range(first, first + count, chunk):
-            level = _pread_rows(fd, level_offsets[0] + a * record_size, chunk, record_size)
-            for lvl in range(1, chunk_height + 1):
-                level = parent_records(level, margin)
-                sink.append(lvl, level)
-            roots.append(level)
-        level = np.concatenate(roots) if len(roots) > 1 else roots[0]
-        for lvl in range(chunk_height + 1, height + 1):
-            level = parent_records(level, margin)
-            sink.append(lvl, level)
+        for level in range(top):
+            indexes = sorted(known[level])
+            if len(indexes) % 2 or any(indexes[i] % 2 or indexes[i + 1] != indexes[i] + 1
+                                       for i in range(0, len(indexes), 2)):
+                raise VerificationError(f"level {level}: the buckets leave records {indexes}"
+                                        " unpaired")
+            if not indexes:
+                continue
+            children = np.frombuffer(b"".join(known[level][i] for i in indexes),
+                                     np.uint8).reshape(len(indexes), record_size)
+            parents = parent_records(children, margin)
+            for j, index in enumerate(indexes[::2]):
+                parent = index // 2
+                if parent in known[level + 1]:
+                    raise VerificationError(f"level {level + 1}: record {parent} built twice")
+                known[level + 1][parent] = parents[j].tobytes()
+                pwrite_all(fd, parents[j : j + 1],
+                           level_offsets[level + 1] + record_size * parent)
     finally:
         os.close(fd)
-        sink.close()
-    return bytes(level[0])
-
-
-def build_shard(work_url: str, k: int, table: list[tuple[int, int, int]], first: int,
-                height: int, shard: int, margin: bool = False) -> bytes:
-    """:func:`build_subtree` writing the shard's sections to shared storage (a Dask task)."""
-    return build_subtree(work_url, k, table, first, height, ShardSink(work_url, shard),
-                         margin)
+    if list(known[top]) != [0]:
+        raise VerificationError(f"level {top}: the buckets built records {sorted(known[top])},"
+                                " expected the top alone")
+    return known[top][0]

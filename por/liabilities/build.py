@@ -68,11 +68,10 @@ from por.liabilities.stages import (
     Plan,
     Progress,
     Stages,
+    largest_first,
+    level_offsets,
     new_tree_file,
     results_in_order,
-    shard_height,
-    top_levels,
-    tree_sink,
 )
 from verifier.files import fsync_dir
 from verifier.liabilities.margin_round import MarginRootSummary
@@ -720,33 +719,26 @@ def summary_of(layout: Layout, top: bytes) -> RootSummary | MarginRootSummary:
 
 def _hash_local(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
                 progress: Progress) -> bytes:
-    """Stage 4 on this machine, straight into the file: each bucket's leaves hashed once
-    (commitments and level 0), then the aligned subtrees' levels above them, then the top."""
+    """Stage 4 on this machine, straight into the file: each bucket's leaves and every node
+    above them that lies inside the bucket, hashed in one task and never read back; then
+    the few nodes that straddle buckets, and the levels above, from the tasks' edges."""
     layout = stages.layout
     new_tree_file(tmp, layout)
-    parallel = not isinstance(executor, InlineExecutor)
-    height = shard_height(layout, 4 * plan.workers if parallel else 1)
-    offsets = [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
+    offsets = level_offsets(layout)
     k = (layout.record_size - HASH_SIZE) // 16
-    progress.start("hashing", 2 * layout.leaf_count)
-    leaves = [
-        executor.submit(buckets.write_leaves, plan.work_url, k, bucket, start, size, str(tmp),
-                        layout.commitments_offset, offsets[0], layout.record_size,
-                        layout.is_margin)
-        for bucket, start, size in stages.table if size
-    ]
-    for size in results_in_order(leaves):
-        progress.advance(size)
+    progress.start("hashing", layout.leaf_count)
+    work = largest_first(stages.table)
     futures = [
-        executor.submit(buckets.hash_levels, str(tmp), offsets, layout.record_size, first,
-                        height, layout.is_margin)
-        for first in range(0, layout.leaf_count, 1 << height)
+        executor.submit(buckets.hash_bucket_local, plan.work_url, k, bucket, start, size,
+                        str(tmp), layout.commitments_offset, offsets, layout.record_size,
+                        layout.is_margin)
+        for bucket, start, size in work
     ]
-    roots = []
-    for root in results_in_order(futures):
-        roots.append(root)
-        progress.advance(1 << height)
-    return top_levels(layout, roots, height, tree_sink(tmp, layout, 0))
+    edges: list[tuple[int, int, bytes]] = []
+    for (_, _, size), found in zip(work, results_in_order(futures), strict=True):
+        edges.extend(found)
+        progress.advance(size)
+    return buckets.fix_up(str(tmp), offsets, layout.record_size, edges, layout.is_margin)
 
 
 def build_tree(

@@ -2,11 +2,12 @@
 
 Stages 1-3 of :mod:`por.liabilities.build` submit their tasks to the cluster through Dask's
 ``concurrent.futures`` executor, exactly as they do to the local process pool. Stage 4
-differs only in where a subtree goes: each worker writes its aligned shard (commitments,
-then each level's records) as objects on shared storage (a path mounted on every worker,
-or an fsspec URL), returns the shard's root, and this process builds the levels above the
-shards, then copies the sections into the tree file in the order of spec §8.3. The file is
-byte for byte the one a local build writes.
+differs only in where a bucket's records go: each worker writes them (commitments, then
+each level's records inside the bucket) as objects on shared storage (a path mounted on
+every worker, or an fsspec URL) instead of into the tree file, and returns the bucket's
+edges; this process copies the sections into the tree file at their offsets (spec §8.3),
+then builds the nodes that straddle buckets, as a local build does. The file is byte for
+byte the one a local build writes.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from por.liabilities.stages import (
     Plan,
     Progress,
     Stages,
+    largest_first,
+    level_offsets,
     new_tree_file,
     results_in_order,
-    shard_height,
-    top_levels,
     tree_sink,
 )
 from verifier.liabilities.mst import HASH_SIZE
 
 COPY_BLOCK = 16 << 20
-SHARD_MIN_LEAVES = 1 << 10  # smaller shards cost more in task overhead than they save
 
 
 def connect(cluster: str, stack: contextlib.ExitStack) -> tuple[Executor, int]:
@@ -68,43 +68,53 @@ def connect(cluster: str, stack: contextlib.ExitStack) -> tuple[Executor, int]:
 
 def hash_on_cluster(stages: Stages, plan: Plan, executor: Executor, tmp: Path,
                     progress: Progress) -> bytes:
-    """Stage 4 on the cluster: shards on shared storage, assembled into ``tmp`` here.
+    """Stage 4 on the cluster: each bucket's sections on shared storage, copied into
+    ``tmp`` here, then the nodes straddling buckets built here from the tasks' edges.
 
     Returns:
         The top record (hash ‖ sums) of the tree.
+
+    Raises:
+        VerificationError: a section on shared storage is not the size its bucket implies.
     """
     layout = stages.layout
-    shards = max(1, min(4 * plan.workers, layout.leaf_count // SHARD_MIN_LEAVES))
-    height = shard_height(layout, shards)
     k = (layout.record_size - HASH_SIZE) // 16  # amount slots: 3 per asset in a margin tree
     progress.start("hashing (cluster)", layout.leaf_count)
-    firsts = list(range(0, layout.leaf_count, 1 << height))
-    futures = [executor.submit(buckets.build_shard, plan.work_url, k, stages.table, first,
-                               height, i, layout.is_margin) for i, first in enumerate(firsts)]
-    roots = []
-    for root in results_in_order(futures):
-        roots.append(root)
-        progress.advance(1 << height)
-    progress.start("assembling", len(firsts) * (height + 2))
+    work = largest_first(stages.table)
+    futures = [executor.submit(buckets.hash_bucket_shard, plan.work_url, k, bucket, start,
+                               size, layout.levels, layout.is_margin)
+               for bucket, start, size in work]
+    edges: list[tuple[int, int, bytes]] = []
+    for (_, _, size), found in zip(work, results_in_order(futures), strict=True):
+        edges.extend(found)
+        progress.advance(size)
+    progress.start("assembling", len(work))
     new_tree_file(tmp, layout)
-    sink = tree_sink(tmp, layout, 0)
-    work = buckets.Work(plan.work_url)
-    fs, root = work.fs()
-    try:
-        for section in range(-1, height + 1):
-            width = HASH_SIZE if section < 0 else layout.record_size
-            for i in range(len(firsts)):
-                name = f"{root}/shards/{i:05d}/{buckets.section_name(section)}"
-                expected = ((1 << height) >> max(section, 0)) * width
+    store = buckets.Work(plan.work_url)
+    fs, root = store.fs()
+    for bucket, start, size in sorted(work):
+        sink = tree_sink(tmp, layout, start)
+        try:
+            for section in range(-1, layout.levels + 1):
+                first, stop = buckets.level_span(start, size, max(section, 0))
+                width = HASH_SIZE if section < 0 else layout.record_size
+                expected = (stop - first) * width
+                if not expected:
+                    continue  # nothing of this level lies inside the bucket: no object
+                name = f"{root}/shards/{bucket:05d}/{buckets.section_name(section)}"
                 copied = 0
                 with fs.open(name, "rb") as fh:
                     while block := fh.read(COPY_BLOCK - COPY_BLOCK % width):
+                        if copied + len(block) > expected:  # never past its own span
+                            raise VerificationError(f"{name}: more than the {expected}"
+                                                    " bytes its bucket holds")
                         sink.append(section, memoryview(block))
                         copied += len(block)
                 if copied != expected:
                     raise VerificationError(f"{name}: {copied} bytes, expected {expected}")
-                progress.advance(1)
-    finally:
-        sink.close()
-    work.remove("shards")
-    return top_levels(layout, roots, height, tree_sink(tmp, layout, 0))
+        finally:
+            sink.close()
+        progress.advance(1)
+    store.remove("shards")
+    return buckets.fix_up(str(tmp), level_offsets(layout), layout.record_size, edges,
+                          layout.is_margin)

@@ -1,5 +1,5 @@
 """What the build's stages share, on this machine or on a cluster: the plan, what stages
-1-3 found, where progress goes, the tree file's writer and the levels above the subtrees,
+1-3 found, where progress goes, the order of the hashing tasks, the tree file's writer,
 and collecting the workers' results (the first failure cancels the rest).
 
 :mod:`por.liabilities.build` runs the stages; :mod:`por.liabilities.distributed` runs stage 4
@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from por.liabilities import buckets
 from verifier.liabilities.treefile import Layout
 
-__all__ = ["Plan", "Progress", "Stages", "new_tree_file", "results_in_order", "shard_height",
-           "top_levels", "tree_sink"]
+__all__ = ["Plan", "Progress", "Stages", "largest_first", "level_offsets", "new_tree_file",
+           "results_in_order", "tree_sink"]
 
 
 class Progress(Protocol):
@@ -71,30 +69,22 @@ class Stages:
     table: list[tuple[int, int, int]]  # (bucket, first leaf position, leaves)
 
 
-def shard_height(layout: Layout, shards: int) -> int:
-    """Height of each aligned subtree when the leaves are cut into about ``shards`` parts."""
-    split = min(layout.levels, max(0, (shards - 1).bit_length()))
-    return layout.levels - split
+def largest_first(table: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The non-empty buckets of ``table``, the largest first: submitted in this order, no
+    core is left waiting alone for a big bucket at the end of the stage."""
+    return sorted((row for row in table if row[2]), key=lambda row: (-row[2], row[0]))
 
 
-def top_levels(layout: Layout, roots: list[bytes], height: int, sink: buckets.Sink) -> bytes:
-    """Levels above the subtrees (``height + 1 .. L``) from their roots; the top record."""
-    level = np.frombuffer(b"".join(roots), np.uint8).reshape(len(roots), layout.record_size)
-    try:
-        for lvl in range(height + 1, layout.levels + 1):
-            level = buckets.parent_records(level, layout.is_margin)
-            sink.append(lvl, level)
-    finally:
-        sink.close()
-    return bytes(level[0])
+def level_offsets(layout: Layout) -> list[int]:
+    """The offset of each level's records in the tree file, leaves first (spec §8.3)."""
+    return [layout.level_offset(lvl) for lvl in range(layout.levels + 1)]
 
 
 def tree_sink(path: Path, layout: Layout, first_leaf: int) -> buckets.TreeFileSink:
-    """A sink writing into the tree file at ``path`` from leaf ``first_leaf`` on."""
-    return buckets.TreeFileSink(
-        str(path), layout.commitments_offset,
-        [layout.level_offset(lvl) for lvl in range(layout.levels + 1)],
-        layout.record_size, first_leaf)
+    """A sink writing into the tree file at ``path`` the sections of the leaves from
+    ``first_leaf`` on."""
+    return buckets.TreeFileSink(str(path), layout.commitments_offset, level_offsets(layout),
+                                layout.record_size, first_leaf)
 
 
 def new_tree_file(path: Path, layout: Layout) -> None:

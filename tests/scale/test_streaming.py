@@ -112,16 +112,17 @@ def test_bad_memory_sizes_are_refused(text: str) -> None:
         parse_memory(text)
 
 
-def test_leaves_hashed_once_per_bucket_then_levels_match_the_reference(
+def test_ragged_buckets_in_two_processes_match_the_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two worker processes: each bucket's leaves go into the file once (write_leaves),
-    then the subtrees' levels are built from them (hash_levels), a few leaves a chunk, so
-    that buckets straddle subtrees and chunks: the reference tree's root, and the same
-    bytes as one process."""
+    """Two worker processes: each bucket builds its leaves and the nodes inside its
+    positions (hash_bucket), a few leaves a chunk, so that buckets straddle chunks and
+    aligned subtrees; the straddling nodes come from the edges (fix_up): the reference
+    tree's root, and the same bytes as one process."""
     bal = _balances(9000)
     snap = write_csv(tmp_path / "s.csv", balances_to_rows(bal, ASSETS))
     monkeypatch.setattr(buckets, "CHUNK_LEAVES", 256)
+    monkeypatch.setattr(buckets, "LEVEL_FLUSH", 3)
     two = build_tree(snap, ASSET_OBJS, "r", SECRET, tmp_path / "two", workers=2)
     info = json.loads((tmp_path / "two/build-info.json").read_text())
     assert info["workers"] == 2 and info["buckets"] >= 4
@@ -129,13 +130,6 @@ def test_leaves_hashed_once_per_bucket_then_levels_match_the_reference(
     one = build_tree(snap, ASSET_OBJS, "r", SECRET, tmp_path / "one", workers=1)
     assert (tmp_path / "two/tree.bin").read_bytes() == (tmp_path / "one/tree.bin").read_bytes()
     assert one.summary == two.summary
-
-
-def test_levels_refuse_a_tree_file_shorter_than_its_leaves(tmp_path: Path) -> None:
-    short = tmp_path / "tree.bin"
-    short.write_bytes(bytes(100 * 64))
-    with pytest.raises(VerificationError, match="the tree file ends at byte 6400"):
-        buckets.hash_levels(str(short), [0, 1 << 20], 64, 0, 7)
 
 
 def test_commitments_sharing_their_first_bytes_are_ordered_and_merged_in_full(
