@@ -377,7 +377,8 @@ PyDoc_STRVAR(margin_rule_doc,
 "its tiers' precomputed values before each tier and after the last (big-endian u128,\n"
 "tier_offsets[j] + j .. tier_offsets[j+1] + j). One byte per user: 0 when collateral <=\n"
 "equity in every asset and the haircut collateral value covers the debt value, computed\n"
-"exactly in 128 bits; 1 otherwise, or when a value would not fit in 128 bits (the caller\n"
+"exactly in 128 bits (the haircuts summed asset by asset only until they cover the debt:\n"
+"none is negative); 1 otherwise, or when a value would not fit in 128 bits (the caller\n"
 "then decides that user with the verifier's exact rule, which also words the refusal).");
 
 typedef unsigned __int128 u128;
@@ -410,9 +411,15 @@ static inline int mul128(u128 a, u128 b, u128 *out) {
     return __builtin_mul_overflow(a, b, out);
 }
 
-/* x / 100, rounded down; in 64 bits when x fits (a multiply, not a 128-bit division). */
+/* x / 100, rounded down, with 64-bit divisions by the constant only (multiplies; no call
+ * to the 128-bit division): long division of x's high limb, then of the remainder with
+ * the low limb's two 32-bit halves (each partial dividend is below 100 x 2^32). */
 static inline u128 div100(u128 x) {
-    return (x >> 64) ? x / 100 : (u128)((uint64_t)x / 100);
+    uint64_t hi = (uint64_t)(x >> 64), lo = (uint64_t)x;
+    if (!hi) return lo / 100;
+    uint64_t q_hi = hi / 100, mid = ((hi % 100) << 32) | (lo >> 32);
+    uint64_t q_mid = mid / 100, low = ((mid % 100) << 32) | (lo & 0xFFFFFFFFu);
+    return ((u128)q_hi << 64) + ((u128)q_mid << 32) + low / 100;
 }
 
 /* Binance's tiered haircut (spec §15.6) of cv for one asset; 0 on success, 1 on overflow. */
@@ -491,18 +498,21 @@ static PyObject *margin_rule(PyObject *self, PyObject *args) {
         const unsigned char *rec = src + u * stride + start;
         u128 debt_value = 0, collateral_value = 0;
         int undecided = 0;
-        for (Py_ssize_t j = 0; j < k && !undecided; j++) {
+        /* First every asset's collateral <= equity, and the debt's value. */
+        for (Py_ssize_t j = 0; j < k; j++) {
             u128 equity = read_u128(rec + 48 * j), debt = read_u128(rec + 48 * j + 16),
-                 collateral = read_u128(rec + 48 * j + 32), v, h;
-            if (collateral > equity) {
+                 collateral = read_u128(rec + 48 * j + 32), v;
+            if (collateral > equity
+                || (debt && (mul128(debt, price[j], &v)
+                             || __builtin_add_overflow(debt_value, v, &debt_value)))) {
                 undecided = 1;
                 break;
             }
-            if (debt && (mul128(debt, price[j], &v)
-                         || __builtin_add_overflow(debt_value, v, &debt_value))) {
-                undecided = 1;
-                break;
-            }
+        }
+        /* Then the haircut collateral, only until it covers the debt: what the other
+         * assets would add is not negative, so the rule holds whatever they hold. */
+        for (Py_ssize_t j = 0; j < k && !undecided && collateral_value < debt_value; j++) {
+            u128 collateral = read_u128(rec + 48 * j + 32), v, h;
             if (collateral) {
                 const int64_t first = off[j], m = off[j + 1] - off[j];
                 if (mul128(collateral, price[j], &v)
@@ -551,6 +561,109 @@ static void init_pow10(void) {
         max_over_pow10[e] = ~(u128)0 / p;
         p *= 10;
     }
+}
+
+/* SWAR helpers: eight bytes at a time, loaded little-endian (the first byte lowest). */
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+static inline uint64_t load8(const unsigned char *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* True if each of the 8 bytes of x is printable ASCII, 0x20-0x7e: a byte below 0x20 sets
+ * its high bit in x - 0x20 (the lowest such byte borrows from none below it), one above
+ * 0x7e in x + 1 or (0xff) in x - 0x20. */
+static inline int all_printable8(uint64_t x) {
+    return (((x - 0x20 * ONES) | (x + 0x01 * ONES)) & HIGH) == 0;
+}
+
+/* The value of 8 ASCII digits (the first one most significant). */
+static inline uint64_t digits8(uint64_t x) {
+    x -= 0x30 * ONES;
+    x = x * 10 + (x >> 8);
+    x = (((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32)))
+         + (((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    return x;
+}
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* The first byte at or after p (before end) that is not an ASCII digit, or end. */
+ALWAYS_INLINE const unsigned char *skip_digits(const unsigned char *p, const unsigned char *end) {
+    for (; end - p >= 8; p += 8) {
+        uint64_t x = load8(p);
+        uint64_t other = ((x - 0x30 * ONES) | (x + 0x46 * ONES)) & HIGH;
+        if (other) return p + (__builtin_ctzll(other) >> 3); /* the lowest one is exact */
+    }
+    while (p < end && (unsigned)(*p - '0') <= 9) p++;
+    return p;
+}
+
+/* acc * 10^len + the len ASCII digits at p (already checked), in 64 bits (the caller
+ * keeps the total at 19 digits or fewer: 10^19 - 1 < 2^64). */
+ALWAYS_INLINE uint64_t digits_u64(const unsigned char *p, Py_ssize_t len, uint64_t v) {
+    for (; len >= 8; p += 8, len -= 8) v = v * 100000000ULL + digits8(load8(p));
+    for (; len > 0; p++, len--) v = v * 10 + (unsigned)(*p - '0');
+    return v;
+}
+
+/* The same in 128 bits (38 digits at most overall: 10^38 - 1 < 2^128). */
+ALWAYS_INLINE u128 digits_u128(const unsigned char *p, Py_ssize_t len, u128 v) {
+    for (; len >= 8; p += 8, len -= 8) v = v * 100000000ULL + digits8(load8(p));
+    for (; len > 0; p++, len--) v = v * 10 + (unsigned)(*p - '0');
+    return v;
+}
+
+/* One decimal string p..end in asset units to exact base units (``places`` decimals):
+ * 1 and *value (and *negative: a leading '-', only when ``is_signed``) when the reference
+ * parser (snapshot.parse_amount) accepts it, [0-9]+(\.[0-9]+)? with at most ``places``
+ * decimals and at most 2^128 - 1 base units; 0 otherwise. */
+ALWAYS_INLINE int parse_amount(const unsigned char *p, const unsigned char *end,
+                               int64_t places, int is_signed, u128 *value_out,
+                               unsigned char *negative) {
+    *negative = 0;
+    if (is_signed && p < end && *p == '-') {
+        *negative = 1;
+        p++;
+    }
+    const unsigned char *dot = skip_digits(p, end), *frac_at = end;
+    Py_ssize_t whole = dot - p, frac = 0;
+    if (dot != end) { /* then a point and one or more digits, to the end */
+        if (*dot != '.') return 0;
+        frac_at = dot + 1;
+        if (skip_digits(frac_at, end) != end) return 0;
+        frac = end - frac_at;
+        if (frac == 0) return 0;
+    }
+    if (whole == 0 || frac > places) return 0;
+    u128 value;
+    if (whole + frac <= 19) {
+        value = digits_u64(frac_at, frac, digits_u64(p, whole, 0));
+    } else if (whole + frac <= 38) {
+        value = digits_u128(frac_at, frac, digits_u128(p, whole, 0));
+    } else {
+        /* More than 38 digits (leading zeros, or above 2^128 - 1): one by one, with an
+         * overflow check. */
+        int overflow = 0;
+        value = 0;
+        for (const unsigned char *q = p; q < end; q++) {
+            if (q == dot) continue;
+            if (__builtin_mul_overflow(value, (u128)10, &value)
+                || __builtin_add_overflow(value, (u128)(*q - '0'), &value))
+                overflow = 1;
+        }
+        if (overflow) return 0;
+    }
+    int64_t shift = places - frac; /* 0..38 */
+    if (shift) {
+        if (value > max_over_pow10[shift]) return 0; /* value x 10^shift > 2^128 - 1 */
+        value *= pow10_128[shift];
+    }
+    *value_out = value;
+    return 1;
 }
 
 static PyObject *parse_decimals(PyObject *self, PyObject *args) {
@@ -611,50 +724,11 @@ static PyObject *parse_decimals(PyObject *self, PyObject *args) {
     int rejected = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        const unsigned char *p = text + off[i], *end = text + off[i + 1];
-        neg[i] = 0;
-        if (is_signed && p < end && *p == '-') {
-            neg[i] = 1;
-            p++;
-        }
-        /* The first 19 digits go into 64 bits (10^19 - 1 < 2^64), any further ones into
-         * 128 bits with an overflow check: an overflow means more than 2^128 - 1. */
-        uint64_t small = 0;
-        u128 value = 0;
-        int digits = 0, overflow = 0;
-        Py_ssize_t whole = 0, frac = -1; /* frac: digits after the point, -1 if none */
-        for (; p < end; p++) {
-            unsigned c = *p;
-            if (c == '.') {
-                if (frac >= 0 || whole == 0) break; /* a second point, or none before */
-                frac = 0;
-                continue;
-            }
-            if (c - '0' > 9) break;
-            if (digits < 19) {
-                small = small * 10 + (c - '0');
-            } else {
-                if (digits == 19) value = small;
-                if (__builtin_mul_overflow(value, (u128)10, &value)
-                    || __builtin_add_overflow(value, (u128)(c - '0'), &value))
-                    overflow = 1;
-            }
-            digits++;
-            if (frac >= 0) frac++; else whole++;
-        }
-        int64_t places = dec[idx[i]];
-        if (p != end || whole == 0 || frac == 0 || frac > places || overflow) {
+        u128 value;
+        if (!parse_amount(text + off[i], text + off[i + 1], dec[idx[i]], is_signed, &value,
+                          &neg[i])) {
             rejected = 1;
             break;
-        }
-        if (digits <= 19) value = small;
-        int64_t shift = places - (frac < 0 ? 0 : frac); /* 0..38 */
-        if (shift) {
-            if (value > max_over_pow10[shift]) { /* value x 10^shift > 2^128 - 1 */
-                rejected = 1;
-                break;
-            }
-            value *= pow10_128[shift];
         }
         out[2 * i] = (uint64_t)value;
         out[2 * i + 1] = (uint64_t)(value >> 64);
@@ -1438,6 +1512,330 @@ static PyObject *self_test_py(PyObject *self, PyObject *args) {
     return Py_BuildValue("(zN)", failed, dict);
 }
 
+/* Offset i of an Arrow string array's offsets (int32, or int64 when ``wide``). */
+static inline int64_t arrow_offset(const char *buf, int wide, Py_ssize_t i) {
+    if (wide) {
+        int64_t o;
+        memcpy(&o, buf + 8 * i, 8);
+        return o;
+    }
+    int32_t o;
+    memcpy(&o, buf + 4 * i, 4);
+    return o;
+}
+
+#define INGEST_MAX_COLUMNS 3
+
+/* p[0:len] == q[0:len], eight bytes at a time (ids are short: no call to memcmp). */
+static inline int same_bytes(const unsigned char *p, const unsigned char *q, int64_t len) {
+    int64_t j = 0;
+    for (; j + 8 <= len; j += 8)
+        if (load8(p + j) != load8(q + j)) return 0;
+    for (; j < len; j++)
+        if (p[j] != q[j]) return 0;
+    return 1;
+}
+
+PyDoc_STRVAR(ingest_runs_doc,
+"ingest_runs(id_offsets, id_wide, id_data, max_id_len, asset_idx, decimals, values,\n"
+"            signed, first_row) -> tuple | None | False\n\n"
+"One pass over a converted batch's Arrow buffers that does what check_user_ids,\n"
+"parse_decimals, user_runs and the grouping of runs do one after the other (the ingest's\n"
+"fast path for a snapshot grouped by user, spec §4, §8 and §15.11). Ids are\n"
+"id_data[id_offsets[i]:id_offsets[i+1]] (int32 offsets, int64 when ``id_wide``);\n"
+"``asset_idx`` (native int16) names each row's asset, ``decimals`` (native int64) each\n"
+"asset's decimals; ``values`` holds one (offsets, wide, data) per amount column: one\n"
+"(spot, or a margin snapshot's signed ``amount`` when ``signed``: x >= 0 is (x, 0), x < 0\n"
+"is (0, -x)), or equity, debt[, collateral]. Returns (run_offsets, run_data, lo, hi,\n"
+"mask, rows, duplicate): per run of adjacent rows of one id, its id (int64 offsets from\n"
+"0 into run_data), its amounts (k x parts native uint64 limbs each in lo and hi, asset-\n"
+"major), the assets present (a bit each) and first_row plus its first row; duplicate is\n"
+"first_row plus the first row of the first run holding an asset twice, else -1.\n"
+"None when some id, asset or amount is not accepted by the fast rules (the caller's\n"
+"reference path then names it); False when the rows form more than n // 2 runs (not\n"
+"grouped by user: the caller groups them by dictionary).");
+
+static PyObject *ingest_runs(PyObject *self, PyObject *args) {
+    Py_buffer id_off, id_data, asset_idx, decimals;
+    Py_buffer v_off[INGEST_MAX_COLUMNS], v_data[INGEST_MAX_COLUMNS];
+    int id_wide, is_signed, v_wide[INGEST_MAX_COLUMNS];
+    Py_ssize_t max_len, ncols = 0, got = 0;
+    long long first_row;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "y*py*ny*y*O!pL:ingest_runs", &id_off, &id_wide, &id_data,
+                          &max_len, &asset_idx, &decimals, &PyTuple_Type, &values, &is_signed,
+                          &first_row))
+        return NULL;
+    PyObject *result = NULL, *run_off = NULL, *run_data = NULL, *lo = NULL, *hi = NULL,
+             *mask = NULL, *rows = NULL;
+    Py_ssize_t n = asset_idx.len / 2, k = decimals.len / 8;
+    ncols = PyTuple_GET_SIZE(values);
+    if (ncols < 1 || ncols > INGEST_MAX_COLUMNS || (is_signed && ncols != 1)) {
+        PyErr_SetString(PyExc_ValueError, "ingest_runs: 1 to 3 value columns (1 when signed)");
+        goto done;
+    }
+    for (got = 0; got < ncols; got++) {
+        PyObject *col = PyTuple_GET_ITEM(values, got);
+        if (!PyArg_ParseTuple(col, "y*py*:ingest_runs values", &v_off[got], &v_wide[got],
+                              &v_data[got]))
+            goto done;
+    }
+    Py_ssize_t parts = is_signed ? 2 : ncols, slots = k * parts;
+    int bad = asset_idx.len % 2 || decimals.len % 8 || k < 1 || k > 64 || max_len < 1
+              || id_off.len != (id_wide ? 8 : 4) * (n + 1);
+    for (Py_ssize_t c = 0; c < ncols && !bad; c++)
+        bad = v_off[c].len != (v_wide[c] ? 8 : 4) * (n + 1);
+    const int64_t *dec = decimals.buf;
+    for (Py_ssize_t j = 0; j < k && !bad; j++) {
+        int64_t d;
+        memcpy(&d, (const char *)decimals.buf + 8 * j, 8);
+        bad = d < 0 || d > 38;
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "ingest_runs: buffers of inconsistent sizes");
+        goto done;
+    }
+    (void)dec;
+    const char *ido = id_off.buf;
+    int64_t id_first = arrow_offset(ido, id_wide, 0), id_last = arrow_offset(ido, id_wide, n);
+    if (id_first < 0 || id_last < id_first || id_last > id_data.len) {
+        PyErr_SetString(PyExc_ValueError, "ingest_runs: offsets out of range");
+        goto done;
+    }
+    Py_ssize_t cap = n / 2; /* more runs than this: not grouped */
+    run_off = PyBytes_FromStringAndSize(NULL, 8 * (cap + 1));
+    run_data = PyBytes_FromStringAndSize(NULL, id_last - id_first);
+    lo = PyBytes_FromStringAndSize(NULL, 8 * cap * slots);
+    hi = PyBytes_FromStringAndSize(NULL, 8 * cap * slots);
+    mask = PyBytes_FromStringAndSize(NULL, 8 * cap);
+    rows = PyBytes_FromStringAndSize(NULL, 8 * cap);
+    if (!run_off || !run_data || !lo || !hi || !mask || !rows) goto done;
+    int64_t *ro = (int64_t *)PyBytes_AS_STRING(run_off);
+    unsigned char *rd = (unsigned char *)PyBytes_AS_STRING(run_data);
+    uint64_t *out_lo = (uint64_t *)PyBytes_AS_STRING(lo), *out_hi = (uint64_t *)PyBytes_AS_STRING(hi);
+    uint64_t *out_mask = (uint64_t *)PyBytes_AS_STRING(mask);
+    int64_t *out_rows = (int64_t *)PyBytes_AS_STRING(rows);
+    const unsigned char *text = id_data.buf;
+    const int16_t *aidx = asset_idx.buf;
+    int64_t places[64];
+    memcpy(places, decimals.buf, 8 * (size_t)k);
+    Py_ssize_t runs = 0;
+    int64_t pos = 0, duplicate = -1;
+    int status = 0; /* 0 accepted, 1 refused, 2 not grouped, 3 malformed buffers */
+    Py_BEGIN_ALLOW_THREADS
+    ro[0] = 0;
+    int64_t pa = 0, pb = 0; /* the previous row's id */
+    int64_t a = id_first;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t b = arrow_offset(ido, id_wide, i + 1);
+        if (b < a || b > id_last) {
+            status = 3;
+            break;
+        }
+        int64_t len = b - a;
+        if (i == 0 || len != pb - pa || !same_bytes(text + a, text + pa, len)) {
+            /* A new run: the id checked once (its repeats are the same bytes). */
+            if (len < 1 || len > max_len || text[a] == ' ' || text[b - 1] == ' ') {
+                status = 1;
+                break;
+            }
+            int printable = 1;
+            int64_t j = a;
+            for (; j + 8 <= b; j += 8) printable &= all_printable8(load8(text + j));
+            for (; j < b; j++) printable &= text[j] >= 0x20 && text[j] <= 0x7e;
+            if (!printable) {
+                status = 1;
+                break;
+            }
+            if (runs == cap) {
+                status = 2;
+                break;
+            }
+            memcpy(rd + pos, text + a, (size_t)len);
+            pos += len;
+            ro[runs + 1] = pos;
+            memset(out_lo + runs * slots, 0, 8 * (size_t)slots);
+            memset(out_hi + runs * slots, 0, 8 * (size_t)slots);
+            out_mask[runs] = 0;
+            out_rows[runs] = first_row + i;
+            runs++;
+        }
+        pa = a;
+        pb = b;
+        a = b;
+        Py_ssize_t r = runs - 1;
+        int asset = aidx[i];
+        if (asset < 0 || asset >= k) {
+            status = 1;
+            break;
+        }
+        uint64_t bit = (uint64_t)1 << asset;
+        if ((out_mask[r] & bit) && duplicate < 0) duplicate = out_rows[r];
+        out_mask[r] |= bit;
+        Py_ssize_t at = r * slots + asset * parts;
+        for (Py_ssize_t c = 0; c < ncols; c++) {
+            const char *vo = v_off[c].buf;
+            int64_t va = arrow_offset(vo, v_wide[c], i), vb = arrow_offset(vo, v_wide[c], i + 1);
+            if (va < 0 || vb < va || vb > v_data[c].len) {
+                status = 3;
+                break;
+            }
+            u128 value;
+            unsigned char negative;
+            const unsigned char *vt = v_data[c].buf;
+            if (!parse_amount(vt + va, vt + vb, places[asset], is_signed, &value, &negative)) {
+                status = 1;
+                break;
+            }
+            Py_ssize_t slot = at + (is_signed ? negative : c);
+            if (is_signed) { /* (x, 0) or (0, -x): both written, as the reference does */
+                out_lo[at + !negative] = 0;
+                out_hi[at + !negative] = 0;
+            }
+            out_lo[slot] = (uint64_t)value;
+            out_hi[slot] = (uint64_t)(value >> 64);
+        }
+        if (status) break;
+    }
+    Py_END_ALLOW_THREADS
+    if (status == 3) {
+        PyErr_SetString(PyExc_ValueError, "ingest_runs: offsets out of range");
+        goto done;
+    }
+    if (status) {
+        result = status == 1 ? Py_None : Py_False;
+        Py_INCREF(result);
+        goto done;
+    }
+    if (_PyBytes_Resize(&run_off, 8 * (runs + 1)) || _PyBytes_Resize(&run_data, pos)
+        || _PyBytes_Resize(&lo, 8 * runs * slots) || _PyBytes_Resize(&hi, 8 * runs * slots)
+        || _PyBytes_Resize(&mask, 8 * runs) || _PyBytes_Resize(&rows, 8 * runs))
+        goto done;
+    result = Py_BuildValue("(OOOOOOL)", run_off, run_data, lo, hi, mask, rows,
+                           (long long)duplicate);
+done:
+    Py_XDECREF(run_off);
+    Py_XDECREF(run_data);
+    Py_XDECREF(lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(mask);
+    Py_XDECREF(rows);
+    for (Py_ssize_t c = 0; c < got; c++) {
+        PyBuffer_Release(&v_off[c]);
+        PyBuffer_Release(&v_data[c]);
+    }
+    PyBuffer_Release(&id_off);
+    PyBuffer_Release(&id_data);
+    PyBuffer_Release(&asset_idx);
+    PyBuffer_Release(&decimals);
+    return result;
+}
+
+/* v as 8 big-endian bytes at p. */
+static inline void store_be64(unsigned char *p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+}
+
+#define PREFETCH_AHEAD 8 /* records: about the memory latency over one record's work */
+
+PyDoc_STRVAR(merge_runs_doc,
+"merge_runs(records, order, starts, slots, spilled) -> bytes\n\n"
+"merge_leaves of the records taken in ``order`` (int64 indexes of the records, each at\n"
+"most once: the sort of the bucket by commitment), without gathering them first: one leaf\n"
+"per run order[starts[r]:starts[r+1]], the bytes of leaf_dtype(slots) (spec §8.3).");
+
+static PyObject *merge_runs(PyObject *self, PyObject *args) {
+    Py_buffer recs, order, starts;
+    Py_ssize_t slots, spilled;
+    if (!PyArg_ParseTuple(args, "y*y*y*nn:merge_runs", &recs, &order, &starts, &slots,
+                          &spilled))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *st = NULL;
+    Py_ssize_t in_w = HASH + 16 * spilled + 16, out_w = HASH + 16 * slots;
+    Py_ssize_t n = 0, runs = starts.len / 8;
+    int expand = spilled != slots;
+    if (slots < 1 || slots > 1024 || spilled < 1 || starts.len % 8
+        || (expand && (spilled % 2 || spilled / 2 * 3 != slots)) || recs.len % in_w
+        || order.len != recs.len / in_w * 8) {
+        PyErr_SetString(PyExc_ValueError, "merge_runs: buffers of inconsistent sizes");
+        goto done;
+    }
+    n = recs.len / in_w;
+    st = PyMem_Malloc(8 * (size_t)(runs + 1) + 8 * (size_t)n);
+    if (!st) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t *ord = st + runs + 1; /* a private copy, checked: no index read twice unchecked */
+    if (runs) memcpy(st, starts.buf, (size_t)starts.len);
+    if (n) memcpy(ord, order.buf, (size_t)order.len);
+    st[runs] = n;
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        if ((r == 0 && st[0] != 0) || st[r + 1] <= st[r]) {
+            PyErr_SetString(PyExc_ValueError, "merge_runs: starts not increasing from 0");
+            goto done;
+        }
+    }
+    if (runs == 0 && n) {
+        PyErr_SetString(PyExc_ValueError, "merge_runs: records but no runs");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (ord[i] < 0 || ord[i] >= n) {
+            PyErr_SetString(PyExc_ValueError, "merge_runs: order out of range");
+            goto done;
+        }
+    }
+    if (runs > PY_SSIZE_T_MAX / out_w) {
+        PyErr_SetString(PyExc_OverflowError, "too many records");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, runs * out_w);
+    if (!result) goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    const unsigned char *in = recs.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < runs; r++) {
+        unsigned char *dst = out + r * out_w;
+        const unsigned char *first = in + ord[st[r]] * in_w;
+        if (st[r] + PREFETCH_AHEAD < n) { /* the records are read in random order */
+            const unsigned char *later = in + ord[st[r] + PREFETCH_AHEAD] * in_w;
+            for (Py_ssize_t b = 0; b < in_w; b += 64) __builtin_prefetch(later + b);
+            __builtin_prefetch(later + in_w - 1);
+        }
+        memcpy(dst, first, HASH);
+        int single = st[r + 1] - st[r] == 1;
+        for (Py_ssize_t j = 0; j < spilled; j++) {
+            uint64_t lo, hi, v;
+            memcpy(&lo, first + HASH + 8 * j, 8);
+            memcpy(&hi, first + HASH + 8 * (spilled + j), 8);
+            if (!single) {
+                for (int64_t i = st[r] + 1; i < st[r + 1]; i++) {
+                    const unsigned char *rec = in + ord[i] * in_w + HASH;
+                    memcpy(&v, rec + 8 * j, 8);
+                    lo += v;
+                    memcpy(&v, rec + 8 * (spilled + j), 8);
+                    hi += v;
+                }
+            }
+            Py_ssize_t slot = expand ? j / 2 * 3 + j % 2 : j;
+            unsigned char *p = dst + HASH + 16 * slot;
+            store_be64(p, hi);
+            store_be64(p + 8, lo);
+            if (expand && j % 2 == 0) memcpy(p + 32, p, 16); /* collateral = equity */
+        }
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyMem_Free(st);
+    PyBuffer_Release(&recs);
+    PyBuffer_Release(&order);
+    PyBuffer_Release(&starts);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"floor_hash_records", floor_hash_records, METH_VARARGS, floor_hash_records_doc},
     {"floor_commitments", floor_commitments, METH_VARARGS, floor_commitments_doc},
@@ -1455,6 +1853,8 @@ static PyMethodDef methods[] = {
     {"user_runs", user_runs, METH_VARARGS, user_runs_doc},
     {"spill_records", spill_records, METH_VARARGS, spill_records_doc},
     {"merge_leaves", merge_leaves, METH_VARARGS, merge_leaves_doc},
+    {"ingest_runs", ingest_runs, METH_VARARGS, ingest_runs_doc},
+    {"merge_runs", merge_runs, METH_VARARGS, merge_runs_doc},
     {NULL, NULL, 0, NULL},
 };
 

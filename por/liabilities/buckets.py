@@ -181,6 +181,20 @@ def check_native() -> None:
                                               5, 1 << 64 | 6, 5)), np.uint8).reshape(2, 48)
         checks.append((native.merge_leaves(recs.tobytes(), np.array([0, 2], np.int64).data,
                                            3, 2), leaves.tobytes()))
+        if hasattr(native, "merge_runs"):  # the same, read through the sort's order
+            checks.append((native.merge_runs(recs[::-1].tobytes(),
+                                             np.array([2, 1, 0], np.int64).data,
+                                             np.array([0, 2], np.int64).data, 3, 2),
+                           leaves.tobytes()))
+    if hasattr(native, "ingest_runs"):  # a batch checked, converted, grouped (issue 16)
+        # Signed amounts of users u1 and v: (equity, debt) of assets 0 (2 decimals), 1 (1).
+        ids = np.array([0, 2, 4, 5, 6], np.int32).data
+        values = (np.array([0, 4, 8, 11, 12], np.int32).data, False, b"12.5-0.11.03")
+        checks.append((native.ingest_runs(ids, False, b"u1u1vv", 128, np.array(
+            [1, 0, 1, 0], np.int16).data, np.array([2, 1], np.int64).data, (values,), True, 5),
+            (np.array([0, 2, 3], np.int64).tobytes(), b"u1v", np.array(
+                [0, 10, 125, 0, 300, 0, 10, 0], np.uint64).tobytes(), bytes(64),
+             np.array([3, 3], np.uint64).tobytes(), np.array([5, 7], np.int64).tobytes(), -1)))
     for got, want in checks:
         if got != want:
             raise VerificationError("the C accelerator por._fasthash disagrees with"
@@ -426,40 +440,51 @@ def merge_bucket(work_url: str, bucket: int, k: int, risk: bytes | None = None,
     work = Work(work_url)
     recs = _read_records(work, f"rows/{bucket:05d}", spill_dtype(spilled or k))
     order, equal_next = sort_commitments_runs(recs["c"])
-    recs = take_rows(recs, order)
     n = len(recs)
     dup: tuple[int, int] | None = None
     starts = np.flatnonzero(np.concatenate(([True], ~equal_next))) if n else np.zeros(0, np.int64)
+    gathered = native is not None and hasattr(native, "merge_runs")
+    if not gathered:
+        recs = take_rows(recs, order)  # the reference: the records moved into sorted order
+        order = np.arange(n, dtype=np.int64)
     if len(starts) != n:
         # One user's rows came in several batches: at most one record may hold each asset.
-        mask = recs["mask"]
+        mask = recs["mask"][order]
+        row = recs["row"][order]
         merged_mask = np.bitwise_or.reduceat(mask, starts)
         bits = np.add.reduceat(np.bitwise_count(mask).astype(np.int64), starts)
         clash = np.flatnonzero(np.bitwise_count(merged_mask).astype(np.int64) != bits)
         if len(clash):
-            rows = np.minimum.reduceat(recs["row"], starts)[clash]
+            rows = np.minimum.reduceat(row, starts)[clash]
             g = int(clash[int(np.argmin(rows))])
             # The asset: the lowest bit held by two records of this user.
             stop = int(starts[g + 1]) if g + 1 < len(starts) else n
             seen = 0
             asset = 0
-            for m in recs["mask"][int(starts[g]) : stop].tolist():
+            for m in mask[int(starts[g]) : stop].tolist():
                 if seen & m:
                     asset = ((seen & m) & -(seen & m)).bit_length() - 1
                     break
                 seen |= m
             dup = (int(rows.min()), asset)
-        first_rows = np.minimum.reduceat(recs["row"], starts) if risk is not None else None
+        first_rows = np.minimum.reduceat(row, starts) if risk is not None else None
     else:
-        first_rows = recs["row"]
-    if native is not None and hasattr(native, "merge_leaves"):
+        first_rows = recs["row"][order] if risk is not None else None
+    raw = np.ascontiguousarray(recs).view(np.uint8).reshape(-1).data
+    if gathered:
+        # One C pass: each run's records read where they lie (no sorted copy of the
+        # bucket), summed and written as the leaf's big-endian u128s.
+        out = np.frombuffer(native.merge_runs(raw, np.ascontiguousarray(order, np.int64).data,
+                                              np.ascontiguousarray(starts, np.int64).data, k,
+                                              spilled or k), leaf_dtype(k))
+    elif native is not None and hasattr(native, "merge_leaves"):
         # One C pass: each run's limbs summed and written as the leaf's big-endian u128s
         # (what _merged_leaves does in numpy, field by field).
-        out = np.frombuffer(native.merge_leaves(
-            np.ascontiguousarray(recs).view(np.uint8).reshape(-1).data,
-            np.ascontiguousarray(starts, np.int64).data, k, spilled or k), leaf_dtype(k))
+        out = np.frombuffer(native.merge_leaves(raw, np.ascontiguousarray(starts, np.int64).data,
+                                                k, spilled or k), leaf_dtype(k))
     else:
         out = _merged_leaves(recs, starts, k, spilled)
+    del raw
     del recs
     under = None
     if risk is not None and first_rows is not None:

@@ -402,6 +402,22 @@ def _group(batch: Any, first_row: int, k: int, runs: bool = False) -> _Grouped:
     return _Grouped(ids, lo, hi, mask, first_row + np.flatnonzero(new), dup)
 
 
+def _fused_runs(reader: Any, raw: pa.RecordBatch, first_row: int, k: int
+                ) -> _Grouped | bool | None:
+    """:func:`_group` with runs of a raw batch, converted and grouped in one C pass
+    (:meth:`snapshot._Reader.runs`); None or False (rows not grouped by user) when the
+    reference path (``convert``, then :func:`_group`) must take the batch."""
+    found = reader.runs(raw, first_row)
+    if found is None or found is False:
+        return found
+    run_offsets, run_data, lo, hi, mask, rows, duplicate = found
+    slots = k * reader.parts
+    return _Grouped((run_offsets, run_data), np.frombuffer(lo, np.uint64).reshape(-1, slots),
+                    np.frombuffer(hi, np.uint64).reshape(-1, slots),
+                    np.frombuffer(mask, np.uint64), np.frombuffer(rows, np.int64),
+                    (duplicate, 0) if duplicate >= 0 else None)
+
+
 def _id_buffers(ids: pa.Array) -> tuple[bytes, bytes]:
     """int64 offsets and UTF-8 bytes of a string array, rebased to start at zero."""
     wide = pa.types.is_large_string(ids.type)
@@ -486,13 +502,18 @@ def ingest_chunk(path: str, assets: tuple[Asset, ...], margin: bool, names: list
     dtype = spill_dtype(k * reader.parts)
     spill = _Spill(Work(work_url), bits, flush_bytes, prefix=f"c{chunk:07d}-")
     rows = 0
+    grouped = True  # rows grouped by user so far: runs found in one C pass
     try:
         for raw in reader.chunk_batches(names, start, stop):
-            batch = reader.convert(raw, 0)
-            g = _group(batch, (chunk << CHUNK_SHIFT) + rows, k, runs=True)
+            first = (chunk << CHUNK_SHIFT) + rows
+            g = _fused_runs(reader, raw, first, k) if grouped else None
+            if g is False:
+                grouped = False
+            if not isinstance(g, _Grouped):  # the reference path decides this batch
+                g = _group(reader.convert(raw, 0), first, k, runs=True)
             if g.duplicate:
                 return None
-            rows += len(batch.lo)
+            rows += raw.num_rows
             if rows >= 1 << CHUNK_SHIFT:
                 return None
             offsets, data = g.ids

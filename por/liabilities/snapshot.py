@@ -506,19 +506,9 @@ class _Reader:
             if (pc.any(pc.starts_with(users, " ")).as_py()
                     or pc.any(pc.ends_with(users, " ")).as_py()):
                 return None
-        if pa.types.is_dictionary(assets.type):
-            # Each symbol of the dictionary looked up once; an unknown one, or a null value
-            # in it, becomes -1 wherever a row uses it (the row-by-row path names it).
-            known = pc.fill_null(pc.index_in(assets.dictionary, value_set=self.symbols), -1)
-            table = known.to_numpy(zero_copy_only=False).astype(np.int16)
-            asset_idx = table[assets.indices.to_numpy(zero_copy_only=False)]
-            if len(asset_idx) and int(asset_idx.min()) < 0:
-                return None
-        else:
-            idx = pc.index_in(assets, value_set=self.symbols)
-            if idx.null_count:
-                return None
-            asset_idx = idx.to_numpy(zero_copy_only=False).astype(np.int16)
+        asset_idx = self._asset_index(assets)
+        if asset_idx is None:
+            return None
         columns = []
         for v in values:
             column = self._fast_values(v, asset_idx, self.signed)
@@ -543,6 +533,61 @@ class _Reader:
             for j, (p_lo, p_hi, _) in enumerate(parts):
                 lo[:, j], hi[:, j] = p_lo, p_hi
         return _Batch(users, asset_idx, lo, hi)
+
+    def _asset_index(self, assets: pa.Array) -> np.ndarray | None:
+        """Each row's index in the asset list (int16); None if a symbol is not in it."""
+        if pa.types.is_dictionary(assets.type):
+            # Each symbol of the dictionary looked up once; an unknown one, or a null value
+            # in it, becomes -1 wherever a row uses it (the row-by-row path names it).
+            known = pc.fill_null(pc.index_in(assets.dictionary, value_set=self.symbols), -1)
+            table = known.to_numpy(zero_copy_only=False).astype(np.int16)
+            asset_idx: np.ndarray = table[assets.indices.to_numpy(zero_copy_only=False)]
+            if len(asset_idx) and int(asset_idx.min()) < 0:
+                return None
+            return asset_idx
+        idx = pc.index_in(assets, value_set=self.symbols)
+        if idx.null_count:
+            return None
+        found: np.ndarray = idx.to_numpy(zero_copy_only=False).astype(np.int16)
+        return found
+
+    def runs(self, batch: pa.RecordBatch, first_row: int) -> tuple[Any, ...] | bool | None:
+        """A batch grouped by user in one C pass (``native.ingest_runs``): the ids checked,
+        the amounts converted and each run of adjacent rows of one user made one record.
+
+        What :meth:`convert` and the grouping of runs compute, in one pass over the Arrow
+        buffers; they stay the reference (tests/scale/test_ingest_runs.py checks both).
+
+        Returns:
+            ``(run_offsets, run_data, lo, hi, mask, rows, duplicate)`` (see
+            ``native.ingest_runs``); None when the batch must go the reference way (no
+            extension, a null, an unknown asset, a value the fast rules refuse: the
+            reference path accepts it or names it); False when the rows are not grouped
+            by user (more runs than half the rows).
+        """
+        if not hasattr(native, "ingest_runs") or batch.num_rows < 2:
+            return None
+        users = batch.column("user_id")
+        assets = batch.column("asset")
+        values = [batch.column(c) for c in self.value_columns]
+        if users.null_count or assets.null_count or any(v.null_count for v in values):
+            return None
+        ids = string_buffers(users)
+        columns = []
+        for v in values:
+            found_buffers = string_buffers(v)
+            if found_buffers is None:
+                return None
+            columns.append(found_buffers)
+        if ids is None:
+            return None
+        asset_idx = self._asset_index(assets)
+        if asset_idx is None:
+            return None
+        found: tuple[Any, ...] | bool | None = native.ingest_runs(
+            *ids, MAX_USER_ID_BYTES, np.ascontiguousarray(asset_idx, np.int16).data,
+            self.decimals.data, tuple(columns), self.signed, first_row)
+        return found
 
     def _fast_values(self, amounts: pa.Array, asset_idx: np.ndarray, signed: bool = False
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

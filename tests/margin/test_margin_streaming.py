@@ -303,3 +303,51 @@ def test_a_debt_value_past_128_bits_is_not_wrapped_into_cover() -> None:
     sums = np.frombuffer(encode_positions(user), np.uint8).reshape(1, -1)
     assert buckets.rule_candidates(risk.canonical, sums).tolist() == [0]
     assert buckets.first_under_water(risk.canonical, sums, np.zeros(1, np.int64)) is not None
+
+
+@pytest.mark.skipif(buckets.native is None, reason="por._fasthash not built")
+@pytest.mark.parametrize("btc", [10**8, 3 * 10**8 + 7, 12345678901])
+def test_first_pass_decides_the_last_covered_debt_unit_exactly(btc: int) -> None:
+    """At the boundary of cover, where the haircut's rounding (x / 100 of a value past 64
+    bits) decides: the largest debt the exact rule accepts is cleared by the 128-bit first
+    pass, and one base unit more is left to the exact rule. value_decimals 18 and ETH at
+    1: a base unit of ETH debt is one value unit, the haircut's own resolution."""
+    risk = RiskParams.from_json(rfc8785.dumps({
+        "scheme": "por-risk", "version": 1, "quote": "USD", "value_decimals": 18,
+        "assets": [
+            {"symbol": s, "decimals": d, "price": p,
+             "tiers": [{"up_to": "10000", "ratio": 100}, {"up_to": "1000000", "ratio": 37}]}
+            for (s, d), p in zip(ASSETS, ("30000.5", "1", "1"), strict=True)
+        ],
+    }))
+    assert risk.assets[1].price_units == 1
+
+    def user(debt: int) -> list[Triple]:
+        return [(btc, 0, btc), (0, debt, 0), (0, 0, 0)]
+
+    low, high = 0, 10**40  # the exact rule holds at low and fails at high
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if _holds(risk, user(mid)) else (low, mid)
+    for debt, want in ((low, []), (high, [0])):
+        sums = np.frombuffer(encode_positions([Position(*p) for p in user(debt)]),
+                             np.uint8).reshape(1, -1)
+        assert buckets.rule_candidates(risk.canonical, sums).tolist() == want
+
+
+@pytest.mark.skipif(buckets.native is None, reason="por._fasthash not built")
+def test_first_pass_stops_summing_collateral_once_the_debt_is_covered() -> None:
+    """The haircut collateral is summed asset by asset only until it covers the debt: a
+    later asset whose value would not fit in 128 bits no longer sends a covered user to
+    the exact rule (which agrees that the user is covered)."""
+    risk = _risk()
+    huge = 10**21  # USDT base units: x 10^18 value units a unit is past 2^128
+    assert huge * risk.assets[2].price_units > MAX_AMOUNT
+    user = [(10**8, 0, 10**8), (0, 10**18, 0), (huge, 0, huge)]
+    assert _holds(risk, user)
+    sums = np.frombuffer(encode_positions([Position(*p) for p in user]), np.uint8).reshape(1, -1)
+    assert buckets.rule_candidates(risk.canonical, sums).tolist() == []
+    uncovered = [(10**8, 0, 10**8), (0, 10**22, 0), (huge, 0, huge)]  # USDT would cover it
+    sums = np.frombuffer(encode_positions([Position(*p) for p in uncovered]),
+                         np.uint8).reshape(1, -1)
+    assert buckets.rule_candidates(risk.canonical, sums).tolist() == [0]
