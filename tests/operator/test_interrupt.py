@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import assert_no_orphans
+from processes import signal_when
 
 POR = str(Path(sys.executable).with_name("por"))
 USERS = 40_000  # above PARALLEL_MIN_ROWS: the build forks its worker pool
@@ -56,24 +56,8 @@ def _run_and_kill(cmd: list[str], env: dict[str, str], sig: int, delay: float,
                   watch: Path) -> tuple[int, str]:
     """Run ``cmd``; ``delay`` seconds after it starts writing (a hidden staging entry
     appears in ``watch``), send ``sig`` to its main process; its exit code and stderr."""
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while (proc.poll() is None and time.monotonic() < deadline
-               and not (watch.is_dir() and any(p.name.startswith(".")
-                                               for p in watch.iterdir()))):
-            time.sleep(0.01)
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.kill(proc.pid, sig)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:  # never leave it behind, even when the test fails
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert_no_orphans(proc.pid, SEED)
-    return proc.returncode, err
+    return signal_when(cmd, env, sig, lambda: watch.is_dir() and any(
+        p.name.startswith(".") for p in watch.iterdir()), delay=delay, seed=SEED)
 
 
 def _points(name: str, sig: int, longest: float) -> list[float]:

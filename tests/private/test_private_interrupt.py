@@ -16,13 +16,11 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from processes import assert_no_orphans
+from processes import signal_when
 
 pytest.importorskip("wallycore")
 
@@ -49,26 +47,10 @@ def _run_and_kill(world: Path, case: Path, sig: int, delay: float, after_tmp: bo
     env = dict(os.environ, XDG_DATA_HOME=str(case / "xdg"))
     env.pop("POR_ROUND_SECRET_FILE", None)
     out = case / "rounds" / "r1"
-    proc = subprocess.Popen(
-        [POR, "liabilities", "build-private", str(world / "s.csv"), "--assets",
-         str(world / "a.json"), "--round", "r1", "--out", str(out), "--workers", "2"],
-        env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while (after_tmp and proc.poll() is None and time.monotonic() < deadline
-               and not (out / ".tree.bin.tmp").exists()):
-            time.sleep(0.01)
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.kill(proc.pid, sig)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:  # never leave it behind, even when the test fails
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert_no_orphans(proc.pid, SEED)
-    return proc.returncode, err
+    cmd = [POR, "liabilities", "build-private", str(world / "s.csv"), "--assets",
+           str(world / "a.json"), "--round", "r1", "--out", str(out), "--workers", "2"]
+    return signal_when(cmd, env, sig, lambda: not after_tmp or (out / ".tree.bin.tmp").exists(),
+                       delay=delay, seed=SEED, timeout=300)
 
 
 def _listing(root: Path) -> set[str]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from processes import assert_no_orphans
+from processes import signal_when
 
 USERS = 40_000  # above PARALLEL_MIN_ROWS: the build forks its worker pool
 
@@ -55,25 +53,12 @@ def test_signal_during_hashing_leaves_nothing(tmp_path: Path, sig: int) -> None:
     out = case / "rounds" / "r1"
     env = dict(os.environ, XDG_DATA_HOME=str(case / "xdg"))
     env.pop("POR_ROUND_SECRET_FILE", None)
-    proc = subprocess.Popen(
-        [sys.executable, str(tmp_path / "driver.py"), str(mark), "liabilities", "build",
-         str(snap), "--assets", str(tmp_path / "a.json"), "--round", "r1", "--out", str(out),
-         "--quiet", "--workers", "2"],
-        env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert mark.exists(), "the hashing stage never started"
-        os.kill(proc.pid, sig)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:  # never leave it behind, even when the test fails
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert_no_orphans(proc.pid, 0)
-    assert proc.returncode != 0 and "Traceback" not in err, err[-2000:]
+    cmd = [sys.executable, str(tmp_path / "driver.py"), str(mark), "liabilities", "build",
+           str(snap), "--assets", str(tmp_path / "a.json"), "--round", "r1", "--out", str(out),
+           "--quiet", "--workers", "2"]
+    returncode, err = signal_when(cmd, env, sig, mark.exists)
+    assert mark.exists(), "the hashing stage never started"
+    assert returncode != 0 and "Traceback" not in err, err[-2000:]
     assert not out.exists()
     left = {str(p.relative_to(case)) for p in case.rglob("*")}
     assert left <= {"xdg", "xdg/por", "xdg/por/secrets"}, sorted(left)
