@@ -858,9 +858,8 @@ class TreeFileSink(Sink):
 
     def append(self, section: int, data: np.ndarray | memoryview) -> None:
         """Write rows at the section's next offset (pwrite: no mapping, no page kept)."""
-        raw = np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
-        pwrite_all(self._fd, raw, self._next[section])
-        self._next[section] += len(raw)
+        pwrite_all(self._fd, data, self._next[section])
+        self._next[section] += data.nbytes
 
     def close(self) -> None:
         """Close the file."""
